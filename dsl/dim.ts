@@ -1,0 +1,40 @@
+/**
+ * A `Dim` names one axis at the type level (`Dim<"d">`) and carries its size at run time.
+ * Two dims agree when their sizes agree and their names agree; the name `_` is a wildcard,
+ * used for axes that rankfuse derives itself (for example a flattened `b*t` axis).
+ */
+export interface Dim<N extends string = string> {
+  readonly name: N;
+  /** NaN while unbound: `compile` binds it from its `dims` option. */
+  readonly size: number;
+}
+
+/** A shape is a tuple of dims; the empty tuple is a scalar. */
+export type Shape = readonly Dim[];
+
+export function dim<N extends string>(name: N, size?: number): Dim<N> {
+  if (size !== undefined && !(Number.isInteger(size) && size >= 0)) {
+    throw new RangeError(`dim ${name}: size must be a non-negative integer, got ${size}`);
+  }
+  return { name, size: size ?? Number.NaN };
+}
+
+/** An axis that rankfuse computed (a merged or size-1 axis); matches any name. */
+export function anon(size: number): Dim<"_"> {
+  return dim("_", size);
+}
+
+export const isBound = (d: Dim): boolean => Number.isInteger(d.size);
+
+export function dimsAgree(a: Dim, b: Dim): boolean {
+  return a.size === b.size && (a.name === b.name || a.name === "_" || b.name === "_");
+}
+
+export const sizes = (s: Shape): number[] => s.map((d) => d.size);
+
+export const numel = (s: Shape | readonly number[]): number =>
+  (s as readonly (Dim | number)[]).reduce<number>((n, d) => n * (typeof d === "number" ? d : d.size), 1);
+
+/** `[n=8, d=64]`: how shapes appear in messages and printed graphs. */
+export const showShape = (s: Shape): string =>
+  `[${s.map((d) => (d.name === "_" ? `${d.size}` : `${d.name}=${d.size}`)).join(", ")}]`;

@@ -1,0 +1,24 @@
+/**
+ * Errors a user can cause are values: a tagged union that renders to one readable line.
+ * Broken internal invariants throw ordinary Errors instead.
+ */
+export type RankfuseError =
+  | { readonly tag: "ShapeError"; readonly op: string; readonly message: string }
+  | { readonly tag: "DtypeError"; readonly op: string; readonly message: string }
+  | { readonly tag: "UnboundDim"; readonly dim: string; readonly message: string }
+  | { readonly tag: "UnsupportedOp"; readonly op: string; readonly backend: string; readonly message: string }
+  | { readonly tag: "InputError"; readonly message: string }
+  | { readonly tag: "ConfigError"; readonly message: string };
+
+export const renderError = (e: RankfuseError): string => `${e.tag}: ${e.message}`;
+
+/** Carries a RankfuseError through tracing, where ops cannot return Either; `compile` turns it back into a Left. */
+export class RankfuseException extends Error {
+  constructor(readonly error: RankfuseError) {
+    super(renderError(error));
+    this.name = "RankfuseException";
+  }
+}
+
+export const shapeError = (op: string, message: string): RankfuseError => ({ tag: "ShapeError", op, message: `${op}: ${message}` });
+export const dtypeError = (op: string, message: string): RankfuseError => ({ tag: "DtypeError", op, message: `${op}: ${message}` });

@@ -1,0 +1,84 @@
+import type { Dim } from "./dim.ts";
+
+export type DType = "float32" | "int32";
+
+/**
+ * The closed primitive set, with each primitive's parameters. Every rule table in rankfuse is
+ * typed `{ [P in Prim]: Rule<P> }`, so adding a primitive here without its rules does not compile.
+ */
+export interface PrimParams {
+  // elementwise unary
+  neg: {};
+  exp: {};
+  log: {};
+  sqrt: {};
+  tanh: {};
+  sigmoid: {};
+  silu: {};
+  /** GELU, tanh approximation (as in GPT-2): its derivatives stay closed-form. */
+  gelu: {};
+  relu: {};
+  /** Derivatives of the activations, so backward chains stay elementwise (and fusable). */
+  dsilu: {};
+  dgelu: {};
+  drelu: {};
+  // elementwise binary (equal shapes; the front end inserts `broadcast`)
+  add: {};
+  sub: {};
+  mul: {};
+  div: {};
+  maximum: {};
+  /** 1 where equal, else 0; no gradient. */
+  equal: {};
+  // constants
+  literal: { readonly value: number; readonly dims: readonly Dim[]; readonly dtype: DType };
+  // reductions (axes removed)
+  sum: { readonly axes: readonly number[] };
+  max: { readonly axes: readonly number[] };
+  mean: { readonly axes: readonly number[] };
+  /** [...B, M, K] x [...B, K, N], or [...B, M, K] x [K, N] (a shared weight). */
+  matmul: {};
+  // movement
+  reshape: { readonly dims: readonly Dim[] };
+  transpose: { readonly perm: readonly number[] };
+  /** numpy broadcasting of the input (aligned right) to `dims`. */
+  broadcast: { readonly dims: readonly Dim[] };
+  /** rows of a table [V, D] picked by int ids [...S] -> [...S, D] (embeddings). */
+  gather: {};
+  /** adds rows [...S, D] into a zero table [rows, D] at int ids [...S]; the transpose of gather. */
+  scatterAdd: { readonly rows: Dim };
+  // normalisation and attention pieces (last axis)
+  softmax: {};
+  logSoftmax: {};
+  /** x * rsqrt(mean(x^2, -1) + eps) * w, with w of shape [D]. */
+  rmsnorm: { readonly eps: number };
+  /** Rotary embedding, half-split (LLaMA) convention, over x [..., T, Dh] at positions 0..T-1. */
+  rope: { readonly base: number; readonly inverse: boolean };
+  cast: { readonly dtype: DType };
+  /** int ids [...S] -> one-hot float [...S, depth]. */
+  oneHot: { readonly depth: Dim };
+  /** Per-token loss logsumexp(x) - x[target] over logits [..., V] and int targets [...]. */
+  crossEntropy: {};
+}
+
+export type Prim = keyof PrimParams;
+
+/** Every primitive, in a fixed order (tests iterate over this). */
+export const PRIMS = [
+  "neg", "exp", "log", "sqrt", "tanh", "sigmoid", "silu", "gelu", "relu", "dsilu", "dgelu", "drelu",
+  "add", "sub", "mul", "div", "maximum", "equal",
+  "literal", "sum", "max", "mean", "matmul", "reshape", "transpose", "broadcast", "gather", "scatterAdd",
+  "softmax", "logSoftmax", "rmsnorm", "rope", "cast", "oneHot", "crossEntropy",
+] as const satisfies readonly Prim[];
+
+type Missing = Exclude<Prim, (typeof PRIMS)[number]>;
+// A primitive missing from PRIMS is a compile error here.
+const _allListed: Missing extends never ? true : Missing = true;
+void _allListed;
+
+export const UNARY = ["neg", "exp", "log", "sqrt", "tanh", "sigmoid", "silu", "gelu", "relu", "dsilu", "dgelu", "drelu"] as const;
+export const BINARY = ["add", "sub", "mul", "div", "maximum", "equal"] as const;
+export type UnaryPrim = (typeof UNARY)[number];
+export type BinaryPrim = (typeof BINARY)[number];
+export const isUnary = (p: Prim): p is UnaryPrim => (UNARY as readonly Prim[]).includes(p);
+export const isBinary = (p: Prim): p is BinaryPrim => (BINARY as readonly Prim[]).includes(p);
