@@ -42,9 +42,9 @@ export type MatmulCheck<X extends Shape, Y extends Shape> = [MatmulShape<X, Y>] 
   : unknown;
 
 /** Every trailing part of S (S itself down to []): the shapes that broadcast against S. */
-export type Suffixes<S extends Shape> = S extends readonly [unknown, ...infer Rest extends Shape] ? S | Suffixes<Rest> : S;
+export type Suffixes<S extends Shape> = S extends readonly [unknown, ...infer Rest extends Shape] ? S | Suffixes<readonly [...Rest]> : S;
 
-export type DropLast<S extends Shape> = S extends readonly [...infer Head extends Shape, unknown] ? Head : Shape;
+export type DropLast<S extends Shape> = S extends readonly [...infer Head extends Shape, unknown] ? readonly [...Head] : Shape;
 export type Last<S extends Shape> = S extends readonly [...Shape, infer L extends Dim] ? L : Dim;
 export type SwapLast<S extends Shape> = S extends readonly [...infer B extends Shape, infer M, infer N] ? readonly [...B, N, M] : Shape;
 export type Permute<S extends Shape, P extends readonly number[]> = { readonly [K in keyof P]: P[K] extends number ? S[P[K]] : never };

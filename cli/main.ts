@@ -1,0 +1,29 @@
+import { UsageError } from "./args.ts";
+
+const HELP = `rankfuse: pre-train language models with low-rank layers
+
+usage: rankfuse <command> [flags]     (rankfuse <command> --help for its flags)
+
+commands:
+  demo       compile one CoLA layer, run forward+backward, print the plan and a gradient check
+  backends   list the backends available on this machine`;
+
+type Command = (argv: string[]) => Promise<number>;
+const commands: Record<string, () => Promise<Command>> = {
+  demo: async () => (await import("./demo.ts")).demo,
+  backends: async () => (await import("./backends.ts")).backends,
+};
+
+/** Runs one command; returns the exit code (2 for usage errors). */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") return console.log(HELP), cmd ? 0 : 2;
+  const load = commands[cmd];
+  if (!load) return console.error(`rankfuse: unknown command "${cmd}" (commands: ${Object.keys(commands).join(", ")})`), 2;
+  try {
+    return await (await load())(rest);
+  } catch (e) {
+    if (e instanceof UsageError) return console.error(`rankfuse ${cmd}: ${e.message}`), 2;
+    throw e;
+  }
+}

@@ -1,0 +1,26 @@
+import type { Dim, Shape } from "../dsl/dim.ts";
+import type { Tensor } from "../dsl/trace.ts";
+import * as op from "../dsl/ops.ts";
+
+/** Building blocks shared by the models: each is a pure function of its params and input. */
+
+export type Activation = <S extends Shape>(x: Tensor<S>) => Tensor<S>;
+
+/** A dense map `x·W` with W: [d_in, d_out] (no bias, as in LLaMA). */
+export const linear = <I extends Dim, O extends Dim, S extends Shape>(x: Tensor<readonly [...S, I]>, w: Tensor<readonly [I, O]>): Tensor<readonly [...S, O]> =>
+  op.matmul(x, w as never) as unknown as Tensor<readonly [...S, O]>;
+
+export interface ColaParams<I extends Dim = Dim, R extends Dim = Dim, O extends Dim = Dim> {
+  readonly A: Tensor<readonly [I, R]>;
+  readonly B: Tensor<readonly [R, O]>;
+}
+
+/**
+ * CoLA's low-rank auto-encoder `B·σ(A·x)` (row-vector form: σ(x·A)·B): the rank-r activation in the
+ * middle is where CoLA's nonlinearity lives and what CoLA-M keeps for backward.
+ */
+export const colaLinear = <I extends Dim, R extends Dim, O extends Dim, S extends Shape>(
+  x: Tensor<readonly [...S, I]>,
+  p: ColaParams<I, R, O>,
+  act: Activation = op.silu,
+): Tensor<readonly [...S, O]> => linear(act(linear(x, p.A)), p.B);
