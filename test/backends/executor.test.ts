@@ -17,7 +17,7 @@ const loss = (p: { A: Tensor; B: Tensor }, x: Tensor) => op.sum(op.square(colaLi
 describe("executor", () => {
   it("measures the peak the plan predicts (reference, 8-byte values) and frees everything", async () => {
     const backend = referenceBackend();
-    const c = unwrap(compile((p: never, x: Tensor) => valueAndGrad(loss)(p, x), { args, backend }));
+    const c = unwrap(compile((p: { A: Tensor; B: Tensor }, x: Tensor) => valueAndGrad(loss)(p, x), { args, backend }));
     const before = backend.liveBytes();
     const { stats } = unwrap(await c.run({ A: new Float64Array(16).fill(0.1), B: new Float64Array(16).fill(0.2) }, new Float64Array(128).fill(1)));
     expect(stats.peakBytes).toBe(c.plan.predictedPeakBytes);

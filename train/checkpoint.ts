@@ -1,0 +1,203 @@
+/**
+ * Training checkpoints: everything needed to resume bit-exactly, in ONE
+ * safetensors file (`<dir>/checkpoint.safetensors`) plus its sha256
+ * sidecar. Tensors are `param/<name>`, `adam.m/<name>`, `adam.v/<name>`;
+ * everything else is JSON strings in `__metadata__`, so the file also opens
+ * in ordinary safetensors tooling.
+ *
+ * Crash safety: before overwriting a good checkpoint, it is kept as
+ * `checkpoint.prev.safetensors` (+ sidecar). Every write is atomic and
+ * payload-then-sidecar, so a crash at any point leaves the current pair or
+ * the previous pair intact, and a torn pair is detected by its checksum.
+ * Loading never falls back silently: it reports the damage and points at
+ * the .prev file for the user to choose.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as E from "fp-ts/lib/Either.js";
+import { pipe } from "fp-ts/lib/function.js";
+import { causeMessage, trainError, type TrainError } from "./errors.ts";
+import { checksumPath, readVerified, writeVerified } from "./atomicFile.ts";
+import { encodeSafetensors, decodeSafetensors, type Tensor, type TensorInput } from "./safetensors.ts";
+import { configDifferences } from "./configDiff.ts";
+import { isRngState, type RngState } from "./rng.ts";
+import type { SamplerState } from "./batches.ts";
+import type { NamedParams } from "./params.ts";
+import type { AdamState } from "./adamw.ts";
+
+export const CHECKPOINT_FORMAT = "rankfuse-checkpoint-v1";
+export const CHECKPOINT_FILE = "checkpoint.safetensors";
+export const PREV_CHECKPOINT_FILE = "checkpoint.prev.safetensors";
+
+export type Checkpoint = {
+  /** Caller-defined JSON (model config + training options that must match on resume). */
+  config: string;
+  /** Completed training steps. */
+  step: number;
+  params: NamedParams;
+  adam: AdamState;
+  rng: RngState;
+  sampler: SamplerState;
+  /** Free JSON-serializable data (metrics so far, etc.). */
+  extra: unknown;
+};
+
+export const checkpointPath = (dir: string): string => path.join(dir, CHECKPOINT_FILE);
+export const prevCheckpointPath = (dir: string): string => path.join(dir, PREV_CHECKPOINT_FILE);
+
+const fail = (message: string) => E.left(trainError("CheckpointError", message));
+
+/** The tensor and metadata layout. Inconsistent params/moments are programming errors and throw. */
+const encodeCheckpoint = (c: Checkpoint): Uint8Array => {
+  const { names, shapes, values } = c.params;
+  if (new Set(names).size !== names.length) throw new RangeError("checkpoint: duplicate param names");
+  if (shapes.length !== names.length || values.length !== names.length || c.adam.m.length !== names.length || c.adam.v.length !== names.length) {
+    throw new RangeError("checkpoint: params, shapes, values and Adam moments must have one entry per name");
+  }
+  const tensors: Record<string, TensorInput> = {};
+  names.forEach((name, i) => {
+    tensors[`param/${name}`] = { dtype: "F32", shape: shapes[i], data: values[i] };
+    tensors[`adam.m/${name}`] = { dtype: "F32", shape: shapes[i], data: c.adam.m[i] };
+    tensors[`adam.v/${name}`] = { dtype: "F32", shape: shapes[i], data: c.adam.v[i] };
+  });
+  return encodeSafetensors(tensors, {
+    format: CHECKPOINT_FORMAT,
+    config: c.config,
+    step: String(c.step),
+    rng: JSON.stringify(c.rng),
+    sampler: JSON.stringify(c.sampler),
+    extra: JSON.stringify(c.extra ?? null),
+    // Safetensors sorts tensors by name; the param order is part of the contract, so it is stored explicitly.
+    params: JSON.stringify(names),
+    "adam.step": String(c.adam.step),
+  });
+};
+
+/**
+ * Keep the current checkpoint as the .prev pair, but only if it verifies:
+ * a torn current pair must not replace a good previous one. Links where
+ * possible (no copy of a large file), and each target is removed before
+ * it is recreated, so a crash here still leaves the current pair intact.
+ */
+const keepPrevious = (dir: string): E.Either<TrainError, void> => {
+  const file = checkpointPath(dir), prev = prevCheckpointPath(dir);
+  if (!fs.existsSync(file) || E.isLeft(readVerified(file))) return E.right(undefined);
+  try {
+    for (const [from, to] of [[file, prev], [checksumPath(file), checksumPath(prev)]]) {
+      fs.rmSync(to, { force: true });
+      try { fs.linkSync(from, to); } catch { fs.copyFileSync(from, to); }
+    }
+    return E.right(undefined);
+  } catch (cause) {
+    return fail(`cannot keep the previous checkpoint as ${prev}: ${causeMessage(cause)}`);
+  }
+};
+
+/** Write `ckpt` to `<dir>/checkpoint.safetensors` (creating `dir`), returning the file's path. */
+export const saveCheckpoint = (dir: string, ckpt: Checkpoint): E.Either<TrainError, string> => {
+  const bytes = encodeCheckpoint(ckpt);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (cause) {
+    return fail(`cannot create checkpoint directory ${dir}: ${causeMessage(cause)}`);
+  }
+  return pipe(
+    keepPrevious(dir),
+    E.flatMap(() => writeVerified(checkpointPath(dir), bytes)),
+    E.map(() => checkpointPath(dir)),
+  );
+};
+
+/** Appended to damage reports so the user knows a fallback exists without us taking it for them. */
+const prevHint = (dir: string): string =>
+  fs.existsSync(prevCheckpointPath(dir))
+    ? ` (the previous checkpoint ${prevCheckpointPath(dir)} exists; to resume from it, rename it and its .sha256.json sidecar to ${CHECKPOINT_FILE})`
+    : "";
+
+const jsonField = (file: string, meta: Record<string, string>, key: string): E.Either<TrainError, unknown> => {
+  if (meta[key] === undefined) return fail(`checkpoint ${file} has no "${key}" metadata`);
+  try {
+    return E.right(JSON.parse(meta[key]));
+  } catch {
+    return fail(`checkpoint ${file} has malformed "${key}" metadata (not JSON)`);
+  }
+};
+
+const count = (file: string, meta: Record<string, string>, key: string): E.Either<TrainError, number> =>
+  E.flatMap(jsonField(file, meta, key), (n) =>
+    Number.isSafeInteger(n) && (n as number) >= 0 ? E.right(n as number) : fail(`checkpoint ${file} has invalid "${key}" ${meta[key]}`));
+
+const isSamplerState = (x: unknown): x is SamplerState =>
+  typeof x === "object" && x !== null && (x as SamplerState).version === 1 &&
+  (["seed", "seqLen", "tokenCount", "epoch", "cursor"] as const).every((k) => Number.isSafeInteger((x as SamplerState)[k]));
+
+const isStringArray = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === "string");
+
+/** Check the format tag, then the config (before anything else can fail confusingly on a different model). */
+const checkHeader = (file: string, meta: Record<string, string>, expectConfig?: string): E.Either<TrainError, void> => {
+  if (meta.format !== CHECKPOINT_FORMAT) {
+    return fail(`${file} is not a rankfuse checkpoint: format tag is ${JSON.stringify(meta.format ?? null)}, expected "${CHECKPOINT_FORMAT}"`);
+  }
+  if (typeof meta.config !== "string") return fail(`checkpoint ${file} has no "config" metadata`);
+  const diffs = expectConfig === undefined ? [] : configDifferences(meta.config, expectConfig);
+  return diffs.length === 0 ? E.right(undefined) : fail(`cannot resume from ${file}: ${diffs.join("; ")}`);
+};
+
+/** Collect the F32 tensors of every param, in the stored order, checking moments match their param's shape. */
+const readTensors = (file: string, names: string[], tensors: Record<string, Tensor>) => {
+  const missing = names.flatMap((n) => [`param/${n}`, `adam.m/${n}`, `adam.v/${n}`]).filter((k) => tensors[k] === undefined);
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 5).join(", ") + (missing.length > 5 ? `, … (${missing.length} in all)` : "");
+    return fail(`checkpoint ${file} is missing tensors: ${shown}`);
+  }
+  const shapes: number[][] = [], values: Float32Array[] = [], m: Float32Array[] = [], v: Float32Array[] = [];
+  for (const n of names) {
+    const [p, mm, vv] = [`param/${n}`, `adam.m/${n}`, `adam.v/${n}`].map((k) => tensors[k]);
+    const wrong = [p, mm, vv].find((t) => t.dtype !== "F32" || t.shape.join() !== p.shape.join());
+    if (wrong) return fail(`checkpoint ${file}: tensors of param "${n}" must all be F32 with shape [${p.shape}]`);
+    shapes.push(p.shape);
+    values.push(p.data as Float32Array);
+    m.push(mm.data as Float32Array);
+    v.push(vv.data as Float32Array);
+  }
+  return E.right({ shapes, values, m, v });
+};
+
+/**
+ * Load `<dir>/checkpoint.safetensors`, refusing (never repairing or
+ * falling back) a missing, corrupt, foreign or mismatched one. With
+ * `expectConfig`, the stored config must equal it as JSON.
+ */
+export const loadCheckpoint = (dir: string, expectConfig?: string): E.Either<TrainError, Checkpoint> => {
+  const file = checkpointPath(dir);
+  if (!fs.existsSync(file)) return fail(`no checkpoint in ${dir}${prevHint(dir)}`);
+  return pipe(
+    readVerified(file),
+    E.mapLeft((e) => trainError("CheckpointError", e.message + prevHint(dir))),
+    E.flatMap((bytes) => pipe(decodeSafetensors(bytes), E.mapLeft((e) =>
+      trainError("CheckpointError", `checkpoint ${file} is not a valid safetensors file: ${e.message}${prevHint(dir)}`)))),
+    E.flatMap(({ tensors, metadata: meta }) => pipe(
+      checkHeader(file, meta, expectConfig),
+      E.flatMap(() => E.Do),
+      E.bind("step", () => count(file, meta, "step")),
+      E.bind("adamStep", () => count(file, meta, "adam.step")),
+      E.bind("names", () => E.flatMap(jsonField(file, meta, "params"), (x) =>
+        isStringArray(x) ? E.right(x) : fail(`checkpoint ${file} has malformed "params" metadata`))),
+      E.bind("rng", () => E.flatMap(jsonField(file, meta, "rng"), (x) =>
+        isRngState(x) ? E.right(x) : fail(`checkpoint ${file} has an invalid rng state`))),
+      E.bind("sampler", () => E.flatMap(jsonField(file, meta, "sampler"), (x) =>
+        isSamplerState(x) ? E.right(x) : fail(`checkpoint ${file} has an invalid sampler state`))),
+      E.bind("extra", () => jsonField(file, meta, "extra")),
+      E.bind("t", ({ names }) => readTensors(file, names, tensors)),
+      E.map(({ step, adamStep, names, rng, sampler, extra, t }): Checkpoint => ({
+        config: meta.config,
+        step,
+        params: { names, shapes: t.shapes, values: t.values },
+        adam: { step: adamStep, m: t.m, v: t.v },
+        rng,
+        sampler,
+        extra,
+      })),
+    )),
+  );
+};
