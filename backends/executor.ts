@@ -2,6 +2,21 @@ import type { Var } from "../dsl/graph.ts";
 import type { Plan } from "../fusion/plan.ts";
 import type { Backend, HostTensor, Kernel } from "./backend.ts";
 
+/** Per-primitive time, collected when RANKFUSE_PROFILE is set and printed by `printProfile`. */
+class Profile {
+  readonly ms = new Map<string, { ms: number; calls: number; flops: number }>();
+  add(l: { eqn: { prim: string }; flops: number }, ms: number) {
+    const e = this.ms.get(l.eqn.prim) ?? { ms: 0, calls: 0, flops: 0 };
+    this.ms.set(l.eqn.prim, { ms: e.ms + ms, calls: e.calls + 1, flops: e.flops + l.flops });
+  }
+  toString(): string {
+    const rows = [...this.ms.entries()].sort((a, b) => b[1].ms - a[1].ms);
+    const total = rows.reduce((s, [, e]) => s + e.ms, 0);
+    return rows.map(([p, e]) => `${p.padEnd(12)} ${e.ms.toFixed(0).padStart(7)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}% ${String(e.calls).padStart(6)} calls ${(e.flops / e.ms / 1e6).toFixed(1).padStart(7)} GFLOP/s`).join("\n");
+  }
+}
+export const profile = process.env.RANKFUSE_PROFILE ? new Profile() : null;
+
 export interface RunStats {
   /** Measured peak of the bytes the backend held above what it held before the run. */
   readonly peakBytes: number;
@@ -41,7 +56,9 @@ export class Executor<B> {
       peak = backend.liveBytes() - base;
       plan.unusedInputs.forEach(release);
       plan.launches.forEach((l, i) => {
+        const t = profile ? performance.now() : 0;
         const out = backend.dispatch(this.kernels[i]!, l.eqn.inputs.map((v) => env.get(v)!));
+        if (profile) profile.add(l, performance.now() - t);
         env.set(l.eqn.out, out);
         peak = Math.max(peak, backend.liveBytes() - base);
         l.frees.forEach(release);

@@ -35,6 +35,25 @@ export const sizes = (s: Shape): number[] => s.map((d) => d.size);
 export const numel = (s: Shape | readonly number[]): number =>
   (s as readonly (Dim | number)[]).reduce<number>((n, d) => n * (typeof d === "number" ? d : d.size), 1);
 
+/**
+ * numpy's broadcast of two shapes (aligned right; a size-1 axis stretches), or null when they do not
+ * broadcast. Equal sizes must also agree in name.
+ */
+export function broadcastDims(a: readonly Dim[], b: readonly Dim[]): Dim[] | null {
+  const n = Math.max(a.length, b.length);
+  const out: Dim[] = [];
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i], db = b[b.length - n + i];
+    if (!da) out.push(db!);
+    else if (!db) out.push(da);
+    else if (dimsAgree(da, db)) out.push(da.name === "_" ? db : da);
+    else if (da.size === 1) out.push(db);
+    else if (db.size === 1) out.push(da);
+    else return null;
+  }
+  return out;
+}
+
 /** `[n=8, d=64]`: how shapes appear in messages and printed graphs. */
 export const showShape = (s: Shape): string =>
   `[${s.map((d) => (d.name === "_" ? `${d.size}` : `${d.name}=${d.size}`)).join(", ")}]`;

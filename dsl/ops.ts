@@ -1,4 +1,5 @@
 import { anon, dim, numel, type Dim, type Shape } from "./dim.ts";
+export { broadcastDims } from "./dim.ts";
 import type { DType } from "./prims.ts";
 import { bind, Tensor } from "./trace.ts";
 import type { DropLast, Last, MatmulCheck, MatmulShape, Permute, Suffixes, SwapLast } from "./shapeTypes.ts";
@@ -33,36 +34,16 @@ export const onesLike = <S extends Shape>(x: T<S>): T<S> => full(x.dims, 1, x.dt
 // ---- elementwise binary with numpy broadcasting (the smaller operand may be a trailing shape or a number)
 export type Operand<S extends Shape> = T<Suffixes<S>> | number;
 
-function broadcastPair(x: Tensor | number, y: Tensor | number): [Tensor, Tensor] {
+/** Numbers become scalar literals; the binary primitives broadcast (numpy rules) themselves. */
+function operands(x: Tensor | number, y: Tensor | number): [Tensor, Tensor] {
   if (typeof x === "number" && typeof y === "number") throw new TypeError("binary op: at least one operand must be a tensor");
   const tx = typeof x === "number" ? full([], x, (y as Tensor).dtype) : x;
   const ty = typeof y === "number" ? full([], y, tx.dtype) : y;
-  if (tx.rank === ty.rank && tx.dims.every((d, i) => d.size === ty.dims[i]!.size)) return [tx, ty];
-  const out = broadcastDims(tx.dims, ty.dims);
-  if (!out) return [tx, ty]; // let the shape rule report the mismatch
-  return [tx.rank === out.length && sameSizes(tx.dims, out) ? tx : broadcastTo(tx, out), ty.rank === out.length && sameSizes(ty.dims, out) ? ty : broadcastTo(ty, out)];
-}
-
-const sameSizes = (a: readonly Dim[], b: readonly Dim[]) => a.every((d, i) => d.size === b[i]!.size);
-
-/** numpy's broadcast of two shapes, or null when they do not broadcast. */
-export function broadcastDims(a: readonly Dim[], b: readonly Dim[]): Dim[] | null {
-  const n = Math.max(a.length, b.length);
-  const out: Dim[] = [];
-  for (let i = 0; i < n; i++) {
-    const da = a[a.length - n + i], db = b[b.length - n + i];
-    if (!da) out.push(db!);
-    else if (!db) out.push(da);
-    else if (da.size === db.size) out.push(da.name === "_" ? db : da);
-    else if (da.size === 1) out.push(db);
-    else if (db.size === 1) out.push(da);
-    else return null;
-  }
-  return out;
+  return [tx, ty];
 }
 
 const binop = (prim: "add" | "sub" | "mul" | "div" | "maximum" | "equal") =>
-  <S extends Shape>(x: T<S>, y: Operand<S>): T<S> => as(bind(prim, broadcastPair(x, y), {}));
+  <S extends Shape>(x: T<S>, y: Operand<S>): T<S> => as(bind(prim, operands(x, y), {}));
 export const add = binop("add");
 export const sub = binop("sub");
 export const mul = binop("mul");
@@ -70,8 +51,8 @@ export const div = binop("div");
 export const maximum = binop("maximum");
 export const equal = binop("equal");
 /** Scalar-first forms: `rsub(1, x)` is `1 - x`, `rdiv(1, x)` is `1 / x`. */
-export const rsub = <S extends Shape>(a: number, x: T<S>): T<S> => as(bind("sub", broadcastPair(a, x), {}));
-export const rdiv = <S extends Shape>(a: number, x: T<S>): T<S> => as(bind("div", broadcastPair(a, x), {}));
+export const rsub = <S extends Shape>(a: number, x: T<S>): T<S> => as(bind("sub", operands(a, x), {}));
+export const rdiv = <S extends Shape>(a: number, x: T<S>): T<S> => as(bind("div", operands(a, x), {}));
 export const square = <S extends Shape>(x: T<S>): T<S> => mul(x, x as Operand<S>);
 
 // ---- reductions
@@ -113,7 +94,7 @@ export const scatterAdd = <V extends Dim, S extends Shape, D extends Dim>(values
 export const oneHot = <S extends Shape, V extends Dim>(ids: T<S>, depth: V): T<readonly [...S, V]> => as(bind("oneHot", [ids], { depth }));
 
 // ---- normalisation, attention pieces, losses
-export const softmax = <S extends Shape>(x: T<S>): T<S> => as(bind("softmax", [x], {}));
+export const softmax = <S extends Shape>(x: T<S>, causal = false): T<S> => as(bind("softmax", [x], { causal }));
 export const logSoftmax = <S extends Shape>(x: T<S>): T<S> => as(bind("logSoftmax", [x], {}));
 export const rmsnorm = <S extends Shape>(x: T<S>, w: T<readonly [Last<S>]>, eps = 1e-6): T<S> => as(bind("rmsnorm", [x, w], { eps }));
 export const rope = <S extends Shape>(x: T<S>, base = 10000, inverse = false): T<S> => as(bind("rope", [x], { base, inverse }));

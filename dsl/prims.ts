@@ -22,7 +22,7 @@ export interface PrimParams {
   dsilu: {};
   dgelu: {};
   drelu: {};
-  // elementwise binary (equal shapes; the front end inserts `broadcast`)
+  // elementwise binary, with numpy broadcasting
   add: {};
   sub: {};
   mul: {};
@@ -48,7 +48,8 @@ export interface PrimParams {
   /** adds rows [...S, D] into a zero table [rows, D] at int ids [...S]; the transpose of gather. */
   scatterAdd: { readonly rows: Dim };
   // normalisation and attention pieces (last axis)
-  softmax: {};
+  /** `causal` masks entries above the diagonal of the last two axes (attention). */
+  softmax: { readonly causal: boolean };
   logSoftmax: {};
   /** x * rsqrt(mean(x^2, -1) + eps) * w, with w of shape [D]. */
   rmsnorm: { readonly eps: number };

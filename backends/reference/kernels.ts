@@ -2,7 +2,7 @@ import { sizes } from "../../dsl/dim.ts";
 import type { AbsVal } from "../../dsl/graph.ts";
 import type { Prim, PrimParams } from "../../dsl/prims.ts";
 import * as act from "./activations.ts";
-import { gatherOffsets, rows, stridesOf } from "./strided.ts";
+import { broadcastOffsets, gatherOffsets, rows, stridesOf } from "./strided.ts";
 
 /**
  * Float64 reference kernels: the oracle every other backend is tested against. Written for clarity,
@@ -11,7 +11,15 @@ import { gatherOffsets, rows, stridesOf } from "./strided.ts";
 export type RefKernel<P extends Prim> = (inputs: readonly Float64Array[], abs: readonly AbsVal[], out: AbsVal, params: PrimParams[P]) => Float64Array;
 
 const map = (f: (x: number) => number): RefKernel<Prim> => ([x]) => x!.map(f);
-const zip = (f: (a: number, b: number) => number): RefKernel<Prim> => ([x, y]) => x!.map((a, i) => f(a, y![i]!));
+/** Elementwise binary with numpy broadcasting: each input is read through offsets into the output. */
+const zip = (f: (a: number, b: number) => number): RefKernel<Prim> => ([x, y], [ax, ay], out) => {
+  const outShape = sizes(out.dims);
+  const n = outShape.reduce((p, q) => p * q, 1);
+  const ox = broadcastOffsets(sizes(ax!.dims), outShape), oy = broadcastOffsets(sizes(ay!.dims), outShape);
+  const res = new Float64Array(n);
+  for (let i = 0; i < n; i++) res[i] = f(x![ox ? ox[i]! : i]!, y![oy ? oy[i]! : i]!);
+  return res;
+};
 
 function reduce(init: number, step: (acc: number, x: number) => number, finish?: (acc: number, n: number) => number): RefKernel<"sum" | "max" | "mean"> {
   return ([x], [a], out, { axes }) => {
@@ -91,11 +99,8 @@ export const referenceKernels: { readonly [P in Prim]: RefKernel<P> } = {
     return Float64Array.from(offs, (o) => x![o]!);
   },
   broadcast: ([x], [a], out) => {
-    const inShape = sizes(a!.dims), outShape = sizes(out.dims);
-    const inStrides = stridesOf(inShape);
-    const off = outShape.length - inShape.length;
-    const strides = outShape.map((_, i) => (i < off || inShape[i - off] === 1 ? 0 : inStrides[i - off]!));
-    return Float64Array.from(gatherOffsets(outShape, strides), (o) => x![o]!);
+    const offs = broadcastOffsets(sizes(a!.dims), sizes(out.dims));
+    return offs ? Float64Array.from(offs, (o) => x![o]!) : x!.slice();
   },
   gather: ([table, ids], [at]) => {
     const D = at!.dims[1]!.size, V = at!.dims[0]!.size;
@@ -114,10 +119,17 @@ export const referenceKernels: { readonly [P in Prim]: RefKernel<P> } = {
     });
     return res;
   },
-  softmax: lastAxis((row, out) => {
-    const lse = logSumExp(row);
-    row.forEach((v, i) => (out[i] = Math.exp(v - lse)));
-  }),
+  softmax: ([x], [a], out, { causal }) => {
+    const shape = sizes(a!.dims);
+    const T = shape[shape.length - 2] ?? 1;
+    let r = 0;
+    return lastAxis((row, o) => {
+      const i = r++ % T;
+      const live = causal ? row.subarray(0, i + 1) : row;
+      const lse = logSumExp(live);
+      row.forEach((v, j) => (o[j] = causal && j > i ? 0 : Math.exp(v - lse)));
+    })([x!], [a!], out, {});
+  },
   logSoftmax: lastAxis((row, out) => {
     const lse = logSumExp(row);
     row.forEach((v, i) => (out[i] = v - lse));

@@ -36,3 +36,11 @@ export function rows(shape: readonly number[]): { count: number; width: number }
   const width = shape[shape.length - 1] ?? 1;
   return { count: shape.reduce((a, b) => a * b, 1) / Math.max(width, 1), width };
 }
+
+/** Offsets that read an input of `inShape` broadcast (numpy rules) to `outShape`; null when no broadcast is needed. */
+export function broadcastOffsets(inShape: readonly number[], outShape: readonly number[]): Int32Array | null {
+  if (inShape.length === outShape.length && inShape.every((s, i) => s === outShape[i])) return null;
+  const inStrides = stridesOf(inShape);
+  const off = outShape.length - inShape.length;
+  return gatherOffsets(outShape, outShape.map((_, i) => (i < off || inShape[i - off] === 1 ? 0 : inStrides[i - off]!)));
+}

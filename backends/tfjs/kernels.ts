@@ -54,6 +54,21 @@ function ropeTable(T: number, Dh: number, base: number): [tf.Tensor2D, tf.Tensor
   return tab;
 }
 
+const masks = new Map<string, tf.Tensor2D>();
+/** 0 on and below the diagonal, -1e9 above it, [T, S]; kept across steps. */
+function causalMask(shape: number[]): tf.Tensor2D {
+  const T = shape[shape.length - 2]!, S = shape[shape.length - 1]!;
+  const key = `${tf.getBackend()}:${T}:${S}`;
+  let m = masks.get(key);
+  if (!m) {
+    const data = new Float32Array(T * S);
+    for (let i = 0; i < T; i++) for (let j = i + 1; j < S; j++) data[i * S + j] = -1e9;
+    m = tf.keep(tf.tensor2d(data, [T, S]));
+    masks.set(key, m);
+  }
+  return m;
+}
+
 export const tfKernels: { readonly [P in Prim]: TfKernel<P> } = {
   neg: unary(tf.neg),
   exp: unary(tf.exp),
@@ -103,7 +118,7 @@ export const tfKernels: { readonly [P in Prim]: TfKernel<P> } = {
     }
     return tf.tensor2d(res, [V, D]);
   },
-  softmax: unary((x) => tf.softmax(x)),
+  softmax: ([x], [a], _, { causal }) => (causal ? tf.softmax(tf.add(x!, causalMask(shapeOf(a!)))) : tf.softmax(x!)),
   logSoftmax: unary((x) => tf.logSoftmax(x)),
   rmsnorm: ([x, w], _, __, { eps }) => {
     const x_ = x!;

@@ -1,5 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
-import { anon, dimsAgree, numel, showShape, type Dim } from "../dim.ts";
+import { anon, broadcastDims, dimsAgree, numel, showShape, type Dim } from "../dim.ts";
 import type { AbsVal } from "../graph.ts";
 import type { DType, Prim, PrimParams } from "../prims.ts";
 import { dtypeError, shapeError, type RankfuseError } from "../errors.ts";
@@ -30,10 +30,8 @@ const unary = (op: string, intOk = false): ShapeRule<Prim> => ([x]) => {
 
 const binary = (op: string, outDtype?: DType): ShapeRule<Prim> => ([x, y]) => {
   if (x!.dtype !== y!.dtype) return E.left(dtypeError(op, `cannot combine ${x!.dtype}${sh(x!.dims)} with ${y!.dtype}${sh(y!.dims)}`));
-  if (x!.dims.length !== y!.dims.length || !x!.dims.every((d, i) => dimsAgree(d, y!.dims[i]!))) {
-    return fail(op, `shapes ${sh(x!.dims)} and ${sh(y!.dims)} do not match`);
-  }
-  return ok(x!.dims, outDtype ?? x!.dtype);
+  const dims = broadcastDims(x!.dims, y!.dims);
+  return dims ? ok(dims, outDtype ?? x!.dtype) : fail(op, `shapes ${sh(x!.dims)} and ${sh(y!.dims)} do not broadcast`);
 };
 
 const reduce = (op: string): ShapeRule<"sum" | "max" | "mean"> => ([x], { axes }) => {
@@ -110,7 +108,7 @@ export const shapeRules: { readonly [P in Prim]: ShapeRule<P> } = {
     const fits = v.length === k.length + 1 && k.every((d, i) => dimsAgree(d, v[i]!));
     return fits ? ok([rows, v[v.length - 1]!], values!.dtype) : fail("scatterAdd", `values ${sh(v)} do not fit ids ${sh(k)}`);
   },
-  softmax: lastAxis("softmax"),
+  softmax: (ins, { causal }) => (causal && ins[0]!.dims.length < 2 ? fail("softmax", `causal needs [..., T, S], got ${sh(ins[0]!.dims)}`) : lastAxis("softmax")(ins, {})),
   logSoftmax: lastAxis("logSoftmax"),
   rmsnorm: ([x, w]) => {
     const err = requireFloat("rmsnorm", x!, w!);

@@ -21,19 +21,21 @@ const unit = (f: (x: Tensor, out: Tensor) => Tensor): VjpRule<Prim> => ({ inputs
 
 /** Sums a cotangent of shape `to` down to the shape `from` that was broadcast to it. */
 export function unbroadcast(g: Tensor, from: readonly Dim[]): Tensor {
+  if (g.rank === from.length && g.dims.every((d, i) => d.size === from[i]!.size)) return g;
   const off = g.rank - from.length;
   const axes = g.dims.map((_, i) => i).filter((i) => i < off || (from[i - off]!.size === 1 && g.dims[i]!.size !== 1));
   const summed = axes.length ? op.sum(g, axes) : g;
   return op.reshape(summed, from);
 }
 
-/** Puts back reduced axes (as size 1) and broadcasts to `dims`. */
-function expandAxes(g: Tensor, axes: readonly number[], dims: readonly Dim[]): Tensor {
+/** Puts back reduced axes as size 1, ready for a broadcasting binary op. */
+function keepAxes(g: Tensor, axes: readonly number[], dims: readonly Dim[]): Tensor {
   const norm = axes.map((a) => (a < 0 ? a + dims.length : a));
-  const kept = dims.map((d, i) => (norm.includes(i) ? anon(1) : d));
-  return op.broadcastTo(op.reshape(g, kept), dims);
+  return op.reshape(g, dims.map((d, i) => (norm.includes(i) ? anon(1) : d)));
 }
-const expandLast = (g: Tensor, dims: readonly Dim[]): Tensor => expandAxes(g, [dims.length - 1], dims);
+/** Puts back reduced axes and broadcasts to `dims` (a cotangent must have its input's full shape). */
+const expandAxes = (g: Tensor, axes: readonly number[], dims: readonly Dim[]): Tensor => op.broadcastTo(keepAxes(g, axes, dims), dims);
+const keepLast = (g: Tensor, dims: readonly Dim[]): Tensor => keepAxes(g, [dims.length - 1], dims);
 const count = (dims: readonly Dim[], axes: readonly number[]) =>
   axes.reduce((n, a) => n * dims[a < 0 ? a + dims.length : a]!.size, 1);
 
@@ -61,25 +63,26 @@ export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
     return op.mul(op.rsub(1, op.square(t)), inner);
   }),
   drelu: () => [null],
-  add: ({ g }) => [g, g],
-  sub: ({ g }) => [g, op.neg(g)],
-  mul: ({ inputs: [x, y], g }) => [op.mul(g, y!), op.mul(g, x!)],
-  div: ({ inputs: [, y], out, g }) => {
+  // binary ops broadcast, so each cotangent is summed back to its input's shape
+  add: ({ inputs: [x, y], g }) => [unbroadcast(g, x!.dims), unbroadcast(g, y!.dims)],
+  sub: ({ inputs: [x, y], g }) => [unbroadcast(g, x!.dims), unbroadcast(op.neg(g), y!.dims)],
+  mul: ({ inputs: [x, y], g }) => [unbroadcast(op.mul(g, y!), x!.dims), unbroadcast(op.mul(g, x!), y!.dims)],
+  div: ({ inputs: [x, y], out, g }) => {
     const gx = op.div(g, y!);
-    return [gx, op.neg(op.mul(gx, out))];
+    return [unbroadcast(gx, x!.dims), unbroadcast(op.neg(op.mul(gx, out)), y!.dims)];
   },
-  maximum: ({ inputs: [x], out, g }) => {
+  maximum: ({ inputs: [x, y], out, g }) => {
     const fromX = op.equal(out, x!);
-    return [op.mul(g, fromX), op.mul(g, op.rsub(1, fromX))];
+    return [unbroadcast(op.mul(g, fromX), x!.dims), unbroadcast(op.mul(g, op.rsub(1, fromX)), y!.dims)];
   },
   equal: () => [null, null],
   literal: () => [],
   sum: ({ inputs: [x], params: { axes }, g }) => [expandAxes(g, axes, x!.dims)],
   mean: ({ inputs: [x], params: { axes }, g }) => [op.div(expandAxes(g, axes, x!.dims), count(x!.dims, axes))],
   max: ({ inputs: [x], params: { axes }, out, g }) => {
-    const mask = op.equal(x!, expandAxes(out, axes, x!.dims));
-    const ties = expandAxes(op.sum(mask, axes), axes, x!.dims);
-    return [op.mul(expandAxes(g, axes, x!.dims), op.div(mask, ties))];
+    const mask = op.equal(x!, keepAxes(out, axes, x!.dims));
+    const ties = keepAxes(op.sum(mask, axes), axes, x!.dims);
+    return [op.mul(keepAxes(g, axes, x!.dims), op.div(mask, ties))];
   },
   matmul: ({ inputs: [x, y], g }) => {
     const gx = op.matmul(g, op.mT(y!) as never);
@@ -97,14 +100,15 @@ export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
   broadcast: ({ inputs: [x], g }) => [unbroadcast(g, x!.dims)],
   gather: ({ inputs: [table, ids], g }) => [op.scatterAdd(g as never, ids!, table!.dims[0]!), null],
   scatterAdd: ({ inputs: [, ids], g }) => [op.gather(g as never, ids!), null],
+  // causal: masked entries have y = 0, so they get no gradient
   softmax: ({ out, g }) => [op.mul(out, op.sub(g, op.sumKeepLast(op.mul(g, out))))],
   logSoftmax: ({ out, g }) => [op.sub(g, op.mul(op.exp(out), op.sumKeepLast(g)))],
   rmsnorm: ({ inputs: [x, w], params: { eps }, g }) => {
     const last = x!.rank - 1;
-    const r = op.rdiv(1, op.sqrt(op.add(expandLast(op.mean(op.square(x!), -1), x!.dims), eps)));
+    const r = op.rdiv(1, op.sqrt(op.add(keepLast(op.mean(op.square(x!), -1), x!.dims), eps)));
     const xhat = op.mul(x!, r);
     const gw = op.mul(g, w!);
-    const dx = op.mul(r, op.sub(gw, op.mul(xhat, expandLast(op.mean(op.mul(gw, xhat), -1), x!.dims))));
+    const dx = op.mul(r, op.sub(gw, op.mul(xhat, keepLast(op.mean(op.mul(gw, xhat), -1), x!.dims))));
     const dw = op.sum(op.mul(g, xhat), [...Array(last).keys()]);
     return [dx, dw];
   },
@@ -114,6 +118,6 @@ export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
   crossEntropy: ({ inputs: [logits, targets], g }) => {
     const probs = op.softmax(logits!);
     const hot: Tensor = op.oneHot(targets!, logits!.dims[logits!.rank - 1]!);
-    return [op.mul(op.sub(probs, hot as Tensor), expandLast(g, logits!.dims)), null];
+    return [op.mul(op.sub(probs, hot as Tensor), keepLast(g, logits!.dims)), null];
   },
 };

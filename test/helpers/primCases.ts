@@ -33,8 +33,13 @@ const shape = (minRank = 1, maxRank = 3) =>
 
 const unaryCase = (f: (x: Tensor) => Tensor, domain: Omit<FloatInput, "dims"> = {}) =>
   shape().map((dims): PrimCase => ({ floats: [{ dims, ...domain }], apply: ([x]) => f(x!) }));
+/** Binary cases broadcast sometimes: y is x's shape, a trailing part of it, or it with size-1 axes. */
 const binaryCase = (f: (x: Tensor, y: Tensor) => Tensor, domain: Omit<FloatInput, "dims"> = {}) =>
-  shape().map((dims): PrimCase => ({ floats: [{ dims, ...domain }, { dims, ...domain }], apply: ([x, y]) => f(x!, y!) }));
+  fc.tuple(shape(), fc.integer({ min: 0, max: 3 }), fc.boolean()).map(([dims, drop, swap]): PrimCase => {
+    const other = drop === 3 ? dims.map((d, i) => (i % 2 === 0 ? anon(1) : d)) : dims.slice(Math.min(drop, dims.length));
+    const [a, b] = swap ? [other, dims] : [dims, other];
+    return { floats: [{ dims: a, ...domain }, { dims: b, ...domain }], apply: ([x, y]) => f(x!, y!) };
+  });
 const reduceCase = (f: (x: Tensor, axes: number[]) => Tensor) =>
   shape(1, 3).chain((dims) =>
     fc.subarray([...dims.keys()], { minLength: 1 }).map((axes): PrimCase => ({ floats: [{ dims }], apply: ([x]) => f(x!, axes) })),
@@ -92,7 +97,7 @@ export const primCases: { readonly [P in Prim]: fc.Arbitrary<PrimCase> } = {
     ints: [{ dims, max: V.size }],
     apply: ([values], [ids]) => op.scatterAdd(values! as never, ids!, V),
   })),
-  softmax: unaryCase(op.softmax),
+  softmax: fc.tuple(shape(2, 3), fc.boolean()).map(([dims, causal]): PrimCase => ({ floats: [{ dims }], apply: ([x]) => op.softmax(x!, causal) })),
   logSoftmax: unaryCase(op.logSoftmax),
   rmsnorm: shape(1, 3).map((dims): PrimCase => ({
     floats: [{ dims }, { dims: [dims[dims.length - 1]!] }],

@@ -1,0 +1,89 @@
+import * as E from "fp-ts/lib/Either.js";
+import { dim, type Dim } from "../dsl/dim.ts";
+import type { RankfuseError } from "../dsl/errors.ts";
+import type { Tensor } from "../dsl/trace.ts";
+import { colaLinear, linear, type ColaParams } from "./layers.ts";
+import type { ModelConfig } from "./config.ts";
+import { decoderLogits, decoderLoss, type DecoderOptions, type DecoderParams, type Projection } from "./transformer.ts";
+import { initParams, layoutOf, normal, ONES, param, type ParamDecl, type ParamLayout } from "./params.ts";
+
+/** The methods that are models (training schemes and optimizers come later). */
+export const METHODS = ["full", "cola"] as const;
+export type Method = (typeof METHODS)[number];
+
+export interface ParamCounts {
+  /** Input embedding and LM head (2·V·d). */
+  readonly embedding: number;
+  readonly nonEmbedding: number;
+  readonly total: number;
+}
+
+/** A language model: declared params, a pure loss over them, and its analytic size and cost. */
+export interface LanguageModel {
+  readonly method: Method;
+  readonly config: ModelConfig;
+  readonly layout: ParamLayout;
+  init(seed: number): Float32Array[];
+  /** Mean next-token loss of ids [b, t] against targets [b, t]. */
+  loss(params: unknown, ids: Tensor, targets: Tensor): Tensor<readonly []>;
+  logits(params: unknown, ids: Tensor): Tensor;
+  readonly counts: ParamCounts;
+  /** Forward FLOPs per token at sequence length cfg.seq (matmuls and attention); training is about 3×. */
+  readonly forwardFlopsPerToken: number;
+}
+
+const STD = 0.02; // LLaMA / GaLore init for dense weights and embeddings
+
+/** CoLA's init: A and B entries ~ N(0,1)·r^(-1/4)·(d_in+d_out)^(-1/4), so A·B has a Xavier-like scale. */
+export const colaStd = (r: number, dIn: number, dOut: number) => Math.pow(r, -0.25) * Math.pow(dIn + dOut, -0.25);
+
+type Decl<W> = (i: Dim, o: Dim) => W;
+const dense: Decl<ParamDecl> = (i, o) => param([i, o], normal(STD));
+const cola = (r: Dim): Decl<{ A: ParamDecl; B: ParamDecl }> => (i, o) => {
+  const std = colaStd(r.size, i.size, o.size);
+  return { A: param([i, r], normal(std)), B: param([r, o], normal(std)) };
+};
+
+function declare<W>(cfg: ModelConfig, w: Decl<W>) {
+  const [V, D, F] = [dim("vocab", cfg.vocab), dim("d", cfg.d), dim("ff", cfg.dFF)];
+  const block = () => ({
+    attnNorm: param([D], ONES), q: w(D, D), k: w(D, D), v: w(D, D), o: w(D, D),
+    mlpNorm: param([D], ONES), gate: w(D, F), up: w(D, F), down: w(F, D),
+  });
+  return { embed: param([V, D], normal(STD)), blocks: Array.from({ length: cfg.layers }, block), finalNorm: param([D], ONES), head: param([D, V], normal(STD)) };
+}
+
+const denseProj: Projection<Tensor> = { apply: (x, w) => linear(x as never, w as never) };
+const colaProj: Projection<ColaParams> = { apply: (x, w) => colaLinear(x as never, w as never) };
+
+function build<W>(method: Method, cfg: ModelConfig, tree: unknown, opts: DecoderOptions<W>): LanguageModel {
+  const layout = layoutOf(tree);
+  const sizes = layout.shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const embedding = layout.names.reduce((s, n, i) => s + (n === "embed" || n === "head" ? sizes[i]! : 0), 0);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  // every 2-D weight except the embedding table is read once per token by a matmul
+  const matmulWeights = layout.names.reduce((s, n, i) => s + (layout.shapes[i]!.length === 2 && n !== "embed" ? sizes[i]! : 0), 0);
+  const attentionFlops = cfg.layers * 4 * cfg.seq * cfg.d;
+  return {
+    method,
+    config: cfg,
+    layout,
+    init: (seed) => initParams(layout, seed),
+    loss: (params, ids, targets) => decoderLoss(cfg, params as DecoderParams<W>, ids, targets, opts),
+    logits: (params, ids) => decoderLogits(cfg, params as DecoderParams<W>, ids, opts),
+    counts: { embedding, nonEmbedding: total - embedding, total },
+    forwardFlopsPerToken: 2 * matmulWeights + attentionFlops,
+  };
+}
+
+/** Builds a model for a method and a validated config. */
+export function makeModel(method: string, cfg: ModelConfig): E.Either<RankfuseError, LanguageModel> {
+  switch (method) {
+    case "full":
+      return E.right(build("full", cfg, declare(cfg, dense), { proj: denseProj, gateSilu: true }));
+    case "cola":
+      return E.right(build("cola", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }));
+    default:
+      return E.left({ tag: "ConfigError", message: `unknown model "${method}": choose one of ${METHODS.join(", ")}` });
+  }
+}
