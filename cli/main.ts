@@ -5,11 +5,13 @@ const HELP = `rankfuse: pre-train language models with low-rank layers
 usage: rankfuse <command> [flags]     (rankfuse <command> --help for its flags)
 
 commands:
+  train      train one model (full rank or CoLA) on text, with checkpoints and validation
   demo       compile one CoLA layer, run forward+backward, print the plan and a gradient check
   backends   list the backends available on this machine`;
 
 type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, () => Promise<Command>> = {
+  train: async () => (await import("./train.ts")).trainCommand,
   demo: async () => (await import("./demo.ts")).demo,
   backends: async () => (await import("./backends.ts")).backends,
 };

@@ -1,0 +1,40 @@
+import * as E from "fp-ts/lib/Either.js";
+import type { Backend } from "../backends/backend.ts";
+import type { LanguageModel } from "../models/model.ts";
+import type { LoadedData } from "../train/data.ts";
+import { train, type TrainResult } from "../train/loop.ts";
+import { createProgress } from "../train/progress.ts";
+import type { RunError } from "../train/trainErrors.ts";
+import type { RunSettings } from "./trainFlags.ts";
+
+/** One training run as the CLI does it: progress on stderr, Ctrl-C checkpoints and stops. */
+export async function runTraining(
+  model: LanguageModel,
+  backend: Backend<any>,
+  data: LoadedData,
+  s: RunSettings,
+  opts: { outDir?: string; resume: boolean; label: string },
+): Promise<E.Either<RunError, TrainResult>> {
+  const stop = new AbortController();
+  const onSigint = () => {
+    if (stop.signal.aborted) process.exit(130);
+    process.stderr.write(`\n${opts.label}: stopping after this step${opts.outDir ? " and writing a checkpoint" : ""} (Ctrl-C again to quit at once)\n`);
+    stop.abort();
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    return await train(model, backend, data, {
+      ...s,
+      outDir: opts.outDir,
+      resume: opts.resume,
+      signal: stop.signal,
+      progress: createProgress({ total: s.steps, label: opts.label }),
+      fingerprint: {
+        method: model.method, config: model.config, backend: backend.name, corpus: data.fingerprint, tokenizer: data.tokenizer.name,
+        batch: s.batch, seq: s.seq, steps: s.steps, lr: s.lr, warmupSteps: s.warmupSteps, minLrRatio: s.minLrRatio, weightDecay: s.weightDecay, clip: s.clip, seed: s.seed,
+      },
+    });
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}

@@ -1,0 +1,39 @@
+import * as E from "fp-ts/lib/Either.js";
+import { renderError } from "../dsl/errors.ts";
+import { loadBackend } from "../backends/registry.ts";
+import { makeModel, METHODS } from "../models/model.ts";
+import { loadData } from "../train/data.ts";
+import { renderRunError } from "../train/trainErrors.ts";
+import { formatNumber } from "../train/format.ts";
+import { parseFlags, UsageError } from "./args.ts";
+import { MODEL_HELP, modelConfigFrom, RUN_FLAGS, RUN_HELP, runSettingsFrom } from "./trainFlags.ts";
+import { runTraining } from "./session.ts";
+
+const HELP = `rankfuse train: train one model on text and report validation perplexity
+
+  --method NAME        ${METHODS.join(" | ")} (default cola)
+${MODEL_HELP}
+${RUN_HELP}`;
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { ...RUN_FLAGS, method: { type: "string" } });
+  if (values.help) return console.log(HELP), 0;
+  const cfg = modelConfigFrom(values);
+  const settings = runSettingsFrom(values, cfg);
+  const model = makeModel(values.method ?? "cola", cfg);
+  if (E.isLeft(model)) throw new UsageError(renderError(model.left));
+  if (values.resume && !values.out) throw new UsageError("--resume needs --out DIR (where the checkpoint is)");
+  const backend = await loadBackend(values.backend);
+  if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
+  const data = await loadData({ data: values.data, tokenizer: values.tokenizer });
+  if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));
+
+  const m = model.right;
+  console.error(`${m.method} ${cfg.name}: ${formatNumber(m.counts.total)} params (${formatNumber(m.counts.nonEmbedding)} non-embedding), backend ${backend.right.name}, ${settings.steps} steps of ${settings.batch}x${settings.seq} tokens on ${data.right.corpus} (${formatNumber(data.right.train.length)} train / ${formatNumber(data.right.val.length)} val tokens)`);
+  const r = await runTraining(m, backend.right, data.right, settings, { outDir: values.out, resume: !!values.resume, label: m.method });
+  if (E.isLeft(r)) return console.error(`rankfuse train: ${renderRunError(r.left)}`), 1;
+  const res = r.right;
+  if (res.stopped) return console.log(`stopped at step ${res.steps}; resume with --resume --out ${values.out ?? "DIR"}`), 130;
+  console.log(`done: ${res.steps} steps, ${res.tokensPerSec.toFixed(0)} tokens/s, validation loss ${res.final.loss.toFixed(4)}, perplexity ${res.final.ppl.toFixed(2)}, ${res.final.bitsPerByte.toFixed(3)} bits/byte`);
+  return 0;
+}

@@ -1,0 +1,188 @@
+import * as E from "fp-ts/lib/Either.js";
+import path from "node:path";
+import fs from "node:fs";
+import type { Backend } from "../backends/backend.ts";
+import type { LanguageModel } from "../models/model.ts";
+import { AdamW } from "./adamw.ts";
+import { BatchSampler, evalWindows } from "./batches.ts";
+import { loadCheckpoint, saveCheckpoint, checkpointPath } from "./checkpoint.ts";
+import { clipGlobalNorm } from "./clip.ts";
+import { evaluate, type EvalResult } from "./evaluate.ts";
+import { MetricsLog, truncateAfterStep } from "./metricsLog.ts";
+import type { Progress } from "./progress.ts";
+import { Rng } from "./rng.ts";
+import { warmupCosine } from "./schedule.ts";
+import { compileEvalStep, compileTrainStep } from "./step.ts";
+import type { RunError } from "./trainErrors.ts";
+
+export interface TrainOptions {
+  readonly steps: number;
+  readonly batch: number;
+  readonly seq: number;
+  readonly lr: number;
+  readonly warmupSteps: number;
+  readonly minLrRatio: number;
+  readonly weightDecay: number;
+  /** Global gradient-norm clip; 0 turns it off. */
+  readonly clip: number;
+  readonly seed: number;
+  /** Validate every this many steps (0: only at the end), on `evalBatches` fixed batches. */
+  readonly evalEvery: number;
+  readonly evalBatches: number;
+  /** Where checkpoint.safetensors and metrics.jsonl go; none means nothing is written. */
+  readonly outDir?: string;
+  /** Checkpoint every this many steps (0: only at the end or when stopped). */
+  readonly checkpointEvery: number;
+  readonly resume: boolean;
+  /** Everything that must match for a checkpoint to resume this run (model, data, backend, options). */
+  readonly fingerprint: Record<string, unknown>;
+  readonly progress?: Progress;
+  /** Stops after the current step, checkpointing first (Ctrl-C in the CLI). */
+  readonly signal?: AbortSignal;
+}
+
+export interface TrainData {
+  readonly train: Int32Array;
+  readonly val: Int32Array;
+  readonly bytesPerToken: number;
+}
+
+export interface TrainResult {
+  readonly steps: number;
+  readonly losses: readonly { step: number; loss: number }[];
+  readonly evals: readonly ({ step: number } & EvalResult)[];
+  readonly final: EvalResult;
+  /** Training tokens per second, excluding the first step of this run (warm-up). */
+  readonly tokensPerSec: number;
+  /** Measured peak bytes of the backend during a training step. */
+  readonly peakBytes: number;
+  readonly stopped: boolean;
+  readonly resumedFrom: number;
+}
+
+const pathsOf = (outDir: string) => ({ dir: outDir, metrics: path.join(outDir, "metrics.jsonl") });
+
+/**
+ * The training loop: AdamW with decoupled weight decay, global-norm clipping, warmup + cosine; periodic
+ * validation; atomic checkpoints that resume exactly (params, Adam moments, step, RNG and data position).
+ */
+export async function train(model: LanguageModel, backend: Backend<any>, data: TrainData, o: TrainOptions): Promise<E.Either<RunError, TrainResult>> {
+  const stepFn = compileTrainStep(model, backend, o.batch, o.seq);
+  if (E.isLeft(stepFn)) return stepFn;
+  const evalFn = compileEvalStep(model, backend, o.batch, o.seq);
+  if (E.isLeft(evalFn)) return evalFn;
+  const valBatches = evalWindows(data.val, o.seq, o.batch, o.evalBatches);
+  if (E.isLeft(valBatches)) return valBatches;
+
+  const config = JSON.stringify(o.fingerprint);
+  const shapes = model.layout.shapes.map((s) => [...s]);
+  const adamOpts = { lr: o.lr, weightDecay: o.weightDecay };
+  const samplerOpts = { seqLen: o.seq, batch: o.batch, seed: o.seed };
+  let params: Float32Array[];
+  let adam: AdamW;
+  let sampler: BatchSampler;
+  let start = 0;
+  let rng = Rng.fromSeed(o.seed);
+  const history: { losses: { step: number; loss: number }[]; evals: ({ step: number } & EvalResult)[] } = { losses: [], evals: [] };
+
+  const ckptExists = o.outDir !== undefined && fs.existsSync(checkpointPath(o.outDir));
+  if (o.resume && ckptExists) {
+    const ck = loadCheckpoint(o.outDir!, config);
+    if (E.isLeft(ck)) return ck;
+    const restored = AdamW.restore(shapes, ck.right.adam, adamOpts);
+    if (E.isLeft(restored)) return restored;
+    const smp = BatchSampler.restore(data.train, samplerOpts, ck.right.sampler);
+    if (E.isLeft(smp)) return smp;
+    [params, adam, sampler, start, rng] = [ck.right.params.values, restored.right, smp.right, ck.right.step, Rng.restore(ck.right.rng)];
+    const extra = ck.right.extra as typeof history | undefined;
+    if (extra?.losses) (history.losses = [...extra.losses]), (history.evals = [...extra.evals]);
+  } else {
+    if (o.resume) o.progress?.log(`no checkpoint in ${o.outDir ?? "(no --out)"}: starting from step 0`);
+    else if (ckptExists) return E.left({ tag: "CheckpointError", message: `${checkpointPath(o.outDir!)} exists: pass --resume to continue it, or choose another --out (nothing was overwritten)` });
+    params = model.init(o.seed);
+    adam = new AdamW(shapes, adamOpts);
+    const smp = BatchSampler.create(data.train, samplerOpts);
+    if (E.isLeft(smp)) return smp;
+    sampler = smp.right;
+  }
+
+  let log: MetricsLog | undefined;
+  if (o.outDir) {
+    fs.mkdirSync(o.outDir, { recursive: true });
+    const { metrics } = pathsOf(o.outDir);
+    if (start > 0) {
+      const t = truncateAfterStep(metrics, start);
+      if (E.isLeft(t)) return t;
+    }
+    const opened = MetricsLog.open(metrics, { append: start > 0 });
+    if (E.isLeft(opened)) return opened;
+    log = opened.right;
+  }
+
+  const save = (step: number) => {
+    if (!o.outDir) return E.right(undefined);
+    const r = saveCheckpoint(o.outDir, {
+      config, step, params: { names: [...model.layout.names], shapes, values: params }, adam: adam.state(), rng: rng.state(), sampler: sampler.state(), extra: history,
+    });
+    if (E.isRight(r)) o.progress?.log(`checkpoint at step ${step}: ${r.right}`);
+    return r;
+  };
+  const runEval = async (step: number) => {
+    const r = await evaluate(evalFn.right, params, valBatches.right, data.bytesPerToken);
+    if (E.isRight(r)) {
+      history.evals.push({ step, ...r.right });
+      log?.write({ step, valLoss: r.right.loss, valPpl: r.right.ppl, bitsPerByte: r.right.bitsPerByte });
+      o.progress?.log(`step ${step}: validation loss ${r.right.loss.toFixed(4)}, perplexity ${r.right.ppl.toFixed(2)}, ${r.right.bitsPerByte.toFixed(3)} bits/byte`);
+    }
+    return r;
+  };
+
+  const lrAt = warmupCosine({ lr: o.lr, warmupSteps: Math.min(o.warmupSteps, o.steps), totalSteps: o.steps, minRatio: o.minLrRatio });
+  const tokensPerStep = o.batch * o.seq;
+  let timedMs = 0, timedSteps = 0, peak = 0, step = start, stopped = false;
+  try {
+    while (step < o.steps) {
+      if (o.signal?.aborted) {
+        stopped = true;
+        break;
+      }
+      const t0 = performance.now();
+      const batch = sampler.next();
+      const r = await stepFn.right.run(params, batch.inputs, batch.targets);
+      if (E.isLeft(r)) return r;
+      const { loss, grads, stats } = r.right;
+      if (!Number.isFinite(loss)) return E.left({ tag: "InputError", message: `training diverged at step ${step + 1}: loss is ${loss} (try a lower --lr)` });
+      const { norm } = clipGlobalNorm(grads, o.clip);
+      const lr = lrAt(step);
+      adam.step(params, grads, lr);
+      step++;
+      const ms = performance.now() - t0;
+      if (step > start + 1) (timedMs += ms), timedSteps++;
+      peak = Math.max(peak, stats.peakBytes);
+      history.losses.push({ step, loss });
+      const tokPerSec = (tokensPerStep * 1000) / ms;
+      log?.write({ step, loss, lr, gradNorm: norm, ms, tokPerSec });
+      o.progress?.update(step, { loss, tokPerSec });
+      if (o.evalEvery > 0 && step % o.evalEvery === 0 && step < o.steps) {
+        const ev = await runEval(step);
+        if (E.isLeft(ev)) return ev;
+      }
+      if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0 && step < o.steps) {
+        const s = save(step);
+        if (E.isLeft(s)) return s;
+      }
+    }
+    o.progress?.done();
+    // a stopped run only checkpoints: its final evaluation belongs to the run that finishes
+    const final = stopped ? E.right({ loss: NaN, ppl: NaN, bitsPerByte: NaN }) : await runEval(step);
+    if (E.isLeft(final)) return final;
+    const s = save(step);
+    if (E.isLeft(s)) return s;
+    return E.right({
+      steps: step, losses: history.losses, evals: history.evals, final: final.right,
+      tokensPerSec: timedSteps ? (tokensPerStep * timedSteps * 1000) / timedMs : NaN, peakBytes: peak, stopped, resumedFrom: start,
+    });
+  } finally {
+    log?.close();
+  }
+}
