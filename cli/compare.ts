@@ -1,0 +1,59 @@
+import * as E from "fp-ts/lib/Either.js";
+import path from "node:path";
+import { renderError } from "../dsl/errors.ts";
+import { loadBackend } from "../backends/registry.ts";
+import { makeModel, METHODS, type LanguageModel } from "../models/model.ts";
+import { loadData } from "../train/data.ts";
+import { renderRunError } from "../train/trainErrors.ts";
+import { markdownTable } from "../train/reportMarkdown.ts";
+import { TABLE_HEADERS, tableRows, writeCompareReport, type CompareRow } from "../train/compareReport.ts";
+import { formatNumber } from "../train/format.ts";
+import { parseFlags, UsageError } from "./args.ts";
+import { MODEL_HELP, modelConfigFrom, RUN_FLAGS, RUN_HELP, runSettingsFrom } from "./trainFlags.ts";
+import { runTraining } from "./session.ts";
+
+const HELP = `rankfuse compare: train several methods at the same width, on the same data, for the same tokens,
+and print a table (params, FLOPs/token, tokens/s, peak memory, validation perplexity, bits/byte);
+writes a report folder (report.md, SVG plots, results.json) and each run's checkpoint.
+
+  --methods LIST       comma-separated, from ${METHODS.join(", ")} (default full,cola)
+  --out DIR            report folder (default runs/compare); each method trains in DIR/<method>
+${MODEL_HELP}
+${RUN_HELP}`;
+
+export async function compareCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { ...RUN_FLAGS, methods: { type: "string" } });
+  if (values.help) return console.log(HELP), 0;
+  const cfg = modelConfigFrom(values);
+  const s = runSettingsFrom(values, cfg);
+  const methods = (values.methods ?? "full,cola").split(",").map((m) => m.trim()).filter(Boolean);
+  const models: LanguageModel[] = [];
+  for (const m of methods) {
+    const model = makeModel(m, cfg);
+    if (E.isLeft(model)) throw new UsageError(renderError(model.left));
+    models.push(model.right);
+  }
+  if (new Set(methods).size !== methods.length) throw new UsageError(`--methods lists a method twice: ${methods.join(",")}`);
+  const backend = await loadBackend(values.backend);
+  if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
+  const data = await loadData({ data: values.data, tokenizer: values.tokenizer });
+  if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));
+  const out = values.out ?? path.join("runs", "compare");
+
+  const tokens = s.steps * s.batch * s.seq;
+  console.error(`compare ${methods.join(", ")} on ${cfg.name} (d ${cfg.d}, ${cfg.layers} layers, rank ${cfg.rank}), ${backend.right.name} backend, ${s.steps} steps x ${s.batch}x${s.seq} = ${formatNumber(tokens)} tokens each, ${data.right.corpus}`);
+  const rows: CompareRow[] = [];
+  for (const model of models) {
+    console.error(`\n== ${model.method}: ${formatNumber(model.counts.total)} params`);
+    const r = await runTraining(model, backend.right, data.right, s, { outDir: path.join(out, model.method), resume: !!values.resume, label: model.method });
+    if (E.isLeft(r)) return console.error(`rankfuse compare: ${model.method}: ${renderRunError(r.left)}`), 1;
+    if (r.right.stopped) return console.error(`stopped during ${model.method}; continue with the same command and --resume`), 130;
+    rows.push({ method: model.method, params: model.counts.total, nonEmbedding: model.counts.nonEmbedding, trainFlopsPerToken: 3 * model.forwardFlopsPerToken, tokensPerStep: s.batch * s.seq, result: r.right });
+  }
+  writeCompareReport(out, rows, {
+    config: cfg.name, width: cfg.d, layers: cfg.layers, rank: cfg.rank, backend: `${backend.right.name} (${backend.right.describe()})`,
+    data: data.right.corpus, tokenizer: data.right.tokenizer.name, tokens, steps: s.steps, batch: s.batch, seq: s.seq, lr: s.lr, seed: s.seed,
+  });
+  console.log(`\n${markdownTable(TABLE_HEADERS, tableRows(rows))}\n\nreport: ${path.join(out, "report.md")}`);
+  return 0;
+}

@@ -1,0 +1,38 @@
+import * as E from "fp-ts/lib/Either.js";
+import { renderError } from "../dsl/errors.ts";
+import { makeModel, METHODS } from "../models/model.ts";
+import { planTrainStep } from "../train/step.ts";
+import { formatNumber } from "../train/format.ts";
+import { intFlag, parseFlags, UsageError } from "./args.ts";
+import { MODEL_FLAGS, MODEL_HELP, modelConfigFrom } from "./trainFlags.ts";
+
+const HELP = `rankfuse inspect: a model's parameters, FLOPs per token and the plan of one training step
+(traced and planned only: nothing is allocated or run, so paper-size configs are fine)
+
+  --model NAME         ${METHODS.join(" | ")} (default cola)
+${MODEL_HELP}
+  --batch B --seq T    the step to plan (default 1 x the config's seq)
+  --verbose            print every kernel launch of the plan`;
+
+export async function inspectCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { ...MODEL_FLAGS, model: { type: "string" }, batch: { type: "string" }, seq: { type: "string" }, verbose: { type: "boolean" } });
+  if (values.help) return console.log(HELP), 0;
+  const cfg = modelConfigFrom(values);
+  const model = makeModel(values.model ?? "cola", cfg);
+  if (E.isLeft(model)) throw new UsageError(renderError(model.left));
+  const m = model.right;
+  const batch = intFlag(values.batch, "batch", 1), seq = intFlag(values.seq, "seq", cfg.seq);
+  console.log(`${m.method} ${cfg.name}: vocab ${cfg.vocab}, d ${cfg.d}, ${cfg.heads} heads, ${cfg.layers} layers, d_ff ${cfg.dFF}${m.method === "cola" ? `, rank ${cfg.rank}, only_lr_act ${cfg.onlyLrAct}` : ""}`);
+  console.log(`parameters: ${formatNumber(m.counts.total)} total = ${formatNumber(m.counts.embedding)} embedding (input + LM head) + ${formatNumber(m.counts.nonEmbedding)} non-embedding  (${m.counts.total.toLocaleString("en-US")})`);
+  console.log(`FLOPs per token at seq ${cfg.seq}: ${formatNumber(m.forwardFlopsPerToken)} forward, ${formatNumber(3 * m.forwardFlopsPerToken)} training (forward + backward)`);
+  const planned = planTrainStep(m, batch, seq);
+  if (E.isLeft(planned)) return console.error(renderError(planned.left)), 1;
+  const plan = planned.right;
+  const byPrim = new Map<string, number>();
+  for (const l of plan.launches) byPrim.set(l.eqn.prim, (byPrim.get(l.eqn.prim) ?? 0) + 1);
+  console.log(`\nplan of one training step (batch ${batch} x seq ${seq}, float32): ${plan.kernelCount} kernels, ${formatNumber(plan.flops)}FLOP, ${formatNumber(plan.bytesMoved)}B moved, predicted peak ${formatNumber(plan.predictedPeakBytes)}B`);
+  console.log(`kernels by primitive: ${[...byPrim.entries()].sort((a, b) => b[1] - a[1]).map(([p, n]) => `${p} ${n}`).join(", ")}`);
+  if (values.verbose) console.log(`\n${plan.toString()}`);
+  else console.log("(--verbose prints every launch)");
+  return 0;
+}
