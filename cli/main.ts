@@ -7,6 +7,8 @@ usage: rankfuse <command> [flags]     (rankfuse <command> --help for its flags)
 commands:
   compare    train several methods on the same data and tokens; print a table, write a report
   train      train one model (full rank or CoLA) on text, with checkpoints and validation
+  eval       validation loss, perplexity and bits/byte of a run or an export
+  export     write a run's weights as safetensors + config.json
   inspect    parameters, FLOPs per token and the plan of a model (paper sizes too)
   demo       compile one CoLA layer, run forward+backward, print the plan and a gradient check
   backends   list the backends available on this machine`;
@@ -15,6 +17,8 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, () => Promise<Command>> = {
   compare: async () => (await import("./compare.ts")).compareCommand,
   train: async () => (await import("./train.ts")).trainCommand,
+  eval: async () => (await import("./eval.ts")).evalCommand,
+  export: async () => (await import("./export.ts")).exportCommand,
   inspect: async () => (await import("./inspect.ts")).inspectCommand,
   demo: async () => (await import("./demo.ts")).demo,
   backends: async () => (await import("./backends.ts")).backends,
