@@ -19,7 +19,7 @@ export const AUTO_ORDER: readonly BackendName[] = ["wasm", "cpu"];
  * Loads a backend by name. `auto` (or no name) takes `RANKFUSE_BACKEND` if set, else the first of
  * AUTO_ORDER that loads. Backends load lazily, so an unavailable one costs nothing until asked for.
  */
-export async function loadBackend(name: string = process.env.RANKFUSE_BACKEND ?? "auto"): Promise<E.Either<RankfuseError, Backend<any>>> {
+export async function loadBackend(name: string = process.env.RANKFUSE_BACKEND || "auto"): Promise<E.Either<RankfuseError, Backend<any>>> {
   if (name === "auto") {
     const failures: string[] = [];
     for (const n of AUTO_ORDER) {

@@ -34,7 +34,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     models.push(model.right);
   }
   if (new Set(methods).size !== methods.length) throw new UsageError(`--methods lists a method twice: ${methods.join(",")}`);
-  const backend = await loadBackend(values.backend);
+  const backend = await loadBackend(values.backend || undefined);
   if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
   const data = await loadData({ data: values.data, tokenizer: values.tokenizer });
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));

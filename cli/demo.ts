@@ -26,7 +26,7 @@ export async function demo(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { backend: { type: "string" }, tokens: { type: "string" }, width: { type: "string" }, rank: { type: "string" } });
   if (values.help) return console.log(HELP), 0;
   const [N, D, R] = [intFlag(values.tokens, "tokens", 256), intFlag(values.width, "width", 128), intFlag(values.rank, "rank", 32)];
-  const be = await loadBackend(values.backend);
+  const be = await loadBackend(values.backend || undefined);
   if (E.isLeft(be)) return console.error(renderError(be.left)), 2;
 
   const [n, d, r] = [dim("n", N), dim("d", D), dim("r", R)];

@@ -25,7 +25,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (E.isLeft(w)) throw new UsageError(renderRunError(w.left));
   const { model, params, tokenizer } = w.right;
   const batch = intFlag(values.batch, "batch", model.config.batch), seq = intFlag(values.seq, "seq", model.config.seq);
-  const backend = await loadBackend(values.backend);
+  const backend = await loadBackend(values.backend || undefined);
   if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
   const data = await loadData({ data: values.data, tokenizer });
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));

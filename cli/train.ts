@@ -23,7 +23,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const model = makeModel(values.method ?? "cola", cfg);
   if (E.isLeft(model)) throw new UsageError(renderError(model.left));
   if (values.resume && !values.out) throw new UsageError("--resume needs --out DIR (where the checkpoint is)");
-  const backend = await loadBackend(values.backend);
+  const backend = await loadBackend(values.backend || undefined);
   if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
   const data = await loadData({ data: values.data, tokenizer: values.tokenizer });
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));

@@ -1,0 +1,172 @@
+import { describe, expect, it } from "vitest";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as E from "fp-ts/lib/Either.js";
+import type { Backend } from "../../backends/backend.ts";
+import { referenceBackend } from "../../backends/reference/backend.ts";
+import { resolveConfig, type ModelConfig } from "../../models/config.ts";
+import { makeModel, type LanguageModel } from "../../models/model.ts";
+import { train, type TrainData, type TrainOptions, type TrainResult } from "../../train/loop.ts";
+import { checkpointPath, loadCheckpoint } from "../../train/checkpoint.ts";
+import { readMetrics } from "../../train/metricsLog.ts";
+import type { Progress } from "../../train/progress.ts";
+import { Rng } from "../../train/rng.ts";
+import { unwrap } from "../helpers/gradcheck.ts";
+import { tempDir } from "./tempDir.ts";
+
+/**
+ * The training loop end to end on a tiny model and synthetic data: a fixed random sequence of 64 tokens,
+ * repeated, which a model with 8 tokens of context can learn. The reference backend is deterministic
+ * (float64 kernels, float32 params), so resumed and uninterrupted runs must agree bit for bit.
+ */
+
+const backend: Backend<any> = referenceBackend();
+const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
+
+const pattern = (() => {
+  const rng = Rng.fromSeed(42);
+  return Int32Array.from({ length: 64 }, () => rng.nextInt(cfg.vocab));
+})();
+const tile = (n: number) => Int32Array.from({ length: n }, (_, i) => pattern[i % pattern.length]!);
+const data: TrainData = { train: tile(4096), val: tile(1024), bytesPerToken: 1 };
+
+const quiet = (onUpdate: (step: number) => void = () => {}): Progress => ({ update: (step) => onUpdate(step), log: () => {}, done: () => {} });
+
+const options = (o: Partial<TrainOptions> = {}): TrainOptions => {
+  const base = {
+    steps: 8, batch: cfg.batch, seq: cfg.seq, lr: 1e-2, warmupSteps: 2, minLrRatio: 0.1, weightDecay: 0.01, clip: 1,
+    seed: 3, evalEvery: 0, evalBatches: 4, checkpointEvery: 0, resume: false, progress: quiet(), ...o,
+  };
+  return { ...base, fingerprint: o.fingerprint ?? { model: cfg, method: "cola", backend: backend.name, lr: base.lr, steps: base.steps, seed: base.seed } };
+};
+
+const run = async (model: LanguageModel, o: TrainOptions): Promise<TrainResult> => {
+  const r = await train(model, backend, data, o);
+  if (E.isLeft(r)) throw new Error(`train failed: ${r.left.tag}: ${r.left.message}`);
+  return r.right;
+};
+const refused = async (model: LanguageModel, o: TrainOptions): Promise<{ tag: string; message: string }> => {
+  const r = await train(model, backend, data, o);
+  if (E.isRight(r)) throw new Error("train was expected to refuse, but it ran");
+  return r.left;
+};
+
+const bits = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
+const snapshot = (dir: string) => Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f)).toString("hex")]));
+/** Metrics records without the wall-clock fields, which legitimately differ between runs. */
+const metricsOf = (dir: string) => unwrap(readMetrics(path.join(dir, "metrics.jsonl"))).map(({ ms: _ms, tokPerSec: _t, ...rest }) => rest);
+
+describe.each(["full", "cola"] as const)("train (%s)", (method) => {
+  const model: LanguageModel = unwrap(makeModel(method, cfg));
+
+  it("30 steps at lr 1e-2 bring the validation loss well below its starting value", async () => {
+    const initial = await run(model, options({ steps: 0 }));
+    expect(initial.steps).toBe(0);
+    expect(initial.losses).toEqual([]);
+    expect(Math.abs(initial.final.loss - Math.log(cfg.vocab))).toBeLessThan(0.5);
+
+    const r = await run(model, options({ steps: 30, warmupSteps: 3, evalEvery: 10 }));
+    expect(r.steps).toBe(30);
+    expect(r.stopped).toBe(false);
+    expect(r.losses.map((l) => l.step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(r.losses.every((l) => Number.isFinite(l.loss))).toBe(true);
+    expect(r.evals.map((e) => e.step)).toEqual([10, 20, 30]);
+    expect(r.evals[2]!.loss).toBe(r.final.loss);
+    // the final metrics are consistent with each other (byte tokens: 1 byte per token)
+    expect(r.final.ppl).toBeCloseTo(Math.exp(r.final.loss), 10);
+    expect(r.final.bitsPerByte).toBeCloseTo(r.final.loss / Math.LN2, 10);
+    expect(r.final.loss).toBeLessThan(initial.final.loss - 0.75);
+    expect(r.final.loss).toBeLessThan(0.8 * initial.final.loss);
+    // the training loss falls too: the last five steps average below the first five
+    const avg = (xs: readonly { loss: number }[]) => xs.reduce((s, l) => s + l.loss, 0) / xs.length;
+    expect(avg(r.losses.slice(-5))).toBeLessThan(avg(r.losses.slice(0, 5)) - 0.5);
+  });
+
+  it("a run stopped after step 4 and resumed equals an uninterrupted run, bit for bit", async () => {
+    const [dirA, dirB] = [tempDir(), tempDir()];
+    const o = { steps: 8, evalEvery: 2, checkpointEvery: 3 };
+    const a = await run(model, options({ ...o, outDir: dirA }));
+    expect(a.steps).toBe(8);
+    expect(a.stopped).toBe(false);
+
+    const controller = new AbortController();
+    const seen: number[] = [];
+    const b1 = await run(model, options({ ...o, outDir: dirB, signal: controller.signal, progress: quiet((step) => (seen.push(step), step === 4 && controller.abort())) }));
+    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(b1.stopped).toBe(true);
+    expect(b1.steps).toBe(4);
+    expect(b1.resumedFrom).toBe(0);
+    expect(b1.losses.map((l) => l.step)).toEqual([1, 2, 3, 4]);
+    expect(unwrap(loadCheckpoint(dirB)).step).toBe(4);
+
+    const b2 = await run(model, options({ ...o, outDir: dirB, resume: true }));
+    expect(b2.stopped).toBe(false);
+    expect(b2.resumedFrom).toBe(4);
+    expect(b2.steps).toBe(8);
+
+    // the losses of the two halves, concatenated, are A's losses exactly (and so is B's restored history)
+    const concatenated = [...b1.losses, ...b2.losses.filter((l) => l.step > 4)];
+    expect(concatenated).toEqual(a.losses);
+    expect(b2.losses).toEqual(a.losses);
+    expect(b2.evals).toEqual(a.evals);
+    expect(b2.final).toEqual(a.final);
+
+    // final params and optimizer state are identical
+    const [ca, cb] = [unwrap(loadCheckpoint(dirA)), unwrap(loadCheckpoint(dirB))];
+    expect(cb.step).toBe(8);
+    expect(cb.params.names).toEqual(ca.params.names);
+    expect(cb.params.values.map(bits)).toEqual(ca.params.values.map(bits));
+    expect(cb.adam.step).toBe(ca.adam.step);
+    expect(cb.adam.m.map(bits)).toEqual(ca.adam.m.map(bits));
+    expect(cb.adam.v.map(bits)).toEqual(ca.adam.v.map(bits));
+    expect(cb.sampler).toEqual(ca.sampler);
+    expect(cb.rng).toEqual(ca.rng);
+    // and training did move them away from init
+    const init = model.init(3);
+    expect(ca.params.values.some((v, i) => bits(v).join() !== bits(init[i]!).join())).toBe(true);
+
+    // the metrics log of the resumed run has each step once, with the same values as A's
+    expect(metricsOf(dirB)).toEqual(metricsOf(dirA));
+  });
+
+  it("refuses a checkpoint with one corrupted byte, clearly, and leaves the files untouched", async () => {
+    const dir = tempDir();
+    await run(model, options({ steps: 2, outDir: dir }));
+    const file = checkpointPath(dir);
+    const bytes = fs.readFileSync(file);
+    bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+    fs.writeFileSync(file, bytes);
+    const before = snapshot(dir);
+    const err = await refused(model, options({ steps: 4, outDir: dir, resume: true }));
+    expect(err.tag).toBe("CheckpointError");
+    expect(err.message).toContain(file);
+    expect(err.message).toMatch(/is corrupt: checksum mismatch/);
+    expect(fs.readFileSync(file).equals(bytes)).toBe(true);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it("refuses to resume with a different config, naming the differing key", async () => {
+    const dir = tempDir();
+    await run(model, options({ steps: 2, outDir: dir, lr: 1e-2 }));
+    const before = snapshot(dir);
+    const err = await refused(model, options({ steps: 4, outDir: dir, resume: true, lr: 2e-2 }));
+    expect(err.tag).toBe("CheckpointError");
+    expect(err.message).toContain("checkpoint was made with lr=0.01, this run has lr=0.02");
+    // only the key that changed is named (steps also changed, 2 -> 4, and is named too)
+    expect(err.message).not.toMatch(/\bseed=|\bmodel=|\bmethod=|\bbackend=/);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it("refuses a fresh run in a directory that has a checkpoint, and does not overwrite it", async () => {
+    const dir = tempDir();
+    await run(model, options({ steps: 2, outDir: dir }));
+    const before = snapshot(dir);
+    const err = await refused(model, options({ steps: 2, outDir: dir, resume: false, seed: 9 }));
+    expect(err.tag).toBe("CheckpointError");
+    expect(err.message).toContain(`${checkpointPath(dir)} exists`);
+    expect(err.message).toMatch(/--resume/);
+    expect(snapshot(dir)).toEqual(before);
+    // the checkpoint still loads and is the first run's
+    expect(unwrap(loadCheckpoint(dir)).step).toBe(2);
+  });
+});
