@@ -1,18 +1,19 @@
 import type { Var } from "../dsl/graph.ts";
-import type { Plan } from "../fusion/plan.ts";
+import type { Launch, Plan } from "../fusion/plan.ts";
 import type { Backend, HostTensor, Kernel } from "./backend.ts";
 
 /** Per-primitive time, collected when RANKFUSE_PROFILE is set and printed by `printProfile`. */
 class Profile {
   readonly ms = new Map<string, { ms: number; calls: number; flops: number }>();
-  add(l: { eqn: { prim: string }; flops: number }, ms: number) {
-    const e = this.ms.get(l.eqn.prim) ?? { ms: 0, calls: 0, flops: 0 };
-    this.ms.set(l.eqn.prim, { ms: e.ms + ms, calls: e.calls + 1, flops: e.flops + l.flops });
+  add(l: Launch, ms: number) {
+    const key = process.env.RANKFUSE_PROFILE === "shapes" ? `${l.eqn.prim} ${l.eqn.inputs.map((v) => `[${v.shape}]`).join("")}` : l.eqn.prim;
+    const e = this.ms.get(key) ?? { ms: 0, calls: 0, flops: 0 };
+    this.ms.set(key, { ms: e.ms + ms, calls: e.calls + 1, flops: e.flops + l.flops });
   }
   toString(): string {
     const rows = [...this.ms.entries()].sort((a, b) => b[1].ms - a[1].ms);
     const total = rows.reduce((s, [, e]) => s + e.ms, 0);
-    return rows.map(([p, e]) => `${p.padEnd(12)} ${e.ms.toFixed(0).padStart(7)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}% ${String(e.calls).padStart(6)} calls ${(e.flops / e.ms / 1e6).toFixed(1).padStart(7)} GFLOP/s`).join("\n");
+    return rows.map(([p, e]) => `${p.padEnd(process.env.RANKFUSE_PROFILE === "shapes" ? 40 : 12)} ${e.ms.toFixed(0).padStart(7)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}% ${String(e.calls).padStart(6)} calls ${(e.flops / e.ms / 1e6).toFixed(1).padStart(7)} GFLOP/s`).join("\n");
   }
 }
 export const profile = process.env.RANKFUSE_PROFILE ? new Profile() : null;

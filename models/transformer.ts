@@ -41,10 +41,11 @@ export function attention<W>(cfg: ModelConfig, x: Tensor, p: BlockParams<W>, pro
   const [b, t] = x.dims as readonly Dim[];
   const h = dim("h", cfg.heads), dh = dim("dh", cfg.d / cfg.heads);
   const heads = (y: Tensor) => op.transpose(op.reshape(y, [b!, t!, h, dh]), [0, 2, 1, 3]); // [b, h, t, dh]
-  const q = op.rope(heads(proj.apply(x, p.q)), cfg.ropeBase);
+  // 1/sqrt(dh) scales q ([b, h, t, dh]) rather than the scores ([b, h, t, t]): the same product, fewer multiplies
+  const q = op.mul(op.rope(heads(proj.apply(x, p.q)), cfg.ropeBase), 1 / Math.sqrt(dh.size));
   const k = op.rope(heads(proj.apply(x, p.k)), cfg.ropeBase);
   const v = heads(proj.apply(x, p.v));
-  const scores = op.mul(op.matmul(q, op.mT(k) as never), 1 / Math.sqrt(dh.size));
+  const scores = op.matmul(q, op.mT(k) as never);
   const att = op.matmul(op.softmax(scores, true), v as never); // [b, h, t, dh]
   const merged = op.reshape(op.transpose(att, [0, 2, 1, 3]), [b!, t!, dim("d", cfg.d)]);
   return proj.apply(merged, p.o);

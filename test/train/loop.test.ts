@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import type { Backend } from "../../backends/backend.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
+import { loadBackend } from "../../backends/registry.ts";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import { makeModel, type LanguageModel } from "../../models/model.ts";
 import { train, type TrainData, type TrainOptions, type TrainResult } from "../../train/loop.ts";
@@ -16,11 +17,12 @@ import { tempDir } from "./tempDir.ts";
 
 /**
  * The training loop end to end on a tiny model and synthetic data: a fixed random sequence of 64 tokens,
- * repeated, which a model with 8 tokens of context can learn. The reference backend is deterministic
- * (float64 kernels, float32 params), so resumed and uninterrupted runs must agree bit for bit.
+ * repeated, which a model with 8 tokens of context can learn. Both backends used here are deterministic
+ * (reference: float64 kernels; wasm: single-threaded float32), so resumed and uninterrupted runs on
+ * one backend must agree bit for bit.
  */
 
-const backend: Backend<any> = referenceBackend();
+const reference: Backend<any> = referenceBackend();
 const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
 
 const pattern = (() => {
@@ -37,16 +39,17 @@ const options = (o: Partial<TrainOptions> = {}): TrainOptions => {
     steps: 8, batch: cfg.batch, seq: cfg.seq, lr: 1e-2, warmupSteps: 2, minLrRatio: 0.1, weightDecay: 0.01, clip: 1,
     seed: 3, evalEvery: 0, evalBatches: 4, checkpointEvery: 0, resume: false, progress: quiet(), ...o,
   };
-  return { ...base, fingerprint: o.fingerprint ?? { model: cfg, method: "cola", backend: backend.name, lr: base.lr, steps: base.steps, seed: base.seed } };
+  return { ...base, fingerprint: o.fingerprint ?? { model: cfg, lr: base.lr, steps: base.steps, seed: base.seed } };
 };
 
-const run = async (model: LanguageModel, o: TrainOptions): Promise<TrainResult> => {
+const runOn = async (model: LanguageModel, o: TrainOptions, backend: Backend<any>): Promise<TrainResult> => {
   const r = await train(model, backend, data, o);
   if (E.isLeft(r)) throw new Error(`train failed: ${r.left.tag}: ${r.left.message}`);
   return r.right;
 };
+const run = (model: LanguageModel, o: TrainOptions) => runOn(model, o, reference);
 const refused = async (model: LanguageModel, o: TrainOptions): Promise<{ tag: string; message: string }> => {
-  const r = await train(model, backend, data, o);
+  const r = await train(model, reference, data, o);
   if (E.isRight(r)) throw new Error("train was expected to refuse, but it ran");
   return r.left;
 };
@@ -75,14 +78,17 @@ describe.each(["full", "cola"] as const)("train (%s)", (method) => {
     // the final metrics are consistent with each other (byte tokens: 1 byte per token)
     expect(r.final.ppl).toBeCloseTo(Math.exp(r.final.loss), 10);
     expect(r.final.bitsPerByte).toBeCloseTo(r.final.loss / Math.LN2, 10);
-    expect(r.final.loss).toBeLessThan(initial.final.loss - 0.75);
-    expect(r.final.loss).toBeLessThan(0.8 * initial.final.loss);
-    // the training loss falls too: the last five steps average below the first five
+    // about 3.47 -> 2.7 with this seed (0.72 to 1.4 nats over seeds 3..8)
+    expect(r.final.loss).toBeLessThan(initial.final.loss - 0.5);
+    // validation improves over the run, and the training loss falls too
+    expect(r.evals[2]!.loss).toBeLessThan(r.evals[0]!.loss);
     const avg = (xs: readonly { loss: number }[]) => xs.reduce((s, l) => s + l.loss, 0) / xs.length;
-    expect(avg(r.losses.slice(-5))).toBeLessThan(avg(r.losses.slice(0, 5)) - 0.5);
+    expect(avg(r.losses.slice(-5))).toBeLessThan(avg(r.losses.slice(0, 5)) - 0.4);
   });
 
-  it("a run stopped after step 4 and resumed equals an uninterrupted run, bit for bit", async () => {
+  it.each(["reference", "wasm"])("on %s, a run stopped after step 4 and resumed equals an uninterrupted run, bit for bit", async (backendName) => {
+    const backend = unwrap(await loadBackend(backendName));
+    const run = (m: LanguageModel, o: TrainOptions) => runOn(m, o, backend);
     const [dirA, dirB] = [tempDir(), tempDir()];
     const o = { steps: 8, evalEvery: 2, checkpointEvery: 3 };
     const a = await run(model, options({ ...o, outDir: dirA }));
@@ -149,11 +155,13 @@ describe.each(["full", "cola"] as const)("train (%s)", (method) => {
     const dir = tempDir();
     await run(model, options({ steps: 2, outDir: dir, lr: 1e-2 }));
     const before = snapshot(dir);
-    const err = await refused(model, options({ steps: 4, outDir: dir, resume: true, lr: 2e-2 }));
+    const err = await refused(model, options({ steps: 2, outDir: dir, resume: true, lr: 2e-2 }));
     expect(err.tag).toBe("CheckpointError");
+    expect(err.message).toContain(checkpointPath(dir));
     expect(err.message).toContain("checkpoint was made with lr=0.01, this run has lr=0.02");
-    // only the key that changed is named (steps also changed, 2 -> 4, and is named too)
-    expect(err.message).not.toMatch(/\bseed=|\bmodel=|\bmethod=|\bbackend=/);
+    // only the key that changed is named
+    expect(err.message).not.toMatch(/\b(seed|model|steps)=/);
+    expect(err.message).not.toContain(";");
     expect(snapshot(dir)).toEqual(before);
   });
 
