@@ -22,7 +22,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   if (E.isLeft(model)) throw new UsageError(renderError(model.left));
   const m = model.right;
   const batch = intFlag(values.batch, "batch", 1), seq = intFlag(values.seq, "seq", cfg.seq);
-  console.log(`${m.method} ${cfg.name}: vocab ${cfg.vocab}, d ${cfg.d}, ${cfg.heads} heads, ${cfg.layers} layers, d_ff ${cfg.dFF}${m.method === "cola" ? `, rank ${cfg.rank}, only_lr_act ${cfg.onlyLrAct}` : ""}`);
+  console.log(`${m.method} ${cfg.name}: vocab ${cfg.vocab}, d ${cfg.d}, ${cfg.heads} heads, ${cfg.layers} layers, d_ff ${cfg.dFF}${m.method !== "full" ? `, rank ${cfg.rank}, only_lr_act ${cfg.onlyLrAct}` : ""}`);
   console.log(`parameters: ${formatNumber(m.counts.total)} total = ${formatNumber(m.counts.embedding)} embedding (input + LM head) + ${formatNumber(m.counts.nonEmbedding)} non-embedding  (${m.counts.total.toLocaleString("en-US")})`);
   console.log(`FLOPs per token at seq ${cfg.seq}: ${formatNumber(m.forwardFlopsPerToken)} forward, ${formatNumber(3 * m.forwardFlopsPerToken)} training (forward + backward)`);
   const planned = planTrainStep(m, batch, seq);

@@ -1,7 +1,7 @@
 import type { Var } from "./graph.ts";
 import type { Prim } from "./prims.ts";
 import { flatten, unflatten } from "./tree.ts";
-import { bind, isTensor, Tensor, withTrace } from "./trace.ts";
+import { bind, currentTrace, isTensor, Tensor, withTrace } from "./trace.ts";
 import { vjpRules, type VjpRule } from "./rules/vjpRules.ts";
 import * as op from "./ops.ts";
 import { RankfuseException } from "./errors.ts";
@@ -27,7 +27,11 @@ export function valueAndGrad<P, A extends unknown[]>(f: (params: P, ...rest: A) 
     // replay the forward equations here
     const env = new Map<Var, Tensor>();
     inner.graph.inputs.forEach((v, i) => env.set(v, i < leaves.length ? leaves[i]! : inner.captured[i - leaves.length]!));
-    for (const e of inner.graph.eqns) env.set(e.out, bind(e.prim, e.inputs.map((v) => env.get(v)!), e.params as never));
+    const outer = currentTrace();
+    const saved = outer.phase;
+    outer.phase = saved ?? "forward";
+    for (const e of inner.graph.eqns) env.set(e.out, bind(e.prim, e.inputs.map((v) => env.get(v)!), e.params as never, { name: e.meta.name }));
+    outer.phase = saved ?? "backward";
     const outVar = inner.graph.outputs[0]!;
     const value = env.get(outVar)!;
 
@@ -47,6 +51,7 @@ export function valueAndGrad<P, A extends unknown[]>(f: (params: P, ...rest: A) 
       });
     }
     const grads = inner.graph.inputs.slice(0, leaves.length).map((v, i) => ct.get(v) ?? op.zerosLike(leaves[i]!));
+    outer.phase = saved;
     return [value as Tensor<readonly []>, unflatten(def, grads) as P];
   };
 }

@@ -9,6 +9,7 @@ import { RankfuseException, type RankfuseError } from "./errors.ts";
 import type { Backend } from "../backends/backend.ts";
 import { Executor, type RunStats } from "../backends/executor.ts";
 import { makePlan, type Plan } from "../fusion/plan.ts";
+import { applyRemat, type RematPolicy } from "../fusion/remat.ts";
 
 export interface Traced {
   readonly graph: Graph;
@@ -84,6 +85,8 @@ export interface CompileOptions<A> {
   readonly args: A;
   readonly backend: Backend<any>;
   readonly dims?: Readonly<Record<string, number>>;
+  /** What the backward pass recomputes instead of storing (default: store everything). */
+  readonly remat?: RematPolicy;
 }
 
 export interface Compiled<A, O> {
@@ -105,10 +108,11 @@ export function compile<const A extends readonly unknown[], O>(fn: (...args: Ten
         : E.right(t);
     }),
     E.map((t) => {
-      const plan = makePlan(t.graph, opts.backend.caps.float64 ? 8 : 4);
+      const graph = opts.remat ? eliminateDeadCode(applyRemat(t.graph, opts.remat)) : t.graph;
+      const plan = makePlan(graph, opts.backend.caps.float64 ? 8 : 4);
       const exec = new Executor(plan, opts.backend);
       return {
-        graph: t.graph,
+        graph,
         plan,
         backend: opts.backend,
         run: async (...args: unknown[]) =>

@@ -24,12 +24,22 @@ export class Var {
   }
 }
 
+/**
+ * Where an equation came from: the forward or backward part of a joint graph (set by `valueAndGrad`),
+ * and a name the model gave its value with `checkpointName` (what remat policies select on).
+ */
+export interface EqnMeta {
+  readonly phase?: "forward" | "backward";
+  readonly name?: string;
+}
+
 /** One primitive application: `out = prim[params](...inputs)`. */
 export interface Eqn<P extends Prim = Prim> {
   readonly prim: P;
   readonly inputs: readonly Var[];
   readonly params: PrimParams[P];
   readonly out: Var;
+  meta: EqnMeta;
 }
 
 /** A jaxpr-like program: inputs, equations in order, outputs. */
@@ -45,7 +55,8 @@ export class Graph {
     const lines = [`{ lambda ${this.inputs.map(decl).join(" ")} .`];
     for (const e of this.eqns) {
       const p = showParams(e.params as Record<string, unknown>);
-      lines.push(`    ${decl(e.out)} = ${e.prim}${p} ${e.inputs.join(" ")}`);
+      const note = [e.meta.phase === "backward" ? "bwd" : "", e.meta.name ? `"${e.meta.name}"` : ""].filter(Boolean).join(" ");
+      lines.push(`    ${decl(e.out)} = ${e.prim}${p} ${e.inputs.join(" ")}${note ? `    # ${note}` : ""}`);
     }
     lines.push(`  in ( ${this.outputs.join(" ")} ) }`);
     return lines.join("\n");

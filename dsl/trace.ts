@@ -1,4 +1,4 @@
-import { Graph, Var, type AbsVal, type Eqn } from "./graph.ts";
+import { Graph, Var, type AbsVal, type Eqn, type EqnMeta } from "./graph.ts";
 import type { Shape } from "./dim.ts";
 import type { Prim, PrimParams } from "./prims.ts";
 import { RankfuseException } from "./errors.ts";
@@ -40,6 +40,8 @@ export class Trace {
   /** Tensors of the enclosing trace used here, and the input variable each became. */
   readonly captures = new Map<Tensor, Var>();
   private nextId = 0;
+  /** Stamped on every equation emitted while set (valueAndGrad marks its forward and backward parts). */
+  phase: EqnMeta["phase"];
 
   constructor(readonly parent: Trace | null) {}
 
@@ -66,13 +68,13 @@ export class Trace {
     return v;
   }
 
-  emit<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P]): Tensor {
+  emit<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P], meta: EqnMeta = {}): Tensor {
     const vars = inputs.map((t) => this.lift(t));
     const rule = shapeRules[prim] as AnyShapeRule;
     const abs = rule(vars.map((v) => v.abs), params);
     if (abs._tag === "Left") throw new RankfuseException(abs.left);
     const out = this.newVar(abs.right);
-    this.eqns.push({ prim, inputs: vars, params, out } as Eqn);
+    this.eqns.push({ prim, inputs: vars, params, out, meta: { ...meta, phase: this.phase ?? meta.phase } } as Eqn);
     return new Tensor(out, this);
   }
 
@@ -105,6 +107,16 @@ export function withTrace<T>(body: (t: Trace) => T): T {
 }
 
 /** Applies a primitive in the current trace. */
-export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P]): Tensor {
-  return currentTrace().emit(prim, inputs, params);
+export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P], meta?: EqnMeta): Tensor {
+  return currentTrace().emit(prim, inputs, params, meta);
+}
+
+/**
+ * Names the value `t` for remat policies (`saveNames`, `colaM`), like JAX's checkpoint_name. It adds
+ * no equation: the name goes on the equation that computed `t`.
+ */
+export function checkpointName<T extends Tensor>(t: T, name: string): T {
+  const eqn = t.trace.eqns.find((e) => e.out === t.v);
+  if (eqn) eqn.meta = { ...eqn.meta, name };
+  return t;
 }

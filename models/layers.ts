@@ -1,6 +1,8 @@
 import type { Dim, Shape } from "../dsl/dim.ts";
 import type { Tensor } from "../dsl/trace.ts";
 import * as op from "../dsl/ops.ts";
+import { checkpointName } from "../dsl/trace.ts";
+import { COLA_ACT } from "../fusion/remat.ts";
 
 /** Building blocks shared by the models: each is a pure function of its params and input. */
 
@@ -23,4 +25,4 @@ export const colaLinear = <I extends Dim, R extends Dim, O extends Dim, S extend
   x: Tensor<readonly [...S, I]>,
   p: ColaParams<I, R, O>,
   act: Activation = op.silu,
-): Tensor<readonly [...S, O]> => linear(act(linear(x, p.A)), p.B);
+): Tensor<readonly [...S, O]> => linear(checkpointName(act(linear(x, p.A)), COLA_ACT), p.B);

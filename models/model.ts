@@ -5,10 +5,11 @@ import type { Tensor } from "../dsl/trace.ts";
 import { colaLinear, linear, type ColaParams } from "./layers.ts";
 import type { ModelConfig } from "./config.ts";
 import { decoderLogits, decoderLoss, type DecoderOptions, type DecoderParams, type Projection } from "./transformer.ts";
+import { colaM, type RematPolicy } from "../fusion/remat.ts";
 import { initParams, layoutOf, normal, ONES, param, type ParamDecl, type ParamLayout } from "./params.ts";
 
 /** The methods that are models (training schemes and optimizers come later). */
-export const METHODS = ["full", "cola"] as const;
+export const METHODS = ["full", "cola", "colaM"] as const;
 export type Method = (typeof METHODS)[number];
 
 export interface ParamCounts {
@@ -30,6 +31,8 @@ export interface LanguageModel {
   readonly counts: ParamCounts;
   /** Forward FLOPs per token at sequence length cfg.seq (matmuls and attention); training is about 3×. */
   readonly forwardFlopsPerToken: number;
+  /** What its training step recomputes in backward (CoLA-M); none means everything is stored. */
+  readonly remat?: RematPolicy;
 }
 
 const STD = 0.02; // LLaMA / GaLore init for dense weights and embeddings
@@ -56,7 +59,7 @@ function declare<W>(cfg: ModelConfig, w: Decl<W>) {
 const denseProj: Projection<Tensor> = { apply: (x, w) => linear(x as never, w as never) };
 const colaProj: Projection<ColaParams> = { apply: (x, w) => colaLinear(x as never, w as never) };
 
-function build<W>(method: Method, cfg: ModelConfig, tree: unknown, opts: DecoderOptions<W>): LanguageModel {
+function build<W>(method: Method, cfg: ModelConfig, tree: unknown, opts: DecoderOptions<W>, remat?: RematPolicy): LanguageModel {
   const layout = layoutOf(tree);
   const sizes = layout.shapes.map((s) => s.reduce((a, b) => a * b, 1));
   const embedding = layout.names.reduce((s, n, i) => s + (n === "embed" || n === "head" ? sizes[i]! : 0), 0);
@@ -73,6 +76,7 @@ function build<W>(method: Method, cfg: ModelConfig, tree: unknown, opts: Decoder
     logits: (params, ids) => decoderLogits(cfg, params as DecoderParams<W>, ids, opts),
     counts: { embedding, nonEmbedding: total - embedding, total },
     forwardFlopsPerToken: 2 * matmulWeights + attentionFlops,
+    remat,
   };
 }
 
@@ -83,6 +87,8 @@ export function makeModel(method: string, cfg: ModelConfig): E.Either<RankfuseEr
       return E.right(build("full", cfg, declare(cfg, dense), { proj: denseProj, gateSilu: true }));
     case "cola":
       return E.right(build("cola", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }));
+    case "colaM": // CoLA-M: the same model and gradients as CoLA, storing only rank-r activations and block inputs
+      return E.right(build("colaM", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }, colaM));
     default:
       return E.left({ tag: "ConfigError", message: `unknown model "${method}": choose one of ${METHODS.join(", ")}` });
   }

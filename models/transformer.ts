@@ -1,6 +1,8 @@
 import { anon, dim, type Dim } from "../dsl/dim.ts";
 import type { Tensor } from "../dsl/trace.ts";
 import * as op from "../dsl/ops.ts";
+import { checkpointName } from "../dsl/trace.ts";
+import { BLOCK_INPUT } from "../fusion/remat.ts";
 import type { ModelConfig } from "./config.ts";
 
 /**
@@ -59,10 +61,14 @@ export function mlp<W>(x: Tensor, p: BlockParams<W>, opts: DecoderOptions<W>): T
 /** Token ids [b, t] -> logits [b, t, vocab]. */
 export function decoderLogits<W>(cfg: ModelConfig, params: DecoderParams<W>, ids: Tensor, opts: DecoderOptions<W>): Tensor {
   let x: Tensor = op.gather(params.embed as never, ids);
+  // the residual stream entering each half-block (and the head) is what remat policies keep
   for (const p of params.blocks) {
+    x = checkpointName(x, BLOCK_INPUT);
     x = op.add(x, attention(cfg, op.rmsnorm(x, p.attnNorm as never, cfg.normEps), p, opts.proj));
+    x = checkpointName(x, BLOCK_INPUT);
     x = op.add(x, mlp(op.rmsnorm(x, p.mlpNorm as never, cfg.normEps), p, opts));
   }
+  x = checkpointName(x, BLOCK_INPUT);
   return op.matmul(op.rmsnorm(x, params.finalNorm as never, cfg.normEps), params.head as never);
 }
 

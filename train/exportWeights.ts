@@ -43,12 +43,12 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
 export function hfConfig(model: LanguageModel): Record<string, unknown> {
   const c = model.config;
   return {
-    architectures: [model.method === "cola" ? "ColaForCausalLM" : "LlamaForCausalLM"],
-    model_type: model.method === "cola" ? "cola" : "llama",
+    architectures: [model.method !== "full" ? "ColaForCausalLM" : "LlamaForCausalLM"],
+    model_type: model.method !== "full" ? "cola" : "llama",
     vocab_size: c.vocab, hidden_size: c.d, intermediate_size: c.dFF, num_attention_heads: c.heads, num_key_value_heads: c.heads,
     num_hidden_layers: c.layers, rms_norm_eps: c.normEps, rope_theta: c.ropeBase, max_position_embeddings: c.seq,
     hidden_act: "silu", tie_word_embeddings: false, attention_bias: false, mlp_bias: false,
-    ...(model.method === "cola" ? { rank: c.rank, lr_act: true, lr_act_type: "silu", only_lr_act: c.onlyLrAct } : {}),
+    ...(model.method !== "full" ? { rank: c.rank, lr_act: true, lr_act_type: "silu", only_lr_act: c.onlyLrAct } : {}),
     rankfuse: { method: model.method, config: c },
   };
 }

@@ -2,7 +2,8 @@ import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { dim } from "../dsl/dim.ts";
 import { spec } from "../dsl/spec.ts";
-import { compile, trace } from "../dsl/compile.ts";
+import { compile, eliminateDeadCode, trace } from "../dsl/compile.ts";
+import { applyRemat } from "../fusion/remat.ts";
 import { makePlan, type Plan } from "../fusion/plan.ts";
 import { valueAndGrad } from "../dsl/autodiff.ts";
 import { flatten, unflatten } from "../dsl/tree.ts";
@@ -37,13 +38,16 @@ const lossAndGrad = (model: LanguageModel) => (p: unknown, x: Tensor, y: Tensor)
 
 /** The plan of one training step at float32, without a backend (for `rankfuse inspect`). */
 export function planTrainStep(model: LanguageModel, batch: number, seq: number): E.Either<RankfuseError, Plan> {
-  return pipe(trace(lossAndGrad(model), [model.layout.specs, ...batchSpecs(batch, seq)] as const), E.map((t) => makePlan(t.graph, 4)));
+  return pipe(
+    trace(lossAndGrad(model), [model.layout.specs, ...batchSpecs(batch, seq)] as const),
+    E.map((t) => makePlan(model.remat ? eliminateDeadCode(applyRemat(t.graph, model.remat)) : t.graph, 4)),
+  );
 }
 
 export function compileTrainStep(model: LanguageModel, backend: Backend<any>, batch: number, seq: number): E.Either<RankfuseError, TrainStep> {
   const [ids, targets] = batchSpecs(batch, seq);
   return pipe(
-    compile(lossAndGrad(model), { args: [model.layout.specs, ids, targets] as const, backend }),
+    compile(lossAndGrad(model), { args: [model.layout.specs, ids, targets] as const, backend, remat: model.remat }),
     E.map((c) => ({
       plan: c.plan,
       run: async (params, x, y) =>

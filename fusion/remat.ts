@@ -1,0 +1,106 @@
+import { Graph, Var, type Eqn } from "../dsl/graph.ts";
+import { numel } from "../dsl/dim.ts";
+
+/**
+ * Remat (activation checkpointing) as a graph rewrite. A policy is a predicate over the forward
+ * equations of a joint forward+backward graph, as in JAX's checkpoint policies: a forward value the
+ * backward pass reads is either saved (kept alive from forward to backward) or recomputed in backward,
+ * from saved values and graph inputs, right before its first backward use and only once. The rewrite
+ * changes what lives across the forward/backward boundary, never what is computed, so gradients are
+ * bit-identical under every policy.
+ */
+export interface RematPolicy {
+  readonly name: string;
+  /** Should the value this forward equation computes be kept for backward? */
+  save(eqn: Eqn): boolean;
+}
+
+export const saveAll: RematPolicy = { name: "saveAll", save: () => true };
+
+/** Names models give their values with checkpointName. */
+export const BLOCK_INPUT = "block_input";
+export const COLA_ACT = "cola_act";
+
+/** Saves only values the model named with one of `names` (checkpointName). */
+export const saveNames = (...names: string[]): RematPolicy => ({
+  name: `saveNames(${names.join(",")})`,
+  save: (e) => e.meta.name !== undefined && names.includes(e.meta.name),
+});
+
+/** Recomputes everything in backward from the block inputs (the residual stream entering each block). */
+export const saveNothing: RematPolicy = { ...saveNames(BLOCK_INPUT), name: "saveNothing" };
+
+/**
+ * CoLA-M: saves the rank-r activations σ(x·A) of every CoLA projection and the block inputs; the
+ * up-projections, RoPE, attention, norms and products are recomputed in backward.
+ */
+export const colaM: RematPolicy = { ...saveNames(BLOCK_INPUT, COLA_ACT), name: "colaM" };
+
+/** A cheap op whose recompute never pays to save (movement and constants): always recomputed. */
+const FREE = new Set(["reshape", "literal"]);
+
+export function applyRemat(g: Graph, policy: RematPolicy): Graph {
+  if (policy === saveAll) return g;
+  const def = new Map<Var, Eqn>();
+  for (const e of g.eqns) if (e.meta.phase === "forward") def.set(e.out, e);
+  const keep = (v: Var) => {
+    const e = def.get(v);
+    return !e || (!FREE.has(e.prim) && policy.save(e)); // graph inputs and backward values stay as they are
+  };
+
+  const recomputed = new Map<Var, Var>();
+  let nextId = Math.max(...g.inputs.map((v) => v.id), ...g.eqns.map((e) => e.out.id)) + 1;
+  const out: Eqn[] = [];
+  /** The variable backward should read for forward value v: itself if kept, else a recomputed copy. */
+  const materialize = (v: Var): Var => {
+    if (keep(v)) return v;
+    const hit = recomputed.get(v);
+    if (hit) return hit;
+    const e = def.get(v)!;
+    const inputs = e.inputs.map(materialize);
+    const copy = new Var(nextId++, v.abs);
+    out.push({ ...e, inputs, out: copy, meta: { ...e.meta, phase: "backward", name: e.meta.name && `${e.meta.name} (recomputed)` } });
+    recomputed.set(v, copy);
+    return copy;
+  };
+
+  for (const e of g.eqns) {
+    if (e.meta.phase !== "backward") {
+      out.push(e);
+      continue;
+    }
+    const inputs = e.inputs.map(materialize);
+    out.push(inputs.every((v, i) => v === e.inputs[i]) ? e : { ...e, inputs });
+  }
+  // graph outputs that are forward values (the loss) keep their forward definition
+  return new Graph(g.inputs, out, g.outputs);
+}
+
+/** A value kept from forward to backward: what a policy costs in memory. */
+export interface SavedResidual {
+  readonly name: string;
+  readonly prim: string;
+  readonly shape: readonly number[];
+  readonly bytes: number;
+}
+
+/**
+ * The forward values a (rewritten) joint graph keeps alive for its backward pass, excluding graph inputs
+ * (params and data, which live anyway): JAX's saved_residuals.
+ */
+export function savedResiduals(g: Graph, bytesPerValue = 4): SavedResidual[] {
+  const fwd = new Map<Var, Eqn>();
+  for (const e of g.eqns) if (e.meta.phase === "forward") fwd.set(e.out, e);
+  const seen = new Set<Var>();
+  const res: SavedResidual[] = [];
+  for (const e of g.eqns) {
+    if (e.meta.phase !== "backward") continue;
+    for (const v of e.inputs) {
+      const d = fwd.get(v);
+      if (!d || seen.has(v)) continue;
+      seen.add(v);
+      res.push({ name: d.meta.name ?? `${d.prim} ${v}`, prim: d.prim, shape: v.shape, bytes: numel(v.abs.dims) * bytesPerValue });
+    }
+  }
+  return res;
+}
