@@ -3,7 +3,34 @@ import { renderError } from "../dsl/errors.ts";
 import { makeModel, METHODS } from "../models/model.ts";
 import { planTrainStep } from "../train/step.ts";
 import { formatNumber } from "../train/format.ts";
-import { intFlag, parseFlags, UsageError } from "./args.ts";
+import { choiceFlag, intFlag, parseFlags, UsageError } from "./args.ts";
+import { eliminateDeadCode } from "../dsl/compile.ts";
+import { makePlan } from "../fusion/plan.ts";
+import { applyRemat, colaM, saveAll, saveNothing, savedResiduals, type RematPolicy } from "../fusion/remat.ts";
+import type { LanguageModel } from "../models/model.ts";
+
+const POLICIES: Record<string, RematPolicy> = { saveAll, saveNothing, colaM };
+
+/** Predicted peak, saved activations and recompute FLOPs of a policy next to storing everything. */
+function printRemat(m: LanguageModel, policyName: string, batch: number, seq: number) {
+  const joint = planTrainStep({ ...m, remat: undefined }, batch, seq);
+  if (E.isLeft(joint)) return;
+  const base = joint.right;
+  const policy = POLICIES[policyName]!;
+  const rewritten = makePlan(eliminateDeadCode(applyRemat(base.graph, policy)), 4);
+  const show = (name: string, p: typeof base) => {
+    const saved = savedResiduals(p.graph);
+    const bytes = saved.reduce((s, r) => s + r.bytes, 0);
+    console.log(`  ${name.padEnd(12)} predicted peak ${formatNumber(p.predictedPeakBytes).padStart(6)}B, saved activations ${formatNumber(bytes).padStart(6)}B in ${String(saved.length).padStart(4)} tensors, ${formatNumber(p.flops)}FLOP`);
+    return saved;
+  };
+  console.log(`\nremat (batch ${batch} x seq ${seq}):`);
+  show("saveAll", base);
+  const saved = show(policyName, rewritten);
+  const names = new Map<string, number>();
+  for (const r of saved) names.set(r.name.replace(/ %\d+$/, ""), (names.get(r.name.replace(/ %\d+$/, "")) ?? 0) + r.bytes);
+  console.log(`  ${policyName} saves: ${[...names.entries()].map(([n, b]) => `${n} ${formatNumber(b)}B`).join(", ")}; recomputes ${formatNumber(rewritten.flops - base.flops)}FLOP in backward`);
+}
 import { MODEL_FLAGS, MODEL_HELP, modelConfigFrom } from "./trainFlags.ts";
 
 const HELP = `rankfuse inspect: a model's parameters, FLOPs per token and the plan of one training step
@@ -12,10 +39,11 @@ const HELP = `rankfuse inspect: a model's parameters, FLOPs per token and the pl
   --model NAME         ${METHODS.join(" | ")} (default cola)
 ${MODEL_HELP}
   --batch B --seq T    the step to plan (default 1 x the config's seq)
+  --remat POLICY       also plan with a remat policy (saveAll | saveNothing | colaM) and list what it saves
   --verbose            print every kernel launch of the plan`;
 
 export async function inspectCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...MODEL_FLAGS, model: { type: "string" }, batch: { type: "string" }, seq: { type: "string" }, verbose: { type: "boolean" } });
+  const { values } = parseFlags(argv, { ...MODEL_FLAGS, model: { type: "string" }, remat: { type: "string" }, batch: { type: "string" }, seq: { type: "string" }, verbose: { type: "boolean" } });
   if (values.help) return console.log(HELP), 0;
   const cfg = modelConfigFrom(values);
   const model = makeModel(values.model ?? "cola", cfg);
@@ -32,6 +60,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   for (const l of plan.launches) byPrim.set(l.eqn.prim, (byPrim.get(l.eqn.prim) ?? 0) + 1);
   console.log(`\nplan of one training step (batch ${batch} x seq ${seq}, float32): ${plan.kernelCount} kernels, ${formatNumber(plan.flops)}FLOP, ${formatNumber(plan.bytesMoved)}B moved, predicted peak ${formatNumber(plan.predictedPeakBytes)}B`);
   console.log(`kernels by primitive: ${[...byPrim.entries()].sort((a, b) => b[1] - a[1]).map(([p, n]) => `${p} ${n}`).join(", ")}`);
+  if (values.remat) printRemat(m, choiceFlag(values.remat, "remat", Object.keys(POLICIES) as (keyof typeof POLICIES)[], "colaM"), batch, seq);
   if (values.verbose) console.log(`\n${plan.toString()}`);
   else console.log("(--verbose prints every launch)");
   return 0;
