@@ -17,7 +17,7 @@ and print a table (params, FLOPs/token, tokens/s, peak memory, validation perple
 writes a report folder (report.md, SVG plots, results.json) and each run's checkpoint.
 
   --methods LIST       comma-separated, from ${METHODS.join(", ")} (default full,cola)
-  --out DIR            report folder (default runs/compare); each method trains in DIR/<method>
+  --out DIR            report folder (default runs/compare-<date>-<time>); each method trains in DIR/<method>
 ${MODEL_HELP}
 ${RUN_HELP}`;
 
@@ -38,7 +38,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
   if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
   const data = await loadData({ data: values.data, tokenizer: values.tokenizer });
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));
-  const out = values.out ?? path.join("runs", "compare");
+  const out = values.out ?? path.join("runs", `compare-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-")}`);
 
   const tokens = s.steps * s.batch * s.seq;
   console.error(`compare ${methods.join(", ")} on ${cfg.name} (d ${cfg.d}, ${cfg.layers} layers, rank ${cfg.rank}), ${backend.right.name} backend, ${s.steps} steps x ${s.batch}x${s.seq} = ${formatNumber(tokens)} tokens each, ${data.right.corpus}`);
@@ -47,7 +47,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     console.error(`\n== ${model.method}: ${formatNumber(model.counts.total)} params`);
     const r = await runTraining(model, backend.right, data.right, s, { outDir: path.join(out, model.method), resume: !!values.resume, label: model.method });
     if (E.isLeft(r)) return console.error(`rankfuse compare: ${model.method}: ${renderRunError(r.left)}`), 1;
-    if (r.right.stopped) return console.error(`stopped during ${model.method}; continue with the same command and --resume`), 130;
+    if (r.right.stopped) return console.error(`stopped during ${model.method}; continue with: rankfuse compare ${argv.filter((a) => a !== "--resume").join(" ")}${values.out ? "" : ` --out ${out}`} --resume`), 130;
     rows.push({ method: model.method, params: model.counts.total, nonEmbedding: model.counts.nonEmbedding, trainFlopsPerToken: 3 * model.forwardFlopsPerToken, tokensPerStep: s.batch * s.seq, result: r.right });
   }
   writeCompareReport(out, rows, {

@@ -52,7 +52,7 @@ export interface TrainResult {
   readonly losses: readonly { step: number; loss: number }[];
   readonly evals: readonly ({ step: number } & EvalResult)[];
   readonly final: EvalResult;
-  /** Training tokens per second, excluding the first step of this run (warm-up). */
+  /** Training tokens per second over the whole run, excluding the first step of each session (warm-up). */
   readonly tokensPerSec: number;
   /** Measured peak bytes of the backend during a training step. */
   readonly peakBytes: number;
@@ -83,7 +83,8 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
   let sampler: BatchSampler;
   let start = 0;
   let rng = Rng.fromSeed(o.seed);
-  const history: { losses: { step: number; loss: number }[]; evals: ({ step: number } & EvalResult)[] } = { losses: [], evals: [] };
+  /** What a checkpoint carries besides the tensors, so a resumed run reports the whole run. */
+  const history = { losses: [] as { step: number; loss: number }[], evals: [] as ({ step: number } & EvalResult)[], timedMs: 0, timedSteps: 0, peakBytes: 0 };
 
   const ckptExists = o.outDir !== undefined && fs.existsSync(checkpointPath(o.outDir));
   if (o.resume && ckptExists) {
@@ -94,8 +95,7 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
     const smp = BatchSampler.restore(data.train, samplerOpts, ck.right.sampler);
     if (E.isLeft(smp)) return smp;
     [params, adam, sampler, start, rng] = [ck.right.params.values, restored.right, smp.right, ck.right.step, Rng.restore(ck.right.rng)];
-    const extra = ck.right.extra as typeof history | undefined;
-    if (extra?.losses) (history.losses = [...extra.losses]), (history.evals = [...extra.evals]);
+    Object.assign(history, ck.right.extra as Partial<typeof history>);
   } else {
     if (o.resume) o.progress?.log(`no checkpoint in ${o.outDir ?? "(no --out)"}: starting from step 0`);
     else if (ckptExists) return E.left({ tag: "CheckpointError", message: `${checkpointPath(o.outDir!)} exists: pass --resume to continue it, or choose another --out (nothing was overwritten)` });
@@ -139,7 +139,7 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
 
   const lrAt = warmupCosine({ lr: o.lr, warmupSteps: Math.min(o.warmupSteps, o.steps), totalSteps: o.steps, minRatio: o.minLrRatio });
   const tokensPerStep = o.batch * o.seq;
-  let timedMs = 0, timedSteps = 0, peak = 0, step = start, stopped = false;
+  let step = start, stopped = false;
   try {
     while (step < o.steps) {
       if (o.signal?.aborted) {
@@ -157,8 +157,8 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
       adam.step(params, grads, lr);
       step++;
       const ms = performance.now() - t0;
-      if (step > start + 1) (timedMs += ms), timedSteps++;
-      peak = Math.max(peak, stats.peakBytes);
+      if (step > start + 1) (history.timedMs += ms), history.timedSteps++;
+      history.peakBytes = Math.max(history.peakBytes, stats.peakBytes);
       history.losses.push({ step, loss });
       const tokPerSec = (tokensPerStep * 1000) / ms;
       log?.write({ step, loss, lr, gradNorm: norm, ms, tokPerSec });
@@ -180,7 +180,7 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
     if (E.isLeft(s)) return s;
     return E.right({
       steps: step, losses: history.losses, evals: history.evals, final: final.right,
-      tokensPerSec: timedSteps ? (tokensPerStep * timedSteps * 1000) / timedMs : NaN, peakBytes: peak, stopped, resumedFrom: start,
+      tokensPerSec: history.timedSteps ? (tokensPerStep * history.timedSteps * 1000) / history.timedMs : NaN, peakBytes: history.peakBytes, stopped, resumedFrom: start,
     });
   } finally {
     log?.close();
