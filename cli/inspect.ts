@@ -4,7 +4,7 @@ import { makeModel, METHODS } from "../models/model.ts";
 import { planTrainStep } from "../train/step.ts";
 import { formatNumber } from "../train/format.ts";
 import { choiceFlag, intFlag, parseFlags, UsageError } from "./args.ts";
-import { eliminateDeadCode } from "../dsl/compile.ts";
+import { eliminateDeadCode } from "../fusion/dce.ts";
 import { makePlan } from "../fusion/plan.ts";
 import { applyRemat, colaM, saveAll, saveNothing, savedResiduals, type RematPolicy } from "../fusion/remat.ts";
 import type { LanguageModel } from "../models/model.ts";

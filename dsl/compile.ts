@@ -9,7 +9,9 @@ import { RankfuseException, type RankfuseError } from "./errors.ts";
 import type { Backend } from "../backends/backend.ts";
 import { Executor, type RunStats } from "../backends/executor.ts";
 import { makePlan, type Plan } from "../fusion/plan.ts";
+import { eliminateDeadCode } from "../fusion/dce.ts";
 import { applyRemat, type RematPolicy } from "../fusion/remat.ts";
+import { isBudget, resolveBudget } from "../fusion/budget.ts";
 
 export interface Traced {
   readonly graph: Graph;
@@ -68,19 +70,6 @@ function bindDims(specs: readonly TensorSpec[], dims: Readonly<Record<string, nu
   return E.right(out);
 }
 
-/** Drops equations whose values no output depends on (every primitive is pure). */
-export function eliminateDeadCode(g: Graph): Graph {
-  const needed = new Set<Var>(g.outputs);
-  const kept = [];
-  for (let i = g.eqns.length - 1; i >= 0; i--) {
-    const e = g.eqns[i]!;
-    if (!needed.has(e.out)) continue;
-    kept.push(e);
-    e.inputs.forEach((v) => needed.add(v));
-  }
-  return new Graph(g.inputs, kept.reverse(), g.outputs);
-}
-
 export interface CompileOptions<A> {
   readonly args: A;
   readonly backend: Backend<any>;
@@ -107,11 +96,14 @@ export function compile<const A extends readonly unknown[], O>(fn: (...args: Ten
         ? E.left<RankfuseError>({ tag: "UnsupportedOp", op: missing.prim, backend: opts.backend.name, message: `op ${missing.prim} has no kernel on the ${opts.backend.name} backend` })
         : E.right(t);
     }),
-    E.map((t) => {
-      const graph = opts.remat ? eliminateDeadCode(applyRemat(t.graph, opts.remat)) : t.graph;
-      const plan = makePlan(graph, opts.backend.caps.float64 ? 8 : 4);
+    E.flatMap((t) => {
+      const bytesPerValue = opts.backend.caps.float64 ? 8 : 4;
+      const policy = opts.remat && isBudget(opts.remat) ? resolveBudget(t.graph, opts.remat, bytesPerValue) : E.right({ policy: opts.remat });
+      if (E.isLeft(policy)) return policy;
+      const graph = policy.right.policy ? eliminateDeadCode(applyRemat(t.graph, policy.right.policy)) : t.graph;
+      const plan = makePlan(graph, bytesPerValue);
       const exec = new Executor(plan, opts.backend);
-      return {
+      return E.right({
         graph,
         plan,
         backend: opts.backend,
@@ -127,7 +119,7 @@ export function compile<const A extends readonly unknown[], O>(fn: (...args: Ten
               },
             ),
           ),
-      } as Compiled<A, O>;
+      } as Compiled<A, O>);
     }),
   );
 }

@@ -5,8 +5,9 @@ import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel, type LanguageModel } from "../../models/model.ts";
 import { applyRemat, colaM, saveAll, saveNames, saveNothing, savedResiduals, COLA_ACT, type RematPolicy } from "../../fusion/remat.ts";
+import { budget } from "../../fusion/budget.ts";
 import { compileTrainStep, planTrainStep } from "../../train/step.ts";
-import { eliminateDeadCode } from "../../dsl/compile.ts";
+import { eliminateDeadCode } from "../../fusion/dce.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 
 const POLICIES: RematPolicy[] = [saveAll, saveNothing, colaM, saveNames(COLA_ACT)];
@@ -82,5 +83,39 @@ describe("remat policies", () => {
     }
     expect(peaks.colaM!).toBeLessThan(0.8 * peaks.saveAll!);
     expect(peaks.saveNothing!).toBeLessThanOrEqual(peaks.colaM!);
+  });
+});
+
+describe("budget(bytes)", () => {
+  const m = modelFor("cola", { layers: 2, d: 16, heads: 2, rank: 4, seq: 16, batch: 4 });
+
+  it("never exceeds the budget in measured peak, over a sweep of budgets", async () => {
+    const all = unwrap(compileTrainStep({ ...m, remat: saveAll }, referenceBackend(), 4, 16)).plan.predictedPeakBytes;
+    const [ids, tg] = batch(m, 2);
+    const params = m.init(0);
+    const want = unwrap(await unwrap(compileTrainStep(m, referenceBackend(), 4, 16)).run(params, ids, tg));
+    let feasible = 0;
+    for (const frac of [1.2, 1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4]) {
+      const b = Math.round(all * frac);
+      const step = compileTrainStep({ ...m, remat: budget(b) }, referenceBackend(), 4, 16);
+      if (E.isLeft(step)) {
+        expect(step.left.message).toMatch(/no plan fits a budget of .*; the smallest predicted peak is .* \((\d+) bytes\)/);
+        const min = Number(/\((\d+) bytes\)/.exec(step.left.message)![1]);
+        expect(min).toBeGreaterThan(b);
+        expect(E.isRight(compileTrainStep({ ...m, remat: budget(min) }, referenceBackend(), 4, 16))).toBe(true);
+        continue;
+      }
+      feasible++;
+      const r = unwrap(await step.right.run(params, ids, tg));
+      expect(r.stats.peakBytes).toBeLessThanOrEqual(b);
+      expect(r.loss).toBe(want.loss);
+      r.grads.forEach((g, i) => expect(Buffer.from(g.buffer).equals(Buffer.from(want.grads[i]!.buffer))).toBe(true));
+    }
+    expect(feasible).toBeGreaterThanOrEqual(4);
+  });
+
+  it("a budget no plan fits is a Left naming the minimum", () => {
+    const step = compileTrainStep({ ...m, remat: budget(1000) }, referenceBackend(), 4, 16);
+    expect(E.isLeft(step) && step.left.message).toMatch(/^remat: no plan fits a budget of 1\.00KB; the smallest predicted peak is /);
   });
 });
