@@ -107,7 +107,7 @@ export function runSettingsFrom(v: Values, cfg: ModelConfig): RunSettings {
     weightDecay: numFlag(str(v, "weight-decay"), "weight-decay", 0.01),
     clip: numFlag(str(v, "clip"), "clip", 0.5),
     seed: intFlag(str(v, "seed"), "seed", 0, 0),
-    evalEvery: intFlag(str(v, "eval-every"), "eval-every", Math.max(1, Math.round(steps / 5)), 0),
+    evalEvery: intFlag(str(v, "eval-every"), "eval-every", Math.max(1, Math.ceil(steps / 5)), 0),
     evalBatches: intFlag(str(v, "eval-batches"), "eval-batches", 8),
     checkpointEvery: intFlag(str(v, "checkpoint-every"), "checkpoint-every", 0, 0),
   };
