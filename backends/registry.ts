@@ -3,17 +3,22 @@ import type { RankfuseError } from "../dsl/errors.ts";
 import type { Backend } from "./backend.ts";
 import { referenceBackend } from "./reference/backend.ts";
 
-export const BACKEND_NAMES = ["reference", "cpu", "wasm"] as const;
+export const BACKEND_NAMES = ["native", "wasm", "cpu", "reference"] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 const loaders: { readonly [N in BackendName]: () => Promise<Backend<any>> } = {
   reference: async () => referenceBackend(),
+  native: async () => {
+    const be = (await import("./native/backend.ts")).nativeBackend();
+    if (E.isLeft(be)) throw new Error(be.left);
+    return be.right;
+  },
   cpu: async () => (await import("./cpu.ts")).cpuBackend(),
   wasm: async () => (await import("./wasm.ts")).wasmBackend(),
 };
 
-/** What `auto` means, first choice first; later issues put native and GPU backends ahead of wasm. */
-export const AUTO_ORDER: readonly BackendName[] = ["wasm", "cpu"];
+/** What `auto` means, first choice first: the native engine where its addon builds, else wasm. */
+export const AUTO_ORDER: readonly BackendName[] = ["native", "wasm", "cpu"];
 
 /**
  * Loads a backend by name. `auto` (or no name) takes `RANKFUSE_BACKEND` if set, else the first of

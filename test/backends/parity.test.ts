@@ -9,10 +9,18 @@ import { primCases } from "../helpers/primCases.ts";
 import { caseData, compileCase } from "../helpers/gradcheck.ts";
 import { allcloseViolation } from "../helpers/allclose.ts";
 
-/** Every primitive and its gradient on each float32 backend, against the float64 reference. */
-describe.each(["cpu", "wasm"])("parity: %s vs reference", (name) => {
+/**
+ * Every primitive and its gradient on each float32 backend, against the float64 reference. The native
+ * backend needs its addon to build (g++ and Node headers); where it cannot, its suite is skipped with the
+ * reason printed, unless RANKFUSE_REQUIRE_NATIVE is set (CI sets it), which makes that a failure.
+ */
+const native = await loadBackend("native");
+const nativeMissing = E.isLeft(native) ? native.left.message : null;
+if (nativeMissing && !process.env.RANKFUSE_REQUIRE_NATIVE) console.warn(`parity: skipping the native backend: ${nativeMissing}`);
+
+describe.each(["cpu", "wasm", "native"])("parity: %s vs reference", (name) => {
   const reference = referenceBackend();
-  it.each(PRIMS)("%s", async (prim) => {
+  it.skipIf(name === "native" && nativeMissing !== null && !process.env.RANKFUSE_REQUIRE_NATIVE).each(PRIMS)("%s", async (prim) => {
     const loaded = await loadBackend(name);
     if (E.isLeft(loaded)) throw new Error(loaded.left.message);
     const backend = loaded.right;

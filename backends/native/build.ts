@@ -1,0 +1,181 @@
+/**
+ * Builds and loads the native float32 engine (backends/native/src, a plain N-API addon) without
+ * node-gyp: g++ compiles every source straight into a shared object, tuned for this CPU
+ * (-march=native), cached under .cache/rankfuse/native/<key>/rankfuse.node. The key hashes the
+ * sources, the compiler version, Node's version, the architecture and the CPU's model and flags, so
+ * a change in any of them rebuilds. Failure is a Left with one human-readable reason, never a throw.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import * as E from "fp-ts/lib/Either.js";
+
+/** Op codes of `unary` (and the activation codes of `lowrankForward`: 0 identity, 6, 7, 8). */
+export const UnaryOp = {
+  neg: 0, exp: 1, log: 2, sqrt: 3, tanh: 4, sigmoid: 5, silu: 6, gelu: 7, relu: 8, dsilu: 9, dgelu: 10, drelu: 11,
+} as const;
+/** Op codes of `binary`. */
+export const BinaryOp = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, equal: 5 } as const;
+/** Op codes of `reduce`. */
+export const ReduceOp = { sum: 0, max: 1, mean: 2 } as const;
+
+/**
+ * The addon's functions. Arrays are row-major; every output is preallocated by the caller and
+ * written in place. Wrong argument types or counts throw TypeError; buffers shorter than the sizes
+ * given, unknown op codes and out-of-range ids throw RangeError.
+ */
+export interface NativeAddon {
+  /** out[i] = a[i] (M x K) . b[i] (K x N) for i < batch; one K x N b for all i when bShared. */
+  matmul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, M: number, K: number, N: number, bShared: boolean): void;
+  /** out = op(x) elementwise over x.length elements; op from UnaryOp. */
+  unary(op: number, x: Float32Array, out: Float32Array): void;
+  /** out = x op y; strides (in elements, 0 = broadcast) index x and y along each output axis. */
+  binary(op: number, x: Float32Array, y: Float32Array, out: Float32Array, outShape: Int32Array, xStrides: Int32Array, yStrides: Int32Array): void;
+  /** Reduces the axes with reduceMask[i] = 1 (sum in double, max, mean); out holds the kept axes in order. */
+  reduce(op: number, x: Float32Array, out: Float32Array, shape: Int32Array, reduceMask: Int32Array): void;
+  /** out = x permuted: out axis k is x axis perm[k]. Moves 4-byte words, so Int32Array works too. */
+  transpose(x: Float32Array | Int32Array, out: Float32Array | Int32Array, shape: Int32Array, perm: Int32Array): void;
+  /** out (outShape) = x read with xStrides (0 on broadcast axes). Float32Array or Int32Array. */
+  broadcastTo(x: Float32Array | Int32Array, out: Float32Array | Int32Array, outShape: Int32Array, xStrides: Int32Array): void;
+  /** Softmax of each row of `width`; with causalT > 0, row r is query r % causalT and later columns get 0. */
+  softmax(x: Float32Array, out: Float32Array, rows: number, width: number, causalT: number): void;
+  logSoftmax(x: Float32Array, out: Float32Array, rows: number, width: number): void;
+  /** out = x / sqrt(mean(x^2) + eps) * w, per row of `width`. */
+  rmsnorm(x: Float32Array, w: Float32Array, out: Float32Array, rows: number, width: number, eps: number): void;
+  /** Rotary embedding, half-split convention; row r is position r % T; inverse rotates by -theta. */
+  rope(x: Float32Array, out: Float32Array, rows: number, T: number, Dh: number, base: number, inverse: boolean): void;
+  /** out[i, :] = table[ids[i], :] (table V x D, out ids.length x D). */
+  gather(table: Float32Array, ids: Int32Array, out: Float32Array, V: number, D: number): void;
+  /** out[ids[i], :] += values[i, :] (out V x D, zero-filled by the caller). */
+  scatterAdd(values: Float32Array, ids: Int32Array, out: Float32Array, V: number, D: number): void;
+  /** out[r] = logsumexp(logits[r, :]) - logits[r, targets[r]]. */
+  crossEntropy(logits: Float32Array, targets: Int32Array, out: Float32Array, rows: number, V: number): void;
+  /** out (ids.length x depth) = one-hot rows (zero-filled here; out-of-range ids give a zero row). */
+  oneHot(ids: Int32Array, out: Float32Array, depth: number): void;
+  fill(out: Float32Array, value: number): void;
+  /** out (n x dOut) = act(x (n x dIn) . A (dIn x r)) . B (r x dOut), fused tile by tile; act 0, 6, 7 or 8. */
+  lowrankForward(x: Float32Array, A: Float32Array, B: Float32Array, out: Float32Array, n: number, dIn: number, r: number, dOut: number, act: number): void;
+  /** OpenMP threads used by parallel kernels. */
+  threads(): number;
+  setThreads(n: number): void;
+  /** The GEMM micro-kernel in use: "avx512", "avx2" or "generic". */
+  gemmKernel(): string;
+  /** Forces a micro-kernel ("avx512" | "avx2" | "generic" | "auto"); false if this CPU lacks it. For tests and benchmarks. */
+  setGemmKernel(name: string): boolean;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const srcDir = path.join(here, "src");
+const packageRoot = path.resolve(here, "..", "..");
+const compiler = (): string => process.env.CXX ?? "g++";
+
+function nodeIncludeDir(): E.Either<string, string> {
+  const candidates = [path.join(path.dirname(process.execPath), "..", "include", "node"), process.env.RANKFUSE_NODE_INCLUDE];
+  const found = candidates.find((dir) => dir !== undefined && existsSync(path.join(dir, "node_api.h")));
+  return found
+    ? E.right(path.resolve(found))
+    : E.left(`Node headers (node_api.h) not found next to ${process.execPath} (../include/node); set RANKFUSE_NODE_INCLUDE to the folder holding node_api.h`);
+}
+
+/** Model name and flags of the first CPU (what -march=native compiles for). */
+function cpuSignature(): string {
+  try {
+    const info = readFileSync("/proc/cpuinfo", "utf8").split("\n\n")[0] ?? "";
+    return info.split("\n").filter((l) => /^(model name|flags|Features|CPU part)\s*:/.test(l)).join("\n");
+  } catch {
+    return os.cpus()[0]?.model ?? "unknown cpu";
+  }
+}
+
+function sources(): string[] {
+  return readdirSync(srcDir).filter((f) => /\.(cc|h)$/.test(f)).sort();
+}
+
+/** First lines of a failed command's output, for a one-paragraph reason. */
+const firstLines = (text: string, n = 12): string => text.split("\n").filter((l) => l.trim() !== "").slice(0, n).join("\n");
+
+/**
+ * Path of the compiled addon, building it first when the cache has none for this source, compiler,
+ * Node and CPU. Left names the one reason it could not be built.
+ */
+export function nativeAddonPath(): E.Either<string, string> {
+  const include = nodeIncludeDir();
+  if (E.isLeft(include)) return include;
+  const cxx = compiler();
+  const version = spawnSync(cxx, ["--version"], { encoding: "utf8" });
+  if (version.error || version.status !== 0) {
+    return E.left(`C++ compiler '${cxx}' not available (${version.error?.message ?? firstLines(version.stderr ?? "", 2)}); install g++ to use the native backend`);
+  }
+  let files: string[];
+  try {
+    files = sources();
+  } catch (e) {
+    return E.left(`native sources not readable in ${srcDir}: ${(e as Error).message}`);
+  }
+  const hash = createHash("sha256");
+  for (const f of files) hash.update(`${f}\0`).update(readFileSync(path.join(srcDir, f))).update("\0");
+  hash.update(version.stdout).update(process.version).update(process.arch).update(cpuSignature());
+  const key = hash.digest("hex").slice(0, 16);
+  const outDir = path.join(packageRoot, ".cache", "rankfuse", "native", key);
+  const target = path.join(outDir, "rankfuse.node");
+  if (existsSync(target)) return E.right(target);
+
+  try {
+    mkdirSync(outDir, { recursive: true });
+  } catch (e) {
+    return E.left(`cannot create the build folder ${outDir}: ${(e as Error).message}`);
+  }
+  const tmp = path.join(outDir, `rankfuse.${process.pid}.${randomBytes(4).toString("hex")}.tmp.node`);
+  const args = [
+    "-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-std=c++17", "-fno-math-errno",
+    `-I${include.right}`,
+    ...files.filter((f) => f.endsWith(".cc")).map((f) => path.join(srcDir, f)),
+    "-o", tmp,
+  ];
+  const built = spawnSync(cxx, args, { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 });
+  if (built.error || built.status !== 0) {
+    rmSync(tmp, { force: true });
+    try {
+      rmdirSync(outDir); // only if empty: leave a concurrent build's result alone
+    } catch {
+      /* not empty, or already gone */
+    }
+    const detail = built.error?.message ?? firstLines(built.stderr || built.stdout || `exit status ${built.status}`);
+    return E.left(`compiling the native addon failed:\n${detail}\n(command: ${cxx} ${args.join(" ")})`);
+  }
+  try {
+    renameSync(tmp, target); // atomic: a concurrent build of the same key just replaces an identical file
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    if (!existsSync(target)) return E.left(`cannot move the built addon into ${target}: ${(e as Error).message}`);
+  }
+  return E.right(target);
+}
+
+let loaded: E.Either<string, NativeAddon> | undefined;
+
+/** The addon, built if needed and loaded once per process (the result, Left included, is memoized). */
+export function loadNativeAddon(): E.Either<string, NativeAddon> {
+  if (loaded) return loaded;
+  const built = nativeAddonPath();
+  if (E.isLeft(built)) return (loaded = built);
+  // libgomp reads its settings when the addon loads it. By default idle OpenMP threads spin for ~3 ms
+  // after each parallel region (OMP_WAIT_POLICY=active: minutes). When the CPUs are shared with other
+  // processes, the spinning thread steals the core from the one still working: measured on a busy
+  // 2-core machine, a 64K-element silu took 35-340 us with a 10K spin count, 1.5-3 ms with the
+  // default, and 40-85 us with passive waiting (a futex wake-up per region). Passive is the robust
+  // default; either variable set by the user wins.
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.OMP_WAIT_POLICY = "passive";
+  try {
+    const addon = createRequire(import.meta.url)(built.right) as NativeAddon;
+    const missing = ["matmul", "unary", "lowrankForward", "threads"].filter((f) => typeof (addon as unknown as Record<string, unknown>)[f] !== "function");
+    loaded = missing.length === 0 ? E.right(addon) : E.left(`native addon at ${built.right} lacks ${missing.join(", ")}`);
+  } catch (e) {
+    loaded = E.left(`loading the native addon ${built.right} failed: ${(e as Error).message}`);
+  }
+  return loaded;
+}

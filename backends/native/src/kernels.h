@@ -1,0 +1,79 @@
+// Declarations of the float32 kernels behind the N-API entry points (rankfuse.cc). Every kernel
+// writes into a caller-allocated output, row-major, and is safe to call with any size (including 0).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace rankfuse {
+
+// ---- threading ----
+inline int maxThreads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+inline int threadId() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+// Elementwise loops run in parallel above this many elements.
+constexpr int64_t kParallelElems = 32768;
+
+// ---- gemm.cc ----
+// c[i] = a[i] (M x K) . b[i] (K x N) for i < batch; b is one matrix for every i when bShared.
+void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t K, int64_t N, bool bShared);
+// Single GEMM with leading dimensions, for callers that tile (lowrank.cc). Runs on the calling
+// thread only. c = a . b when accumulate is false, c += a . b otherwise.
+void gemmSerial(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t K,
+                int64_t N, bool accumulate);
+const char* gemmKernelName();
+// Force a micro-kernel ("avx512", "avx2", "generic", or "auto"); returns false if unsupported here.
+bool setGemmKernel(const char* name);
+
+// ---- elementwise.cc ----
+enum UnaryOp { kNeg, kExp, kLog, kSqrt, kTanh, kSigmoid, kSilu, kGelu, kRelu, kDsilu, kDgelu, kDrelu, kUnaryCount };
+enum BinaryOp { kAdd, kSub, kMul, kDiv, kMaximum, kEqual, kBinaryCount };
+void unary(int op, const float* x, float* out, int64_t n);
+// Applies `op` in place to a small contiguous block on the calling thread (for fused kernels).
+void unaryBlock(int op, float* x, int64_t n);
+void binary(int op, const float* x, const float* y, float* out, int rank, const int64_t* shape, const int64_t* xs,
+            const int64_t* ys);
+void broadcastTo(const uint32_t* x, uint32_t* out, int rank, const int64_t* shape, const int64_t* xs);
+void fill(float* out, int64_t n, float value);
+
+// ---- reduce.cc ----
+enum ReduceOp { kSum, kMax, kMean, kReduceCount };
+void reduce(int op, const float* x, float* out, int rank, const int64_t* shape, const int32_t* mask);
+
+// ---- transpose.cc ----
+void transpose(const uint32_t* x, uint32_t* out, int rank, const int64_t* shape, const int32_t* perm);
+
+// ---- rows.cc ----
+void softmax(const float* x, float* out, int64_t rows, int64_t width, int64_t causalT);
+void logSoftmax(const float* x, float* out, int64_t rows, int64_t width);
+void rmsnorm(const float* x, const float* w, float* out, int64_t rows, int64_t width, float eps);
+void rope(const float* x, float* out, int64_t rows, int64_t T, int64_t Dh, double base, bool inverse);
+// Returns -1, or the index r of the first row whose target is out of range.
+int64_t crossEntropy(const float* logits, const int32_t* targets, float* out, int64_t rows, int64_t V);
+
+// ---- indexing.cc (each returns -1, or the position of the first out-of-range id) ----
+int64_t gather(const float* table, const int32_t* ids, float* out, int64_t n, int64_t V, int64_t D);
+int64_t scatterAdd(const float* values, const int32_t* ids, float* out, int64_t n, int64_t V, int64_t D);
+void oneHot(const int32_t* ids, float* out, int64_t n, int64_t depth);
+
+// ---- lowrank.cc ----
+// out (n x dOut) = act(x (n x dIn) . A (dIn x r)) . B (r x dOut), tile by tile; act is a unary op code
+// (0 = identity, kSilu, kGelu, kRelu).
+void lowrankForward(const float* x, const float* A, const float* B, float* out, int64_t n, int64_t dIn, int64_t r,
+                    int64_t dOut, int act);
+
+}  // namespace rankfuse

@@ -1,0 +1,367 @@
+// N-API entry points of the rankfuse native engine. Each one decodes and checks its arguments
+// (TypeError for wrong types/counts, RangeError for buffers too small for the sizes given or for
+// out-of-range ids) and then calls a float32 kernel from kernels.h that writes into the caller's
+// preallocated output. The TypeScript side is backends/native/build.ts (interface NativeAddon).
+#include <node_api.h>
+
+#include <cstdint>
+#include <exception>
+#include <initializer_list>
+#include <limits>
+#include <string>
+
+#include "kernels.h"
+#include "napi_args.h"
+#include "strided.h"
+
+using namespace rankfuse;
+
+namespace {
+
+constexpr uint64_t kHuge = std::numeric_limits<uint64_t>::max();
+
+// Product of sizes, saturating instead of overflowing (so an absurd size fails the length check).
+uint64_t prod(std::initializer_list<int64_t> xs) {
+  uint64_t p = 1;
+  for (int64_t x : xs)
+    if (__builtin_mul_overflow(p, static_cast<uint64_t>(x), &p)) return kHuge;
+  return p;
+}
+
+// Runs a kernel, turning a C++ exception (allocation failure) into a JS Error.
+template <class F>
+napi_value run(napi_env env, F f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    napi_throw_error(env, nullptr, (std::string("rankfuse native: ") + e.what()).c_str());
+  }
+  return nullptr;
+}
+
+// An Int32Array of non-negative shape entries (or strides), at most kMaxRank long, widened.
+bool dims(Args& a, size_t i, int64_t* dst, size_t* rank, const char* what) {
+  size_t len = 0;
+  const int32_t* p = a.i32(i, &len);
+  if (!a.ok()) return false;
+  if (len > static_cast<size_t>(kMaxRank)) return a.rangeError(std::string(what) + " has rank above 16");
+  for (size_t k = 0; k < len; ++k) {
+    if (p[k] < 0) return a.rangeError(std::string(what) + " has a negative entry");
+    dst[k] = p[k];
+  }
+  *rank = len;
+  return true;
+}
+
+// The input read through `strides` over `shape` must stay inside `have` elements.
+bool stridedFits(Args& a, size_t arg, size_t have, const int64_t* shape, const int64_t* strides, size_t rank) {
+  uint64_t total = 1, maxOff = 0;
+  for (size_t k = 0; k < rank; ++k) {
+    total = total * static_cast<uint64_t>(shape[k]);
+    if (shape[k] > 0) maxOff += static_cast<uint64_t>(shape[k] - 1) * static_cast<uint64_t>(strides[k]);
+  }
+  return total == 0 || a.need(arg, have, maxOff + 1);
+}
+
+napi_value Matmul(napi_env env, napi_callback_info info) {
+  Args a(env, info, "matmul", 8);
+  size_t la = 0, lb = 0, lc = 0;
+  const float* A = a.f32(0, &la);
+  const float* B = a.f32(1, &lb);
+  float* C = a.f32(2, &lc);
+  const int64_t batch = a.size(3), M = a.size(4), K = a.size(5), N = a.size(6);
+  const bool shared = a.boolean(7);
+  a.need(0, la, prod({batch, M, K}));
+  a.need(1, lb, prod({shared ? 1 : batch, K, N}));
+  a.need(2, lc, prod({batch, M, N}));
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { matmul(A, B, C, batch, M, K, N, shared); });
+}
+
+napi_value Unary(napi_env env, napi_callback_info info) {
+  Args a(env, info, "unary", 3);
+  const int64_t op = a.size(0);
+  size_t lx = 0, lo = 0;
+  const float* x = a.f32(1, &lx);
+  float* out = a.f32(2, &lo);
+  a.need(2, lo, lx);
+  if (a.ok() && op >= kUnaryCount) a.rangeError("unknown op " + std::to_string(op));
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { unary(static_cast<int>(op), x, out, static_cast<int64_t>(lx)); });
+}
+
+napi_value Binary(napi_env env, napi_callback_info info) {
+  Args a(env, info, "binary", 7);
+  const int64_t op = a.size(0);
+  size_t lx = 0, ly = 0, lo = 0, r0 = 0, r1 = 0, r2 = 0;
+  const float* x = a.f32(1, &lx);
+  const float* y = a.f32(2, &ly);
+  float* out = a.f32(3, &lo);
+  int64_t shape[kMaxRank], xs[kMaxRank], ys[kMaxRank];
+  dims(a, 4, shape, &r0, "outShape") && dims(a, 5, xs, &r1, "xStrides") && dims(a, 6, ys, &r2, "yStrides");
+  if (a.ok() && (r1 != r0 || r2 != r0)) a.rangeError("outShape, xStrides and yStrides differ in length");
+  if (a.ok() && op >= kBinaryCount) a.rangeError("unknown op " + std::to_string(op));
+  uint64_t total = 1;
+  for (size_t k = 0; k < r0 && a.ok(); ++k) total *= static_cast<uint64_t>(shape[k]);
+  a.need(3, lo, total) && stridedFits(a, 1, lx, shape, xs, r0) && stridedFits(a, 2, ly, shape, ys, r0);
+  if (!a.ok() || total == 0) return nullptr;
+  return run(env, [&] { binary(static_cast<int>(op), x, y, out, static_cast<int>(r0), shape, xs, ys); });
+}
+
+napi_value Reduce(napi_env env, napi_callback_info info) {
+  Args a(env, info, "reduce", 5);
+  const int64_t op = a.size(0);
+  size_t lx = 0, lo = 0, rank = 0, lm = 0;
+  const float* x = a.f32(1, &lx);
+  float* out = a.f32(2, &lo);
+  int64_t shape[kMaxRank];
+  dims(a, 3, shape, &rank, "shape");
+  const int32_t* mask = a.i32(4, &lm);
+  if (a.ok() && lm != rank) a.rangeError("reduceMask and shape differ in length");
+  if (a.ok() && op >= kReduceCount) a.rangeError("unknown op " + std::to_string(op));
+  uint64_t total = 1, kept = 1;
+  for (size_t k = 0; k < rank && a.ok(); ++k) {
+    total *= static_cast<uint64_t>(shape[k]);
+    if (!mask[k]) kept *= static_cast<uint64_t>(shape[k]);
+  }
+  a.need(1, lx, total) && a.need(2, lo, kept);
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { reduce(static_cast<int>(op), x, out, static_cast<int>(rank), shape, mask); });
+}
+
+napi_value Transpose(napi_env env, napi_callback_info info) {
+  Args a(env, info, "transpose", 4);
+  size_t lx = 0, lo = 0, rank = 0, lp = 0;
+  const uint32_t* x = a.words(0, &lx);
+  uint32_t* out = a.words(1, &lo);
+  int64_t shape[kMaxRank];
+  dims(a, 2, shape, &rank, "shape");
+  const int32_t* perm = a.i32(3, &lp);
+  if (a.ok() && lp != rank) a.rangeError("perm and shape differ in length");
+  bool seen[kMaxRank] = {};
+  for (size_t k = 0; k < lp && a.ok(); ++k) {
+    if (perm[k] < 0 || static_cast<size_t>(perm[k]) >= rank || seen[perm[k]]) a.rangeError("perm is not a permutation");
+    else seen[perm[k]] = true;
+  }
+  uint64_t total = 1;
+  for (size_t k = 0; k < rank && a.ok(); ++k) total *= static_cast<uint64_t>(shape[k]);
+  a.need(0, lx, total) && a.need(1, lo, total);
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { transpose(x, out, static_cast<int>(rank), shape, perm); });
+}
+
+napi_value BroadcastTo(napi_env env, napi_callback_info info) {
+  Args a(env, info, "broadcastTo", 4);
+  size_t lx = 0, lo = 0, r0 = 0, r1 = 0;
+  const uint32_t* x = a.words(0, &lx);
+  uint32_t* out = a.words(1, &lo);
+  int64_t shape[kMaxRank], xs[kMaxRank];
+  dims(a, 2, shape, &r0, "outShape") && dims(a, 3, xs, &r1, "xStrides");
+  if (a.ok() && r1 != r0) a.rangeError("outShape and xStrides differ in length");
+  uint64_t total = 1;
+  for (size_t k = 0; k < r0 && a.ok(); ++k) total *= static_cast<uint64_t>(shape[k]);
+  a.need(1, lo, total) && stridedFits(a, 0, lx, shape, xs, r0);
+  if (!a.ok() || total == 0) return nullptr;
+  return run(env, [&] { broadcastTo(x, out, static_cast<int>(r0), shape, xs); });
+}
+
+napi_value Softmax(napi_env env, napi_callback_info info) {
+  Args a(env, info, "softmax", 5);
+  size_t lx = 0, lo = 0;
+  const float* x = a.f32(0, &lx);
+  float* out = a.f32(1, &lo);
+  const int64_t rows = a.size(2), width = a.size(3), causalT = a.size(4);
+  a.need(0, lx, prod({rows, width})) && a.need(1, lo, prod({rows, width}));
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { softmax(x, out, rows, width, causalT); });
+}
+
+napi_value LogSoftmax(napi_env env, napi_callback_info info) {
+  Args a(env, info, "logSoftmax", 4);
+  size_t lx = 0, lo = 0;
+  const float* x = a.f32(0, &lx);
+  float* out = a.f32(1, &lo);
+  const int64_t rows = a.size(2), width = a.size(3);
+  a.need(0, lx, prod({rows, width})) && a.need(1, lo, prod({rows, width}));
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { logSoftmax(x, out, rows, width); });
+}
+
+napi_value Rmsnorm(napi_env env, napi_callback_info info) {
+  Args a(env, info, "rmsnorm", 6);
+  size_t lx = 0, lw = 0, lo = 0;
+  const float* x = a.f32(0, &lx);
+  const float* w = a.f32(1, &lw);
+  float* out = a.f32(2, &lo);
+  const int64_t rows = a.size(3), width = a.size(4);
+  const double eps = a.number(5);
+  a.need(0, lx, prod({rows, width})) && a.need(1, lw, static_cast<uint64_t>(width)) && a.need(2, lo, prod({rows, width}));
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { rmsnorm(x, w, out, rows, width, static_cast<float>(eps)); });
+}
+
+napi_value Rope(napi_env env, napi_callback_info info) {
+  Args a(env, info, "rope", 7);
+  size_t lx = 0, lo = 0;
+  const float* x = a.f32(0, &lx);
+  float* out = a.f32(1, &lo);
+  const int64_t rows = a.size(2), T = a.size(3), Dh = a.size(4);
+  const double base = a.number(5);
+  const bool inverse = a.boolean(6);
+  if (a.ok() && rows > 0 && T == 0) a.rangeError("T must be positive");
+  a.need(0, lx, prod({rows, Dh})) && a.need(1, lo, prod({rows, Dh}));
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { rope(x, out, rows, T, Dh, base, inverse); });
+}
+
+napi_value Gather(napi_env env, napi_callback_info info) {
+  Args a(env, info, "gather", 5);
+  size_t lt = 0, li = 0, lo = 0;
+  const float* table = a.f32(0, &lt);
+  const int32_t* ids = a.i32(1, &li);
+  float* out = a.f32(2, &lo);
+  const int64_t V = a.size(3), D = a.size(4), n = static_cast<int64_t>(li);
+  a.need(0, lt, prod({V, D})) && a.need(2, lo, prod({n, D}));
+  if (!a.ok()) return nullptr;
+  int64_t bad = -1;
+  run(env, [&] { bad = gather(table, ids, out, n, V, D); });
+  if (bad >= 0)
+    a.rangeError("id " + std::to_string(ids[bad]) + " at position " + std::to_string(bad) + " outside [0, " +
+                 std::to_string(V) + ")");
+  return nullptr;
+}
+
+napi_value ScatterAdd(napi_env env, napi_callback_info info) {
+  Args a(env, info, "scatterAdd", 5);
+  size_t lv = 0, li = 0, lo = 0;
+  const float* values = a.f32(0, &lv);
+  const int32_t* ids = a.i32(1, &li);
+  float* out = a.f32(2, &lo);
+  const int64_t V = a.size(3), D = a.size(4), n = static_cast<int64_t>(li);
+  a.need(0, lv, prod({n, D})) && a.need(2, lo, prod({V, D}));
+  if (!a.ok()) return nullptr;
+  int64_t bad = -1;
+  run(env, [&] { bad = scatterAdd(values, ids, out, n, V, D); });
+  if (bad >= 0)
+    a.rangeError("id " + std::to_string(ids[bad]) + " at position " + std::to_string(bad) + " outside [0, " +
+                 std::to_string(V) + ")");
+  return nullptr;
+}
+
+napi_value CrossEntropy(napi_env env, napi_callback_info info) {
+  Args a(env, info, "crossEntropy", 5);
+  size_t ll = 0, lt = 0, lo = 0;
+  const float* logits = a.f32(0, &ll);
+  const int32_t* targets = a.i32(1, &lt);
+  float* out = a.f32(2, &lo);
+  const int64_t rows = a.size(3), V = a.size(4);
+  a.need(0, ll, prod({rows, V})) && a.need(1, lt, static_cast<uint64_t>(rows)) && a.need(2, lo, static_cast<uint64_t>(rows));
+  if (!a.ok()) return nullptr;
+  int64_t bad = -1;
+  run(env, [&] { bad = crossEntropy(logits, targets, out, rows, V); });
+  if (bad >= 0)
+    a.rangeError("target " + std::to_string(targets[bad]) + " at row " + std::to_string(bad) + " outside [0, " +
+                 std::to_string(V) + ")");
+  return nullptr;
+}
+
+napi_value OneHot(napi_env env, napi_callback_info info) {
+  Args a(env, info, "oneHot", 3);
+  size_t li = 0, lo = 0;
+  const int32_t* ids = a.i32(0, &li);
+  float* out = a.f32(1, &lo);
+  const int64_t depth = a.size(2), n = static_cast<int64_t>(li);
+  a.need(1, lo, prod({n, depth}));
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { oneHot(ids, out, n, depth); });
+}
+
+napi_value Fill(napi_env env, napi_callback_info info) {
+  Args a(env, info, "fill", 2);
+  size_t lo = 0;
+  float* out = a.f32(0, &lo);
+  const double value = a.number(1);
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { fill(out, static_cast<int64_t>(lo), static_cast<float>(value)); });
+}
+
+napi_value LowrankForward(napi_env env, napi_callback_info info) {
+  Args a(env, info, "lowrankForward", 9);
+  size_t lx = 0, lA = 0, lB = 0, lo = 0;
+  const float* x = a.f32(0, &lx);
+  const float* A = a.f32(1, &lA);
+  const float* B = a.f32(2, &lB);
+  float* out = a.f32(3, &lo);
+  const int64_t n = a.size(4), dIn = a.size(5), r = a.size(6), dOut = a.size(7), act = a.size(8);
+  if (a.ok() && act != 0 && act != kSilu && act != kGelu && act != kRelu)
+    a.rangeError("act must be 0 (identity), 6 (silu), 7 (gelu) or 8 (relu), got " + std::to_string(act));
+  a.need(0, lx, prod({n, dIn})) && a.need(1, lA, prod({dIn, r})) && a.need(2, lB, prod({r, dOut})) &&
+      a.need(3, lo, prod({n, dOut}));
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { lowrankForward(x, A, B, out, n, dIn, r, dOut, static_cast<int>(act)); });
+}
+
+napi_value Threads(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_int32(env, maxThreads(), &v);
+  return v;
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  Args a(env, info, "setThreads", 1);
+  const int64_t n = a.size(0);
+  if (a.ok() && (n < 1 || n > 1024)) a.rangeError("thread count must be in [1, 1024]");
+  if (!a.ok()) return nullptr;
+#ifdef _OPENMP
+  omp_set_num_threads(static_cast<int>(n));
+#endif
+  return nullptr;
+}
+
+napi_value GemmKernel(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_string_utf8(env, gemmKernelName(), NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+napi_value SetGemmKernel(napi_env env, napi_callback_info info) {
+  Args a(env, info, "setGemmKernel", 1);
+  char name[32] = {};
+  size_t len = 0;
+  napi_value arg;
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr);
+  if (a.ok() && napi_get_value_string_utf8(env, arg, name, sizeof name, &len) != napi_ok)
+    a.typeError("argument 0 must be a string");
+  if (!a.ok()) return nullptr;
+  napi_value v;
+  napi_get_boolean(env, setGemmKernel(name), &v);
+  return v;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  const struct {
+    const char* name;
+    napi_callback fn;
+  } fns[] = {
+      {"matmul", Matmul},         {"unary", Unary},
+      {"binary", Binary},         {"reduce", Reduce},
+      {"transpose", Transpose},   {"broadcastTo", BroadcastTo},
+      {"softmax", Softmax},       {"logSoftmax", LogSoftmax},
+      {"rmsnorm", Rmsnorm},       {"rope", Rope},
+      {"gather", Gather},         {"scatterAdd", ScatterAdd},
+      {"crossEntropy", CrossEntropy}, {"oneHot", OneHot},
+      {"fill", Fill},             {"lowrankForward", LowrankForward},
+      {"threads", Threads},       {"setThreads", SetThreads},
+      {"gemmKernel", GemmKernel}, {"setGemmKernel", SetGemmKernel},
+  };
+  for (const auto& f : fns) {
+    napi_value v;
+    if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v) != napi_ok ||
+        napi_set_named_property(env, exports, f.name, v) != napi_ok)
+      return nullptr;
+  }
+  return exports;
+}
