@@ -2,7 +2,8 @@ import * as E from "fp-ts/lib/Either.js";
 import { PRIMS, type Prim } from "../../dsl/prims.ts";
 import type { Backend, HostTensor, Kernel } from "../backend.ts";
 import { loadNativeAddon } from "./build.ts";
-import { nativeKernels, type NativeKernel, type NBuf } from "./kernels.ts";
+import { nativeKernels, type NativeKernel } from "./kernels.ts";
+import { BufferPool, type NBuf } from "./pool.ts";
 
 /**
  * The native CPU engine: float32 kernels in a Node addon (OpenMP threads, SIMD for the CPU it was built
@@ -12,22 +13,25 @@ import { nativeKernels, type NativeKernel, type NBuf } from "./kernels.ts";
 export function nativeBackend(): E.Either<string, Backend<NBuf>> {
   const loaded = loadNativeAddon();
   if (E.isLeft(loaded)) return loaded;
-  const addon = loaded.right;
-  let live = 0;
-  const track = (b: NBuf) => ((live += b.byteLength), b);
+  const ctx = { addon: loaded.right, pool: new BufferPool() };
+  const { pool } = ctx;
   return E.right({
     name: "native",
     caps: { prims: new Set<Prim>(PRIMS), fusedChains: false, float64: false },
-    write: (host: HostTensor) => track(host.dtype === "int32" ? Int32Array.from(host.data) : Float32Array.from(host.data)),
-    read: async (buf) => buf.slice(),
-    free: (buf) => void (live -= buf.byteLength),
+    write: (host: HostTensor) => {
+      const b = host.dtype === "int32" ? pool.i32(host.data.length) : pool.f32(host.data.length);
+      b.set(host.data);
+      return b;
+    },
+    read: async (buf) => buf.slice(), // a copy: the pool reuses the buffer
+    free: (buf) => pool.release(buf),
     prepare: (eqn): Kernel<NBuf> => {
       const k = nativeKernels[eqn.prim] as NativeKernel<Prim>;
       const abs = eqn.inputs.map((v) => v.abs);
-      return (inputs) => k(addon, inputs, abs, eqn.out.abs, eqn.params);
+      return (inputs) => k(ctx, inputs, abs, eqn.out.abs, eqn.params);
     },
-    dispatch: (kernel, inputs) => track(kernel(inputs)),
-    liveBytes: () => live,
-    describe: () => `native addon (g++ -O3 -march=native, OpenMP ${addon.threads()} threads)`,
+    dispatch: (kernel, inputs) => kernel(inputs),
+    liveBytes: () => pool.liveBytes,
+    describe: () => `native addon (g++ -O3 -march=native, ${ctx.addon.gemmKernel()} GEMM, OpenMP ${ctx.addon.threads()} threads)`,
   });
 }

@@ -43,3 +43,25 @@ describe("executor", () => {
     expect(c.plan.launches.map((l) => l.eqn.prim)).toEqual(["neg"]);
   });
 });
+
+describe("native buffer pool", async () => {
+  const { BufferPool } = await import("../../backends/native/pool.ts");
+  it("counts live bytes exactly, shares memory for views, and reuses freed buffers", () => {
+    const pool = new BufferPool();
+    const a = pool.f32(256);
+    expect(pool.liveBytes).toBe(1024);
+    const v = pool.view(a);
+    expect(pool.liveBytes).toBe(1024);
+    v[3] = 7;
+    expect(a[3]).toBe(7);
+    pool.release(a);
+    expect(pool.liveBytes).toBe(1024); // the view still holds the memory
+    pool.release(v);
+    expect(pool.liveBytes).toBe(0);
+    const b = pool.f32(256);
+    expect(b.buffer).toBe(a.buffer); // reused, not reallocated
+    const c = pool.i32(256);
+    expect(c.buffer).not.toBe(b.buffer);
+    expect(pool.liveBytes).toBe(2048);
+  });
+});
