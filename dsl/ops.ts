@@ -76,6 +76,11 @@ const keepLast = <S extends Shape>(r: Tensor, x: T<S>): T<S> => as(bind("reshape
 // ---- matmul and movement
 export const matmul = <X extends Shape, Y extends Shape>(x: T<X>, y: T<Y> & MatmulCheck<X, Y>): T<MatmulShape<X, Y>> =>
   as(bind("matmul", [x, y], {}));
+/** x·yᵀ (y stored [..., N, K]): attention scores without a transpose kernel. */
+export const matmulNT = (x: Tensor, y: Tensor): Tensor => bind("matmul", [x, y], { transB: true });
+/** Matmul with transpose flags, for rules and passes that work on loosely typed tensors. */
+export const matmulT = (x: Tensor, y: Tensor, transA: boolean, transB: boolean): Tensor =>
+  bind("matmul", [x, y], transA || transB ? { transA, transB } : {});
 export const reshape = <S extends Shape>(x: Tensor, dims: S): T<S> => as(bind("reshape", [x], { dims }));
 export const transpose = <S extends Shape, const P extends readonly number[]>(x: T<S>, perm: P): T<Permute<S, P>> =>
   as(bind("transpose", [x], { perm }));

@@ -36,8 +36,12 @@ export interface PrimParams {
   sum: { readonly axes: readonly number[] };
   max: { readonly axes: readonly number[] };
   mean: { readonly axes: readonly number[] };
-  /** [...B, M, K] x [...B, K, N], or [...B, M, K] x [K, N] (a shared weight). */
-  matmul: {};
+  /**
+   * [...B, M, K] x [...B, K, N], or [...B, M, K] x [K, N] (a shared weight). transA / transB read an
+   * operand as its last two axes swapped (stored [..., K, M] / [..., N, K]), so backward products need
+   * no transpose kernels on backends whose GEMM takes strided operands.
+   */
+  matmul: { readonly transA?: boolean; readonly transB?: boolean };
   // movement
   reshape: { readonly dims: readonly Dim[] };
   transpose: { readonly perm: readonly number[] };

@@ -20,7 +20,8 @@ export const flopRules: { readonly [P in Prim]: FlopRule } = {
   literal: free, sum: perIn(1), max: perIn(1), mean: perIn(1),
   matmul: (e) => {
     const x = e.inputs[0]!.abs.dims;
-    return 2 * outN(e) * x[x.length - 1]!.size;
+    const p = e.params as { transA?: boolean };
+    return 2 * outN(e) * x[x.length - (p.transA ? 2 : 1)]!.size;
   },
   reshape: free, transpose: free, broadcast: free, gather: free, scatterAdd: perIn(1),
   softmax: perOut(5), logSoftmax: perOut(5), rmsnorm: perOut(4), rope: perOut(6), cast: free, oneHot: free,

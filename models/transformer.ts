@@ -47,7 +47,7 @@ export function attention<W>(cfg: ModelConfig, x: Tensor, p: BlockParams<W>, pro
   const q = op.mul(op.rope(heads(proj.apply(x, p.q)), cfg.ropeBase), 1 / Math.sqrt(dh.size));
   const k = op.rope(heads(proj.apply(x, p.k)), cfg.ropeBase);
   const v = heads(proj.apply(x, p.v));
-  const scores = op.matmul(q, op.mT(k) as never);
+  const scores = op.matmulNT(q, k);
   const att = op.matmul(op.softmax(scores, true), v as never); // [b, h, t, dh]
   const merged = op.reshape(op.transpose(att, [0, 2, 1, 3]), [b!, t!, dim("d", cfg.d)]);
   return proj.apply(merged, p.o);

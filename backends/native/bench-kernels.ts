@@ -53,7 +53,7 @@ function benchMatmul(addon: NativeAddon): void {
     const a = random(batch * M * K, 1), b = random(batch * K * N, 2), out = new Float32Array(batch * M * N);
     const cells = threadCounts.map((t) => {
       addon.setThreads(t);
-      const s = time(() => addon.matmul(a, b, out, batch, M, K, N, false));
+      const s = time(() => addon.matmul(a, b, out, batch, M, K, N, false, false, false));
       return (2 * batch * M * K * N / s / 1e9).toFixed(1);
     });
     const name = `${batch > 1 ? `${batch} x ` : ""}[${M},${K}] x [${K},${N}]`;
@@ -71,9 +71,9 @@ function benchLowrank(addon: NativeAddon): void {
     addon.setThreads(t);
     const sf = time(() => addon.lowrankForward(x, A, B, fused, n, d, r, d, UnaryOp.silu));
     const su = time(() => {
-      addon.matmul(x, A, z, 1, n, d, r, false);
+      addon.matmul(x, A, z, 1, n, d, r, false, false, false);
       addon.unary(UnaryOp.silu, z, h);
-      addon.matmul(h, B, unfused, 1, n, r, d, false);
+      addon.matmul(h, B, unfused, 1, n, r, d, false, false, false);
     });
     const cell = (s: number): string => `${(s * 1e3).toFixed(3)} (${(flops / s / 1e9).toFixed(1)})`;
     console.log(`| ${t} | ${cell(sf)} | ${cell(su)} |`);

@@ -30,7 +30,8 @@ export const ReduceOp = { sum: 0, max: 1, mean: 2 } as const;
  */
 export interface NativeAddon {
   /** out[i] = a[i] (M x K) . b[i] (K x N) for i < batch; one K x N b for all i when bShared. */
-  matmul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, M: number, K: number, N: number, bShared: boolean): void;
+  /** out[i] = op(a[i]) · op(b[i]); op transposes: a[i] is then stored K×M, b[i] N×K. */
+  matmul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, M: number, K: number, N: number, bShared: boolean, transA: boolean, transB: boolean): void;
   /** out = op(x) elementwise over x.length elements; op from UnaryOp. */
   unary(op: number, x: Float32Array, out: Float32Array): void;
   /** out = x op y; strides (in elements, 0 = broadcast) index x and y along each output axis. */

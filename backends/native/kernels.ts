@@ -80,15 +80,14 @@ export const nativeKernels: { readonly [P in Prim]: NativeKernel<P> } = {
   add: binary("add"), sub: binary("sub"), mul: binary("mul"), div: binary("div"), maximum: binary("maximum"), equal: binary("equal"),
   literal: (ctx, __, ___, out, { value, dtype }) => (dtype === "int32" ? i32out(ctx, out).fill(value) : f32(ctx, out).fill(value)),
   sum: reduce("sum"), max: reduce("max"), mean: reduce("mean"),
-  matmul: (ctx, [x, y], [ax, ay], out) => {
+  matmul: (ctx, [x, y], [ax, ay], out, { transA = false, transB = false }) => {
     const a = shapeOf(ax!), b = shapeOf(ay!);
-    const M = a[a.length - 2]!, K = a[a.length - 1]!, N = b[b.length - 1]!;
+    const M = a[a.length - (transA ? 1 : 2)]!, K = a[a.length - (transA ? 2 : 1)]!, N = b[b.length - (transB ? 2 : 1)]!;
     const batch = a.slice(0, -2).reduce((p, q) => p * q, 1);
     const o = f32(ctx, out);
-    const shared = b.length === 2;
-    // a shared weight with a batched input is one tall product
-    if (shared) ctx.addon.matmul(x as Float32Array, y as Float32Array, o, 1, batch * M, K, N, true);
-    else ctx.addon.matmul(x as Float32Array, y as Float32Array, o, batch, M, K, N, false);
+    // a shared weight with a batched input is one tall product (transA never comes with a shared weight)
+    if (b.length === 2) ctx.addon.matmul(x as Float32Array, y as Float32Array, o, 1, batch * M, K, N, true, transA, transB);
+    else ctx.addon.matmul(x as Float32Array, y as Float32Array, o, batch, M, K, N, false, transA, transB);
     return o;
   },
   reshape: (ctx, [x]) => ctx.pool.view(x!),

@@ -50,6 +50,14 @@ const logSumExp = (row: Float64Array): number => {
   return m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
 };
 
+/** A row-major buffer of `shape` with its last two axes swapped. */
+function swapLast(x: Float64Array, shape: readonly number[]): Float64Array {
+  const R = shape[shape.length - 2]!, C = shape[shape.length - 1]!;
+  const out = new Float64Array(x.length);
+  for (let q = 0; q < x.length / (R * C); q++) for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) out[q * R * C + j * R + i] = x[q * R * C + i * C + j]!;
+  return out;
+}
+
 export const referenceKernels: { readonly [P in Prim]: RefKernel<P> } = {
   neg: map((x) => -x),
   exp: map(Math.exp),
@@ -73,8 +81,11 @@ export const referenceKernels: { readonly [P in Prim]: RefKernel<P> } = {
   sum: reduce(0, (acc, v) => acc + v),
   max: reduce(-Infinity, Math.max),
   mean: reduce(0, (acc, v) => acc + v, (acc, n) => acc / n),
-  matmul: ([x, y], [ax, ay], out) => {
+  matmul: ([x0, y0], [ax, ay], out, { transA, transB }) => {
     const a = sizes(ax!.dims), b = sizes(ay!.dims);
+    const x = transA ? swapLast(x0!, a) : x0, y = transB ? swapLast(y0!, b) : y0;
+    if (transA) a.splice(a.length - 2, 2, a[a.length - 1]!, a[a.length - 2]!);
+    if (transB) b.splice(b.length - 2, 2, b[b.length - 1]!, b[b.length - 2]!);
     const M = a[a.length - 2]!, K = a[a.length - 1]!, N = b[b.length - 1]!;
     const batch = a.slice(0, -2).reduce((p, q) => p * q, 1);
     const shared = b.length === 2;

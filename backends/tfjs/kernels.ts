@@ -74,6 +74,8 @@ function causalMask(shape: number[]): tf.Tensor2D {
   return m;
 }
 
+const swapLast = (t: tf.Tensor) => tf.transpose(t, [...t.shape.keys()].map((i, _, a) => (i < a.length - 2 ? i : i === a.length - 2 ? a.length - 1 : a.length - 2)));
+
 export const tfKernels: { readonly [P in Prim]: TfKernel<P> } = {
   neg: unary(tf.neg),
   exp: unary(tf.exp),
@@ -104,7 +106,8 @@ export const tfKernels: { readonly [P in Prim]: TfKernel<P> } = {
   sum: ([x], _, __, { axes }) => tf.sum(x!, [...axes]),
   max: ([x], _, __, { axes }) => tf.max(x!, [...axes]),
   mean: ([x], _, __, { axes }) => tf.mean(x!, [...axes]),
-  matmul: ([x, y]) => matmul(x!, y!),
+  // XNNPACK's fast path takes no transpose flags: transposed operands are transposed explicitly
+  matmul: ([x, y], _, __, { transA, transB }) => matmul(transA ? swapLast(x!) : x!, transB ? swapLast(y!) : y!),
   reshape: ([x], _, out) => tf.reshape(x!, shapeOf(out)),
   transpose: ([x], _, __, { perm }) => tf.transpose(x!, [...perm]),
   broadcast: ([x], [a], out) => {

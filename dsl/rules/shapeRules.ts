@@ -72,10 +72,13 @@ export const shapeRules: { readonly [P in Prim]: ShapeRule<P> } = {
   sum: reduce("sum"),
   max: reduce("max"),
   mean: reduce("mean"),
-  matmul: ([x, y]) => {
+  matmul: ([x, y], { transA, transB }) => {
     const err = requireFloat("matmul", x!, y!);
     if (err) return E.left(err);
-    const a = x!.dims, b = y!.dims;
+    const swap = (d: readonly Dim[]) => [...d.slice(0, -2), d[d.length - 1]!, d[d.length - 2]!];
+    if (x!.dims.length < 2 || y!.dims.length < 2) return fail("matmul", `needs rank >= 2 operands, got ${sh(x!.dims)} and ${sh(y!.dims)}`);
+    if (transA && y!.dims.length === 2 && x!.dims.length > 2) return fail("matmul", "transA with a shared weight is not supported");
+    const a = transA ? swap(x!.dims) : x!.dims, b = transB ? swap(y!.dims) : y!.dims;
     if (a.length < 2 || b.length < 2) return fail("matmul", `needs rank >= 2 operands, got ${sh(a)} and ${sh(b)}`);
     const k1 = a[a.length - 1]!, k2 = b[b.length - 2]!;
     if (!dimsAgree(k1, k2)) return fail("matmul", `cannot multiply ${sh(a)} by ${sh(b)}: inner dims ${sh([k1])} and ${sh([k2])} differ`);

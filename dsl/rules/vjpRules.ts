@@ -84,13 +84,18 @@ export const vjpRules: { readonly [P in Prim]: VjpRule<P> } = {
     const ties = keepAxes(op.sum(mask, axes), axes, x!.dims);
     return [op.mul(keepAxes(g, axes, x!.dims), op.div(mask, ties))];
   },
-  matmul: ({ inputs: [x, y], g }) => {
-    const gx = op.matmul(g, op.mT(y!) as never);
+  // C = op(A)·op(B), op = transpose where flagged; every product is itself a flagged matmul
+  matmul: ({ inputs: [x, y], params: { transA = false, transB = false }, g }) => {
+    const mm = op.matmulT;
     if (y!.rank === 2 && x!.rank > 2) {
       // a shared weight: dW sums over every leading axis of x
-      return [gx, op.matmul(op.mT(op.flatten2d(x!)), op.flatten2d(g) as never)];
+      const [x2, g2] = [op.flatten2d(x!), op.flatten2d(g)];
+      return [mm(g, y!, false, !transB), transB ? mm(g2, x2, true, false) : mm(x2, g2, true, false)];
     }
-    return [gx, op.matmul(op.mT(x!), g as never)];
+    if (!transA && !transB) return [mm(g, y!, false, true), mm(x!, g, true, false)];
+    if (!transA && transB) return [mm(g, y!, false, false), mm(g, x!, true, false)];
+    if (transA && !transB) return [mm(y!, g, false, true), mm(x!, g, false, false)];
+    return [mm(y!, g, true, true), mm(g, x!, true, true)];
   },
   reshape: ({ inputs: [x], g }) => [op.reshape(g, x!.dims)],
   transpose: ({ params: { perm }, g }) => {

@@ -71,11 +71,13 @@ export const primCases: { readonly [P in Prim]: fc.Arbitrary<PrimCase> } = {
   sum: reduceCase((x, axes) => op.sum(x, axes)),
   max: reduceCase((x, axes) => op.max(x, axes)),
   mean: reduceCase((x, axes) => op.mean(x, axes)),
-  matmul: fc.tuple(fc.integer({ min: 0, max: 2 }), size, size, size, size).map(([kind, b, m, k, n]): PrimCase => {
+  // 2-D, shared weight, batched; each with transposed operands (transA is never used with a shared weight)
+  matmul: fc.tuple(fc.integer({ min: 0, max: 2 }), size, size, size, size, fc.boolean(), fc.boolean()).map(([kind, b, m, k, n, ta0, tb]): PrimCase => {
     const [B, M, K, N] = [dim("b", b), dim("m", m), dim("k", k), dim("n", n)];
-    const lhs = kind === 0 ? [M, K] : [B, M, K];
-    const rhs = kind === 2 ? [B, K, N] : [K, N]; // 2-D, shared weight, batched
-    return { floats: [{ dims: lhs }, { dims: rhs }], apply: ([x, y]) => op.matmul(x!, y! as never) };
+    const ta = ta0 && kind !== 1;
+    const lhs = [...(kind === 0 ? [] : [B]), ...(ta ? [K, M] : [M, K])];
+    const rhs = [...(kind === 2 ? [B] : []), ...(tb ? [N, K] : [K, N])];
+    return { floats: [{ dims: lhs }, { dims: rhs }], apply: ([x, y]) => op.matmulT(x!, y!, ta, tb) };
   }),
   reshape: shape(2, 3).map((dims): PrimCase => ({ floats: [{ dims }], apply: ([x]) => op.reshape(x!, [anon(dims[0]!.size), anon(dims.slice(1).reduce((p, d) => p * d.size, 1))]) })),
   transpose: shape(2, 3).chain((dims) =>

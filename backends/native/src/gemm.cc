@@ -44,11 +44,24 @@ thread_local AlignedBuffer t_packB;
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Rows [0, m) x columns [k0, k0 + kc) of a, as ceil(m / MR) panels of kc x MR (zero-padded rows).
-// Full panels with MR a multiple of 4 go through 4 x 4 register transposes.
-void packA(const float* a, int64_t lda, int64_t m, int64_t k0, int64_t kc, int mr, float* dst) {
+// Row-major panels with MR a multiple of 4 go through 4 x 4 register transposes; a transposed a
+// (rows contiguous) is copied a column at a time.
+void packA(View av, int64_t m, int64_t k0, int64_t kc, int mr, float* dst) {
+  const float* a = av.p;
+  const int64_t lda = av.rs;
   for (int64_t i0 = 0; i0 < m; i0 += mr) {
     const int64_t rows = std::min<int64_t>(mr, m - i0);
     float* d = dst + i0 * kc;
+    if (av.cs != 1) {
+      if (rows < mr) std::memset(d, 0, sizeof(float) * kc * mr);
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* s = a + i0 * av.rs + (k0 + k) * av.cs;
+        if (av.rs == 1) std::memcpy(d + k * mr, s, sizeof(float) * rows);
+        else
+          for (int64_t r = 0; r < rows; ++r) d[k * mr + r] = s[r * av.rs];
+      }
+      continue;
+    }
 #if defined(__SSE__)
     if (rows == mr && mr % 4 == 0) {
       for (int r0 = 0; r0 < mr; r0 += 4) {
@@ -83,13 +96,13 @@ void packA(const float* a, int64_t lda, int64_t m, int64_t k0, int64_t kc, int m
 }
 
 // One M block [i0, i0 + m) x panels [p0, p1) of the output, over all of K.
-void gemmTile(const float* a, int64_t lda, const PackedB& B, float* c, int64_t ldc, int64_t i0, int64_t m, int64_t p0,
+void gemmTile(View a, const PackedB& B, float* c, int64_t ldc, int64_t i0, int64_t m, int64_t p0,
               int64_t p1, bool accumulate, float* apack) {
   const MicroKernel& kern = *B.kernel;
   const int mr = kern.mr, nr = kern.nr;
   for (int64_t k0 = 0; k0 < B.K; k0 += kKc) {
     const int64_t kc = std::min(kKc, B.K - k0);
-    packA(a + i0 * lda, lda, m, k0, kc, mr, apack);
+    packA(View{a.p + i0 * a.rs, a.rs, a.cs}, m, k0, kc, mr, apack);
     const bool acc = accumulate || k0 > 0;
     for (int64_t p = p0; p < p1; ++p) {
       const float* bp = B.data + k0 * B.nPad + p * kc * nr;
@@ -106,15 +119,21 @@ void gemmTile(const float* a, int64_t lda, const PackedB& B, float* c, int64_t l
 int64_t mcFor(const MicroKernel& k) { return std::max<int64_t>(1, kMcRows / k.mr) * k.mr; }
 
 // Packs task t of the K x N right-hand side: the panel (t % panels) of K block (t / panels).
-void packBTask(const float* b, int64_t ldb, int64_t K, int64_t N, int nr, float* dst, int64_t t) {
+void packBTask(View b, int64_t K, int64_t N, int nr, float* dst, int64_t t) {
   const int64_t panels = ceilDiv(N, nr), nPad = panels * nr;
   const int64_t k0 = (t / panels) * kKc, p = t % panels;
   const int64_t kc = std::min(kKc, K - k0);
   const int64_t cols = std::min<int64_t>(nr, N - p * nr);
   float* d = dst + k0 * nPad + p * kc * nr;
-  const float* s = b + k0 * ldb + p * nr;
+  const float* s = b.p + k0 * b.rs + p * nr * b.cs;
+  if (b.cs != 1) {  // a transposed b: each panel column is contiguous in k
+    if (cols < nr) std::memset(d, 0, sizeof(float) * kc * nr);
+    for (int64_t j = 0; j < cols; ++j)
+      for (int64_t k = 0; k < kc; ++k) d[k * nr + j] = s[j * b.cs + k * b.rs];
+    return;
+  }
   for (int64_t k = 0; k < kc; ++k) {
-    std::memcpy(d + k * nr, s + k * ldb, sizeof(float) * cols);
+    std::memcpy(d + k * nr, s + k * b.rs, sizeof(float) * cols);
     if (cols < nr) std::memset(d + k * nr + cols, 0, sizeof(float) * (nr - cols));
   }
 }
@@ -139,19 +158,18 @@ TilePlan planTiles(const MicroKernel& kern, int64_t M, int64_t N, int threads) {
   return P;
 }
 
-void runTile(const TilePlan& P, int64_t t, const float* a, int64_t lda, const PackedB& B, float* c, int64_t ldc,
-             int64_t M) {
+void runTile(const TilePlan& P, int64_t t, View a, const PackedB& B, float* c, int64_t ldc, int64_t M) {
   const int mr = B.kernel->mr;
   const int64_t i0 = (t / P.nBlocks) * P.mc, m = std::min(P.mc, M - i0);
   const int64_t p0 = (t % P.nBlocks) * P.perBlock, p1 = std::min(P.panels, p0 + P.perBlock);
   if (p0 >= p1) return;
   float* apack = t_packA.get(static_cast<size_t>(ceilDiv(m, mr) * mr * std::min(kKc, B.K)));
-  gemmTile(a, lda, B, c, ldc, i0, m, p0, p1, false, apack);
+  gemmTile(a, B, c, ldc, i0, m, p0, p1, false, apack);
 }
 
 // c = a . b for one M x K by K x N product: B is packed by the team and, after one barrier, the
 // tiles are shared out dynamically, all inside a single parallel region.
-void gemmParallel(const float* a, const float* b, float* c, int64_t M, int64_t K, int64_t N, float* bpack) {
+void gemmParallel(View a, View b, float* c, int64_t M, int64_t K, int64_t N, float* bpack) {
   const MicroKernel& kern = activeMicroKernel();
   const int threads = maxThreads();
   const PackedB B{bpack, K, N, ceilDiv(N, kern.nr) * kern.nr, &kern};
@@ -160,15 +178,26 @@ void gemmParallel(const float* a, const float* b, float* c, int64_t M, int64_t K
 #pragma omp parallel if (threads > 1 && P.tiles > 1)
   {
 #pragma omp for schedule(static)
-    for (int64_t t = 0; t < packTasks; ++t) packBTask(b, N, K, N, kern.nr, bpack, t);
+    for (int64_t t = 0; t < packTasks; ++t) packBTask(b, K, N, kern.nr, bpack, t);
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < P.tiles; ++t) runTile(P, t, a, K, B, c, N, M);
+    for (int64_t t = 0; t < P.tiles; ++t) runTile(P, t, a, B, c, N, M);
   }
 }
 
 // Unpacked kernel for shapes where packing costs more than it saves (tiny, or M or N of 1-2).
-void gemmDirect(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t K,
-                int64_t N, bool accumulate) {
+void gemmDirect(View av, View bv, float* c, int64_t ldc, int64_t M, int64_t K, int64_t N, bool accumulate) {
+  if (av.cs != 1 || bv.cs != 1) {  // transposed operands: plain strided loops (these shapes are tiny)
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        double s = 0;
+        for (int64_t k = 0; k < K; ++k) s += static_cast<double>(av.p[i * av.rs + k * av.cs]) * bv.p[k * bv.rs + j * bv.cs];
+        c[i * ldc + j] = accumulate ? c[i * ldc + j] + static_cast<float>(s) : static_cast<float>(s);
+      }
+    return;
+  }
+  const float* a = av.p;
+  const float* b = bv.p;
+  const int64_t lda = av.rs, ldb = bv.rs;
   for (int64_t i = 0; i < M; ++i) {
     float* __restrict ci = c + i * ldc;
     const float* ai = a + i * lda;
@@ -227,10 +256,14 @@ int64_t packedBSize(int64_t K, int64_t N) {
 }
 
 PackedB packB(const float* b, int64_t ldb, int64_t K, int64_t N, float* dst, bool parallel) {
+  return packB(View{b, ldb, 1}, K, N, dst, parallel);
+}
+
+PackedB packB(View b, int64_t K, int64_t N, float* dst, bool parallel) {
   const MicroKernel* kern = &activeMicroKernel();
   const int64_t panels = ceilDiv(N, kern->nr), tasks = ceilDiv(K, kKc) * panels;
 #pragma omp parallel for schedule(static) if (parallel && K * N > 65536)
-  for (int64_t t = 0; t < tasks; ++t) packBTask(b, ldb, K, N, kern->nr, dst, t);
+  for (int64_t t = 0; t < tasks; ++t) packBTask(b, K, N, kern->nr, dst, t);
   return PackedB{dst, K, N, panels * kern->nr, kern};
 }
 
@@ -239,49 +272,67 @@ void gemmPackedSerial(const float* a, int64_t lda, const PackedB& B, float* c, i
   const MicroKernel& kern = *B.kernel;
   const int64_t mc = mcFor(kern), panels = ceilDiv(B.N, kern.nr);
   float* apack = t_packA.get(static_cast<size_t>(mc * std::min(kKc, B.K)));
-  for (int64_t i0 = 0; i0 < M; i0 += mc) gemmTile(a, lda, B, c, ldc, i0, std::min(mc, M - i0), 0, panels, accumulate, apack);
+  for (int64_t i0 = 0; i0 < M; i0 += mc) gemmTile(View{a, lda, 1}, B, c, ldc, i0, std::min(mc, M - i0), 0, panels, accumulate, apack);
 }
 
 void gemmSerial(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t K,
                 int64_t N, bool accumulate) {
+  gemmSerial(View{a, lda, 1}, View{b, ldb, 1}, c, ldc, M, K, N, accumulate);
+}
+
+void gemmSerial(View a, View b, float* c, int64_t ldc, int64_t M, int64_t K, int64_t N, bool accumulate) {
   if (M == 0 || N == 0) return;
   if (K == 0) {
     if (!accumulate)
       for (int64_t i = 0; i < M; ++i) std::memset(c + i * ldc, 0, sizeof(float) * N);
     return;
   }
-  if (useDirect(M, K, N)) return gemmDirect(a, lda, b, ldb, c, ldc, M, K, N, accumulate);
-  const PackedB B = packB(b, ldb, K, N, t_packB.get(static_cast<size_t>(packedBSize(K, N))), false);
-  gemmPackedSerial(a, lda, B, c, ldc, M, accumulate);
+  if (useDirect(M, K, N)) return gemmDirect(a, b, c, ldc, M, K, N, accumulate);
+  const PackedB B = packB(b, K, N, t_packB.get(static_cast<size_t>(packedBSize(K, N))), false);
+  const MicroKernel& kern = *B.kernel;
+  const int64_t mc = mcFor(kern), panels = ceilDiv(B.N, kern.nr);
+  float* apack = t_packA.get(static_cast<size_t>(mc * std::min(kKc, B.K)));
+  for (int64_t i0 = 0; i0 < M; i0 += mc) gemmTile(a, B, c, ldc, i0, std::min(mc, M - i0), 0, panels, accumulate, apack);
 }
 
-void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t K, int64_t N, bool bShared) {
+void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t K, int64_t N, bool bShared,
+            bool transA, bool transB) {
   if (batch == 0 || M == 0 || N == 0) return;
-  if (bShared) {  // the stacked a[i] are one (batch * M) x K matrix
+  if (bShared && !transA) {  // the stacked a[i] are one (batch * M) x K matrix
     M *= batch;
     batch = 1;
   }
   const int threads = maxThreads();
   const int64_t flopsEach = M * N * K;
   if (K == 0) return fill(c, batch * M * N, 0.0f);
+  // element (i, k) of a[i] is at i * rs + k * cs; a transposed operand is stored the other way round
+  const auto viewA = [&](int64_t i) { return transA ? View{a + i * M * K, 1, M} : View{a + i * M * K, K, 1}; };
+  const auto viewB = [&](int64_t i) {
+    const float* bi = b + (bShared ? 0 : i * K * N);
+    return transB ? View{bi, 1, K} : View{bi, N, 1};
+  };
   if (useDirect(M, K, N)) {
-    const int64_t rows = batch * M;
+    if (!transA && !transB) {
+      const int64_t rows = batch * M;
 #pragma omp parallel for schedule(static) if (threads > 1 && rows * N * K > 65536)
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t i = r / M;
-      gemmDirect(a + r * K, K, b + i * K * N, N, c + r * N, N, 1, K, N, false);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = r / M;
+        gemmDirect(View{a + r * K, K, 1}, viewB(i), c + r * N, N, 1, K, N, false);
+      }
+      return;
     }
+#pragma omp parallel for schedule(static) if (threads > 1 && batch > 1)
+    for (int64_t i = 0; i < batch; ++i) gemmDirect(viewA(i), viewB(i), c + i * M * N, N, M, K, N, false);
     return;
   }
   if (batch >= 2 * threads && flopsEach < (int64_t{1} << 24)) {
     // Many small products: one per thread at a time, each packing its own B.
 #pragma omp parallel for schedule(dynamic, 1) if (threads > 1)
-    for (int64_t i = 0; i < batch; ++i)
-      gemmSerial(a + i * M * K, K, b + i * K * N, N, c + i * M * N, N, M, K, N, false);
+    for (int64_t i = 0; i < batch; ++i) gemmSerial(viewA(i), viewB(i), c + i * M * N, N, M, K, N, false);
     return;
   }
   float* bpack = t_packB.get(static_cast<size_t>(packedBSize(K, N)));
-  for (int64_t i = 0; i < batch; ++i) gemmParallel(a + i * M * K, b + i * K * N, c + i * M * N, M, K, N, bpack);
+  for (int64_t i = 0; i < batch; ++i) gemmParallel(viewA(i), viewB(i), c + i * M * N, M, K, N, bpack);
 }
 
 }  // namespace rankfuse

@@ -35,6 +35,12 @@ class AlignedBuffer {
   size_t cap_ = 0;
 };
 
+// A strided matrix: element (i, j) is p[i * rs + j * cs] (rs = ld, cs = 1 row-major; rs = 1 transposed).
+struct View {
+  const float* p;
+  int64_t rs, cs;
+};
+
 // The right-hand side K x N in panels: for each K block [k0, k0 + kc), ceil(N / NR) panels of
 // kc x NR floats, zero-padded in the last panel. Panel (k0, j) starts at k0 * nPad + j * kc * NR.
 struct PackedB {
@@ -48,6 +54,9 @@ const MicroKernel& activeMicroKernel();
 int64_t packedBSize(int64_t K, int64_t N);
 // Packs b (K x N, leading dimension ldb) into dst (packedBSize floats); parallel when `parallel`.
 PackedB packB(const float* b, int64_t ldb, int64_t K, int64_t N, float* dst, bool parallel);
+PackedB packB(View b, int64_t K, int64_t N, float* dst, bool parallel);
+// c (M x N, ldc) = a . b for strided a and b, on the calling thread.
+void gemmSerial(View a, View b, float* c, int64_t ldc, int64_t M, int64_t K, int64_t N, bool accumulate);
 // c (M x N, ldc) = a (M x K, lda) . B, or += when accumulate. On the calling thread only.
 void gemmPackedSerial(const float* a, int64_t lda, const PackedB& B, float* c, int64_t ldc, int64_t M,
                       bool accumulate);

@@ -29,8 +29,10 @@ inline int threadId() {
 constexpr int64_t kParallelElems = 32768;
 
 // ---- gemm.cc ----
-// c[i] = a[i] (M x K) . b[i] (K x N) for i < batch; b is one matrix for every i when bShared.
-void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t K, int64_t N, bool bShared);
+// c[i] = op(a[i]) (M x K) . op(b[i]) (K x N) for i < batch; b is one matrix for every i when bShared.
+// op transposes when transA / transB: a[i] is then stored K x M, b[i] N x K.
+void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t K, int64_t N, bool bShared,
+            bool transA, bool transB);
 // Single GEMM with leading dimensions, for callers that tile (lowrank.cc). Runs on the calling
 // thread only. c = a . b when accumulate is false, c += a . b otherwise.
 void gemmSerial(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t K,

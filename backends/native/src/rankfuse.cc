@@ -64,18 +64,18 @@ bool stridedFits(Args& a, size_t arg, size_t have, const int64_t* shape, const i
 }
 
 napi_value Matmul(napi_env env, napi_callback_info info) {
-  Args a(env, info, "matmul", 8);
+  Args a(env, info, "matmul", 10);
   size_t la = 0, lb = 0, lc = 0;
   const float* A = a.f32(0, &la);
   const float* B = a.f32(1, &lb);
   float* C = a.f32(2, &lc);
   const int64_t batch = a.size(3), M = a.size(4), K = a.size(5), N = a.size(6);
-  const bool shared = a.boolean(7);
+  const bool shared = a.boolean(7), transA = a.boolean(8), transB = a.boolean(9);
   a.need(0, la, prod({batch, M, K}));
   a.need(1, lb, prod({shared ? 1 : batch, K, N}));
   a.need(2, lc, prod({batch, M, N}));
   if (!a.ok()) return nullptr;
-  return run(env, [&] { matmul(A, B, C, batch, M, K, N, shared); });
+  return run(env, [&] { matmul(A, B, C, batch, M, K, N, shared, transA, transB); });
 }
 
 napi_value Unary(napi_env env, napi_callback_info info) {
