@@ -2,6 +2,7 @@ import * as E from "fp-ts/lib/Either.js";
 import { renderError } from "../dsl/errors.ts";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
 import { intFlag, numFlag, UsageError, type Options } from "./args.ts";
+import type { TrainOptions } from "../train/loop.ts";
 
 /** Flags shared by train, compare and inspect: the model, the data and the optimisation. */
 export const MODEL_FLAGS = {
@@ -77,20 +78,8 @@ export function modelConfigFrom(v: Values): ModelConfig {
   return cfg.right;
 }
 
-export interface RunSettings {
-  readonly batch: number;
-  readonly seq: number;
-  readonly steps: number;
-  readonly lr: number;
-  readonly warmupSteps: number;
-  readonly minLrRatio: number;
-  readonly weightDecay: number;
-  readonly clip: number;
-  readonly seed: number;
-  readonly evalEvery: number;
-  readonly evalBatches: number;
-  readonly checkpointEvery: number;
-}
+/** The optimisation part of a run's options, as the flags give it. */
+export type RunSettings = Pick<TrainOptions, "batch" | "seq" | "steps" | "lr" | "warmupSteps" | "minLrRatio" | "weightDecay" | "clip" | "seed" | "evalEvery" | "evalBatches" | "checkpointEvery">;
 
 export function runSettingsFrom(v: Values, cfg: ModelConfig): RunSettings {
   const batch = intFlag(str(v, "batch"), "batch", cfg.batch);
