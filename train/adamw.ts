@@ -25,7 +25,16 @@ export type AdamWOptions = {
    * recipe).
    */
   decayMask?: boolean[];
+  /**
+   * A compiled loop doing exactly this update (the native engine's `adamwStep`): the same float64
+   * arithmetic, so results are bit-identical; it only saves the JavaScript loop's time.
+   */
+  kernel?: AdamwKernel;
 };
+
+export interface AdamwKernel {
+  adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, sqrtBc2: number): void;
+}
 
 /** Moments are per-param copies; `step` counts updates (for bias correction). */
 export type AdamState = { step: number; m: Float32Array[]; v: Float32Array[] };
@@ -40,11 +49,13 @@ export class AdamW {
   private readonly eps: number;
   private readonly weightDecay: number;
   private readonly decayMask: boolean[];
+  private readonly kernel?: AdamwKernel;
 
   constructor(private readonly shapes: number[][], opts: AdamWOptions = {}) {
     this.lr = opts.lr ?? 1e-3;
     [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
+    this.kernel = opts.kernel;
     this.weightDecay = opts.weightDecay ?? 0;
     this.decayMask = opts.decayMask ? [...opts.decayMask] : shapes.map((s) => s.length >= 2);
     if (this.decayMask.length !== shapes.length) {
@@ -99,6 +110,10 @@ export class AdamW {
         throw new RangeError(`AdamW.step: param ${i} has ${p.length} values and ${g.length} grads, expected ${m.length}`);
       }
       const decay = this.decayMask[i] ? 1 - lr * this.weightDecay : 1;
+      if (this.kernel) {
+        this.kernel.adamwStep(p, g, m, v, b1, b2, eps, decay, stepSize, sqrtBc2);
+        continue;
+      }
       for (let j = 0; j < p.length; j++) {
         const gj = g[j];
         const mj = b1 * m[j] + (1 - b1) * gj;

@@ -4,6 +4,7 @@ import fs from "node:fs";
 import type { Backend } from "../backends/backend.ts";
 import type { LanguageModel } from "../models/model.ts";
 import { AdamW } from "./adamw.ts";
+import { loadNativeAddon } from "../backends/native/build.ts";
 import { BatchSampler, evalWindows } from "./batches.ts";
 import { loadCheckpoint, saveCheckpoint, checkpointPath } from "./checkpoint.ts";
 import { clipGlobalNorm } from "./clip.ts";
@@ -76,7 +77,9 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
 
   const config = JSON.stringify(o.fingerprint);
   const shapes = model.layout.shapes.map((s) => [...s]);
-  const adamOpts = { lr: o.lr, weightDecay: o.weightDecay };
+  // the native engine, where it loaded, runs the optimizer's loop (bit-identical to the JavaScript one)
+  const native = loadNativeAddon();
+  const adamOpts = { lr: o.lr, weightDecay: o.weightDecay, kernel: E.isRight(native) ? native.right : undefined };
   const samplerOpts = { seqLen: o.seq, batch: o.batch, seed: o.seed };
   let params: Float32Array[];
   let adam: AdamW;

@@ -61,6 +61,10 @@ export interface NativeAddon {
   /** out (n x dOut) = act(x (n x dIn) . A (dIn x r)) . B (r x dOut), fused tile by tile; act 0, 6, 7 or 8. */
   lowrankForward(x: Float32Array, A: Float32Array, B: Float32Array, out: Float32Array, n: number, dIn: number, r: number, dOut: number, act: number): void;
   /** OpenMP threads used by parallel kernels. */
+  /** AdamW's update in place, in the same float64 arithmetic as train/adamw.ts (bit-identical). */
+  adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, sqrtBc2: number): void;
+  /** Σ x², accumulated in float64. */
+  sumSquares(x: Float32Array): number;
   threads(): number;
   setThreads(n: number): void;
   /** The GEMM micro-kernel in use: "avx512", "avx2" or "generic". */

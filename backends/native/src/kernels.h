@@ -78,4 +78,10 @@ void oneHot(const int32_t* ids, float* out, int64_t n, int64_t depth);
 void lowrankForward(const float* x, const float* A, const float* B, float* out, int64_t n, int64_t dIn, int64_t r,
                     int64_t dOut, int act);
 
+// ---- optim.cc ----
+// One AdamW update in place (the JavaScript optimizer's double-precision arithmetic, bit for bit).
+void adamwStep(float* p, const float* g, float* m, float* v, int64_t n, double b1, double b2, double eps, double decay,
+               double stepSize, double sqrtBc2);
+double sumSquares(const float* x, int64_t n);
+
 }  // namespace rankfuse

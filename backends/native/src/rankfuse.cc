@@ -301,6 +301,31 @@ napi_value LowrankForward(napi_env env, napi_callback_info info) {
   return run(env, [&] { lowrankForward(x, A, B, out, n, dIn, r, dOut, static_cast<int>(act)); });
 }
 
+napi_value AdamwStep(napi_env env, napi_callback_info info) {
+  Args a(env, info, "adamwStep", 10);
+  size_t lp = 0, lg = 0, lm = 0, lv = 0;
+  float* p = a.f32(0, &lp);
+  const float* g = a.f32(1, &lg);
+  float* m = a.f32(2, &lm);
+  float* v = a.f32(3, &lv);
+  const double b1 = a.number(4), b2 = a.number(5), eps = a.number(6), decay = a.number(7), stepSize = a.number(8),
+               sqrtBc2 = a.number(9);
+  const int64_t n = static_cast<int64_t>(lp);
+  a.need(1, lg, n) && a.need(2, lm, n) && a.need(3, lv, n);
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { adamwStep(p, g, m, v, n, b1, b2, eps, decay, stepSize, sqrtBc2); });
+}
+
+napi_value SumSquares(napi_env env, napi_callback_info info) {
+  Args a(env, info, "sumSquares", 1);
+  size_t lx = 0;
+  const float* x = a.f32(0, &lx);
+  if (!a.ok()) return nullptr;
+  napi_value v;
+  napi_create_double(env, sumSquares(x, static_cast<int64_t>(lx)), &v);
+  return v;
+}
+
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value v;
   napi_create_int32(env, maxThreads(), &v);
@@ -356,6 +381,7 @@ NAPI_MODULE_INIT() {
       {"fill", Fill},             {"lowrankForward", LowrankForward},
       {"threads", Threads},       {"setThreads", SetThreads},
       {"gemmKernel", GemmKernel}, {"setGemmKernel", SetGemmKernel},
+      {"adamwStep", AdamwStep},   {"sumSquares", SumSquares},
   };
   for (const auto& f : fns) {
     napi_value v;
