@@ -28,6 +28,7 @@ import { BatchSampler } from "../../train/batches.ts";
 import { compileTrainStep } from "../../train/step.ts";
 import { AdamW } from "../../train/adamw.ts";
 import { loadBackend } from "../../backends/registry.ts";
+import { loadNativeAddon } from "../../backends/native/build.ts";
 
 function parseArgs(argv: string[]) {
   const pos: string[] = [];
@@ -100,7 +101,9 @@ if (opts.rankfuse) {
   const rfSteps = Math.min(steps, Number(opts["rankfuse-steps"] ?? steps));
   const backend = unwrap(await loadBackend(opts.backend ?? "wasm"));
   const step = unwrap(compileTrainStep(model, backend, cfg.batch, cfg.seq));
-  const opt = new AdamW(model.layout.shapes.map((sh) => [...sh]), { lr, weightDecay });
+  // as train/loop.ts does: the native engine runs the optimizer's loop where it loaded (bit-identical)
+  const native = loadNativeAddon();
+  const opt = new AdamW(model.layout.shapes.map((sh) => [...sh]), { lr, weightDecay, kernel: native._tag === "Right" ? native.right : undefined });
   const p = params.map((a) => a.slice());
   const losses: number[] = [];
   const stepMs: number[] = [];
