@@ -1,7 +1,8 @@
 import * as E from "fp-ts/lib/Either.js";
 import { renderError } from "../dsl/errors.ts";
 import { makeModel, METHODS } from "../models/model.ts";
-import { planTrainStep } from "../train/step.ts";
+import { compileTrainStep, planTrainStep } from "../train/step.ts";
+import { loadBackend } from "../backends/registry.ts";
 import { formatNumber } from "../train/format.ts";
 import { choiceFlag, intFlag, parseFlags, UsageError } from "./args.ts";
 import { eliminateDeadCode } from "../fusion/dce.ts";
@@ -40,10 +41,29 @@ const HELP = `rankfuse inspect: a model's parameters, FLOPs per token and the pl
 ${MODEL_HELP}
   --batch B --seq T    the step to plan (default 1 x the config's seq)
   --remat POLICY       also plan with a remat policy (saveAll | saveNothing | colaM) and list what it saves
+  --measure            with --remat: run one training step per policy on --backend and print the measured peak
+  --backend NAME       backend for --measure (default auto)
   --verbose            print every kernel launch of the plan`;
 
+/** One real training step per policy: the backend's measured peak next to the plan's prediction. */
+async function measureRemat(m: LanguageModel, policies: string[], batch: number, seq: number, backendName?: string) {
+  const be = await loadBackend(backendName || undefined);
+  if (E.isLeft(be)) throw new UsageError(renderError(be.left));
+  const params = m.init(0);
+  const ids = Int32Array.from({ length: batch * seq }, (_, i) => (i * 31) % m.config.vocab);
+  console.log(`  measured on ${be.right.name} (one step each):`);
+  for (const name of policies) {
+    const step = compileTrainStep({ ...m, remat: POLICIES[name] }, be.right, batch, seq);
+    if (E.isLeft(step)) return console.error(renderError(step.left));
+    const r = await step.right.run(params, ids, ids);
+    if (E.isLeft(r)) return console.error(renderError(r.left));
+    const { peakBytes, ms } = r.right.stats;
+    console.log(`  ${name.padEnd(12)} measured peak ${formatNumber(peakBytes).padStart(6)}B (predicted ${formatNumber(step.right.plan.predictedPeakBytes)}B), ${ms.toFixed(0)} ms`);
+  }
+}
+
 export async function inspectCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...MODEL_FLAGS, model: { type: "string" }, remat: { type: "string" }, batch: { type: "string" }, seq: { type: "string" }, verbose: { type: "boolean" } });
+  const { values } = parseFlags(argv, { ...MODEL_FLAGS, model: { type: "string" }, remat: { type: "string" }, measure: { type: "boolean" }, backend: { type: "string" }, batch: { type: "string" }, seq: { type: "string" }, verbose: { type: "boolean" } });
   if (values.help) return console.log(HELP), 0;
   const cfg = modelConfigFrom(values);
   const model = makeModel(values.model ?? "cola", cfg);
@@ -60,7 +80,11 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   for (const l of plan.launches) byPrim.set(l.eqn.prim, (byPrim.get(l.eqn.prim) ?? 0) + 1);
   console.log(`\nplan of one training step (batch ${batch} x seq ${seq}, float32): ${plan.kernelCount} kernels, ${formatNumber(plan.flops)}FLOP, ${formatNumber(plan.bytesMoved)}B moved, predicted peak ${formatNumber(plan.predictedPeakBytes)}B`);
   console.log(`kernels by primitive: ${[...byPrim.entries()].sort((a, b) => b[1] - a[1]).map(([p, n]) => `${p} ${n}`).join(", ")}`);
-  if (values.remat) printRemat(m, choiceFlag(values.remat, "remat", Object.keys(POLICIES) as (keyof typeof POLICIES)[], "colaM"), batch, seq);
+  if (values.remat) {
+    const policy = choiceFlag(values.remat, "remat", Object.keys(POLICIES) as (keyof typeof POLICIES)[], "colaM");
+    printRemat(m, policy, batch, seq);
+    if (values.measure) await measureRemat(m, ["saveAll", policy], batch, seq, values.backend);
+  } else if (values.measure) throw new UsageError("--measure goes with --remat POLICY");
   if (values.verbose) console.log(`\n${plan.toString()}`);
   else console.log("(--verbose prints every launch)");
   return 0;

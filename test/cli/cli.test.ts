@@ -40,4 +40,13 @@ describe("rankfuse CLI", () => {
     expect(r.out).toMatch(/parameters: 42\.8M total = 32\.8M embedding .* \+ 10M non-embedding/);
     expect(r.out).toMatch(/plan of one training step .*: \d+ kernels/);
   });
+
+  it("inspect --remat colaM --measure prints predicted and measured peaks, which agree", () => {
+    const r = run("inspect", "--model", "cola", "--width", "32", "--heads", "2", "--layers", "2", "--ff", "48", "--rank", "8", "--seq", "16", "--batch", "2", "--remat", "colaM", "--measure", "--backend", "reference");
+    expect(r.code).toBe(0);
+    const rows = [...r.out.matchAll(/(saveAll|colaM) +measured peak +(\S+)B \(predicted (\S+)B\)/g)];
+    expect(rows.map((m) => m[1])).toEqual(["saveAll", "colaM"]);
+    rows.forEach((m) => expect(m[2]).toBe(m[3]));
+    expect(r.out).toMatch(/colaM saves: block_input .*cola_act/);
+  });
 });
