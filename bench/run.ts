@@ -4,6 +4,7 @@ import { saveSuite, type SuiteResult } from "./report.ts";
 /** `npm run bench [-- suite...]`: runs the suites one after another (never two at once) and saves each. */
 const SUITES: Record<string, () => Promise<{ run: () => Promise<SuiteResult> }>> = {
   remat: () => import("./remat.ts"),
+  native: () => import("./native.ts"),
 };
 
 const asked = process.argv.slice(2);
