@@ -12,6 +12,7 @@ import { makeModel, type LanguageModel } from "../models/model.ts";
 import { AdamW } from "../train/adamw.ts";
 import { compileTrainStep } from "../train/step.ts";
 import { stats, type SuiteResult } from "./report.ts";
+import { random } from "./report.ts";
 
 /**
  * The native engine against the machine and its peers, in one process:
@@ -30,15 +31,6 @@ const PEAK_N = 384;
 type Stat = ReturnType<typeof stats>;
 const fmt = (s: Stat, digits = 1, unit = ""): string => `${s.median.toFixed(digits)}${unit} [${s.min.toFixed(digits)}-${s.max.toFixed(digits)}]`;
 
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
 
 /** Seconds per call of each f, per repeat (each repeat calls f for at least minMs), after one warm-up call each; the fs alternate within a repeat. */
 function timeRepeats(funcs: (() => void)[], repeats: number, minMs: number): number[][] {

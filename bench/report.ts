@@ -38,3 +38,14 @@ export function saveSuite(name: string, r: SuiteResult): string {
   fs.writeFileSync(path.join(dir, `${name}.md`), `# ${r.title}\n\n${markdownTable(r.headers, r.rows)}\n\n${(r.notes ?? []).map((n) => `- ${n}`).join("\n")}\n`);
   return file;
 }
+
+/** Cheap deterministic values in [-0.5, 0.5) for benchmark inputs (an LCG: speed, not statistics). */
+export function random(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32 - 0.5;
+  }
+  return out;
+}

@@ -7,6 +7,7 @@
 import * as os from "node:os";
 import * as E from "fp-ts/lib/Either.js";
 import { loadNativeAddon, UnaryOp, type NativeAddon } from "./build.ts";
+import { random } from "../../bench/report.ts";
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -15,15 +16,6 @@ const arg = (name: string): string | undefined => {
 const minMs = Number(arg("min-ms") ?? 300);
 const threadCounts = (arg("threads") ?? `1,${os.availableParallelism()}`).split(",").map(Number).filter((t, i, a) => t >= 1 && a.indexOf(t) === i);
 
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
 
 /** Best seconds per call of f, over 5 repetitions of at least minMs / 5 each (after a warm-up). */
 function time(f: () => void): number {
