@@ -8,10 +8,10 @@ import { isSpec, type HostData, type HostOf, type OutputsOf, type TensorSpec, ty
 import { RankfuseException, type RankfuseError } from "./errors.ts";
 import type { Backend } from "../backends/backend.ts";
 import { Executor, type RunStats } from "../backends/executor.ts";
-import { makePlan, type Plan } from "../fusion/plan.ts";
+import type { Plan } from "../fusion/plan.ts";
 import { eliminateDeadCode } from "../fusion/dce.ts";
-import { applyRemat, type RematPolicy } from "../fusion/remat.ts";
-import { isBudget, resolveBudget } from "../fusion/budget.ts";
+import type { RematPolicy } from "../fusion/remat.ts";
+import { planWithRemat } from "../fusion/rematPlan.ts";
 
 export interface Traced {
   readonly graph: Graph;
@@ -97,11 +97,10 @@ export function compile<const A extends readonly unknown[], O>(fn: (...args: Ten
         : E.right(t);
     }),
     E.flatMap((t) => {
-      const bytesPerValue = opts.backend.caps.float64 ? 8 : 4;
-      const policy = opts.remat && isBudget(opts.remat) ? resolveBudget(t.graph, opts.remat, bytesPerValue) : E.right({ policy: opts.remat });
-      if (E.isLeft(policy)) return policy;
-      const graph = policy.right.policy ? eliminateDeadCode(applyRemat(t.graph, policy.right.policy)) : t.graph;
-      const plan = makePlan(graph, bytesPerValue);
+      const planned = planWithRemat(t.graph, opts.remat, opts.backend.caps.float64 ? 8 : 4);
+      if (E.isLeft(planned)) return planned;
+      const plan = planned.right;
+      const graph = plan.graph;
       const exec = new Executor(plan, opts.backend);
       return E.right({
         graph,

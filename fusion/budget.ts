@@ -1,11 +1,10 @@
 import * as E from "fp-ts/lib/Either.js";
-import { eliminateDeadCode } from "./dce.ts";
 import type { Eqn, Graph } from "../dsl/graph.ts";
 import { numel } from "../dsl/dim.ts";
 import type { RankfuseError } from "../dsl/errors.ts";
 import { eqnFlops } from "./cost.ts";
 import { makePlan, fmt } from "./plan.ts";
-import { applyRemat, BLOCK_INPUT, type RematPolicy } from "./remat.ts";
+import { BLOCK_INPUT, rematGraph, type RematPolicy } from "./remat.ts";
 
 /** A memory budget, resolved per graph into a concrete policy by `resolveBudget`. */
 export interface BudgetPolicy extends RematPolicy {
@@ -28,7 +27,7 @@ export function budget(bytes: number): BudgetPolicy {
 export function resolveBudget(g: Graph, p: BudgetPolicy, bytesPerValue = 4): E.Either<RankfuseError, { policy: RematPolicy; peak: number }> {
   const peakWith = (saved: ReadonlySet<Eqn>) => {
     const policy: RematPolicy = { name: p.name, save: (e) => saved.has(e) };
-    return { policy, peak: makePlan(eliminateDeadCode(applyRemat(g, policy)), bytesPerValue).predictedPeakBytes };
+    return { policy, peak: makePlan(rematGraph(g, policy), bytesPerValue).predictedPeakBytes };
   };
   const fwd = g.eqns.filter((e) => e.meta.phase === "forward");
   const usedInBackward = new Set(g.eqns.filter((e) => e.meta.phase === "backward").flatMap((e) => e.inputs));

@@ -1,5 +1,6 @@
 import { Graph, Var, type Eqn } from "../dsl/graph.ts";
 import { numel } from "../dsl/dim.ts";
+import { eliminateDeadCode } from "./dce.ts";
 
 /**
  * Remat (activation checkpointing) as a graph rewrite. A policy is a predicate over the forward
@@ -75,6 +76,9 @@ export function applyRemat(g: Graph, policy: RematPolicy): Graph {
   // graph outputs that are forward values (the loss) keep their forward definition
   return new Graph(g.inputs, out, g.outputs);
 }
+
+/** The rewritten joint graph with what no longer feeds an output removed. */
+export const rematGraph = (g: Graph, policy: RematPolicy): Graph => eliminateDeadCode(applyRemat(g, policy));
 
 /** A value kept from forward to backward: what a policy costs in memory. */
 export interface SavedResidual {

@@ -3,9 +3,8 @@ import { pipe } from "fp-ts/lib/function.js";
 import { dim } from "../dsl/dim.ts";
 import { spec } from "../dsl/spec.ts";
 import { compile, trace } from "../dsl/compile.ts";
-import { eliminateDeadCode } from "../fusion/dce.ts";
-import { applyRemat } from "../fusion/remat.ts";
-import { makePlan, type Plan } from "../fusion/plan.ts";
+import type { Plan } from "../fusion/plan.ts";
+import { planWithRemat } from "../fusion/rematPlan.ts";
 import { valueAndGrad } from "../dsl/autodiff.ts";
 import { flatten, unflatten } from "../dsl/tree.ts";
 import type { RankfuseError } from "../dsl/errors.ts";
@@ -41,7 +40,7 @@ const lossAndGrad = (model: LanguageModel) => (p: unknown, x: Tensor, y: Tensor)
 export function planTrainStep(model: LanguageModel, batch: number, seq: number): E.Either<RankfuseError, Plan> {
   return pipe(
     trace(lossAndGrad(model), [model.layout.specs, ...batchSpecs(batch, seq)] as const),
-    E.map((t) => makePlan(model.remat ? eliminateDeadCode(applyRemat(t.graph, model.remat)) : t.graph, 4)),
+    E.flatMap((t) => planWithRemat(t.graph, model.remat, 4)),
   );
 }
 

@@ -81,7 +81,7 @@ export const referenceKernels: { readonly [P in Prim]: RefKernel<P> } = {
   sum: reduce(0, (acc, v) => acc + v),
   max: reduce(-Infinity, Math.max),
   mean: reduce(0, (acc, v) => acc + v, (acc, n) => acc / n),
-  matmul: ([x0, y0], [ax, ay], out, { transA, transB }) => {
+  matmul: ([x0, y0], [ax, ay], _, { transA, transB }) => {
     const a = sizes(ax!.dims), b = sizes(ay!.dims);
     const x = transA ? swapLast(x0!, a) : x0, y = transB ? swapLast(y0!, b) : y0;
     if (transA) a.splice(a.length - 2, 2, a[a.length - 1]!, a[a.length - 2]!);
@@ -100,7 +100,6 @@ export const referenceKernels: { readonly [P in Prim]: RefKernel<P> } = {
         }
       }
     }
-    void out;
     return res;
   },
   reshape: ([x]) => x!.slice(),
