@@ -1,3 +1,4 @@
+import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
@@ -141,7 +142,7 @@ describe("native addon", () => {
         fc.assert(
           fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 90 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 90 }), fc.boolean(), fc.nat(1000),
             (batch, M, K, N, shared, seed) => check(batch, M, K, N, shared, seed)),
-          { numRuns: 25 },
+          { numRuns: runs(25) },
         );
       }));
   });
@@ -202,7 +203,7 @@ describe("native addon", () => {
         const xShape = out.map((d, i) => ((mx >> i) & 1 ? 1 : d)), yShape = out.map((d, i) => ((my >> i) & 1 ? 1 : d));
         checkBinary(op, out, xShape, yShape, mx + my);
       }),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
     const nan = new Float32Array(2);
     addon.binary(BinaryOp.maximum, Float32Array.of(NaN, 1), Float32Array.of(1, NaN), nan, Int32Array.of(2), Int32Array.of(1), Int32Array.of(1));
@@ -238,7 +239,7 @@ describe("native addon", () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 5 }), fc.nat(), fc.integer({ min: 0, max: 2 }), (shape, m, op) =>
         checkReduce(op, shape, shape.map((_, i) => (m >> i) & 1), m)),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 
@@ -261,7 +262,7 @@ describe("native addon", () => {
       fc.property(fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 5 }).chain((shape) =>
         fc.tuple(fc.constant(shape), fc.shuffledSubarray([...shape.keys()], { minLength: shape.length, maxLength: shape.length }))),
       ([shape, perm]) => checkTranspose(shape, perm, shape.length)),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 
@@ -275,7 +276,7 @@ describe("native addon", () => {
         addon.broadcastTo(x, got, Int32Array.from(out), xs);
         expect(Array.from(got)).toEqual(Array.from(indices(out), (idx) => x[idx.reduce((o, v, a) => o + v * xs[a]!, 0)]!));
       }),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 

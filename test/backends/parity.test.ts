@@ -1,3 +1,4 @@
+import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
@@ -35,7 +36,7 @@ describe.each(["cpu", "wasm", "native"])("parity: %s vs reference", (name) => {
         expect(allcloseViolation([got.value], [want.value])).toBeNull();
         got.grads.forEach((g, i) => expect(allcloseViolation(g, want.grads[i]!), `grad ${i}`).toBeNull());
       }),
-      { numRuns: 6 },
+      { numRuns: runs(6) },
     );
   });
 });

@@ -1,3 +1,4 @@
+import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { PRIMS } from "../../dsl/prims.ts";
@@ -14,7 +15,7 @@ describe("gradient check (reference, float64)", () => {
         const { analytic, numeric } = await directionalCheck(c, backend, seed);
         expect(Math.abs(analytic - numeric)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(numeric)));
       }),
-      { numRuns: 12 },
+      { numRuns: runs(12) },
     );
   });
 });

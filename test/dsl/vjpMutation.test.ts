@@ -1,3 +1,4 @@
+import { runs } from "../helpers/runs.ts";
 import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { PRIMS, type Prim } from "../../dsl/prims.ts";
@@ -31,7 +32,7 @@ describe("a broken vjp rule is caught", () => {
         const { analytic, numeric } = await directionalCheck(c, backend, seed);
         return Math.abs(analytic - numeric) <= 1e-6 * (1 + Math.abs(numeric));
       }),
-      { numRuns: 12 },
+      { numRuns: runs(12) },
     );
     expect(caught.failed).toBe(true);
   });

@@ -1,3 +1,4 @@
+import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
@@ -42,7 +43,7 @@ describe("remat policies", () => {
           r.grads.forEach((g, i) => expect(Buffer.from(g.buffer).equals(Buffer.from(base!.grads[i]!.buffer))).toBe(true));
         }
       }),
-      { numRuns: 6 },
+      { numRuns: runs(6) },
     );
   });
 

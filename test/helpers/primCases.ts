@@ -101,8 +101,9 @@ export const primCases: { readonly [P in Prim]: fc.Arbitrary<PrimCase> } = {
   })),
   softmax: fc.tuple(shape(2, 3), fc.boolean()).map(([dims, causal]): PrimCase => ({ floats: [{ dims }], apply: ([x]) => op.softmax(x!, causal) })),
   logSoftmax: unaryCase(op.logSoftmax),
+  // |x| >= 0.25 keeps mean(x^2) far above eps: with one feature, x/sqrt(x^2+eps) bends too sharply near 0 for central differences
   rmsnorm: shape(1, 3).map((dims): PrimCase => ({
-    floats: [{ dims }, { dims: [dims[dims.length - 1]!] }],
+    floats: [{ dims, gap: 0.25 }, { dims: [dims[dims.length - 1]!] }],
     apply: ([x, w]) => op.rmsnorm(x!, w! as never, 1e-5),
   })),
   rope: fc.tuple(size, size, fc.integer({ min: 1, max: 3 }), fc.boolean()).map(([b, t, h, inverse]): PrimCase => ({

@@ -1,3 +1,4 @@
+import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { dim } from "../../dsl/dim.ts";
@@ -111,7 +112,7 @@ describe("CoLA with identity activation and r = d equals a dense model with W = 
         expect(Number.isFinite(lc)).toBe(true);
         expect(relDiff(lc, ld)).toBeLessThan(1e-9);
       }),
-      { numRuns: 6 },
+      { numRuns: runs(6) },
     );
   });
 
@@ -124,7 +125,7 @@ describe("CoLA with identity activation and r = d equals a dense model with W = 
         const [x, y] = [tokens(rng), tokens(rng)];
         expect(relDiff(await colaFns.true(p.cola, x, y), await fullLoss(p.dense, x, y))).toBeLessThan(1e-9);
       }),
-      { numRuns: 4 },
+      { numRuns: runs(4) },
     );
   });
 

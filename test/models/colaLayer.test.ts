@@ -1,3 +1,4 @@
+import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { dim, type Dim } from "../../dsl/dim.ts";
@@ -39,7 +40,7 @@ describe("a composed CoLA layer B·silu(A·x)", () => {
         const numeric = ((await f(at(1))) - (await f(at(-1)))) / (2 * h);
         expect(Math.abs(analytic - numeric)).toBeLessThan(1e-6 * (1 + Math.abs(numeric)));
       }),
-      { numRuns: 25 },
+      { numRuns: runs(25) },
     );
   });
 
@@ -56,7 +57,7 @@ describe("a composed CoLA layer B·silu(A·x)", () => {
         const b = unwrap(await dense.run(p, x)).out as Float64Array;
         a.forEach((val, i) => expect(val).toBeCloseTo(b[i]!, 10));
       }),
-      { numRuns: 25 },
+      { numRuns: runs(25) },
     );
   });
 });

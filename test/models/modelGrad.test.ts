@@ -1,3 +1,4 @@
+import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
@@ -95,7 +96,7 @@ describe.each(METHODS)("%s model gradients", (method) => {
         expect(scale).toBeGreaterThan(1e-2); // a real signal, not two zeros agreeing
         expect(Math.abs(analytic - numeric)).toBeLessThan(1e-6 * scale);
       }),
-      { numRuns: 4 },
+      { numRuns: runs(4) },
     );
   });
 

@@ -1,3 +1,4 @@
+import { runs } from "../helpers/runs.ts";
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
@@ -79,7 +80,7 @@ describe("safetensors", () => {
           expect(r.right.metadata).toEqual(Object.keys(metadata).length > 0 ? { ...metadata } : {});
         },
       ),
-      { numRuns: 200 },
+      { numRuns: runs(200) },
     );
   });
 
