@@ -7,8 +7,9 @@ import type { ModelConfig } from "./config.ts";
 import { decoderLogits, decoderLoss, type DecoderOptions, type DecoderParams, type Projection } from "./transformer.ts";
 import { colaM, type RematPolicy } from "../fusion/remat.ts";
 import { initParams, layoutOf, normal, ONES, param, type ParamDecl, type ParamLayout } from "./params.ts";
+import type { SchemeOptions, TrainingScheme } from "../train/scheme.ts";
 
-/** The methods that are models (training schemes and optimizers come later). */
+/** Every method `train --method` and `compare --methods` accept: a model, plus a training scheme for some. */
 export const METHODS = ["full", "cola", "colaM"] as const;
 export type Method = (typeof METHODS)[number];
 
@@ -33,6 +34,21 @@ export interface LanguageModel {
   readonly forwardFlopsPerToken: number;
   /** What its training step recomputes in backward (CoLA-M); none means everything is stored. */
   readonly remat?: RematPolicy;
+  /** Params (layout order) that never train: the step computes no gradient for them (ReLoRA's W, a guide's α). */
+  readonly frozen?: readonly boolean[];
+  /** What the method does around AdamW (ReLoRA, Fira, SST, ...), made fresh for each run. */
+  scheme?(o: SchemeOptions): TrainingScheme;
+}
+
+/** The parts of a model a method file supplies; `assembleModel` derives the rest. */
+export interface ModelParts {
+  readonly remat?: RematPolicy;
+  readonly frozen?: (layout: ParamLayout) => readonly boolean[];
+  readonly scheme?: (o: SchemeOptions) => TrainingScheme;
+  /** Replaces the default init (e.g. SVD-based inits that derive some params from others). */
+  readonly init?: (layout: ParamLayout, seed: number) => Float32Array[];
+  /** Overrides the default forward FLOPs per token (2 per weight read by a matmul, plus attention). */
+  readonly forwardFlopsPerToken?: number;
 }
 
 const STD = 0.02; // LLaMA / GaLore init for dense weights and embeddings
@@ -40,14 +56,14 @@ const STD = 0.02; // LLaMA / GaLore init for dense weights and embeddings
 /** CoLA's init: A and B entries ~ N(0,1)·r^(-1/4)·(d_in+d_out)^(-1/4), so A·B has a Xavier-like scale. */
 export const colaStd = (r: number, dIn: number, dOut: number) => Math.pow(r, -0.25) * Math.pow(dIn + dOut, -0.25);
 
-type Decl<W> = (i: Dim, o: Dim) => W;
-const dense: Decl<ParamDecl> = (i, o) => param([i, o], normal(STD));
-const cola = (r: Dim): Decl<{ A: ParamDecl; B: ParamDecl }> => (i, o) => {
+export type Decl<W> = (i: Dim, o: Dim) => W;
+export const dense: Decl<ParamDecl> = (i, o) => param([i, o], normal(STD));
+export const cola = (r: Dim): Decl<{ A: ParamDecl; B: ParamDecl }> => (i, o) => {
   const std = colaStd(r.size, i.size, o.size);
   return { A: param([i, r], normal(std)), B: param([r, o], normal(std)) };
 };
 
-function declare<W>(cfg: ModelConfig, w: Decl<W>) {
+export function declare<W>(cfg: ModelConfig, w: Decl<W>) {
   const [V, D, F] = [dim("vocab", cfg.vocab), dim("d", cfg.d), dim("ff", cfg.dFF)];
   const block = () => ({
     attnNorm: param([D], ONES), q: w(D, D), k: w(D, D), v: w(D, D), o: w(D, D),
@@ -56,10 +72,14 @@ function declare<W>(cfg: ModelConfig, w: Decl<W>) {
   return { embed: param([V, D], normal(STD)), blocks: Array.from({ length: cfg.layers }, block), finalNorm: param([D], ONES), head: param([D, V], normal(STD)) };
 }
 
-const denseProj: Projection<Tensor> = { apply: (x, w) => linear(x as never, w as never) };
-const colaProj: Projection<ColaParams> = { apply: (x, w) => colaLinear(x as never, w as never) };
+export const denseProj: Projection<Tensor> = { apply: (x, w) => linear(x as never, w as never) };
+export const colaProj: Projection<ColaParams> = { apply: (x, w) => colaLinear(x as never, w as never) };
 
-function build<W>(method: Method, cfg: ModelConfig, tree: unknown, opts: DecoderOptions<W>, remat?: RematPolicy): LanguageModel {
+/**
+ * A LanguageModel from a declared param tree and a decoder: counts and FLOPs from the layout, the loss and
+ * logits from the shared decoder. Method files (models/<method>.ts) call it with their own projection.
+ */
+export function assembleModel<W>(method: string, cfg: ModelConfig, tree: unknown, opts: DecoderOptions<W>, parts: ModelParts = {}): LanguageModel {
   const layout = layoutOf(tree);
   const sizes = layout.shapes.map((s) => s.reduce((a, b) => a * b, 1));
   const embedding = layout.names.reduce((s, n, i) => s + (n === "embed" || n === "head" ? sizes[i]! : 0), 0);
@@ -68,15 +88,17 @@ function build<W>(method: Method, cfg: ModelConfig, tree: unknown, opts: Decoder
   const matmulWeights = layout.names.reduce((s, n, i) => s + (layout.shapes[i]!.length === 2 && n !== "embed" ? sizes[i]! : 0), 0);
   const attentionFlops = cfg.layers * 4 * cfg.seq * cfg.d;
   return {
-    method,
+    method: method as Method,
     config: cfg,
     layout,
-    init: (seed) => initParams(layout, seed),
+    init: (seed) => (parts.init ? parts.init(layout, seed) : initParams(layout, seed)),
     loss: (params, ids, targets) => decoderLoss(cfg, params as DecoderParams<W>, ids, targets, opts),
     logits: (params, ids) => decoderLogits(cfg, params as DecoderParams<W>, ids, opts),
     counts: { embedding, nonEmbedding: total - embedding, total },
-    forwardFlopsPerToken: 2 * matmulWeights + attentionFlops,
-    remat,
+    forwardFlopsPerToken: parts.forwardFlopsPerToken ?? 2 * matmulWeights + attentionFlops,
+    remat: parts.remat,
+    frozen: parts.frozen?.(layout),
+    scheme: parts.scheme,
   };
 }
 
@@ -84,11 +106,11 @@ function build<W>(method: Method, cfg: ModelConfig, tree: unknown, opts: Decoder
 export function makeModel(method: string, cfg: ModelConfig): E.Either<RankfuseError, LanguageModel> {
   switch (method) {
     case "full":
-      return E.right(build("full", cfg, declare(cfg, dense), { proj: denseProj, gateSilu: true }));
+      return E.right(assembleModel("full", cfg, declare(cfg, dense), { proj: denseProj, gateSilu: true }));
     case "cola":
-      return E.right(build("cola", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }));
+      return E.right(assembleModel("cola", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }));
     case "colaM": // CoLA-M: the same model and gradients as CoLA, storing only rank-r activations and block inputs
-      return E.right(build("colaM", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }, colaM));
+      return E.right(assembleModel("colaM", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }, { remat: colaM }));
     default:
       return E.left({ tag: "ConfigError", message: `unknown model "${method}": choose one of ${METHODS.join(", ")}` });
   }

@@ -1,0 +1,61 @@
+import type * as E from "fp-ts/lib/Either.js";
+import type { AdamW } from "./adamw.ts";
+import type { ParamLayout } from "../models/params.ts";
+
+/**
+ * A training scheme: what a method does around the plain AdamW step. Model-only methods (CoLA, CR-Net,
+ * low-rank FFNs) have none; ReLoRA (merge and restart), Fira (its own optimizer for the matrices), SST
+ * (sampled singular vectors, re-SVD), self-guided FFNs (the guide's α schedule) and dynamic adjustment
+ * (which params train) are schemes. The loop calls the hooks in this order, every step:
+ *
+ *   grads = step(params)                          (frozen params of the model get no gradient)
+ *   clip(grads)
+ *   mask = frozen(step)                           (params AdamW must leave alone this step)
+ *   update(ctx, grads, lr)                        (the scheme updates the params it owns: Fira, SST)
+ *   adam.step(params, grads, lr, mask)            (everything else)
+ *   afterStep(ctx)                                (merges, resets, re-SVDs, α)
+ *
+ * The lr passed in is the run's warmup + cosine value times `lrFactor(step)`. A scheme holds state (its
+ * own moments, projections, counters); `state()`/`restore()` put it in the checkpoint, so a resumed run
+ * equals an uninterrupted one. Schemes are made per run by `LanguageModel.scheme(...)`.
+ */
+export interface TrainingScheme {
+  /** Multiplies the run's learning rate at a step (0-based: the update that makes step+1). ReLoRA's jagged restarts. */
+  lrFactor?(step: number): number;
+  /** true for params AdamW must not touch at this step (values and moments unchanged): owned by `update`, or frozen for now. */
+  frozen?(step: number): readonly boolean[];
+  /** Updates the params this scheme owns, in place, before AdamW updates the rest. */
+  update?(ctx: SchemeContext, grads: readonly Float32Array[], lr: number): void;
+  /** After the update: may change params and AdamW's state in place (ReLoRA merge, SST re-SVD, α schedule). */
+  afterStep?(ctx: SchemeContext): void;
+  /** Everything needed to resume exactly. */
+  state(): SchemeState;
+  restore(s: SchemeState): E.Either<string, void>;
+  /** One line for logs and the report (e.g. "merge every 200 steps, magnitude pruning 0.9"). */
+  describe(): string;
+}
+
+export interface SchemeContext {
+  /** The step being made, 0-based (afterStep: the step just made). */
+  readonly step: number;
+  readonly totalSteps: number;
+  /** The flat params, in layout order; mutate in place. */
+  readonly params: Float32Array[];
+  readonly adam: AdamW;
+  readonly layout: ParamLayout;
+}
+
+/** A scheme's checkpointed state: named float32 tensors and JSON. */
+export interface SchemeState {
+  readonly tensors: Readonly<Record<string, { readonly shape: readonly number[]; readonly data: Float32Array }>>;
+  readonly meta: unknown;
+}
+
+/** What a scheme factory gets: the run's seed (for its own RNG streams) and length. */
+export interface SchemeOptions {
+  readonly seed: number;
+  readonly totalSteps: number;
+  readonly layout: ParamLayout;
+}
+
+export const EMPTY_SCHEME_STATE: SchemeState = { tensors: {}, meta: null };
