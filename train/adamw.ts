@@ -95,8 +95,12 @@ export class AdamW {
     return { step: this.t, m: this.m.map((a) => a.slice()), v: this.v.map((a) => a.slice()) };
   }
 
-  /** One update of every param in place. Mismatched list lengths or sizes are programming errors and throw. */
-  step(params: Float32Array[], grads: Float32Array[], lr: number = this.lr): void {
+  /**
+   * One update of every param in place, except those with `skip[i]` (frozen, or updated by a training
+   * scheme): their values and moments stay as they are. Mismatched list lengths or sizes are programming
+   * errors and throw.
+   */
+  step(params: Float32Array[], grads: Float32Array[], lr: number = this.lr, skip?: readonly boolean[]): void {
     if (params.length !== this.m.length || grads.length !== this.m.length) {
       throw new RangeError(`AdamW.step: expected ${this.m.length} params and grads, got ${params.length} and ${grads.length}`);
     }
@@ -105,6 +109,7 @@ export class AdamW {
     const stepSize = lr / (1 - b1 ** this.t);
     const sqrtBc2 = Math.sqrt(1 - b2 ** this.t);
     for (let i = 0; i < params.length; i++) {
+      if (skip?.[i]) continue;
       const p = params[i], g = grads[i], m = this.m[i], v = this.v[i];
       if (p.length !== m.length || g.length !== m.length) {
         throw new RangeError(`AdamW.step: param ${i} has ${p.length} values and ${g.length} grads, expected ${m.length}`);

@@ -24,6 +24,7 @@ import { isRngState, type RngState } from "./rng.ts";
 import type { SamplerState } from "./batches.ts";
 import type { NamedParams } from "./params.ts";
 import type { AdamState } from "./adamw.ts";
+import type { SchemeState } from "./scheme.ts";
 
 export const CHECKPOINT_FORMAT = "rankfuse-checkpoint-v1";
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
@@ -40,6 +41,8 @@ export type Checkpoint = {
   sampler: SamplerState;
   /** Free JSON-serializable data (metrics so far, etc.). */
   extra: unknown;
+  /** A training scheme's state (ReLoRA, Fira, SST, ...): tensors `scheme/<key>`, JSON in metadata. */
+  scheme?: SchemeState;
 };
 
 export const checkpointPath = (dir: string): string => path.join(dir, CHECKPOINT_FILE);
@@ -60,7 +63,12 @@ const encodeCheckpoint = (c: Checkpoint): Uint8Array => {
     tensors[`adam.m/${name}`] = { dtype: "F32", shape: shapes[i], data: c.adam.m[i] };
     tensors[`adam.v/${name}`] = { dtype: "F32", shape: shapes[i], data: c.adam.v[i] };
   });
+  const scheme = c.scheme;
+  if (scheme) {
+    for (const [key, t] of Object.entries(scheme.tensors)) tensors[`scheme/${key}`] = { dtype: "F32", shape: [...t.shape], data: t.data };
+  }
   return encodeSafetensors(tensors, {
+    ...(scheme ? { scheme: JSON.stringify({ keys: Object.keys(scheme.tensors), meta: scheme.meta ?? null }) } : {}),
     format: CHECKPOINT_FORMAT,
     config: c.config,
     step: String(c.step),
@@ -163,6 +171,22 @@ const readTensors = (file: string, names: string[], tensors: Record<string, Tens
   return E.right({ shapes, values, m, v });
 };
 
+/** The scheme section, when the checkpoint has one: every listed tensor must be there, as F32. */
+const readScheme = (file: string, meta: Record<string, string>, tensors: Record<string, Tensor>): E.Either<TrainError, SchemeState | undefined> => {
+  if (meta.scheme === undefined) return E.right(undefined);
+  return E.flatMap(jsonField(file, meta, "scheme"), (x) => {
+    const s = x as { keys?: unknown; meta?: unknown };
+    if (typeof s !== "object" || s === null || !isStringArray(s.keys)) return fail(`checkpoint ${file} has malformed "scheme" metadata`);
+    const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const k of s.keys) {
+      const t = tensors[`scheme/${k}`];
+      if (!t || t.dtype !== "F32") return fail(`checkpoint ${file} is missing the training scheme's tensor "scheme/${k}"`);
+      out[k] = { shape: t.shape, data: t.data as Float32Array };
+    }
+    return E.right({ tensors: out, meta: s.meta ?? null });
+  });
+};
+
 /**
  * Load `<dir>/checkpoint.safetensors`, refusing (never repairing or
  * falling back) a missing, corrupt, foreign or mismatched one. With
@@ -189,7 +213,8 @@ export const loadCheckpoint = (dir: string, expectConfig?: string): E.Either<Tra
         isSamplerState(x) ? E.right(x) : fail(`checkpoint ${file} has an invalid sampler state`))),
       E.bind("extra", () => jsonField(file, meta, "extra")),
       E.bind("t", ({ names }) => readTensors(file, names, tensors)),
-      E.map(({ step, adamStep, names, rng, sampler, extra, t }): Checkpoint => ({
+      E.bind("scheme", () => readScheme(file, meta, tensors)),
+      E.map(({ step, adamStep, names, rng, sampler, extra, t, scheme }): Checkpoint => ({
         config: meta.config,
         step,
         params: { names, shapes: t.shapes, values: t.values },
@@ -197,6 +222,7 @@ export const loadCheckpoint = (dir: string, expectConfig?: string): E.Either<Tra
         rng,
         sampler,
         extra,
+        ...(scheme ? { scheme } : {}),
       })),
     )),
   );

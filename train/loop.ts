@@ -13,7 +13,8 @@ import { MetricsLog, truncateAfterStep } from "./metricsLog.ts";
 import type { Progress } from "./progress.ts";
 import { Rng } from "./rng.ts";
 import { warmupCosine } from "./schedule.ts";
-import { compileEvalStep, compileTrainStep } from "./step.ts";
+import { compileEvalStep, compileTrainStep, frozenMask } from "./step.ts";
+import type { SchemeContext } from "./scheme.ts";
 import type { RunError } from "./trainErrors.ts";
 
 export interface TrainOptions {
@@ -89,6 +90,11 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
   /** What a checkpoint carries besides the tensors, so a resumed run reports the whole run. */
   const history = { losses: [] as { step: number; loss: number }[], evals: [] as ({ step: number } & EvalResult)[], timedMs: 0, timedSteps: 0, peakBytes: 0 };
 
+  /** What the method does around AdamW (ReLoRA merges, Fira's projected updates, ...), and the params it never trains. */
+  const scheme = model.scheme?.({ seed: o.seed, totalSteps: o.steps, layout: model.layout });
+  const modelFrozen = frozenMask(model);
+  if (scheme) o.progress?.log(`${model.method}: ${scheme.describe()}`);
+
   const ckptExists = o.outDir !== undefined && fs.existsSync(checkpointPath(o.outDir));
   if (o.resume && ckptExists) {
     const ck = loadCheckpoint(o.outDir!, config);
@@ -98,6 +104,11 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
     const smp = BatchSampler.restore(data.train, samplerOpts, ck.right.sampler);
     if (E.isLeft(smp)) return smp;
     [params, adam, sampler, start, rng] = [ck.right.params.values, restored.right, smp.right, ck.right.step, Rng.restore(ck.right.rng)];
+    if (scheme) {
+      if (!ck.right.scheme) return E.left({ tag: "CheckpointError", message: `${checkpointPath(o.outDir!)} has no state for ${model.method}'s training scheme: it was not written by this method` });
+      const r = scheme.restore(ck.right.scheme);
+      if (E.isLeft(r)) return E.left({ tag: "CheckpointError", message: `${checkpointPath(o.outDir!)}: cannot restore ${model.method}'s training scheme: ${r.left}` });
+    }
     Object.assign(history, ck.right.extra as Partial<typeof history>);
   } else {
     if (o.resume) o.progress?.log(`no checkpoint in ${o.outDir ?? "(no --out)"}: starting from step 0`);
@@ -126,6 +137,7 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
     if (!o.outDir) return E.right(undefined);
     const r = saveCheckpoint(o.outDir, {
       config, step, params: { names: [...model.layout.names], shapes, values: params }, adam: adam.state(), rng: rng.state(), sampler: sampler.state(), extra: history,
+      ...(scheme ? { scheme: scheme.state() } : {}),
     });
     if (E.isRight(r)) o.progress?.log(`checkpoint at step ${step}: ${r.right}`);
     return r;
@@ -156,8 +168,12 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
       const { loss, grads, stats } = r.right;
       if (!Number.isFinite(loss)) return E.left({ tag: "InputError", message: `training diverged at step ${step + 1}: loss is ${loss} (try a lower --lr)` });
       const { norm } = clipGlobalNorm(grads, o.clip);
-      const lr = lrAt(step);
-      adam.step(params, grads, lr);
+      const lr = lrAt(step) * (scheme?.lrFactor?.(step) ?? 1);
+      const ctx: SchemeContext = { step, totalSteps: o.steps, params, adam, layout: model.layout };
+      const schemeFrozen = scheme?.frozen?.(step);
+      scheme?.update?.(ctx, grads, lr);
+      adam.step(params, grads, lr, modelFrozen.map((f, i) => f || !!schemeFrozen?.[i]));
+      scheme?.afterStep?.(ctx);
       step++;
       const ms = performance.now() - t0;
       if (step > start + 1) (history.timedMs += ms), history.timedSteps++;

@@ -6,7 +6,8 @@ import { compile, trace } from "../dsl/compile.ts";
 import type { Plan } from "../fusion/plan.ts";
 import { planWithRemat } from "../fusion/rematPlan.ts";
 import { valueAndGrad } from "../dsl/autodiff.ts";
-import { flatten, unflatten } from "../dsl/tree.ts";
+import { unflatten } from "../dsl/tree.ts";
+import { specLeaves } from "../models/params.ts";
 import type { RankfuseError } from "../dsl/errors.ts";
 import type { Tensor } from "../dsl/trace.ts";
 import type { Backend } from "../backends/backend.ts";
@@ -33,29 +34,53 @@ const batchSpecs = (batch: number, seq: number) => {
 const asTree = (model: LanguageModel, params: readonly Float32Array[]) => unflatten(model.layout.def, params);
 const toF32 = (a: Float32Array | Float64Array) => (a instanceof Float32Array ? a : Float32Array.from(a));
 
-/** The function a training step computes: (params, ids, targets) -> [loss, grads]. */
-const lossAndGrad = (model: LanguageModel) => (p: unknown, x: Tensor, y: Tensor) => valueAndGrad((q: unknown) => model.loss(q, x, y))(p);
+/**
+ * The function a training step computes: (trainable, frozen, ids, targets) -> [loss, grads of trainable].
+ * Params are split by `model.frozen` so no gradient is ever computed for a frozen one (ReLoRA's W).
+ */
+const lossAndGrad = (model: LanguageModel) => (tr: Tensor[], fr: Tensor[], x: Tensor, y: Tensor) =>
+  valueAndGrad((t: Tensor[]) => model.loss(unflatten(model.layout.def, mergeByMask(frozenMask(model), t, fr)), x, y))(tr);
+
+/** The model's frozen mask, all false when it has none. */
+export const frozenMask = (model: LanguageModel): readonly boolean[] => model.frozen ?? model.layout.names.map(() => false);
+
+/** Splits a flat list into (trainable, frozen) by mask, keeping order within each. */
+export function splitByMask<T>(mask: readonly boolean[], xs: readonly T[]): [T[], T[]] {
+  const tr: T[] = [], fr: T[] = [];
+  xs.forEach((x, i) => (mask[i] ? fr : tr).push(x));
+  return [tr, fr];
+}
+
+/** The inverse of splitByMask. */
+export function mergeByMask<T>(mask: readonly boolean[], tr: readonly T[], fr: readonly T[]): T[] {
+  let [i, j] = [0, 0];
+  return mask.map((m) => (m ? fr[j++]! : tr[i++]!));
+}
+
+const paramSpecs = (model: LanguageModel) => splitByMask(frozenMask(model), specLeaves(model.layout));
 
 /** The plan of one training step at float32, without a backend (for `rankfuse inspect`). */
 export function planTrainStep(model: LanguageModel, batch: number, seq: number): E.Either<RankfuseError, Plan> {
   return pipe(
-    trace(lossAndGrad(model), [model.layout.specs, ...batchSpecs(batch, seq)] as const),
+    trace(lossAndGrad(model), [...paramSpecs(model), ...batchSpecs(batch, seq)] as const),
     E.flatMap((t) => planWithRemat(t.graph, model.remat, 4)),
   );
 }
 
 export function compileTrainStep(model: LanguageModel, backend: Backend<any>, batch: number, seq: number): E.Either<RankfuseError, TrainStep> {
   const [ids, targets] = batchSpecs(batch, seq);
+  const mask = frozenMask(model);
   return pipe(
-    compile(lossAndGrad(model), { args: [model.layout.specs, ids, targets] as const, backend, remat: model.remat }),
+    compile(lossAndGrad(model), { args: [...paramSpecs(model), ids, targets] as const, backend, remat: model.remat }),
     E.map((c) => ({
       plan: c.plan,
       run: async (params, x, y) =>
         pipe(
-          await c.run(asTree(model, params) as never, x, y),
+          await c.run(...(splitByMask(mask, params) as [never, never]), x, y),
           E.map(({ out, stats }) => {
-            const [loss, grads] = out as unknown as [Float32Array, unknown];
-            return { loss: loss[0]!, grads: flatten(grads, (g): g is Float32Array => ArrayBuffer.isView(g)).leaves.map(toF32), stats };
+            const [loss, grads] = out as unknown as [Float32Array, (Float32Array | Float64Array)[]];
+            // a frozen param's gradient is never computed: an empty array stands in its place
+            return { loss: loss[0]!, grads: mergeByMask(mask, grads.map(toF32), mask.filter(Boolean).map(() => new Float32Array(0))), stats };
           }),
         ),
     })),
