@@ -11,6 +11,7 @@ import { formatNumber } from "../train/format.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import { MODEL_HELP, modelConfigFrom, RUN_FLAGS, RUN_HELP, runSettingsFrom } from "./trainFlags.ts";
 import { runTraining } from "./session.ts";
+import { trainableParams } from "../models/model.ts";
 
 const HELP = `rankfuse compare: train several methods at the same width, on the same data, for the same tokens,
 and print a table (params, FLOPs/token, tokens/s, peak memory, validation perplexity, bits/byte);
@@ -48,7 +49,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     const r = await runTraining(model, backend.right, data.right, s, { outDir: path.join(out, model.method), resume: !!values.resume, label: model.method });
     if (E.isLeft(r)) return console.error(`rankfuse compare: ${model.method}: ${renderRunError(r.left)}`), 1;
     if (r.right.stopped) return console.error(`stopped during ${model.method}; continue with: rankfuse compare ${argv.filter((a) => a !== "--resume").join(" ")}${values.out ? "" : ` --out ${out}`} --resume`), 130;
-    rows.push({ method: model.method, params: model.counts.total, nonEmbedding: model.counts.nonEmbedding, trainFlopsPerToken: 3 * model.forwardFlopsPerToken, tokensPerStep: s.batch * s.seq, result: r.right });
+    rows.push({ method: model.method, params: model.counts.total, nonEmbedding: model.counts.nonEmbedding, trainable: trainableParams(model), trainFlopsPerToken: 3 * model.forwardFlopsPerToken, tokensPerStep: s.batch * s.seq, result: r.right });
   }
   writeCompareReport(out, rows, {
     config: cfg.name, width: cfg.d, layers: cfg.layers, rank: cfg.rank, backend: `${backend.right.name} (${backend.right.describe()})`,

@@ -8,9 +8,10 @@ import { decoderLogits, decoderLoss, type DecoderOptions, type DecoderParams, ty
 import { colaM, type RematPolicy } from "../fusion/remat.ts";
 import { initParams, layoutOf, normal, ONES, param, type ParamDecl, type ParamLayout } from "./params.ts";
 import type { SchemeOptions, TrainingScheme } from "../train/scheme.ts";
+import { makeCrnet } from "./crnet.ts";
 
 /** Every method `train --method` and `compare --methods` accept: a model, plus a training scheme for some. */
-export const METHODS = ["full", "cola", "colaM"] as const;
+export const METHODS = ["full", "cola", "colaM", "crnet"] as const;
 export type Method = (typeof METHODS)[number];
 
 export interface ParamCounts {
@@ -39,6 +40,10 @@ export interface LanguageModel {
   /** What the method does around AdamW (ReLoRA, Fira, SST, ...), made fresh for each run. */
   scheme?(o: SchemeOptions): TrainingScheme;
 }
+
+/** Params the optimizer may train: all but the model's frozen ones. */
+export const trainableParams = (m: LanguageModel): number =>
+  m.layout.shapes.reduce((s, sh, i) => s + (m.frozen?.[i] ? 0 : sh.reduce((a, b) => a * b, 1)), 0);
 
 /** The parts of a model a method file supplies; `assembleModel` derives the rest. */
 export interface ModelParts {
@@ -111,6 +116,8 @@ export function makeModel(method: string, cfg: ModelConfig): E.Either<RankfuseEr
       return E.right(assembleModel("cola", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }));
     case "colaM": // CoLA-M: the same model and gradients as CoLA, storing only rank-r activations and block inputs
       return E.right(assembleModel("colaM", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }, { remat: colaM }));
+    case "crnet":
+      return makeCrnet(cfg);
     default:
       return E.left({ tag: "ConfigError", message: `unknown model "${method}": choose one of ${METHODS.join(", ")}` });
   }

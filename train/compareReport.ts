@@ -11,19 +11,21 @@ export interface CompareRow {
   readonly method: string;
   readonly params: number;
   readonly nonEmbedding: number;
+  /** Params the optimizer trains (all but the model's frozen ones). */
+  readonly trainable: number;
   /** Training FLOPs per token: 3× the forward pass (forward + backward). */
   readonly trainFlopsPerToken: number;
   readonly tokensPerStep: number;
   readonly result: TrainResult;
 }
 
-export const TABLE_HEADERS = ["method", "params", "non-emb", "train FLOPs/token", "tokens/s", "vs full", "peak memory", "val loss", "val ppl", "bits/byte"];
+export const TABLE_HEADERS = ["method", "params", "non-emb", "trainable", "train FLOPs/token", "tokens/s", "vs full", "peak memory", "optimizer state", "val loss", "val ppl", "bits/byte"];
 
 export function tableRows(rows: readonly CompareRow[]): (string | number)[][] {
   const base = rows.find((r) => r.method === "full")?.result.tokensPerSec;
   return rows.map((r) => [
-    r.method, formatNumber(r.params), formatNumber(r.nonEmbedding), formatNumber(r.trainFlopsPerToken), r.result.tokensPerSec.toFixed(0),
-    base ? `${(r.result.tokensPerSec / base).toFixed(2)}x` : "", `${formatNumber(r.result.peakBytes)}B`, r.result.final.loss.toFixed(4), r.result.final.ppl.toFixed(2), r.result.final.bitsPerByte.toFixed(3),
+    r.method, formatNumber(r.params), formatNumber(r.nonEmbedding), formatNumber(r.trainable), formatNumber(r.trainFlopsPerToken), r.result.tokensPerSec.toFixed(0),
+    base ? `${(r.result.tokensPerSec / base).toFixed(2)}x` : "", `${formatNumber(r.result.peakBytes)}B`, `${formatNumber(r.result.optimizerBytes)}B`, r.result.final.loss.toFixed(4), r.result.final.ppl.toFixed(2), r.result.final.bitsPerByte.toFixed(3),
   ]);
 }
 
@@ -53,7 +55,7 @@ export function writeCompareReport(dir: string, rows: readonly CompareRow[], set
     markdownTable(TABLE_HEADERS, tableRows(rows)),
     "",
     "Validation perplexity = exp(mean token loss) on held-out text; bits/byte divides the loss by ln 2 and by the UTF-8 bytes per token.",
-    "tokens/s excludes each run's first (warm-up) step; peak memory is the backend's measured peak during a training step.",
+    "tokens/s excludes each run's first (warm-up) step; peak memory is the backend's measured peak during a training step; optimizer state is the bytes of optimizer moments and scheme state the method needs (AdamW: 8 bytes per trained param).",
     "",
     "![training loss](loss.svg)",
     "![validation loss](val.svg)",

@@ -14,7 +14,7 @@ import type { Progress } from "./progress.ts";
 import { Rng } from "./rng.ts";
 import { warmupCosine } from "./schedule.ts";
 import { compileEvalStep, compileTrainStep, frozenMask } from "./step.ts";
-import type { SchemeContext } from "./scheme.ts";
+import type { SchemeContext, SchemeState } from "./scheme.ts";
 import type { RunError } from "./trainErrors.ts";
 
 export interface TrainOptions {
@@ -58,8 +58,18 @@ export interface TrainResult {
   readonly tokensPerSec: number;
   /** Measured peak bytes of the backend during a training step. */
   readonly peakBytes: number;
+  /**
+   * Bytes of optimizer state the method needs at the end: AdamW's two moments of every param it updates,
+   * plus the scheme's own state (Fira's projected moments and projections, SST's, ...).
+   */
+  readonly optimizerBytes: number;
   readonly stopped: boolean;
   readonly resumedFrom: number;
+}
+
+function optimizerBytes(params: readonly Float32Array[], modelFrozen: readonly boolean[], schemeFrozen: readonly boolean[] | undefined, schemeState: SchemeState | undefined): number {
+  const adam = params.reduce((s, p, i) => s + (modelFrozen[i] || schemeFrozen?.[i] ? 0 : 8 * p.length), 0);
+  return adam + Object.values(schemeState?.tensors ?? {}).reduce((s, t) => s + 4 * t.data.length, 0);
 }
 
 const pathsOf = (outDir: string) => ({ dir: outDir, metrics: path.join(outDir, "metrics.jsonl") });
@@ -200,6 +210,7 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
     return E.right({
       steps: step, losses: history.losses, evals: history.evals, final: final.right,
       tokensPerSec: history.timedSteps ? (tokensPerStep * history.timedSteps * 1000) / history.timedMs : NaN, peakBytes: history.peakBytes, stopped, resumedFrom: start,
+      optimizerBytes: optimizerBytes(params, modelFrozen, scheme?.frozen?.(Math.max(0, step - 1)), scheme?.state()),
     });
   } finally {
     log?.close();
