@@ -9,9 +9,11 @@ import { colaM, type RematPolicy } from "../fusion/remat.ts";
 import { initParams, layoutOf, normal, ONES, param, type ParamDecl, type ParamLayout } from "./params.ts";
 import type { SchemeOptions, TrainingScheme } from "../train/scheme.ts";
 import { makeCrnet } from "./crnet.ts";
+import { makeRelora } from "./relora.ts";
+import { makeDynamic } from "./dynamic.ts";
 
 /** Every method `train --method` and `compare --methods` accept: a model, plus a training scheme for some. */
-export const METHODS = ["full", "cola", "colaM", "crnet"] as const;
+export const METHODS = ["full", "cola", "colaM", "crnet", "relora", "dynamic"] as const;
 export type Method = (typeof METHODS)[number];
 
 export interface ParamCounts {
@@ -118,6 +120,10 @@ export function makeModel(method: string, cfg: ModelConfig): E.Either<RankfuseEr
       return E.right(assembleModel("colaM", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }, { remat: colaM }));
     case "crnet":
       return makeCrnet(cfg);
+    case "relora":
+      return makeRelora(cfg);
+    case "dynamic":
+      return makeDynamic(cfg);
     default:
       return E.left({ tag: "ConfigError", message: `unknown model "${method}": choose one of ${METHODS.join(", ")}` });
   }
