@@ -1,4 +1,4 @@
-import type { Eqn } from "../dsl/graph.ts";
+import type { Eqn, FusedEqn } from "../dsl/graph.ts";
 import type { DType, Prim } from "../dsl/prims.ts";
 
 /** Data on the host side of a backend: a row-major typed array with its shape. */
@@ -18,6 +18,10 @@ export interface BackendCaps {
   readonly float64: boolean;
   /** Largest workgroup (shared) memory a fused kernel may use, in bytes, where that applies. */
   readonly maxWorkgroupMemory?: number;
+  /** Largest rank r (the middle width of a chain) its fused kernels take; with fusedChains. */
+  readonly maxFusedRank?: number;
+  /** Fused kernel kinds it runs as one launch (fusion/chainKinds.ts); with fusedChains. */
+  readonly fusedKinds?: ReadonlySet<string>;
 }
 
 /** A prepared kernel: takes the input buffers of one equation, returns a new output buffer. */
@@ -36,6 +40,8 @@ export interface Backend<B = unknown> {
   read(buf: B): Promise<Float32Array | Float64Array | Int32Array>;
   free(buf: B): void;
   prepare(eqn: Eqn): Kernel<B>;
+  /** A fused node as one kernel, returning its outputs in order (where caps.fusedKinds has its kind). */
+  prepareFused?(node: FusedEqn): (inputs: readonly B[]) => B[];
   dispatch(kernel: Kernel<B>, inputs: readonly B[]): B;
   /** Bytes currently held in this backend's buffers. */
   liveBytes(): number;

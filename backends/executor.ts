@@ -1,6 +1,7 @@
-import type { Var } from "../dsl/graph.ts";
+import { outsOf, type Var } from "../dsl/graph.ts";
 import type { Launch, Plan } from "../fusion/plan.ts";
-import type { Backend, HostTensor, Kernel } from "./backend.ts";
+import { prepareLaunch, type LaunchKernel } from "../fusion/lower.ts";
+import type { Backend, HostTensor } from "./backend.ts";
 
 /** Per-primitive time, collected when RANKFUSE_PROFILE is set and printed by `printProfile`. */
 class Profile {
@@ -29,13 +30,13 @@ export interface RunStats {
  * its last use, reads the outputs back. Kernels are prepared once per plan.
  */
 export class Executor<B> {
-  private readonly kernels: Kernel<B>[];
+  private readonly kernels: LaunchKernel<B>[];
 
   constructor(
     readonly plan: Plan,
     readonly backend: Backend<B>,
   ) {
-    this.kernels = plan.launches.map((l) => backend.prepare(l.eqn));
+    this.kernels = plan.launches.map((l) => prepareLaunch(backend, l.eqn));
   }
 
   async run(inputs: readonly HostTensor[]): Promise<{ outputs: (Float32Array | Float64Array | Int32Array)[]; stats: RunStats }> {
@@ -58,9 +59,9 @@ export class Executor<B> {
       plan.unusedInputs.forEach(release);
       plan.launches.forEach((l, i) => {
         const t = profile ? performance.now() : 0;
-        const out = backend.dispatch(this.kernels[i]!, l.eqn.inputs.map((v) => env.get(v)!));
+        const outs = this.kernels[i]!(l.eqn.inputs.map((v) => env.get(v)!));
         if (profile) profile.add(l, performance.now() - t);
-        env.set(l.eqn.out, out);
+        outsOf(l.eqn).forEach((v, j) => env.set(v, outs[j]!));
         peak = Math.max(peak, backend.liveBytes() - base);
         l.frees.forEach(release);
       });

@@ -6,6 +6,7 @@ import { loadBackend } from "../backends/registry.ts";
 import { formatNumber } from "../train/format.ts";
 import { choiceFlag, intFlag, parseFlags, UsageError } from "./args.ts";
 import { makePlan } from "../fusion/plan.ts";
+import { lowerFused } from "../fusion/lower.ts";
 import { rematGraph, colaM, saveAll, saveNothing, savedResiduals, type RematPolicy } from "../fusion/remat.ts";
 import type { LanguageModel } from "../models/model.ts";
 
@@ -17,7 +18,7 @@ function printRemat(m: LanguageModel, policyName: string, batch: number, seq: nu
   if (E.isLeft(joint)) return;
   const base = joint.right;
   const policy = POLICIES[policyName]!;
-  const rewritten = makePlan(rematGraph(base.graph, policy), 4);
+  const rewritten = makePlan(rematGraph(lowerFused(base.graph), policy), 4);
   const show = (name: string, p: typeof base) => {
     const saved = savedResiduals(p.graph);
     const bytes = saved.reduce((s, r) => s + r.bytes, 0);

@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { isBound, showShape, type Dim } from "./dim.ts";
-import { Graph, type Var } from "./graph.ts";
+import { Graph, type Node, type Var } from "./graph.ts";
 import { flatten, unflatten, type TreeDef } from "./tree.ts";
 import { isTensor, withTrace, type Tensor } from "./trace.ts";
 import { isSpec, type HostData, type HostOf, type OutputsOf, type TensorSpec, type TensorsOf } from "./spec.ts";
@@ -12,6 +12,8 @@ import type { Plan } from "../fusion/plan.ts";
 import { eliminateDeadCode } from "../fusion/dce.ts";
 import type { RematPolicy } from "../fusion/remat.ts";
 import { planWithRemat } from "../fusion/rematPlan.ts";
+import { chainCapsOf } from "../fusion/targetCaps.ts";
+import { debugCompiled } from "../fusion/debug.ts";
 
 export interface Traced {
   readonly graph: Graph;
@@ -76,10 +78,13 @@ export interface CompileOptions<A> {
   readonly dims?: Readonly<Record<string, number>>;
   /** What the backward pass recomputes instead of storing (default: store everything). */
   readonly remat?: RematPolicy;
+  /** Fuse low-rank chains where the backend's caps have fused kernels (default true); false plans every primitive alone. */
+  readonly fusion?: boolean;
 }
 
 export interface Compiled<A, O> {
-  readonly graph: Graph;
+  /** The planned graph: after remat and fusion (fused nodes print with their bodies). */
+  readonly graph: Graph<Node>;
   readonly plan: Plan;
   readonly backend: Backend<any>;
   /** Runs on host data (one flat typed array per input leaf); input shape and dtype errors are a Left. */
@@ -97,9 +102,10 @@ export function compile<const A extends readonly unknown[], O>(fn: (...args: Ten
         : E.right(t);
     }),
     E.flatMap((t) => {
-      const planned = planWithRemat(t.graph, opts.remat, opts.backend.caps.float64 ? 8 : 4);
+      const planned = planWithRemat(t.graph, opts.remat, opts.backend.caps.float64 ? 8 : 4, chainCapsOf(opts.backend.caps, opts.fusion ?? true));
       if (E.isLeft(planned)) return planned;
       const plan = planned.right;
+      debugCompiled(t.graph, plan, opts.backend);
       const graph = plan.graph;
       const exec = new Executor(plan, opts.backend);
       return E.right({

@@ -42,11 +42,40 @@ export interface Eqn<P extends Prim = Prim> {
   meta: EqnMeta;
 }
 
-/** A jaxpr-like program: inputs, equations in order, outputs. */
-export class Graph {
+/** What a fused node says about itself: its kernel kind, and a name for each input and output. */
+export interface FusedParams {
+  readonly kind: string;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly [more: string]: unknown;
+}
+
+/**
+ * A fused kernel (fusion/chain.ts): one launch that computes `body`, a sub-graph of primitive
+ * equations whose inputs and outputs are this node's. It is not a primitive, so the exhaustive prim
+ * tables stay as they are; a backend without a kernel for it runs the body (fusion/lower.ts).
+ */
+export interface FusedEqn {
+  readonly prim: "fused";
+  readonly params: FusedParams;
+  readonly inputs: readonly Var[];
+  readonly outs: readonly Var[];
+  /** The main result, outs[0] (the others are values the rest of the graph also reads). */
+  readonly out: Var;
+  readonly body: Graph;
+  meta: EqnMeta;
+}
+
+/** A graph node: a primitive equation, or (after fusion) a fused one. */
+export type Node = Eqn | FusedEqn;
+export const isFused = (e: Node): e is FusedEqn => e.prim === "fused";
+export const outsOf = (e: Node): readonly Var[] => (isFused(e) ? e.outs : [e.out]);
+
+/** A jaxpr-like program: inputs, equations in order, outputs. Only the fusion pass makes N = Node. */
+export class Graph<N extends Node = Eqn> {
   constructor(
     readonly inputs: readonly Var[],
-    readonly eqns: readonly Eqn[],
+    readonly eqns: readonly N[],
     readonly outputs: readonly Var[],
   ) {}
 
@@ -54,13 +83,26 @@ export class Graph {
     const decl = (v: Var) => `${v}:${showAbs(v.abs)}`;
     const lines = [`{ lambda ${this.inputs.map(decl).join(" ")} .`];
     for (const e of this.eqns) {
-      const p = showParams(e.params as Record<string, unknown>);
       const note = [e.meta.phase === "backward" ? "bwd" : "", e.meta.name ? `"${e.meta.name}"` : ""].filter(Boolean).join(" ");
-      lines.push(`    ${decl(e.out)} = ${e.prim}${p} ${e.inputs.join(" ")}${note ? `    # ${note}` : ""}`);
+      const tail = note ? `    # ${note}` : "";
+      if (!isFused(e)) {
+        lines.push(`    ${decl(e.out)} = ${e.prim}${showParams(e.params as Record<string, unknown>)} ${e.inputs.join(" ")}${tail}`);
+        continue;
+      }
+      lines.push(`    ${showFusedHead(e)}${tail}`);
+      for (const b of e.body.eqns) lines.push(`      | ${decl(b.out)} = ${b.prim}${showParams(b.params as Record<string, unknown>)} ${b.inputs.join(" ")}`);
     }
     lines.push(`  in ( ${this.outputs.join(" ")} ) }`);
     return lines.join("\n");
   }
+}
+
+/** `dX=%9:f32[n, d] = fused.lowrankBackward[act=silu r=4](dY=%3, B=%1, ...)`: one line per fused node. */
+export function showFusedHead(e: FusedEqn): string {
+  const { kind, inputNames, outputNames, ...rest } = e.params;
+  const outs = e.outs.map((v, i) => `${outputNames[i]}=${v}:${showAbs(v.abs)}`).join(" ");
+  const ins = e.inputs.map((v, i) => `${inputNames[i]}=${v}`).join(", ");
+  return `${outs} = fused.${kind}${showParams(rest)}(${ins})`;
 }
 
 function showParams(params: Record<string, unknown>): string {
@@ -77,7 +119,7 @@ function showParam(v: unknown): string {
 }
 
 /** For each variable, the index of the last equation that reads it (graph outputs live to the end). */
-export function lastUses(g: Graph): Map<Var, number> {
+export function lastUses(g: Graph<Node>): Map<Var, number> {
   const last = new Map<Var, number>();
   g.eqns.forEach((e, i) => e.inputs.forEach((v) => last.set(v, i)));
   for (const v of g.outputs) last.set(v, g.eqns.length);

@@ -1,5 +1,5 @@
 import { numel } from "../dsl/dim.ts";
-import { absBytes, type Eqn } from "../dsl/graph.ts";
+import { absBytes, isFused, type Eqn, type Node } from "../dsl/graph.ts";
 import type { Prim } from "../dsl/prims.ts";
 
 /**
@@ -30,3 +30,11 @@ export const flopRules: { readonly [P in Prim]: FlopRule } = {
 
 export const eqnFlops = (e: Eqn): number => flopRules[e.prim](e);
 export const eqnBytes = (e: Eqn): number => e.inputs.reduce((s, v) => s + absBytes(v.abs), absBytes(e.out.abs));
+
+/**
+ * A launch's FLOPs and bytes: a fused node computes its whole body but moves only its own inputs and
+ * outputs (the rank-r intermediates stay in cache or workgroup memory: the point of fusing).
+ */
+export const nodeFlops = (e: Node): number => (isFused(e) ? e.body.eqns.reduce((s, b) => s + eqnFlops(b), 0) : eqnFlops(e));
+export const nodeBytes = (e: Node): number =>
+  isFused(e) ? [...e.inputs, ...e.outs].reduce((s, v) => s + absBytes(v.abs), 0) : eqnBytes(e);

@@ -1,10 +1,10 @@
-import { lastUses, showAbs, type AbsVal, type Eqn, type Graph, type Var } from "../dsl/graph.ts";
+import { isFused, lastUses, outsOf, showAbs, showFusedHead, type AbsVal, type Graph, type Node, type Var } from "../dsl/graph.ts";
 import { numel } from "../dsl/dim.ts";
-import { eqnBytes, eqnFlops } from "./cost.ts";
+import { nodeBytes, nodeFlops } from "./cost.ts";
 
-/** One kernel launch: the equation it computes and the buffers that die right after it. */
+/** One kernel launch: the equation (or fused node) it computes and the buffers that die right after it. */
 export interface Launch {
-  readonly eqn: Eqn;
+  readonly eqn: Node;
   readonly frees: readonly Var[];
   readonly flops: number;
   readonly bytes: number;
@@ -16,7 +16,7 @@ export interface Launch {
  */
 export class Plan {
   constructor(
-    readonly graph: Graph,
+    readonly graph: Graph<Node>,
     readonly launches: readonly Launch[],
     /** Inputs no equation reads: freed as soon as they are written. */
     readonly unusedInputs: readonly Var[],
@@ -32,15 +32,24 @@ export class Plan {
   get kernelCount(): number {
     return this.launches.length;
   }
+  get fusedCount(): number {
+    return this.launches.filter((l) => isFused(l.eqn)).length;
+  }
 
   toString(): string {
+    const fused = this.fusedCount;
     const lines = [
-      `plan: ${this.kernelCount} kernels, ${fmt(this.flops)}FLOP, ${fmt(this.bytesMoved)}B moved, predicted peak ${fmt(this.predictedPeakBytes)}B`,
+      `plan: ${this.kernelCount} kernels${fused ? ` (${fused} fused)` : ""}, ${fmt(this.flops)}FLOP, ${fmt(this.bytesMoved)}B moved, predicted peak ${fmt(this.predictedPeakBytes)}B`,
       `  inputs: ${this.graph.inputs.map((v) => `${v}:${showAbs(v.abs)}`).join(" ")}`,
     ];
     this.launches.forEach((l, i) => {
       const frees = l.frees.length ? `  free ${l.frees.join(" ")}` : "";
-      lines.push(`  ${String(i).padStart(3)} ${l.eqn.out} = ${l.eqn.prim}(${l.eqn.inputs.join(", ")}) -> ${showAbs(l.eqn.out.abs)}${frees}`);
+      const cost = `  [${fmt(l.flops)}FLOP ${fmt(l.bytes)}B]`;
+      const e = l.eqn;
+      if (isFused(e)) {
+        lines.push(`  ${String(i).padStart(3)} ${showFusedHead(e)}${cost}${frees}`);
+        lines.push(`        (one kernel for ${e.body.eqns.map((b) => b.prim).join(" → ")})`);
+      } else lines.push(`  ${String(i).padStart(3)} ${e.out} = ${e.prim}(${e.inputs.join(", ")}) -> ${showAbs(e.out.abs)}${cost}${frees}`);
     });
     lines.push(`  outputs: ${this.graph.outputs.join(" ")}`);
     return lines.join("\n");
@@ -48,7 +57,7 @@ export class Plan {
 }
 
 /** `bytesPerValue` is 4 for float32 backends and 8 for the float64 reference. */
-export function makePlan(graph: Graph, bytesPerValue = 4): Plan {
+export function makePlan(graph: Graph<Node>, bytesPerValue = 4): Plan {
   const absBytes = (a: AbsVal) => numel(a.dims) * bytesPerValue;
   const last = lastUses(graph);
   const byStep = new Map<number, Var[]>();
@@ -59,13 +68,14 @@ export function makePlan(graph: Graph, bytesPerValue = 4): Plan {
   let peak = live;
   live -= unusedInputs.reduce((s, v) => s + absBytes(v.abs), 0);
   const launches = graph.eqns.map((eqn, i) => {
-    live += absBytes(eqn.out.abs);
+    const outs = outsOf(eqn);
+    live += outs.reduce((s, v) => s + absBytes(v.abs), 0);
     peak = Math.max(peak, live);
     const frees = [...new Set(byStep.get(i) ?? [])];
-    // an equation whose output nobody reads frees it at once
-    if (!last.has(eqn.out)) frees.push(eqn.out);
+    // an output nobody reads is freed at once
+    for (const v of outs) if (!last.has(v)) frees.push(v);
     live -= frees.reduce((s, v) => s + absBytes(v.abs), 0);
-    return { eqn, frees, flops: eqnFlops(eqn), bytes: eqnBytes(eqn) };
+    return { eqn, frees, flops: nodeFlops(eqn), bytes: nodeBytes(eqn) };
   });
   return new Plan(graph, launches, unusedInputs, peak);
 }

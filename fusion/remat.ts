@@ -1,4 +1,4 @@
-import { Graph, Var, type Eqn } from "../dsl/graph.ts";
+import { Graph, Var, isFused, type Eqn, type Node } from "../dsl/graph.ts";
 import { numel } from "../dsl/dim.ts";
 import { eliminateDeadCode } from "./dce.ts";
 
@@ -92,9 +92,10 @@ export interface SavedResidual {
  * The forward values a (rewritten) joint graph keeps alive for its backward pass, excluding graph inputs
  * (params and data, which live anyway): JAX's saved_residuals.
  */
-export function savedResiduals(g: Graph, bytesPerValue = 4): SavedResidual[] {
+export function savedResiduals(g: Graph<Node>, bytesPerValue = 4): SavedResidual[] {
   const fwd = new Map<Var, Eqn>();
-  for (const e of g.eqns) if (e.meta.phase === "forward") fwd.set(e.out, e);
+  // a fused forward node's saved outputs are named after the body equation that makes them
+  for (const e of g.eqns) if (e.meta.phase === "forward") for (const b of isFused(e) ? e.body.eqns : [e]) fwd.set(b.out, b);
   const seen = new Set<Var>();
   const res: SavedResidual[] = [];
   for (const e of g.eqns) {
