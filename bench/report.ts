@@ -1,15 +1,43 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import * as E from "fp-ts/lib/Either.js";
+import { loadNativeAddon } from "../backends/native/build.ts";
 import { markdownTable } from "../train/reportMarkdown.ts";
+import { renderChart, type SuiteChart } from "./charts.ts";
+import { writeSummary, type SavedSuite } from "./summary.ts";
 
-/** A benchmark suite's output: one table (printed and saved) plus the raw figures. */
+/** A benchmark suite's output: one table (printed and saved), the raw figures, and the charts it asks for. */
 export interface SuiteResult {
   readonly title: string;
   readonly headers: string[];
   readonly rows: (string | number)[][];
   readonly notes?: string[];
   readonly data: unknown;
+  readonly charts?: SuiteChart[];
+  /** Facts only this suite learns (a peer's BLAS, its framework's version), merged into the machine record. */
+  readonly machine?: Record<string, unknown>;
+}
+
+/** Versions of the packages the suites measure, read from node_modules (a missing one says so). */
+export function packageVersions(names = PACKAGES): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of names) {
+    const file = n === "rankfuse" ? "package.json" : path.join("node_modules", n, "package.json");
+    try {
+      out[n] = (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
+    } catch {
+      out[n] = "not installed";
+    }
+  }
+  return out;
+}
+const PACKAGES = ["rankfuse", "@tensorflow/tfjs-core", "@tensorflow/tfjs-backend-wasm", "@jax-js/jax", "tsx"];
+
+/** rankfuse's own BLAS is the native addon's GEMM; where it does not load, the reason. */
+function nativeBlas(): string {
+  const a = loadNativeAddon();
+  return E.isRight(a) ? `rankfuse native GEMM (${a.right.gemmKernel()} micro-kernel, ${a.right.threads()} OpenMP threads)` : `rankfuse native addon unavailable: ${a.left}`;
 }
 
 export function machineInfo() {
@@ -20,22 +48,25 @@ export function machineInfo() {
     cores: os.cpus().length,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     platform: `${os.platform()} ${os.arch()}`,
+    loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
+    packages: packageVersions(),
+    blas: nativeBlas(),
   };
 }
 
-/** Median and range of repeated measurements (these machines drift, so never a single figure). */
-export function stats(xs: readonly number[]) {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return { median: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, min: s[0]!, max: s[s.length - 1]!, n: s.length };
-}
+export { stats } from "./stats.ts";
 
-export function saveSuite(name: string, r: SuiteResult): string {
-  const dir = path.join("bench", "results");
+export const RESULTS_DIR = path.join("bench", "results");
+
+/** Writes <suite>.json (machine, table, notes, data, charts), <suite>.md, the charts' SVGs, then redraws summary.md. */
+export function saveSuite(name: string, r: SuiteResult, dir = RESULTS_DIR): string {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.json`);
-  fs.writeFileSync(file, JSON.stringify({ suite: name, machine: machineInfo(), title: r.title, headers: r.headers, rows: r.rows, notes: r.notes, data: r.data }, null, 1));
+  const saved: SavedSuite = { suite: name, machine: { ...machineInfo(), ...r.machine }, title: r.title, headers: r.headers, rows: r.rows, notes: r.notes, charts: r.charts, data: r.data };
+  fs.writeFileSync(file, JSON.stringify(saved, null, 1));
   fs.writeFileSync(path.join(dir, `${name}.md`), `# ${r.title}\n\n${markdownTable(r.headers, r.rows)}\n\n${(r.notes ?? []).map((n) => `- ${n}`).join("\n")}\n`);
+  for (const c of r.charts ?? []) fs.writeFileSync(path.join(dir, c.file), renderChart(c));
+  writeSummary(dir);
   return file;
 }
 

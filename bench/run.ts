@@ -1,20 +1,41 @@
 import { markdownTable } from "../train/reportMarkdown.ts";
 import { saveSuite, type SuiteResult } from "./report.ts";
 
-/** `npm run bench [-- suite...]`: runs the suites one after another (never two at once) and saves each. */
-const SUITES: Record<string, () => Promise<{ run: () => Promise<SuiteResult> }>> = {
-  remat: () => import("./remat.ts"),
-  native: () => import("./native.ts"),
+/**
+ * `npm run bench [-- suite...] [--quick]`: runs the suites one after another (never two at once) and saves
+ * each (bench/results/<suite>.json, .md, charts, summary.md). --quick gives each suite its short settings
+ * (fewer repeats and sizes) for smoke runs. A suite that fails is reported and the others still run.
+ */
+type Suite = { run: (opts?: any) => Promise<SuiteResult> };
+const SUITES: Record<string, { load: () => Promise<Suite>; quick: Record<string, unknown> }> = {
+  remat: { load: () => import("./remat.ts"), quick: { repeats: 1, shapes: ["tiny"] } },
+  native: { load: () => import("./native.ts"), quick: { repeats: 2, presets: ["tiny"] } },
+  peers: { load: () => import("./peers.ts"), quick: { quick: true } },
+  scaling: { load: () => import("./scaling.ts"), quick: { quick: true } },
 };
 
-const asked = process.argv.slice(2);
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const asked = args.filter((a) => a !== "--quick");
 const unknown = asked.filter((s) => !SUITES[s]);
 if (unknown.length) {
-  console.error(`bench: unknown suite ${unknown.join(", ")} (suites: ${Object.keys(SUITES).join(", ")})`);
+  console.error(`bench: unknown suite or flag ${unknown.join(", ")} (suites: ${Object.keys(SUITES).join(", ")}; flag: --quick)`);
   process.exit(2);
 }
+const failed: string[] = [];
 for (const name of asked.length ? asked : Object.keys(SUITES)) {
-  const r = await (await SUITES[name]!()).run();
-  console.log(`\n## ${r.title}\n\n${markdownTable(r.headers, r.rows)}\n${(r.notes ?? []).map((n) => `- ${n}`).join("\n")}`);
-  console.log(`saved ${saveSuite(name, r)}`);
+  const t0 = Date.now();
+  try {
+    const suite = SUITES[name]!;
+    const r = await (await suite.load()).run(quick ? suite.quick : {});
+    console.log(`\n## ${r.title}\n\n${markdownTable(r.headers, r.rows)}\n${(r.notes ?? []).map((n) => `- ${n}`).join("\n")}`);
+    console.log(`saved ${saveSuite(name, r)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  } catch (e) {
+    failed.push(name);
+    console.error(`bench: suite ${name} failed after ${((Date.now() - t0) / 1000).toFixed(0)} s: ${(e as Error).stack ?? e}`);
+  }
+}
+if (failed.length) {
+  console.error(`bench: failed suites: ${failed.join(", ")}`);
+  process.exit(1);
 }

@@ -7,7 +7,7 @@
  *   npx tsx bench/peers/tfjs_llama.ts <inputDir> <out.json> [--backend wasm|cpu]
  *
  * Writes {peer, version, method, losses, stepMs, tokensPerSec, peakMemoryBytes, notes}. Deliberately
- * independent of rankfuse: nothing here imports rankfuse code.
+ * independent of rankfuse: nothing here imports rankfuse code (peerFiles.ts only reads the inputs).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
@@ -19,14 +19,7 @@ import { pathToFileURL } from "node:url";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
-
-interface RunSpec {
-  method: "full" | "cola";
-  config: { vocab: number; d: number; heads: number; layers: number; dFF: number; rank: number; seq: number; batch: number; onlyLrAct: boolean; normEps?: number; ropeBase?: number };
-  steps: number;
-  lr: number;
-  weightDecay: number;
-}
+import { maxRssBytes, readBatches, readSafetensors, type RunSpec } from "./peerFiles.ts";
 
 /**
  * tfjs-core's Node bundle registers no gradients (the union package @tensorflow/tfjs imports them);
@@ -45,37 +38,6 @@ async function registerAllGradients(): Promise<void> {
   } finally {
     fs.rmSync(file, { force: true });
   }
-}
-
-// ---------- inputs ----------
-
-/** A minimal safetensors reader: u64 LE header length, JSON header, little-endian data (F32 only). */
-function readSafetensors(file: string): Map<string, { shape: number[]; data: Float32Array }> {
-  const buf = fs.readFileSync(file);
-  const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8")) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, e] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    if (e.dtype !== "F32") throw new Error(`${name}: dtype ${e.dtype}, only F32 is supported`);
-    const [s, t] = e.data_offsets;
-    const data = new Float32Array((t - s) / 4);
-    const dv = new DataView(buf.buffer, buf.byteOffset + 8 + n + s, t - s);
-    for (let i = 0; i < data.length; i++) data[i] = dv.getFloat32(i * 4, true);
-    out.set(name, { shape: e.shape, data });
-  }
-  return out;
-}
-
-function readBatches(file: string, steps: number, n: number): { inputs: Int32Array; targets: Int32Array }[] {
-  const buf = fs.readFileSync(file);
-  if (buf.length < steps * 2 * n * 4) throw new Error(`${file}: ${buf.length} bytes, need ${steps * 2 * n * 4} for ${steps} batches`);
-  const at = (off: number) => {
-    const a = new Int32Array(n);
-    for (let i = 0; i < n; i++) a[i] = buf.readInt32LE(off + i * 4);
-    return a;
-  };
-  return Array.from({ length: steps }, (_, s) => ({ inputs: at(s * 8 * n), targets: at(s * 8 * n + 4 * n) }));
 }
 
 // ---------- model ----------
@@ -262,6 +224,7 @@ async function run() {
     stepMs,
     tokensPerSec: N / (med / 1000),
     peakMemoryBytes: peakBytes,
+    peakRssBytes: maxRssBytes(),
     notes: [
       `@tensorflow/tfjs-core ${tf.version_core} + tfjs-backend-${backend} (${features}), float32`,
       "tf.variable params, tf.variableGrads, tf.train.adam(lr, 0.9, 0.999, 1e-8)",

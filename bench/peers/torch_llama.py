@@ -249,6 +249,7 @@ def main():
         "stepMs": step_ms,
         "tokensPerSec": B * T / (med / 1000),
         "peakMemoryBytes": peak,
+        "peakRssBytes": peak,
         "notes": notes,
     }
     os.makedirs(os.path.dirname(os.path.abspath(out_file)), exist_ok=True)

@@ -1,0 +1,201 @@
+import * as E from "fp-ts/lib/Either.js";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { loadNativeAddon } from "../backends/native/build.ts";
+import type { Bar } from "../train/svg.ts";
+import type { SuiteChart } from "./charts.ts";
+import type { PeerResult } from "./peers/peerFiles.ts";
+import type { SuiteResult } from "./report.ts";
+import { formatRatio, formatStat, ratioOfMedians, stats, type Stat } from "./stats.ts";
+
+/**
+ * The same model trained for the same few steps from the same weights on the same batches in rankfuse
+ * (native, wasm), hand-written TensorFlow.js (wasm), jax-js (wasm) and PyTorch (CPU): training tokens/s,
+ * peak memory, and the losses, so that a speed gain is never a wrong result. Each peer runs in a fresh
+ * process (bench/peers/*); the repeats are interleaved across peers so drift hits them alike. A peer that
+ * cannot run here is listed as skipped with the reason.
+ */
+
+const LR = 3e-3, WD = 0.01;
+const WARM = 1; // step 1 compiles / jits / warms caches: excluded from tokens/s
+const METHODS = ["full", "cola"] as const;
+const BASE = "rankfuse-native";
+
+interface Peer {
+  readonly name: string;
+  /** Why it cannot run here, or null. */
+  unavailable(): string | null;
+  command(dir: string, out: string): [string, string[]];
+}
+
+const req = createRequire(import.meta.url);
+const resolves = (pkg: string): string | null => {
+  try {
+    req.resolve(pkg);
+    return null;
+  } catch {
+    return `${pkg} is not installed (a devDependency: run npm install)`;
+  }
+};
+const tsx = (script: string, ...rest: string[]) => (dir: string, out: string): [string, string[]] => [process.execPath, ["--import", "tsx", script, dir, out, ...rest]];
+
+function torchUnavailable(): string | null {
+  if (!fs.existsSync("/usr/bin/python3")) return "/usr/bin/python3 does not exist (apt-get install -y python3-torch libopenblas0-openmp)";
+  const r = spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8", timeout: 120_000 });
+  if (r.error) return `/usr/bin/python3 could not run: ${r.error.message}`;
+  if (r.status !== 0) return `/usr/bin/python3 cannot import torch (apt-get install -y python3-torch libopenblas0-openmp): ${(r.stderr || "").trim().split("\n").slice(-1)[0]}`;
+  return null;
+}
+
+export const PEERS: readonly Peer[] = [
+  { name: "rankfuse-native", unavailable: () => { const a = loadNativeAddon(); return E.isLeft(a) ? `native addon: ${a.left}` : null; }, command: tsx("bench/peers/rankfuse_llama.ts", "--backend", "native") },
+  { name: "rankfuse-wasm", unavailable: () => resolves("@tensorflow/tfjs-backend-wasm"), command: tsx("bench/peers/rankfuse_llama.ts", "--backend", "wasm") },
+  { name: "tfjs-wasm", unavailable: () => resolves("@tensorflow/tfjs-backend-wasm") ?? resolves("esbuild"), command: tsx("bench/peers/tfjs_llama.ts", "--backend", "wasm") },
+  { name: "jax-js-wasm", unavailable: () => resolves("@jax-js/jax"), command: tsx("bench/peers/jax_llama.ts") },
+  { name: "torch-cpu", unavailable: torchUnavailable, command: (dir, out) => ["/usr/bin/python3", ["bench/peers/torch_llama.py", dir, out]] },
+];
+
+const lastLines = (s: string, n: number) => s.trim().split("\n").slice(-n).join(" / ");
+
+function spawnOk(cmd: string, args: string[], timeoutMs: number): string | null {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) return r.error.message;
+  if (r.signal) return `killed by ${r.signal}${r.signal === "SIGTERM" ? ` (over ${timeoutMs / 1000} s)` : ""}`;
+  if (r.status !== 0) return `exit ${r.status}: ${lastLines(r.stderr || r.stdout, 3)}`;
+  return null;
+}
+
+interface Cell { peer: string; runs: PeerResult[]; failures: string[]; tokensPerSec: Stat; rss: Stat; framework: Stat }
+
+const mib = (s: Stat) => formatStat({ median: s.median / 2 ** 20, min: s.min / 2 ** 20, max: s.max / 2 ** 20, n: s.n });
+const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+
+export async function run(opts: { quick?: boolean; repeats?: number; steps?: number; presets?: string[]; peers?: string[] } = {}): Promise<SuiteResult> {
+  const quick = opts.quick ?? false;
+  const repeats = opts.repeats ?? (quick ? 1 : 3);
+  const steps = Math.max(WARM + 1, opts.steps ?? 3);
+  const presets = opts.presets ?? (quick ? ["tiny"] : ["tiny", "small"]);
+  const log = (s: string) => process.stderr.write(`peers: ${s}\n`);
+  const notes: string[] = [];
+  const skipped = new Map<string, string>();
+  const peers = PEERS.filter((p) => !opts.peers || opts.peers.includes(p.name)).filter((p) => {
+    const why = p.unavailable();
+    if (why) {
+      skipped.set(p.name, why);
+      log(`SKIPPED ${p.name}: ${why}`);
+    }
+    return !why;
+  });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-bench-peers-"));
+  const rows: (string | number)[][] = [];
+  const charts: SuiteChart[] = [];
+  const data: Record<string, unknown> = {};
+  const machine: Record<string, unknown> = {};
+  try {
+    for (const preset of presets) {
+      const tpsBars: Bar[] = [], rssBars: Bar[] = [];
+      for (const method of METHODS) {
+        const key = `${preset} ${method}`;
+        const dir = path.join(tmp, `${preset}-${method}`);
+        const made = spawnOk(process.execPath, ["--import", "tsx", "bench/peers/makeInputs.ts", dir, "--method", method, "--config", preset, "--steps", String(steps), "--lr", String(LR), "--wd", String(WD), "--seed", "0"], 300_000);
+        if (made) {
+          notes.push(`${key}: no peer ran: makeInputs failed: ${made}`);
+          log(`${key}: makeInputs failed: ${made}`);
+          continue;
+        }
+        const spec = JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")) as { config: { batch: number; seq: number } };
+        const tokens = spec.config.batch * spec.config.seq;
+        const cells = new Map<string, { runs: PeerResult[]; failures: string[] }>(peers.map((p) => [p.name, { runs: [], failures: [] }]));
+        for (let r = 0; r < repeats; r++) {
+          for (const p of peers) {
+            const out = path.join(dir, `${p.name}-${r}.json`);
+            const [cmd, args] = p.command(dir, out);
+            const failed = spawnOk(cmd, args, 600_000);
+            const cell = cells.get(p.name)!;
+            if (failed) {
+              cell.failures.push(failed);
+              log(`${key} ${p.name} run ${r + 1}: FAILED: ${failed}`);
+              continue;
+            }
+            const res = JSON.parse(fs.readFileSync(out, "utf8")) as PeerResult;
+            cell.runs.push(res);
+            log(`${key} ${p.name} run ${r + 1}/${repeats}: ${(tokens / (median(res.stepMs.slice(WARM)) / 1000)).toFixed(0)} tokens/s, losses ${res.losses.map((l) => l.toFixed(4)).join(" ")}`);
+            if (p.name === "torch-cpu" && res.notes) machine.torch = res.notes.split("; ").filter((n) => /^(PyTorch|BLAS:|OpenBLAS|OPENBLAS)/.test(n)).join("; ");
+            if (p.name === "jax-js-wasm") machine.jaxjs = `@jax-js/jax ${res.version}`;
+            if (p.name === "tfjs-wasm") machine.tfjs = `@tensorflow/tfjs-core ${res.version}`;
+          }
+        }
+        const summary: Cell[] = [...cells].map(([peer, c]) => ({
+          peer, ...c,
+          tokensPerSec: stats(c.runs.map((x) => tokens / (median(x.stepMs.slice(WARM)) / 1000))),
+          rss: stats(c.runs.map((x) => x.peakRssBytes ?? x.peakMemoryBytes)),
+          framework: stats(c.runs.map((x) => x.peakMemoryBytes)),
+        }));
+        const base = summary.find((c) => c.peer === BASE && c.runs.length) ?? summary.find((c) => c.runs.length);
+        const baseLoss = base?.runs[0]?.losses;
+        for (const c of summary) {
+          const l = c.runs[0]?.losses;
+          const agree = l && baseLoss && c !== base ? `${rel(l[0]!, baseLoss[0]!).toExponential(1)} / ${rel(l[l.length - 1]!, baseLoss[baseLoss.length - 1]!).toExponential(1)}` : "-";
+          rows.push([
+            key, c.peer,
+            c.runs.length ? formatStat(c.tokensPerSec) : `failed: ${c.failures[0] ?? "?"}`,
+            c.runs.length ? formatRatio(ratioOfMedians(c.tokensPerSec, base?.tokensPerSec)) : "n/a",
+            c.runs.length ? mib(c.rss) : "n/a",
+            c.runs.length ? mib(c.framework) : "n/a",
+            l ? l[0]!.toFixed(5) : "n/a",
+            l ? l[l.length - 1]!.toFixed(5) : "n/a",
+            agree,
+          ]);
+          if (c.runs.length) {
+            tpsBars.push({ label: `${method} ${c.peer}`, value: c.tokensPerSec.median, error: [c.tokensPerSec.min, c.tokensPerSec.max] });
+            rssBars.push({ label: `${method} ${c.peer}`, value: c.rss.median / 2 ** 20, error: [c.rss.min / 2 ** 20, c.rss.max / 2 ** 20] });
+          }
+          if (c.failures.length) notes.push(`${key} ${c.peer}: ${c.failures.length} of ${repeats} runs failed: ${c.failures[0]}`);
+        }
+        for (const name of skipped.keys()) rows.push([key, name, `skipped: ${skipped.get(name)}`, "n/a", "n/a", "n/a", "n/a", "n/a", "-"]);
+        notes.push(targetsLine(key, summary));
+        data[key] = { preset, method, batch: spec.config.batch, seq: spec.config.seq, tokensPerStep: tokens, steps, warmup: WARM, repeats, peers: summary, skipped: Object.fromEntries(skipped) };
+      }
+      charts.push(
+        { kind: "bar", file: `peers-${preset}-tokens.svg`, options: { title: `${preset}: training tokens/s (median, range over processes)`, yLabel: "tokens/s", bars: tpsBars } },
+        { kind: "bar", file: `peers-${preset}-memory.svg`, options: { title: `${preset}: peak process RSS (MiB)`, yLabel: "MiB", bars: rssBars } },
+      );
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  for (const [name, why] of skipped) notes.unshift(`SKIPPED ${name}: ${why}`);
+  notes.unshift(
+    `each peer: a fresh process trains ${steps} steps (AdamW lr ${LR}, wd ${WD} on 2-D weights, constant lr, no clipping) from rankfuse's init (seed 0) on the same Gutenberg batches (bench/peers/makeInputs.ts); step 1 is warm-up (compile/jit), tokens/s = median over steps ${WARM + 1}..${steps} per process, then median [min-max] over ${repeats} process${repeats > 1 ? "es" : ""} per peer, repeats interleaved across peers.`,
+    `"vs ${BASE}" is the ratio of medians from this run; "Δloss" is the relative difference from ${BASE}'s loss at step 1 (same weights, same batch: float32 rounding only) / at step ${steps} (after ${steps - 1} updates).`,
+    `peak RSS: the process's max resident set (getrusage), the one memory figure every peer shares (it includes the runtime: Node+tsx, Python+torch); framework peak: what the framework reports (rankfuse: backend live bytes; tfjs: tf.memory().numBytes; jax-js, PyTorch: none, so RSS).`,
+    `threads: rankfuse-native OpenMP over ${os.availableParallelism()} CPUs; wasm peers 1 thread (no Worker threads for wasm in Node); PyTorch torch.set_num_threads(${os.cpus().length}).`,
+  );
+  return {
+    title: "peers: the same model trained in rankfuse, TensorFlow.js, jax-js and PyTorch",
+    headers: ["model", "peer", "tokens/s", `vs ${BASE}`, "peak RSS MiB", "framework peak MiB", "loss @1", `loss @${steps}`, "Δloss @1 / @last"],
+    rows,
+    notes,
+    charts,
+    machine,
+    data,
+  };
+}
+
+function median(xs: readonly number[]): number {
+  return stats(xs).median;
+}
+
+/** The issue's targets, checked on this run's medians: rankfuse-wasm ≥ 1.5× tfjs-wasm, best rankfuse ≥ 2× jax-js and ≥ PyTorch. */
+function targetsLine(key: string, cells: readonly Cell[]): string {
+  const get = (n: string) => cells.find((c) => c.peer === n && c.runs.length)?.tokensPerSec;
+  const best = [get("rankfuse-native"), get("rankfuse-wasm")].filter((s): s is Stat => !!s).sort((a, b) => b.median - a.median)[0];
+  const check = (label: string, a: Stat | undefined, b: Stat | undefined, target: number) => {
+    const r = ratioOfMedians(a, b);
+    return `${label} ${formatRatio(r)} (target ${target}x: ${Number.isFinite(r) ? (r >= target ? "met" : "NOT met") : "not measured"})`;
+  };
+  return `${key} targets: ${[check("rankfuse-wasm/tfjs-wasm", get("rankfuse-wasm"), get("tfjs-wasm"), 1.5), check("best rankfuse/jax-js", best, get("jax-js-wasm"), 2), check("best rankfuse/PyTorch", best, get("torch-cpu"), 1)].join("; ")}.`;
+}
