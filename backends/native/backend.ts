@@ -4,6 +4,7 @@ import type { Backend, HostTensor, Kernel } from "../backend.ts";
 import { loadNativeAddon } from "./build.ts";
 import { nativeKernels, type NativeKernel } from "./kernels.ts";
 import { BufferPool, type NBuf } from "./pool.ts";
+import { nativeFused, NATIVE_FUSED_KINDS, NATIVE_MAX_FUSED_RANK } from "./fused.ts";
 
 /**
  * The native CPU engine: float32 kernels in a Node addon (OpenMP threads, SIMD for the CPU it was built
@@ -17,7 +18,7 @@ export function nativeBackend(): E.Either<string, Backend<NBuf>> {
   const { pool } = ctx;
   return E.right({
     name: "native",
-    caps: { prims: new Set<Prim>(PRIMS), fusedChains: false, float64: false },
+    caps: { prims: new Set<Prim>(PRIMS), fusedChains: true, float64: false, maxFusedRank: NATIVE_MAX_FUSED_RANK, fusedKinds: NATIVE_FUSED_KINDS },
     write: (host: HostTensor) => {
       const b = host.dtype === "int32" ? pool.i32(host.data.length) : pool.f32(host.data.length);
       b.set(host.data);
@@ -30,6 +31,7 @@ export function nativeBackend(): E.Either<string, Backend<NBuf>> {
       const abs = eqn.inputs.map((v) => v.abs);
       return (inputs) => k(ctx, inputs, abs, eqn.out.abs, eqn.params);
     },
+    prepareFused: (node) => nativeFused(ctx, node),
     dispatch: (kernel, inputs) => kernel(inputs),
     liveBytes: () => pool.liveBytes,
     describe: () => `native addon (g++ -O3 -march=native, ${ctx.addon.gemmKernel()} GEMM, OpenMP ${ctx.addon.threads()} threads)`,

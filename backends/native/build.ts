@@ -60,6 +60,16 @@ export interface NativeAddon {
   fill(out: Float32Array, value: number): void;
   /** out (n x dOut) = act(x (n x dIn) . A (dIn x r)) . B (r x dOut), fused tile by tile; act 0, 6, 7 or 8. */
   lowrankForward(x: Float32Array, A: Float32Array, B: Float32Array, out: Float32Array, n: number, dIn: number, r: number, dOut: number, act: number): void;
+  /**
+   * lowrankForward with an epilogue (out = y + e or y * e; sizes[5] = BinaryOp add or mul) and the rank-r values
+   * z = x·A and h = act(z) written out; an empty Float32Array means "no epilogue" / "not wanted". sizes: [n, dIn, r, dOut, act, epilogue].
+   */
+  lowrankForwardEx(x: Float32Array, A: Float32Array, B: Float32Array, e: Float32Array, out: Float32Array, z: Float32Array, h: Float32Array, sizes: Int32Array): void;
+  /**
+   * Fused backward of y = act(x·A)·B, tile by tile: dZ = (dY·Bᵀ) ⊙ act'(z); dX = dZ·Aᵀ (+ acc), dA = xᵀ·dZ, dB = hᵀ·dY,
+   * dZ itself; an empty Float32Array means "not wanted" (outputs) or "not needed" (inputs). sizes: [n, dIn, r, dOut, act].
+   */
+  lowrankBackward(dY: Float32Array, B: Float32Array, z: Float32Array, A: Float32Array, acc: Float32Array, x: Float32Array, h: Float32Array, dX: Float32Array, dA: Float32Array, dB: Float32Array, dZ: Float32Array, sizes: Int32Array): void;
   /** OpenMP threads used by parallel kernels. */
   /** AdamW's update in place, in the same float64 arithmetic as train/adamw.ts (bit-identical). */
   adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, sqrtBc2: number): void;

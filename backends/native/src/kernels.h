@@ -18,6 +18,14 @@ inline int maxThreads() {
   return 1;
 #endif
 }
+// Threads in the current parallel region (1 outside one).
+inline int teamSize() {
+#ifdef _OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
 inline int threadId() {
 #ifdef _OPENMP
   return omp_get_thread_num();
@@ -77,6 +85,16 @@ void oneHot(const int32_t* ids, float* out, int64_t n, int64_t depth);
 // (0 = identity, kSilu, kGelu, kRelu).
 void lowrankForward(const float* x, const float* A, const float* B, float* out, int64_t n, int64_t dIn, int64_t r,
                     int64_t dOut, int act);
+// The same with an epilogue out = y (op) e (op = kAdd or kMul; e null or epilogue -1 for none) and the
+// rank-r values the backward pass reads written out where non-null: zOut = x . A, hOut = act(zOut).
+void lowrankForwardEx(const float* x, const float* A, const float* B, const float* e, int epilogue, float* out,
+                      float* zOut, float* hOut, int64_t n, int64_t dIn, int64_t r, int64_t dOut, int act);
+// Backward of y = act(x . A) . B from dY (n x dOut): dZ = (dY . B^T) * act'(z), then where non-null
+// dX = dZ . A^T (+ acc when non-null), dA = x^T . dZ, dB = h^T . dY, dZout = dZ. z is read when act != 0,
+// A for dX, x for dA, h for dB. dA and dB repeat bit for bit run to run at a fixed thread count.
+void lowrankBackward(const float* dY, const float* B, const float* z, const float* A, const float* acc, const float* x,
+                     const float* h, float* dX, float* dA, float* dB, float* dZout, int64_t n, int64_t dIn, int64_t r,
+                     int64_t dOut, int act);
 
 // ---- optim.cc ----
 // One AdamW update in place (the JavaScript optimizer's double-precision arithmetic, bit for bit).

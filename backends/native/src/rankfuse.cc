@@ -7,6 +7,7 @@
 #include <immintrin.h>
 #endif
 
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
@@ -315,6 +316,65 @@ napi_value LowrankForward(napi_env env, napi_callback_info info) {
   return run(env, [&] { lowrankForward(x, A, B, out, n, dIn, r, dOut, static_cast<int>(act)); });
 }
 
+// Fused chains take optional buffers: a zero-length Float32Array means "not wanted" (or "no epilogue").
+// Sizes come in one Int32Array: forward [n, dIn, r, dOut, act, epilogue], backward [n, dIn, r, dOut, act].
+struct Opt {
+  float* p;
+  size_t len;
+  float* get() const { return len ? p : nullptr; }
+};
+bool validAct(Args& a, int64_t act) {
+  if (act == 0 || act == kSilu || act == kGelu || act == kRelu) return true;
+  return a.rangeError("act must be 0 (identity), 6 (silu), 7 (gelu) or 8 (relu), got " + std::to_string(act));
+}
+bool needOpt(Args& a, size_t i, const Opt& o, uint64_t n) { return o.len == 0 || a.need(i, o.len, n); }
+
+napi_value LowrankForwardEx(napi_env env, napi_callback_info info) {
+  Args a(env, info, "lowrankForwardEx", 8);
+  Opt x{}, A{}, B{}, e{}, out{}, z{}, h{};
+  size_t ld = 0;
+  Opt* bufs[] = {&x, &A, &B, &e, &out, &z, &h};
+  for (size_t i = 0; i < 7; ++i) bufs[i]->p = a.f32(i, &bufs[i]->len);
+  const int32_t* d = a.i32(7, &ld);
+  if (a.ok() && ld < 6) a.rangeError("sizes must be [n, dIn, r, dOut, act, epilogue]");
+  if (!a.ok()) return nullptr;
+  const int64_t n = d[0], dIn = d[1], r = d[2], dOut = d[3], act = d[4], epi = d[5];
+  if (std::min({n, dIn, r, dOut}) < 0) a.rangeError("sizes must be non-negative");
+  if (a.ok() && e.len && epi != kAdd && epi != kMul) a.rangeError("epilogue must be 0 (add) or 2 (mul)");
+  validAct(a, act) && a.need(0, x.len, prod({n, dIn})) && a.need(1, A.len, prod({dIn, r})) &&
+      a.need(2, B.len, prod({r, dOut})) && needOpt(a, 3, e, prod({n, dOut})) && a.need(4, out.len, prod({n, dOut})) &&
+      needOpt(a, 5, z, prod({n, r})) && needOpt(a, 6, h, prod({n, r}));
+  if (!a.ok()) return nullptr;
+  return run(env, [&] {
+    lowrankForwardEx(x.p, A.p, B.p, e.get(), e.len ? static_cast<int>(epi) : -1, out.p, z.get(), h.get(), n, dIn, r, dOut,
+                     static_cast<int>(act));
+  });
+}
+
+napi_value LowrankBackward(napi_env env, napi_callback_info info) {
+  Args a(env, info, "lowrankBackward", 12);
+  Opt dY{}, B{}, z{}, A{}, acc{}, x{}, h{}, dX{}, dA{}, dB{}, dZ{};
+  size_t ld = 0;
+  Opt* bufs[] = {&dY, &B, &z, &A, &acc, &x, &h, &dX, &dA, &dB, &dZ};
+  for (size_t i = 0; i < 11; ++i) bufs[i]->p = a.f32(i, &bufs[i]->len);
+  const int32_t* d = a.i32(11, &ld);
+  if (a.ok() && ld < 5) a.rangeError("sizes must be [n, dIn, r, dOut, act]");
+  if (!a.ok()) return nullptr;
+  const int64_t n = d[0], dIn = d[1], r = d[2], dOut = d[3], act = d[4];
+  if (std::min({n, dIn, r, dOut}) < 0) a.rangeError("sizes must be non-negative");
+  const uint64_t nr = prod({n, r});
+  validAct(a, act) && a.need(0, dY.len, prod({n, dOut})) && a.need(1, B.len, prod({r, dOut})) &&
+      (act == 0 || a.need(2, z.len, nr)) && (!dX.len || a.need(3, A.len, prod({dIn, r}))) &&
+      needOpt(a, 4, acc, prod({n, dIn})) && (!dA.len || a.need(5, x.len, prod({n, dIn}))) &&
+      (!dB.len || a.need(6, h.len, nr)) && needOpt(a, 7, dX, prod({n, dIn})) && needOpt(a, 8, dA, prod({dIn, r})) &&
+      needOpt(a, 9, dB, prod({r, dOut})) && needOpt(a, 10, dZ, nr);
+  if (!a.ok()) return nullptr;
+  return run(env, [&] {
+    lowrankBackward(dY.p, B.p, z.get(), A.get(), acc.get(), x.get(), h.get(), dX.get(), dA.get(), dB.get(), dZ.get(), n,
+                    dIn, r, dOut, static_cast<int>(act));
+  });
+}
+
 napi_value AdamwStep(napi_env env, napi_callback_info info) {
   Args a(env, info, "adamwStep", 10);
   size_t lp = 0, lg = 0, lm = 0, lv = 0;
@@ -393,6 +453,7 @@ NAPI_MODULE_INIT() {
       {"gather", Gather},         {"scatterAdd", ScatterAdd},
       {"crossEntropy", CrossEntropy}, {"oneHot", OneHot},
       {"fill", Fill},             {"lowrankForward", LowrankForward},
+      {"lowrankForwardEx", LowrankForwardEx}, {"lowrankBackward", LowrankBackward},
       {"threads", Threads},       {"setThreads", SetThreads},
       {"gemmKernel", GemmKernel}, {"setGemmKernel", SetGemmKernel},
       {"adamwStep", AdamwStep},   {"sumSquares", SumSquares},

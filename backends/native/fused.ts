@@ -1,0 +1,59 @@
+import { numel } from "../../dsl/dim.ts";
+import type { FusedEqn, Var } from "../../dsl/graph.ts";
+import { isLowrank, isLowrankBwd, LOWRANK, LOWRANK_BWD, type ChainAct } from "../../fusion/chainKinds.ts";
+import { BinaryOp, UnaryOp } from "./build.ts";
+import type { NativeCtx, NBuf } from "./kernels.ts";
+
+/** The chain kinds the addon runs as one kernel (lowrank.cc), and the largest rank they take. */
+export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([LOWRANK, LOWRANK_BWD]);
+export const NATIVE_MAX_FUSED_RANK = 1024;
+
+const ACT: Record<ChainAct, number> = { identity: 0, silu: UnaryOp.silu, gelu: UnaryOp.gelu, relu: UnaryOp.relu };
+const NONE = new Float32Array(0);
+
+/** Buffers of a fused node by role name: inputs (absent: empty) and freshly pooled outputs. */
+function roles(node: FusedEqn) {
+  const { inputNames, outputNames } = node.params;
+  const input = (inputs: readonly NBuf[], name: string) => {
+    const i = inputNames.indexOf(name);
+    return i < 0 ? NONE : (inputs[i] as Float32Array);
+  };
+  const outVar = (name: string): Var | undefined => node.outs[outputNames.indexOf(name)];
+  const inVar = (name: string): Var | undefined => node.inputs[inputNames.indexOf(name)];
+  return { input, outVar, inVar };
+}
+
+/** One native kernel for a fused node: the addon computes the whole chain tile by tile. */
+export function nativeFused(ctx: NativeCtx, node: FusedEqn): (inputs: readonly NBuf[]) => NBuf[] {
+  const { input, outVar, inVar } = roles(node);
+  const alloc = () => node.outs.map((v) => ctx.pool.f32(numel(v.abs.dims)));
+  const out = (bufs: Float32Array[], name: string) => {
+    const i = node.params.outputNames.indexOf(name);
+    return i < 0 ? NONE : bufs[i]!;
+  };
+  if (isLowrank(node)) {
+    const [dIn, r] = inVar("A")!.shape as [number, number];
+    const dOut = inVar("B")!.shape[1]!;
+    const n = numel(inVar("x")!.abs.dims) / Math.max(dIn, 1);
+    const epi = node.params.epilogue === "mul" ? BinaryOp.mul : BinaryOp.add;
+    const sizes = Int32Array.from([n, dIn, r, dOut, ACT[node.params.act], epi]);
+    return (inputs) => {
+      const bufs = alloc();
+      ctx.addon.lowrankForwardEx(input(inputs, "x"), input(inputs, "A"), input(inputs, "B"), input(inputs, "e"), out(bufs, "y"), out(bufs, "z"), out(bufs, "h"), sizes);
+      return bufs;
+    };
+  }
+  if (isLowrankBwd(node)) {
+    const [r, dOut] = inVar("B")!.shape as [number, number];
+    const n = numel(inVar("dY")!.abs.dims) / Math.max(dOut, 1);
+    const dIn = inVar("A")?.shape[0] ?? outVar("dA")?.shape[0] ?? 0;
+    const sizes = Int32Array.from([n, dIn, r, dOut, ACT[node.params.act]]);
+    return (inputs) => {
+      const bufs = alloc();
+      const i = (name: string) => input(inputs, name);
+      ctx.addon.lowrankBackward(i("dY"), i("B"), i("z"), i("A"), i("acc"), i("x"), i("h"), out(bufs, "dX"), out(bufs, "dA"), out(bufs, "dB"), out(bufs, "dZ"), sizes);
+      return bufs;
+    };
+  }
+  throw new Error(`native: no fused kernel of kind ${node.params.kind}`);
+}
