@@ -1,0 +1,220 @@
+/**
+ * The playground page: reads the form, starts a training worker, and shows what it reports (curves,
+ * speed, memory, samples, the compiled plan). Every error a user can cause lands in the #error box.
+ */
+import * as E from "fp-ts/lib/Either.js";
+import { METHODS, makeModel } from "../models/model.ts";
+import { fmt } from "../fusion/plan.ts";
+import { PRESETS, playgroundConfig } from "./presets.ts";
+import type { BackendChoice, FromWorker, RunRequest, ToWorker } from "./protocol.ts";
+import { decodeTextFile } from "./textFile.ts";
+import { Curves } from "./curves.ts";
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const input = (id: string) => $<HTMLInputElement>(id);
+const select = (id: string) => $<HTMLSelectElement>(id);
+
+/** Methods a browser run can train: plain AdamW over every param (no training scheme, nothing frozen). */
+function browserMethods(): string[] {
+  const cfg = playgroundConfig("micro");
+  return METHODS.filter((m) => {
+    const model = E.isRight(cfg) ? makeModel(m, cfg.right) : E.left(null);
+    return E.isRight(model) && !model.right.scheme && !model.right.frozen?.some(Boolean);
+  });
+}
+
+const showError = (message: string | null) => {
+  const box = $("error");
+  box.hidden = message === null;
+  box.textContent = message ?? "";
+};
+const showNotice = (message: string | null) => {
+  const box = $("notice");
+  box.hidden = message === null;
+  box.textContent = message ?? "";
+};
+window.addEventListener("error", (ev) => showError(`unexpected error: ${ev.message}`));
+window.addEventListener("unhandledrejection", (ev) => showError(`unexpected error: ${(ev.reason as Error)?.message ?? String(ev.reason)}`));
+
+let text: { name: string; body: string | null } = { name: "built-in sample", body: null };
+let worker: Worker | undefined;
+let predictedPeak = 0, measuredPeak = 0, speed = 0;
+const curves = new Curves($("loss-chart"));
+
+function setState(state: string, note?: string) {
+  document.body.dataset.state = state;
+  $("stat-state").textContent = note ? `${state} (${note})` : state;
+  const active = state === "training" || state === "loading" || state === "compiling";
+  $<HTMLButtonElement>("train").disabled = active;
+  $<HTMLButtonElement>("stop").disabled = state !== "training";
+  $<HTMLButtonElement>("resume").disabled = state !== "stopped";
+  $<HTMLButtonElement>("download").disabled = !(state === "stopped" || state === "done" || state === "training");
+}
+
+function readRun(): E.Either<string, Omit<RunRequest, "text" | "textName">> {
+  const num = (id: string) => Number(input(id).value);
+  const rankText = input("rank").value.trim();
+  const rank = rankText === "" ? undefined : Number(rankText);
+  const preset = select("preset").value;
+  const cfg = playgroundConfig(preset, rank);
+  if (E.isLeft(cfg)) return cfg;
+  const steps = num("steps"), lr = num("lr");
+  if (!(Number.isInteger(steps) && steps > 0)) return E.left(`steps must be a positive integer, got "${input("steps").value}"`);
+  if (!(lr > 0 && lr < 1)) return E.left(`the learning rate must be a number in (0, 1), got "${input("lr").value}"`);
+  const evalEvery = num("eval-every"), sampleEvery = num("sample-every"), temperature = num("temperature");
+  if (![evalEvery, sampleEvery].every((n) => Number.isInteger(n) && n >= 0)) return E.left("validate every and sample every must be integers >= 0 (0: only at the end)");
+  if (!(temperature >= 0)) return E.left(`the temperature must be >= 0 (0 samples greedily), got "${input("temperature").value}"`);
+  return E.right({ method: select("method").value, preset, rank, backend: select("backend").value as BackendChoice, steps, lr, evalEvery, sampleEvery, sampleBytes: 120, temperature });
+}
+
+async function trainingText(): Promise<E.Either<string, { name: string; body: string }>> {
+  if (text.body !== null) return E.right({ name: text.name, body: text.body });
+  try {
+    const res = await fetch("sample.txt");
+    if (!res.ok) return E.left(`cannot load the built-in sample text: HTTP ${res.status}`);
+    return E.right({ name: text.name, body: await res.text() });
+  } catch (e) {
+    return E.left(`cannot load the built-in sample text: ${(e as Error).message}`);
+  }
+}
+
+function onMessage(m: FromWorker) {
+  switch (m.type) {
+    case "state":
+      return setState(m.state, m.note);
+    case "error":
+      return showError(m.message);
+    case "backend":
+      $("stat-backend").textContent = `${m.name} — ${m.describe}`;
+      $("stat-backend").dataset.backend = m.name;
+      return showNotice(m.note ?? null);
+    case "model":
+      $("stat-model").textContent = `${m.text}; ${fmt(m.params)} params`;
+      $("stat-step").dataset.total = String(m.steps);
+      return;
+    case "plan": {
+      const p = m.plan;
+      predictedPeak = p.predictedPeakBytes;
+      const fused = p.kernels.filter((k) => k.fused).length;
+      $("plan-header").textContent = `${p.kernels.length} kernels, ${fused} fused, predicted peak ${fmt(p.predictedPeakBytes)}B`;
+      $("plan-saved").textContent = p.saved;
+      $("plan-recomputed").textContent = p.recomputed;
+      $("plan-text").textContent = p.text;
+      const sel = select("kernel-select");
+      sel.replaceChildren(...p.kernels.map((k, i) => {
+        const o = new Option(k.label, String(i));
+        if (k.fused) o.className = "fused";
+        return o;
+      }));
+      return;
+    }
+    case "step": {
+      const r = m.report;
+      measuredPeak = Math.max(measuredPeak, r.peakBytes);
+      const now = (r.tokens * 1000) / r.ms;
+      speed = speed === 0 ? now : 0.8 * speed + 0.2 * now;
+      $("stat-step").textContent = `${r.step} / ${$("stat-step").dataset.total} (lr ${r.lr.toExponential(2)})`;
+      $("stat-loss").textContent = r.loss.toFixed(4);
+      $("stat-speed").textContent = speed.toFixed(0);
+      $("stat-memory").textContent = `${fmt(measuredPeak)}B / ${fmt(predictedPeak)}B`;
+      return curves.add("train", r.step, r.loss);
+    }
+    case "val":
+      $("stat-val").textContent = `${m.loss.toFixed(4)} at step ${m.step}`;
+      return curves.add("val", m.step, m.loss);
+    case "sample":
+      $("sample-step").textContent = `after step ${m.step}`;
+      $("sample-text").textContent = "";
+      $("sample-text").append(Object.assign(document.createElement("b"), { textContent: m.prompt }), m.text);
+      return;
+    case "weights": {
+      const url = URL.createObjectURL(new Blob([m.bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }));
+      const a = Object.assign(document.createElement("a"), { href: url, download: m.fileName });
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      return;
+    }
+    case "shader":
+      $("shader-kernel").textContent = `kernel ${m.kernel}`;
+      $("shader").textContent = m.wgsl ?? m.note;
+      return;
+  }
+}
+
+async function train() {
+  showError(null);
+  showNotice(null);
+  const run = readRun();
+  if (E.isLeft(run)) return showError(run.left);
+  setState("loading");
+  const body = await trainingText();
+  if (E.isLeft(body)) {
+    setState("idle");
+    return showError(body.left);
+  }
+  worker?.terminate();
+  [measuredPeak, speed] = [0, 0];
+  curves.clear();
+  worker = new Worker(new URL("worker.js", location.href), { type: "module" });
+  worker.onmessage = (ev: MessageEvent<FromWorker>) => onMessage(ev.data);
+  worker.onerror = (ev) => {
+    showError(`the training worker failed: ${ev.message || "it could not start (see the browser console)"}`);
+    setState("error");
+  };
+  const send = (m: ToWorker) => worker!.postMessage(m);
+  send({ type: "start", run: { ...run.right, text: body.right.body, textName: body.right.name } });
+}
+
+async function useFile(file: File) {
+  showError(null);
+  const decoded = decodeTextFile(file.name, new Uint8Array(await file.arrayBuffer()), 1024);
+  if (E.isLeft(decoded)) return showError(decoded.left);
+  text = { name: `${file.name} (${fmt(file.size)}B)`, body: decoded.right };
+  $("text-name").textContent = text.name;
+}
+
+function setup() {
+  const methods = browserMethods();
+  select("method").replaceChildren(...methods.map((m) => new Option(m, m, m === "cola", m === "cola")));
+  select("preset").replaceChildren(...PRESETS.map((p) => new Option(p, p)));
+  // the URL can preset the form: ?method=cola&preset=micro&steps=50
+  const q = new URLSearchParams(location.search);
+  for (const [key, id] of [["method", "method"], ["preset", "preset"], ["rank", "rank"], ["backend", "backend"], ["steps", "steps"], ["lr", "lr"], ["evalEvery", "eval-every"], ["sampleEvery", "sample-every"], ["temperature", "temperature"]] as const) {
+    const v = q.get(key);
+    if (v !== null) ($(id) as HTMLInputElement | HTMLSelectElement).value = v;
+  }
+  const placeholder = () => {
+    const cfg = playgroundConfig(select("preset").value);
+    input("rank").placeholder = E.isRight(cfg) ? `${cfg.right.rank} (width ${cfg.right.d})` : "";
+  };
+  select("preset").addEventListener("change", placeholder);
+  placeholder();
+
+  $("train").addEventListener("click", () => void train());
+  $("stop").addEventListener("click", () => worker?.postMessage({ type: "stop" } satisfies ToWorker));
+  $("resume").addEventListener("click", () => worker?.postMessage({ type: "resume" } satisfies ToWorker));
+  $("download").addEventListener("click", () => worker?.postMessage({ type: "weights" } satisfies ToWorker));
+  select("kernel-select").addEventListener("change", () => worker?.postMessage({ type: "shader", kernel: Number(select("kernel-select").value) } satisfies ToWorker));
+  input("file").addEventListener("change", () => {
+    const f = input("file").files?.[0];
+    if (f) void useFile(f);
+  });
+  $("use-sample").addEventListener("click", () => {
+    text = { name: "built-in sample", body: null };
+    $("text-name").textContent = text.name;
+    input("file").value = "";
+  });
+  const zone = $("drop-zone");
+  zone.addEventListener("dragover", (ev) => (ev.preventDefault(), zone.classList.add("over")));
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (ev) => {
+    ev.preventDefault();
+    zone.classList.remove("over");
+    const f = ev.dataTransfer?.files[0];
+    if (f) void useFile(f);
+    else showError("nothing to read in what was dropped: drop a text file");
+  });
+  setState("idle");
+}
+
+setup();

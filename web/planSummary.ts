@@ -1,0 +1,65 @@
+import * as E from "fp-ts/lib/Either.js";
+import { fmt, type Plan } from "../fusion/plan.ts";
+import { savedResiduals } from "../fusion/remat.ts";
+import { showAbs, type Var } from "../dsl/graph.ts";
+import { planTrainStep } from "../train/step.ts";
+import type { LanguageModel } from "../models/model.ts";
+
+/** What the plan panel shows: the printed plan, one line per kernel, what is saved and recomputed. */
+export interface PlanSummary {
+  readonly text: string;
+  readonly kernels: readonly { readonly label: string; readonly fused: boolean }[];
+  readonly saved: string;
+  readonly recomputed: string;
+  readonly predictedPeakBytes: number;
+}
+
+/** A kernel the planner made out of several primitives (the fusion pass names them fused*). */
+export const isFusedPrim = (prim: string): boolean => /^fused/i.test(prim);
+
+type AnyNode = { readonly prim: string; readonly inputs: readonly Var[]; readonly out?: Var; readonly outs?: readonly Var[]; readonly params?: unknown };
+
+/** `v9:f32[8, 64] = matmul(v3, v4)`; a fused node shows its kind and all of its outputs. */
+function kernelLabel(node: AnyNode): string {
+  const outs = node.outs ?? [node.out!];
+  const kind = isFusedPrim(node.prim) ? `fused.${(node.params as { kind?: string } | undefined)?.kind ?? "?"}` : node.prim;
+  return `${outs.map((v) => `${v}:${showAbs(v.abs)}`).join(" ")} = ${kind}(${node.inputs.join(", ")})`;
+}
+
+const countBy = (xs: readonly string[]) => {
+  const m = new Map<string, number>();
+  for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
+  return m;
+};
+const showCounts = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}×${n}`).join(", ");
+
+/**
+ * The forward values kept for backward (grouped by the names models give them) and, for a remat policy,
+ * the equations its backward recomputes: the primitives the policy's plan runs beyond the save-everything
+ * plan of the same model (forward equations are identical; only recomputation is added).
+ */
+export function summarizePlan(plan: Plan, model: LanguageModel, batch: number, seq: number): PlanSummary {
+  // a fused plan's graph holds fused nodes too; savedResiduals reads only phases and inputs
+  const res = savedResiduals(plan.graph as never);
+  const byName = new Map<string, { n: number; bytes: number }>();
+  for (const r of res) {
+    const key = r.name.replace(/ %\d+$/, ""); // unnamed values group by primitive
+    const e = byName.get(key) ?? { n: 0, bytes: 0 };
+    byName.set(key, { n: e.n + 1, bytes: e.bytes + r.bytes });
+  }
+  const savedBytes = res.reduce((s, r) => s + r.bytes, 0);
+  const saved = [`${res.length} values, ${fmt(savedBytes)}B:`, ...[...byName].sort((a, b) => b[1].bytes - a[1].bytes).map(([k, v]) => `  ${k} ×${v.n}  ${fmt(v.bytes)}B`)].join("\n");
+  let recomputed = `nothing: the ${model.method} model stores every forward value its backward reads`;
+  if (model.remat) {
+    const all = planTrainStep({ ...model, remat: undefined }, batch, seq);
+    if (E.isRight(all)) {
+      const extra = countBy(plan.launches.map((l) => l.eqn.prim));
+      for (const [p, n] of countBy(all.right.launches.map((l) => l.eqn.prim))) extra.set(p, (extra.get(p) ?? 0) - n);
+      const pos = new Map([...extra].filter(([, n]) => n > 0));
+      const total = [...pos.values()].reduce((a, b) => a + b, 0);
+      recomputed = `${total} equations in backward (policy ${model.remat.name}), ${fmt(plan.flops - all.right.flops)}FLOP extra, predicted peak ${fmt(all.right.predictedPeakBytes)}B → ${fmt(plan.predictedPeakBytes)}B:\n  ${showCounts(pos)}`;
+    } else recomputed = `policy ${model.remat.name} (the save-everything plan to compare with failed: ${all.left.message})`;
+  }
+  const kernels = plan.launches.map((l, i) => ({ label: `${String(i).padStart(3)} ${kernelLabel(l.eqn)}${l.eqn.meta.phase === "backward" ? "  (bwd)" : ""}`, fused: isFusedPrim(l.eqn.prim) }));
+  return { text: plan.toString(), kernels, saved, recomputed, predictedPeakBytes: plan.predictedPeakBytes };
+}

@@ -1,0 +1,189 @@
+/**
+ * The playground's training loop, one step at a time so the worker can stop, resume and report between
+ * steps. It is train/loop.ts without the parts a page has no use for or cannot run (files, checkpoints,
+ * the native addon): the same compiled step, AdamW, gradient clipping, warmup + cosine and batches.
+ */
+import * as E from "fp-ts/lib/Either.js";
+import { dim } from "../dsl/dim.ts";
+import { spec } from "../dsl/spec.ts";
+import { compile } from "../dsl/compile.ts";
+import { unflatten } from "../dsl/tree.ts";
+import type { Tensor } from "../dsl/trace.ts";
+import type { Backend } from "../backends/backend.ts";
+import { makeModel, type LanguageModel } from "../models/model.ts";
+import { AdamW } from "../train/adamw.ts";
+import { BatchSampler, evalWindows, type Batch } from "../train/batches.ts";
+import { clipGlobalNorm } from "../train/clip.ts";
+import { evaluate } from "../train/evaluate.ts";
+import { warmupCosine } from "../train/schedule.ts";
+import { compileEvalStep, compileTrainStep, type EvalStep, type TrainStep } from "../train/step.ts";
+import { byteTokenizer } from "../train/tokenizer.ts";
+import { encodeSafetensors } from "../train/safetensors.ts";
+import { Rng } from "../train/rng.ts";
+import type { Plan } from "../fusion/plan.ts";
+import { playgroundConfig } from "./presets.ts";
+
+export interface SessionOptions {
+  readonly method: string;
+  readonly preset: string;
+  readonly rank?: number;
+  readonly steps: number;
+  readonly lr: number;
+  readonly seed: number;
+  /** Validation batches per evaluation. */
+  readonly evalBatches: number;
+  /** Bytes of context the sampler sees (a short window keeps generation quick). */
+  readonly sampleContext: number;
+}
+
+export interface StepReport {
+  readonly step: number;
+  readonly loss: number;
+  readonly lr: number;
+  readonly gradNorm: number;
+  readonly ms: number;
+  readonly tokens: number;
+  /** The executor's measured peak of backend bytes during this step. */
+  readonly peakBytes: number;
+}
+
+/** The last tenth of the text validates, the rest trains: a fixed split, so validation stays unseen. */
+export const VAL_FRACTION = 0.1;
+
+type Logits = { run(params: readonly Float32Array[], ids: Int32Array): Promise<E.Either<string, Float32Array>> };
+
+function compileLogits(model: LanguageModel, backend: Backend<any>, ctx: number): E.Either<string, Logits> {
+  const ids = spec([dim("b", 1), dim("t", ctx)], "int32");
+  const c = compile((p: unknown, x: Tensor) => model.logits(p, x), { args: [model.layout.specs, ids] as const, backend });
+  if (E.isLeft(c)) return E.left(c.left.message);
+  return E.right({
+    run: async (params, x) => {
+      const r = await c.right.run(unflatten(model.layout.def, params) as never, x);
+      return E.isLeft(r) ? E.left(r.left.message) : E.right(r.right.out as unknown as Float32Array);
+    },
+  });
+}
+
+export class Session {
+  private step = 0;
+  private readonly params: Float32Array[];
+
+  private constructor(
+    readonly model: LanguageModel,
+    readonly options: SessionOptions,
+    private readonly trainStep: TrainStep,
+    private readonly evalStep: EvalStep,
+    private readonly logits: Logits,
+    private readonly sampler: BatchSampler,
+    private readonly valBatches: readonly Batch[],
+    private readonly adam: AdamW,
+    private readonly lrAt: (step: number) => number,
+    /** The start of the validation text, the sampler's default prompt. */
+    readonly prompt: string,
+  ) {
+    this.params = model.init(options.seed);
+  }
+
+  /** Builds the model, compiles its training, evaluation and sampling functions, and splits the text. */
+  static create(backend: Backend<any>, text: string, o: SessionOptions): E.Either<string, Session> {
+    const cfg = playgroundConfig(o.preset, o.rank);
+    if (E.isLeft(cfg)) return cfg;
+    const model = makeModel(o.method, cfg.right);
+    if (E.isLeft(model)) return E.left(model.left.message);
+    if (!(Number.isInteger(o.steps) && o.steps > 0)) return E.left(`steps must be a positive integer, got ${o.steps}`);
+    if (!(o.lr > 0 && o.lr < 1)) return E.left(`the learning rate must be in (0, 1), got ${o.lr}`);
+    const { batch, seq } = cfg.right;
+    const tokens = byteTokenizer.encode(text);
+    const cut = Math.floor(tokens.length * (1 - VAL_FRACTION));
+    const [train, val] = [tokens.subarray(0, cut), tokens.subarray(cut)];
+    const need = Math.ceil((batch * seq + 1) / VAL_FRACTION);
+    if (val.length < batch * seq + 1) return E.left(`the text has ${tokens.length} bytes; preset ${o.preset} needs at least ${need} (its last tenth validates on batches of ${batch}×${seq})`);
+    const sampler = BatchSampler.create(train, { seqLen: seq, batch, seed: o.seed });
+    if (E.isLeft(sampler)) return E.left(sampler.left.message);
+    const valBatches = evalWindows(val, seq, batch, o.evalBatches);
+    if (E.isLeft(valBatches)) return E.left(valBatches.left.message);
+    const step = compileTrainStep(model.right, backend, batch, seq);
+    if (E.isLeft(step)) return E.left(step.left.message);
+    const ev = compileEvalStep(model.right, backend, batch, seq);
+    if (E.isLeft(ev)) return E.left(ev.left.message);
+    const logits = compileLogits(model.right, backend, Math.min(o.sampleContext, seq));
+    if (E.isLeft(logits)) return logits;
+    const adam = new AdamW(model.right.layout.shapes.map((s) => [...s]), { lr: o.lr, weightDecay: 0.1 });
+    const lrAt = warmupCosine({ lr: o.lr, warmupSteps: Math.min(20, Math.ceil(o.steps / 10)), totalSteps: o.steps, minRatio: 0.1 });
+    const prompt = byteTokenizer.decode(val.subarray(0, 24));
+    return E.right(new Session(model.right, o, step.right, ev.right, logits.right, sampler.right, valBatches.right, adam, lrAt, prompt));
+  }
+
+  get plan(): Plan {
+    return this.trainStep.plan;
+  }
+  get stepsDone(): number {
+    return this.step;
+  }
+  get done(): boolean {
+    return this.step >= this.options.steps;
+  }
+
+  /** One optimizer step on the next batch; a non-finite loss is a readable Left (the lr is too high). */
+  async trainOne(): Promise<E.Either<string, StepReport>> {
+    const t0 = performance.now();
+    const b = this.sampler.next();
+    const r = await this.trainStep.run(this.params, b.inputs, b.targets);
+    if (E.isLeft(r)) return E.left(r.left.message);
+    const { loss, grads, stats } = r.right;
+    if (!Number.isFinite(loss)) return E.left(`training diverged at step ${this.step + 1}: the loss is ${loss} (try a lower learning rate)`);
+    const { norm } = clipGlobalNorm(grads, 1);
+    const lr = this.lrAt(this.step);
+    this.adam.step(this.params, grads, lr);
+    this.step++;
+    return E.right({ step: this.step, loss, lr, gradNorm: norm, ms: performance.now() - t0, tokens: b.inputs.length, peakBytes: stats.peakBytes });
+  }
+
+  /** Mean loss over the fixed validation batches. */
+  async validate(): Promise<E.Either<string, number>> {
+    const r = await evaluate(this.evalStep, this.params, this.valBatches, 1);
+    return E.isLeft(r) ? E.left(r.left.message) : E.right(r.right.loss);
+  }
+
+  /**
+   * `count` bytes generated after `prompt`: greedy at temperature 0, else sampled from softmax(logits/T)
+   * with a seeded generator. Attention is causal, so the context sits left-aligned in the window and the
+   * padding after it cannot change the logits read at its last position.
+   */
+  async sample(prompt: string, count: number, temperature: number, seed: number): Promise<E.Either<string, string>> {
+    const ctx = Math.min(this.options.sampleContext, this.model.config.seq);
+    const vocab = this.model.config.vocab;
+    const rng = Rng.fromSeed(seed);
+    const ids = Array.from(byteTokenizer.encode(prompt));
+    const start = ids.length;
+    const window = new Int32Array(ctx);
+    for (let i = 0; i < count; i++) {
+      const context = ids.slice(-ctx);
+      window.fill(0);
+      window.set(context);
+      const out = await this.logits.run(this.params, window);
+      if (E.isLeft(out)) return out;
+      const row = out.right.subarray((context.length - 1) * vocab, context.length * vocab);
+      ids.push(pick(row, temperature, rng));
+    }
+    return E.right(byteTokenizer.decode(ids.slice(start)));
+  }
+
+  /** The weights as safetensors, named by their rankfuse paths, with the model config in the metadata. */
+  weights(): Uint8Array {
+    const { layout, config, method } = this.model;
+    const tensors = Object.fromEntries(layout.names.map((n, i) => [n, { dtype: "F32" as const, shape: [...layout.shapes[i]!], data: this.params[i]! }]));
+    return encodeSafetensors(tensors, { format: "rankfuse", method, config: JSON.stringify(config), step: String(this.step) });
+  }
+}
+
+/** Argmax at temperature 0; otherwise a draw from softmax(row / temperature). */
+export function pick(row: Float32Array, temperature: number, rng: Rng): number {
+  let best = 0;
+  for (let j = 1; j < row.length; j++) if (row[j]! > row[best]!) best = j;
+  if (!(temperature > 0)) return best;
+  const w = Array.from(row, (x) => Math.exp((x - row[best]!) / temperature));
+  let u = rng.nextFloat() * w.reduce((a, b) => a + b, 0);
+  for (let j = 0; j < w.length; j++) if ((u -= w[j]!) < 0) return j;
+  return best;
+}
