@@ -59,6 +59,12 @@ export const PEERS: readonly Peer[] = [
 ];
 
 const lastLines = (s: string, n: number) => s.trim().split("\n").slice(-n).join(" / ");
+/** A reason on one line, short enough for a table cell (a compiler's error can run to pages). */
+const oneLine = (s: string | null): string | null => {
+  if (!s) return null;
+  const flat = s.trim().split("\n").slice(0, 3).map((l) => l.trim()).join(" / ");
+  return flat.length > 300 ? `${flat.slice(0, 300)}...` : flat;
+};
 
 function spawnOk(cmd: string, args: string[], timeoutMs: number): string | null {
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
@@ -82,7 +88,7 @@ export async function run(opts: { quick?: boolean; repeats?: number; steps?: num
   const notes: string[] = [];
   const skipped = new Map<string, string>();
   const peers = PEERS.filter((p) => !opts.peers || opts.peers.includes(p.name)).filter((p) => {
-    const why = p.unavailable();
+    const why = oneLine(p.unavailable());
     if (why) {
       skipped.set(p.name, why);
       log(`SKIPPED ${p.name}: ${why}`);

@@ -59,10 +59,10 @@ export { stats } from "./stats.ts";
 export const RESULTS_DIR = path.join("bench", "results");
 
 /** Writes <suite>.json (machine, table, notes, data, charts), <suite>.md, the charts' SVGs, then redraws summary.md. */
-export function saveSuite(name: string, r: SuiteResult, dir = RESULTS_DIR): string {
+export function saveSuite(name: string, r: SuiteResult, dir = RESULTS_DIR, machine: Record<string, unknown> = machineInfo()): string {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.json`);
-  const saved: SavedSuite = { suite: name, machine: { ...machineInfo(), ...r.machine }, title: r.title, headers: r.headers, rows: r.rows, notes: r.notes, charts: r.charts, data: r.data };
+  const saved: SavedSuite = { suite: name, machine: { ...machine, ...r.machine }, title: r.title, headers: r.headers, rows: r.rows, notes: r.notes, charts: r.charts, data: r.data };
   fs.writeFileSync(file, JSON.stringify(saved, null, 1));
   fs.writeFileSync(path.join(dir, `${name}.md`), `# ${r.title}\n\n${markdownTable(r.headers, r.rows)}\n\n${(r.notes ?? []).map((n) => `- ${n}`).join("\n")}\n`);
   for (const c of r.charts ?? []) fs.writeFileSync(path.join(dir, c.file), renderChart(c));
