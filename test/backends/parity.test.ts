@@ -7,21 +7,38 @@ import { referenceBackend } from "../../backends/reference/backend.ts";
 import { loadBackend } from "../../backends/registry.ts";
 import { Rng } from "../../train/rng.ts";
 import { primCases } from "../helpers/primCases.ts";
-import { caseData, compileCase } from "../helpers/gradcheck.ts";
+import { caseData, compileCase, unwrap } from "../helpers/gradcheck.ts";
 import { allcloseViolation } from "../helpers/allclose.ts";
+import type { Backend } from "../../backends/backend.ts";
+import { dim } from "../../dsl/dim.ts";
+import { spec } from "../../dsl/spec.ts";
+import { compile } from "../../dsl/compile.ts";
+import { valueAndGrad } from "../../dsl/autodiff.ts";
+import { flatten, unflatten } from "../../dsl/tree.ts";
+import type { Tensor } from "../../dsl/trace.ts";
+import { resolveConfig, type ModelConfig } from "../../models/config.ts";
+import { makeModel } from "../../models/model.ts";
 
 /**
- * Every primitive and its gradient on each float32 backend, against the float64 reference. The native
- * backend needs its addon to build (g++ and Node headers); where it cannot, its suite is skipped with the
- * reason printed, unless RANKFUSE_REQUIRE_NATIVE is set (CI sets it), which makes that a failure.
+ * Every primitive and its gradient on each float32 backend, against the float64 reference, and a whole
+ * compiled CoLA decoder block (forward + backward). Backends that need something of the machine are
+ * skipped with the reason printed where it is missing: native needs its addon to build (g++ and Node
+ * headers), webgpu a WebGPU adapter (here Mesa's llvmpipe through Dawn's OpenGL backend). CI sets
+ * RANKFUSE_REQUIRE_NATIVE and RANKFUSE_REQUIRE_WEBGPU, which turn a missing one into a failure.
  */
-const native = await loadBackend("native");
-const nativeMissing = E.isLeft(native) ? native.left.message : null;
-if (nativeMissing && !process.env.RANKFUSE_REQUIRE_NATIVE) console.warn(`parity: skipping the native backend: ${nativeMissing}`);
+const optional = { native: "RANKFUSE_REQUIRE_NATIVE", webgpu: "RANKFUSE_REQUIRE_WEBGPU" } as const;
+const missing: Record<string, string | null> = {};
+for (const [name, requireVar] of Object.entries(optional)) {
+  const be = await loadBackend(name);
+  missing[name] = E.isLeft(be) ? be.left.message : null;
+  if (missing[name] && !process.env[requireVar]) console.warn(`parity: skipping the ${name} backend: ${missing[name]}`);
+}
+const skipped = (name: string) => name in optional && missing[name] !== null && !process.env[optional[name as keyof typeof optional]];
+const BACKENDS = ["cpu", "wasm", "native", "webgpu"];
 
-describe.each(["cpu", "wasm", "native"])("parity: %s vs reference", (name) => {
+describe.each(BACKENDS)("parity: %s vs reference", (name) => {
   const reference = referenceBackend();
-  it.skipIf(name === "native" && nativeMissing !== null && !process.env.RANKFUSE_REQUIRE_NATIVE).each(PRIMS)("%s", async (prim) => {
+  it.skipIf(skipped(name)).each(PRIMS)("%s", async (prim) => {
     const loaded = await loadBackend(name);
     if (E.isLeft(loaded)) throw new Error(loaded.left.message);
     const backend = loaded.right;
@@ -38,5 +55,40 @@ describe.each(["cpu", "wasm", "native"])("parity: %s vs reference", (name) => {
       }),
       { numRuns: runs(6) },
     );
+  });
+});
+
+/** One decoder block with CoLA projections (attention, gated MLP, norms, embedding and head around it). */
+const blockCfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
+const blockModel = unwrap(makeModel("cola", blockCfg));
+
+async function blockValueAndGrad(backend: Backend<any>, seed: number) {
+  const [b, t] = [dim("b", blockCfg.batch), dim("t", blockCfg.seq)];
+  const args = [blockModel.layout.specs, spec([b, t], "int32"), spec([b, t], "int32")] as const;
+  const step = unwrap(compile((p: unknown, x: Tensor, y: Tensor) => valueAndGrad((q: unknown) => blockModel.loss(q, x, y))(p), { args, backend }));
+  const rng = Rng.fromSeed(seed);
+  const params = blockModel.init(seed).map((a, i) => (/Norm$/.test(blockModel.layout.names[i]!) ? a.map((v) => v + 0.3 * rng.normal()) : a));
+  const host = params.map((a) => (backend.caps.float64 ? Float64Array.from(a) : a)); // both sides see the same float32 point
+  const ids = () => Int32Array.from({ length: blockCfg.batch * blockCfg.seq }, () => rng.nextInt(blockCfg.vocab));
+  const [value, g] = unwrap(await step.run(unflatten(blockModel.layout.def, host) as never, ids() as never, ids() as never)).out as unknown as [ArrayLike<number>, unknown];
+  return { value: value[0]!, grads: flatten(g, (a): a is Float32Array | Float64Array => a instanceof Float32Array || a instanceof Float64Array).leaves };
+}
+
+describe.each(BACKENDS)("a compiled CoLA block on %s vs reference", (name) => {
+  it.skipIf(skipped(name))("forward and every parameter's gradient agree (float32 tolerance)", async () => {
+    const backend = unwrap(await loadBackend(name));
+    for (const seed of [3, 4]) {
+      const want = await blockValueAndGrad(referenceBackend(), seed);
+      const got = await blockValueAndGrad(backend, seed);
+      expect(Math.abs(got.value - want.value)).toBeLessThan(1e-4 * Math.abs(want.value));
+      expect(got.grads.length).toBe(blockModel.layout.names.length);
+      got.grads.forEach((gi, i) => {
+        const wi = want.grads[i]!;
+        let num = 0, den = 0;
+        gi.forEach((x, j) => ((num += (x - wi[j]!) ** 2), (den += wi[j]! ** 2)));
+        expect(den, `${blockModel.layout.names[i]} has a gradient signal`).toBeGreaterThan(0);
+        expect(Math.sqrt(num / den), blockModel.layout.names[i]).toBeLessThan(1e-3);
+      });
+    }
   });
 });
