@@ -1,6 +1,6 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { RankfuseError } from "../dsl/errors.ts";
-import { firaScheme } from "../train/fira.ts";
+import { firaScheme, type FiraOptions } from "../train/fira.ts";
 import type { ModelConfig } from "./config.ts";
 import { assembleModel, declare, dense, denseProj, type LanguageModel } from "./model.ts";
 
@@ -8,8 +8,10 @@ import { assembleModel, declare, dense, denseProj, type LanguageModel } from "./
  * Fira: the full-rank LLaMA, trained by Fira's optimizer on its projection matrices (rank cfg.rank;
  * see train/fira.ts) and AdamW on everything else. The model itself is exactly `full`.
  */
-export function makeFira(cfg: ModelConfig): E.Either<RankfuseError, LanguageModel> {
+export type FiraSettings = Partial<Pick<FiraOptions, "alpha" | "gap" | "gamma" | "eps" | "weightDecay">>;
+
+export function makeFira(cfg: ModelConfig, settings: FiraSettings = {}): E.Either<RankfuseError, LanguageModel> {
   return E.right(assembleModel("fira", cfg, declare(cfg, dense), { proj: denseProj, gateSilu: true }, {
-    scheme: (o) => firaScheme({ layout: o.layout, rank: cfg.rank, seed: o.seed, totalSteps: o.totalSteps }),
+    scheme: (o) => firaScheme({ ...settings, layout: o.layout, rank: cfg.rank, seed: o.seed, totalSteps: o.totalSteps }),
   }));
 }

@@ -11,9 +11,10 @@ import type { SchemeOptions, TrainingScheme } from "../train/scheme.ts";
 import { makeCrnet } from "./crnet.ts";
 import { makeRelora } from "./relora.ts";
 import { makeDynamic } from "./dynamic.ts";
+import { makeFira } from "./fira.ts";
 
 /** Every method `train --method` and `compare --methods` accept: a model, plus a training scheme for some. */
-export const METHODS = ["full", "cola", "colaM", "crnet", "relora", "dynamic"] as const;
+export const METHODS = ["full", "cola", "colaM", "crnet", "relora", "dynamic", "fira"] as const;
 export type Method = (typeof METHODS)[number];
 
 export interface ParamCounts {
@@ -124,6 +125,8 @@ export function makeModel(method: string, cfg: ModelConfig): E.Either<RankfuseEr
       return makeRelora(cfg);
     case "dynamic":
       return makeDynamic(cfg);
+    case "fira":
+      return makeFira(cfg);
     default:
       return E.left({ tag: "ConfigError", message: `unknown model "${method}": choose one of ${METHODS.join(", ")}` });
   }

@@ -52,6 +52,7 @@ export function firaScheme(o: FiraOptions): TrainingScheme {
   let t = 0;
   let rng = Rng.fromSeed(o.seed, FIRA_STREAM);
   const gemm = o.gemm ?? hostGemm();
+  const settings = () => ({ rank: h.rank, alpha: h.alpha, gap: h.gap, gamma: h.gamma, betas: [h.beta1, h.beta2], eps: h.eps, weightDecay: h.weightDecay });
 
   return {
     frozen: () => owned,
@@ -63,14 +64,17 @@ export function firaScheme(o: FiraOptions): TrainingScheme {
       const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
       for (const i of idx) {
         const w = shapes.get(i)!, s = states.get(i)!;
-        tensors[`fira.${i}.p`] = { shape: [s.p.length === 0 ? 0 : w.a, w.r], data: s.p.slice() };
+        tensors[`fira.${i}.p`] = { shape: [w.a, w.r], data: s.p.slice() };
         tensors[`fira.${i}.m`] = { shape: [w.r, w.b], data: s.m.slice() };
         tensors[`fira.${i}.v`] = { shape: [w.r, w.b], data: s.v.slice() };
       }
-      return { tensors, meta: { t, rng: rng.state(), prevNorms: idx.map((i) => states.get(i)!.prevNorm) } };
+      return { tensors, meta: { scheme: "fira", settings: settings(), t, rng: rng.state(), prevNorms: idx.map((i) => states.get(i)!.prevNorm) } };
     },
     restore(s: SchemeState): E.Either<string, void> {
-      const meta = s.meta as { t?: unknown; rng?: unknown; prevNorms?: unknown } | null;
+      const meta = s.meta as { settings?: unknown; t?: unknown; rng?: unknown; prevNorms?: unknown } | null;
+      if (meta && JSON.stringify(meta.settings) !== JSON.stringify(settings())) {
+        return E.left(`the checkpoint's Fira settings ${JSON.stringify(meta.settings)} differ from this run's ${JSON.stringify(settings())}`);
+      }
       if (!meta || !Number.isSafeInteger(meta.t) || !isRngState(meta.rng) || !Array.isArray(meta.prevNorms) || meta.prevNorms.length !== idx.length) {
         return E.left("Fira state: missing or malformed step count, RNG state or residual norms");
       }
@@ -79,7 +83,7 @@ export function firaScheme(o: FiraOptions): TrainingScheme {
         const w = shapes.get(i)!;
         const p = s.tensors[`fira.${i}.p`], m = s.tensors[`fira.${i}.m`], v = s.tensors[`fira.${i}.v`];
         if (!p || !m || !v) return E.left(`Fira state: no moments or projection for param ${o.layout.names[i]}`);
-        if ((p.data.length !== 0 && p.data.length !== w.a * w.r) || m.data.length !== w.r * w.b || v.data.length !== w.r * w.b) {
+        if (p.data.length !== w.a * w.r || m.data.length !== w.r * w.b || v.data.length !== w.r * w.b) {
           return E.left(`Fira state for ${o.layout.names[i]} does not fit rank ${w.r} and shape ${w.rows}x${w.cols}`);
         }
         const prev = meta.prevNorms[k];

@@ -31,7 +31,7 @@ export interface FiraHyper {
 
 /** One matrix's optimizer state: projection, moments of R, the last limited residual norm. */
 export interface FiraMatrixState {
-  /** a×r, row-major; empty until the first step. */
+  /** a×r, row-major; computed at the first step (zeros before). */
   p: Float32Array;
   m: Float32Array;
   v: Float32Array;
@@ -56,7 +56,7 @@ export function wideShape(rows: number, cols: number, rank: number): WideShape {
 }
 
 export const newMatrixState = (w: WideShape): FiraMatrixState => ({
-  p: new Float32Array(0), m: new Float32Array(w.r * w.b), v: new Float32Array(w.r * w.b), prevNorm: null,
+  p: new Float32Array(w.a * w.r), m: new Float32Array(w.r * w.b), v: new Float32Array(w.r * w.b), prevNorm: null,
 });
 
 /** What one step computed, for tests: the limited residual's norm and the update direction (a×b, wide). */
@@ -72,7 +72,7 @@ export interface FiraStepInfo {
 export function firaMatrixStep(param: Float32Array, grad: Float32Array, w: WideShape, st: FiraMatrixState, h: FiraHyper, t: number, lr: number, rng: Rng, gemm: Gemm): FiraStepInfo {
   const { a, b, r } = w;
   const g = w.transposed ? transpose32(grad, w.rows, w.cols) : grad;
-  if (st.p.length === 0 || (t - 1) % h.gap === 0) st.p = svdTop(g, a, b, r, rng).U;
+  if ((t - 1) % h.gap === 0) st.p = svdTop(g, a, b, r, rng).U;
   const R = gemm(st.p, g, r, a, b, true, false);
   const N = new Float32Array(r * b);
   const { beta1: b1, beta2: b2, eps } = h;
