@@ -5,7 +5,10 @@ import { compileTrainStep, planTrainStep } from "../train/step.ts";
 import { loadBackend } from "../backends/registry.ts";
 import { formatNumber } from "../train/format.ts";
 import { choiceFlag, intFlag, parseFlags, UsageError } from "./args.ts";
-import { makePlan } from "../fusion/plan.ts";
+import { makePlan, type Plan } from "../fusion/plan.ts";
+import { fuseChains } from "../fusion/chain.ts";
+import { chainCapsOf } from "../fusion/targetCaps.ts";
+import { isFused } from "../dsl/graph.ts";
 import { lowerFused } from "../fusion/lower.ts";
 import { rematGraph, colaM, saveAll, saveNothing, savedResiduals, type RematPolicy } from "../fusion/remat.ts";
 import type { LanguageModel } from "../models/model.ts";
@@ -42,8 +45,32 @@ ${MODEL_HELP}
   --batch B --seq T    the step to plan (default 1 x the config's seq)
   --remat POLICY       also plan with a remat policy (saveAll | saveNothing | colaM) and list what it saves
   --measure            with --remat: run one training step per policy on --backend and print the measured peak
-  --backend NAME       backend for --measure (default auto)
+  --fusion on|off      plan with low-rank chain fusion as --backend's caps allow (default off)
+  --backend NAME       backend for --measure and --fusion (default auto)
   --verbose            print every kernel launch of the plan`;
+
+/** The plan fused for a backend's caps, with its fused kernels summed up by kind (FLOPs, bytes moved). */
+async function fusedPlan(plan: Plan, backendName?: string): Promise<Plan> {
+  const be = await loadBackend(backendName || undefined);
+  if (E.isLeft(be)) throw new UsageError(renderError(be.left));
+  const caps = chainCapsOf(be.right.caps);
+  if (!caps) {
+    console.log(`
+fusion: the ${be.right.name} backend has no fused chain kernels (caps), so the plan is unchanged`);
+    return plan;
+  }
+  const fused = makePlan(fuseChains(lowerFused(plan.graph), caps), 4);
+  const byKind = new Map<string, { n: number; flops: number; bytes: number }>();
+  for (const l of fused.launches) {
+    if (!isFused(l.eqn)) continue;
+    const k = byKind.get(l.eqn.params.kind) ?? { n: 0, flops: 0, bytes: 0 };
+    byKind.set(l.eqn.params.kind, { n: k.n + 1, flops: k.flops + l.flops, bytes: k.bytes + l.bytes });
+  }
+  console.log(`
+fused for ${be.right.name} (max rank ${caps.maxRank}): ${fused.kernelCount} kernels (was ${plan.kernelCount}), ${formatNumber(fused.bytesMoved)}B moved (was ${formatNumber(plan.bytesMoved)}B), predicted peak ${formatNumber(fused.predictedPeakBytes)}B (was ${formatNumber(plan.predictedPeakBytes)}B)`);
+  for (const [kind, k] of byKind) console.log(`  fused.${kind.padEnd(16)} ${String(k.n).padStart(4)} kernels, ${formatNumber(k.flops)}FLOP, ${formatNumber(k.bytes)}B moved`);
+  return fused;
+}
 
 /** One real training step per policy: the backend's measured peak next to the plan's prediction. */
 async function measureRemat(m: LanguageModel, policies: string[], batch: number, seq: number, backendName?: string) {
@@ -63,7 +90,7 @@ async function measureRemat(m: LanguageModel, policies: string[], batch: number,
 }
 
 export async function inspectCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...MODEL_FLAGS, model: { type: "string" }, remat: { type: "string" }, measure: { type: "boolean" }, backend: { type: "string" }, batch: { type: "string" }, seq: { type: "string" }, verbose: { type: "boolean" } });
+  const { values } = parseFlags(argv, { ...MODEL_FLAGS, model: { type: "string" }, remat: { type: "string" }, measure: { type: "boolean" }, backend: { type: "string" }, batch: { type: "string" }, seq: { type: "string" }, verbose: { type: "boolean" }, fusion: { type: "string" } });
   if (values.help) return console.log(HELP), 0;
   const cfg = modelConfigFrom(values);
   const model = makeModel(values.model ?? "cola", cfg);
@@ -85,7 +112,9 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     printRemat(m, policy, batch, seq);
     if (values.measure) await measureRemat(m, ["saveAll", policy], batch, seq, values.backend);
   } else if (values.measure) throw new UsageError("--measure goes with --remat POLICY");
-  if (values.verbose) console.log(`\n${plan.toString()}`);
+  const fusion = choiceFlag(values.fusion, "fusion", ["on", "off"] as const, "off");
+  const shown = fusion === "on" ? await fusedPlan(plan, values.backend) : plan;
+  if (values.verbose) console.log(`\n${shown.toString()}`);
   else console.log("(--verbose prints every launch)");
   return 0;
 }

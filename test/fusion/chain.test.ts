@@ -7,6 +7,7 @@ import type { Tensor } from "../../dsl/trace.ts";
 import { isFused, type FusedEqn, type Graph, type Node } from "../../dsl/graph.ts";
 import * as op from "../../dsl/ops.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
+import type { Backend } from "../../backends/backend.ts";
 import { colaLinear } from "../../models/layers.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel } from "../../models/model.ts";
@@ -25,11 +26,11 @@ type P = { A: Tensor; B: Tensor };
 const layer = (p: P, x: Tensor) => colaLinear(x as never, p as never);
 const layerLoss = (p: P & { x: Tensor }, w: Tensor) => op.sum(op.mul(layer(p, p.x), w as never));
 const gradArgs = [{ A: spec([d, r]), B: spec([r, o]), x: spec([b, t, d]) }, spec([b, t, o])] as const;
-const joint = (p: never, w: Tensor) => valueAndGrad(layerLoss)(p, w);
+const joint = ((p: never, w: Tensor) => valueAndGrad(layerLoss)(p, w)) as never;
 
 const fusing = claimingChains(referenceBackend());
 const native = await nativeOrSkip();
-const targets = [["reference (fused nodes by parts)", fusing], ...(native ? [["native", native]] : [])] as const;
+const targets: [string, Backend<any>][] = [["reference (fused nodes by parts)", fusing], ...(native ? [["native", native] as [string, Backend<any>]] : [])];
 
 /** The launches that compute a CoLA layer's own math: products, (derivatives of) activations, rank-r gating. */
 const layerKernels = (plan: Plan, phase: "forward" | "backward") =>

@@ -21,7 +21,7 @@ const ACTS: Record<string, Activation> = { silu: op.silu, gelu: op.gelu, relu: o
 
 /** A CoLA layer with a random activation and epilogue (none, residual x + y, gating y ⊙ e), 2-D or 3-D input. */
 const cases = fc.record({
-  lead: fc.constantFrom([5], [2, 3], [1, 7], [3, 11]),
+  lead: fc.constantFrom<number[]>([5], [2, 3], [1, 7], [3, 11]),
   dIn: fc.integer({ min: 1, max: 12 }),
   r: fc.integer({ min: 1, max: 6 }),
   dOut: fc.integer({ min: 1, max: 12 }),
@@ -53,7 +53,7 @@ function program(c: Case) {
 type Out = { value: number[]; grads: Float32Array[] };
 async function run(c: Case, backend: Backend<any>, fusion: boolean): Promise<Out & { fused: number }> {
   const { loss, args, p, w } = program(c);
-  const f = (q: never, wt: Tensor) => valueAndGrad(loss)(q, wt);
+  const f = ((q: never, wt: Tensor) => valueAndGrad(loss)(q, wt)) as never;
   const compiled = unwrap(compile(f, { args, backend, fusion }));
   const cast = (a: Float32Array) => (backend.caps.float64 ? Float64Array.from(a) : a);
   const host = { A: cast(p.A), B: cast(p.B), x: cast(p.x), e: cast(p.e) };
