@@ -81,7 +81,8 @@ const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
 export async function run(opts: { quick?: boolean; repeats?: number; steps?: number; presets?: string[]; peers?: string[] } = {}): Promise<SuiteResult> {
   const quick = opts.quick ?? false;
-  const repeats = opts.repeats ?? (quick ? 1 : 3);
+  // processes per peer: small's steps are ~4x tiny's, so it gets 2 to keep the whole bench near 25 minutes
+  const repeatsFor = (preset: string) => opts.repeats ?? (quick ? 1 : preset === "small" ? 2 : 3);
   const steps = Math.max(WARM + 1, opts.steps ?? 3);
   const presets = opts.presets ?? (quick ? ["tiny"] : ["tiny", "small"]);
   const log = (s: string) => process.stderr.write(`peers: ${s}\n`);
@@ -114,6 +115,7 @@ export async function run(opts: { quick?: boolean; repeats?: number; steps?: num
         }
         const spec = JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")) as { config: { batch: number; seq: number } };
         const tokens = spec.config.batch * spec.config.seq;
+        const repeats = repeatsFor(preset);
         const cells = new Map<string, { runs: PeerResult[]; failures: string[] }>(peers.map((p) => [p.name, { runs: [], failures: [] }]));
         for (let r = 0; r < repeats; r++) {
           for (const p of peers) {
@@ -129,7 +131,7 @@ export async function run(opts: { quick?: boolean; repeats?: number; steps?: num
             const res = JSON.parse(fs.readFileSync(out, "utf8")) as PeerResult;
             cell.runs.push(res);
             log(`${key} ${p.name} run ${r + 1}/${repeats}: ${(tokens / (median(res.stepMs.slice(WARM)) / 1000)).toFixed(0)} tokens/s, losses ${res.losses.map((l) => l.toFixed(4)).join(" ")}`);
-            if (p.name === "torch-cpu" && res.notes) machine.torch = res.notes.split("; ").filter((n) => /^(PyTorch|BLAS:|OpenBLAS|OPENBLAS)/.test(n)).join("; ");
+            if (p.name === "torch-cpu" && res.notes) machine.torch = res.notes.split("; ").filter((n) => /^(PyTorch|BLAS:|OpenBLAS|OPENBLAS|no OpenBLAS)/.test(n)).join("; ");
             if (p.name === "jax-js-wasm") machine.jaxjs = `@jax-js/jax ${res.version}`;
             if (p.name === "tfjs-wasm") machine.tfjs = `@tensorflow/tfjs-core ${res.version}`;
           }
@@ -175,7 +177,7 @@ export async function run(opts: { quick?: boolean; repeats?: number; steps?: num
   }
   for (const [name, why] of skipped) notes.unshift(`SKIPPED ${name}: ${why}`);
   notes.unshift(
-    `each peer: a fresh process trains ${steps} steps (AdamW lr ${LR}, wd ${WD} on 2-D weights, constant lr, no clipping) from rankfuse's init (seed 0) on the same Gutenberg batches (bench/peers/makeInputs.ts); step 1 is warm-up (compile/jit), tokens/s = median over steps ${WARM + 1}..${steps} per process, then median [min-max] over ${repeats} process${repeats > 1 ? "es" : ""} per peer, repeats interleaved across peers.`,
+    `each peer: a fresh process trains ${steps} steps (AdamW lr ${LR}, wd ${WD} on 2-D weights, constant lr, no clipping) from rankfuse's init (seed 0) on the same Gutenberg batches (bench/peers/makeInputs.ts); step 1 is warm-up (compile/jit), tokens/s = median over steps ${WARM + 1}..${steps} per process, then median [min-max] over ${presets.map((p) => `${repeatsFor(p)} on ${p}`).join(", ")} processes per peer, repeats interleaved across peers.`,
     `"vs ${BASE}" is the ratio of medians from this run; "Δloss" is the relative difference from ${BASE}'s loss at step 1 (same weights, same batch: float32 rounding only) / at step ${steps} (after ${steps - 1} updates).`,
     `peak RSS: the process's max resident set (getrusage), the one memory figure every peer shares (it includes the runtime: Node+tsx, Python+torch); framework peak: what the framework reports (rankfuse: backend live bytes; tfjs: tf.memory().numBytes; jax-js, PyTorch: none, so RSS).`,
     `threads: rankfuse-native OpenMP over ${os.availableParallelism()} CPUs; wasm peers 1 thread (no Worker threads for wasm in Node); PyTorch torch.set_num_threads(${os.cpus().length}).`,
