@@ -12,9 +12,10 @@ import { makeCrnet } from "./crnet.ts";
 import { makeRelora } from "./relora.ts";
 import { makeDynamic } from "./dynamic.ts";
 import { makeFira } from "./fira.ts";
+import { makeSst } from "./sst.ts";
 
 /** Every method `train --method` and `compare --methods` accept: a model, plus a training scheme for some. */
-export const METHODS = ["full", "cola", "colaM", "crnet", "relora", "dynamic", "fira"] as const;
+export const METHODS = ["full", "cola", "colaM", "crnet", "relora", "dynamic", "fira", "sst"] as const;
 export type Method = (typeof METHODS)[number];
 
 export interface ParamCounts {
@@ -127,6 +128,8 @@ export function makeModel(method: string, cfg: ModelConfig): E.Either<RankfuseEr
       return makeDynamic(cfg);
     case "fira":
       return makeFira(cfg);
+    case "sst":
+      return makeSst(cfg);
     default:
       return E.left({ tag: "ConfigError", message: `unknown model "${method}": choose one of ${METHODS.join(", ")}` });
   }
