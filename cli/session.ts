@@ -21,7 +21,9 @@ export async function runTraining(
     process.stderr.write(`\n${opts.label}: stopping after this step${opts.outDir ? " and writing a checkpoint" : ""} (Ctrl-C again to quit at once)\n`);
     stop.abort();
   };
+  // SIGTERM (a scheduler's preemption, `kill`) stops the same way: nothing trained is lost
   process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
   try {
     return await train(model, backend, data, {
       ...s,
@@ -36,5 +38,6 @@ export async function runTraining(
     });
   } finally {
     process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
   }
 }

@@ -167,6 +167,8 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
   let step = start, stopped = false;
   try {
     while (step < o.steps) {
+      // a step's awaits resolve as microtasks; without a turn of the event loop, SIGINT/SIGTERM handlers never run
+      await new Promise((resolve) => setImmediate(resolve));
       if (o.signal?.aborted) {
         stopped = true;
         break;
