@@ -9,10 +9,14 @@ import * as tf from "@tensorflow/tfjs-core";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import type { Backend } from "../backends/backend.ts";
 import { tfjsBackend } from "../backends/tfjs/backend.ts";
+import type { WebgpuBackend } from "../backends/webgpu/backend.ts";
+import { webgpuBackendBrowser } from "../backends/webgpu/browser.ts";
 import type { BackendChoice } from "./protocol.ts";
 
 export interface LoadedBackend {
   readonly backend: Backend<any>;
+  /** Set when the backend is WebGPU: its tfjs backend runs the WGSL programs the plan panel shows. */
+  readonly webgpu?: WebgpuBackend;
   /** Why the backend in use is not the one asked for, if it is not. */
   readonly note?: string;
 }
@@ -47,17 +51,21 @@ export async function webgpuUnavailable(): Promise<string | null> {
   return null;
 }
 
-/** The webgpu backend, when this build has one (see webgpuLoader.ts). */
-async function browserWebgpuBackend(): Promise<E.Either<string, Backend<any>>> {
+/** rankfuse's webgpu backend on navigator.gpu's adapter (SwiftShader in headless Chromium). */
+async function browserWebgpuBackend(): Promise<E.Either<string, WebgpuBackend>> {
   const why = await webgpuUnavailable();
   if (why) return E.left(why);
-  return E.left("this rankfuse build has no webgpu backend yet");
+  try {
+    return E.right(await webgpuBackendBrowser());
+  } catch (e) {
+    return E.left(`the webgpu backend failed to start: ${(e as Error).message}`);
+  }
 }
 
 export async function loadBrowserBackend(choice: BackendChoice): Promise<E.Either<string, LoadedBackend>> {
   if (choice === "wasm") return E.map((backend: Backend<any>) => ({ backend }))(await browserWasmBackend());
   const gpu = await browserWebgpuBackend();
-  if (E.isRight(gpu)) return E.right({ backend: gpu.right });
+  if (E.isRight(gpu)) return E.right({ backend: gpu.right, webgpu: gpu.right });
   const wasm = await browserWasmBackend();
   if (E.isLeft(wasm)) return E.left(`${gpu.left}; and ${wasm.left}`);
   return E.right({ backend: wasm.right, note: `${choice === "webgpu" ? "WebGPU was asked for, but " : ""}${gpu.left}: training on wasm instead` });

@@ -61,10 +61,11 @@ function readRun(): E.Either<string, Omit<RunRequest, "text" | "textName">> {
   const steps = num("steps"), lr = num("lr");
   if (!(Number.isInteger(steps) && steps > 0)) return E.left(`steps must be a positive integer, got "${input("steps").value}"`);
   if (!(lr > 0 && lr < 1)) return E.left(`the learning rate must be a number in (0, 1), got "${input("lr").value}"`);
-  const evalEvery = num("eval-every"), sampleEvery = num("sample-every"), temperature = num("temperature");
+  const evalEvery = num("eval-every"), sampleEvery = num("sample-every"), temperature = num("temperature"), sampleBytes = num("sample-bytes");
   if (![evalEvery, sampleEvery].every((n) => Number.isInteger(n) && n >= 0)) return E.left("validate every and sample every must be integers >= 0 (0: only at the end)");
+  if (!(Number.isInteger(sampleBytes) && sampleBytes > 0 && sampleBytes <= 2000)) return E.left(`the sample length must be an integer in 1..2000 bytes, got "${input("sample-bytes").value}"`);
   if (!(temperature >= 0)) return E.left(`the temperature must be >= 0 (0 samples greedily), got "${input("temperature").value}"`);
-  return E.right({ method: select("method").value, preset, rank, backend: select("backend").value as BackendChoice, steps, lr, evalEvery, sampleEvery, sampleBytes: 120, temperature });
+  return E.right({ method: select("method").value, preset, rank, backend: select("backend").value as BackendChoice, steps, lr, evalEvery, sampleEvery, sampleBytes, temperature });
 }
 
 async function trainingText(): Promise<E.Either<string, { name: string; body: string }>> {
@@ -85,8 +86,9 @@ function onMessage(m: FromWorker) {
     case "error":
       return showError(m.message);
     case "backend":
-      $("stat-backend").textContent = `${m.name} — ${m.describe}`;
+      $("stat-backend").textContent = `${m.name} — ${m.describe}; fused kernels: ${m.fusedKinds.length ? m.fusedKinds.join(", ") : "none (fused chains run as their parts)"}`;
       $("stat-backend").dataset.backend = m.name;
+      $("stat-backend").dataset.fusedKinds = m.fusedKinds.join(",");
       return showNotice(m.note ?? null);
     case "model":
       $("stat-model").textContent = `${m.text}; ${fmt(m.params)} params`;
@@ -179,7 +181,7 @@ function setup() {
   select("preset").replaceChildren(...PRESETS.map((p) => new Option(p, p)));
   // the URL can preset the form: ?method=cola&preset=micro&steps=50
   const q = new URLSearchParams(location.search);
-  for (const [key, id] of [["method", "method"], ["preset", "preset"], ["rank", "rank"], ["backend", "backend"], ["steps", "steps"], ["lr", "lr"], ["evalEvery", "eval-every"], ["sampleEvery", "sample-every"], ["temperature", "temperature"]] as const) {
+  for (const [key, id] of [["method", "method"], ["preset", "preset"], ["rank", "rank"], ["backend", "backend"], ["steps", "steps"], ["lr", "lr"], ["evalEvery", "eval-every"], ["sampleEvery", "sample-every"], ["sampleBytes", "sample-bytes"], ["temperature", "temperature"]] as const) {
     const v = q.get(key);
     if (v !== null) ($(id) as HTMLInputElement | HTMLSelectElement).value = v;
   }

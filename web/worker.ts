@@ -9,7 +9,7 @@ import { loadBrowserBackend } from "./backends.ts";
 import { summarizePlan } from "./planSummary.ts";
 import type { FromWorker, RunRequest, ToWorker } from "./protocol.ts";
 import { Session } from "./session.ts";
-import { shaderSource } from "./shaders.ts";
+import { ShaderRecorder, shaderSource } from "./shaders.ts";
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 const post = (m: FromWorker, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
@@ -19,6 +19,7 @@ const nextTask = () => new Promise<void>((r) => setTimeout(r, 0));
 let session: Session | undefined;
 let backend: Backend<any> | undefined;
 let run: RunRequest | undefined;
+let shaders: ShaderRecorder | undefined;
 let running = false;
 
 const fail = (message: string) => {
@@ -35,10 +36,12 @@ async function start(r: RunRequest): Promise<void> {
   const loaded = await loadBrowserBackend(r.backend);
   if (E.isLeft(loaded)) return fail(loaded.left);
   backend = loaded.right.backend;
-  post({ type: "backend", name: backend.name, describe: backend.describe(), note: loaded.right.note });
+  shaders = loaded.right.webgpu && new ShaderRecorder(loaded.right.webgpu.gpu);
+  const fusedKinds = backend.caps.fusedChains ? [...(backend.caps.fusedKinds ?? [])] : [];
+  post({ type: "backend", name: backend.name, describe: backend.describe(), fusedKinds, note: loaded.right.note });
   post({ type: "state", state: "compiling" });
   await nextTask();
-  const s = Session.create(backend, r.text, { method: r.method, preset: r.preset, rank: r.rank, steps: r.steps, lr: r.lr, seed: 1, evalBatches: 4, sampleContext: 64 });
+  const s = Session.create(shaders ? shaders.instrument(backend) : backend, r.text, { method: r.method, preset: r.preset, rank: r.rank, steps: r.steps, lr: r.lr, seed: 1, evalBatches: 4, sampleContext: 64 });
   if (E.isLeft(s)) return fail(s.left);
   session = s.right;
   const { config, counts } = session.model;
@@ -53,7 +56,8 @@ async function loop(): Promise<void> {
   post({ type: "state", state: "training" });
   try {
     while (running && !s.done) {
-      const rep = await s.trainOne();
+      // the first step also records the WGSL each kernel runs, for the plan panel
+      const rep = shaders && s.stepsDone === 0 ? await shaders.during(s.plan, () => s.trainOne()) : await s.trainOne();
       if (E.isLeft(rep)) return fail(rep.left);
       post({ type: "step", report: rep.right });
       const step = rep.right.step;
@@ -97,7 +101,7 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
     }
     case "shader": {
       if (!session || !backend) return;
-      post({ type: "shader", kernel: m.kernel, ...shaderSource(backend, session.plan, m.kernel) });
+      post({ type: "shader", kernel: m.kernel, ...shaderSource(backend.name, session.plan, shaders, m.kernel) });
       return;
     }
   }

@@ -13,16 +13,14 @@ import type http from "node:http";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { buildPlayground } from "../../web/build.ts";
 import { serveStatic } from "../../web/serve.ts";
+import { decodeSafetensors } from "../../train/safetensors.ts";
+import { makeModel } from "../../models/model.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const ARTIFACTS = path.join(ROOT, "test-artifacts");
 const FLAGS = ["--headless", "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-/**
- * The backend the playground must pick in headless Chromium (SwiftShader WebGPU): webgpu once the
- * playground carries the webgpu backend, wasm until then.
- */
-const WEBGPU_EXPECTED = false;
+
 
 let server: http.Server;
 let url: string;
@@ -53,56 +51,65 @@ afterAll(async () => {
   server?.close();
 });
 
+const series = async (page: Page, which: "train" | "val") => JSON.parse((await page.locator("#loss-chart").getAttribute(`data-${which}`))!) as [number, number][];
+const state = (page: Page) => page.evaluate(() => document.body.dataset.state);
+const untilState = (page: Page, states: string[], timeout: number) =>
+  page.waitForFunction((s) => s.includes(document.body.dataset.state ?? ""), states, { timeout });
+
 describe("the playground in headless Chromium", () => {
-  it("trains CoLA: the loss falls, the plan panel lists its kernels, samples appear", async () => {
+  it("trains CoLA: the loss falls, the plan panel lists its kernels and their WGSL, a sample appears", { timeout: 150_000 }, async () => {
     const { page, problems } = await openPage(true);
-    await page.goto(`${url}?method=cola&preset=micro&steps=40&lr=0.01&evalEvery=20&sampleEvery=20`);
+    await page.goto(`${url}?method=cola&preset=micro&steps=6&lr=0.02&evalEvery=3&sampleEvery=6&sampleBytes=8`);
     await page.click("#train");
-    await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state ?? ""), undefined, { timeout: 45_000 });
+    // SwiftShader compiles every WebGPU pipeline on the CPU: the first step is slow, more so on a busy machine
+    await untilState(page, ["done", "error"], 140_000);
     expect(await page.locator("#error").textContent()).toBe("");
-    expect(await page.evaluate(() => document.body.dataset.state)).toBe("done");
+    expect(await state(page)).toBe("done");
 
     const backend = await page.locator("#stat-backend").getAttribute("data-backend");
-    expect(backend).toBe(WEBGPU_EXPECTED ? "webgpu" : "wasm");
+    // headless Chromium with --enable-unsafe-webgpu has WebGPU (SwiftShader): auto must take it
+    expect(backend).toBe("webgpu");
 
-    const train = JSON.parse((await page.locator("#loss-chart").getAttribute("data-train"))!) as [number, number][];
-    const val = JSON.parse((await page.locator("#loss-chart").getAttribute("data-val"))!) as [number, number][];
-    expect(train.map((p) => p[0])).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
-    const mean = (xs: [number, number][]) => xs.reduce((s, p) => s + p[1], 0) / xs.length;
-    // byte-level: ln 256 = 5.55 at init; forty steps learn at least the byte frequencies
+    const train = await series(page, "train"), val = await series(page, "val");
+    expect(train.map((p) => p[0])).toEqual([1, 2, 3, 4, 5, 6]);
+    // byte-level: ln 256 = 5.55 at init; six steps learn at least the byte frequencies
     expect(train[0]![1]).toBeGreaterThan(5);
-    expect(mean(train.slice(-5))).toBeLessThan(train[0]![1] - 1);
-    expect(val.map((p) => p[0])).toEqual([20, 40]);
+    expect(train[5]![1]).toBeLessThan(train[0]![1] - 1);
+    expect(val.map((p) => p[0])).toEqual([3, 6]);
     expect(val[1]![1]).toBeLessThan(val[0]![1]);
 
     const kernels = await page.locator("#kernel-select option").allTextContents();
     const header = (await page.locator("#plan-header").textContent())!;
     expect(header).toMatch(new RegExp(`^${kernels.length} kernels, \\d+ fused`));
-    expect(kernels.some((k) => / = matmul\(/.test(k))).toBe(true);
     expect(await page.locator("#plan-text").textContent()).toMatch(new RegExp(`^plan: ${kernels.length} kernels`));
-    const fused = await page.locator("#kernel-select option.fused").count();
-    if (backend === "webgpu" && fs.existsSync(path.join(ROOT, "fusion/chain.ts"))) expect(fused).toBeGreaterThan(0);
     expect(await page.locator("#plan-saved").textContent()).toMatch(/^\d+ values, /);
+    // the planner fuses the low-rank chains for a backend that runs fused kernels
+    const fusedKinds = (await page.locator("#stat-backend").getAttribute("data-fused-kinds"))!;
+    const fused = await page.locator("#kernel-select option.fused").count();
+    if (fusedKinds !== "") expect(fused).toBeGreaterThan(0);
+    expect(header).toContain(`, ${fused} fused`);
+
+    const matmul = kernels.findIndex((k) => / = (matmul|fused\.\w+)\(/.test(k));
+    expect(matmul).toBeGreaterThanOrEqual(0);
+    await page.selectOption("#kernel-select", String(matmul));
+    await page.waitForFunction((k) => document.getElementById("shader-kernel")?.textContent === `kernel ${k}`, matmul);
+    const shader = (await page.locator("#shader").textContent())!;
+    expect(shader).toMatch(/^\/\/ kernel \d+ \(\w+\) runs \d+ WebGPU programs?[^]*fn main/);
 
     expect((await page.locator("#sample-text").textContent())!.length).toBeGreaterThan(24);
     expect(await page.locator("#stat-memory").textContent()).toMatch(/B \/ .*B$/);
-
-    await page.selectOption("#kernel-select", "0");
-    await page.waitForFunction(() => document.getElementById("shader-kernel")?.textContent === "kernel 0");
-    const shader = (await page.locator("#shader").textContent())!;
-    if (backend === "wasm") expect(shader).toMatch(/not WGSL/);
 
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, "playground.png"), fullPage: true });
     expect(problems).toEqual([]);
   });
 
-  it("shows user errors in the page: a rank above the width, a binary file", async () => {
-    const { page } = await openPage(true);
+  it("shows user errors in the page: a rank above the width, a binary file, a file that is not UTF-8", async () => {
+    const { page } = await openPage(false);
     await page.goto(`${url}?preset=micro&rank=100`);
     await page.click("#train");
     await expect.poll(() => page.locator("#error").textContent()).toMatch(/rank 100 is larger than the width d = 64/);
-    expect(await page.evaluate(() => document.body.dataset.state)).toBe("idle");
+    expect(await state(page)).toBe("idle");
 
     await page.setInputFiles("#file", { name: "weights.bin", mimeType: "application/octet-stream", buffer: Buffer.from([1, 2, 0, 3]) });
     await expect.poll(() => page.locator("#error").textContent()).toMatch(/weights\.bin looks binary/);
@@ -111,11 +118,37 @@ describe("the playground in headless Chromium", () => {
     expect(await page.locator("#text-name").textContent()).toBe("built-in sample");
   });
 
-  it("without WebGPU, says so and trains on wasm", async () => {
-    const { page } = await openPage(false);
-    await page.goto(`${url}?preset=micro&backend=webgpu&steps=2&evalEvery=0&sampleEvery=0`);
+  it("without WebGPU says so and trains on wasm; Stop, Resume and Download work", { timeout: 90_000 }, async () => {
+    const { page, problems } = await openPage(false);
+    await page.goto(`${url}?method=cola&preset=micro&backend=webgpu&steps=24&evalEvery=0&sampleEvery=0&sampleBytes=8`);
     await page.click("#train");
-    await expect.poll(() => page.locator("#notice").textContent(), { timeout: 20_000 }).toMatch(/WebGPU was asked for, but .*: training on wasm instead/);
+    await expect.poll(() => page.locator("#notice").textContent(), { timeout: 30_000 }).toMatch(/WebGPU was asked for, but .*: training on wasm instead/);
     expect(await page.locator("#stat-backend").getAttribute("data-backend")).toBe("wasm");
+
+    await page.waitForFunction(() => JSON.parse(document.getElementById("loss-chart")!.dataset.train!).length >= 2, undefined, { timeout: 60_000 });
+    await page.click("#stop");
+    await untilState(page, ["stopped"], 30_000);
+    const stoppedAt = (await series(page, "train")).length;
+    expect(stoppedAt).toBeLessThan(24);
+    await page.waitForTimeout(500);
+    expect((await series(page, "train")).length).toBe(stoppedAt);
+
+    await page.click("#resume");
+    await untilState(page, ["done", "error"], 60_000);
+    expect(await state(page)).toBe("done");
+    expect((await series(page, "train")).map((p) => p[0])).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+    expect(download.suggestedFilename()).toBe("rankfuse-cola-micro-step24.safetensors");
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-dl-")), "w.safetensors");
+    await download.saveAs(file);
+    const st = decodeSafetensors(new Uint8Array(fs.readFileSync(file)));
+    if (E.isLeft(st)) throw new Error(st.left.message);
+    const model = makeModel("cola", JSON.parse(st.right.metadata.config!));
+    if (E.isLeft(model)) throw new Error(model.left.message);
+    expect(Object.keys(st.right.tensors).sort()).toEqual([...model.right.layout.names].sort());
+    expect(st.right.metadata).toMatchObject({ method: "cola", step: "24" });
+    expect(st.right.tensors["blocks.0.q.A"]!.shape).toEqual([64, 16]);
+    expect(problems).toEqual([]);
   });
 });
