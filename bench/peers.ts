@@ -144,6 +144,7 @@ export async function run(opts: { quick?: boolean; repeats?: number; steps?: num
         }));
         const base = summary.find((c) => c.peer === BASE && c.runs.length) ?? summary.find((c) => c.runs.length);
         const baseLoss = base?.runs[0]?.losses;
+        if (base && base.peer !== BASE) notes.push(`${key}: ${BASE} did not run, so the "vs ${BASE}" column and Δloss are against ${base.peer}.`);
         for (const c of summary) {
           const l = c.runs[0]?.losses;
           const agree = l && baseLoss && c !== base ? `${rel(l[0]!, baseLoss[0]!).toExponential(1)} / ${rel(l[l.length - 1]!, baseLoss[baseLoss.length - 1]!).toExponential(1)}` : "-";
