@@ -9,13 +9,14 @@ import { colaM, type RematPolicy } from "../fusion/remat.ts";
 import { initParams, layoutOf, normal, ONES, param, type ParamDecl, type ParamLayout } from "./params.ts";
 import type { SchemeOptions, TrainingScheme } from "../train/scheme.ts";
 import { makeCrnet } from "./crnet.ts";
+import { makeStructuredFfn } from "./structuredFfnModel.ts";
 import { makeRelora } from "./relora.ts";
 import { makeDynamic } from "./dynamic.ts";
 import { makeFira } from "./fira.ts";
 import { makeSst } from "./sst.ts";
 
 /** Every method `train --method` and `compare --methods` accept: a model, plus a training scheme for some. */
-export const METHODS = ["full", "cola", "colaM", "crnet", "relora", "dynamic", "fira", "sst"] as const;
+export const METHODS = ["full", "cola", "colaM", "crnet", "relora", "dynamic", "fira", "sst", "lowrankFfn", "blockShuffleFfn", "blockDenseFfn"] as const;
 export type Method = (typeof METHODS)[number];
 
 export interface ParamCounts {
@@ -122,6 +123,12 @@ export function makeModel(method: string, cfg: ModelConfig): E.Either<RankfuseEr
       return E.right(assembleModel("colaM", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }, { remat: colaM }));
     case "crnet":
       return makeCrnet(cfg);
+    case "lowrankFfn": // Wei et al.: structured MLP maps, self-guided by a dense guide over the first half
+      return makeStructuredFfn(cfg, "lowRank");
+    case "blockShuffleFfn":
+      return makeStructuredFfn(cfg, "blockShuffle");
+    case "blockDenseFfn":
+      return makeStructuredFfn(cfg, "blockDense");
     case "relora":
       return makeRelora(cfg);
     case "dynamic":
