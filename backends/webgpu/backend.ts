@@ -42,11 +42,15 @@ import * as tf from "@tensorflow/tfjs-core";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { RankfuseException } from "../../dsl/errors.ts";
 import { PRIMS, type Prim } from "../../dsl/prims.ts";
+import { isFused, type Node } from "../../dsl/graph.ts";
 import type { Backend, HostTensor, Kernel } from "../backend.ts";
 import type { TfKernel } from "../tfjs/kernels.ts";
 import { requestFullDevice, showAdapter, summarize, type AdapterSummary } from "./adapter.ts";
 import { GpuErrorLog } from "./errors.ts";
 import { webgpuKernels } from "./kernels.ts";
+import { fusedPrograms, webgpuFused, WEBGPU_FUSED_KINDS } from "./fused/lowrank.ts";
+import { FusedRunner } from "./fused/runner.ts";
+import { maxFusedRankOf } from "./fused/tiling.ts";
 
 export interface WebgpuBackend extends Backend<tf.Tensor> {
   readonly adapter: AdapterSummary;
@@ -54,6 +58,10 @@ export interface WebgpuBackend extends Backend<tf.Tensor> {
   /** The tfjs WebGPUBackend, for running custom WebGPUPrograms. */
   readonly gpu: WebGPUBackend;
   readonly errors: GpuErrorLog;
+  /** Runs rankfuse's fused WGSL programs (fused/): pipelines by shaderKey, dispatches counted. */
+  readonly fused: FusedRunner;
+  /** The WGSL of a fused node's programs, each program's text once per process (RANKFUSE_DEBUG=4). */
+  kernelSource(node: Node): string | undefined;
 }
 
 const TF_NAME = "webgpu";
@@ -72,9 +80,13 @@ export async function webgpuBackend(gpuAdapter: GPUAdapter, route: string): Prom
   // small ops would otherwise run on the CPU when their inputs are there: parity should test the GPU kernels
   tf.env().set("WEBGPU_CPU_FORWARD", false);
   const errors = new GpuErrorLog(device, TF_NAME);
+  const fused = new FusedRunner(gpu, errors);
+  // fused chains up to the largest rank whose rank block fits this device's workgroup memory (fused/tiling.ts)
+  const maxFusedRank = maxFusedRankOf(device.limits);
+  const shown = new Set<string>();
   const be: WebgpuBackend = {
     name: TF_NAME,
-    caps: { prims: new Set<Prim>(PRIMS), fusedChains: false, float64: false, maxWorkgroupMemory: device.limits.maxComputeWorkgroupStorageSize },
+    caps: { prims: new Set<Prim>(PRIMS), fusedChains: maxFusedRank > 0, fusedKinds: WEBGPU_FUSED_KINDS, maxFusedRank, float64: false, maxWorkgroupMemory: device.limits.maxComputeWorkgroupStorageSize },
     adapter,
     device,
     gpu,
@@ -107,6 +119,14 @@ export async function webgpuBackend(gpuAdapter: GPUAdapter, route: string): Prom
           }
         });
     },
+    prepareFused: (node) => webgpuFused(fused, device.limits, node),
+    kernelSource: (node) => {
+      if (!isFused(node) || !WEBGPU_FUSED_KINDS.has(node.params.kind)) return undefined;
+      return fusedPrograms(node, device.limits)
+        .map((p) => (shown.has(p.shaderKey) ? `// ${p.shaderKey}: WGSL shown above` : (shown.add(p.shaderKey), fused.source(p))))
+        .join("\n");
+    },
+    fused,
     dispatch: (kernel, inputs) => kernel(inputs),
     liveBytes: () => tf.memory().numBytes,
     describe: () => `tfjs-backend-webgpu ${tf.version_core} on ${showAdapter(adapter)}`,
