@@ -5,7 +5,13 @@ import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel, type LanguageModel } from "../../models/model.ts";
 import { BLOCK_INPUT, saveAll, savedResiduals } from "../../fusion/remat.ts";
-import { CRNET_X, CRNET_XA, crnetCheckpointLayers, crnetRemat, crnetY } from "../../fusion/crnetRemat.ts";
+import { applyCrnetInversion, CRNET_X, CRNET_XA, crnetCheckpointLayers, crnetRemat, crnetY } from "../../fusion/crnetRemat.ts";
+import { rematGraph } from "../../fusion/remat.ts";
+import { makePlan, type Plan } from "../../fusion/plan.ts";
+import { Executor } from "../../backends/executor.ts";
+import { loadBackend } from "../../backends/registry.ts";
+import type { Backend } from "../../backends/backend.ts";
+import * as E from "fp-ts/lib/Either.js";
 import { compileTrainStep, planTrainStep } from "../../train/step.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 
@@ -91,5 +97,49 @@ describe("crnet remat policy", () => {
       peaks.push(r.stats.peakBytes);
     }
     expect(peaks[1]!).toBeLessThan(peaks[0]!);
+  });
+});
+
+/** Runs a training-step plan directly: inputs are the params in layout order, then ids and targets. */
+async function runPlan(plan: Plan, backend: Backend<any>, params: readonly Float32Array[], ids: Int32Array, tg: Int32Array) {
+  const data = [...params, ids, tg];
+  const host = plan.graph.inputs.map((v, i) => ({ shape: v.shape, dtype: v.abs.dtype, data: data[i]! }));
+  const { outputs, stats } = await new Executor(plan, backend).run(host);
+  return { loss: outputs[0]![0]!, grads: outputs.slice(1), peak: stats.peakBytes };
+}
+
+describe("crnet recurrence inversion as a remat rewrite (applyCrnetInversion)", () => {
+  const m = modelFor({ layers: 4, d: 16, dFF: 24, rank: 2, seq: 16, batch: 4 });
+  const joint = unwrap(planTrainStep({ ...m, remat: undefined }, 4, 16)).graph;
+  const n = 64;
+  const ids = Int32Array.from({ length: n }, (_, i) => (i * 7 + 1) % m.config.vocab), tg = Int32Array.from({ length: n }, (_, i) => (i * 3 + 2) % m.config.vocab);
+
+  it("stores no Y below the top checkpoint layer: each is recovered from the layer above", () => {
+    const g = applyCrnetInversion(joint, 4);
+    const saved = savedResiduals(g);
+    expect(saved.filter((s) => s.name.startsWith("crnet_y:")).map((s) => s.name)).toEqual(Array(7).fill(crnetY(4)));
+    expect(g.eqns.filter((e) => e.meta.name?.endsWith("(inverted)"))).toHaveLength(7 * 3); // layers 3, 2, 1, once each
+    expect(g.eqns.some((e) => /^crnet_y:\d \(recomputed\)$/.test(e.meta.name ?? ""))).toBe(false); // no Y recomputed forwards
+  });
+
+  it.each(["reference", "wasm"])("on %s gives saveAll's loss and gradients to float rounding, at a lower predicted and measured peak", async (name) => {
+    const backend = unwrap(await loadBackend(name));
+    const bytes = backend.caps.float64 ? 8 : 4;
+    const params = perturbedInit(m, 5);
+    const all = await runPlan(makePlan(joint, bytes), backend, params, ids, tg);
+    const inverted = makePlan(applyCrnetInversion(joint, 4), bytes);
+    const got = await runPlan(inverted, backend, params, ids, tg);
+    expect(got.peak).toBe(inverted.predictedPeakBytes);
+    const tol = backend.caps.float64 ? 1e-10 : 1e-4;
+    expect(Math.abs(got.loss - all.loss)).toBeLessThan(tol * Math.abs(all.loss));
+    got.grads.forEach((g, i) => {
+      const w = all.grads[i]!;
+      const norm = Math.sqrt(w.reduce((s, x) => s + x * x, 0));
+      const err = Math.sqrt(g.reduce((s, x, j) => s + (x - w[j]!) ** 2, 0));
+      expect(err, m.layout.names[i]).toBeLessThanOrEqual(tol * norm + 1e-12);
+    });
+    expect(got.peak).toBeLessThan(all.peak);
+    // and no higher than recomputing the Y forwards from the checkpoint below (what compile runs)
+    expect(inverted.predictedPeakBytes).toBeLessThanOrEqual(makePlan(rematGraph(joint, crnetRemat(4)), bytes).predictedPeakBytes);
   });
 });
