@@ -14,13 +14,10 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getEleme
 const input = (id: string) => $<HTMLInputElement>(id);
 const select = (id: string) => $<HTMLSelectElement>(id);
 
-/** Methods a browser run can train: plain AdamW over every param (no training scheme, nothing frozen). */
+/** Methods that build at the playground's sizes (every method's model and scheme are browser-safe). */
 function browserMethods(): string[] {
   const cfg = playgroundConfig("micro");
-  return METHODS.filter((m) => {
-    const model = E.isRight(cfg) ? makeModel(m, cfg.right) : E.left(null);
-    return E.isRight(model) && !model.right.scheme && !model.right.frozen?.some(Boolean);
-  });
+  return METHODS.filter((m) => E.isRight(cfg) && E.isRight(makeModel(m, cfg.right)));
 }
 
 const showError = (message: string | null) => {

@@ -1,7 +1,8 @@
 /**
  * The playground's training loop, one step at a time so the worker can stop, resume and report between
  * steps. It is train/loop.ts without the parts a page has no use for or cannot run (files, checkpoints,
- * the native addon): the same compiled step, AdamW, gradient clipping, warmup + cosine and batches.
+ * the native addon): the same compiled step, AdamW, gradient clipping, warmup + cosine and batches,
+ * and the method's training scheme (ReLoRA, Fira, SST, ...) driven in the loop's order.
  */
 import * as E from "fp-ts/lib/Either.js";
 import { dim } from "../dsl/dim.ts";
@@ -16,7 +17,8 @@ import { BatchSampler, evalWindows, type Batch } from "../train/batches.ts";
 import { clipGlobalNorm } from "../train/clip.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { warmupCosine } from "../train/schedule.ts";
-import { compileEvalStep, compileTrainStep, type EvalStep, type TrainStep } from "../train/step.ts";
+import { compileEvalStep, compileTrainStep, frozenMask, type EvalStep, type TrainStep } from "../train/step.ts";
+import type { TrainingScheme } from "../train/scheme.ts";
 import { byteTokenizer } from "../train/tokenizer.ts";
 import { encodeSafetensors } from "../train/safetensors.ts";
 import { Rng } from "../train/rng.ts";
@@ -67,6 +69,7 @@ function compileLogits(model: LanguageModel, backend: Backend<any>, ctx: number)
 export class Session {
   private step = 0;
   private readonly params: Float32Array[];
+  private readonly scheme: TrainingScheme | undefined;
 
   private constructor(
     readonly model: LanguageModel,
@@ -82,6 +85,12 @@ export class Session {
     readonly prompt: string,
   ) {
     this.params = model.init(options.seed);
+    this.scheme = model.scheme?.({ seed: options.seed, totalSteps: options.steps, layout: model.layout });
+  }
+
+  /** What the method does around AdamW, if anything (e.g. "merge every 200 steps"). */
+  describeScheme(): string | undefined {
+    return this.scheme?.describe();
   }
 
   /** Builds the model, compiles its training, evaluation and sampling functions, and splits the text. */
@@ -133,8 +142,14 @@ export class Session {
     const { loss, grads, stats } = r.right;
     if (!Number.isFinite(loss)) return E.left(`training diverged at step ${this.step + 1}: the loss is ${loss} (try a lower learning rate)`);
     const { norm } = clipGlobalNorm(grads, 1);
-    const lr = this.lrAt(this.step);
-    this.adam.step(this.params, grads, lr);
+    // the order train/loop.ts keeps: the scheme's own update, AdamW on the rest, then its afterStep
+    const { scheme, model, params } = this;
+    const lr = this.lrAt(this.step) * (scheme?.lrFactor?.(this.step) ?? 1);
+    const ctx = { step: this.step, totalSteps: this.options.steps, params, adam: this.adam, layout: model.layout };
+    const schemeFrozen = scheme?.frozen?.(this.step);
+    scheme?.update?.(ctx, grads, lr);
+    this.adam.step(params, grads, lr, frozenMask(model).map((f, i) => f || !!schemeFrozen?.[i]));
+    scheme?.afterStep?.(ctx);
     this.step++;
     return E.right({ step: this.step, loss, lr, gradNorm: norm, ms: performance.now() - t0, tokens: b.inputs.length, peakBytes: stats.peakBytes });
   }

@@ -45,7 +45,8 @@ async function start(r: RunRequest): Promise<void> {
   if (E.isLeft(s)) return fail(s.left);
   session = s.right;
   const { config, counts } = session.model;
-  post({ type: "model", text: `${r.method} · ${config.name}: d ${config.d}, ${config.layers} layers, ${config.heads} heads, rank ${config.rank}, seq ${config.seq}, batch ${config.batch}`, params: counts.total, steps: r.steps, tokensPerStep: config.batch * config.seq });
+  const scheme = session.describeScheme();
+  post({ type: "model", text: `${r.method} · ${config.name}: d ${config.d}, ${config.layers} layers, ${config.heads} heads, rank ${config.rank}, seq ${config.seq}, batch ${config.batch}${scheme ? `; ${scheme}` : ""}`, params: counts.total, steps: r.steps, tokensPerStep: config.batch * config.seq });
   post({ type: "plan", plan: summarizePlan(session.plan, session.model, config.batch, config.seq) });
   await loop();
 }

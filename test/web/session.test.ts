@@ -12,7 +12,7 @@ import { wasmBackend } from "../../backends/wasm.ts";
 import { gutenbergDir, readTextFile } from "../../train/corpus.ts";
 import { decodeSafetensors } from "../../train/safetensors.ts";
 import { Rng } from "../../train/rng.ts";
-import { makeModel } from "../../models/model.ts";
+import { METHODS, makeModel } from "../../models/model.ts";
 import { planTrainStep } from "../../train/step.ts";
 import { Session, pick, type SessionOptions } from "../../web/session.ts";
 import { decodeTextFile } from "../../web/textFile.ts";
@@ -76,6 +76,21 @@ describe("Session", () => {
     expect(left({ rank: 65 })).toMatch(/rank 65 is larger than the width d = 64/);
     expect(left({ method: "nope" })).toMatch(/unknown model "nope"/);
     expect(left({ lr: 2 })).toMatch(/learning rate must be in \(0, 1\)/);
+  });
+});
+
+describe("every method the page offers", () => {
+  it("trains a few steps in the session (its scheme, if any, included)", { timeout: 120_000 }, async () => {
+    const cfg = right(playgroundConfig("micro"));
+    const methods = METHODS.filter((m) => E.isRight(makeModel(m, cfg)));
+    expect(methods).toEqual(expect.arrayContaining(["full", "cola", "colaM"]));
+    for (const method of methods) {
+      const s = right(E.mapLeft((e: string) => `${method}: ${e}`)(Session.create(backend, text, { ...OPTS, method, steps: 3 })));
+      const losses: number[] = [];
+      while (!s.done) losses.push(right(await s.trainOne()).loss);
+      expect(losses.every(Number.isFinite), `${method}: ${losses}`).toBe(true);
+      expect(losses[2]!, method).toBeLessThan(losses[0]!);
+    }
   });
 });
 
