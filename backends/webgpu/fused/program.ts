@@ -56,5 +56,6 @@ export function flatGrid(groups: number, maxPerDim: number): [number, number, nu
   const g = Math.max(groups, 1);
   if (g <= maxPerDim) return [g, 1, 1];
   const y = Math.ceil(g / maxPerDim);
+  if (y > maxPerDim) throw new Error(`fused kernel: ${g} workgroups exceed a ${maxPerDim} x ${maxPerDim} grid`);
   return [Math.ceil(g / y), y, 1];
 }

@@ -1,0 +1,27 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Counts real GPU dispatches: every `dispatchWorkgroups` on a compute pass of this WebGPU
+ * implementation, tfjs's kernels and rankfuse's fused ones alike. Kernel counts are the spec of
+ * fusion (a CoLA layer forward is 1 kernel on webgpu, its backward at most 3), and this checks them
+ * where the work happens, not in the plan. Used by tests and the fusion bench; costs nothing unhooked.
+ */
+export interface DispatchCounter {
+  readonly count: number;
+  /** Puts dispatchWorkgroups back as it was. */
+  stop(): void;
+}
+
+export function countDispatches(device: GPUDevice): DispatchCounter {
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  const proto = Object.getPrototypeOf(pass) as GPUComputePassEncoder;
+  pass.end();
+  encoder.finish(); // never submitted: only opened to reach the pass encoder's prototype
+  const original = proto.dispatchWorkgroups;
+  const counter = { count: 0, stop: () => void (proto.dispatchWorkgroups = original) };
+  proto.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: Parameters<GPUComputePassEncoder["dispatchWorkgroups"]>) {
+    counter.count++;
+    return original.apply(this, args);
+  };
+  return counter;
+}
