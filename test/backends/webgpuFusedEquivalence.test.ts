@@ -79,7 +79,8 @@ async function run(c: Case, backend: Backend<any>, fusion: boolean): Promise<Out
     ? unwrap(compile(((p: never, w: Tensor) => valueAndGrad((q: P, wt: Tensor) => op.sum(op.mul(layer(q, q.x!), wt as never)))(p, w)) as never, { args: [{ ...params, x: xs }, ws] as const, backend, fusion }))
     : unwrap(compile(((p: never, x: Tensor, w: Tensor) => valueAndGrad((q: P, xt: Tensor, wt: Tensor) => op.sum(op.mul(layer(q, xt), wt as never)))(p, x, w)) as never, { args: [params, xs, ws] as const, backend, fusion }));
   const p = { A: cast(v.A), B: cast(v.B), e: cast(v.e), ...(c.gradX ? { x: cast(v.x) } : {}) };
-  const ran = unwrap(await (c.gradX ? compiled.run(p as never, cast(v.w) as never) : (compiled.run as (...a: unknown[]) => ReturnType<typeof compiled.run>)(p, cast(v.x), cast(v.w))));
+  const runAny = compiled.run as (...a: unknown[]) => ReturnType<typeof compiled.run>;
+  const ran = unwrap(await (c.gradX ? runAny(p, cast(v.w)) : runAny(p, cast(v.x), cast(v.w))));
   const [value, g] = ran.out as unknown as [ArrayLike<number>, Record<string, ArrayLike<number>>];
   const grads = Object.fromEntries(Object.entries(g).map(([k, a]) => [k, Float32Array.from(a)]));
   return { value: value[0]!, grads, fused: compiled.plan.fusedCount };
