@@ -65,5 +65,8 @@ describe.skipIf(!haveChromium && !process.env.RANKFUSE_REQUIRE_WEBGPU)("webgpu b
     expect(result.gradNorm).toBeGreaterThan(0.1); // a real signal, not two zeros agreeing
     for (const [what, rel] of Object.entries(result.errors!)) expect(rel, what).toBeLessThan(1e-4);
     expect(Object.keys(result.errors!).sort()).toEqual(["A", "B", "value", "x"]);
+    // the layer ran on the fused WGSL kernels: per seed 1 forward dispatch and 3 backward (dZ+dX, dA, dB)
+    expect(result.fused!.dispatches).toBe(2 * 4);
+    expect(result.fused!.programs.map((k) => k.split("_").slice(0, 2).join("_")).sort()).toEqual(["rowChain_backward", "rowChain_forward", "tokenReduce_hdYdB", "tokenReduce_xdZdA"]);
   }, 120_000);
 });
