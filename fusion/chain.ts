@@ -1,5 +1,6 @@
 import { Graph, outsOf, type Eqn, type FusedEqn, type Node, type Var } from "../dsl/graph.ts";
 import type { Prim } from "../dsl/prims.ts";
+import { fuseAttention } from "./attentionChain.ts";
 import { LOWRANK, LOWRANK_BWD, type ChainAct, type ChainCaps, type LowrankBwdParams, type LowrankParams } from "./chainKinds.ts";
 
 /**
@@ -17,6 +18,8 @@ export function fuseChains(g: Graph, caps: ChainCaps): Graph<Node> {
     m.absorbed.forEach((i) => ix.absorbed.add(i));
     placed.set(Math.max(...m.absorbed), m.node);
   };
+  // attention first: its backward node recomputes P, so the forward node need not save it
+  fuseAttention(ix, caps, take);
   // backward chains first: the forward matcher would otherwise never see a dZ product anyway
   if (caps.kinds.has(LOWRANK_BWD)) g.eqns.forEach((_, i) => take(matchBackward(ix, i, caps.maxRank)));
   if (caps.kinds.has(LOWRANK)) g.eqns.forEach((_, i) => take(matchForward(ix, i, caps.maxRank)));
@@ -30,7 +33,7 @@ export function fuseChains(g: Graph, caps: ChainCaps): Graph<Node> {
 }
 
 /** Who defines and who reads each variable, and which equations a fused node has taken. */
-class GraphIndex {
+export class GraphIndex {
   readonly def = new Map<Var, number>();
   readonly users = new Map<Var, number[]>();
   readonly outputs: ReadonlySet<Var>;
@@ -63,7 +66,7 @@ class GraphIndex {
   }
 }
 
-interface Match {
+export interface Match {
   readonly node: FusedEqn;
   readonly absorbed: readonly number[];
 }

@@ -70,6 +70,13 @@ export interface NativeAddon {
    * dZ itself; an empty Float32Array means "not wanted" (outputs) or "not needed" (inputs). sizes: [n, dIn, r, dOut, act].
    */
   lowrankBackward(dY: Float32Array, B: Float32Array, z: Float32Array, A: Float32Array, acc: Float32Array, x: Float32Array, h: Float32Array, dX: Float32Array, dA: Float32Array, dB: Float32Array, dZ: Float32Array, sizes: Int32Array): void;
+  /**
+   * Fused causal attention over bh slices (attention.cc): O (bh×T×dv) = softmax_causal(q·kᵀ)·v, q and k bh×T×dk;
+   * P (bh×T×T) is written where non-empty. sizes: [bh, T, dk, dv].
+   */
+  attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, O: Float32Array, P: Float32Array, sizes: Int32Array): void;
+  /** Its backward from dO: dQ, dK, dV where non-empty; P the forward's probabilities, or empty to recompute them. */
+  attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, dO: Float32Array, P: Float32Array, dQ: Float32Array, dK: Float32Array, dV: Float32Array, sizes: Int32Array): void;
   /** OpenMP threads used by parallel kernels. */
   /** AdamW's update in place, in the same float64 arithmetic as train/adamw.ts (bit-identical). */
   adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, sqrtBc2: number): void;

@@ -1,11 +1,11 @@
 import { numel } from "../../dsl/dim.ts";
 import type { FusedEqn, Var } from "../../dsl/graph.ts";
-import { isLowrank, isLowrankBwd, LOWRANK, LOWRANK_BWD, type ChainAct } from "../../fusion/chainKinds.ts";
+import { ATTENTION, ATTENTION_BWD, isAttention, isAttentionBwd, isLowrank, isLowrankBwd, LOWRANK, LOWRANK_BWD, type ChainAct } from "../../fusion/chainKinds.ts";
 import { BinaryOp, UnaryOp } from "./build.ts";
 import type { NativeCtx, NBuf } from "./kernels.ts";
 
-/** The chain kinds the addon runs as one kernel (lowrank.cc), and the largest rank they take. */
-export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([LOWRANK, LOWRANK_BWD]);
+/** The chain kinds the addon runs as one kernel (lowrank.cc, attention.cc), and the largest rank they take. */
+export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([LOWRANK, LOWRANK_BWD, ATTENTION, ATTENTION_BWD]);
 export const NATIVE_MAX_FUSED_RANK = 1024;
 
 const ACT: Record<ChainAct, number> = { identity: 0, silu: UnaryOp.silu, gelu: UnaryOp.gelu, relu: UnaryOp.relu };
@@ -52,6 +52,24 @@ export function nativeFused(ctx: NativeCtx, node: FusedEqn): (inputs: readonly N
       const bufs = alloc();
       const i = (name: string) => input(inputs, name);
       ctx.addon.lowrankBackward(i("dY"), i("B"), i("z"), i("A"), i("acc"), i("x"), i("h"), out(bufs, "dX"), out(bufs, "dA"), out(bufs, "dB"), out(bufs, "dZ"), sizes);
+      return bufs;
+    };
+  }
+  if (isAttention(node) || isAttentionBwd(node)) {
+    // q [..., T, dk] and v [..., T, dv]: bh slices of T rows
+    const [T, dk] = inVar("q")!.shape.slice(-2) as [number, number];
+    const dv = inVar("v")!.shape.at(-1)!;
+    const sizes = Int32Array.from([inVar("q")!.shape.slice(0, -2).reduce((p, s) => p * s, 1), T, dk, dv]);
+    const i = (inputs: readonly NBuf[], name: string) => input(inputs, name);
+    if (isAttention(node))
+      return (inputs) => {
+        const bufs = alloc();
+        ctx.addon.attentionForward(i(inputs, "q"), i(inputs, "k"), i(inputs, "v"), out(bufs, "O"), out(bufs, "P"), sizes);
+        return bufs;
+      };
+    return (inputs) => {
+      const bufs = alloc();
+      ctx.addon.attentionBackward(i(inputs, "q"), i(inputs, "k"), i(inputs, "v"), i(inputs, "dO"), i(inputs, "P"), out(bufs, "dQ"), out(bufs, "dK"), out(bufs, "dV"), sizes);
       return bufs;
     };
   }

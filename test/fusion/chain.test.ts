@@ -108,7 +108,7 @@ describe("the chain pass", () => {
     for (const method of ["cola", "colaM"]) {
       const m = unwrap(makeModel(method, cfg));
       const graph: Graph<Node> = unwrap(compileTrainStep(m, fusing, 2, 4)).plan.graph;
-      const fused = fusedNodes(graph);
+      const fused = fusedNodes(graph).filter((n) => n.params.kind.startsWith("lowrank")); // attention is fused too (attention tests)
       expect(fused.filter((n) => n.meta.phase === "forward")).toHaveLength(7 * L);
       expect(fused.filter((n) => n.meta.phase === "backward")).toHaveLength(7 * L);
     }

@@ -96,6 +96,16 @@ void lowrankBackward(const float* dY, const float* B, const float* z, const floa
                      const float* h, float* dX, float* dA, float* dB, float* dZout, int64_t n, int64_t dIn, int64_t r,
                      int64_t dOut, int act);
 
+// ---- attention.cc ----
+// Causal attention over bh slices of T rows: O (bh x T x dv) = softmax_causal(q . k^T) . v with q, k
+// bh x T x dk (the 1/sqrt(dk) scale is the caller's); P (bh x T x T) written out where non-null.
+void attentionForward(const float* q, const float* k, const float* v, float* o, float* pOut, int64_t bh, int64_t T,
+                      int64_t dk, int64_t dv);
+// Its backward from dO: dQ, dK, dV where non-null. P is the forward's probabilities, or null to recompute
+// them from q and k block by block. Repeats bit for bit run to run and at any thread count.
+void attentionBackward(const float* q, const float* k, const float* v, const float* dO, const float* P, float* dQ,
+                       float* dK, float* dV, int64_t bh, int64_t T, int64_t dk, int64_t dv);
+
 // ---- optim.cc ----
 // One AdamW update in place (the JavaScript optimizer's double-precision arithmetic, bit for bit).
 void adamwStep(float* p, const float* g, float* m, float* v, int64_t n, double b1, double b2, double eps, double decay,

@@ -375,6 +375,43 @@ napi_value LowrankBackward(napi_env env, napi_callback_info info) {
   });
 }
 
+// Fused causal attention; sizes [bh, T, dk, dv]. An empty P means "not wanted" (forward) or "recompute"
+// (backward); an empty dQ, dK or dV is not computed.
+napi_value AttentionForward(napi_env env, napi_callback_info info) {
+  Args a(env, info, "attentionForward", 6);
+  Opt q{}, k{}, v{}, o{}, p{};
+  size_t ld = 0;
+  Opt* bufs[] = {&q, &k, &v, &o, &p};
+  for (size_t i = 0; i < 5; ++i) bufs[i]->p = a.f32(i, &bufs[i]->len);
+  const int32_t* d = a.i32(5, &ld);
+  if (a.ok() && ld < 4) a.rangeError("sizes must be [bh, T, dk, dv]");
+  if (!a.ok()) return nullptr;
+  const int64_t bh = d[0], T = d[1], dk = d[2], dv = d[3];
+  if (std::min({bh, T, dk, dv}) < 0) a.rangeError("sizes must be non-negative");
+  a.need(0, q.len, prod({bh, T, dk})) && a.need(1, k.len, prod({bh, T, dk})) && a.need(2, v.len, prod({bh, T, dv})) &&
+      a.need(3, o.len, prod({bh, T, dv})) && needOpt(a, 4, p, prod({bh, T, T}));
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { attentionForward(q.p, k.p, v.p, o.p, p.get(), bh, T, dk, dv); });
+}
+
+napi_value AttentionBackward(napi_env env, napi_callback_info info) {
+  Args a(env, info, "attentionBackward", 9);
+  Opt q{}, k{}, v{}, dO{}, P{}, dQ{}, dK{}, dV{};
+  size_t ld = 0;
+  Opt* bufs[] = {&q, &k, &v, &dO, &P, &dQ, &dK, &dV};
+  for (size_t i = 0; i < 8; ++i) bufs[i]->p = a.f32(i, &bufs[i]->len);
+  const int32_t* d = a.i32(8, &ld);
+  if (a.ok() && ld < 4) a.rangeError("sizes must be [bh, T, dk, dv]");
+  if (!a.ok()) return nullptr;
+  const int64_t bh = d[0], T = d[1], dk = d[2], dv = d[3];
+  if (std::min({bh, T, dk, dv}) < 0) a.rangeError("sizes must be non-negative");
+  const uint64_t nk = prod({bh, T, dk}), nv = prod({bh, T, dv});
+  a.need(0, q.len, nk) && a.need(1, k.len, nk) && a.need(2, v.len, nv) && a.need(3, dO.len, nv) &&
+      needOpt(a, 4, P, prod({bh, T, T})) && needOpt(a, 5, dQ, nk) && needOpt(a, 6, dK, nk) && needOpt(a, 7, dV, nv);
+  if (!a.ok()) return nullptr;
+  return run(env, [&] { attentionBackward(q.p, k.p, v.p, dO.p, P.get(), dQ.get(), dK.get(), dV.get(), bh, T, dk, dv); });
+}
+
 napi_value AdamwStep(napi_env env, napi_callback_info info) {
   Args a(env, info, "adamwStep", 10);
   size_t lp = 0, lg = 0, lm = 0, lv = 0;
@@ -456,6 +493,7 @@ NAPI_MODULE_INIT() {
       {"lowrankForwardEx", LowrankForwardEx}, {"lowrankBackward", LowrankBackward},
       {"threads", Threads},       {"setThreads", SetThreads},
       {"gemmKernel", GemmKernel}, {"setGemmKernel", SetGemmKernel},
+      {"attentionForward", AttentionForward}, {"attentionBackward", AttentionBackward},
       {"adamwStep", AdamwStep},   {"sumSquares", SumSquares},
   };
   for (const auto& f : fns) {

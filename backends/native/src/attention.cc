@@ -1,0 +1,130 @@
+// Fused causal attention, one (batch * head) slice at a time, in blocks of query rows, so the
+// [t, t] score matrix is never materialized: a block's scores (kBlock x keys) stay in a per-thread
+// buffer. Row block [i0, i0 + m) only sees keys [0, i0 + m) (causal), so the masked upper triangle
+// is skipped, except the half of each diagonal block (zeros that the products carry along).
+//
+// Forward:  S = q . k^T, P = softmax_causal(S), O = P . v  (P written out only when asked: pOut).
+// Backward: P (read from the forward when given, else recomputed from q and k: flash-style),
+//           dP = dO . v^T, dS = P * (dP - rowsum(dP * P)), dQ = dS . k, dK = dS^T . q, dV = P^T . dO.
+// The forward runs in parallel over (slice, row block); the backward over slices, each slice's row
+// blocks in order on one thread, so dK and dV sums have a fixed order: results repeat run to run and
+// at any thread count. The softmax is the same arithmetic as rows.cc's (max, exp, 1 / double sum).
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "gemm.h"
+#include "kernels.h"
+#include "vmath.h"
+
+namespace rankfuse {
+namespace {
+
+using vm::vf;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr int64_t kBlock = 64;  // query rows per block: a 64 x 256 score block is 64 KiB
+
+thread_local AlignedBuffer t_scores, t_grads;
+
+float rowMax(const float* x, int64_t n) {
+  vf m = vm::splat(kNegInf);
+  int64_t j = 0;
+  for (; j + vm::kLanes <= n; j += vm::kLanes) m = vm::vmax(m, vm::load(x + j));
+  if (j < n) m = vm::vmax(m, vm::loadPartial(x + j, n - j, kNegInf));
+  float r = kNegInf;
+  for (int l = 0; l < vm::kLanes; ++l) r = m[l] > r ? m[l] : r;
+  return r;
+}
+
+// Causal softmax in place of row `row` (query i sees keys [0, live)); columns [live, n) become 0.
+void softmaxRow(float* x, int64_t live, int64_t n) {
+  const float m = rowMax(x, live);
+  vf acc = vm::splat(0.0f);
+  double s = 0;
+  int64_t j = 0;
+  for (; j + vm::kLanes <= live; j += vm::kLanes) {
+    const vf e = vm::exp(vm::load(x + j) - m);
+    vm::store(x + j, e);
+    acc += e;
+  }
+  if (j < live) {
+    const vf e = vm::exp(vm::loadPartial(x + j, live - j, kNegInf) - m);
+    vm::storePartial(x + j, e, live - j);
+    for (int64_t l = 0; l < live - j; ++l) s += e[l];
+  }
+  for (int l = 0; l < vm::kLanes; ++l) s += acc[l];
+  const float inv = static_cast<float>(1.0 / s);
+  for (int64_t c = 0; c < live; ++c) x[c] *= inv;
+  std::fill(x + live, x + n, 0.0f);
+}
+
+// P (m x n, ld n) of query rows [i0, i0 + m) over keys [0, n) of one slice: q . k^T, then softmax.
+void probsBlock(const float* q, const float* k, float* p, int64_t i0, int64_t m, int64_t n, int64_t dk) {
+  gemmSerial(View{q + i0 * dk, dk, 1}, View{k, 1, dk}, p, n, m, dk, n, false);
+  for (int64_t r = 0; r < m; ++r) softmaxRow(p + r * n, i0 + r + 1, n);
+}
+
+}  // namespace
+
+void attentionForward(const float* q, const float* k, const float* v, float* o, float* pOut, int64_t bh, int64_t T,
+                      int64_t dk, int64_t dv) {
+  if (bh == 0 || T == 0) return;
+  const int64_t blocks = (T + kBlock - 1) / kBlock, tasks = bh * blocks;
+#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1 && bh * T * T * (dk + dv) > 65536)
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t s = task / blocks, blk = blocks - 1 - task % blocks;  // the longest blocks first
+    const int64_t i0 = blk * kBlock, m = std::min(kBlock, T - i0), n = i0 + m;
+    const float* qs = q + s * T * dk;
+    const float* ks = k + s * T * dk;
+    float* p = t_scores.get(static_cast<size_t>(kBlock * T));
+    probsBlock(qs, ks, p, i0, m, n, dk);
+    if (pOut)
+      for (int64_t r = 0; r < m; ++r) {
+        float* dst = pOut + (s * T + i0 + r) * T;
+        std::memcpy(dst, p + r * n, sizeof(float) * n);
+        std::fill(dst + n, dst + T, 0.0f);
+      }
+    gemmSerial(View{p, n, 1}, View{v + s * T * dv, dv, 1}, o + (s * T + i0) * dv, dv, m, n, dv, false);
+  }
+}
+
+void attentionBackward(const float* q, const float* k, const float* v, const float* dO, const float* P, float* dQ,
+                       float* dK, float* dV, int64_t bh, int64_t T, int64_t dk, int64_t dv) {
+  if (dK) fill(dK, bh * T * dk, 0.0f);
+  if (dV) fill(dV, bh * T * dv, 0.0f);
+  if (bh == 0 || T == 0) return;
+#pragma omp parallel for schedule(dynamic, 1) if (bh > 1 && bh * T * T * (dk + dv) > 65536)
+  for (int64_t s = 0; s < bh; ++s) {
+    const float* qs = q + s * T * dk;
+    const float* ks = k + s * T * dk;
+    const float* vs = v + s * T * dv;
+    const float* dOs = dO + s * T * dv;
+    float* pb = t_scores.get(static_cast<size_t>(kBlock * T));
+    float* ds = t_grads.get(static_cast<size_t>(kBlock * T));
+    for (int64_t i0 = 0; i0 < T; i0 += kBlock) {
+      const int64_t m = std::min(kBlock, T - i0), n = i0 + m;
+      // P of the block, ld n: read from the forward's (ld T), or recomputed
+      if (P)
+        for (int64_t r = 0; r < m; ++r) std::memcpy(pb + r * n, P + (s * T + i0 + r) * T, sizeof(float) * n);
+      else probsBlock(qs, ks, pb, i0, m, n, dk);
+      // dP = dO . v^T, then dS = P * (dP - rowsum(dP * P)) in place (zero above the diagonal: P is)
+      gemmSerial(View{dOs + i0 * dv, dv, 1}, View{vs, 1, dv}, ds, n, m, dv, n, false);
+      for (int64_t r = 0; r < m; ++r) {
+        float* d = ds + r * n;
+        const float* p = pb + r * n;
+        vf acc = vm::splat(0.0f);
+        int64_t j = 0;
+        for (; j + vm::kLanes <= n; j += vm::kLanes) acc += vm::load(d + j) * vm::load(p + j);
+        float sum = 0.0f;
+        for (; j < n; ++j) sum += d[j] * p[j];
+        for (int l = 0; l < vm::kLanes; ++l) sum += acc[l];
+        for (j = 0; j < n; ++j) d[j] = p[j] * (d[j] - sum);
+      }
+      if (dQ) gemmSerial(View{ds, n, 1}, View{ks, dk, 1}, dQ + (s * T + i0) * dk, dk, m, n, dk, false);
+      if (dK) gemmSerial(View{ds, 1, n}, View{qs + i0 * dk, dk, 1}, dK + s * T * dk, dk, n, m, dk, true);
+      if (dV) gemmSerial(View{pb, 1, n}, View{dOs + i0 * dv, dv, 1}, dV + s * T * dv, dv, n, m, dv, true);
+    }
+  }
+}
+
+}  // namespace rankfuse
