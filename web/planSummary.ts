@@ -36,7 +36,8 @@ const showCounts = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]
 /**
  * The forward values kept for backward (grouped by the names models give them) and, for a remat policy,
  * the equations its backward recomputes: the primitives the policy's plan runs beyond the save-everything
- * plan of the same model (forward equations are identical; only recomputation is added).
+ * plan of the same model (forward equations are identical; only recomputation is added). Both are
+ * planned unfused, so the count is of primitives whichever backend fuses what.
  */
 export function summarizePlan(plan: Plan, model: LanguageModel, batch: number, seq: number): PlanSummary {
   // a fused plan's graph holds fused nodes too; savedResiduals reads only phases and inputs
@@ -52,13 +53,17 @@ export function summarizePlan(plan: Plan, model: LanguageModel, batch: number, s
   let recomputed = `nothing: the ${model.method} model stores every forward value its backward reads`;
   if (model.remat) {
     const all = planTrainStep({ ...model, remat: undefined }, batch, seq);
-    if (E.isRight(all)) {
-      const extra = countBy(plan.launches.map((l) => l.eqn.prim));
+    const mine = planTrainStep(model, batch, seq);
+    if (E.isRight(all) && E.isRight(mine)) {
+      const extra = countBy(mine.right.launches.map((l) => l.eqn.prim));
       for (const [p, n] of countBy(all.right.launches.map((l) => l.eqn.prim))) extra.set(p, (extra.get(p) ?? 0) - n);
       const pos = new Map([...extra].filter(([, n]) => n > 0));
       const total = [...pos.values()].reduce((a, b) => a + b, 0);
-      recomputed = `${total} equations in backward (policy ${model.remat.name}), ${fmt(plan.flops - all.right.flops)}FLOP extra, predicted peak ${fmt(all.right.predictedPeakBytes)}B → ${fmt(plan.predictedPeakBytes)}B:\n  ${showCounts(pos)}`;
-    } else recomputed = `policy ${model.remat.name} (the save-everything plan to compare with failed: ${all.left.message})`;
+      recomputed = `${total} equations in backward (policy ${model.remat.name}), ${fmt(mine.right.flops - all.right.flops)}FLOP extra, predicted peak ${fmt(all.right.predictedPeakBytes)}B → ${fmt(mine.right.predictedPeakBytes)}B (unfused):\n  ${showCounts(pos)}`;
+    } else {
+      const failed = E.isLeft(all) ? all.left : E.isLeft(mine) ? mine.left : undefined;
+      recomputed = `policy ${model.remat.name} (planning it unfused to compare failed: ${failed?.message})`;
+    }
   }
   const kernels = plan.launches.map((l, i) => ({ label: `${String(i).padStart(3)} ${kernelLabel(l.eqn)}${l.eqn.meta.phase === "backward" ? "  (bwd)" : ""}`, fused: isFusedPrim(l.eqn.prim) }));
   return { text: plan.toString(), kernels, saved, recomputed, predictedPeakBytes: plan.predictedPeakBytes };

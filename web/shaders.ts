@@ -1,5 +1,7 @@
 import type { Backend } from "../backends/backend.ts";
 import type { WebgpuBackend } from "../backends/webgpu/backend.ts";
+import { fusedPrograms } from "../backends/webgpu/fused/lowrank.ts";
+import { isFused } from "../dsl/graph.ts";
 import type { Plan } from "../fusion/plan.ts";
 
 /** A WebGPU program one kernel launched: tfjs's cache key and the WGSL it generated for these shapes. */
@@ -12,8 +14,8 @@ type Program = { shaderKey: string; getUserCode(): string };
 type NodeLike = object & { body?: { eqns: readonly object[] } };
 
 /**
- * Records, for each launch of a plan, the WebGPU programs it runs: every tfjs-webgpu kernel (and
- * rankfuse's own WGSL kernels) goes through the tfjs backend's runWebGPUProgram, which we wrap, and each
+ * Records, for each launch of a plan, the tfjs WebGPU programs it runs: every tfjs-webgpu kernel goes
+ * through the tfjs backend's runWebGPUProgram, which we wrap, and each
  * prepared kernel says which equation it runs, which the plan maps back to its launch. Armed for one
  * training step only, so steady-state training pays nothing.
  */
@@ -79,11 +81,21 @@ export class ShaderRecorder {
   }
 }
 
-/** What the WGSL panel shows for one kernel: the programs it ran, or why there is no WGSL to show. */
-export function shaderSource(backendName: string, plan: Plan, recorder: ShaderRecorder | undefined, kernel: number): { wgsl: string | null; note: string } {
+/**
+ * What the WGSL panel shows for one kernel: for a fused node the webgpu backend runs as one kernel,
+ * rankfuse's own generated WGSL programs (whole shaders); for any other, the tfjs programs it ran;
+ * or why there is no WGSL to show.
+ */
+export function shaderSource(backend: Backend<any>, webgpu: WebgpuBackend | undefined, plan: Plan, recorder: ShaderRecorder | undefined, kernel: number): { wgsl: string | null; note: string } {
   const launch = plan.launches[kernel];
   if (!launch) return { wgsl: null, note: `no kernel ${kernel} in this plan` };
-  if (!recorder) return { wgsl: null, note: `the ${backendName} backend runs compiled kernels, not WGSL: shader source exists only on the webgpu backend` };
+  if (!webgpu || !recorder) return { wgsl: null, note: `the ${backend.name} backend runs compiled kernels, not WGSL: shader source exists only on the webgpu backend` };
+  const node = launch.eqn;
+  if (isFused(node) && webgpu.caps.fusedKinds?.has(node.params.kind)) {
+    const programs = fusedPrograms(node, webgpu.device.limits);
+    const head = `// kernel ${kernel} (fused.${node.params.kind}) runs ${programs.length} rankfuse WGSL program${programs.length > 1 ? "s" : ""}\n`;
+    return { wgsl: head + programs.map((p) => webgpu.fused.source(p)).join("\n\n"), note: "" };
+  }
   const list = recorder.shaders(kernel);
   if (!list) return { wgsl: null, note: "no WGSL recorded yet for this kernel (it is recorded during the first training step)" };
   if (list.length === 0) return { wgsl: null, note: `kernel ${kernel} (${launch.eqn.prim}) launches no WebGPU program: it is a view or runs on data already in place` };

@@ -5,6 +5,7 @@
  */
 import * as E from "fp-ts/lib/Either.js";
 import type { Backend } from "../backends/backend.ts";
+import type { WebgpuBackend } from "../backends/webgpu/backend.ts";
 import { loadBrowserBackend } from "./backends.ts";
 import { summarizePlan } from "./planSummary.ts";
 import type { FromWorker, RunRequest, ToWorker } from "./protocol.ts";
@@ -20,6 +21,7 @@ let session: Session | undefined;
 let backend: Backend<any> | undefined;
 let run: RunRequest | undefined;
 let shaders: ShaderRecorder | undefined;
+let webgpu: WebgpuBackend | undefined;
 let running = false;
 
 const fail = (message: string) => {
@@ -36,7 +38,8 @@ async function start(r: RunRequest): Promise<void> {
   const loaded = await loadBrowserBackend(r.backend);
   if (E.isLeft(loaded)) return fail(loaded.left);
   backend = loaded.right.backend;
-  shaders = loaded.right.webgpu && new ShaderRecorder(loaded.right.webgpu.gpu);
+  webgpu = loaded.right.webgpu;
+  shaders = webgpu && new ShaderRecorder(webgpu.gpu);
   const fusedKinds = backend.caps.fusedChains ? [...(backend.caps.fusedKinds ?? [])] : [];
   post({ type: "backend", name: backend.name, describe: backend.describe(), fusedKinds, note: loaded.right.note });
   post({ type: "state", state: "compiling" });
@@ -102,7 +105,7 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
     }
     case "shader": {
       if (!session || !backend) return;
-      post({ type: "shader", kernel: m.kernel, ...shaderSource(backend.name, session.plan, shaders, m.kernel) });
+      post({ type: "shader", kernel: m.kernel, ...shaderSource(backend, webgpu, session.plan, shaders, m.kernel) });
       return;
     }
   }

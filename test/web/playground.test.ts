@@ -89,12 +89,17 @@ describe("the playground in headless Chromium", () => {
     if (fusedKinds !== "") expect(fused).toBeGreaterThan(0);
     expect(header).toContain(`, ${fused} fused`);
 
-    const matmul = kernels.findIndex((k) => / = (matmul|fused\.\w+)\(/.test(k));
+    // the WGSL panel: rankfuse's own shader for a fused kernel, tfjs's program for a plain matmul
+    const showShader = async (k: number) => {
+      await page.selectOption("#kernel-select", String(k));
+      await page.waitForFunction((i) => document.getElementById("shader-kernel")?.textContent === `kernel ${i}`, k);
+      return (await page.locator("#shader").textContent())!;
+    };
+    const matmul = kernels.findIndex((k) => / = matmul\(/.test(k));
     expect(matmul).toBeGreaterThanOrEqual(0);
-    await page.selectOption("#kernel-select", String(matmul));
-    await page.waitForFunction((k) => document.getElementById("shader-kernel")?.textContent === `kernel ${k}`, matmul);
-    const shader = (await page.locator("#shader").textContent())!;
-    expect(shader).toMatch(/^\/\/ kernel \d+ \(\w+\) runs \d+ WebGPU programs?[^]*fn main/);
+    expect(await showShader(matmul)).toMatch(/^\/\/ kernel \d+ \(matmul\) runs \d+ WebGPU programs?[^]*fn main/);
+    const firstFused = kernels.findIndex((k) => / = fused\.\w+\(/.test(k));
+    if (fused > 0) expect(await showShader(firstFused)).toMatch(/^\/\/ kernel \d+ \(fused\.\w+\) runs \d+ rankfuse WGSL programs?\n\/\/ rankfuse fused kernel [^]*@compute/);
 
     expect((await page.locator("#sample-text").textContent())!.length).toBeGreaterThan(24);
     expect(await page.locator("#stat-memory").textContent()).toMatch(/B \/ .*B$/);
