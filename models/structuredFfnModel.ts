@@ -72,6 +72,7 @@ export function makeStructuredFfn(cfg: ModelConfig, kind: StructuredKind, opts: 
   const tree = declareStructuredFfn(cfg, kind, opts.blocks);
   const loss = (p: Params, ids: Tensor, targets: Tensor) => decoderLoss(cfg, p, ids, targets, { proj: guidedProjection(p.guideAlpha), gateSilu: true });
   const logits = (p: Params, ids: Tensor) => decoderLogits(cfg, p, ids, { proj: guidedProjection(p.guideAlpha), gateSilu: true });
+  // assembleModel's own loss/logits are replaced below (they need α from the params), so its decoder options go unused
   const base = assembleModel(METHOD_OF[kind], cfg, tree, { proj: guidedProjection(null as never), gateSilu: true }, {
     frozen: (layout) => layout.names.map((n) => n === GUIDE_ALPHA),
     scheme: (o) => selfGuidedScheme(o),
