@@ -116,6 +116,7 @@ function onMessage(m: FromWorker) {
       $("stat-loss").textContent = r.loss.toFixed(4);
       $("stat-speed").textContent = speed.toFixed(0);
       $("stat-memory").textContent = `${fmt(measuredPeak)}B / ${fmt(predictedPeak)}B`;
+      $("plan-measured").textContent = `· measured peak ${fmt(measuredPeak)}B`;
       return curves.add("train", r.step, r.loss);
     }
     case "val":
@@ -154,6 +155,7 @@ async function train() {
   worker?.terminate();
   [measuredPeak, speed] = [0, 0];
   curves.clear();
+  $("plan-measured").textContent = "";
   worker = new Worker(new URL("worker.js", location.href), { type: "module" });
   worker.onmessage = (ev: MessageEvent<FromWorker>) => onMessage(ev.data);
   worker.onerror = (ev) => {
