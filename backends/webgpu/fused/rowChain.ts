@@ -10,8 +10,8 @@ import type { RowChainTile } from "./tiling.ts";
  *   backward  dH = dY·Bᵀ, dZ = dH ⊙ act'(z),  dX = dZ·Aᵀ [+ acc]
  *
  * Both are `rank block = first product, elementwise; out = rank block · second matrix`: the first
- * product accumulates in registers over staged slices of the input rows, the elementwise step puts the
- * rows × r block in workgroup memory, and the second product reads it from there. The n × r
+ * product accumulates micro-tiles (rm rows × 4 columns) in registers, the elementwise step puts the
+ * rows × r block in workgroup memory, and after one barrier the second product reads it from there. The n × r
  * intermediate never goes through global memory unless the graph asks for it (z, h saved for backward;
  * dZ, which the dA reduction reads).
  */
@@ -50,7 +50,7 @@ export class RowChainProgram implements FusedProgram {
     this.outputNames = [...(s.second ? [n.out] : []), ...(s.writeMid ? [n.mid] : []), ...(s.writeH ? ["h"] : [])];
     this.workgroupSize = [s.tile.threads, 1, 1];
     const t = s.tile;
-    this.shaderKey = ["rowChain", s.direction, s.act, s.epilogue, `o${this.outputNames.join("")}`, `r${t.rankTile}`, `m${t.rows}x${t.depth}x${t.threads}`, "f32"].join("_");
+    this.shaderKey = ["rowChain", s.direction, s.act, s.epilogue, `o${this.outputNames.join("")}`, `r${t.rankTile}`, `m${t.rows}x${t.rm}x${t.threads}`, "f32"].join("_");
   }
 
   getUserCode(): string {
@@ -59,19 +59,19 @@ export class RowChainProgram implements FusedProgram {
     const w1 = fwd ? `A[c * sizes.r + k]` : `B[k * sizes.k1 + c]`;
     const w2 = fwd ? `B[k * sizes.k2 + j]` : `A[j * sizes.r + k]`;
     const block = fwd
-      ? [s.writeMid ? `z[at] = part[p];` : "", `v = act_(part[p]);`, s.writeH ? `h[at] = v;` : ""]
-      : [s.act === "identity" ? `v = part[p];` : `v = part[p] * dact_(z[at]);`, s.writeMid ? `dZ[at] = v;` : ""];
-    const epi = s.epilogue === "add" ? `acc2 = acc2 + ${n.epi}[gi * k2 + j];` : s.epilogue === "mul" ? `acc2 = acc2 * ${n.epi}[gi * k2 + j];` : "";
+      ? [`v = act_(sum);`, s.writeMid ? `if (gi < n) { z[gi * r + k] = sum; }` : "", s.writeH ? `if (gi < n) { h[gi * r + k] = v; }` : ""]
+      : [s.act === "identity" ? `v = sum;` : `v = sum * dact_(z[min(gi, last) * r + k]);`, s.writeMid ? `if (gi < n) { dZ[gi * r + k] = v; }` : ""];
+    const epi = s.epilogue === "add" ? `o = o + ${n.epi}[gi * k2 + j];` : s.epilogue === "mul" ? `o = o * ${n.epi}[gi * k2 + j];` : "";
     return `
 const ROWS : i32 = ${t.rows};
-const DEPTH : i32 = ${t.depth};
+const RM : i32 = ${t.rm};
 const THREADS : i32 = ${t.threads};
-const PER : i32 = ${t.perThread};
-var<workgroup> inTile : array<f32, ${t.rows * t.depth}>;
+const RT : i32 = ${t.rankTile};
 var<workgroup> rankBlock : array<f32, ${t.rows * t.rankTile}>;
 ${activationWgsl(s.act)}
 fn w1At(c : i32, k : i32) -> f32 { return ${w1}; }
 ${s.second ? `fn w2At(k : i32, j : i32) -> f32 { return ${w2}; }` : ""}
+fn clamp4(i0 : i32, hi : i32) -> vec4<i32> { return min(vec4<i32>(i0, i0 + 1, i0 + 2, i0 + 3), vec4<i32>(max(hi, 0))); }
 
 fn main(tid : i32, grp : i32, wid : vec2<i32>) {
   let n = sizes.n;
@@ -79,56 +79,63 @@ fn main(tid : i32, grp : i32, wid : vec2<i32>) {
   let r = sizes.r;
   let k2 = sizes.k2;
   let row0 = grp * ROWS;
-  let used = ROWS * r;
-  // ${fwd ? "z = x·A" : "dH = dY·Bᵀ"} for this tile's rows, PER entries of the rank block per invocation
-  var part : array<f32, PER>;
-  for (var p = 0; p < PER; p++) { part[p] = 0.0; }
-  for (var c0 = 0; c0 < k1; c0 += DEPTH) {
-    for (var q = tid; q < ROWS * DEPTH; q += THREADS) {
-      let i = row0 + q / DEPTH;
-      let c = c0 + q % DEPTH;
-      var v = 0.0;
-      if (i < n && c < k1) { v = ${n.inp}[i * k1 + c]; }
-      inTile[q] = v;
+  let last = max(n - 1, 0);
+  // ${fwd ? "z = x·A" : "dH = dY·Bᵀ"} for this workgroup's rows, in micro-tiles of RM rows × 4 rank columns
+  // (rows past n read row n-1 and store nothing)
+  let kg = (r + 3) / 4;
+  for (var mt = tid; mt < (ROWS / RM) * kg; mt += THREADS) {
+    let i0 = (mt / kg) * RM;
+    let k0 = (mt % kg) * 4;
+    let kc = clamp4(k0, r - 1);
+    var at : array<i32, RM>;
+    var part : array<vec4<f32>, RM>;
+    for (var a = 0; a < RM; a++) {
+      at[a] = min(row0 + i0 + a, last) * k1;
+      part[a] = vec4<f32>(0.0);
     }
-    workgroupBarrier();
-    let cm = min(DEPTH, k1 - c0);
-    for (var p = 0; p < PER; p++) {
-      let ent = tid + p * THREADS;
-      if (ent < used) {
-        let i = ent / r;
-        let k = ent % r;
-        var acc1 = part[p];
-        for (var cc = 0; cc < cm; cc++) { acc1 += inTile[i * DEPTH + cc] * w1At(c0 + cc, k); }
-        part[p] = acc1;
-      }
+    for (var c = 0; c < k1; c++) {
+      let w = vec4<f32>(w1At(c, kc.x), w1At(c, kc.y), w1At(c, kc.z), w1At(c, kc.w));
+      for (var a = 0; a < RM; a++) { part[a] = fma(vec4<f32>(${n.inp}[at[a] + c]), w, part[a]); }
     }
-    workgroupBarrier();
-  }
-  // the rank block, kept in workgroup memory: ${fwd ? "h = act(z)" : "dZ = dH ⊙ act'(z)"}
-  for (var p = 0; p < PER; p++) {
-    let ent = tid + p * THREADS;
-    if (ent < used) {
-      let gi = row0 + ent / r;
-      var v = 0.0;
-      if (gi < n) {
-        let at = gi * r + ent % r;
-        ${block.filter(Boolean).join("\n        ")}
+    // the rank block, kept in workgroup memory: ${fwd ? "h = act(z)" : "dZ = dH ⊙ act'(z)"}
+    for (var a = 0; a < RM; a++) {
+      let gi = row0 + i0 + a;
+      for (var b = 0; b < 4; b++) {
+        let k = k0 + b;
+        if (k < r) {
+          let sum = part[a][b];
+          var v = 0.0;
+          ${block.filter(Boolean).join("\n          ")}
+          rankBlock[(i0 + a) * RT + k] = v;
+        }
       }
-      rankBlock[ent] = v;
     }
   }
   workgroupBarrier();
-${s.second ? `  // ${fwd ? "y = h·B" : "dX = dZ·Aᵀ"} from the rank block
-  for (var q = tid; q < ROWS * k2; q += THREADS) {
-    let i = q / k2;
-    let gi = row0 + i;
-    if (gi < n) {
-      let j = q % k2;
-      var acc2 = 0.0;
-      for (var k = 0; k < r; k++) { acc2 += rankBlock[i * r + k] * w2At(k, j); }
-      ${epi}
-      ${n.out}[gi * k2 + j] = acc2;
+${s.second ? `  // ${fwd ? "y = h·B" : "dX = dZ·Aᵀ"} from the rank block, in micro-tiles of RM rows × 4 output columns
+  let jg = (k2 + 3) / 4;
+  for (var mt = tid; mt < (ROWS / RM) * jg; mt += THREADS) {
+    let i0 = (mt / jg) * RM;
+    let j0 = (mt % jg) * 4;
+    let jc = clamp4(j0, k2 - 1);
+    var part : array<vec4<f32>, RM>;
+    for (var a = 0; a < RM; a++) { part[a] = vec4<f32>(0.0); }
+    for (var k = 0; k < r; k++) {
+      let w = vec4<f32>(w2At(k, jc.x), w2At(k, jc.y), w2At(k, jc.z), w2At(k, jc.w));
+      for (var a = 0; a < RM; a++) { part[a] = fma(vec4<f32>(rankBlock[(i0 + a) * RT + k]), w, part[a]); }
+    }
+    for (var a = 0; a < RM; a++) {
+      let gi = row0 + i0 + a;
+      if (gi < n) {
+        for (var b = 0; b < 4; b++) {
+          let j = j0 + b;
+          if (j < k2) {
+            var o = part[a][b];
+            ${epi}
+            ${n.out}[gi * k2 + j] = o;
+          }
+        }
+      }
     }
   }` : ""}
 }`;
