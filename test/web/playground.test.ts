@@ -59,7 +59,7 @@ const untilState = (page: Page, states: string[], timeout: number) =>
 describe("the playground in headless Chromium", () => {
   it("trains CoLA: the loss falls, the plan panel lists its kernels and their WGSL, a sample appears", { timeout: 150_000 }, async () => {
     const { page, problems } = await openPage(true);
-    await page.goto(`${url}?method=cola&preset=micro&steps=6&lr=0.02&evalEvery=3&sampleEvery=6&sampleBytes=8`);
+    await page.goto(`${url}?method=cola&preset=micro&steps=6&lr=0.02&evalEvery=0&sampleEvery=6&sampleBytes=8`);
     await page.click("#train");
     // SwiftShader compiles every WebGPU pipeline on the CPU: the first step is slow, more so on a busy machine
     await untilState(page, ["done", "error"], 140_000);
@@ -75,8 +75,9 @@ describe("the playground in headless Chromium", () => {
     // byte-level: ln 256 = 5.55 at init; six steps learn at least the byte frequencies
     expect(train[0]![1]).toBeGreaterThan(5);
     expect(train[5]![1]).toBeLessThan(train[0]![1] - 1);
-    expect(val.map((p) => p[0])).toEqual([3, 6]);
-    expect(val[1]![1]).toBeLessThan(val[0]![1]);
+    // validation runs at the end only here (each evaluation costs seconds on SwiftShader); the wasm run below checks the curve
+    expect(val.map((p) => p[0])).toEqual([6]);
+    expect(val[0]![1]).toBeLessThan(Math.log(256) - 1);
 
     const kernels = await page.locator("#kernel-select option").allTextContents();
     const header = (await page.locator("#plan-header").textContent())!;
@@ -125,7 +126,7 @@ describe("the playground in headless Chromium", () => {
 
   it("without WebGPU says so and trains on wasm; Stop, Resume and Download work", { timeout: 90_000 }, async () => {
     const { page, problems } = await openPage(false);
-    await page.goto(`${url}?method=cola&preset=micro&backend=webgpu&steps=24&evalEvery=0&sampleEvery=0&sampleBytes=8`);
+    await page.goto(`${url}?method=cola&preset=micro&backend=webgpu&steps=24&evalEvery=12&sampleEvery=0&sampleBytes=8`);
     await page.click("#train");
     await expect.poll(() => page.locator("#notice").textContent(), { timeout: 30_000 }).toMatch(/WebGPU was asked for, but .*: training on wasm instead/);
     expect(await page.locator("#stat-backend").getAttribute("data-backend")).toBe("wasm");
@@ -142,6 +143,9 @@ describe("the playground in headless Chromium", () => {
     await untilState(page, ["done", "error"], 60_000);
     expect(await state(page)).toBe("done");
     expect((await series(page, "train")).map((p) => p[0])).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    const val = await series(page, "val");
+    expect(val.map((p) => p[0])).toEqual([12, 24]);
+    expect(val[1]![1]).toBeLessThan(val[0]![1]);
 
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
     expect(download.suggestedFilename()).toBe("rankfuse-cola-micro-step24.safetensors");
