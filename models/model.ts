@@ -16,7 +16,7 @@ import { makeFira } from "./fira.ts";
 import { makeSst } from "./sst.ts";
 
 /** Every method `train --method` and `compare --methods` accept: a model, plus a training scheme for some. */
-export const METHODS = ["full", "cola", "colaM", "crnet", "relora", "dynamic", "fira", "sst", "lowrankFfn", "blockShuffleFfn", "blockDenseFfn"] as const;
+export const METHODS = ["full", "cola", "colaM", "crnet", "relora", "dynamic", "fira", "sst", "lowrankFfn", "blockShuffleFfn", "blockDenseFfn", "lowrankFfnGuided", "blockShuffleFfnGuided", "blockDenseFfnGuided"] as const;
 export type Method = (typeof METHODS)[number];
 
 export interface ParamCounts {
@@ -123,11 +123,17 @@ export function makeModel(method: string, cfg: ModelConfig): E.Either<RankfuseEr
       return E.right(assembleModel("colaM", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }, { remat: colaM }));
     case "crnet":
       return makeCrnet(cfg);
-    case "lowrankFfn": // Wei et al.: structured MLP maps, self-guided by a dense guide over the first half
-      return makeStructuredFfn(cfg, "lowRank");
+    case "lowrankFfn": // Wei et al.: structured MLP maps (LowRank from the SVD of a random dense init)
+      return makeStructuredFfn(cfg, "lowRank", { guided: false });
     case "blockShuffleFfn":
-      return makeStructuredFfn(cfg, "blockShuffle");
+      return makeStructuredFfn(cfg, "blockShuffle", { guided: false });
     case "blockDenseFfn":
+      return makeStructuredFfn(cfg, "blockDense", { guided: false });
+    case "lowrankFfnGuided": // ... self-guided: beside a dense guide whose weight α decays 1 → 0 over the first half
+      return makeStructuredFfn(cfg, "lowRank");
+    case "blockShuffleFfnGuided":
+      return makeStructuredFfn(cfg, "blockShuffle");
+    case "blockDenseFfnGuided":
       return makeStructuredFfn(cfg, "blockDense");
     case "relora":
       return makeRelora(cfg);

@@ -55,6 +55,8 @@ function pointFor(model: LanguageModel, seed: number): Float64Array[] {
   const scale = model.method === "full" ? 5 : 1;
   return model.init(seed).map((a, i) => {
     const isNorm = /Norm$/.test(model.layout.names[i]!);
+    // a frozen scalar a scheme writes (the self-guided α, 1 at init) goes where both branches it mixes are live
+    if (model.frozen?.[i] && a.length === 1) return Float64Array.of(0.4);
     // an all-zero init (LoRA's B) would hide its own and its partner's gradient: start it off zero
     if (a.every((x) => x === 0)) return Float64Array.from(a, () => 0.05 * rng.normal());
     return Float64Array.from(a, (x) => (isNorm ? x + 0.3 * rng.normal() : x * scale));

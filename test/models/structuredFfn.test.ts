@@ -84,7 +84,7 @@ async function lossOf(model: LanguageModel, params: Float64Array[], x: Int32Arra
   const f = unwrap(compile((p: unknown, a: Tensor, b: Tensor) => model.loss(p, a, b), { args: [model.layout.specs, ...batchSpecs(model.config)] as const, backend: reference }));
   return (unwrap(await f.run(unflatten(model.layout.def, params) as never, x as never, y as never)).out as unknown as Float64Array)[0]!;
 }
-const METHOD: Record<StructuredKind, string> = { lowRank: "lowrankFfn", blockShuffle: "blockShuffleFfn", blockDense: "blockDenseFfn" };
+const METHOD: Record<StructuredKind, string> = { lowRank: "lowrankFfnGuided", blockShuffle: "blockShuffleFfnGuided", blockDense: "blockDenseFfnGuided" };
 
 describe.each(KINDS)("%s self-guided model", (kind) => {
   const cfg = cfgFor();
@@ -142,5 +142,31 @@ describe.each(KINDS)("%s self-guided model", (kind) => {
       }),
       { numRuns: runs(2) },
     );
+  });
+});
+
+describe.each(KINDS)("%s without a guide", (kind) => {
+  const cfg = cfgFor();
+  const plain = unwrap(makeModel(METHOD[kind].replace(/Guided$/, ""), cfg));
+  const guided = unwrap(makeModel(METHOD[kind], cfg));
+
+  it("has no guide, no α and nothing frozen, and fewer params than full", () => {
+    expect(plain.layout.names.some((n) => /\.guide$|guideAlpha/.test(n))).toBe(false);
+    expect(plain.frozen).toBeUndefined();
+    expect(plain.scheme).toBeUndefined();
+    expect(plain.counts.total).toBeLessThan(unwrap(makeModel("full", cfg)).counts.total);
+    expect(plain.forwardFlopsPerToken).toBeLessThan(guided.forwardFlopsPerToken);
+  });
+
+  it("equals the guided model at α = 0 with the same structured params (bit for bit)", async () => {
+    const p = plain.init(3).map((a) => Float64Array.from(a, (x) => 4 * x));
+    const byName = new Map(plain.layout.names.map((n, i) => [n, p[i]!]));
+    const g = guided.init(9).map((a, i) => {
+      const n = guided.layout.names[i]!;
+      return n === "guideAlpha" ? Float64Array.of(0) : byName.get(n) ?? Float64Array.from(a);
+    });
+    const rng = Rng.fromSeed(4);
+    const [x, y] = [tokens(cfg, rng), tokens(cfg, rng)];
+    expect(await lossOf(plain, p, x, y)).toBe(await lossOf(guided, g, x, y));
   });
 });

@@ -52,7 +52,7 @@ describe("svd (one-sided Jacobi, float64)", () => {
 describe("lowrankFfn SVD init", () => {
   const factors = (cfgRank: number) => {
     const cfg = unwrap(resolveConfig("tiny", { d: 8, heads: 2, dFF: 12, rank: cfgRank, vocab: 16, seq: 4, batch: 2, layers: 2 }));
-    const model = unwrap(makeModel("lowrankFfn", cfg));
+    const model = unwrap(makeModel("lowrankFfnGuided", cfg));
     const p = model.init(5);
     const at = (n: string) => p[model.layout.names.indexOf(n)]!;
     return ["gate", "up", "down"].flatMap((k) => [0, 1].map((l) => {

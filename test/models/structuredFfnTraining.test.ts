@@ -13,7 +13,7 @@ import { unwrap } from "../helpers/gradcheck.ts";
 import { tempDir } from "../train/tempDir.ts";
 
 const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
-const model: LanguageModel = unwrap(makeModel("lowrankFfn", cfg));
+const model: LanguageModel = unwrap(makeModel("lowrankFfnGuided", cfg));
 const idx = (name: string) => model.layout.names.indexOf(name);
 
 describe("self-guided scheme", () => {
