@@ -57,13 +57,15 @@ async function start(r: RunRequest): Promise<void> {
 async function loop(): Promise<void> {
   const s = session!, r = run!;
   running = true;
-  post({ type: "state", state: "training" });
+  const slowStart = s.stepsDone === 0 && webgpu?.adapter.software;
+  post({ type: "state", state: "training", note: slowStart ? "the first step compiles every GPU pipeline, which takes a while on a software adapter" : undefined });
   try {
     while (running && !s.done) {
       // the first step also records the WGSL each kernel runs, for the plan panel
       const rep = shaders && s.stepsDone === 0 ? await shaders.during(s.plan, () => s.trainOne()) : await s.trainOne();
       if (E.isLeft(rep)) return fail(rep.left);
       post({ type: "step", report: rep.right });
+      if (slowStart && rep.right.step === 1) post({ type: "state", state: "training" });
       const step = rep.right.step;
       if ((r.evalEvery > 0 && step % r.evalEvery === 0) || s.done) {
         const v = await s.validate();
