@@ -41,6 +41,8 @@ interface Case {
   readonly epilogue: string;
   /** Differentiate x too (the backward chain then computes dX); else x is data (dZ, dA, dB only). */
   readonly gradX: boolean;
+  /** Round dIn, r and dOut up to multiples of 4: the kernels' vec4 code path (real configs take it). */
+  readonly by4: boolean;
   readonly seed: number;
 }
 
@@ -52,13 +54,17 @@ const cases: fc.Arbitrary<Case> = fc.record({
   act: fc.constantFrom("silu", "gelu", "relu", "identity"),
   epilogue: fc.constantFrom("none", "residual", "gate"),
   gradX: fc.boolean(),
+  by4: fc.boolean(),
   seed: fc.integer({ min: 0, max: 1e6 }),
 });
+
+const up4 = (k: number) => Math.ceil(k / 4) * 4;
 
 type Out = { value: number; grads: Record<string, Float32Array> };
 
 /** loss = Σ w ⊙ layer(x) with layer = colaLinear (+ x | ⊙ e), all drawn from the seed, scaled to unit size. */
-async function run(c: Case, backend: Backend<any>, fusion: boolean): Promise<Out & { fused: number }> {
+async function run(c0: Case, backend: Backend<any>, fusion: boolean): Promise<Out & { fused: number }> {
+  const c = c0.by4 ? { ...c0, dIn: up4(c0.dIn), r: up4(c0.r), dOut: up4(c0.dOut) } : c0;
   const dOut = c.epilogue === "residual" ? c.dIn : c.dOut;
   const lead = c.lead.map((s, i) => dim(`n${i}`, s));
   const [d, r] = [dim("d", c.dIn), dim("r", c.r)];
@@ -107,11 +113,16 @@ describe.skipIf(!gpu)("webgpu fused kernels ≡ unfused ≡ reference, forward a
     await fc.assert(fc.asyncProperty(cases, check), { numRuns: runs(10) });
   });
 
-  it("at a rank with a wide rank block (r = 100: 128-wide tile, fewer rows per workgroup), many tiles and slices", async () => {
-    await check({ lead: [2, 75], dIn: 70, r: 100, dOut: 90, act: "gelu", epilogue: "gate", gradX: true, seed: 11 });
+  it.each([false, true])("at a rank with a wide rank block (r = 100: 128-wide tile), many tiles (vec4 path: %s)", async (by4) => {
+    await check({ lead: [2, 75], dIn: 70, r: 100, dOut: 90, act: "gelu", epilogue: "gate", gradX: true, by4, seed: 11 });
   });
 
-  it("without dX (x is data): the backward chain still fuses, computing dZ, dA and dB", async () => {
-    await check({ lead: [66], dIn: 17, r: 9, dOut: 33, act: "silu", epilogue: "none", gradX: false, seed: 5 });
+  it.each([false, true])("without dX (x is data): the backward chain still fuses, computing dZ, dA and dB (vec4 path: %s)", async (by4) => {
+    await check({ lead: [66], dIn: 17, r: 9, dOut: 33, act: "silu", epilogue: "none", gradX: false, by4, seed: 5 });
+  });
+
+  it("a residual CoLA layer at a real config's widths (d 64, r 16: every width a multiple of 4), with its dispatched programs", async () => {
+    await check({ lead: [4, 40], dIn: 64, r: 16, dOut: 64, act: "silu", epilogue: "residual", gradX: true, by4: false, seed: 3 });
+    expect(gpu!.fused.compiled().filter((k) => k.endsWith("_vec4")).length).toBeGreaterThanOrEqual(4); // forward, backward, dA, dB
   });
 });

@@ -40,6 +40,7 @@ function plan(node: FusedEqn, limits: DeviceLimits): { steps: Step[]; temps: Map
   const has = (name: string) => outVar(name) !== undefined;
   const temps = new Map<string, number[]>();
   const maxDim = limits.maxComputeWorkgroupsPerDimension;
+  const by4 = (...widths: number[]) => widths.every((w) => w > 0 && w % 4 === 0);
   const rowTile = (r: number) => {
     const t = rowChainTile(r, limits);
     if (!t) throw new Error(`webgpu: rank ${r} does not fit a fused kernel on this device (caps.maxFusedRank says so; the planner should not have fused it)`);
@@ -51,7 +52,7 @@ function plan(node: FusedEqn, limits: DeviceLimits): { steps: Step[]; temps: Map
     const dOut = inVar("B")!.shape[1]!;
     const n = lead(inVar("x")!);
     const tile = rowTile(r);
-    const program = new RowChainProgram({ direction: "forward", act, epilogue, writeMid: has("z"), writeH: has("h"), second: true, tile });
+    const program = new RowChainProgram({ direction: "forward", act, epilogue, writeMid: has("z"), writeH: has("h"), second: true, tile, vec4: by4(dIn, r, dOut) });
     const launch = { program, dispatch: flatGrid(Math.ceil(n / tile.rows), maxDim), uniforms: [n, dIn, r, dOut] } as const;
     return { steps: [{ launch, inputs: program.variableNames, outputs: program.outputNames }], temps };
   }
@@ -65,12 +66,12 @@ function plan(node: FusedEqn, limits: DeviceLimits): { steps: Step[]; temps: Map
     if (has("dA") && !has("dZ")) temps.set("dZ", [n, r]);
     if (has("dX") || needDZ) {
       const tile = rowTile(r);
-      const program = new RowChainProgram({ direction: "backward", act, epilogue: inVar("acc") ? "add" : "none", writeMid: needDZ, writeH: false, second: has("dX"), tile });
+      const program = new RowChainProgram({ direction: "backward", act, epilogue: inVar("acc") ? "add" : "none", writeMid: needDZ, writeH: false, second: has("dX"), tile, vec4: by4(dIn, r, dOut) });
       const launch = { program, dispatch: flatGrid(Math.ceil(n / tile.rows), maxDim), uniforms: [n, dOut, r, dIn] } as const;
       steps.push({ launch, inputs: program.variableNames, outputs: program.outputNames });
     }
     const reduce = (names: [string, string, string], p: number, q: number) => {
-      const program = new TokenReduceProgram(names, reduceTile(limits)!);
+      const program = new TokenReduceProgram(names, reduceTile(limits)!, by4(p, q));
       steps.push({ launch: { program, dispatch: program.grid(p, q), uniforms: [n, p, q] }, inputs: program.variableNames, outputs: program.outputNames });
     };
     if (has("dA")) reduce(["x", "dZ", "dA"], dIn, r);

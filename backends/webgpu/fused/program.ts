@@ -16,6 +16,8 @@ export interface FusedProgram {
   /** i32 uniforms in binding order, readable as `sizes.<name>`. */
   readonly uniformNames: readonly string[];
   readonly workgroupSize: readonly [number, number, number];
+  /** Buffers as array<vec4<f32>> (every width a multiple of 4) instead of array<f32>. */
+  readonly vec4?: boolean;
   /** Everything that changes the WGSL text. */
   readonly shaderKey: string;
   /** WGSL defining `fn main(tid : i32, grp : i32, wid : vec2<i32>)`. */
@@ -34,8 +36,9 @@ export function makeShader(p: FusedProgram): string {
   const lines = [`// rankfuse fused kernel ${p.shaderKey}`];
   if (p.uniformNames.length) lines.push(`struct Sizes { ${p.uniformNames.map((u) => `${u} : i32`).join(", ")} };`);
   let b = 0;
-  for (const o of p.outputNames) lines.push(`@group(0) @binding(${b++}) var<storage, read_write> ${o} : array<f32>;`);
-  for (const v of p.variableNames) lines.push(`@group(0) @binding(${b++}) var<storage, read> ${v} : array<f32>;`);
+  const elem = p.vec4 ? "vec4<f32>" : "f32";
+  for (const o of p.outputNames) lines.push(`@group(0) @binding(${b++}) var<storage, read_write> ${o} : array<${elem}>;`);
+  for (const v of p.variableNames) lines.push(`@group(0) @binding(${b++}) var<storage, read> ${v} : array<${elem}>;`);
   if (p.uniformNames.length) lines.push(`@group(0) @binding(${b++}) var<uniform> sizes : Sizes;`);
   const [x, y, z] = p.workgroupSize;
   lines.push(

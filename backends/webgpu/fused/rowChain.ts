@@ -1,5 +1,6 @@
 import type { ChainAct } from "../../../fusion/chainKinds.ts";
 import { activationWgsl } from "./activations.ts";
+import { rowChainVec4Code } from "./rowChainVec4.ts";
 import type { FusedProgram } from "./program.ts";
 import type { RowChainTile } from "./tiling.ts";
 
@@ -27,6 +28,8 @@ export interface RowChainSpec {
   /** Compute the second product (forward: always; backward: when the graph wants dX). */
   readonly second: boolean;
   readonly tile: RowChainTile;
+  /** Every width (dIn, r, dOut) is a multiple of 4: buffers as vec4, 4 columns per step (rowChainVec4.ts). */
+  readonly vec4: boolean;
 }
 
 /** Buffer names by role, so the printed WGSL reads like the math above. */
@@ -41,6 +44,7 @@ export class RowChainProgram implements FusedProgram {
   readonly uniformNames = ["n", "k1", "r", "k2"] as const;
   readonly workgroupSize: readonly [number, number, number];
   readonly shaderKey: string;
+  readonly vec4: boolean;
 
   constructor(readonly spec: RowChainSpec) {
     const s = spec, n = ROLES[s.direction], fwd = s.direction === "forward";
@@ -50,11 +54,13 @@ export class RowChainProgram implements FusedProgram {
     this.outputNames = [...(s.second ? [n.out] : []), ...(s.writeMid ? [n.mid] : []), ...(s.writeH ? ["h"] : [])];
     this.workgroupSize = [s.tile.threads, 1, 1];
     const t = s.tile;
-    this.shaderKey = ["rowChain", s.direction, s.act, s.epilogue, `o${this.outputNames.join("")}`, `r${t.rankTile}`, `m${t.rows}x${t.rm}x${t.threads}`, "f32"].join("_");
+    this.shaderKey = ["rowChain", s.direction, s.act, s.epilogue, `o${this.outputNames.join("")}`, `r${t.rankTile}`, `m${t.rows}x${t.rm}x${t.threads}`, s.vec4 ? "vec4" : "f32"].join("_");
+    this.vec4 = s.vec4;
   }
 
   getUserCode(): string {
     const s = this.spec, t = s.tile, n = ROLES[s.direction], fwd = s.direction === "forward";
+    if (s.vec4) return rowChainVec4Code(s, n);
     // first matrix: forward A[c, k] (dIn × r); backward Bᵀ, B[k, c] (r × dOut). Second: forward B[k, j]; backward Aᵀ, A[j, k].
     const w1 = fwd ? `A[c * sizes.r + k]` : `B[k * sizes.k1 + c]`;
     const w2 = fwd ? `B[k * sizes.k2 + j]` : `A[j * sizes.r + k]`;
