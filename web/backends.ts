@@ -1,4 +1,3 @@
-/// <reference lib="webworker" />
 /**
  * Backends in a browser. The wasm backend is tfjs-backend-wasm with its .wasm files fetched from the
  * server (backends/wasm.ts reads them from node_modules, which a page cannot). WebGPU is taken when the

@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { fmt, type Plan } from "../fusion/plan.ts";
 import { savedResiduals } from "../fusion/remat.ts";
-import { showAbs, type Var } from "../dsl/graph.ts";
+import { isFused, outsOf, showAbs, type Node } from "../dsl/graph.ts";
 import { planTrainStep } from "../train/step.ts";
 import type { LanguageModel } from "../models/model.ts";
 
@@ -14,16 +14,10 @@ export interface PlanSummary {
   readonly predictedPeakBytes: number;
 }
 
-/** A kernel the planner made out of several primitives (the fusion pass names them fused*). */
-export const isFusedPrim = (prim: string): boolean => /^fused/i.test(prim);
-
-type AnyNode = { readonly prim: string; readonly inputs: readonly Var[]; readonly out?: Var; readonly outs?: readonly Var[]; readonly params?: unknown };
-
-/** `v9:f32[8, 64] = matmul(v3, v4)`; a fused node shows its kind and all of its outputs. */
-function kernelLabel(node: AnyNode): string {
-  const outs = node.outs ?? [node.out!];
-  const kind = isFusedPrim(node.prim) ? `fused.${(node.params as { kind?: string } | undefined)?.kind ?? "?"}` : node.prim;
-  return `${outs.map((v) => `${v}:${showAbs(v.abs)}`).join(" ")} = ${kind}(${node.inputs.join(", ")})`;
+/** `%9:f32[8, 64] = matmul(%3, %4)`; a fused node shows its kind and all of its outputs. */
+function kernelLabel(node: Node): string {
+  const kind = isFused(node) ? `fused.${node.params.kind}` : node.prim;
+  return `${outsOf(node).map((v) => `${v}:${showAbs(v.abs)}`).join(" ")} = ${kind}(${node.inputs.join(", ")})`;
 }
 
 const countBy = (xs: readonly string[]) => {
@@ -40,8 +34,7 @@ const showCounts = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]
  * planned unfused, so the count is of primitives whichever backend fuses what.
  */
 export function summarizePlan(plan: Plan, model: LanguageModel, batch: number, seq: number): PlanSummary {
-  // a fused plan's graph holds fused nodes too; savedResiduals reads only phases and inputs
-  const res = savedResiduals(plan.graph as never);
+  const res = savedResiduals(plan.graph);
   const byName = new Map<string, { n: number; bytes: number }>();
   for (const r of res) {
     const key = r.name.replace(/ %\d+$/, ""); // unnamed values group by primitive
@@ -65,6 +58,6 @@ export function summarizePlan(plan: Plan, model: LanguageModel, batch: number, s
       recomputed = `policy ${model.remat.name} (planning it unfused to compare failed: ${failed?.message})`;
     }
   }
-  const kernels = plan.launches.map((l, i) => ({ label: `${String(i).padStart(3)} ${kernelLabel(l.eqn)}${l.eqn.meta.phase === "backward" ? "  (bwd)" : ""}`, fused: isFusedPrim(l.eqn.prim) }));
+  const kernels = plan.launches.map((l, i) => ({ label: `${String(i).padStart(3)} ${kernelLabel(l.eqn)}${l.eqn.meta.phase === "backward" ? "  (bwd)" : ""}`, fused: isFused(l.eqn) }));
   return { text: plan.toString(), kernels, saved, recomputed, predictedPeakBytes: plan.predictedPeakBytes };
 }

@@ -13,7 +13,9 @@ import { gutenbergDir, readTextFile } from "../../train/corpus.ts";
 import { decodeSafetensors } from "../../train/safetensors.ts";
 import { Rng } from "../../train/rng.ts";
 import { METHODS, makeModel } from "../../models/model.ts";
-import { planTrainStep } from "../../train/step.ts";
+import { compileTrainStep, planTrainStep } from "../../train/step.ts";
+import { referenceBackend } from "../../backends/reference/backend.ts";
+import { CHAIN_KINDS } from "../../fusion/chainKinds.ts";
 import { Session, pick, type SessionOptions } from "../../web/session.ts";
 import { decodeTextFile } from "../../web/textFile.ts";
 import { playgroundConfig } from "../../web/presets.ts";
@@ -155,6 +157,22 @@ describe("summarizePlan", () => {
     expect(Number(m?.[1])).toBeGreaterThan(0);
     expect(Number(m?.[1])).toBe(colaM.plan.kernelCount - cola.plan.kernelCount);
     expect(colaM.s.predictedPeakBytes).toBeLessThan(cola.s.predictedPeakBytes);
+  });
+
+  it("marks the fused kernels of a plan made for a backend that fuses, with their kind and every output", () => {
+    const cfg = right(playgroundConfig("micro"));
+    const model = makeModel("cola", cfg);
+    if (E.isLeft(model)) throw new Error(model.left.message);
+    const ref = referenceBackend();
+    const fusing: Backend<any> = { ...ref, caps: { ...ref.caps, float64: false, fusedChains: true, fusedKinds: new Set(CHAIN_KINDS) } };
+    const step = compileTrainStep(model.right, fusing, cfg.batch, cfg.seq);
+    if (E.isLeft(step)) throw new Error(step.left.message);
+    const s = summarizePlan(step.right.plan, model.right, cfg.batch, cfg.seq);
+    const fused = s.kernels.filter((k) => k.fused);
+    expect(fused.length).toBeGreaterThan(0);
+    expect(fused.length).toBe(step.right.plan.launches.filter((l) => l.eqn.prim === "fused").length);
+    for (const k of fused) expect(k.label).toMatch(/^ *\d+ (%\d+:f32\[[^\]]*\] )+= fused\.\w+\(/);
+    expect(s.kernels.filter((k) => !k.fused).every((k) => !/fused/.test(k.label))).toBe(true);
   });
 });
 
