@@ -37,6 +37,11 @@
  * broken shader then surfaces as a RankfuseException at the next read instead of silent zeros
  * (test/backends/webgpuErrors.test.ts does exactly this). `caps.maxWorkgroupMemory` is the device's
  * maxComputeWorkgroupStorageSize, for tiling decisions.
+ *
+ * rankfuse's fused low-rank chain kernels (fused/) write several outputs (y and the z, h backward
+ * reads), which runWebGPUProgram cannot bind, so they are programs of the same shape run by
+ * fused/runner.ts on the same device, buffers and command encoder (`fused` below). fused/tiling.ts
+ * picks their tiles from the device limits and `caps.maxFusedRank` from what fits its workgroup memory.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
