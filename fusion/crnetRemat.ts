@@ -41,6 +41,16 @@ export function crnetRemat(layers: number): RematPolicy {
   return { ...saveNames(...names), name: "crnet" };
 }
 
+/**
+ * CR-Net's own scheme (PAPERS.md), what the crnet model trains with: `crnetRemat`'s saves, but every Y
+ * below the top checkpoint layer is recovered in backward by inverting the recurrence from the layer
+ * above (applyCrnetInversion) instead of being recomputed forwards. Gradients equal storing everything
+ * to float rounding (a division by s(β) is not bit-exact), at a lower peak.
+ */
+export function crnetInversion(layers: number): RematPolicy {
+  return { ...crnetRemat(layers), name: "crnetInversion", rewrite: (g) => applyCrnetInversion(g, layers) };
+}
+
 /** Where Y_ℓ can be recovered from: Y_{ℓ+1} = add(mul(Y_ℓ, s), matmul(XA, B)) gives next, low = XA·B and s. */
 interface Inverse {
   readonly next: Var;

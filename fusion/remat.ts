@@ -14,6 +14,11 @@ export interface RematPolicy {
   readonly name: string;
   /** Should the value this forward equation computes be kept for backward? */
   save(eqn: Eqn): boolean;
+  /**
+   * A policy that rewrites the joint graph itself instead of recomputing forwards (CR-Net recovers its
+   * Y by inverting the recurrence from the layer above); `save` then says what the rewrite keeps.
+   */
+  rewrite?(g: Graph): Graph;
 }
 
 export const saveAll: RematPolicy = { name: "saveAll", save: () => true };
@@ -78,7 +83,7 @@ export function applyRemat(g: Graph, policy: RematPolicy): Graph {
 }
 
 /** The rewritten joint graph with what no longer feeds an output removed. */
-export const rematGraph = (g: Graph, policy: RematPolicy): Graph => eliminateDeadCode(applyRemat(g, policy));
+export const rematGraph = (g: Graph, policy: RematPolicy): Graph => eliminateDeadCode(policy.rewrite ? policy.rewrite(g) : applyRemat(g, policy));
 
 /** A value kept from forward to backward: what a policy costs in memory. */
 export interface SavedResidual {

@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { anon, dim, type Dim } from "../dsl/dim.ts";
 import type { RankfuseError } from "../dsl/errors.ts";
-import { crnetRemat } from "../fusion/crnetRemat.ts";
+import { crnetInversion } from "../fusion/crnetRemat.ts";
 import type { ModelConfig } from "./config.ts";
 import { assembleModel, colaStd, dense, denseProj, type LanguageModel } from "./model.ts";
 import { ONES, normal, param, type ParamDecl } from "./params.ts";
@@ -35,7 +35,7 @@ export function declareCrnet(cfg: ModelConfig) {
 export function makeCrnet(cfg: ModelConfig): E.Either<RankfuseError, LanguageModel> {
   // assembleModel derives counts and FLOPs from the layout (every 2-D weight read once per token by a
   // matmul: right for CR-Net too; the recurrence's axpy is elementwise); loss and logits are CR-Net's own
-  const base = assembleModel("crnet", cfg, declareCrnet(cfg), { proj: denseProj, gateSilu: true }, { remat: crnetRemat(cfg.layers) });
+  const base = assembleModel("crnet", cfg, declareCrnet(cfg), { proj: denseProj, gateSilu: true }, { remat: crnetInversion(cfg.layers) });
   return E.right({
     ...base,
     loss: (params, ids, targets) => crnetLoss(cfg, params as CrnetParams, ids, targets),

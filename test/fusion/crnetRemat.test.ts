@@ -42,11 +42,10 @@ describe("crnet checkpoint layers", () => {
 });
 
 describe("crnet remat policy", () => {
-  it("is the crnet model's policy, and gives bit-identical loss and gradients to storing everything", async () => {
+  it("recomputing Y forwards gives bit-identical loss and gradients to storing everything", async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 1e6 }), async (layers, seed) => {
-        const m = modelFor({ layers });
-        expect(m.remat?.name).toBe("crnet");
+        const m = { ...modelFor({ layers }), remat: crnetRemat(layers) };
         const params = perturbedInit(m, seed);
         const [ids, tg] = batch(m, seed);
         const got = unwrap(await unwrap(compileTrainStep(m, referenceBackend(), 2, 5)).run(params, ids, tg));
@@ -60,7 +59,7 @@ describe("crnet remat policy", () => {
 
   it("saves exactly X, X·A, the half-block inputs and checkpoint-layer Y, in the predicted amount", () => {
     for (const [L, d, r, ff] of [[2, 8, 3, 12], [4, 8, 2, 12], [12, 8, 2, 10]] as const) {
-      const m = modelFor({ layers: L, d, rank: r, dFF: ff });
+      const m = { ...modelFor({ layers: L, d, rank: r, dFF: ff }), remat: crnetRemat(L) };
       const n = m.config.batch * m.config.seq;
       const saved = savedResiduals(unwrap(planTrainStep(m, 2, 5)).graph);
       const count = (name: string) => saved.filter((s) => s.name === name).length;
@@ -80,6 +79,22 @@ describe("crnet remat policy", () => {
       const values = L * (3 * n * d + n * ff) + (L - 1) * 7 * n * r + C.length * (5 * n * d + 2 * n * ff) - 2 * n * d + (2 * L + 1) * n * d;
       expect(saved.reduce((s, x) => s + x.bytes, 0)).toBe(4 * values);
     }
+  });
+
+  it("the model's own policy (the inversion) gives saveAll's loss and gradients to float rounding (float64 reference)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 1e6 }), async (layers, seed) => {
+        const m = modelFor({ layers });
+        expect(m.remat?.name).toBe("crnetInversion");
+        const params = perturbedInit(m, seed);
+        const [ids, tg] = batch(m, seed);
+        const got = unwrap(await unwrap(compileTrainStep(m, referenceBackend(), 2, 5)).run(params, ids, tg));
+        const want = unwrap(await unwrap(compileTrainStep({ ...m, remat: saveAll }, referenceBackend(), 2, 5)).run(params, ids, tg));
+        expect(Math.abs(got.loss - want.loss)).toBeLessThan(1e-10 * Math.abs(want.loss));
+        got.grads.forEach((g, i) => g.forEach((x, j) => expect(Math.abs(x - want.grads[i]![j]!), m.layout.names[i]).toBeLessThan(1e-5 * (1e-3 + Math.abs(want.grads[i]![j]!)))));
+      }),
+      { numRuns: runs(4) },
+    );
   });
 
   it("stores less than saveAll and lowers the measured peak, which matches the prediction", async () => {
