@@ -19,6 +19,8 @@ import { random, stats, type SuiteResult } from "./report.ts";
  * warm-up, with the range, and includes writing inputs and reading outputs (the same for both).
  * GFLOP/s counts the unfused plan's FLOPs for both, so they compare the same work; bytes moved are the
  * plan's prediction (a fused kernel moves only its inputs and outputs). `--quick`: fewer repeats.
+ * An attention row times causal attention at the tiny/small presets' heads the same way (fused: one
+ * kernel each way, skipping the masked half; its GFLOP/s also count the unfused plan's full t×t work).
  */
 const N = 2048;
 const SHAPES = ["60m", "350m", "1b"] as const;
@@ -34,6 +36,21 @@ function programs(d: number, r: number) {
   return {
     forward: { fn: layer, args: fwdArgs, inputs: [p, x] },
     "forward+backward": { fn: ((q: never, wt: Tensor) => valueAndGrad(loss)(q, wt)) as never, args: bwdArgs, inputs: [{ ...p, x }, w] },
+  };
+}
+
+/** Causal attention (scores, causal softmax, ·v) at the tiny/small presets' heads: b·h = 32 slices of t 256, dh 64. */
+function attentionPrograms() {
+  const [b, h, t, dh] = [dim("b", 8), dim("h", 4), dim("t", 256), dim("dh", 64)];
+  const s = spec([b, h, t, dh]);
+  type QKV = { q: Tensor; k: Tensor; v: Tensor };
+  const attend = (p: QKV) => op.matmul(op.softmax(op.matmulNT(p.q, p.k), true), p.v as never);
+  const loss = (p: QKV, w: Tensor) => op.sum(op.mul(attend(p), w as never));
+  const n = 8 * 4 * 256 * 64;
+  const p = { q: random(n, 5), k: random(n, 6), v: random(n, 7) };
+  return {
+    forward: { fn: attend, args: [{ q: s, k: s, v: s }] as const, inputs: [p] },
+    "forward+backward": { fn: ((q: never, wt: Tensor) => valueAndGrad(loss)(q, wt)) as never, args: [{ q: s, k: s, v: s }, s] as const, inputs: [p, random(n, 8)] },
   };
 }
 
@@ -71,16 +88,17 @@ export async function run(): Promise<SuiteResult> {
     const shapes = name === "wasm" || software ? SHAPES.filter((s) => s === "60m") : SHAPES;
     if (name === "wasm") notes.push("wasm: 350M and 1B shapes left out (single-threaded, too slow for this suite)");
     if (software) notes.push(`webgpu: ${be.describe()}: shaders run on the CPU, so these are not GPU figures; 350M and 1B shapes left out`);
-    for (const s of shapes) {
-      const { d, rank: r } = CONFIGS[s]!;
-      for (const [pass, prog] of Object.entries(programs(d, r))) {
+    const cases = shapes.map((s) => ({ s: s as string, label: `${s} d${CONFIGS[s]!.d} r${CONFIGS[s]!.rank}`, d: CONFIGS[s]!.d, r: CONFIGS[s]!.rank, progs: () => programs(CONFIGS[s]!.d, CONFIGS[s]!.rank) as Record<string, { fn: unknown; args: unknown; inputs: unknown[] }> }));
+    if (!software) cases.push({ s: "attention", label: "attention b8 h4 t256 dh64", d: 64, r: 0, progs: () => attentionPrograms() as Record<string, { fn: unknown; args: unknown; inputs: unknown[] }> });
+    for (const { s, label, d, r, progs } of cases) {
+      for (const [pass, prog] of Object.entries(progs())) {
         const un = await time(be, prog, false, warm, reps);
         const fu = fuses ? await time(be, prog, true, warm, reps) : null;
         const flops = un.plan.flops;
         const gf = (ms: number) => (flops / ms / 1e6).toFixed(1);
         const cell = (x: typeof un) => `${x.t.median.toFixed(1)} [${x.t.min.toFixed(1)}-${x.t.max.toFixed(1)}]`;
         rows.push([
-          name, `${s} d${d} r${r}`, pass, formatNumber(flops),
+          name, label, pass, formatNumber(flops),
           cell(un), gf(un.t.median), `${un.plan.kernelCount} / ${formatNumber(un.plan.bytesMoved)}B`,
           fu ? cell(fu) : "—", fu ? gf(fu.t.median) : "—", fu ? `${fu.plan.kernelCount} / ${formatNumber(fu.plan.bytesMoved)}B` : "—",
           fu ? `${(un.t.median / fu.t.median).toFixed(2)}x` : "—",
@@ -92,7 +110,7 @@ export async function run(): Promise<SuiteResult> {
   }
   notes.push(`n = ${N} tokens, d → d CoLA layer with SiLU; ${quick ? "--quick: 1 warm-up, 3 repeats" : "2 warm-ups, 7 repeats"}; ms are median [min-max]; kernels / bytes are the plan's launches and predicted bytes moved`);
   return {
-    title: "Fusion: CoLA layer fused vs unfused (n = 2048)",
+    title: "Fusion: CoLA layer (n = 2048) and causal attention fused vs unfused",
     headers: ["backend", "shape", "pass", "FLOP", "unfused ms", "GFLOP/s", "kernels / bytes", "fused ms", "GFLOP/s", "kernels / bytes", "speedup"],
     rows,
     notes,

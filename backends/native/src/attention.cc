@@ -9,6 +9,12 @@
 // The forward runs in parallel over (slice, row block); the backward over slices, each slice's row
 // blocks in order on one thread, so dK and dV sums have a fixed order: results repeat run to run and
 // at any thread count. The softmax is the same arithmetic as rows.cc's (max, exp, 1 / double sum).
+//
+// Measured (CPU time, 1 thread, 32 slices of t 256, dh 64, the tiny/small presets' heads): forward
+// 6.4 ms fused vs 8.9 ms for the unfused chain; forward + backward 19.8 ms recomputing P vs 18.3 ms
+// saving it (writing it out and reading it back). The fusion pass recomputes: ~1.5 ms a layer is ~1% of
+// a tiny training step, while saving P costs bh * t * t floats a layer (8 MiB; 32 MiB of tiny's
+// predicted 214 MiB peak) and grows with t squared. Row blocks of 32 and 128 measured no faster than 64.
 #include <algorithm>
 #include <cstring>
 #include <limits>
