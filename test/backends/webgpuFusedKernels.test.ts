@@ -74,8 +74,12 @@ describe.skipIf(!gpu)("webgpu fused kernels: counted dispatches", () => {
     const compiled = unwrap(compile(layer, { args: layerArgs, backend: gpu! }));
     expect(compiled.plan.kernelCount).toBe(1);
     const before = counter.count;
+    const ran: string[] = [];
+    gpu!.fused.onRun = (p) => ran.push(p.shaderKey);
     const got = unwrap(await compiled.run({ A: draw(sizes.A, 1), B: draw(sizes.B, 2) } as never, draw(sizes.x, 3) as never)).out as unknown as Float32Array;
+    gpu!.fused.onRun = null;
     expect(counter.count - before).toBe(1);
+    expect(ran).toEqual([expect.stringMatching(/^rowChain_forward_silu_none_oy_r8_.*_vec4$/)]); // the one dispatch is the fused program
     const want = unwrap(await unwrap(compile(layer, { args: layerArgs, backend: referenceBackend() })).run({ A: Float64Array.from(draw(sizes.A, 1)), B: Float64Array.from(draw(sizes.B, 2)) } as never, Float64Array.from(draw(sizes.x, 3)) as never)).out as unknown as Float64Array;
     expect(allcloseViolation(got, want, 1e-4, 1e-5)).toBeNull();
 

@@ -31,8 +31,8 @@ export class FusedRunner {
   private readonly sources = new Map<string, string>();
   /** Dispatches recorded by this runner (the tests also count at the GPU API, for all kernels). */
   dispatches = 0;
-  /** Called with each program's key and WGSL the first time it is compiled (RANKFUSE_DEBUG=4, tools). */
-  onCompile: ((key: string, wgsl: string) => void) | null = null;
+  /** Called with each program as it is dispatched (e.g. the playground's shader panel; `source(p)` is its WGSL). */
+  onRun: ((program: FusedProgram) => void) | null = null;
 
   constructor(
     private readonly gpu: WebGPUBackend,
@@ -59,7 +59,6 @@ export class FusedRunner {
       const module = g.device.createShaderModule({ code, label: p.shaderKey });
       pl = g.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "_start" }, label: p.shaderKey });
       this.pipelines.set(p.shaderKey, pl);
-      this.onCompile?.(p.shaderKey, code);
     }
     return pl;
   }
@@ -93,6 +92,7 @@ export class FusedRunner {
       g.computePassEncoder.setBindGroup(0, bindGroup);
       g.computePassEncoder.dispatchWorkgroups(...launch.dispatch);
       this.dispatches++;
+      this.onRun?.(program);
       g.dispatchCountInPass++;
       if (tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") as number <= g.dispatchCountInPass) {
         g.endComputePassEncoder();
