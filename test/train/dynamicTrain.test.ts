@@ -1,14 +1,9 @@
 import { describe, expect, it } from "vitest";
-import * as E from "fp-ts/lib/Either.js";
-import { referenceBackend } from "../../backends/reference/backend.ts";
-import { resolveConfig, type ModelConfig } from "../../models/config.ts";
-import type { LanguageModel } from "../../models/model.ts";
 import { makeDynamic } from "../../models/dynamic.ts";
-import { train, type TrainData, type TrainOptions, type TrainResult } from "../../train/loop.ts";
+import type { TrainOptions } from "../../train/loop.ts";
 import { loadCheckpoint, type Checkpoint } from "../../train/checkpoint.ts";
-import type { Progress } from "../../train/progress.ts";
-import { Rng } from "../../train/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
+import { bits, quiet, tinyRun } from "./tinyRun.ts";
 import { tempDir } from "./tempDir.ts";
 
 /**
@@ -17,26 +12,10 @@ import { tempDir } from "./tempDir.ts";
  * the run learns, and stopped+resumed equals uninterrupted.
  */
 
-const backend = referenceBackend();
-const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 2, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
-const pattern = (() => {
-  const rng = Rng.fromSeed(42);
-  return Int32Array.from({ length: 64 }, () => rng.nextInt(cfg.vocab));
-})();
-const tile = (n: number) => Int32Array.from({ length: n }, (_, i) => pattern[i % pattern.length]!);
-const data: TrainData = { train: tile(4096), val: tile(1024), bytesPerToken: 1 };
-const quiet = (onUpdate: (step: number) => void = () => {}): Progress => ({ update: (s) => onUpdate(s), log: () => {}, done: () => {} });
+const fixture = tinyRun({ layers: 2 });
+const { cfg, run } = fixture;
 // a constant lr (minLrRatio 1, no warmup), so a shorter run is exactly the prefix of a longer one
-const options = (o: Partial<TrainOptions> = {}): TrainOptions => ({
-  steps: 8, batch: cfg.batch, seq: cfg.seq, lr: 1e-2, warmupSteps: 0, minLrRatio: 1, weightDecay: 0.01, clip: 1,
-  seed: 3, evalEvery: 0, evalBatches: 4, checkpointEvery: 0, resume: false, progress: quiet(), fingerprint: { cfg }, ...o,
-});
-const run = async (m: LanguageModel, o: TrainOptions): Promise<TrainResult> => {
-  const r = await train(m, backend, data, o);
-  if (E.isLeft(r)) throw new Error(`${r.left.tag}: ${r.left.message}`);
-  return r.right;
-};
-const bits = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
+const options = (o: Partial<TrainOptions> = {}): TrainOptions => fixture.options({ warmupSteps: 0, minLrRatio: 1, ...o });
 
 const INTERVAL = 4;
 const model = unwrap(makeDynamic(cfg, { interval: INTERVAL, rewarmup: 1 }));
