@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -13,6 +13,8 @@ const SMALL = ["--width", "32", "--heads", "2", "--layers", "1", "--ff", "48", "
 function runAndSignal(args: string[], signal: NodeJS.Signals): Promise<{ code: number | null; err: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, RANKFUSE_BACKEND: "" } });
+    // a run that ignored the signal must not outlive a failed or timed-out test (it would train for hours)
+    onTestFinished(() => void (child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")));
     let err = "", sent = false;
     child.stderr.on("data", (d: Buffer) => {
       err += d.toString();
