@@ -1,37 +1,19 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
-import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import { makeDynamic } from "../../models/dynamic.ts";
-import { AdamW } from "../../train/adamw.ts";
 import { dynamicPlan, dynamicScheme, fullRankGroup } from "../../train/dynamicScheme.ts";
-import { loraSlots, mergeAdapter } from "../../train/reloraOps.ts";
-import { Rng } from "../../train/rng.ts";
-import type { SchemeContext } from "../../train/scheme.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { mergeAdapter } from "../../train/reloraOps.ts";
 import { runs } from "../helpers/runs.ts";
+import { schemeFixture } from "./schemeState.ts";
 
 /** Dynamic parameter adjustment's scheme, hook by hook: which params train when, and the switch. */
 
-const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 3, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
-const model = unwrap(makeDynamic(cfg));
-const layout = model.layout;
-const slots = loraSlots(layout);
-const SCALE = 32 / cfg.rank;
-const shapes = layout.shapes.map((s) => [...s]);
+const { cfg, model, layout, slots, SCALE, trainedState, ctxAt } = schemeFixture((c) => makeDynamic(c), 3);
 const roleOf = (i: number): { block: number; part: "W" | "A" | "B" } | undefined => {
   const s = slots.find((x) => x.W === i || x.A === i || x.B === i);
   return s && { block: s.block, part: s.W === i ? "W" : s.A === i ? "A" : "B" };
 };
-
-function trainedState(seed: number) {
-  const rng = Rng.fromSeed(seed);
-  const params = model.init(seed).map((a) => a.map((x) => x + 0.1 * rng.normal()));
-  const adam = new AdamW(shapes);
-  for (let t = 0; t < 2; t++) adam.step(params, params.map((p) => p.map(() => rng.normal())), 1e-3);
-  return { params, adam };
-}
-const ctxAt = (step: number, s: ReturnType<typeof trainedState>): SchemeContext => ({ step, totalSteps: 100, params: s.params, adam: s.adam, layout });
 
 describe("dynamic adjustment settings", () => {
   it("default: groups = max(2, layers), about 4 full-rank turns per group, re-warmup a tenth of a phase (at least 2)", () => {

@@ -1,34 +1,16 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
-import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import { makeRelora } from "../../models/relora.ts";
-import { AdamW } from "../../train/adamw.ts";
-import { loraSlots, mergeAdapter } from "../../train/reloraOps.ts";
+import { mergeAdapter } from "../../train/reloraOps.ts";
 import { reloraPlan, reloraScheme, stepsSinceRestart } from "../../train/reloraScheme.ts";
-import { Rng } from "../../train/rng.ts";
-import type { SchemeContext } from "../../train/scheme.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 import { runs } from "../helpers/runs.ts";
+import { schemeFixture } from "./schemeState.ts";
 
 /** ReLoRA's scheme, hook by hook: the jagged lr factor, the merge-and-restart, the optimizer reset. */
 
-const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 2, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
-const model = unwrap(makeRelora(cfg));
-const layout = model.layout;
-const slots = loraSlots(layout);
-const SCALE = 32 / cfg.rank;
-const shapes = layout.shapes.map((s) => [...s]);
-
-/** Params with nonzero adapters and an optimizer whose moments are all nonzero. */
-function trainedState(seed: number) {
-  const rng = Rng.fromSeed(seed);
-  const params = model.init(seed).map((a) => a.map((x) => x + 0.1 * rng.normal()));
-  const adam = new AdamW(shapes);
-  for (let t = 0; t < 2; t++) adam.step(params, params.map((p) => p.map(() => rng.normal())), 1e-3);
-  return { params, adam };
-}
-const ctxAt = (step: number, s: ReturnType<typeof trainedState>, totalSteps = 100): SchemeContext => ({ step, totalSteps, params: s.params, adam: s.adam, layout });
+const { cfg, model, layout, slots, SCALE, trainedState, ctxAt } = schemeFixture((c) => makeRelora(c), 2);
 
 describe("ReLoRA settings", () => {
   it("default from the run length: a quarter of it per cycle (at least 20), a tenth of a cycle of re-warmup (at least 5), random pruning 0.999", () => {

@@ -1,0 +1,30 @@
+import type * as E from "fp-ts/lib/Either.js";
+import type { RankfuseError } from "../../dsl/errors.ts";
+import { resolveConfig, type ModelConfig } from "../../models/config.ts";
+import type { LanguageModel } from "../../models/model.ts";
+import { AdamW } from "../../train/adamw.ts";
+import { loraSlots } from "../../train/reloraOps.ts";
+import { Rng } from "../../train/rng.ts";
+import type { SchemeContext } from "../../train/scheme.ts";
+import { unwrap } from "../helpers/gradcheck.ts";
+
+/**
+ * The setting the adapter-scheme tests (ReLoRA, dynamic adjustment) call hooks in, without the training
+ * loop: a tiny model of `layers` blocks, its LoRA slots and scale (α = 32), and a state as if mid-training.
+ */
+export function schemeFixture(make: (cfg: ModelConfig) => E.Either<RankfuseError, LanguageModel>, layers: number) {
+  const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
+  const model = unwrap(make(cfg));
+  const layout = model.layout;
+  const shapes = layout.shapes.map((s) => [...s]);
+  /** Params off init (so the adapters are nonzero) and an optimizer whose moments are all nonzero. */
+  const trainedState = (seed: number) => {
+    const rng = Rng.fromSeed(seed);
+    const params = model.init(seed).map((a) => a.map((x) => x + 0.1 * rng.normal()));
+    const adam = new AdamW(shapes);
+    for (let t = 0; t < 2; t++) adam.step(params, params.map((p) => p.map(() => rng.normal())), 1e-3);
+    return { params, adam };
+  };
+  const ctxAt = (step: number, s: ReturnType<typeof trainedState>, totalSteps = 100): SchemeContext => ({ step, totalSteps, params: s.params, adam: s.adam, layout });
+  return { cfg, model, layout, slots: loraSlots(layout), SCALE: 32 / cfg.rank, shapes, trainedState, ctxAt };
+}
