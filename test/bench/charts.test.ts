@@ -2,19 +2,10 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { logLogChart, renderChart } from "../../bench/charts.ts";
 import { runs } from "../helpers/runs.ts";
+import { expectBalancedTags } from "../train/svgChecks.ts";
 
 /** The centres of a chart's data markers, in drawing order. */
 const markers = (svg: string): [number, number][] => [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
-
-const balanced = (svg: string) => {
-  const stack: string[] = [];
-  for (const m of svg.matchAll(/<(\/?)([a-zA-Z]+)[^<>]*?(\/?)>/g)) {
-    if (m[3]) continue;
-    if (m[1]) expect(stack.pop()).toBe(m[2]);
-    else stack.push(m[2]);
-  }
-  expect(stack).toEqual([]);
-};
 
 describe("logLogChart", () => {
   it("draws a power law as a straight line whose pixel slope does not depend on where it is measured", () => {
@@ -35,16 +26,16 @@ describe("logLogChart", () => {
     expect(svg).toContain("full &amp; cola");
     expect(svg).toContain("a &lt; b");
     expect(svg).not.toMatch(/NaN|Infinity/);
-    balanced(svg);
+    expectBalancedTags(svg);
     const none = logLogChart({ title: "t", xLabel: "x", yLabel: "y", series: [{ name: "s", points: [[0, 0]] }] });
     expect(none).toContain("no data");
-    balanced(none);
+    expectBalancedTags(none);
   });
 
   it("renders bar charts through train/svg.ts, with the error bars given", () => {
     const svg = renderChart({ kind: "bar", file: "b.svg", options: { title: "tokens/s", yLabel: "tokens/s", bars: [{ label: "native", value: 5000, error: [4800, 5100] }, { label: "tfjs", value: 400 }] } });
     expect(svg.match(/<rect x=/g)).toHaveLength(3); // the frame and two bars
     expect(svg.match(/<path d="M/g)).toHaveLength(1); // one error bar
-    balanced(svg);
+    expectBalancedTags(svg);
   });
 });

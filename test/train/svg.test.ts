@@ -1,23 +1,7 @@
 import { describe, it, expect } from "vitest";
 import { barChart, escapeXml, lineChart } from "../../train/svg.ts";
 import { linearAxis, logAxis } from "../../train/niceTicks.ts";
-
-/** Minimal well-formedness: one <svg> root, tags balanced and properly nested, no raw `&` or `<` in text. */
-const expectWellFormed = (svg: string): void => {
-  expect(svg.startsWith("<svg ")).toBe(true);
-  expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
-  const stack: string[] = [];
-  for (const m of svg.matchAll(/<(\/?)([a-zA-Z]+)[^<>]*?(\/?)>/g)) {
-    if (m[3]) continue;
-    if (m[1]) expect(stack.pop()).toBe(m[2]);
-    else stack.push(m[2]);
-  }
-  expect(stack).toEqual([]);
-  const outsideTags = svg.replace(/<[^<>]*>/g, "");
-  expect(outsideTags).not.toMatch(/[<>]|&(?!amp;|lt;|gt;|quot;|#39;)/);
-  for (const attr of svg.matchAll(/="([^"]*)"/g)) expect(attr[1]).not.toMatch(/[<&](?!amp;|lt;|gt;|quot;|#39;)/);
-  expect(svg).not.toMatch(/NaN|Infinity/);
-};
+import { expectWellFormed } from "./svgChecks.ts";
 
 describe("lineChart", () => {
   it("draws series with names, distinct colors, a legend and round ticks", () => {
