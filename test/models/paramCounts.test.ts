@@ -40,23 +40,22 @@ describe("parameter counts of the paper configs (vocab 32000)", () => {
     expect(cfg.rank).toBeLessThan(cfg.d);
   });
 
-  it.each(PAPER)("%s: full rank matches L·(4d² + 3·d·d_ff) + 2·V·d", (name) => {
+  const FORMULAS = [
+    { method: "full", label: "full rank matches L·(4d² + 3·d·d_ff) + 2·V·d", formula: fullFormula },
+    { method: "cola", label: "CoLA matches L·r·(11d + 3·d_ff) + 2·V·d", formula: colaFormula },
+  ] as const;
+  it.each(FORMULAS.flatMap((f) => PAPER.map((name) => ({ name, ...f }))))("$name: $label", ({ name, method, formula }) => {
     const cfg = cfgOf(name);
-    const m = modelOf("full", cfg);
-    expect(relErr(m.counts.total, fullFormula(cfg))).toBeLessThan(0.005);
+    const m = modelOf(method, cfg);
+    expect(relErr(m.counts.total, formula(cfg))).toBeLessThan(0.005);
     // the only parameters outside the formula are the norm gains
-    expect(m.counts.total).toBe(fullFormula(cfg) + normGains(cfg));
+    expect(m.counts.total).toBe(formula(cfg) + normGains(cfg));
     expect(m.counts.total).toBe(m.counts.embedding + m.counts.nonEmbedding);
   });
 
-  it.each(PAPER)("%s: CoLA matches L·r·(11d + 3·d_ff) + 2·V·d", (name) => {
+  it.each(PAPER)("%s: CoLA is smaller than full rank (low rank really is smaller, for every paper size)", (name) => {
     const cfg = cfgOf(name);
-    const m = modelOf("cola", cfg);
-    expect(relErr(m.counts.total, colaFormula(cfg))).toBeLessThan(0.005);
-    expect(m.counts.total).toBe(colaFormula(cfg) + normGains(cfg));
-    expect(m.counts.total).toBe(m.counts.embedding + m.counts.nonEmbedding);
-    // low rank really is smaller, for every paper size
-    expect(m.counts.total).toBeLessThan(modelOf("full", cfg).counts.total);
+    expect(modelOf("cola", cfg).counts.total).toBeLessThan(modelOf("full", cfg).counts.total);
   });
 
   it.each(PAPER)("%s: the embedding count is the input table plus the LM head, 2·V·d, for both methods", (name) => {
