@@ -3,7 +3,8 @@ import { makeDynamic } from "../../models/dynamic.ts";
 import type { TrainOptions } from "../../train/loop.ts";
 import { loadCheckpoint, type Checkpoint } from "../../train/checkpoint.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
-import { bits, quiet, tinyRun } from "./tinyRun.ts";
+import { bits, tinyRun } from "./tinyRun.ts";
+import { expectResumeEqualsUninterrupted } from "./resumeEquality.ts";
 import { tempDir } from "./tempDir.ts";
 
 /**
@@ -67,16 +68,6 @@ describe("dynamic adjustment in the training loop", () => {
   });
 
   it("stopped after step 6 and resumed equals an uninterrupted run across switches, bit for bit", async () => {
-    const o = { steps: 10 };
-    const [dirA, dirB] = [tempDir(), tempDir()];
-    const a = await run(model, options({ ...o, outDir: dirA }));
-    const stop = new AbortController();
-    await run(model, options({ ...o, outDir: dirB, signal: stop.signal, progress: quiet((s) => s === 6 && stop.abort()) }));
-    const b = await run(model, options({ ...o, outDir: dirB, resume: true }));
-    expect(b.resumedFrom).toBe(6);
-    expect(b.losses).toEqual(a.losses);
-    const [ca, cb] = [unwrap(loadCheckpoint(dirA)), unwrap(loadCheckpoint(dirB))];
-    expect(cb.params.values.map(bits)).toEqual(ca.params.values.map(bits));
-    expect(cb.adam.m.map(bits)).toEqual(ca.adam.m.map(bits));
+    await expectResumeEqualsUninterrupted({ options, run }, model, 10, 6);
   });
 });

@@ -5,7 +5,8 @@ import { train } from "../../train/loop.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { firaOwned } from "../../train/fira.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
-import { bits, quiet, tinyRun } from "./tinyRun.ts";
+import { bits, expectLearned, tinyRun } from "./tinyRun.ts";
+import { expectResumeEqualsUninterrupted } from "./resumeEquality.ts";
 import { tempDir } from "./tempDir.ts";
 
 /** Fira through the real training loop on a tiny model and a learnable repeated sequence. */
@@ -17,11 +18,7 @@ const model = unwrap(makeFira(cfg, { gap: 3 }));
 
 describe("Fira in the training loop", () => {
   it("30 steps: the loss stays finite and falls well below ln(vocab)", async () => {
-    const r = await run(model, options({ steps: 30, warmupSteps: 3 }));
-    expect(r.losses.every((l) => Number.isFinite(l.loss))).toBe(true);
-    expect(r.final.loss).toBeLessThan(Math.log(cfg.vocab) - 0.4);
-    const avg = (xs: readonly { loss: number }[]) => xs.reduce((s, l) => s + l.loss, 0) / xs.length;
-    expect(avg(r.losses.slice(-5))).toBeLessThan(avg(r.losses.slice(0, 5)) - 0.3);
+    expectLearned(await run(model, options({ steps: 30, warmupSteps: 3 })), cfg.vocab);
   });
 
   it("AdamW never touches the matrices Fira owns (zero moments), while Fira moves them", async () => {
@@ -38,18 +35,7 @@ describe("Fira in the training loop", () => {
   });
 
   it("stopped after step 7 and resumed equals an uninterrupted run across projection refreshes, bit for bit", async () => {
-    const o = { steps: 12 };
-    const [dirA, dirB] = [tempDir(), tempDir()];
-    const a = await run(model, options({ ...o, outDir: dirA }));
-    const stop = new AbortController();
-    const b1 = await run(model, options({ ...o, outDir: dirB, signal: stop.signal, progress: quiet((s) => s === 7 && stop.abort()) }));
-    expect(b1.stopped).toBe(true);
-    const b2 = await run(model, options({ ...o, outDir: dirB, resume: true }));
-    expect(b2.resumedFrom).toBe(7);
-    expect(b2.losses).toEqual(a.losses);
-    const [ca, cb] = [unwrap(loadCheckpoint(dirA)), unwrap(loadCheckpoint(dirB))];
-    expect(cb.params.values.map(bits)).toEqual(ca.params.values.map(bits));
-    expect(cb.scheme).toEqual(ca.scheme);
+    await expectResumeEqualsUninterrupted({ options, run }, model, 12, 7);
   });
 
   it("refuses to resume under different Fira settings", async () => {

@@ -1,3 +1,4 @@
+import { expect } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
 import type { Backend } from "../../backends/backend.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
@@ -36,3 +37,14 @@ export const quiet = (onUpdate: (step: number) => void = () => {}): Progress => 
 
 /** The bit pattern of a float32 array, for bit-for-bit comparisons. */
 export const bits = (a: Float32Array): number[] => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
+
+/**
+ * What "it learns the tiny pattern" means for a method: every step loss finite, the final loss well below
+ * ln(vocab) (a uniform guess), and the last five steps clearly below the first five.
+ */
+export function expectLearned(r: TrainResult, vocab: number): void {
+  expect(r.losses.every((l) => Number.isFinite(l.loss))).toBe(true);
+  expect(r.final.loss).toBeLessThan(Math.log(vocab) - 0.4);
+  const avg = (xs: readonly { loss: number }[]) => xs.reduce((s, l) => s + l.loss, 0) / xs.length;
+  expect(avg(r.losses.slice(-5))).toBeLessThan(avg(r.losses.slice(0, 5)) - 0.3);
+}
