@@ -1,18 +1,15 @@
 import { describe, expect, it } from "vitest";
-import * as E from "fp-ts/lib/Either.js";
-import { referenceBackend } from "../../backends/reference/backend.ts";
-import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import { makeModel, type LanguageModel } from "../../models/model.ts";
-import { train, type TrainData, type TrainOptions } from "../../train/loop.ts";
+import type { TrainOptions } from "../../train/loop.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { guideAlphaAt, guideSteps, selfGuidedScheme } from "../../train/selfGuided.ts";
-import type { Progress } from "../../train/progress.ts";
 import type { AdamW } from "../../train/adamw.ts";
-import { Rng } from "../../train/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 import { tempDir } from "../train/tempDir.ts";
+import { bits, quiet, tinyRun } from "../train/tinyRun.ts";
 
-const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
+const fixture = tinyRun();
+const { cfg } = fixture;
 const model: LanguageModel = unwrap(makeModel("lowrankFfnGuided", cfg));
 const idx = (name: string) => model.layout.names.indexOf(name);
 
@@ -41,23 +38,8 @@ describe("self-guided scheme", () => {
   });
 });
 
-const pattern = (() => {
-  const rng = Rng.fromSeed(42);
-  return Int32Array.from({ length: 64 }, () => rng.nextInt(cfg.vocab));
-})();
-const tile = (n: number) => Int32Array.from({ length: n }, (_, i) => pattern[i % pattern.length]!);
-const data: TrainData = { train: tile(4096), val: tile(1024), bytesPerToken: 1 };
-const quiet = (onUpdate: (step: number) => void = () => {}): Progress => ({ update: (s) => onUpdate(s), log: () => {}, done: () => {} });
-const options = (o: Partial<TrainOptions>): TrainOptions => {
-  const base = { steps: 12, batch: cfg.batch, seq: cfg.seq, lr: 1e-2, warmupSteps: 2, minLrRatio: 0.1, weightDecay: 0.01, clip: 1, seed: 3, evalEvery: 0, evalBatches: 2, checkpointEvery: 0, resume: false, progress: quiet(), ...o };
-  return { ...base, fingerprint: { model: cfg, steps: base.steps } };
-};
-const run = async (o: TrainOptions) => {
-  const r = await train(model, referenceBackend(), data, o);
-  if (E.isLeft(r)) throw new Error(r.left.message);
-  return r.right;
-};
-const bits = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
+const options = (o: Partial<TrainOptions>): TrainOptions => fixture.options({ steps: 12, evalBatches: 2, ...o, fingerprint: { model: cfg, steps: o.steps ?? 12 } });
+const run = (o: TrainOptions) => fixture.run(model, o);
 
 describe("lowrankFfn training", () => {
   it("learns, ends with α = 0, leaves the guide untouched after α reaches 0, and resumes bit for bit", async () => {

@@ -5,15 +5,13 @@ import * as E from "fp-ts/lib/Either.js";
 import type { Backend } from "../../backends/backend.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { loadBackend } from "../../backends/registry.ts";
-import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import { makeModel, type LanguageModel } from "../../models/model.ts";
-import { train, type TrainData, type TrainOptions, type TrainResult } from "../../train/loop.ts";
+import { train, type TrainOptions, type TrainResult } from "../../train/loop.ts";
 import { checkpointPath, loadCheckpoint } from "../../train/checkpoint.ts";
 import { readMetrics } from "../../train/metricsLog.ts";
-import type { Progress } from "../../train/progress.ts";
-import { Rng } from "../../train/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 import { tempDir } from "./tempDir.ts";
+import { bits, quiet, tinyRun } from "./tinyRun.ts";
 
 /**
  * The training loop end to end on a tiny model and synthetic data: a fixed random sequence of 64 tokens,
@@ -23,16 +21,7 @@ import { tempDir } from "./tempDir.ts";
  */
 
 const reference: Backend<any> = referenceBackend();
-const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
-
-const pattern = (() => {
-  const rng = Rng.fromSeed(42);
-  return Int32Array.from({ length: 64 }, () => rng.nextInt(cfg.vocab));
-})();
-const tile = (n: number) => Int32Array.from({ length: n }, (_, i) => pattern[i % pattern.length]!);
-const data: TrainData = { train: tile(4096), val: tile(1024), bytesPerToken: 1 };
-
-const quiet = (onUpdate: (step: number) => void = () => {}): Progress => ({ update: (step) => onUpdate(step), log: () => {}, done: () => {} });
+const { cfg, data } = tinyRun();
 
 const options = (o: Partial<TrainOptions> = {}): TrainOptions => {
   const base = {
@@ -54,7 +43,6 @@ const refused = async (model: LanguageModel, o: TrainOptions): Promise<{ tag: st
   return r.left;
 };
 
-const bits = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
 const snapshot = (dir: string) => Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f)).toString("hex")]));
 /** Metrics records without the wall-clock fields, which legitimately differ between runs. */
 const metricsOf = (dir: string) => unwrap(readMetrics(path.join(dir, "metrics.jsonl"))).map(({ ms: _ms, tokPerSec: _t, ...rest }) => rest);
