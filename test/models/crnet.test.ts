@@ -18,6 +18,8 @@ import { invertCrnetStep } from "../../models/crnetInvert.ts";
 import { CRNET_XA } from "../../fusion/crnetRemat.ts";
 import { Rng } from "../../train/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
+import { absDot, centralDifference4, dot, rmsDirection, shifted } from "./directional.ts";
+import { batchSpecs, lossOf, tokens } from "./referenceLoss.ts";
 
 /**
  * CR-Net's defining equivalences: layer 1 is a dense LLaMA layer, with β = 0 a later layer is a plain
@@ -27,13 +29,6 @@ import { unwrap } from "../helpers/gradcheck.ts";
 
 const reference = referenceBackend();
 const cfgFor = (over: object): ModelConfig => unwrap(resolveConfig("tiny", { d: 8, heads: 2, dFF: 12, rank: 3, vocab: 16, seq: 4, batch: 2, layers: 3, ...over }));
-const tokens = (cfg: ModelConfig, rng: Rng) => Int32Array.from({ length: cfg.batch * cfg.seq }, () => rng.nextInt(cfg.vocab));
-const batchSpecs = (cfg: ModelConfig) => [spec([dim("b", cfg.batch), dim("t", cfg.seq)], "int32"), spec([dim("b", cfg.batch), dim("t", cfg.seq)], "int32")] as const;
-
-async function lossOf(model: LanguageModel, params: Float64Array[], x: Int32Array, y: Int32Array): Promise<number> {
-  const f = unwrap(compile((p: unknown, a: Tensor, b: Tensor) => model.loss(p, a, b), { args: [model.layout.specs, ...batchSpecs(model.config)] as const, backend: reference }));
-  return (unwrap(await f.run(unflatten(model.layout.def, params) as never, x as never, y as never)).out as unknown as Float64Array)[0]!;
-}
 /** Params moved off init (norm gains off 1, β anywhere, std-0.02 weights scaled up to carry a signal) so no equivalence holds by accident. */
 const perturbed = (m: LanguageModel, seed: number): Float64Array[] => {
   const rng = Rng.fromSeed(seed);
@@ -182,15 +177,10 @@ describe("crnet gradients (float64, 3 layers)", () => {
         const [x, y] = [tokens(cfg, rng), tokens(cfg, rng)];
         const g = await gradsOf(p, x, y);
         for (const only of [() => true, (n: string) => /beta$/.test(n)]) {
-          const v = p.map((a, i) => {
-            const rms = Math.sqrt(a.reduce((s, q) => s + q * q, 0) / a.length);
-            return Float64Array.from(a, () => (only(model.layout.names[i]!) ? rms * rng.normal() : 0));
-          });
+          const v = rmsDirection(p, rng, (i) => only(model.layout.names[i]!));
           const h = 2e-5;
-          const f = (k: number) => lossOf(model, p.map((a, i) => a.map((q, j) => q + k * h * v[i]![j]!)), x, y);
-          const numeric = (8 * ((await f(1)) - (await f(-1))) - ((await f(2)) - (await f(-2)))) / (12 * h);
-          const analytic = g.reduce((s, gi, i) => s + gi.reduce((u, q, j) => u + q * v[i]![j]!, 0), 0);
-          const scale = g.reduce((s, gi, i) => s + gi.reduce((u, q, j) => u + Math.abs(q * v[i]![j]!), 0), 0);
+          const numeric = await centralDifference4((k) => lossOf(model, shifted(p, v, k * h), x, y), h);
+          const [analytic, scale] = [dot(g, v), absDot(g, v)];
           expect(scale).toBeGreaterThan(1e-4); // a real signal
           expect(Math.abs(analytic - numeric)).toBeLessThan(1e-6 * scale);
         }

@@ -15,6 +15,7 @@ import { METHODS, makeModel, type LanguageModel } from "../../models/model.ts";
 import { compileTrainStep } from "../../train/step.ts";
 import { Rng } from "../../train/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
+import { absDot, centralDifference4, dot, rmsDirection, shifted } from "./directional.ts";
 
 /**
  * Whole-model gradients: central differences of the float64 loss along random directions (JAX's
@@ -62,24 +63,10 @@ function pointFor(model: LanguageModel, seed: number): Float64Array[] {
     return Float64Array.from(a, (x) => (isNorm ? x + 0.3 * rng.normal() : x * scale));
   });
 }
-/** A random direction with each tensor's entries at that tensor's own scale (RMS), so h is a relative step. */
-function directionFor(p: readonly Float64Array[], rng: Rng, only?: number): Float64Array[] {
-  return p.map((a, i) => {
-    if (only !== undefined && i !== only) return new Float64Array(a.length);
-    const rms = Math.sqrt(a.reduce((s, x) => s + x * x, 0) / a.length);
-    return Float64Array.from(a, () => rms * rng.normal());
-  });
-}
 /** Fourth-order central difference of the loss along v (error O(h⁴)). */
-async function numericDerivative(run: Runner, p: readonly Float64Array[], v: readonly Float64Array[], x: Int32Array, y: Int32Array, h = 1e-4) {
-  const f = (s: number) => run.loss(shifted(p, v, s * h), x, y);
-  return (8 * ((await f(1)) - (await f(-1))) - ((await f(2)) - (await f(-2)))) / (12 * h);
-}
+const numericDerivative = (run: Runner, p: readonly Float64Array[], v: readonly Float64Array[], x: Int32Array, y: Int32Array, h = 1e-4) =>
+  centralDifference4((s) => run.loss(shifted(p, v, s * h), x, y), h);
 const tokens = (rng: Rng) => Int32Array.from({ length: n }, () => rng.nextInt(cfg.vocab));
-const dot = (g: readonly Float64Array[], v: readonly Float64Array[]) => g.reduce((s, gi, i) => s + gi.reduce((u, x, j) => u + x * v[i]![j]!, 0), 0);
-/** Σ|g·v|: the size of the directional derivative before cancellation, the scale its error is relative to. */
-const absDot = (g: readonly Float64Array[], v: readonly Float64Array[]) => g.reduce((s, gi, i) => s + gi.reduce((u, x, j) => u + Math.abs(x * v[i]![j]!), 0), 0);
-const shifted = (p: readonly Float64Array[], v: readonly Float64Array[], h: number) => p.map((a, i) => a.map((x, j) => x + h * v[i]![j]!));
 
 describe.each(METHODS)("%s model gradients", (method) => {
   const model: LanguageModel = unwrap(makeModel(method, cfg));
@@ -91,7 +78,7 @@ describe.each(METHODS)("%s model gradients", (method) => {
         const p = pointFor(model, seed);
         const rng = Rng.fromSeed(seed);
         const [x, y] = [tokens(rng), tokens(rng)];
-        const v = directionFor(p, rng);
+        const v = rmsDirection(p, rng);
         const { value, grads } = await run.valueAndGrad(p, x, y);
         expect(value).toBe(await run.loss(p, x, y));
         expect(grads.map((g) => g.length)).toEqual(p.map((a) => a.length));
@@ -111,7 +98,7 @@ describe.each(METHODS)("%s model gradients", (method) => {
     const { grads } = await run.valueAndGrad(p, x, y);
     const bad: string[] = [];
     for (let i = 0; i < p.length; i++) {
-      const v = directionFor(p, rng, i);
+      const v = rmsDirection(p, rng, (k) => k === i);
       const numeric = await numericDerivative(run, p, v, x, y);
       const analytic = dot(grads, v), scale = absDot(grads, v);
       if (!(Math.abs(analytic - numeric) <= 1e-6 * scale)) bad.push(`${model.layout.names[i]}: analytic ${analytic}, numeric ${numeric}`);

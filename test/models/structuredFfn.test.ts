@@ -9,12 +9,14 @@ import { flatten, unflatten } from "../../dsl/tree.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
-import { makeModel, type LanguageModel } from "../../models/model.ts";
+import { makeModel } from "../../models/model.ts";
 import { layoutOf } from "../../models/params.ts";
 import { applyStructured, declareStructured, type StructuredKind } from "../../models/structuredFfn.ts";
 import { matmul } from "../../models/svd.ts";
 import { Rng } from "../../train/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
+import { absDot, centralDifference4, dot, rmsDirection, shifted } from "./directional.ts";
+import { batchSpecs, lossOf, tokens } from "./referenceLoss.ts";
 
 const reference = referenceBackend();
 const KINDS: StructuredKind[] = ["lowRank", "blockShuffle", "blockDense"];
@@ -78,12 +80,6 @@ describe("structured FFN maps", () => {
 });
 
 const cfgFor = (over: object = {}): ModelConfig => unwrap(resolveConfig("tiny", { d: 8, heads: 2, dFF: 12, rank: 4, vocab: 16, seq: 4, batch: 2, layers: 2, ...over }));
-const batchSpecs = (cfg: ModelConfig) => [spec([dim("b", cfg.batch), dim("t", cfg.seq)], "int32"), spec([dim("b", cfg.batch), dim("t", cfg.seq)], "int32")] as const;
-const tokens = (cfg: ModelConfig, rng: Rng) => Int32Array.from({ length: cfg.batch * cfg.seq }, () => rng.nextInt(cfg.vocab));
-async function lossOf(model: LanguageModel, params: Float64Array[], x: Int32Array, y: Int32Array): Promise<number> {
-  const f = unwrap(compile((p: unknown, a: Tensor, b: Tensor) => model.loss(p, a, b), { args: [model.layout.specs, ...batchSpecs(model.config)] as const, backend: reference }));
-  return (unwrap(await f.run(unflatten(model.layout.def, params) as never, x as never, y as never)).out as unknown as Float64Array)[0]!;
-}
 const METHOD: Record<StructuredKind, string> = { lowRank: "lowrankFfnGuided", blockShuffle: "blockShuffleFfnGuided", blockDense: "blockDenseFfnGuided" };
 
 describe.each(KINDS)("%s self-guided model", (kind) => {
@@ -127,15 +123,10 @@ describe.each(KINDS)("%s self-guided model", (kind) => {
         // one direction through everything, then one through each MLP map's params alone (a wrong small one cannot hide)
         const groups = [() => true, (n: string) => /\.gate\./.test(n), (n: string) => /\.up\./.test(n), (n: string) => /\.down\./.test(n), (n: string) => n === "guideAlpha"];
         for (const only of groups) {
-          const v = p.map((a, i) => {
-            const rms = Math.sqrt(a.reduce((s, q) => s + q * q, 0) / a.length);
-            return Float64Array.from(a, () => (only(model.layout.names[i]!) ? rms * rng.normal() : 0));
-          });
+          const v = rmsDirection(p, rng, (i) => only(model.layout.names[i]!));
           const h = 2e-5;
-          const f = (k: number) => lossOf(model, p.map((a, i) => a.map((q, j) => q + k * h * v[i]![j]!)), x, y);
-          const numeric = (8 * ((await f(1)) - (await f(-1))) - ((await f(2)) - (await f(-2)))) / (12 * h);
-          const analytic = g.reduce((s, gi, i) => s + gi.reduce((u, q, j) => u + q * v[i]![j]!, 0), 0);
-          const scale = g.reduce((s, gi, i) => s + gi.reduce((u, q, j) => u + Math.abs(q * v[i]![j]!), 0), 0);
+          const numeric = await centralDifference4((k) => lossOf(model, shifted(p, v, k * h), x, y), h);
+          const [analytic, scale] = [dot(g, v), absDot(g, v)];
           expect(scale).toBeGreaterThan(1e-5);
           expect(Math.abs(analytic - numeric)).toBeLessThan(1e-6 * scale);
         }
