@@ -1,6 +1,5 @@
-import { Graph, Var, type Eqn } from "../dsl/graph.ts";
-import { eliminateDeadCode } from "./dce.ts";
-import { BLOCK_INPUT, saveNames, type RematPolicy } from "./remat.ts";
+import type { Eqn, Graph, Var } from "../dsl/graph.ts";
+import { BLOCK_INPUT, rematGraph, saveNames, type RematPolicy, type Recover } from "./remat.ts";
 
 /**
  * CR-Net's recompute scheme (PAPERS.md) as a remat policy. Every projection's output follows the
@@ -11,13 +10,13 @@ import { BLOCK_INPUT, saveNames, type RematPolicy } from "./remat.ts";
  *
  * How the other Y come back: the paper inverts the recurrence downwards from the checkpoint above,
  * Y_ℓ = (Y_{ℓ+1} − X_{ℓ+1}A_{ℓ+1}B_{ℓ+1}) / s(β_{ℓ+1}) (models/crnetInvert.ts, tested to reproduce Y).
- * The shared remat (fusion/remat.ts, what compile and the training step run) re-runs forward equations
- * from saved values, so under `crnetRemat` the rest are recomputed *forwards* from the nearest checkpoint
- * below (or from layer 1's X·W): the same per-step cost (one [n,r]×[r,o] product and an axpy) and
- * bit-identical gradients, but a whole segment of recomputed Y can be alive at once during backward.
- * `applyCrnetInversion` below is the paper's scheme as a graph rewrite (gradients equal to float
- * rounding, not bit for bit); the shared planner has no hook for a policy's own rewrite yet, so it is
- * tested on its own plans (test/fusion/crnetRemat.test.ts) rather than used by `compile`.
+ * `crnetInversion` is that scheme: `crnetRemat`'s saves plus a `recover` hook that the shared remat
+ * (fusion/remat.ts `applyRemat`, what compile and the training step run) calls for each Y it does not
+ * save, so the crnet model trains under it through compile. Its gradients equal storing everything to
+ * float rounding, not bit for bit. Plain `crnetRemat` instead recomputes those Y *forwards* from the
+ * nearest checkpoint below (or from layer 1's X·W): the same per-step cost (one [n,r]×[r,o] product and
+ * an axpy) and bit-identical gradients, but a whole segment of recomputed Y can be alive at once during
+ * backward, so its peak is no lower than the inversion's (test/fusion/crnetRemat.test.ts compares them).
  */
 
 /** Names the CR-Net decoder gives its values. */
@@ -44,12 +43,15 @@ export function crnetRemat(layers: number): RematPolicy {
 /**
  * CR-Net's own scheme (PAPERS.md), what the crnet model trains with: `crnetRemat`'s saves, but every Y
  * below the top checkpoint layer is recovered in backward by inverting the recurrence from the layer
- * above (applyCrnetInversion) instead of being recomputed forwards. Gradients equal storing everything
+ * above (`recoverByInversion`) instead of being recomputed forwards. Gradients equal storing everything
  * to float rounding (a division by s(β) is not bit-exact), at a lower peak.
  */
 export function crnetInversion(layers: number): RematPolicy {
-  return { ...crnetRemat(layers), name: "crnetInversion", rewrite: (g) => applyCrnetInversion(g, layers) };
+  return { ...crnetRemat(layers), name: "crnetInversion", recover: recoverByInversion };
 }
+
+/** `crnetInversion` applied to a joint graph, dead code removed: what compile runs for the crnet model. */
+export const applyCrnetInversion = (g: Graph, layers: number): Graph => rematGraph(g, crnetInversion(layers));
 
 /** Where Y_ℓ can be recovered from: Y_{ℓ+1} = add(mul(Y_ℓ, s), matmul(XA, B)) gives next, low = XA·B and s. */
 interface Inverse {
@@ -58,17 +60,13 @@ interface Inverse {
   readonly s: Var;
 }
 
-/** A cheap op whose recompute never pays to save (as in fusion/remat.ts). */
-const FREE = new Set(["reshape", "literal"]);
-
 /**
- * The CR-Net policy with the paper's recovery: like `applyRemat(g, crnetRemat(layers))`, except that a
- * projection output Y_ℓ that is not stored is recovered in backward by running the recurrence down from
- * Y_{ℓ+1} (itself stored at a checkpoint layer, or recovered the same way): two elementwise ops and the
- * rank-r product, X·A being stored. So backward holds about one recovered Y per projection at a time.
+ * The paper's recovery: a projection output Y_ℓ that is not stored is recovered in backward by running
+ * the recurrence down from Y_{ℓ+1} (itself stored at a checkpoint layer, or recovered the same way): two
+ * elementwise ops and the rank-r product, X·A being stored. So backward holds about one recovered Y per
+ * projection at a time. Every other unsaved value is recomputed forwards as usual.
  */
-export function applyCrnetInversion(g: Graph, layers: number): Graph {
-  const policy = crnetRemat(layers);
+function recoverByInversion(g: Graph): Recover {
   const def = new Map<Var, Eqn>();
   for (const e of g.eqns) if (e.meta.phase === "forward") def.set(e.out, e);
   const inverse = new Map<Var, Inverse>();
@@ -79,41 +77,10 @@ export function applyCrnetInversion(g: Graph, layers: number): Graph {
     if (e.prim !== "add" || mul?.prim !== "mul" || low?.prim !== "matmul") throw new Error(`crnet: ${e.meta.name} is not Y_{l-1}*s + XA*B`);
     inverse.set(mul.inputs[0]!, { next: e.out, low: low.out, s: mul.inputs[1]! });
   }
-  const keep = (v: Var) => {
-    const e = def.get(v);
-    return !e || (!FREE.has(e.prim) && policy.save(e));
-  };
-  const materialized = new Map<Var, Var>();
-  let nextId = Math.max(...g.inputs.map((v) => v.id), ...g.eqns.map((e) => e.out.id)) + 1;
-  const out: Eqn[] = [];
-  const emit = (e: Omit<Eqn, "out" | "meta">, abs: Var["abs"], name?: string): Var => {
-    const v = new Var(nextId++, abs);
-    out.push({ ...e, out: v, meta: { phase: "backward", name } } as Eqn);
-    return v;
-  };
-  const materialize = (v: Var): Var => {
-    if (keep(v)) return v;
-    const hit = materialized.get(v);
-    if (hit) return hit;
+  return (v, { def, materialize, emit }) => {
     const inv = inverse.get(v);
-    let copy: Var;
-    if (inv) {
-      const diff = emit({ prim: "sub", inputs: [materialize(inv.next), materialize(inv.low)], params: {} }, v.abs);
-      copy = emit({ prim: "div", inputs: [diff, materialize(inv.s)], params: {} }, v.abs, `${def.get(v)!.meta.name} (inverted)`);
-    } else {
-      const e = def.get(v)!;
-      copy = emit({ prim: e.prim, inputs: e.inputs.map(materialize), params: e.params } as Omit<Eqn, "out" | "meta">, v.abs, e.meta.name && `${e.meta.name} (recomputed)`);
-    }
-    materialized.set(v, copy);
-    return copy;
+    if (!inv) return undefined;
+    const diff = emit("sub", [materialize(inv.next), materialize(inv.low)], {}, v.abs);
+    return emit("div", [diff, materialize(inv.s)], {}, v.abs, `${def(v)!.meta.name} (inverted)`);
   };
-  for (const e of g.eqns) {
-    if (e.meta.phase !== "backward") {
-      out.push(e);
-      continue;
-    }
-    const inputs = e.inputs.map(materialize);
-    out.push(inputs.every((v, i) => v === e.inputs[i]) ? e : { ...e, inputs });
-  }
-  return eliminateDeadCode(new Graph(g.inputs, out, g.outputs));
 }

@@ -1,4 +1,5 @@
-import { Graph, Var, isFused, type Eqn, type Node } from "../dsl/graph.ts";
+import { Graph, Var, isFused, type AbsVal, type Eqn, type Node } from "../dsl/graph.ts";
+import type { Prim, PrimParams } from "../dsl/prims.ts";
 import { numel } from "../dsl/dim.ts";
 import { eliminateDeadCode } from "./dce.ts";
 
@@ -8,17 +9,32 @@ import { eliminateDeadCode } from "./dce.ts";
  * backward pass reads is either saved (kept alive from forward to backward) or recomputed in backward,
  * from saved values and graph inputs, right before its first backward use and only once. The rewrite
  * changes what lives across the forward/backward boundary, never what is computed, so gradients are
- * bit-identical under every policy.
+ * bit-identical under every policy that only recomputes. A policy may instead recover a value its own
+ * way (`recover`): CR-Net's inversion, equal to float rounding rather than bit for bit.
  */
 export interface RematPolicy {
   readonly name: string;
   /** Should the value this forward equation computes be kept for backward? */
   save(eqn: Eqn): boolean;
   /**
-   * A policy that rewrites the joint graph itself instead of recomputing forwards (CR-Net recovers its
-   * Y by inverting the recurrence from the layer above); `save` then says what the rewrite keeps.
+   * A policy that gets some unsaved values back other than by re-running their forward equation (CR-Net
+   * inverts its recurrence from the layer above): given the joint graph (read once, before the rewrite),
+   * how to recover a value; values it does not recover (undefined) are recomputed as usual.
    */
-  rewrite?(g: Graph): Graph;
+  recover?(g: Graph): Recover;
+}
+
+/** Builds backward's copy of an unsaved forward value v through `ctx`, or undefined to recompute v. */
+export type Recover = (v: Var, ctx: RematContext) => Var | undefined;
+
+/** What a policy's `recover` builds with while `applyRemat` rewrites the graph. */
+export interface RematContext {
+  /** The forward equation computing v (undefined for graph inputs and backward values). */
+  def(v: Var): Eqn | undefined;
+  /** The variable backward reads for forward value v: v itself if saved, else its recovered or recomputed copy (made once). */
+  materialize(v: Var): Var;
+  /** Appends the backward equation `prim[params](...inputs)` and returns its output. */
+  emit<P extends Prim>(prim: P, inputs: readonly Var[], params: PrimParams[P], abs: AbsVal, name?: string): Var;
 }
 
 export const saveAll: RematPolicy = { name: "saveAll", save: () => true };
@@ -54,21 +70,30 @@ export function applyRemat(g: Graph, policy: RematPolicy): Graph {
     return !e || (!FREE.has(e.prim) && policy.save(e)); // graph inputs and backward values stay as they are
   };
 
-  const recomputed = new Map<Var, Var>();
+  const copies = new Map<Var, Var>();
   let nextId = Math.max(...g.inputs.map((v) => v.id), ...g.eqns.map((e) => e.out.id)) + 1;
   const out: Eqn[] = [];
-  /** The variable backward should read for forward value v: itself if kept, else a recomputed copy. */
-  const materialize = (v: Var): Var => {
-    if (keep(v)) return v;
-    const hit = recomputed.get(v);
-    if (hit) return hit;
+  const emit = <P extends Prim>(prim: P, inputs: readonly Var[], params: PrimParams[P], abs: AbsVal, name?: string): Var => {
+    const v = new Var(nextId++, abs);
+    out.push({ prim, inputs, params, out: v, meta: { phase: "backward", name } } as Eqn);
+    return v;
+  };
+  const recomputed = (v: Var): Var => {
     const e = def.get(v)!;
     const inputs = e.inputs.map(materialize);
-    const copy = new Var(nextId++, v.abs);
-    out.push({ ...e, inputs, out: copy, meta: { ...e.meta, phase: "backward", name: e.meta.name && `${e.meta.name} (recomputed)` } });
-    recomputed.set(v, copy);
-    return copy;
+    return emit(e.prim, inputs, e.params, v.abs, e.meta.name && `${e.meta.name} (recomputed)`);
   };
+  const ctx: RematContext = { def: (v) => def.get(v), materialize, emit };
+  const recover = policy.recover?.(g);
+  /** The variable backward should read for forward value v: itself if kept, else a recovered or recomputed copy. */
+  function materialize(v: Var): Var {
+    if (keep(v)) return v;
+    const hit = copies.get(v);
+    if (hit) return hit;
+    const copy = recover?.(v, ctx) ?? recomputed(v);
+    copies.set(v, copy);
+    return copy;
+  }
 
   for (const e of g.eqns) {
     if (e.meta.phase !== "backward") {
@@ -83,7 +108,7 @@ export function applyRemat(g: Graph, policy: RematPolicy): Graph {
 }
 
 /** The rewritten joint graph with what no longer feeds an output removed. */
-export const rematGraph = (g: Graph, policy: RematPolicy): Graph => eliminateDeadCode(policy.rewrite ? policy.rewrite(g) : applyRemat(g, policy));
+export const rematGraph = (g: Graph, policy: RematPolicy): Graph => eliminateDeadCode(applyRemat(g, policy));
 
 /** A value kept from forward to backward: what a policy costs in memory. */
 export interface SavedResidual {
