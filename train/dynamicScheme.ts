@@ -1,4 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
+import { countOptionError } from "./countOptions.ts";
 import { Rng } from "./rng.ts";
 import { loraSlots, mergeAndRestart } from "./reloraOps.ts";
 import { rewarmupFactor } from "./reloraSchedule.ts";
@@ -20,15 +21,8 @@ export interface DynamicPlan {
   readonly rewarmup: number;
 }
 
-const isCount = (x: number | undefined, min: number) => x === undefined || (Number.isInteger(x) && x >= min);
-
 /** A message for options no run can use, or undefined. */
-export function checkDynamicOptions(o: DynamicOptions): string | undefined {
-  if (!isCount(o.interval, 1)) return `interval must be a positive integer, got ${o.interval}`;
-  if (!isCount(o.groups, 1)) return `groups must be a positive integer, got ${o.groups}`;
-  if (!isCount(o.rewarmup, 0)) return `rewarmup must be a non-negative integer, got ${o.rewarmup}`;
-  return undefined;
-}
+export const checkDynamicOptions = (o: DynamicOptions): string | undefined => countOptionError(o, { interval: 1, groups: 1, rewarmup: 0 });
 
 export function dynamicPlan(totalSteps: number, layers: number, o: DynamicOptions = {}): DynamicPlan {
   const groups = o.groups ?? Math.max(2, layers);

@@ -1,4 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
+import { countOptionError } from "./countOptions.ts";
 import { Rng } from "./rng.ts";
 import { loraSlots, mergeAndRestart, pruneMoments, type Pruning } from "./reloraOps.ts";
 import { rewarmupFactor } from "./reloraSchedule.ts";
@@ -26,13 +27,10 @@ export interface ReloraPlan {
   readonly warmStart: number;
 }
 
-const isCount = (x: number | undefined, min: number) => x === undefined || (Number.isInteger(x) && x >= min);
-
 /** A message for options no run can use, or undefined. */
 export function checkReloraOptions(o: ReloraOptions): string | undefined {
-  if (!isCount(o.cycle, 1)) return `cycle must be a positive integer, got ${o.cycle}`;
-  if (!isCount(o.rewarmup, 0)) return `rewarmup must be a non-negative integer, got ${o.rewarmup}`;
-  if (!isCount(o.warmStart, 0)) return `warmStart must be a non-negative integer, got ${o.warmStart}`;
+  const bad = countOptionError(o, { cycle: 1, rewarmup: 0, warmStart: 0 });
+  if (bad) return bad;
   if (o.pruning && !(o.pruning.ratio >= 0 && o.pruning.ratio <= 1)) return `pruning ratio must be in [0, 1], got ${o.pruning.ratio}`;
   return undefined;
 }
