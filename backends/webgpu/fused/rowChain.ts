@@ -1,5 +1,5 @@
 import type { ChainAct } from "../../../fusion/chainKinds.ts";
-import { activationWgsl } from "./activations.ts";
+import { rowChainPreamble } from "./rowChainPreamble.ts";
 import { rowChainVec4Code } from "./rowChainVec4.ts";
 import type { FusedProgram } from "./program.ts";
 import type { RowChainTile } from "./tiling.ts";
@@ -59,7 +59,7 @@ export class RowChainProgram implements FusedProgram {
   }
 
   getUserCode(): string {
-    const s = this.spec, t = s.tile, n = ROLES[s.direction], fwd = s.direction === "forward";
+    const s = this.spec, n = ROLES[s.direction], fwd = s.direction === "forward";
     if (s.vec4) return rowChainVec4Code(s, n);
     // first matrix: forward A[c, k] (dIn × r); backward Bᵀ, B[k, c] (r × dOut). Second: forward B[k, j]; backward Aᵀ, A[j, k].
     const w1 = fwd ? `A[c * sizes.r + k]` : `B[k * sizes.k1 + c]`;
@@ -68,24 +68,10 @@ export class RowChainProgram implements FusedProgram {
       ? [`v = act_(sum);`, s.writeMid ? `if (gi < n) { z[gi * r + k] = sum; }` : "", s.writeH ? `if (gi < n) { h[gi * r + k] = v; }` : ""]
       : [s.act === "identity" ? `v = sum;` : `v = sum * dact_(z[min(gi, last) * r + k]);`, s.writeMid ? `if (gi < n) { dZ[gi * r + k] = v; }` : ""];
     const epi = s.epilogue === "add" ? `o = o + ${n.epi}[gi * k2 + j];` : s.epilogue === "mul" ? `o = o * ${n.epi}[gi * k2 + j];` : "";
-    return `
-const ROWS : i32 = ${t.rows};
-const RM : i32 = ${t.rm};
-const THREADS : i32 = ${t.threads};
-const RT : i32 = ${t.rankTile};
-var<workgroup> rankBlock : array<f32, ${t.rows * t.rankTile}>;
-${activationWgsl(s.act)}
-fn w1At(c : i32, k : i32) -> f32 { return ${w1}; }
+    const helpers = `fn w1At(c : i32, k : i32) -> f32 { return ${w1}; }
 ${s.second ? `fn w2At(k : i32, j : i32) -> f32 { return ${w2}; }` : ""}
-fn clamp4(i0 : i32, hi : i32) -> vec4<i32> { return min(vec4<i32>(i0, i0 + 1, i0 + 2, i0 + 3), vec4<i32>(max(hi, 0))); }
-
-fn main(tid : i32, grp : i32, wid : vec2<i32>) {
-  let n = sizes.n;
-  let k1 = sizes.k1;
-  let r = sizes.r;
-  let k2 = sizes.k2;
-  let row0 = grp * ROWS;
-  let last = max(n - 1, 0);
+fn clamp4(i0 : i32, hi : i32) -> vec4<i32> { return min(vec4<i32>(i0, i0 + 1, i0 + 2, i0 + 3), vec4<i32>(max(hi, 0))); }`;
+    return `${rowChainPreamble(s, helpers)}
   // ${fwd ? "z = x·A" : "dH = dY·Bᵀ"} for this workgroup's rows, in micro-tiles of RM rows × 4 rank columns
   // (rows past n read row n-1 and store nothing)
   let kg = (r + 3) / 4;

@@ -1,5 +1,5 @@
-import { activationWgsl } from "./activations.ts";
 import type { RowChainSpec } from "./rowChain.ts";
+import { rowChainPreamble } from "./rowChainPreamble.ts";
 
 /**
  * The row chain's WGSL when every width (dIn, r, dOut) is a multiple of 4, as in real model configs:
@@ -12,62 +12,21 @@ import type { RowChainSpec } from "./rowChain.ts";
  *   backward  part += dY[i, c..c+3] · B[k..k+3, c..c+3]ᵀ     (4 dot products)
  */
 export function rowChainVec4Code(s: RowChainSpec, names: { inp: string; epi: string; out: string }): string {
-  const t = s.tile, fwd = s.direction === "forward";
+  const fwd = s.direction === "forward";
   const first = fwd
-    ? `let w0 = A[(c * r + k0) / 4];
-      let w1 = A[((c + 1) * r + k0) / 4];
-      let w2 = A[((c + 2) * r + k0) / 4];
-      let w3 = A[((c + 3) * r + k0) / 4];
-      for (var a = 0; a < RM; a++) {
-        let xv = ${names.inp}[at[a] + c / 4];
-        part[a] = fma(vec4<f32>(xv.x), w0, fma(vec4<f32>(xv.y), w1, fma(vec4<f32>(xv.z), w2, fma(vec4<f32>(xv.w), w3, part[a]))));
-      }`
-    : `let b0 = B[(k0 * k1 + c) / 4];
-      let b1 = B[((k0 + 1) * k1 + c) / 4];
-      let b2 = B[((k0 + 2) * k1 + c) / 4];
-      let b3 = B[((k0 + 3) * k1 + c) / 4];
-      for (var a = 0; a < RM; a++) {
-        let xv = ${names.inp}[at[a] + c / 4];
-        part[a] += vec4<f32>(dot(xv, b0), dot(xv, b1), dot(xv, b2), dot(xv, b3));
-      }`;
+    ? step4({ mat: "A", load: "w", outer: "c", stride: "r", inner: "k0", src: `${names.inp}[at[a] + c / 4]`, v: "xv", form: "axpy" })
+    : step4({ mat: "B", load: "b", outer: "k0", stride: "k1", inner: "c", src: `${names.inp}[at[a] + c / 4]`, v: "xv", form: "dot" });
+  const rankRow = "rankBlock[((i0 + a) * RT + k) / 4]";
   const second = fwd
-    ? `let w0 = B[(k * k2 + j0) / 4];
-      let w1 = B[((k + 1) * k2 + j0) / 4];
-      let w2 = B[((k + 2) * k2 + j0) / 4];
-      let w3 = B[((k + 3) * k2 + j0) / 4];
-      for (var a = 0; a < RM; a++) {
-        let hv = rankBlock[((i0 + a) * RT + k) / 4];
-        part[a] = fma(vec4<f32>(hv.x), w0, fma(vec4<f32>(hv.y), w1, fma(vec4<f32>(hv.z), w2, fma(vec4<f32>(hv.w), w3, part[a]))));
-      }`
-    : `let a0 = A[(j0 * r + k) / 4];
-      let a1 = A[((j0 + 1) * r + k) / 4];
-      let a2 = A[((j0 + 2) * r + k) / 4];
-      let a3 = A[((j0 + 3) * r + k) / 4];
-      for (var a = 0; a < RM; a++) {
-        let hv = rankBlock[((i0 + a) * RT + k) / 4];
-        part[a] += vec4<f32>(dot(hv, a0), dot(hv, a1), dot(hv, a2), dot(hv, a3));
-      }`;
+    ? step4({ mat: "B", load: "w", outer: "k", stride: "k2", inner: "j0", src: rankRow, v: "hv", form: "axpy" })
+    : step4({ mat: "A", load: "a", outer: "j0", stride: "r", inner: "k", src: rankRow, v: "hv", form: "dot" });
   const block = fwd
     ? [`let v = act4(sum);`, s.writeMid ? `if (gi < n) { z[(gi * r + k0) / 4] = sum; }` : "", s.writeH ? `if (gi < n) { h[(gi * r + k0) / 4] = v; }` : ""]
     : [s.act === "identity" ? `let v = sum;` : `let v = sum * dact4(z[(min(gi, last) * r + k0) / 4]);`, s.writeMid ? `if (gi < n) { dZ[(gi * r + k0) / 4] = v; }` : ""];
   const epi = s.epilogue === "add" ? `o = o + ${names.epi}[(gi * k2 + j0) / 4];` : s.epilogue === "mul" ? `o = o * ${names.epi}[(gi * k2 + j0) / 4];` : "";
-  return `
-const ROWS : i32 = ${t.rows};
-const RM : i32 = ${t.rm};
-const THREADS : i32 = ${t.threads};
-const RT : i32 = ${t.rankTile};
-var<workgroup> rankBlock : array<vec4<f32>, ${(t.rows * t.rankTile) / 4}>;
-${activationWgsl(s.act)}
-fn act4(v : vec4<f32>) -> vec4<f32> { return vec4<f32>(act_(v.x), act_(v.y), act_(v.z), act_(v.w)); }
-fn dact4(v : vec4<f32>) -> vec4<f32> { return vec4<f32>(dact_(v.x), dact_(v.y), dact_(v.z), dact_(v.w)); }
-
-fn main(tid : i32, grp : i32, wid : vec2<i32>) {
-  let n = sizes.n;
-  let k1 = sizes.k1;
-  let r = sizes.r;
-  let k2 = sizes.k2;
-  let row0 = grp * ROWS;
-  let last = max(n - 1, 0);
+  const helpers = `fn act4(v : vec4<f32>) -> vec4<f32> { return vec4<f32>(act_(v.x), act_(v.y), act_(v.z), act_(v.w)); }
+fn dact4(v : vec4<f32>) -> vec4<f32> { return vec4<f32>(dact_(v.x), dact_(v.y), dact_(v.z), dact_(v.w)); }`;
+  return `${rowChainPreamble(s, helpers)}
   // ${fwd ? "z = x·A" : "dH = dY·Bᵀ"} in micro-tiles of RM rows × 4 rank columns (rows past n read row n-1, store nothing)
   let kg = r / 4;
   for (var mt = tid; mt < (ROWS / RM) * kg; mt += THREADS) {
@@ -111,4 +70,22 @@ ${s.second ? `  // ${fwd ? "y = h·B" : "dX = dZ·Aᵀ"} from the rank block, in
     }
   }` : ""}
 }`;
+}
+
+/**
+ * One 4-wide step of a product, for every row of the micro-tile: load rows outer..outer+3 of `mat`
+ * (each a vec4 at columns inner..inner+3), then fold in that row's 4 inputs `src`, either as an axpy over
+ * the 4 rows (the matrix as stored: forward's A and B) or as 4 dot products (the matrix transposed: backward's Bᵀ and Aᵀ).
+ */
+function step4(p: { mat: string; load: string; outer: string; stride: string; inner: string; src: string; v: string; form: "axpy" | "dot" }): string {
+  const { load: w, v } = p;
+  const loads = [0, 1, 2, 3].map((q) => `let ${w}${q} = ${p.mat}[(${q === 0 ? p.outer : `(${p.outer} + ${q})`} * ${p.stride} + ${p.inner}) / 4];`);
+  const update = p.form === "axpy"
+    ? `part[a] = fma(vec4<f32>(${v}.x), ${w}0, fma(vec4<f32>(${v}.y), ${w}1, fma(vec4<f32>(${v}.z), ${w}2, fma(vec4<f32>(${v}.w), ${w}3, part[a]))));`
+    : `part[a] += vec4<f32>(dot(${v}, ${w}0), dot(${v}, ${w}1), dot(${v}, ${w}2), dot(${v}, ${w}3));`;
+  return `${loads.join("\n      ")}
+      for (var a = 0; a < RM; a++) {
+        let ${v} = ${p.src};
+        ${update}
+      }`;
 }
