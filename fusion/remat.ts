@@ -42,6 +42,8 @@ export const saveAll: RematPolicy = { name: "saveAll", save: () => true };
 /** Names models give their values with checkpointName. */
 export const BLOCK_INPUT = "block_input";
 export const COLA_ACT = "cola_act";
+/** The LM head's logits: the last forward value, which the loss's backward reads first. */
+export const HEAD_LOGITS = "head_logits";
 
 /** Saves only values the model named with one of `names` (checkpointName). */
 export const saveNames = (...names: string[]): RematPolicy => ({
@@ -53,10 +55,17 @@ export const saveNames = (...names: string[]): RematPolicy => ({
 export const saveNothing: RematPolicy = { ...saveNames(BLOCK_INPUT), name: "saveNothing" };
 
 /**
- * CoLA-M: saves the rank-r activations σ(x·A) of every CoLA projection and the block inputs; the
- * up-projections, RoPE, attention, norms and products are recomputed in backward.
+ * CoLA-M: saves the rank-r activation of every CoLA projection and the block inputs; the
+ * up-projections, RoPE, attention, norms and products are recomputed in backward. Two choices go beyond
+ * PAPERS.md's wording, both for speed at no memory cost:
+ * - the rank-r value kept is z = x·A, before the activation, not σ(z): backward needs σ'(z), which SiLU
+ *   cannot give back from σ(z), so keeping σ(z) would recompute x·A too (a third of the recompute in
+ *   tiny); from z both σ(z) and σ'(z) are one elementwise pass. Same n·r values per projection.
+ * - the head's logits are kept, as under per-block checkpointing (JAX's `checkpoint` on each block):
+ *   the loss's backward reads them first, so they are alive at the forward/backward turn anyway, and
+ *   recomputing them (n·d·vocab multiply-adds, most of the recompute at vocabulary 32000) buys no peak.
  */
-export const colaM: RematPolicy = { ...saveNames(BLOCK_INPUT, COLA_ACT), name: "colaM" };
+export const colaM: RematPolicy = { ...saveNames(BLOCK_INPUT, COLA_ACT, HEAD_LOGITS), name: "colaM" };
 
 /** A cheap op whose recompute never pays to save (movement and constants): always recomputed. */
 const FREE = new Set(["reshape", "literal"]);

@@ -18,11 +18,12 @@ export interface ColaParams<I extends Dim = Dim, R extends Dim = Dim, O extends 
 }
 
 /**
- * CoLA's low-rank auto-encoder `B·σ(A·x)` (row-vector form: σ(x·A)·B): the rank-r activation in the
- * middle is where CoLA's nonlinearity lives and what CoLA-M keeps for backward.
+ * CoLA's low-rank auto-encoder `B·σ(A·x)` (row-vector form: σ(x·A)·B): the rank-r value in the middle
+ * is where CoLA's nonlinearity lives and what CoLA-M keeps for backward (z = x·A, named before σ so that
+ * backward gets σ(z) and σ'(z) from it without recomputing x·A; fusion/remat.ts `colaM`).
  */
 export const colaLinear = <I extends Dim, R extends Dim, O extends Dim, S extends Shape>(
   x: Tensor<readonly [...S, I]>,
   p: ColaParams<I, R, O>,
   act: Activation = op.silu,
-): Tensor<readonly [...S, O]> => linear(checkpointName(act(linear(x, p.A)), COLA_ACT), p.B);
+): Tensor<readonly [...S, O]> => linear(act(checkpointName(linear(x, p.A), COLA_ACT)), p.B);

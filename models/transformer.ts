@@ -2,7 +2,7 @@ import { anon, dim, type Dim } from "../dsl/dim.ts";
 import type { Tensor } from "../dsl/trace.ts";
 import * as op from "../dsl/ops.ts";
 import { checkpointName } from "../dsl/trace.ts";
-import { BLOCK_INPUT } from "../fusion/remat.ts";
+import { BLOCK_INPUT, HEAD_LOGITS } from "../fusion/remat.ts";
 import type { ModelConfig } from "./config.ts";
 
 /**
@@ -69,7 +69,7 @@ export function decoderLogits<W>(cfg: ModelConfig, params: DecoderParams<W>, ids
     x = op.add(x, mlp(op.rmsnorm(x, p.mlpNorm as never, cfg.normEps), p, opts));
   }
   x = checkpointName(x, BLOCK_INPUT);
-  return op.matmul(op.rmsnorm(x, params.finalNorm as never, cfg.normEps), params.head as never);
+  return checkpointName(op.matmul(op.rmsnorm(x, params.finalNorm as never, cfg.normEps), params.head as never), HEAD_LOGITS);
 }
 
 /** Mean next-token cross-entropy (nats per token). */

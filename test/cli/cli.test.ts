@@ -47,6 +47,7 @@ describe("rankfuse CLI", () => {
     const rows = [...r.out.matchAll(/(saveAll|colaM) +measured peak +(\S+)B \(predicted (\S+)B\)/g)];
     expect(rows.map((m) => m[1])).toEqual(["saveAll", "colaM"]);
     rows.forEach((m) => expect(m[2]).toBe(m[3]));
-    expect(r.out).toMatch(/colaM saves: block_input .*cola_act/);
+    const saves = r.out.match(/colaM saves: (.*); recomputes/)?.[1] ?? "";
+    expect(saves.split(", ").map((s) => s.split(" ")[0]).sort()).toEqual(["block_input", "cola_act", "head_logits"]);
   });
 });

@@ -5,7 +5,7 @@ import * as E from "fp-ts/lib/Either.js";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel, type LanguageModel } from "../../models/model.ts";
-import { applyRemat, colaM, saveAll, saveNames, saveNothing, savedResiduals, COLA_ACT, type RematPolicy } from "../../fusion/remat.ts";
+import { applyRemat, colaM, saveAll, saveNames, saveNothing, savedResiduals, COLA_ACT, HEAD_LOGITS, type RematPolicy } from "../../fusion/remat.ts";
 import { budget } from "../../fusion/budget.ts";
 import { compileTrainStep, planTrainStep } from "../../train/step.ts";
 import { eliminateDeadCode } from "../../fusion/dce.ts";
@@ -58,18 +58,20 @@ describe("remat policies", () => {
     expect(acts).toHaveLength(7 * 2);
     acts.forEach((a) => expect(a.shape.reduce((p, q) => p * q, 1)).toBe(n * 3));
     expect(inputs).toHaveLength(2 * 2 + 1); // both half-block inputs of each block, and the head's input
-    expect(saved).toHaveLength(acts.length + inputs.length);
+    const logits = saved.filter((s) => s.name === HEAD_LOGITS);
+    expect(logits).toHaveLength(1); // the head's logits, which the loss's backward reads first: never recomputed
+    expect(saved).toHaveLength(acts.length + inputs.length + logits.length);
     // without remat the joint graph keeps far more: every projection output, norms, attention probabilities
     expect(savedResiduals(joint).length).toBeGreaterThan(2 * saved.length);
   });
 
-  it("predicts colaM's activation memory per layer as 2·n·d + 7·n·r values (plus the head's input)", () => {
+  it("predicts colaM's activation memory per layer as 2·n·d + 7·n·r values (plus the head's input and logits)", () => {
     for (const [d, r, L] of [[8, 2, 1], [16, 4, 3]] as const) {
       const m = modelFor("colaM", { d, rank: r, layers: L, heads: 2, dFF: 12 });
       const n = m.config.batch * m.config.seq;
       const joint = unwrap(planTrainStep(m, m.config.batch, m.config.seq)).graph;
       const bytes = savedResiduals(joint).reduce((s, x) => s + x.bytes, 0);
-      expect(bytes).toBe(4 * (L * (2 * n * d + 7 * n * r) + n * d));
+      expect(bytes).toBe(4 * (L * (2 * n * d + 7 * n * r) + n * d + n * m.config.vocab));
     }
   });
 
