@@ -10,17 +10,7 @@
  * every step). Exits 1 when a tolerance is exceeded, 2 on bad input.
  */
 import fs from "node:fs";
-
-interface PeerResult {
-  peer: string;
-  version: string;
-  method: string;
-  losses: number[];
-  stepMs: number[];
-  tokensPerSec: number;
-  peakMemoryBytes: number;
-  notes?: string;
-}
+import type { PeerResult } from "./peerFiles.ts";
 
 const args = process.argv.slice(2);
 const files: string[] = [];

@@ -14,7 +14,7 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { maxRssBytes, medianAfter, readBatches, readSafetensors, readSpec, writeResult } from "./peerFiles.ts";
+import { loadLlama, maxRssBytes, medianAfter, readBatches, readSafetensors, readSpec, writeResult, type Proj as PeerProj } from "./peerFiles.ts";
 
 type Arr = np.Array;
 
@@ -53,20 +53,8 @@ const load = (key: string, transpose = false): number => {
   leaves.push(np.array(data).reshape(shape));
   return leaves.length - 1;
 };
-type Proj = { w: number } | { a: number; b: number };
-const proj = (pre: string): Proj => (spec.method === "full" ? { w: load(`${pre}.weight`, true) } : { a: load(`${pre}.cola_a`), b: load(`${pre}.cola_b`) });
-const embedIx = load("model.embed_tokens.weight");
-const layerIx = Array.from({ length: c.layers }, (_, i) => {
-  const p = `model.layers.${i}.`;
-  return {
-    attnNorm: load(`${p}input_layernorm.weight`),
-    q: proj(`${p}self_attn.q_proj`), k: proj(`${p}self_attn.k_proj`), v: proj(`${p}self_attn.v_proj`), o: proj(`${p}self_attn.o_proj`),
-    mlpNorm: load(`${p}post_attention_layernorm.weight`),
-    gate: proj(`${p}mlp.gate_proj`), up: proj(`${p}mlp.up_proj`), down: proj(`${p}mlp.down_proj`),
-  };
-});
-const finalNormIx = load("model.norm.weight");
-const headIx = load("lm_head.weight", true);
+type Proj = PeerProj<number>;
+const { embed: embedIx, layers: layerIx, finalNorm: finalNormIx, head: headIx } = loadLlama(spec, load);
 
 // RoPE tables [T, 1, dh/2], broadcast over [B, T, H, dh/2]
 const theta = new Float32Array(T * half);

@@ -32,6 +32,36 @@ export interface PeerResult {
 
 export const readSpec = (dir: string): RunSpec => JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")) as RunSpec;
 
+/** A projection's weights: dense W [in, out], or CoLA's A [in, r] and B [r, out]. */
+export type Proj<T> = { w: T } | { a: T; b: T };
+/** One decoder block's weights. */
+export interface LlamaLayer<T> {
+  attnNorm: T; mlpNorm: T;
+  q: Proj<T>; k: Proj<T>; v: Proj<T>; o: Proj<T>; gate: Proj<T>; up: Proj<T>; down: Proj<T>;
+}
+
+/**
+ * Walks model.safetensors's HuggingFace LLaMA names (as makeInputs.ts writes them) in one fixed order,
+ * loading each with the peer's own `load`. Dense weights (projections, lm_head) are PyTorch Linear
+ * [out, in]: they ask to be transposed, so every projection is x·W.
+ */
+export function loadLlama<T>(spec: RunSpec, load: (key: string, transpose?: boolean) => T): { embed: T; layers: LlamaLayer<T>[]; finalNorm: T; head: T } {
+  const proj = (pre: string): Proj<T> => (spec.method === "full" ? { w: load(`${pre}.weight`, true) } : { a: load(`${pre}.cola_a`), b: load(`${pre}.cola_b`) });
+  const embed = load("model.embed_tokens.weight");
+  const layers = Array.from({ length: spec.config.layers }, (_, i): LlamaLayer<T> => {
+    const p = `model.layers.${i}.`;
+    return {
+      attnNorm: load(`${p}input_layernorm.weight`),
+      q: proj(`${p}self_attn.q_proj`), k: proj(`${p}self_attn.k_proj`), v: proj(`${p}self_attn.v_proj`), o: proj(`${p}self_attn.o_proj`),
+      mlpNorm: load(`${p}post_attention_layernorm.weight`),
+      gate: proj(`${p}mlp.gate_proj`), up: proj(`${p}mlp.up_proj`), down: proj(`${p}mlp.down_proj`),
+    };
+  });
+  const finalNorm = load("model.norm.weight");
+  const head = load("lm_head.weight", true);
+  return { embed, layers, finalNorm, head };
+}
+
 /** A minimal safetensors reader: u64 LE header length, JSON header, little-endian data (F32 only). */
 export function readSafetensors(file: string): Map<string, { shape: number[]; data: Float32Array }> {
   const buf = fs.readFileSync(file);

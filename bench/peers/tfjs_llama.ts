@@ -7,7 +7,7 @@
  *   npx tsx bench/peers/tfjs_llama.ts <inputDir> <out.json> [--backend wasm|cpu]
  *
  * Writes {peer, version, method, losses, stepMs, tokensPerSec, peakMemoryBytes, notes}. Deliberately
- * independent of rankfuse: nothing here imports rankfuse code (peerFiles.ts only reads the inputs).
+ * independent of rankfuse: nothing here imports rankfuse code (peerFiles.ts only reads the inputs and walks the weight names).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
@@ -19,7 +19,7 @@ import { pathToFileURL } from "node:url";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
-import { maxRssBytes, readBatches, readSafetensors, type RunSpec } from "./peerFiles.ts";
+import { loadLlama, maxRssBytes, readBatches, readSafetensors, type LlamaLayer, type Proj as PeerProj, type RunSpec } from "./peerFiles.ts";
 
 /**
  * tfjs-core's Node bundle registers no gradients (the union package @tensorflow/tfjs imports them);
@@ -42,11 +42,8 @@ async function registerAllGradients(): Promise<void> {
 
 // ---------- model ----------
 
-type Proj = { w: tf.Variable } | { a: tf.Variable; b: tf.Variable };
-interface Layer {
-  attnNorm: tf.Variable; mlpNorm: tf.Variable;
-  q: Proj; k: Proj; v: Proj; o: Proj; gate: Proj; up: Proj; down: Proj;
-}
+type Proj = PeerProj<tf.Variable>;
+type Layer = LlamaLayer<tf.Variable>;
 
 const silu = (x: tf.Tensor) => tf.mul(x, tf.sigmoid(x));
 
@@ -104,20 +101,8 @@ async function run() {
     if (t.shape.length === 2) decay2d.push(v);
     return v;
   };
-  // dense weights are PyTorch Linear [out, in]; transpose once at load so projections are x·W
-  const proj = (pre: string): Proj => (spec.method === "full" ? { w: load(`${pre}.weight`, true) } : { a: load(`${pre}.cola_a`), b: load(`${pre}.cola_b`) });
-  const embed = load("model.embed_tokens.weight");
-  const layers: Layer[] = Array.from({ length: c.layers }, (_, i) => {
-    const p = `model.layers.${i}.`;
-    return {
-      attnNorm: load(`${p}input_layernorm.weight`),
-      q: proj(`${p}self_attn.q_proj`), k: proj(`${p}self_attn.k_proj`), v: proj(`${p}self_attn.v_proj`), o: proj(`${p}self_attn.o_proj`),
-      mlpNorm: load(`${p}post_attention_layernorm.weight`),
-      gate: proj(`${p}mlp.gate_proj`), up: proj(`${p}mlp.up_proj`), down: proj(`${p}mlp.down_proj`),
-    };
-  });
-  const finalNorm = load("model.norm.weight");
-  const head = load("lm_head.weight", true); // [V, d] -> [d, V]
+  // dense weights (PyTorch Linear [out, in], lm_head [V, d]) are transposed once at load, so projections are x·W
+  const { embed, layers, finalNorm, head } = loadLlama(spec, load);
 
   // constants: RoPE tables [T, dh/2] and the causal mask [T, T] (0 on and below the diagonal, -1e9 above)
   const theta = new Float32Array(T * half);
