@@ -1,17 +1,16 @@
 import { describe, expect, it } from "vitest";
-import * as E from "fp-ts/lib/Either.js";
 import { makeFira } from "../../models/fira.ts";
-import { train } from "../../train/loop.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { firaOwned } from "../../train/fira.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 import { bits, expectLearned, tinyRun } from "./tinyRun.ts";
-import { expectResumeEqualsUninterrupted } from "./resumeEquality.ts";
+import { expectResumeEqualsUninterrupted, expectResumeRefused } from "./resumeEquality.ts";
 import { tempDir } from "./tempDir.ts";
 
 /** Fira through the real training loop on a tiny model and a learnable repeated sequence. */
 
-const { cfg, data, options, run, backend } = tinyRun();
+const fixture = tinyRun();
+const { cfg, options, run } = fixture;
 
 // a refresh every 3 steps, so short runs cross several projections
 const model = unwrap(makeFira(cfg, { gap: 3 }));
@@ -39,9 +38,6 @@ describe("Fira in the training loop", () => {
   });
 
   it("refuses to resume under different Fira settings", async () => {
-    const dir = tempDir();
-    await run(model, options({ steps: 3, outDir: dir }));
-    const r = await train(unwrap(makeFira(cfg, { gap: 5 })), backend, data, options({ steps: 6, outDir: dir, resume: true }));
-    expect(E.isLeft(r) && r.left.message).toMatch(/Fira settings/);
+    await expectResumeRefused(fixture, model, unwrap(makeFira(cfg, { gap: 5 })), /Fira settings/);
   });
 });

@@ -1,12 +1,10 @@
 import { describe, expect, it } from "vitest";
-import * as E from "fp-ts/lib/Either.js";
 import { makeRelora } from "../../models/relora.ts";
-import { train } from "../../train/loop.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { loraSlots } from "../../train/reloraOps.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 import { bits, expectLearned, tinyRun } from "./tinyRun.ts";
-import { expectResumeEqualsUninterrupted } from "./resumeEquality.ts";
+import { expectResumeEqualsUninterrupted, expectResumeRefused } from "./resumeEquality.ts";
 import { tempDir } from "./tempDir.ts";
 
 /**
@@ -14,7 +12,8 @@ import { tempDir } from "./tempDir.ts";
  * across restarts, W moves only at merges, and a run stopped and resumed equals an uninterrupted one.
  */
 
-const { cfg, data, options, run, backend } = tinyRun();
+const fixture = tinyRun();
+const { cfg, options, run } = fixture;
 
 const model = unwrap(makeRelora(cfg, { cycle: 5, rewarmup: 1 }));
 const slots = loraSlots(model.layout);
@@ -46,9 +45,6 @@ describe("ReLoRA in the training loop", () => {
   });
 
   it("refuses to resume under different ReLoRA settings", async () => {
-    const dir = tempDir();
-    await run(model, options({ steps: 3, outDir: dir }));
-    const r = await train(unwrap(makeRelora(cfg, { cycle: 6, rewarmup: 1 })), backend, data, options({ steps: 6, outDir: dir, resume: true }));
-    expect(E.isLeft(r) && r.left.message).toMatch(/ReLoRA settings/);
+    await expectResumeRefused(fixture, model, unwrap(makeRelora(cfg, { cycle: 6, rewarmup: 1 })), /ReLoRA settings/);
   });
 });

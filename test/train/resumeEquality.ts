@@ -1,7 +1,9 @@
 import { expect } from "vitest";
+import * as E from "fp-ts/lib/Either.js";
+import type { Backend } from "../../backends/backend.ts";
 import type { LanguageModel } from "../../models/model.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
-import type { TrainOptions, TrainResult } from "../../train/loop.ts";
+import { train, type TrainData, type TrainOptions, type TrainResult } from "../../train/loop.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 import { bits, quiet } from "./tinyRun.ts";
 import { tempDir } from "./tempDir.ts";
@@ -33,4 +35,16 @@ export async function expectResumeEqualsUninterrupted(t: Trainer, model: Languag
   expect(cb.adam.m.map(bits)).toEqual(ca.adam.m.map(bits));
   expect(cb.adam.v.map(bits)).toEqual(ca.adam.v.map(bits));
   expect(cb.scheme).toEqual(ca.scheme);
+}
+
+/**
+ * Trains `model` 3 steps, then tries to resume that run with `changed` (the same method under other
+ * settings) and asserts the loop refuses with `message`: resuming under other settings would silently
+ * mix two schedules.
+ */
+export async function expectResumeRefused(t: Trainer & { backend: Backend<any>; data: TrainData }, model: LanguageModel, changed: LanguageModel, message: RegExp): Promise<void> {
+  const dir = tempDir();
+  await t.run(model, t.options({ steps: 3, outDir: dir }));
+  const r = await train(changed, t.backend, t.data, t.options({ steps: 6, outDir: dir, resume: true }));
+  expect(E.isLeft(r) && r.left.message).toMatch(message);
 }
