@@ -14,6 +14,16 @@ export function parseFlags<O extends Options>(argv: string[], options: O) {
   }
 }
 
+/**
+ * One setting under two flag names (train calls the model `--method`, inspect `--model`, and users mix
+ * them up): either is taken, and two that disagree are refused rather than one silently winning.
+ */
+export function aliasedFlag(values: Record<string, unknown>, name: string, alias: string): string | undefined {
+  const a = values[name] as string | undefined, b = values[alias] as string | undefined;
+  if (a !== undefined && b !== undefined && a !== b) throw new UsageError(`--${name} "${a}" and --${alias} "${b}" disagree (they are the same setting)`);
+  return a ?? b;
+}
+
 export function intFlag(v: string | undefined, name: string, dflt: number, min = 1): number {
   if (v === undefined) return dflt;
   const n = Number(v);

@@ -4,7 +4,7 @@ import { makeModel, METHODS } from "../models/model.ts";
 import { compileTrainStep, planTrainStep } from "../train/step.ts";
 import { loadBackend } from "../backends/registry.ts";
 import { formatNumber } from "../train/format.ts";
-import { choiceFlag, intFlag, parseFlags, UsageError } from "./args.ts";
+import { aliasedFlag, choiceFlag, intFlag, parseFlags, UsageError } from "./args.ts";
 import { makePlan, type Plan } from "../fusion/plan.ts";
 import { fuseChains } from "../fusion/chain.ts";
 import { chainCapsOf } from "../fusion/targetCaps.ts";
@@ -40,7 +40,7 @@ import { MODEL_FLAGS, MODEL_HELP, modelConfigFrom } from "./trainFlags.ts";
 const HELP = `rankfuse inspect: a model's parameters, FLOPs per token and the plan of one training step
 (traced and planned only: nothing is allocated or run, so paper-size configs are fine)
 
-  --model NAME         ${METHODS.join(" | ")} (default cola)
+  --model NAME         ${METHODS.join(" | ")} (default cola; --method NAME says the same)
 ${MODEL_HELP}
   --batch B --seq T    the step to plan (default 1 x the config's seq)
   --remat POLICY       also plan with a remat policy (saveAll | saveNothing | colaM) and list what it saves
@@ -90,10 +90,10 @@ async function measureRemat(m: LanguageModel, policies: string[], batch: number,
 }
 
 export async function inspectCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...MODEL_FLAGS, model: { type: "string" }, remat: { type: "string" }, measure: { type: "boolean" }, backend: { type: "string" }, batch: { type: "string" }, seq: { type: "string" }, verbose: { type: "boolean" }, fusion: { type: "string" } });
+  const { values } = parseFlags(argv, { ...MODEL_FLAGS, model: { type: "string" }, method: { type: "string" }, remat: { type: "string" }, measure: { type: "boolean" }, backend: { type: "string" }, batch: { type: "string" }, seq: { type: "string" }, verbose: { type: "boolean" }, fusion: { type: "string" } });
   if (values.help) return console.log(HELP), 0;
   const cfg = modelConfigFrom(values);
-  const model = makeModel(values.model ?? "cola", cfg);
+  const model = makeModel(aliasedFlag(values, "model", "method") ?? "cola", cfg);
   if (E.isLeft(model)) throw new UsageError(renderError(model.left));
   const m = model.right;
   const batch = intFlag(values.batch, "batch", 1), seq = intFlag(values.seq, "seq", cfg.seq);

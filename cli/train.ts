@@ -5,22 +5,22 @@ import { makeModel, METHODS } from "../models/model.ts";
 import { loadData } from "../train/data.ts";
 import { renderRunError } from "../train/trainErrors.ts";
 import { formatNumber } from "../train/format.ts";
-import { parseFlags, UsageError } from "./args.ts";
+import { aliasedFlag, parseFlags, UsageError } from "./args.ts";
 import { MODEL_HELP, modelConfigFrom, RUN_FLAGS, RUN_HELP, runSettingsFrom } from "./trainFlags.ts";
 import { runTraining } from "./session.ts";
 
 const HELP = `rankfuse train: train one model on text and report validation perplexity
 
-  --method NAME        ${METHODS.join(" | ")} (default cola)
+  --method NAME        ${METHODS.join(" | ")} (default cola; --model NAME says the same)
 ${MODEL_HELP}
 ${RUN_HELP}`;
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...RUN_FLAGS, method: { type: "string" } });
+  const { values } = parseFlags(argv, { ...RUN_FLAGS, method: { type: "string" }, model: { type: "string" } });
   if (values.help) return console.log(HELP), 0;
   const cfg = modelConfigFrom(values);
   const settings = runSettingsFrom(values, cfg);
-  const model = makeModel(values.method ?? "cola", cfg);
+  const model = makeModel(aliasedFlag(values, "method", "model") ?? "cola", cfg);
   if (E.isLeft(model)) throw new UsageError(renderError(model.left));
   if (values.resume && !values.out) throw new UsageError("--resume needs --out DIR (where the checkpoint is)");
   const backend = await loadBackend(values.backend || undefined);

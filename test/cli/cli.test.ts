@@ -19,6 +19,9 @@ describe("rankfuse CLI", () => {
   it.each([
     [["train", "--bogus"], /Unknown option '--bogus'/],
     [["train", "--method", "nope"], /unknown model "nope"/],
+    [["train", "--model", "nope"], /unknown model "nope"/],
+    [["inspect", "--method", "nope"], /unknown model "nope"/],
+    [["train", "--method", "cola", "--model", "full"], /--method "cola" and --model "full" disagree/],
     [["compare", "--methods", "full,nope"], /unknown model "nope"/],
     [["train", "--lr", "fast"], /--lr must be a number/],
     [["train", "--config", "huge"], /unknown config "huge"/],
@@ -32,6 +35,13 @@ describe("rankfuse CLI", () => {
     expect(r.code).toBe(2);
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err).toMatch(message as RegExp);
+  });
+
+  it("a reader that closes the pipe early (| head) gets no stack trace and exit code 0", () => {
+    const r = spawnSync("bash", ["-c", `set -o pipefail; "${process.execPath}" "${bin}" inspect --config tiny --verbose | head -1`], { encoding: "utf8" });
+    expect(r.stdout.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/EPIPE|Error/);
+    expect(r.status).toBe(0);
   });
 
   it("inspect prints the 60M CoLA parameter count and a plan", () => {
