@@ -180,7 +180,7 @@ export async function run(opts: { quick?: boolean; repeats?: number; steps?: num
   notes.unshift(
     `each peer: a fresh process trains ${steps} steps (AdamW lr ${LR}, wd ${WD} on 2-D weights, constant lr, no clipping) from rankfuse's init (seed 0) on the same Gutenberg batches (bench/peers/makeInputs.ts); step 1 is warm-up (compile/jit), tokens/s = median over steps ${WARM + 1}..${steps} per process, then median [min-max] over ${presets.map((p) => `${repeatsFor(p)} on ${p}`).join(", ")} processes per peer, repeats interleaved across peers.`,
     `"vs ${BASE}" is the ratio of medians from this run; "Δloss" is the relative difference from ${BASE}'s loss at step 1 (same weights, same batch: float32 rounding only) / at step ${steps} (after ${steps - 1} updates).`,
-    `peak RSS: the process's max resident set (getrusage), the one memory figure every peer shares (it includes the runtime: Node+tsx, Python+torch); framework peak: what the framework reports (rankfuse: backend live bytes; tfjs: tf.memory().numBytes; jax-js, PyTorch: none, so RSS).`,
+    `peak RSS: the process's own peak resident set (VmHWM; getrusage would count the bench's own peak, which Linux carries across fork+exec), the one memory figure every peer shares (it includes the runtime: Node+tsx, Python+torch); framework peak: what the framework reports (rankfuse: backend live bytes; tfjs: tf.memory().numBytes; jax-js, PyTorch: none, so RSS).`,
     `threads: rankfuse-native OpenMP over ${os.availableParallelism()} CPUs; wasm peers 1 thread (no Worker threads for wasm in Node); PyTorch torch.set_num_threads(${os.cpus().length}).`,
   );
   return {

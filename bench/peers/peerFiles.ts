@@ -100,8 +100,20 @@ export function medianAfter(xs: readonly number[], skip: number): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** The process's maximum resident set in bytes (Linux reports KiB). */
-export const maxRssBytes = (): number => process.resourceUsage().maxRSS * 1024;
+/**
+ * The process's own peak resident set in bytes: VmHWM from /proc/self/status. Not getrusage's maxRSS:
+ * Linux carries the parent's peak across fork+exec into it, so every peer spawned by a 1.4 GB bench
+ * process read as at least 1.4 GB. Falls back to maxRSS where /proc is missing.
+ */
+export function maxRssBytes(): number {
+  try {
+    const kib = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync("/proc/self/status", "utf8"))?.[1];
+    if (kib) return Number(kib) * 1024;
+  } catch {
+    // no /proc (not Linux)
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
 
 export function writeResult(outFile: string, r: PeerResult): void {
   fs.mkdirSync(path.dirname(path.resolve(outFile)), { recursive: true });

@@ -188,6 +188,18 @@ class Model:
         return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
 
 
+def peak_rss_bytes():
+    """This process's own peak RSS: VmHWM. getrusage's ru_maxrss carries the parent's peak across fork+exec."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
 def main():
     args = [a for a in sys.argv[1:] if a != "--no-coretype-fix"]
     if len(args) != 2:
@@ -231,14 +243,14 @@ def main():
 
     later = step_ms[2:] if len(step_ms) > 2 else step_ms
     med = float(np.median(later))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    peak = peak_rss_bytes()
     notes = "; ".join([
         f"PyTorch {torch.__version__} CPU, float32, {threads} threads (torch.set_num_threads(os.cpu_count()))",
         f"BLAS: {blas} ({', '.join(libs) or 'no BLAS library mapped'})",
         CORETYPE_NOTE,
         "torch.optim.AdamW(lr, betas (0.9, 0.999), eps 1e-8), weight_decay on 2-D weights only (embedding, projections, CoLA factors, head), 0 on norm gains; no clipping, constant lr",
         "attention written by hand (q·kᵀ, masked_fill -inf above the diagonal, softmax, ·v); F.linear for dense [out, in] weights; x@A, x@B for CoLA",
-        "peakMemoryBytes: resource.getrusage(RUSAGE_SELF).ru_maxrss (whole-process max RSS, incl. the Python runtime and torch libraries)",
+        "peakMemoryBytes: VmHWM of /proc/self/status (whole-process peak RSS, incl. the Python runtime and torch libraries)",
         f"tokensPerSec: median over steps 3..{spec['steps']}",
     ])
     out = {
