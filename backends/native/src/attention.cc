@@ -8,7 +8,7 @@
 //           dP = dO . v^T, dS = P * (dP - rowsum(dP * P)), dQ = dS . k, dK = dS^T . q, dV = P^T . dO.
 // The forward runs in parallel over (slice, row block); the backward over slices, each slice's row
 // blocks in order on one thread, so dK and dV sums have a fixed order: results repeat run to run and
-// at any thread count. The softmax is the same arithmetic as rows.cc's (max, exp, 1 / double sum).
+// at any thread count. The softmax is rows.cc's own (row_softmax.h), so fused and unfused round alike.
 //
 // Measured (CPU time, 1 thread, 32 slices of t 256, dh 64, the tiny/small presets' heads): forward
 // 6.4 ms fused vs 8.9 ms for the unfused chain; forward + backward 19.8 ms recomputing P vs 18.3 ms
@@ -17,57 +17,24 @@
 // predicted 214 MiB peak) and grows with t squared. Row blocks of 32 and 128 measured no faster than 64.
 #include <algorithm>
 #include <cstring>
-#include <limits>
 
 #include "gemm.h"
 #include "kernels.h"
+#include "row_softmax.h"
 #include "vmath.h"
 
 namespace rankfuse {
 namespace {
 
 using vm::vf;
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr int64_t kBlock = 64;  // query rows per block: a 64 x 256 score block is 64 KiB
 
 thread_local AlignedBuffer t_scores, t_grads;
 
-float rowMax(const float* x, int64_t n) {
-  vf m = vm::splat(kNegInf);
-  int64_t j = 0;
-  for (; j + vm::kLanes <= n; j += vm::kLanes) m = vm::vmax(m, vm::load(x + j));
-  if (j < n) m = vm::vmax(m, vm::loadPartial(x + j, n - j, kNegInf));
-  float r = kNegInf;
-  for (int l = 0; l < vm::kLanes; ++l) r = m[l] > r ? m[l] : r;
-  return r;
-}
-
-// Causal softmax in place of row `row` (query i sees keys [0, live)); columns [live, n) become 0.
-void softmaxRow(float* x, int64_t live, int64_t n) {
-  const float m = rowMax(x, live);
-  vf acc = vm::splat(0.0f);
-  double s = 0;
-  int64_t j = 0;
-  for (; j + vm::kLanes <= live; j += vm::kLanes) {
-    const vf e = vm::exp(vm::load(x + j) - m);
-    vm::store(x + j, e);
-    acc += e;
-  }
-  if (j < live) {
-    const vf e = vm::exp(vm::loadPartial(x + j, live - j, kNegInf) - m);
-    vm::storePartial(x + j, e, live - j);
-    for (int64_t l = 0; l < live - j; ++l) s += e[l];
-  }
-  for (int l = 0; l < vm::kLanes; ++l) s += acc[l];
-  const float inv = static_cast<float>(1.0 / s);
-  for (int64_t c = 0; c < live; ++c) x[c] *= inv;
-  std::fill(x + live, x + n, 0.0f);
-}
-
 // P (m x n, ld n) of query rows [i0, i0 + m) over keys [0, n) of one slice: q . k^T, then softmax.
 void probsBlock(const float* q, const float* k, float* p, int64_t i0, int64_t m, int64_t n, int64_t dk) {
   gemmSerial(View{q + i0 * dk, dk, 1}, View{k, 1, dk}, p, n, m, dk, n, false);
-  for (int64_t r = 0; r < m; ++r) softmaxRow(p + r * n, i0 + r + 1, n);
+  for (int64_t r = 0; r < m; ++r) rowsoftmax::softmaxRow(p + r * n, p + r * n, i0 + r + 1, n);
 }
 
 }  // namespace

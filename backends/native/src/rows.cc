@@ -2,51 +2,22 @@
 // cross-entropy. Rows are independent and run in parallel; each row is vectorized with vmath.h.
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "kernels.h"
+#include "row_softmax.h"
 #include "vmath.h"
 
 namespace rankfuse {
 namespace {
 
-using vm::vf;
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+using rowsoftmax::expShiftSum;
+using rowsoftmax::rowMax;
 
 // Rows per parallel chunk so that each chunk is ~8K elements.
 inline int64_t rowChunk(int64_t width) { return std::max<int64_t>(1, 8192 / std::max<int64_t>(1, width)); }
-
-float rowMax(const float* x, int64_t n) {
-  vf m = vm::splat(kNegInf);
-  int64_t j = 0;
-  for (; j + vm::kLanes <= n; j += vm::kLanes) m = vm::vmax(m, vm::load(x + j));
-  if (j < n) m = vm::vmax(m, vm::loadPartial(x + j, n - j, kNegInf));
-  float r = kNegInf;
-  for (int l = 0; l < vm::kLanes; ++l) r = m[l] > r ? m[l] : r;
-  return r;
-}
-
-// out[j] = exp(x[j] - m) (out may be null); returns the sum of those values (in double).
-double expShiftSum(const float* x, float* out, int64_t n, float m) {
-  vf acc = vm::splat(0.0f);
-  int64_t j = 0;
-  for (; j + vm::kLanes <= n; j += vm::kLanes) {
-    const vf e = vm::exp(vm::load(x + j) - m);
-    if (out) vm::store(out + j, e);
-    acc += e;
-  }
-  double s = 0;
-  if (j < n) {
-    const vf e = vm::exp(vm::loadPartial(x + j, n - j, kNegInf) - m);
-    if (out) vm::storePartial(out + j, e, n - j);
-    for (int64_t l = 0; l < n - j; ++l) s += e[l];
-  }
-  for (int l = 0; l < vm::kLanes; ++l) s += acc[l];
-  return s;
-}
 
 struct RopeTable {
   int64_t T, half, Dh;
@@ -89,10 +60,7 @@ void softmax(const float* x, float* out, int64_t rows, int64_t width, int64_t ca
     const float* xr = x + r * width;
     float* o = out + r * width;
     const int64_t live = causalT > 0 ? std::min(width, r % causalT + 1) : width;
-    const float m = rowMax(xr, live);
-    const float inv = static_cast<float>(1.0 / expShiftSum(xr, o, live, m));
-    for (int64_t j = 0; j < live; ++j) o[j] *= inv;
-    for (int64_t j = live; j < width; ++j) o[j] = 0.0f;
+    rowsoftmax::softmaxRow(xr, o, live, width);
   }
 }
 
