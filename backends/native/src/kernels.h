@@ -1,4 +1,4 @@
-// Declarations of the float32 kernels behind the N-API entry points (rankfuse.cc). Every kernel
+// Declarations of the float32 kernels behind the N-API entry points (napi_*.cc). Every kernel
 // writes into a caller-allocated output, row-major, and is safe to call with any size (including 0).
 #pragma once
 #include <cstddef>
