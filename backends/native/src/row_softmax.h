@@ -1,54 +1,19 @@
 // The one row softmax of the engine, shared by rows.cc (softmax, logSoftmax, cross-entropy) and
 // attention.cc (the fused kernel's probabilities), so the fused and unfused paths round identically:
 // row max, exp(x - max) vectorized with vmath.h, the sum in double, one float reciprocal.
+// Defined out of line (row_softmax.cc), not inline in this header: inlined into the row loops, a causal
+// softmax of 64 x 256 rows measured 10.1 us against 5.9 us out of line (1 thread).
 #pragma once
-#include <algorithm>
 #include <cstdint>
-#include <limits>
-
-#include "vmath.h"
 
 namespace rankfuse {
 namespace rowsoftmax {
 
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
-inline float rowMax(const float* x, int64_t n) {
-  vm::vf m = vm::splat(kNegInf);
-  int64_t j = 0;
-  for (; j + vm::kLanes <= n; j += vm::kLanes) m = vm::vmax(m, vm::load(x + j));
-  if (j < n) m = vm::vmax(m, vm::loadPartial(x + j, n - j, kNegInf));
-  float r = kNegInf;
-  for (int l = 0; l < vm::kLanes; ++l) r = m[l] > r ? m[l] : r;
-  return r;
-}
-
+float rowMax(const float* x, int64_t n);
 // out[j] = exp(x[j] - m) (out may be null, or x itself); returns the sum of those values (in double).
-inline double expShiftSum(const float* x, float* out, int64_t n, float m) {
-  vm::vf acc = vm::splat(0.0f);
-  int64_t j = 0;
-  for (; j + vm::kLanes <= n; j += vm::kLanes) {
-    const vm::vf e = vm::exp(vm::load(x + j) - m);
-    if (out) vm::store(out + j, e);
-    acc += e;
-  }
-  double s = 0;
-  if (j < n) {
-    const vm::vf e = vm::exp(vm::loadPartial(x + j, n - j, kNegInf) - m);
-    if (out) vm::storePartial(out + j, e, n - j);
-    for (int64_t l = 0; l < n - j; ++l) s += e[l];
-  }
-  for (int l = 0; l < vm::kLanes; ++l) s += acc[l];
-  return s;
-}
-
+double expShiftSum(const float* x, float* out, int64_t n, float m);
 // out = softmax of x's first `live` entries, and 0 in columns [live, n) (the causal mask); out may be x.
-inline void softmaxRow(const float* x, float* out, int64_t live, int64_t n) {
-  const float m = rowMax(x, live);
-  const float inv = static_cast<float>(1.0 / expShiftSum(x, out, live, m));
-  for (int64_t j = 0; j < live; ++j) out[j] *= inv;
-  std::fill(out + live, out + n, 0.0f);
-}
+void softmaxRow(const float* x, float* out, int64_t live, int64_t n);
 
 }  // namespace rowsoftmax
 }  // namespace rankfuse
