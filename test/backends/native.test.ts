@@ -69,6 +69,12 @@ describe("native addon", () => {
     expect(() => addon.unary(UnaryOp.exp, new Float32Array(4), new Float32Array(2))).toThrow(RangeError);
     expect(() => addon.transpose(new Float32Array(6), new Float32Array(6), Int32Array.of(2, 3), Int32Array.of(0, 0))).toThrow(RangeError);
     expect(() => addon.binary(BinaryOp.add, new Float32Array(2), new Float32Array(1), new Float32Array(3), Int32Array.of(3), Int32Array.of(1), Int32Array.of(0))).toThrow(RangeError);
+    // 65536^4 = 2^64 elements: a wrapping product would read it as 0 and do nothing instead of refusing
+    const huge = Int32Array.of(65536, 65536, 65536, 65536), zeros = new Int32Array(4);
+    expect(() => addon.binary(BinaryOp.add, new Float32Array(1), new Float32Array(1), new Float32Array(1), huge, zeros, zeros)).toThrow(RangeError);
+    expect(() => addon.broadcastTo(new Float32Array(1), new Float32Array(1), huge, zeros)).toThrow(RangeError);
+    expect(() => addon.transpose(new Float32Array(1), new Float32Array(1), huge, Int32Array.of(0, 1, 2, 3))).toThrow(RangeError);
+    expect(() => addon.reduce(ReduceOp.sum, new Float32Array(1), new Float32Array(1), huge, Int32Array.of(1, 1, 1, 1))).toThrow(RangeError);
   });
 
   describe.each(["auto", "avx512", "avx2", "generic"])("matmul (%s micro-kernel)", (kernel) => {

@@ -26,10 +26,16 @@ inline uint64_t prod(std::initializer_list<int64_t> xs) {
   return p;
 }
 
-// Elements of a decoded shape (entries already checked non-negative).
+// a * b, saturating: a shape whose element count passes 2^64 must fail the length check, not wrap to 0.
+inline uint64_t mulSat(uint64_t a, uint64_t b) {
+  uint64_t p;
+  return __builtin_mul_overflow(a, b, &p) ? std::numeric_limits<uint64_t>::max() : p;
+}
+
+// Elements of a decoded shape (entries already checked non-negative), saturating.
 inline uint64_t elements(const int64_t* shape, size_t rank) {
   uint64_t total = 1;
-  for (size_t k = 0; k < rank; ++k) total *= static_cast<uint64_t>(shape[k]);
+  for (size_t k = 0; k < rank; ++k) total = mulSat(total, static_cast<uint64_t>(shape[k]));
   return total;
 }
 

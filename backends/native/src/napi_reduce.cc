@@ -17,8 +17,8 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
   a.require(mask.len == rank, "reduceMask and shape differ in length") && a.knownOp(op, kReduceCount);
   uint64_t total = 1, kept = 1;
   for (size_t k = 0; k < rank && a.ok(); ++k) {
-    total *= static_cast<uint64_t>(shape[k]);
-    if (!mask.p[k]) kept *= static_cast<uint64_t>(shape[k]);
+    total = mulSat(total, static_cast<uint64_t>(shape[k]));
+    if (!mask.p[k]) kept = mulSat(kept, static_cast<uint64_t>(shape[k]));
   }
   a.need(x, total) && a.need(out, kept);
   return a.run([&] { reduce(static_cast<int>(op), x.p, out.p, static_cast<int>(rank), shape, mask.p); });
