@@ -4,9 +4,15 @@ import { ATTENTION, ATTENTION_BWD, isAttention, isAttentionBwd, isLowrank, isLow
 import { BinaryOp, UnaryOp } from "./build.ts";
 import type { NativeCtx, NBuf } from "./kernels.ts";
 
-/** The chain kinds the addon runs as one kernel (lowrank.cc, attention.cc), and the largest rank they take. */
+/** The chain kinds the addon runs as one kernel (lowrank.cc, attention.cc). */
 export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([LOWRANK, LOWRANK_BWD, ATTENTION, ATTENTION_BWD]);
-export const NATIVE_MAX_FUSED_RANK = 1024;
+/**
+ * The largest rank the planner fuses for this engine. The kernels take any rank, but past 256 the
+ * GEMMs are large enough to run at full speed unfused and the fused layer lost time: `npm run bench --
+ * fusion` and `-- native`, 2 cores, unfused/fused time: forward r 64 (tiny) 1.36-1.44x; forward+backward r 128 (60M) 1.17-1.31x, r 256
+ * (350M) 0.96-1.03x, r 512 (1B) 0.92x in two runs. So r > 256 stays unfused.
+ */
+export const NATIVE_MAX_FUSED_RANK = 256;
 
 const ACT: Record<ChainAct, number> = { identity: 0, silu: UnaryOp.silu, gelu: UnaryOp.gelu, relu: UnaryOp.relu };
 const NONE = new Float32Array(0);
