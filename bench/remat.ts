@@ -21,7 +21,7 @@ const SHAPES: { config: string; batch: number }[] = [
 const POLICIES: RematPolicy[] = [saveAll, colaM, saveNothing];
 
 export async function run(opts: { repeats?: number; shapes?: string[] } = {}): Promise<SuiteResult> {
-  const repeats = opts.repeats ?? 7;
+  const repeats = opts.repeats ?? 11;
   const be = await loadBackend(process.env.RANKFUSE_BACKEND || "auto");
   if (E.isLeft(be)) throw new Error(be.left.message);
   const rows: (string | number)[][] = [];
