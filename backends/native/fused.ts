@@ -7,10 +7,11 @@ import type { NativeCtx, NBuf } from "./kernels.ts";
 /** The chain kinds the addon runs as one kernel (lowrank.cc, attention.cc). */
 export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([LOWRANK, LOWRANK_BWD, ATTENTION, ATTENTION_BWD]);
 /**
- * The largest rank the planner fuses for this engine. The kernels take any rank, but past 256 the
- * GEMMs are large enough to run at full speed unfused and the fused layer lost time: `npm run bench --
- * fusion` and `-- native`, 2 cores, unfused/fused time: forward r 64 (tiny) 1.36-1.44x; forward+backward r 128 (60M) 1.17-1.31x, r 256
- * (350M) 0.96-1.03x, r 512 (1B) 0.92x in two runs. So r > 256 stays unfused.
+ * The largest rank the planner fuses for this engine. The kernels take any rank, but the larger the
+ * rank, the closer the unfused GEMMs run to full speed and the less fusing saves: `npm run bench --
+ * fusion` / `-- native`, 2 cores, unfused/fused time over three runs: forward r 64 (tiny) 1.36-1.44x;
+ * forward+backward r 128 (60M) 0.99-1.31x, r 256 (350M) 0.96-1.06x, r 512 (1B) 0.92-0.98x. So ranks
+ * above 256 stay unfused.
  */
 export const NATIVE_MAX_FUSED_RANK = 256;
 
