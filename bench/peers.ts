@@ -59,11 +59,11 @@ export const PEERS: readonly Peer[] = [
 ];
 
 const lastLines = (s: string, n: number) => s.trim().split("\n").slice(-n).join(" / ");
-/** A reason on one line, short enough for a table cell (a compiler's error can run to pages). */
-const oneLine = (s: string | null): string | null => {
+/** A reason on one line of at most `max` characters (a compiler's error can run to pages). */
+const oneLine = (s: string | null, max = 300): string | null => {
   if (!s) return null;
   const flat = s.trim().split("\n").slice(0, 3).map((l) => l.trim()).join(" / ");
-  return flat.length > 300 ? `${flat.slice(0, 300)}...` : flat;
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 };
 
 function spawnOk(cmd: string, args: string[], timeoutMs: number): string | null {
@@ -164,7 +164,7 @@ export async function run(opts: { quick?: boolean; repeats?: number; steps?: num
           }
           if (c.failures.length) notes.push(`${key} ${c.peer}: ${c.failures.length} of ${repeats} runs failed: ${c.failures[0]}`);
         }
-        for (const name of skipped.keys()) rows.push([key, name, `skipped (see notes): ${firstLine(skipped.get(name) ?? "", 80)}`, "n/a", "n/a", "n/a", "n/a", "n/a", "-"]);
+        for (const name of skipped.keys()) rows.push([key, name, `skipped (see notes): ${oneLine(skipped.get(name)!, 80)}`, "n/a", "n/a", "n/a", "n/a", "n/a", "-"]);
         notes.push(targetsLine(key, summary));
         data[key] = { preset, method, batch: spec.config.batch, seq: spec.config.seq, tokensPerStep: tokens, steps, warmup: WARM, repeats, peers: summary, skipped: Object.fromEntries(skipped) };
       }
@@ -207,10 +207,4 @@ function targetsLine(key: string, cells: readonly Cell[]): string {
     return `${label} ${formatRatio(r)} (target ${target}x: ${Number.isFinite(r) ? (r >= target ? "met" : "NOT met") : "not measured"})`;
   };
   return `${key} targets: ${[check("rankfuse-wasm/tfjs-wasm", get("rankfuse-wasm"), get("tfjs-wasm"), 1.5), check("best rankfuse/jax-js", best, get("jax-js-wasm"), 2), check("best rankfuse/PyTorch", best, get("torch-cpu"), 1)].join("; ")}.`;
-}
-
-/** A table cell keeps the first line of a long reason (a compiler error); the notes carry it whole. */
-function firstLine(text: string, max: number): string {
-  const line = text.split("\n")[0]!.replace(/\|/g, "\\|");
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
