@@ -18,18 +18,17 @@
 
 namespace rankfuse {
 
-// Product of sizes, saturating instead of overflowing (so an absurd size fails the length check).
-inline uint64_t prod(std::initializer_list<int64_t> xs) {
-  uint64_t p = 1;
-  for (int64_t x : xs)
-    if (__builtin_mul_overflow(p, static_cast<uint64_t>(x), &p)) return std::numeric_limits<uint64_t>::max();
-  return p;
-}
-
 // a * b, saturating: a shape whose element count passes 2^64 must fail the length check, not wrap to 0.
 inline uint64_t mulSat(uint64_t a, uint64_t b) {
   uint64_t p;
   return __builtin_mul_overflow(a, b, &p) ? std::numeric_limits<uint64_t>::max() : p;
+}
+
+// Product of sizes, saturating.
+inline uint64_t prod(std::initializer_list<int64_t> xs) {
+  uint64_t p = 1;
+  for (int64_t x : xs) p = mulSat(p, static_cast<uint64_t>(x));
+  return p;
 }
 
 // Elements of a decoded shape (entries already checked non-negative), saturating.
@@ -160,12 +159,10 @@ class Args {
   template <typename T>
   bool stridedFits(const Buf<T>& b, const int64_t* shape, const int64_t* strides, size_t rank) {
     if (!ok_) return false;
-    uint64_t total = 1, maxOff = 0;
-    for (size_t k = 0; k < rank; ++k) {
-      total = total * static_cast<uint64_t>(shape[k]);
-      if (shape[k] > 0) maxOff += static_cast<uint64_t>(shape[k] - 1) * static_cast<uint64_t>(strides[k]);
-    }
-    return total == 0 || need(b, maxOff + 1);
+    if (elements(shape, rank) == 0) return true;
+    uint64_t maxOff = 0;
+    for (size_t k = 0; k < rank; ++k) maxOff += static_cast<uint64_t>(shape[k] - 1) * static_cast<uint64_t>(strides[k]);
+    return need(b, maxOff + 1);
   }
   // An op code below `count` (the kernel's enum size).
   bool knownOp(int64_t op, int64_t count) {

@@ -15,12 +15,10 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
   a.dims(3, shape, &rank, "shape");
   const auto mask = a.i32(4);
   a.require(mask.len == rank, "reduceMask and shape differ in length") && a.knownOp(op, kReduceCount);
-  uint64_t total = 1, kept = 1;
-  for (size_t k = 0; k < rank && a.ok(); ++k) {
-    total = mulSat(total, static_cast<uint64_t>(shape[k]));
+  uint64_t kept = 1;
+  for (size_t k = 0; k < rank && a.ok(); ++k)
     if (!mask.p[k]) kept = mulSat(kept, static_cast<uint64_t>(shape[k]));
-  }
-  a.need(x, total) && a.need(out, kept);
+  a.need(x, a.ok() ? elements(shape, rank) : 0) && a.need(out, kept);
   return a.run([&] { reduce(static_cast<int>(op), x.p, out.p, static_cast<int>(rank), shape, mask.p); });
 }
 
