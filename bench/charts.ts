@@ -1,11 +1,11 @@
 /**
  * Charts a suite asks for, as plain data (saved in its JSON, so the summary can be redrawn from the JSON
  * alone), and the log-log line chart that scaling needs: both axes in decades, a power law is a straight
- * line whose slope is the exponent. Bars come from train/svg.ts's barChart.
+ * line whose slope is the exponent. Bars come from report/svg.ts's barChart.
  */
-import { barChart, escapeXml, type BarChartOptions } from "../train/svg.ts";
-import { logAxis } from "../train/niceTicks.ts";
-import { formatNumber } from "../train/format.ts";
+import { barChart, escapeXml, type BarChartOptions } from "../report/svg.ts";
+import { logAxis } from "../report/niceTicks.ts";
+import { formatNumber } from "../util/format.ts";
 
 export type LogLogSeries = { name: string; points: [number, number][] };
 export type LogLogOptions = { title: string; xLabel: string; yLabel: string; series: LogLogSeries[]; width?: number; height?: number };

@@ -1,15 +1,15 @@
 import * as E from "fp-ts/lib/Either.js";
-import { dim } from "../dsl/dim.ts";
+import { dim } from "../ir/dim.ts";
 import { spec } from "../dsl/spec.ts";
-import { compile } from "../dsl/compile.ts";
+import { compile } from "../run/compile.ts";
 import { valueAndGrad } from "../dsl/autodiff.ts";
 import type { Tensor } from "../dsl/trace.ts";
 import * as op from "../dsl/ops.ts";
-import type { Backend } from "../backends/backend.ts";
-import { loadBackend } from "../backends/registry.ts";
+import type { Backend } from "../ir/backend.ts";
+import { loadBackend } from "../backends/index.ts";
 import { CONFIGS } from "../models/config.ts";
 import { colaLinear } from "../models/layers.ts";
-import { formatNumber } from "../train/format.ts";
+import { formatNumber } from "../util/format.ts";
 import { random, stats, type SuiteResult } from "./report.ts";
 
 /**

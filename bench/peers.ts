@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { loadNativeAddon } from "../backends/native/build.ts";
-import type { Bar } from "../train/svg.ts";
+import type { Bar } from "../report/svg.ts";
 import type { SuiteChart } from "./charts.ts";
 import type { PeerResult } from "./peers/peerFiles.ts";
 import type { SuiteResult } from "./report.ts";

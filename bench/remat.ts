@@ -1,10 +1,10 @@
 import * as E from "fp-ts/lib/Either.js";
-import { loadBackend } from "../backends/registry.ts";
+import { loadBackend } from "../backends/index.ts";
 import { resolveConfig } from "../models/config.ts";
 import { makeModel } from "../models/model.ts";
-import { colaM, saveAll, saveNothing, savedResiduals, type RematPolicy } from "../fusion/remat.ts";
+import { colaM, saveAll, saveNothing, savedResiduals, type RematPolicy } from "../passes/remat.ts";
 import { compileTrainStep } from "../train/step.ts";
-import { formatNumber } from "../train/format.ts";
+import { formatNumber } from "../util/format.ts";
 import type { SuiteResult } from "./report.ts";
 import { formatStat, pairedRatios, stats } from "./stats.ts";
 

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import { loadNativeAddon } from "../backends/native/build.ts";
-import { markdownTable } from "../train/reportMarkdown.ts";
+import { markdownTable } from "../report/markdownTable.ts";
 import { renderChart, type SuiteChart } from "./charts.ts";
 import { writeSummary, type SavedSuite } from "./summary.ts";
 

@@ -1,4 +1,4 @@
-import { markdownTable } from "../train/reportMarkdown.ts";
+import { markdownTable } from "../report/markdownTable.ts";
 import { saveSuite, type SuiteResult } from "./report.ts";
 
 /**

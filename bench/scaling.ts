@@ -1,8 +1,8 @@
 import * as E from "fp-ts/lib/Either.js";
-import { loadBackend } from "../backends/registry.ts";
+import { loadBackend } from "../backends/index.ts";
 import { resolveConfig, type ConfigOverrides } from "../models/config.ts";
 import { makeModel } from "../models/model.ts";
-import { formatNumber } from "../train/format.ts";
+import { formatNumber } from "../util/format.ts";
 import { compileTrainStep } from "../train/step.ts";
 import type { LogLogSeries } from "./charts.ts";
 import type { SuiteChart } from "./charts.ts";

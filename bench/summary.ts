@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { markdownTable } from "../train/reportMarkdown.ts";
+import { markdownTable } from "../report/markdownTable.ts";
 import type { SuiteChart } from "./charts.ts";
 
 /** The JSON a suite leaves in bench/results/<suite>.json. */

@@ -1,5 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
-import { BACKEND_NAMES, AUTO_ORDER, loadBackend, pickAuto } from "../backends/registry.ts";
+import { BACKEND_NAMES, AUTO_ORDER, loadBackend, pickAuto } from "../backends/index.ts";
 import { parseFlags } from "./args.ts";
 
 const HELP = `rankfuse backends: list the backends available on this machine

@@ -1,13 +1,13 @@
 import * as E from "fp-ts/lib/Either.js";
 import path from "node:path";
-import { renderError } from "../dsl/errors.ts";
-import { loadBackend } from "../backends/registry.ts";
+import { renderError } from "../ir/errors.ts";
+import { loadBackend } from "../backends/index.ts";
 import { makeModel, METHODS, type LanguageModel } from "../models/model.ts";
 import { loadData } from "../train/data.ts";
 import { renderRunError } from "../train/trainErrors.ts";
-import { markdownTable } from "../train/reportMarkdown.ts";
-import { TABLE_HEADERS, tableRows, writeCompareReport, type CompareRow } from "../train/compareReport.ts";
-import { formatNumber } from "../train/format.ts";
+import { markdownTable } from "../report/markdownTable.ts";
+import { TABLE_HEADERS, tableRows, writeCompareReport, type CompareRow } from "../report/compareReport.ts";
+import { formatNumber } from "../util/format.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import { MODEL_HELP, modelConfigFrom, RUN_FLAGS, RUN_HELP, runSettingsFrom } from "./trainFlags.ts";
 import { runTraining } from "./session.ts";

@@ -1,15 +1,15 @@
 import * as E from "fp-ts/lib/Either.js";
-import { dim, type Dim } from "../dsl/dim.ts";
+import { dim, type Dim } from "../ir/dim.ts";
 import { spec } from "../dsl/spec.ts";
-import { compile } from "../dsl/compile.ts";
+import { compile } from "../run/compile.ts";
 import { valueAndGrad } from "../dsl/autodiff.ts";
-import { renderError } from "../dsl/errors.ts";
+import { renderError } from "../ir/errors.ts";
 import type { Tensor } from "../dsl/trace.ts";
 import * as op from "../dsl/ops.ts";
-import { loadBackend } from "../backends/registry.ts";
+import { loadBackend } from "../backends/index.ts";
 import { referenceBackend } from "../backends/reference/backend.ts";
 import { colaLinear } from "../models/layers.ts";
-import { Rng } from "../train/rng.ts";
+import { Rng } from "../util/rng.ts";
 import { parseFlags, intFlag } from "./args.ts";
 
 const HELP = `rankfuse demo: compile one CoLA layer y = B·silu(A·x), run forward and backward, print the plan

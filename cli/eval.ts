@@ -1,6 +1,6 @@
 import * as E from "fp-ts/lib/Either.js";
-import { renderError } from "../dsl/errors.ts";
-import { loadBackend } from "../backends/registry.ts";
+import { renderError } from "../ir/errors.ts";
+import { loadBackend } from "../backends/index.ts";
 import { evalWindows } from "../train/batches.ts";
 import { loadData } from "../train/data.ts";
 import { evaluate } from "../train/evaluate.ts";

@@ -1,5 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
-import { exportWeights } from "../train/exportWeights.ts";
+import { exportWeights } from "../methods/exportWeights.ts";
 import { renderRunError } from "../train/trainErrors.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import { loadWeights } from "./runDir.ts";

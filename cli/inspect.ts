@@ -1,16 +1,16 @@
 import * as E from "fp-ts/lib/Either.js";
-import { renderError } from "../dsl/errors.ts";
+import { renderError } from "../ir/errors.ts";
 import { makeModel, METHODS } from "../models/model.ts";
 import { compileTrainStep, planTrainStep } from "../train/step.ts";
-import { loadBackend } from "../backends/registry.ts";
-import { formatNumber } from "../train/format.ts";
+import { loadBackend } from "../backends/index.ts";
+import { formatNumber } from "../util/format.ts";
 import { aliasedFlag, choiceFlag, intFlag, parseFlags, UsageError } from "./args.ts";
-import { makePlan, type Plan } from "../fusion/plan.ts";
-import { fuseChains } from "../fusion/chain.ts";
-import { chainCapsOf } from "../fusion/targetCaps.ts";
-import { isFused } from "../dsl/graph.ts";
-import { lowerFused } from "../fusion/lower.ts";
-import { rematGraph, colaM, saveAll, saveNothing, savedResiduals, type RematPolicy } from "../fusion/remat.ts";
+import { makePlan, type Plan } from "../passes/plan.ts";
+import { fuseChains } from "../passes/chain.ts";
+import { chainCapsOf } from "../passes/targetCaps.ts";
+import { isFused } from "../ir/graph.ts";
+import { lowerFused } from "../run/lower.ts";
+import { rematGraph, colaM, saveAll, saveNothing, savedResiduals, type RematPolicy } from "../passes/remat.ts";
 import type { LanguageModel } from "../models/model.ts";
 
 const POLICIES: Record<string, RematPolicy> = { saveAll, saveNothing, colaM };

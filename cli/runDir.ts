@@ -2,7 +2,7 @@ import * as E from "fp-ts/lib/Either.js";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
 import { makeModel, type LanguageModel } from "../models/model.ts";
 import { loadCheckpoint } from "../train/checkpoint.ts";
-import { importWeights } from "../train/exportWeights.ts";
+import { importWeights } from "../methods/exportWeights.ts";
 import { trainError, type TrainError } from "../train/errors.ts";
 
 export interface LoadedWeights {

@@ -1,5 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
-import type { Backend } from "../backends/backend.ts";
+import type { Backend } from "../ir/backend.ts";
 import type { LanguageModel } from "../models/model.ts";
 import type { LoadedData } from "../train/data.ts";
 import { train, type TrainResult } from "../train/loop.ts";

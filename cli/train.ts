@@ -1,10 +1,10 @@
 import * as E from "fp-ts/lib/Either.js";
-import { renderError } from "../dsl/errors.ts";
-import { loadBackend } from "../backends/registry.ts";
+import { renderError } from "../ir/errors.ts";
+import { loadBackend } from "../backends/index.ts";
 import { makeModel, METHODS } from "../models/model.ts";
 import { loadData } from "../train/data.ts";
 import { renderRunError } from "../train/trainErrors.ts";
-import { formatNumber } from "../train/format.ts";
+import { formatNumber } from "../util/format.ts";
 import { aliasedFlag, parseFlags, UsageError } from "./args.ts";
 import { MODEL_HELP, modelConfigFrom, RUN_FLAGS, RUN_HELP, runSettingsFrom } from "./trainFlags.ts";
 import { runTraining } from "./session.ts";

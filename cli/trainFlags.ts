@@ -1,5 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
-import { renderError } from "../dsl/errors.ts";
+import { renderError } from "../ir/errors.ts";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
 import { intFlag, numFlag, UsageError, type Options } from "./args.ts";
 import type { TrainOptions } from "../train/loop.ts";

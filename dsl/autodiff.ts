@@ -1,10 +1,10 @@
-import type { Var } from "./graph.ts";
-import type { Prim } from "./prims.ts";
-import { flatten, unflatten } from "./tree.ts";
+import type { Var } from "../ir/graph.ts";
+import type { Prim } from "../ir/prims.ts";
+import { flatten, unflatten } from "../ir/tree.ts";
 import { bind, currentTrace, isTensor, Tensor, withTrace } from "./trace.ts";
 import { vjpRules, type VjpRule } from "./rules/vjpRules.ts";
 import * as op from "./ops.ts";
-import { RankfuseException } from "./errors.ts";
+import { RankfuseException } from "../ir/errors.ts";
 
 /**
  * Reverse mode as a graph transform. `valueAndGrad(f)` is itself a traceable function: it traces `f`

@@ -1,8 +1,8 @@
-import { anon, dim, numel, type Dim, type Shape } from "./dim.ts";
-export { broadcastDims } from "./dim.ts";
-import type { DType } from "./prims.ts";
+import { anon, dim, numel, type Dim, type Shape } from "../ir/dim.ts";
+export { broadcastDims } from "../ir/dim.ts";
+import type { DType } from "../ir/prims.ts";
 import { bind, Tensor } from "./trace.ts";
-import type { DropLast, Last, MatmulCheck, MatmulShape, Permute, Suffixes, SwapLast } from "./shapeTypes.ts";
+import type { DropLast, Last, MatmulCheck, MatmulShape, Permute, Suffixes, SwapLast } from "../ir/shapeTypes.ts";
 
 /**
  * The user-facing ops. Each appends one primitive (or a few) to the current trace; shapes are checked

@@ -1,5 +1,5 @@
-import type { Shape } from "./dim.ts";
-import type { DType } from "./prims.ts";
+import type { Shape } from "../ir/dim.ts";
+import type { DType } from "../ir/prims.ts";
 import type { Tensor } from "./trace.ts";
 
 /** Declares a function input: its dims (possibly unbound, bound at compile) and dtype. */

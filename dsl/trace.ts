@@ -1,7 +1,7 @@
-import { Graph, Var, type AbsVal, type Eqn, type EqnMeta } from "./graph.ts";
-import type { Shape } from "./dim.ts";
-import type { Prim, PrimParams } from "./prims.ts";
-import { RankfuseException } from "./errors.ts";
+import { Graph, Var, type AbsVal, type Eqn, type EqnMeta } from "../ir/graph.ts";
+import type { Shape } from "../ir/dim.ts";
+import type { Prim, PrimParams } from "../ir/prims.ts";
+import { RankfuseException } from "../ir/errors.ts";
 import { shapeRules, type AnyShapeRule } from "./rules/shapeRules.ts";
 
 /**

@@ -1,5 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
-import type { RankfuseError } from "../dsl/errors.ts";
+import type { RankfuseError } from "../ir/errors.ts";
 
 /**
  * Model configurations: the paper sizes (PAPERS.md, vocabulary 32000, T5 tokenizer in the papers) and

@@ -1,8 +1,8 @@
-import type { Dim, Shape } from "../dsl/dim.ts";
+import type { Dim, Shape } from "../ir/dim.ts";
 import type { Tensor } from "../dsl/trace.ts";
 import * as op from "../dsl/ops.ts";
 import { checkpointName } from "../dsl/trace.ts";
-import { COLA_ACT } from "../fusion/remat.ts";
+import { COLA_ACT } from "../passes/remat.ts";
 
 /** Building blocks shared by the models: each is a pure function of its params and input. */
 
@@ -20,7 +20,7 @@ export interface ColaParams<I extends Dim = Dim, R extends Dim = Dim, O extends 
 /**
  * CoLA's low-rank auto-encoder `B·σ(A·x)` (row-vector form: σ(x·A)·B): the rank-r value in the middle
  * is where CoLA's nonlinearity lives and what CoLA-M keeps for backward (z = x·A, named before σ so that
- * backward gets σ(z) and σ'(z) from it without recomputing x·A; fusion/remat.ts `colaM`).
+ * backward gets σ(z) and σ'(z) from it without recomputing x·A; passes/remat.ts `colaM`).
  */
 export const colaLinear = <I extends Dim, R extends Dim, O extends Dim, S extends Shape>(
   x: Tensor<readonly [...S, I]>,

@@ -1,19 +1,19 @@
 import * as E from "fp-ts/lib/Either.js";
-import { dim, type Dim } from "../dsl/dim.ts";
-import type { RankfuseError } from "../dsl/errors.ts";
+import { dim, type Dim } from "../ir/dim.ts";
+import type { RankfuseError } from "../ir/errors.ts";
 import type { Tensor } from "../dsl/trace.ts";
 import { colaLinear, linear, type ColaParams } from "./layers.ts";
 import type { ModelConfig } from "./config.ts";
 import { decoderLogits, decoderLoss, type DecoderOptions, type DecoderParams, type Projection } from "./transformer.ts";
-import { colaM, type RematPolicy } from "../fusion/remat.ts";
+import { colaM, type RematPolicy } from "../passes/remat.ts";
 import { initParams, layoutOf, normal, ONES, param, type ParamDecl, type ParamLayout } from "./params.ts";
 import type { SchemeOptions, TrainingScheme } from "../train/scheme.ts";
-import { makeCrnet } from "./crnet.ts";
-import { makeStructuredFfn } from "./structuredFfnModel.ts";
-import { makeRelora } from "./relora.ts";
-import { makeDynamic } from "./dynamic.ts";
-import { makeFira } from "./fira.ts";
-import { makeSst } from "./sst.ts";
+import { makeCrnet } from "../methods/crnet/model.ts";
+import { makeStructuredFfn } from "../methods/structuredFfn/model.ts";
+import { makeRelora } from "../methods/relora/model.ts";
+import { makeDynamic } from "../methods/dynamic/model.ts";
+import { makeFira } from "../methods/fira/model.ts";
+import { makeSst } from "../methods/sst/model.ts";
 
 /** Every method `train --method` and `compare --methods` accept: a model, plus a training scheme for some. */
 export const METHODS = ["full", "cola", "colaM", "crnet", "relora", "dynamic", "fira", "sst", "lowrankFfn", "blockShuffleFfn", "blockDenseFfn", "lowrankFfnGuided", "blockShuffleFfnGuided", "blockDenseFfnGuided"] as const;

@@ -1,7 +1,7 @@
-import { dim, numel, type Dim } from "../dsl/dim.ts";
+import { dim, numel, type Dim } from "../ir/dim.ts";
 import { spec, isSpec, type TensorSpec } from "../dsl/spec.ts";
-import { flatten, leafPaths, unflatten, type TreeDef } from "../dsl/tree.ts";
-import { Rng } from "../train/rng.ts";
+import { flatten, leafPaths, unflatten, type TreeDef } from "../ir/tree.ts";
+import { Rng } from "../util/rng.ts";
 
 /** How a parameter starts: N(0, std²) or all ones (norm gains). */
 export type Init = { readonly kind: "normal"; readonly std: number } | { readonly kind: "ones" };

@@ -1,8 +1,8 @@
-import { anon, dim, type Dim } from "../dsl/dim.ts";
+import { anon, dim, type Dim } from "../ir/dim.ts";
 import type { Tensor } from "../dsl/trace.ts";
 import * as op from "../dsl/ops.ts";
 import { checkpointName } from "../dsl/trace.ts";
-import { BLOCK_INPUT, HEAD_LOGITS } from "../fusion/remat.ts";
+import { BLOCK_INPUT, HEAD_LOGITS } from "../passes/remat.ts";
 import type { ModelConfig } from "./config.ts";
 
 /**

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import * as E from "fp-ts/lib/Either.js";
 import { causeMessage, trainError, type TrainError, type TrainErrorTag } from "./errors.ts";
-import { sha256Hex } from "./hash.ts";
+import { sha256Hex } from "../util/hash.ts";
 
 /** Best-effort directory fsync so the rename itself survives a power cut (unsupported on some platforms). */
 const fsyncDir = (dir: string): void => {

@@ -12,7 +12,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { trainError, type TrainError } from "./errors.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../util/rng.ts";
 
 export type SamplerOptions = { seqLen: number; batch: number; seed: number };
 export type Batch = { inputs: Int32Array; targets: Int32Array };

@@ -20,7 +20,7 @@ import { causeMessage, trainError, type TrainError } from "./errors.ts";
 import { checksumPath, readVerified, writeVerified } from "./atomicFile.ts";
 import { encodeSafetensors, decodeSafetensors, type Tensor, type TensorInput } from "./safetensors.ts";
 import { configDifferences } from "./configDiff.ts";
-import { isRngState, type RngState } from "./rng.ts";
+import { isRngState, type RngState } from "../util/rng.ts";
 import type { SamplerState } from "./batches.ts";
 import type { NamedParams } from "./params.ts";
 import type { AdamState } from "./adamw.ts";

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { createRequire } from "node:module";
 import * as E from "fp-ts/lib/Either.js";
 import { causeMessage, trainError, type TrainError } from "./errors.ts";
-import { sha256Stream } from "./hash.ts";
+import { sha256Stream } from "../util/hash.ts";
 
 export type Corpus = { name: string; train: string[]; val: string[]; fingerprint: string };
 export type CorpusOptions = { data?: string; valFraction?: number };

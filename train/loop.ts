@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import path from "node:path";
 import fs from "node:fs";
-import type { Backend } from "../backends/backend.ts";
+import type { Backend } from "../ir/backend.ts";
 import type { LanguageModel } from "../models/model.ts";
 import { AdamW } from "./adamw.ts";
 import { loadNativeAddon } from "../backends/native/build.ts";
@@ -11,7 +11,7 @@ import { clipGlobalNorm } from "./clip.ts";
 import { evaluate, type EvalResult } from "./evaluate.ts";
 import { MetricsLog, truncateAfterStep } from "./metricsLog.ts";
 import type { Progress } from "./progress.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../util/rng.ts";
 import { warmupCosine } from "./schedule.ts";
 import { compileEvalStep, compileTrainStep, frozenMask } from "./step.ts";
 import type { SchemeContext, SchemeState } from "./scheme.ts";

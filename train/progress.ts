@@ -4,7 +4,7 @@
  * plain lines, rate-limited so logs stay readable, and always the last
  * step, so the final numbers are never lost.
  */
-import { formatDuration, formatNumber } from "./format.ts";
+import { formatDuration, formatNumber } from "../util/format.ts";
 
 export type ProgressStream = { write(s: string): unknown; isTTY?: boolean; columns?: number };
 export type ProgressFields = { loss?: number; tokPerSec?: number; [k: string]: number | string | undefined };

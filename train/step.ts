@@ -1,17 +1,17 @@
 import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
-import { dim } from "../dsl/dim.ts";
+import { dim } from "../ir/dim.ts";
 import { spec } from "../dsl/spec.ts";
-import { compile, trace } from "../dsl/compile.ts";
-import type { Plan } from "../fusion/plan.ts";
-import { planWithRemat } from "../fusion/rematPlan.ts";
+import { compile, trace } from "../run/compile.ts";
+import type { Plan } from "../passes/plan.ts";
+import { planWithRemat } from "../passes/rematPlan.ts";
 import { valueAndGrad } from "../dsl/autodiff.ts";
-import { unflatten } from "../dsl/tree.ts";
+import { unflatten } from "../ir/tree.ts";
 import { specLeaves } from "../models/params.ts";
-import type { RankfuseError } from "../dsl/errors.ts";
+import type { RankfuseError } from "../ir/errors.ts";
 import type { Tensor } from "../dsl/trace.ts";
-import type { Backend } from "../backends/backend.ts";
-import type { RunStats } from "../backends/executor.ts";
+import type { Backend } from "../ir/backend.ts";
+import type { RunStats } from "../run/executor.ts";
 import type { LanguageModel } from "../models/model.ts";
 
 /** A compiled training step: flat params and a batch in, loss and flat gradients out. */

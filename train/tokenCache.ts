@@ -11,7 +11,7 @@ import { pipe } from "fp-ts/lib/function.js";
 import { readVerified, writeVerified } from "./atomicFile.ts";
 import type { Corpus } from "./corpus.ts";
 import { causeMessage, trainError, type TrainError } from "./errors.ts";
-import { sha256Hex } from "./hash.ts";
+import { sha256Hex } from "../util/hash.ts";
 import { fromLittleEndianBytes, toLittleEndianBytes } from "./littleEndian.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 

@@ -1,4 +1,4 @@
-import { renderError, type RankfuseError } from "../dsl/errors.ts";
+import { renderError, type RankfuseError } from "../ir/errors.ts";
 import { renderTrainError, type TrainError } from "./errors.ts";
 
 /** Errors of a training run: from compiling and running (RankfuseError) or from data and files (TrainError). */

@@ -1,12 +1,12 @@
 /**
  * Backends in a browser. The wasm backend is tfjs-backend-wasm with its .wasm files fetched from the
- * server (backends/wasm.ts reads them from node_modules, which a page cannot). WebGPU is taken when the
+ * server (backends/wasm/index.ts reads them from node_modules, which a page cannot). WebGPU is taken when the
  * browser has it and an adapter answers; otherwise the run falls back to wasm and says why.
  */
 import * as E from "fp-ts/lib/Either.js";
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import type { Backend } from "../backends/backend.ts";
+import type { Backend } from "../ir/backend.ts";
 import { tfjsBackend } from "../backends/tfjs/backend.ts";
 import type { WebgpuBackend } from "../backends/webgpu/backend.ts";
 import { webgpuBackendBrowser } from "../backends/webgpu/browser.ts";

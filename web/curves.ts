@@ -1,6 +1,6 @@
-import { lineChart, type Point } from "../train/svg.ts";
+import { lineChart, type Point } from "../report/svg.ts";
 
-/** The live loss and validation curves: train/svg.ts's chart, redrawn at most once per frame. */
+/** The live loss and validation curves: report/svg.ts's chart, redrawn at most once per frame. */
 export class Curves {
   readonly train: Point[] = [];
   readonly val: Point[] = [];

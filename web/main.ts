@@ -4,7 +4,7 @@
  */
 import * as E from "fp-ts/lib/Either.js";
 import { METHODS, makeModel } from "../models/model.ts";
-import { fmt } from "../fusion/plan.ts";
+import { fmt } from "../passes/plan.ts";
 import { PRESETS, playgroundConfig } from "./presets.ts";
 import type { BackendChoice, FromWorker, RunRequest, ToWorker } from "./protocol.ts";
 import { decodeTextFile } from "./textFile.ts";

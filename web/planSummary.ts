@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
-import { fmt, type Plan } from "../fusion/plan.ts";
-import { savedResiduals } from "../fusion/remat.ts";
-import { isFused, outsOf, showAbs, type Node } from "../dsl/graph.ts";
+import { fmt, type Plan } from "../passes/plan.ts";
+import { savedResiduals } from "../passes/remat.ts";
+import { isFused, outsOf, showAbs, type Node } from "../ir/graph.ts";
 import { planTrainStep } from "../train/step.ts";
 import type { LanguageModel } from "../models/model.ts";
 

@@ -5,12 +5,12 @@
  * and the method's training scheme (ReLoRA, Fira, SST, ...) driven in the loop's order.
  */
 import * as E from "fp-ts/lib/Either.js";
-import { dim } from "../dsl/dim.ts";
+import { dim } from "../ir/dim.ts";
 import { spec } from "../dsl/spec.ts";
-import { compile } from "../dsl/compile.ts";
-import { unflatten } from "../dsl/tree.ts";
+import { compile } from "../run/compile.ts";
+import { unflatten } from "../ir/tree.ts";
 import type { Tensor } from "../dsl/trace.ts";
-import type { Backend } from "../backends/backend.ts";
+import type { Backend } from "../ir/backend.ts";
 import { makeModel, type LanguageModel } from "../models/model.ts";
 import { AdamW } from "../train/adamw.ts";
 import { BatchSampler, evalWindows, type Batch } from "../train/batches.ts";
@@ -21,8 +21,8 @@ import { compileEvalStep, compileTrainStep, frozenMask, type EvalStep, type Trai
 import type { TrainingScheme } from "../train/scheme.ts";
 import { byteTokenizer } from "../train/tokenizer.ts";
 import { encodeSafetensors } from "../train/safetensors.ts";
-import { Rng } from "../train/rng.ts";
-import type { Plan } from "../fusion/plan.ts";
+import { Rng } from "../util/rng.ts";
+import type { Plan } from "../passes/plan.ts";
 import { playgroundConfig } from "./presets.ts";
 
 export interface SessionOptions {

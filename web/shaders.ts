@@ -1,8 +1,8 @@
-import type { Backend } from "../backends/backend.ts";
+import type { Backend } from "../ir/backend.ts";
 import type { WebgpuBackend } from "../backends/webgpu/backend.ts";
 import { fusedPrograms } from "../backends/webgpu/fused/lowrank.ts";
-import { isFused } from "../dsl/graph.ts";
-import type { Plan } from "../fusion/plan.ts";
+import { isFused } from "../ir/graph.ts";
+import type { Plan } from "../passes/plan.ts";
 
 /** A WebGPU program one kernel launched: tfjs's cache key and the WGSL it generated for these shapes. */
 export interface ShaderRecord {

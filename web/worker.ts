@@ -4,7 +4,7 @@
  * task, so a Stop message is handled between two steps and the page never waits on training.
  */
 import * as E from "fp-ts/lib/Either.js";
-import type { Backend } from "../backends/backend.ts";
+import type { Backend } from "../ir/backend.ts";
 import type { WebgpuBackend } from "../backends/webgpu/backend.ts";
 import { loadBrowserBackend } from "./backends.ts";
 import { summarizePlan } from "./planSummary.ts";

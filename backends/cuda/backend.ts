@@ -1,8 +1,8 @@
 import * as E from "fp-ts/lib/Either.js";
 import * as tf from "@tensorflow/tfjs-core";
 import { createRequire } from "node:module";
-import { PRIMS, type Prim } from "../../dsl/prims.ts";
-import type { Backend, HostTensor, Kernel } from "../backend.ts";
+import { PRIMS, type Prim } from "../../ir/prims.ts";
+import type { Backend, HostTensor, Kernel } from "../../ir/backend.ts";
 import type { TfKernel } from "../tfjs/kernels.ts";
 import { webgpuKernels } from "../webgpu/kernels.ts";
 

@@ -1,6 +1,6 @@
 import * as E from "fp-ts/lib/Either.js";
-import { PRIMS, type Prim } from "../../dsl/prims.ts";
-import type { Backend, HostTensor, Kernel } from "../backend.ts";
+import { PRIMS, type Prim } from "../../ir/prims.ts";
+import type { Backend, HostTensor, Kernel } from "../../ir/backend.ts";
 import { loadNativeAddon } from "./build.ts";
 import { nativeKernels, type NativeKernel } from "./kernels.ts";
 import { BufferPool, type NBuf } from "./pool.ts";

@@ -1,6 +1,6 @@
-import { numel } from "../../dsl/dim.ts";
-import type { FusedEqn, Var } from "../../dsl/graph.ts";
-import { ATTENTION, ATTENTION_BWD, isAttention, isAttentionBwd, isLowrank, isLowrankBwd, LOWRANK, LOWRANK_BWD, type ChainAct } from "../../fusion/chainKinds.ts";
+import { numel } from "../../ir/dim.ts";
+import type { FusedEqn, Var } from "../../ir/graph.ts";
+import { ATTENTION, ATTENTION_BWD, isAttention, isAttentionBwd, isLowrank, isLowrankBwd, LOWRANK, LOWRANK_BWD, type ChainAct } from "../../ir/fusedKinds.ts";
 import { BinaryOp, UnaryOp } from "./build.ts";
 import type { NativeCtx, NBuf } from "./kernels.ts";
 

@@ -1,6 +1,6 @@
-import { sizes } from "../../dsl/dim.ts";
-import type { AbsVal } from "../../dsl/graph.ts";
-import type { Prim, PrimParams } from "../../dsl/prims.ts";
+import { sizes } from "../../ir/dim.ts";
+import type { AbsVal } from "../../ir/graph.ts";
+import type { Prim, PrimParams } from "../../ir/prims.ts";
 import { stridesOf } from "../reference/strided.ts";
 import { BinaryOp as BINARY, ReduceOp as REDUCE, UnaryOp as UNARY, type NativeAddon } from "./build.ts";
 

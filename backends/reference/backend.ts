@@ -1,6 +1,6 @@
-import { PRIMS, type Prim } from "../../dsl/prims.ts";
-import type { Eqn } from "../../dsl/graph.ts";
-import type { Backend, HostTensor, Kernel } from "../backend.ts";
+import { PRIMS, type Prim } from "../../ir/prims.ts";
+import type { Eqn } from "../../ir/graph.ts";
+import type { Backend, HostTensor, Kernel } from "../../ir/backend.ts";
 import { referenceKernels, type RefKernel } from "./kernels.ts";
 
 /** Float64 JavaScript: slow, simple, and the oracle for every test. */

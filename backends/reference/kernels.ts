@@ -1,7 +1,7 @@
-import { sizes } from "../../dsl/dim.ts";
-import type { AbsVal } from "../../dsl/graph.ts";
-import type { Prim, PrimParams } from "../../dsl/prims.ts";
-import * as act from "./activations.ts";
+import { sizes } from "../../ir/dim.ts";
+import type { AbsVal } from "../../ir/graph.ts";
+import type { Prim, PrimParams } from "../../ir/prims.ts";
+import * as act from "../../ir/activations.ts";
 import { broadcastOffsets, gatherOffsets, rows, stridesOf } from "./strided.ts";
 
 /**

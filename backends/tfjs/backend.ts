@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { PRIMS, type Prim } from "../../dsl/prims.ts";
-import type { Backend, HostTensor, Kernel } from "../backend.ts";
+import { PRIMS, type Prim } from "../../ir/prims.ts";
+import type { Backend, HostTensor, Kernel } from "../../ir/backend.ts";
 import { tfKernels, type TfKernel } from "./kernels.ts";
 
 /**

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { sizes } from "../../dsl/dim.ts";
-import type { AbsVal } from "../../dsl/graph.ts";
-import type { Prim, PrimParams } from "../../dsl/prims.ts";
-import { GELU_A, GELU_C } from "../reference/activations.ts";
+import { sizes } from "../../ir/dim.ts";
+import type { AbsVal } from "../../ir/graph.ts";
+import type { Prim, PrimParams } from "../../ir/prims.ts";
+import { GELU_A, GELU_C } from "../../ir/activations.ts";
 
 /**
  * Kernels written with TensorFlow.js ops, shared by the cpu and wasm backends. Two wasm traps shape

@@ -45,10 +45,10 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
-import { RankfuseException } from "../../dsl/errors.ts";
-import { PRIMS, type Prim } from "../../dsl/prims.ts";
-import { isFused, type Node } from "../../dsl/graph.ts";
-import type { Backend, HostTensor, Kernel } from "../backend.ts";
+import { RankfuseException } from "../../ir/errors.ts";
+import { PRIMS, type Prim } from "../../ir/prims.ts";
+import { isFused, type Node } from "../../ir/graph.ts";
+import type { Backend, HostTensor, Kernel } from "../../ir/backend.ts";
 import type { TfKernel } from "../tfjs/kernels.ts";
 import { requestFullDevice, showAdapter, summarize, type AdapterSummary } from "./adapter.ts";
 import { GpuErrorLog } from "./errors.ts";

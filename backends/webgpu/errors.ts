@@ -1,5 +1,5 @@
 /// <reference types="@webgpu/types" />
-import { RankfuseException, type RankfuseError } from "../../dsl/errors.ts";
+import { RankfuseException, type RankfuseError } from "../../ir/errors.ts";
 
 /**
  * WebGPU reports validation, out-of-memory and internal errors asynchronously instead of throwing, so

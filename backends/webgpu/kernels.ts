@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { Prim } from "../../dsl/prims.ts";
+import type { Prim } from "../../ir/prims.ts";
 import { tfKernels, type TfKernel } from "../tfjs/kernels.ts";
 
 /**

@@ -22,12 +22,12 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel } from "../../models/model.ts";
-import { exportWeights } from "../../train/exportWeights.ts";
+import { exportWeights } from "../../methods/exportWeights.ts";
 import { loadData } from "../../train/data.ts";
 import { BatchSampler } from "../../train/batches.ts";
 import { compileTrainStep } from "../../train/step.ts";
 import { AdamW } from "../../train/adamw.ts";
-import { loadBackend } from "../../backends/registry.ts";
+import { loadBackend } from "../../backends/index.ts";
 import { loadNativeAddon } from "../../backends/native/build.ts";
 
 function parseArgs(argv: string[]) {

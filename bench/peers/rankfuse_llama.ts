@@ -9,7 +9,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { loadBackend } from "../../backends/registry.ts";
+import { loadBackend } from "../../backends/index.ts";
 import { loadNativeAddon } from "../../backends/native/build.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel } from "../../models/model.ts";

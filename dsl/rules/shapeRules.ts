@@ -1,8 +1,8 @@
 import * as E from "fp-ts/lib/Either.js";
-import { anon, broadcastDims, dimsAgree, numel, showShape, type Dim } from "../dim.ts";
-import type { AbsVal } from "../graph.ts";
-import type { DType, Prim, PrimParams } from "../prims.ts";
-import { dtypeError, shapeError, type RankfuseError } from "../errors.ts";
+import { anon, broadcastDims, dimsAgree, numel, showShape, type Dim } from "../../ir/dim.ts";
+import type { AbsVal } from "../../ir/graph.ts";
+import type { DType, Prim, PrimParams } from "../../ir/prims.ts";
+import { dtypeError, shapeError, type RankfuseError } from "../../ir/errors.ts";
 
 /**
  * Abstract evaluation: the run-time twin of the type-level shape rules. Each rule checks its inputs

@@ -1,8 +1,8 @@
-import { anon, type Dim } from "../dim.ts";
-import type { Prim, PrimParams } from "../prims.ts";
+import { anon, type Dim } from "../../ir/dim.ts";
+import type { Prim, PrimParams } from "../../ir/prims.ts";
 import type { Tensor } from "../trace.ts";
 import * as op from "../ops.ts";
-import { GELU_A, GELU_C } from "../../backends/reference/activations.ts";
+import { GELU_A, GELU_C } from "../../ir/activations.ts";
 
 /**
  * Reverse-mode rules, one per primitive, written with the DSL's own ops: the backward pass is an

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
 import { BinaryOp, loadNativeAddon, ReduceOp, UnaryOp, type NativeAddon } from "../../backends/native/build.ts";
-import * as act from "../../backends/reference/activations.ts";
-import { Rng } from "../../train/rng.ts";
+import * as act from "../../ir/activations.ts";
+import { Rng } from "../../util/rng.ts";
 import { allcloseViolation } from "../helpers/allclose.ts";
 
 /**

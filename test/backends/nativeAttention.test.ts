@@ -1,24 +1,24 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
-import { dim } from "../../dsl/dim.ts";
+import { dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
-import { compile } from "../../dsl/compile.ts";
+import { compile } from "../../run/compile.ts";
 import { valueAndGrad } from "../../dsl/autodiff.ts";
 import type { Tensor } from "../../dsl/trace.ts";
-import { fusedNodes } from "../../fusion/chain.ts";
+import { fusedNodes } from "../../passes/chain.ts";
 import * as op from "../../dsl/ops.ts";
-import type { Backend } from "../../backends/backend.ts";
+import type { Backend } from "../../ir/backend.ts";
 import { loadNativeAddon, type NativeAddon } from "../../backends/native/build.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel, type LanguageModel } from "../../models/model.ts";
 import { compileTrainStep } from "../../train/step.ts";
-import { Rng } from "../../train/rng.ts";
+import { Rng } from "../../util/rng.ts";
 import { allcloseViolation } from "../helpers/allclose.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 import { runs } from "../helpers/runs.ts";
-import { nativeOrSkip, noFusedKernels } from "../fusion/targets.ts";
+import { nativeOrSkip, noFusedKernels } from "../passes/targets.ts";
 
 /**
  * The native fused attention kernels (attention.cc): the addon against a float64 definition, and the

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
 import { loadNativeAddon } from "../../backends/native/build.ts";
-import { loadBackend } from "../../backends/registry.ts";
+import { loadBackend } from "../../backends/index.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel } from "../../models/model.ts";
 import { AdamW } from "../../train/adamw.ts";
-import { Rng } from "../../train/rng.ts";
+import { Rng } from "../../util/rng.ts";
 import { compileTrainStep } from "../../train/step.ts";
 
 /**

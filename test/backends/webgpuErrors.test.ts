@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
 import * as tf from "@tensorflow/tfjs-core";
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
-import { RankfuseException } from "../../dsl/errors.ts";
-import { loadBackend } from "../../backends/registry.ts";
+import { RankfuseException } from "../../ir/errors.ts";
+import { loadBackend } from "../../backends/index.ts";
 import type { WebgpuBackend } from "../../backends/webgpu/backend.ts";
 
 /**

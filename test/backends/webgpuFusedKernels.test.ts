@@ -1,19 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
-import { dim } from "../../dsl/dim.ts";
+import { dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
-import { compile } from "../../dsl/compile.ts";
+import { compile } from "../../run/compile.ts";
 import { valueAndGrad } from "../../dsl/autodiff.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
-import type { Backend } from "../../backends/backend.ts";
-import { loadBackend } from "../../backends/registry.ts";
+import type { Backend } from "../../ir/backend.ts";
+import { loadBackend } from "../../backends/index.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import type { WebgpuBackend } from "../../backends/webgpu/backend.ts";
 import { countDispatches, type DispatchCounter } from "../../backends/webgpu/fused/dispatchCount.ts";
 import { maxFusedRankOf } from "../../backends/webgpu/fused/tiling.ts";
 import { colaLinear } from "../../models/layers.ts";
-import { colaM } from "../../fusion/remat.ts";
+import { colaM } from "../../passes/remat.ts";
 import { allcloseViolation } from "../helpers/allclose.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 

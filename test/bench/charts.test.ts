@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { logLogChart, renderChart } from "../../bench/charts.ts";
 import { runs } from "../helpers/runs.ts";
-import { expectBalancedTags } from "../train/svgChecks.ts";
+import { expectBalancedTags } from "../report/svgChecks.ts";
 
 /** The centres of a chart's data markers, in drawing order. */
 const markers = (svg: string): [number, number][] => [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
@@ -32,7 +32,7 @@ describe("logLogChart", () => {
     expectBalancedTags(none);
   });
 
-  it("renders bar charts through train/svg.ts, with the error bars given", () => {
+  it("renders bar charts through report/svg.ts, with the error bars given", () => {
     const svg = renderChart({ kind: "bar", file: "b.svg", options: { title: "tokens/s", yLabel: "tokens/s", bars: [{ label: "native", value: 5000, error: [4800, 5100] }, { label: "tfjs", value: 400 }] } });
     expect(svg.match(/<rect x=/g)).toHaveLength(3); // the frame and two bars
     expect(svg.match(/<path d="M/g)).toHaveLength(1); // one error bar

@@ -1,10 +1,10 @@
-import { dim, type Dim } from "../../dsl/dim.ts";
+import { dim, type Dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
-import { compile } from "../../dsl/compile.ts";
+import { compile } from "../../run/compile.ts";
 import { valueAndGrad } from "../../dsl/autodiff.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
-import type { Backend } from "../../backends/backend.ts";
+import type { Backend } from "../../ir/backend.ts";
 import { colaLinear } from "../../models/layers.ts";
 
 /**
@@ -21,7 +21,7 @@ export interface ColaResult {
   readonly grads: { readonly A: Float64Array; readonly B: Float64Array; readonly x: Float64Array };
 }
 
-/** A small deterministic generator (the page has no access to train/rng's state). */
+/** A small deterministic generator (the page has no access to util/rng's state). */
 function values(seed: number, n: number, scale: number): Float64Array {
   let s = seed >>> 0 || 1;
   return Float64Array.from({ length: n }, () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
-import { dim } from "../../dsl/dim.ts";
+import { dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
-import { compile } from "../../dsl/compile.ts";
-import { renderError, type RankfuseError } from "../../dsl/errors.ts";
+import { compile } from "../../run/compile.ts";
+import { renderError, type RankfuseError } from "../../ir/errors.ts";
 import * as op from "../../dsl/ops.ts";
-import { PRIMS } from "../../dsl/prims.ts";
+import { PRIMS } from "../../ir/prims.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 

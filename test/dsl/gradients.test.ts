@@ -1,7 +1,7 @@
 import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { PRIMS } from "../../dsl/prims.ts";
+import { PRIMS } from "../../ir/prims.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { primCases } from "../helpers/primCases.ts";
 import { directionalCheck } from "../helpers/gradcheck.ts";

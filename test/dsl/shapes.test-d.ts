@@ -1,8 +1,8 @@
 import { describe, expectTypeOf, it } from "vitest";
-import { dim, type Dim } from "../../dsl/dim.ts";
+import { dim, type Dim } from "../../ir/dim.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
-import type { MatmulCheck, ShapeError } from "../../dsl/shapeTypes.ts";
+import type { MatmulCheck, ShapeError } from "../../ir/shapeTypes.ts";
 
 /** Shape errors do not compile; well-shaped programs type-check to the expected shape. */
 declare const x: Tensor<readonly [Dim<"n">, Dim<"d">]>;

@@ -1,7 +1,7 @@
 import { runs } from "../helpers/runs.ts";
 import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { PRIMS, type Prim } from "../../dsl/prims.ts";
+import { PRIMS, type Prim } from "../../ir/prims.ts";
 import { vjpRules, type VjpRule } from "../../dsl/rules/vjpRules.ts";
 import * as op from "../../dsl/ops.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";

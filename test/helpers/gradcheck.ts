@@ -1,13 +1,13 @@
 import * as E from "fp-ts/lib/Either.js";
-import { numel, type Dim } from "../../dsl/dim.ts";
-import { compile } from "../../dsl/compile.ts";
+import { numel, type Dim } from "../../ir/dim.ts";
+import { compile } from "../../run/compile.ts";
 import { spec, type TensorSpec } from "../../dsl/spec.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import { valueAndGrad } from "../../dsl/autodiff.ts";
-import { renderError } from "../../dsl/errors.ts";
+import { renderError } from "../../ir/errors.ts";
 import * as op from "../../dsl/ops.ts";
-import type { Backend } from "../../backends/backend.ts";
-import { Rng } from "../../train/rng.ts";
+import type { Backend } from "../../ir/backend.ts";
+import { Rng } from "../../util/rng.ts";
 import type { FloatInput, IntInput, PrimCase } from "./primCases.ts";
 
 /** Unwraps a Right or fails the test with the rendered error. */

@@ -1,6 +1,6 @@
 import fc from "fast-check";
-import { anon, dim, type Dim } from "../../dsl/dim.ts";
-import type { Prim } from "../../dsl/prims.ts";
+import { anon, dim, type Dim } from "../../ir/dim.ts";
+import type { Prim } from "../../ir/prims.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
 

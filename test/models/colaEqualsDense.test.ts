@@ -1,10 +1,10 @@
 import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { dim } from "../../dsl/dim.ts";
+import { dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
-import { compile } from "../../dsl/compile.ts";
-import { unflatten } from "../../dsl/tree.ts";
+import { compile } from "../../run/compile.ts";
+import { unflatten } from "../../ir/tree.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
@@ -12,7 +12,7 @@ import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import { makeModel, type LanguageModel } from "../../models/model.ts";
 import { linear, type ColaParams } from "../../models/layers.ts";
 import { decoderLoss, type DecoderOptions, type DecoderParams, type Projection } from "../../models/transformer.ts";
-import { Rng } from "../../train/rng.ts";
+import { Rng } from "../../util/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 
 /**

@@ -1,15 +1,15 @@
 import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { dim, type Dim } from "../../dsl/dim.ts";
+import { dim, type Dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
-import { compile } from "../../dsl/compile.ts";
+import { compile } from "../../run/compile.ts";
 import { valueAndGrad } from "../../dsl/autodiff.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { colaLinear, linear } from "../../models/layers.ts";
-import { Rng } from "../../train/rng.ts";
+import { Rng } from "../../util/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 
 const backend = referenceBackend();

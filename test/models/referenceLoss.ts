@@ -1,12 +1,12 @@
-import { dim } from "../../dsl/dim.ts";
+import { dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
-import { compile } from "../../dsl/compile.ts";
-import { unflatten } from "../../dsl/tree.ts";
+import { compile } from "../../run/compile.ts";
+import { unflatten } from "../../ir/tree.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import type { ModelConfig } from "../../models/config.ts";
 import type { LanguageModel } from "../../models/model.ts";
-import type { Rng } from "../../train/rng.ts";
+import type { Rng } from "../../util/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 
 /** A model's loss in float64 on the reference backend, for equivalences and central differences that must not round. */

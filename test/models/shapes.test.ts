@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
-import { dim } from "../../dsl/dim.ts";
+import { dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
-import { compile } from "../../dsl/compile.ts";
+import { compile } from "../../run/compile.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig, type ConfigOverrides, type ModelConfig } from "../../models/config.ts";
 import { METHODS, makeModel, type LanguageModel } from "../../models/model.ts";
-import { Rng } from "../../train/rng.ts";
+import { Rng } from "../../util/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 
 const backend = referenceBackend();

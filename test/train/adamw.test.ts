@@ -1,7 +1,7 @@
 import { describe, it, expect } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
 import { AdamW } from "../../train/adamw.ts";
-import { Rng } from "../../train/rng.ts";
+import { Rng } from "../../util/rng.ts";
 
 describe("AdamW", () => {
   it("matches a hand-computed two-step example (decayed matrix, undecayed vector)", () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
 import { AdamW } from "../../train/adamw.ts";
 import { loadNativeAddon } from "../../backends/native/build.ts";
-import { Rng } from "../../train/rng.ts";
+import { Rng } from "../../util/rng.ts";
 
 const native = loadNativeAddon();
 const missing = E.isLeft(native) && !process.env.RANKFUSE_REQUIRE_NATIVE;

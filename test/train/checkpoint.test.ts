@@ -8,7 +8,7 @@ import {
 import { checksumPath, writeFileAtomic, writeVerified } from "../../train/atomicFile.ts";
 import { encodeSafetensors } from "../../train/safetensors.ts";
 import { AdamW } from "../../train/adamw.ts";
-import { Rng } from "../../train/rng.ts";
+import { Rng } from "../../util/rng.ts";
 import { BatchSampler } from "../../train/batches.ts";
 import { tempDir } from "./tempDir.ts";
 

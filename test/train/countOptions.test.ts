@@ -2,8 +2,8 @@ import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { countOptionError } from "../../train/countOptions.ts";
-import { checkDynamicOptions } from "../../train/dynamicScheme.ts";
-import { checkReloraOptions } from "../../train/reloraScheme.ts";
+import { checkDynamicOptions } from "../../methods/dynamic/scheme.ts";
+import { checkReloraOptions } from "../../methods/relora/scheme.ts";
 
 describe("countOptionError", () => {
   it("accepts unset options and whole numbers at least their minimum", () => {

@@ -1,6 +1,6 @@
 import { expect } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
-import type { Backend } from "../../backends/backend.ts";
+import type { Backend } from "../../ir/backend.ts";
 import type { LanguageModel } from "../../models/model.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { train, type TrainData, type TrainOptions, type TrainResult } from "../../train/loop.ts";

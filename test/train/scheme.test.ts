@@ -8,7 +8,7 @@ import { compileTrainStep } from "../../train/step.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import type { SchemeContext, SchemeState, TrainingScheme } from "../../train/scheme.ts";
 import type { Progress } from "../../train/progress.ts";
-import { Rng } from "../../train/rng.ts";
+import { Rng } from "../../util/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 import { tempDir } from "./tempDir.ts";
 

@@ -1,10 +1,10 @@
 import type * as E from "fp-ts/lib/Either.js";
-import type { RankfuseError } from "../../dsl/errors.ts";
+import type { RankfuseError } from "../../ir/errors.ts";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import type { LanguageModel } from "../../models/model.ts";
 import { AdamW } from "../../train/adamw.ts";
-import { loraSlots } from "../../train/reloraOps.ts";
-import { Rng } from "../../train/rng.ts";
+import { loraSlots } from "../../methods/relora/ops.ts";
+import { Rng } from "../../util/rng.ts";
 import type { SchemeContext } from "../../train/scheme.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 

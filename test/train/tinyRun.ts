@@ -1,12 +1,12 @@
 import { expect } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
-import type { Backend } from "../../backends/backend.ts";
+import type { Backend } from "../../ir/backend.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import type { LanguageModel } from "../../models/model.ts";
 import { train, type TrainData, type TrainOptions, type TrainResult } from "../../train/loop.ts";
 import type { Progress } from "../../train/progress.ts";
-import { Rng } from "../../train/rng.ts";
+import { Rng } from "../../util/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 
 /**

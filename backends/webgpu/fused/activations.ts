@@ -1,4 +1,4 @@
-import type { ChainAct } from "../../../fusion/chainKinds.ts";
+import type { ChainAct } from "../../../ir/fusedKinds.ts";
 
 /**
  * The chain activations and their derivatives in WGSL, in the same forms as the native addon

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { numel } from "../../../dsl/dim.ts";
-import type { FusedEqn, Var } from "../../../dsl/graph.ts";
-import { isLowrank, isLowrankBwd, LOWRANK, LOWRANK_BWD } from "../../../fusion/chainKinds.ts";
+import { numel } from "../../../ir/dim.ts";
+import type { FusedEqn, Var } from "../../../ir/graph.ts";
+import { isLowrank, isLowrankBwd, LOWRANK, LOWRANK_BWD } from "../../../ir/fusedKinds.ts";
 import { flatGrid, type FusedLaunch, type FusedProgram } from "./program.ts";
 import { TokenReduceProgram } from "./reduce.ts";
 import { RowChainProgram } from "./rowChain.ts";

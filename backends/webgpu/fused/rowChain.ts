@@ -1,4 +1,4 @@
-import type { ChainAct } from "../../../fusion/chainKinds.ts";
+import type { ChainAct } from "../../../ir/fusedKinds.ts";
 import { rowChainPreamble } from "./rowChainPreamble.ts";
 import { rowChainVec4Code } from "./rowChainVec4.ts";
 import type { FusedProgram } from "./program.ts";

@@ -1,0 +1,54 @@
+import type { FusedEqn, FusedParams } from "./graph.ts";
+
+/**
+ * The fused kernel kinds the chain pass emits. Each names its inputs and outputs, so a backend's
+ * kernel (and a reader of `plan.toString()`) finds every buffer by role, not by position.
+ *
+ * lowrank:          y = act(x·A)·B, then an optional epilogue y ⊕ e (⊕ = add: residual, mul: gating);
+ *                   inputs x, A, B[, e]; outputs y[, z = x·A][, h = act(z)] (z, h where backward reads them).
+ * lowrankBackward:  dZ = (dY·Bᵀ) ⊙ act'(z); dX = dZ·Aᵀ [+ acc], dA = xᵀ·dZ, dB = hᵀ·dY, each where the
+ *                   graph computes it; inputs dY, B[, z][, A][, acc][, x][, h]; outputs [dX][, dA][, dB][, dZ].
+ *
+ * attention:         O = softmax_causal(q·kᵀ)·v per leading index (passes/attentionChain.ts); inputs q, k, v;
+ *                    outputs O[, P] (P where something other than the backward node reads it).
+ * attentionBackward: from dO, with P recomputed from q and k (flash-style, so P is never saved):
+ *                    dS = P ⊙ (dO·vᵀ − rowsum(dO·vᵀ ⊙ P)); dQ = dS·k, dK = dSᵀ·q, dV = Pᵀ·dO, each where the
+ *                    graph computes it; inputs q, k, v, dO; outputs [dQ][, dK][, dV].
+ */
+export const LOWRANK = "lowrank";
+export const LOWRANK_BWD = "lowrankBackward";
+export const ATTENTION = "attention";
+export const ATTENTION_BWD = "attentionBackward";
+export const CHAIN_KINDS: readonly string[] = [LOWRANK, LOWRANK_BWD, ATTENTION, ATTENTION_BWD];
+
+export const CHAIN_ACTS = ["identity", "silu", "gelu", "relu"] as const;
+export type ChainAct = (typeof CHAIN_ACTS)[number];
+
+export interface LowrankParams extends FusedParams {
+  readonly kind: typeof LOWRANK;
+  readonly act: ChainAct;
+  readonly r: number;
+  readonly epilogue: "none" | "add" | "mul";
+}
+
+export interface LowrankBwdParams extends FusedParams {
+  readonly kind: typeof LOWRANK_BWD;
+  readonly act: ChainAct;
+  readonly r: number;
+}
+
+export interface AttentionParams extends FusedParams {
+  readonly kind: typeof ATTENTION | typeof ATTENTION_BWD;
+  readonly causal: true;
+}
+
+export const isLowrank = (e: FusedEqn): e is FusedEqn & { params: LowrankParams } => e.params.kind === LOWRANK;
+export const isLowrankBwd = (e: FusedEqn): e is FusedEqn & { params: LowrankBwdParams } => e.params.kind === LOWRANK_BWD;
+export const isAttention = (e: FusedEqn): e is FusedEqn & { params: AttentionParams } => e.params.kind === ATTENTION;
+export const isAttentionBwd = (e: FusedEqn): e is FusedEqn & { params: AttentionParams } => e.params.kind === ATTENTION_BWD;
+
+/** What the pass may fuse on a target: read from a backend's caps, never from its name. */
+export interface ChainCaps {
+  readonly maxRank: number;
+  readonly kinds: ReadonlySet<string>;
+}

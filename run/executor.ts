@@ -1,0 +1,74 @@
+import { outsOf, type Var } from "../ir/graph.ts";
+import type { Launch, Plan } from "../passes/plan.ts";
+import { prepareLaunch, type LaunchKernel } from "./lower.ts";
+import type { Backend, HostTensor } from "../ir/backend.ts";
+
+/** Per-primitive time, collected when RANKFUSE_PROFILE is set and printed by `printProfile`. */
+class Profile {
+  readonly ms = new Map<string, { ms: number; calls: number; flops: number }>();
+  add(l: Launch, ms: number) {
+    const key = process.env.RANKFUSE_PROFILE === "shapes" ? `${l.eqn.prim} ${l.eqn.inputs.map((v) => `[${v.shape}]`).join("")}` : l.eqn.prim;
+    const e = this.ms.get(key) ?? { ms: 0, calls: 0, flops: 0 };
+    this.ms.set(key, { ms: e.ms + ms, calls: e.calls + 1, flops: e.flops + l.flops });
+  }
+  toString(): string {
+    const rows = [...this.ms.entries()].sort((a, b) => b[1].ms - a[1].ms);
+    const total = rows.reduce((s, [, e]) => s + e.ms, 0);
+    return rows.map(([p, e]) => `${p.padEnd(process.env.RANKFUSE_PROFILE === "shapes" ? 40 : 12)} ${e.ms.toFixed(0).padStart(7)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}% ${String(e.calls).padStart(6)} calls ${(e.flops / e.ms / 1e6).toFixed(1).padStart(7)} GFLOP/s`).join("\n");
+  }
+}
+export const profile = process.env.RANKFUSE_PROFILE ? new Profile() : null;
+
+export interface RunStats {
+  /** Measured peak of the bytes the backend held above what it held before the run. */
+  readonly peakBytes: number;
+  readonly ms: number;
+}
+
+/**
+ * Runs a plan on a backend: writes the inputs, dispatches each launch, frees every buffer right after
+ * its last use, reads the outputs back. Kernels are prepared once per plan.
+ */
+export class Executor<B> {
+  private readonly kernels: LaunchKernel<B>[];
+
+  constructor(
+    readonly plan: Plan,
+    readonly backend: Backend<B>,
+  ) {
+    this.kernels = plan.launches.map((l) => prepareLaunch(backend, l.eqn));
+  }
+
+  async run(inputs: readonly HostTensor[]): Promise<{ outputs: (Float32Array | Float64Array | Int32Array)[]; stats: RunStats }> {
+    const { plan, backend } = this;
+    await backend.activate?.();
+    const t0 = performance.now();
+    const base = backend.liveBytes();
+    const env = new Map<Var, B>();
+    let peak = 0;
+    const release = (v: Var) => {
+      const b = env.get(v);
+      if (b !== undefined && !plan.graph.outputs.includes(v)) {
+        backend.free(b);
+        env.delete(v);
+      }
+    };
+    try {
+      plan.graph.inputs.forEach((v, i) => env.set(v, backend.write(inputs[i]!)));
+      peak = backend.liveBytes() - base;
+      plan.unusedInputs.forEach(release);
+      plan.launches.forEach((l, i) => {
+        const t = profile ? performance.now() : 0;
+        const outs = this.kernels[i]!(l.eqn.inputs.map((v) => env.get(v)!));
+        if (profile) profile.add(l, performance.now() - t);
+        outsOf(l.eqn).forEach((v, j) => env.set(v, outs[j]!));
+        peak = Math.max(peak, backend.liveBytes() - base);
+        l.frees.forEach(release);
+      });
+      const outputs = await Promise.all(plan.graph.outputs.map((v) => backend.read(env.get(v)!)));
+      return { outputs, stats: { peakBytes: peak, ms: performance.now() - t0 } };
+    } finally {
+      for (const b of new Set(env.values())) backend.free(b);
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import * as E from "fp-ts/lib/Either.js";
+import type { Backend, BackendCaps } from "../../ir/backend.ts";
+import { loadBackend } from "../../backends/index.ts";
+import { CHAIN_KINDS } from "../../ir/fusedKinds.ts";
+
+/** The same backend with other caps (its kernels unchanged): how tests make the planner fuse or not. */
+export const withCaps = <B>(be: Backend<B>, caps: Partial<BackendCaps>): Backend<B> => ({ ...be, caps: { ...be.caps, ...caps } });
+
+/** Claims every chain kind: a backend with no fused kernel then runs each fused node by its parts. */
+export const claimingChains = <B>(be: Backend<B>, maxFusedRank = Infinity): Backend<B> =>
+  withCaps({ ...be, prepareFused: undefined }, { fusedChains: true, fusedKinds: new Set(CHAIN_KINDS), maxFusedRank });
+
+export const noFusedKernels = <B>(be: Backend<B>): Backend<B> => withCaps(be, { fusedChains: false });
+
+/**
+ * The native backend, or null with the reason printed (its addon needs g++ and Node headers); CI sets
+ * RANKFUSE_REQUIRE_NATIVE, which turns a missing addon into a failure, as in the parity suite.
+ */
+export async function nativeOrSkip(): Promise<Backend<any> | null> {
+  const be = await loadBackend("native");
+  if (E.isRight(be)) return be.right;
+  if (process.env.RANKFUSE_REQUIRE_NATIVE) throw new Error(be.left.message);
+  console.warn(`fusion tests: skipping native: ${be.left.message}`);
+  return null;
+}
