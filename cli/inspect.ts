@@ -5,23 +5,20 @@ import { compileTrainStep, planTrainStep } from "../train/step.ts";
 import { loadBackend } from "../backends/index.ts";
 import { formatNumber } from "../util/format.ts";
 import { aliasedFlag, choiceFlag, intFlag, parseFlags, UsageError } from "./args.ts";
-import { makePlan, type Plan } from "../passes/plan.ts";
-import { fuseChains } from "../passes/chain.ts";
+import type { Plan } from "../passes/plan.ts";
 import { chainCapsOf } from "../passes/targetCaps.ts";
 import { isFused } from "../ir/graph.ts";
-import { lowerFused } from "../run/lower.ts";
-import { rematGraph, colaM, saveAll, saveNothing, savedResiduals, type RematPolicy } from "../passes/remat.ts";
+import { colaM, saveAll, saveNothing, savedResiduals, type RematPolicy } from "../passes/remat.ts";
 import type { LanguageModel } from "../models/model.ts";
 
 const POLICIES: Record<string, RematPolicy> = { saveAll, saveNothing, colaM };
 
 /** Predicted peak, saved activations and recompute FLOPs of a policy next to storing everything. */
 function printRemat(m: LanguageModel, policyName: string, batch: number, seq: number) {
-  const joint = planTrainStep({ ...m, remat: undefined }, batch, seq);
-  if (E.isLeft(joint)) return;
-  const base = joint.right;
-  const policy = POLICIES[policyName]!;
-  const rewritten = makePlan(rematGraph(lowerFused(base.graph), policy), 4);
+  const joint = planTrainStep(m, batch, seq, { remat: undefined });
+  const withPolicy = planTrainStep(m, batch, seq, { remat: POLICIES[policyName]! });
+  if (E.isLeft(joint) || E.isLeft(withPolicy)) return;
+  const [base, rewritten] = [joint.right, withPolicy.right];
   const show = (name: string, p: typeof base) => {
     const saved = savedResiduals(p.graph);
     const bytes = saved.reduce((s, r) => s + r.bytes, 0);
@@ -50,7 +47,7 @@ ${MODEL_HELP}
   --verbose            print every kernel launch of the plan`;
 
 /** The plan fused for a backend's caps, with its fused kernels summed up by kind (FLOPs, bytes moved). */
-async function fusedPlan(plan: Plan, backendName?: string): Promise<Plan> {
+async function fusedPlan(m: LanguageModel, plan: Plan, batch: number, seq: number, backendName?: string): Promise<Plan> {
   const be = await loadBackend(backendName || undefined);
   if (E.isLeft(be)) throw new UsageError(renderError(be.left));
   const caps = chainCapsOf(be.right.caps);
@@ -59,7 +56,9 @@ async function fusedPlan(plan: Plan, backendName?: string): Promise<Plan> {
 fusion: the ${be.right.name} backend has no fused chain kernels (caps), so the plan is unchanged`);
     return plan;
   }
-  const fused = makePlan(fuseChains(lowerFused(plan.graph), caps), 4);
+  const planned = planTrainStep(m, batch, seq, { caps: be.right.caps });
+  if (E.isLeft(planned)) throw new UsageError(renderError(planned.left));
+  const fused = planned.right;
   const byKind = new Map<string, { n: number; flops: number; bytes: number }>();
   for (const l of fused.launches) {
     if (!isFused(l.eqn)) continue;
@@ -113,7 +112,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     if (values.measure) await measureRemat(m, ["saveAll", policy], batch, seq, values.backend);
   } else if (values.measure) throw new UsageError("--measure goes with --remat POLICY");
   const fusion = choiceFlag(values.fusion, "fusion", ["on", "off"] as const, "off");
-  const shown = fusion === "on" ? await fusedPlan(plan, values.backend) : plan;
+  const shown = fusion === "on" ? await fusedPlan(m, plan, batch, seq, values.backend) : plan;
   if (values.verbose) console.log(`\n${shown.toString()}`);
   else console.log("(--verbose prints every launch)");
   return 0;

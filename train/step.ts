@@ -2,9 +2,11 @@ import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { dim } from "../ir/dim.ts";
 import { spec } from "../dsl/spec.ts";
-import { compile, trace } from "../run/compile.ts";
+import { compile } from "../run/compile.ts";
+import { plan } from "../run/plan.ts";
 import type { Plan } from "../passes/plan.ts";
-import { planWithRemat } from "../passes/rematPlan.ts";
+import type { RematPolicy } from "../passes/remat.ts";
+import type { BackendCaps } from "../ir/backend.ts";
 import { valueAndGrad } from "../dsl/autodiff.ts";
 import { unflatten } from "../ir/tree.ts";
 import { specLeaves } from "../models/params.ts";
@@ -59,12 +61,13 @@ export function mergeByMask<T>(mask: readonly boolean[], tr: readonly T[], fr: r
 
 const paramSpecs = (model: LanguageModel) => splitByMask(frozenMask(model), specLeaves(model.layout));
 
-/** The plan of one training step at float32, without a backend (for `rankfuse inspect`). */
-export function planTrainStep(model: LanguageModel, batch: number, seq: number): E.Either<RankfuseError, Plan> {
-  return pipe(
-    trace(lossAndGrad(model), [...paramSpecs(model), ...batchSpecs(batch, seq)] as const),
-    E.flatMap((t) => planWithRemat(t.graph, model.remat, 4)),
-  );
+/**
+ * The plan of one training step without a backend (for `rankfuse inspect`): float32 and unfused unless
+ * `caps` says otherwise, under the model's remat policy unless `remat` is given (undefined: store all).
+ */
+export function planTrainStep(model: LanguageModel, batch: number, seq: number, o: { readonly remat?: RematPolicy; readonly caps?: BackendCaps } = {}): E.Either<RankfuseError, Plan> {
+  const remat = "remat" in o ? o.remat : model.remat;
+  return E.map((p: { plan: Plan }) => p.plan)(plan(lossAndGrad(model), { args: [...paramSpecs(model), ...batchSpecs(batch, seq)] as const, remat, caps: o.caps }));
 }
 
 export function compileTrainStep(model: LanguageModel, backend: Backend<any>, batch: number, seq: number): E.Either<RankfuseError, TrainStep> {

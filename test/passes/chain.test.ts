@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
-import { compile, trace } from "../../run/compile.ts";
+import { compile } from "../../run/compile.ts";
+import { trace } from "../../dsl/traceFunction.ts";
 import { valueAndGrad } from "../../dsl/autodiff.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import { isFused, type FusedEqn, type Graph, type Node } from "../../ir/graph.ts";
