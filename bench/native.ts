@@ -8,8 +8,9 @@ import { loadNativeAddon, UnaryOp, type NativeAddon } from "../backends/native/b
 import { loadBackend } from "../backends/index.ts";
 import type { Backend } from "../ir/backend.ts";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
-import { makeModel, type LanguageModel } from "../models/model.ts";
-import { AdamW } from "../train/adamw.ts";
+import { type LanguageModel } from "../models/model.ts";
+import { makeModel } from "../methods/index.ts";
+import { constantLr, Updater } from "../train/update.ts";
 import { compileTrainStep } from "../train/step.ts";
 import { stats, type SuiteResult } from "./report.ts";
 import { random } from "./report.ts";
@@ -84,14 +85,14 @@ async function trainThroughput(model: LanguageModel, backend: Backend<any>, kern
   const t0 = performance.now();
   const step = unwrap(compileTrainStep(model, backend, cfg.batch, cfg.seq));
   const compileMs = performance.now() - t0;
-  const opt = new AdamW(model.layout.shapes.map((s) => [...s]), { lr: LR, weightDecay: WD, kernel });
+  const opt = unwrap(Updater.create(model, constantLr(LR, WD), { totalSteps: warm + timed, seed: 0, hostKernels: { adamwStep: kernel.adamwStep.bind(kernel) } }));
   const p = params0.map((a) => a.slice());
   const stepMs: number[] = [], losses: number[] = [];
   for (let s = 0; s < warm + timed; s++) {
     const b = batches[s % batches.length]!;
     const t = performance.now();
     const { loss, grads } = unwrap(await step.run(p, b.inputs, b.targets));
-    opt.step(p, grads, LR);
+    opt.apply(s, p, grads);
     stepMs.push(performance.now() - t);
     losses.push(loss);
   }
@@ -267,7 +268,7 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
   notes.unshift(
     `"measured peak" = the best GFLOP/s of the addon's own matmul (${addon.gemmKernel()} micro-kernel) on an in-cache ${PEAK_N}x${PEAK_N}x${PEAK_N} product, repeated; not the CPU's theoretical peak (which JS cannot measure without C). The % of peak figures are against the ${allThreads}-thread best.`,
     `kernels: ${repeats} repeats of >= 60-100 ms each after a warm-up call, median [min-max]; fused and unfused repeats interleaved, the speedup is per repeat (unfused time / fused time).`,
-    `training: compileTrainStep + AdamW (lr ${LR}, wd ${WD}, native adamwStep kernel, as train/loop.ts) on the inputs of bench/peers/makeInputs.ts (init seed 0, Gutenberg batches); tokens/s per timed step, median [min-max]; native 2+5, wasm 2+5 on tiny and 1+3 on small (warm-up+timed); PyTorch: bench/peers/torch_llama.py, 7 steps, steps 3-7 timed.`,
+    `training: compileTrainStep + train/update.ts's Updater (AdamW, constant lr ${LR}, wd ${WD}, no clipping, native adamwStep kernel) on the inputs of bench/peers/makeInputs.ts (init seed 0, Gutenberg batches); tokens/s per timed step, median [min-max]; native 2+5, wasm 2+5 on tiny and 1+3 on small (warm-up+timed); PyTorch: bench/peers/torch_llama.py, 7 steps, steps 3-7 timed.`,
     `threads: native ${defaultThreads} OpenMP threads (${allThreads} CPUs), wasm 1 (no threads in Node: ${wasmBe.describe()}), PyTorch torch.set_num_threads(${os.cpus().length}).`,
     ...[...blasNotes].map((b) => `PyTorch: ${b}`),
     `step-1 losses native/wasm/PyTorch (same weights, same batch): ${lossChecks.join("; ")}.`,

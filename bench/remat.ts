@@ -1,8 +1,9 @@
 import * as E from "fp-ts/lib/Either.js";
 import { loadBackend } from "../backends/index.ts";
 import { resolveConfig } from "../models/config.ts";
-import { makeModel } from "../models/model.ts";
-import { colaM, saveAll, saveNothing, savedResiduals, type RematPolicy } from "../passes/remat.ts";
+import { makeModel } from "../methods/index.ts";
+import { saveAll, saveNothing, savedResiduals, type RematPolicy } from "../passes/remat.ts";
+import { colaMPolicy as colaM } from "../methods/colaM/policy.ts";
 import { compileTrainStep } from "../train/step.ts";
 import { formatNumber } from "../util/format.ts";
 import type { SuiteResult } from "./report.ts";

@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { loadBackend } from "../backends/index.ts";
 import { resolveConfig, type ConfigOverrides } from "../models/config.ts";
-import { makeModel } from "../models/model.ts";
+import { makeModel } from "../methods/index.ts";
 import { formatNumber } from "../util/format.ts";
 import { compileTrainStep } from "../train/step.ts";
 import type { LogLogSeries } from "./charts.ts";

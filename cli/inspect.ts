@@ -1,6 +1,6 @@
 import * as E from "fp-ts/lib/Either.js";
 import { renderError } from "../ir/errors.ts";
-import { makeModel, METHODS } from "../models/model.ts";
+import { makeModel, METHODS } from "../methods/index.ts";
 import { compileTrainStep, planTrainStep } from "../train/step.ts";
 import { loadBackend } from "../backends/index.ts";
 import { formatNumber } from "../util/format.ts";
@@ -8,7 +8,8 @@ import { aliasedFlag, choiceFlag, intFlag, parseFlags, UsageError } from "./args
 import type { Plan } from "../passes/plan.ts";
 import { chainCapsOf } from "../passes/targetCaps.ts";
 import { isFused } from "../ir/graph.ts";
-import { colaM, saveAll, saveNothing, savedResiduals, type RematPolicy } from "../passes/remat.ts";
+import { saveAll, saveNothing, savedResiduals, type RematPolicy } from "../passes/remat.ts";
+import { colaMPolicy as colaM } from "../methods/colaM/policy.ts";
 import type { LanguageModel } from "../models/model.ts";
 
 const POLICIES: Record<string, RematPolicy> = { saveAll, saveNothing, colaM };

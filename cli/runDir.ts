@@ -1,6 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
-import { makeModel, type LanguageModel } from "../models/model.ts";
+import { type LanguageModel } from "../models/model.ts";
+import { makeModel } from "../methods/index.ts";
 import { loadCheckpoint } from "../train/checkpoint.ts";
 import { importWeights } from "../methods/exportWeights.ts";
 import { trainError, type TrainError } from "../train/errors.ts";

@@ -1,6 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { Backend } from "../ir/backend.ts";
-import type { LanguageModel } from "../models/model.ts";
+import type { TrainableModel } from "../train/scheme.ts";
+import { nativeHostKernels } from "../backends/native/hostKernels.ts";
 import type { LoadedData } from "../train/data.ts";
 import { train, type TrainResult } from "../train/loop.ts";
 import { createProgress } from "../train/progress.ts";
@@ -9,7 +10,7 @@ import type { RunSettings } from "./trainFlags.ts";
 
 /** One training run as the CLI does it: progress on stderr, Ctrl-C checkpoints and stops. */
 export async function runTraining(
-  model: LanguageModel,
+  model: TrainableModel,
   backend: Backend<any>,
   data: LoadedData,
   s: RunSettings,
@@ -25,8 +26,11 @@ export async function runTraining(
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
   try {
+    // the native engine's optimizer loops, where its addon loads, whatever the backend (bit-identical to JavaScript)
+    const host = nativeHostKernels();
     return await train(model, backend, data, {
       ...s,
+      hostKernels: E.isRight(host) ? host.right : undefined,
       outDir: opts.outDir,
       resume: opts.resume,
       signal: stop.signal,

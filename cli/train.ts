@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { renderError } from "../ir/errors.ts";
 import { loadBackend } from "../backends/index.ts";
-import { makeModel, METHODS } from "../models/model.ts";
+import { makeModel, METHODS } from "../methods/index.ts";
 import { loadData } from "../train/data.ts";
 import { renderRunError } from "../train/trainErrors.ts";
 import { formatNumber } from "../util/format.ts";

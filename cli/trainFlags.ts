@@ -3,6 +3,7 @@ import { renderError } from "../ir/errors.ts";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
 import { intFlag, numFlag, UsageError, type Options } from "./args.ts";
 import type { TrainOptions } from "../train/loop.ts";
+import { defaultWarmupSteps, UPDATE_DEFAULTS } from "../train/update.ts";
 
 /** Flags shared by train, compare and inspect: the model, the data and the optimisation. */
 export const MODEL_FLAGS = {
@@ -51,11 +52,11 @@ training:
   --backend NAME       auto | wasm | cpu | reference (default auto; or RANKFUSE_BACKEND)
   --batch B --seq T    sequences per step and their length (default from the config)
   --steps N            optimizer steps, or --tokens N training tokens (default 200 steps)
-  --lr X               peak learning rate (default 3e-3)
+  --lr X               peak learning rate (default ${UPDATE_DEFAULTS.lr})
   --warmup N           warmup steps (default 10% of steps)
-  --min-lr-ratio X     cosine floor as a fraction of lr (default 0.1)
-  --weight-decay X     AdamW decoupled weight decay (default 0.01)
-  --clip X             global gradient-norm clip, 0 = off (default 0.5)
+  --min-lr-ratio X     cosine floor as a fraction of lr (default ${UPDATE_DEFAULTS.minLrRatio})
+  --weight-decay X     AdamW decoupled weight decay (default ${UPDATE_DEFAULTS.weightDecay})
+  --clip X             global gradient-norm clip, 0 = off (default ${UPDATE_DEFAULTS.clip})
   --seed N             init and data order (default 0)
   --eval-every N       validate every N steps (default: 5 times a run)
   --eval-batches N     validation batches (default 8)
@@ -87,14 +88,14 @@ export function runSettingsFrom(v: Values, cfg: ModelConfig): RunSettings {
   if (str(v, "steps") !== undefined && str(v, "tokens") !== undefined) throw new UsageError("give --steps or --tokens, not both");
   const tokens = str(v, "tokens") === undefined ? undefined : intFlag(str(v, "tokens"), "tokens", 1);
   const steps = tokens !== undefined ? Math.max(1, Math.ceil(tokens / (batch * seq))) : intFlag(str(v, "steps"), "steps", 200);
-  const lr = numFlag(str(v, "lr"), "lr", 3e-3);
+  const lr = numFlag(str(v, "lr"), "lr", UPDATE_DEFAULTS.lr);
   if (!(lr > 0)) throw new UsageError(`--lr must be positive, got ${lr}`);
   return {
     batch, seq, steps, lr,
-    warmupSteps: intFlag(str(v, "warmup"), "warmup", Math.max(1, Math.round(steps / 10)), 0),
-    minLrRatio: numFlag(str(v, "min-lr-ratio"), "min-lr-ratio", 0.1),
-    weightDecay: numFlag(str(v, "weight-decay"), "weight-decay", 0.01),
-    clip: numFlag(str(v, "clip"), "clip", 0.5),
+    warmupSteps: intFlag(str(v, "warmup"), "warmup", defaultWarmupSteps(steps), 0),
+    minLrRatio: numFlag(str(v, "min-lr-ratio"), "min-lr-ratio", UPDATE_DEFAULTS.minLrRatio),
+    weightDecay: numFlag(str(v, "weight-decay"), "weight-decay", UPDATE_DEFAULTS.weightDecay),
+    clip: numFlag(str(v, "clip"), "clip", UPDATE_DEFAULTS.clip),
     seed: intFlag(str(v, "seed"), "seed", 0, 0),
     evalEvery: intFlag(str(v, "eval-every"), "eval-every", Math.max(1, Math.ceil(steps / 5)), 0),
     evalBatches: intFlag(str(v, "eval-batches"), "eval-batches", 8),

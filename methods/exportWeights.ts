@@ -5,7 +5,8 @@ import { writeFileAtomic } from "../train/atomicFile.ts";
 import { decodeSafetensors, encodeSafetensors, type TensorInput } from "../train/safetensors.ts";
 import { trainError, causeMessage, type TrainError } from "../train/errors.ts";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
-import { makeModel, type LanguageModel } from "../models/model.ts";
+import { type LanguageModel } from "../models/model.ts";
+import { makeModel } from "../methods/index.ts";
 
 /**
  * Export to safetensors + config.json in Hugging Face LLaMA naming, so other tools can load the weights.

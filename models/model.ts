@@ -1,23 +1,10 @@
-import * as E from "fp-ts/lib/Either.js";
 import { dim, type Dim } from "../ir/dim.ts";
-import type { RankfuseError } from "../ir/errors.ts";
 import type { Tensor } from "../dsl/trace.ts";
 import { colaLinear, linear, type ColaParams } from "./layers.ts";
 import type { ModelConfig } from "./config.ts";
 import { decoderLogits, decoderLoss, type DecoderOptions, type DecoderParams, type Projection } from "./transformer.ts";
-import { colaM, type RematPolicy } from "../passes/remat.ts";
+import type { RematPolicy } from "../passes/remat.ts";
 import { initParams, layoutOf, normal, ONES, param, type ParamDecl, type ParamLayout } from "./params.ts";
-import type { SchemeOptions, TrainingScheme } from "../train/scheme.ts";
-import { makeCrnet } from "../methods/crnet/model.ts";
-import { makeStructuredFfn } from "../methods/structuredFfn/model.ts";
-import { makeRelora } from "../methods/relora/model.ts";
-import { makeDynamic } from "../methods/dynamic/model.ts";
-import { makeFira } from "../methods/fira/model.ts";
-import { makeSst } from "../methods/sst/model.ts";
-
-/** Every method `train --method` and `compare --methods` accept: a model, plus a training scheme for some. */
-export const METHODS = ["full", "cola", "colaM", "crnet", "relora", "dynamic", "fira", "sst", "lowrankFfn", "blockShuffleFfn", "blockDenseFfn", "lowrankFfnGuided", "blockShuffleFfnGuided", "blockDenseFfnGuided"] as const;
-export type Method = (typeof METHODS)[number];
 
 export interface ParamCounts {
   /** Input embedding and LM head (2·V·d). */
@@ -28,7 +15,8 @@ export interface ParamCounts {
 
 /** A language model: declared params, a pure loss over them, and its analytic size and cost. */
 export interface LanguageModel {
-  readonly method: Method;
+  /** The method's name (`full`, `cola`, ...): a label for logs, checkpoints and exports. */
+  readonly method: string;
   readonly config: ModelConfig;
   readonly layout: ParamLayout;
   init(seed: number): Float32Array[];
@@ -42,8 +30,6 @@ export interface LanguageModel {
   readonly remat?: RematPolicy;
   /** Params (layout order) that never train: the step computes no gradient for them (ReLoRA's W, a guide's α). */
   readonly frozen?: readonly boolean[];
-  /** What the method does around AdamW (ReLoRA, Fira, SST, ...), made fresh for each run. */
-  scheme?(o: SchemeOptions): TrainingScheme;
 }
 
 /** Params the optimizer may train: all but the model's frozen ones. */
@@ -54,7 +40,6 @@ export const trainableParams = (m: LanguageModel): number =>
 export interface ModelParts {
   readonly remat?: RematPolicy;
   readonly frozen?: (layout: ParamLayout) => readonly boolean[];
-  readonly scheme?: (o: SchemeOptions) => TrainingScheme;
   /** Replaces the default init (e.g. SVD-based inits that derive some params from others). */
   readonly init?: (layout: ParamLayout, seed: number) => Float32Array[];
   /** Overrides the default forward FLOPs per token (2 per weight read by a matmul, plus attention). */
@@ -87,7 +72,7 @@ export const colaProj: Projection<ColaParams> = { apply: (x, w) => colaLinear(x 
 
 /**
  * A LanguageModel from a declared param tree and a decoder: counts and FLOPs from the layout, the loss and
- * logits from the shared decoder. Method files (models/<method>.ts) call it with their own projection.
+ * logits from the shared decoder. Method folders (methods/<name>/) call it with their own projection.
  */
 export function assembleModel<W>(method: string, cfg: ModelConfig, tree: unknown, opts: DecoderOptions<W>, parts: ModelParts = {}): LanguageModel {
   const layout = layoutOf(tree);
@@ -98,7 +83,7 @@ export function assembleModel<W>(method: string, cfg: ModelConfig, tree: unknown
   const matmulWeights = layout.names.reduce((s, n, i) => s + (layout.shapes[i]!.length === 2 && n !== "embed" ? sizes[i]! : 0), 0);
   const attentionFlops = cfg.layers * 4 * cfg.seq * cfg.d;
   return {
-    method: method as Method,
+    method,
     config: cfg,
     layout,
     init: (seed) => (parts.init ? parts.init(layout, seed) : initParams(layout, seed)),
@@ -108,42 +93,5 @@ export function assembleModel<W>(method: string, cfg: ModelConfig, tree: unknown
     forwardFlopsPerToken: parts.forwardFlopsPerToken ?? 2 * matmulWeights + attentionFlops,
     remat: parts.remat,
     frozen: parts.frozen?.(layout),
-    scheme: parts.scheme,
   };
-}
-
-/** Builds a model for a method and a validated config. */
-export function makeModel(method: string, cfg: ModelConfig): E.Either<RankfuseError, LanguageModel> {
-  switch (method) {
-    case "full":
-      return E.right(assembleModel("full", cfg, declare(cfg, dense), { proj: denseProj, gateSilu: true }));
-    case "cola":
-      return E.right(assembleModel("cola", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }));
-    case "colaM": // CoLA-M: the same model and gradients as CoLA, storing only rank-r activations and block inputs
-      return E.right(assembleModel("colaM", cfg, declare(cfg, cola(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }, { remat: colaM }));
-    case "crnet":
-      return makeCrnet(cfg);
-    case "lowrankFfn": // Wei et al.: structured MLP maps (LowRank from the SVD of a random dense init)
-      return makeStructuredFfn(cfg, "lowRank", { guided: false });
-    case "blockShuffleFfn":
-      return makeStructuredFfn(cfg, "blockShuffle", { guided: false });
-    case "blockDenseFfn":
-      return makeStructuredFfn(cfg, "blockDense", { guided: false });
-    case "lowrankFfnGuided": // ... self-guided: beside a dense guide whose weight α decays 1 → 0 over the first half
-      return makeStructuredFfn(cfg, "lowRank");
-    case "blockShuffleFfnGuided":
-      return makeStructuredFfn(cfg, "blockShuffle");
-    case "blockDenseFfnGuided":
-      return makeStructuredFfn(cfg, "blockDense");
-    case "relora":
-      return makeRelora(cfg);
-    case "dynamic":
-      return makeDynamic(cfg);
-    case "fira":
-      return makeFira(cfg);
-    case "sst":
-      return makeSst(cfg);
-    default:
-      return E.left({ tag: "ConfigError", message: `unknown model "${method}": choose one of ${METHODS.join(", ")}` });
-  }
 }

@@ -10,6 +10,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { trainError, type TrainError } from "./errors.ts";
 import { elementCount } from "./params.ts";
+import type { AdamwKernel } from "../ir/hostKernels.ts";
 
 export type AdamWOptions = {
   /** Used when `step` is called without an explicit lr (a schedule normally passes one). */
@@ -31,10 +32,6 @@ export type AdamWOptions = {
    */
   kernel?: AdamwKernel;
 };
-
-export interface AdamwKernel {
-  adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, sqrtBc2: number): void;
-}
 
 /** Moments are per-param copies; `step` counts updates (for bias correction). */
 export type AdamState = { step: number; m: Float32Array[]; v: Float32Array[] };

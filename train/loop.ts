@@ -2,31 +2,24 @@ import * as E from "fp-ts/lib/Either.js";
 import path from "node:path";
 import fs from "node:fs";
 import type { Backend } from "../ir/backend.ts";
-import type { LanguageModel } from "../models/model.ts";
-import { AdamW } from "./adamw.ts";
-import { loadNativeAddon } from "../backends/native/build.ts";
+import type { TrainableModel } from "./scheme.ts";
+import type { HostKernels } from "../ir/hostKernels.ts";
 import { BatchSampler, evalWindows } from "./batches.ts";
 import { loadCheckpoint, saveCheckpoint, checkpointPath } from "./checkpoint.ts";
-import { clipGlobalNorm } from "./clip.ts";
 import { evaluate, type EvalResult } from "./evaluate.ts";
 import { MetricsLog, truncateAfterStep } from "./metricsLog.ts";
 import type { Progress } from "./progress.ts";
 import { Rng } from "../util/rng.ts";
-import { warmupCosine } from "./schedule.ts";
 import { compileEvalStep, compileTrainStep, frozenMask } from "./step.ts";
-import type { SchemeContext, SchemeState } from "./scheme.ts";
+import type { SchemeState } from "./scheme.ts";
+import { Updater, type UpdateOptions } from "./update.ts";
 import type { RunError } from "./trainErrors.ts";
 
-export interface TrainOptions {
+/** A run's settings: its length and batch shape, the optimizer's (UpdateOptions), evaluation and checkpoints. */
+export interface TrainOptions extends UpdateOptions {
   readonly steps: number;
   readonly batch: number;
   readonly seq: number;
-  readonly lr: number;
-  readonly warmupSteps: number;
-  readonly minLrRatio: number;
-  readonly weightDecay: number;
-  /** Global gradient-norm clip; 0 turns it off. */
-  readonly clip: number;
   readonly seed: number;
   /** Validate every this many steps (0: only at the end), on `evalBatches` fixed batches. */
   readonly evalEvery: number;
@@ -41,6 +34,8 @@ export interface TrainOptions {
   readonly progress?: Progress;
   /** Stops after the current step, checkpointing first (Ctrl-C in the CLI). */
   readonly signal?: AbortSignal;
+  /** Compiled host loops for the optimizer (a backend's, e.g. the native AdamW); JavaScript without them. */
+  readonly hostKernels?: HostKernels;
 }
 
 export interface TrainData {
@@ -78,7 +73,7 @@ const pathsOf = (outDir: string) => ({ dir: outDir, metrics: path.join(outDir, "
  * The training loop: AdamW with decoupled weight decay, global-norm clipping, warmup + cosine; periodic
  * validation; atomic checkpoints that resume exactly (params, Adam moments, step, RNG and data position).
  */
-export async function train(model: LanguageModel, backend: Backend<any>, data: TrainData, o: TrainOptions): Promise<E.Either<RunError, TrainResult>> {
+export async function train(model: TrainableModel, backend: Backend<any>, data: TrainData, o: TrainOptions): Promise<E.Either<RunError, TrainResult>> {
   const stepFn = compileTrainStep(model, backend, o.batch, o.seq);
   if (E.isLeft(stepFn)) return stepFn;
   const evalFn = compileEvalStep(model, backend, o.batch, o.seq);
@@ -88,32 +83,28 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
 
   const config = JSON.stringify(o.fingerprint);
   const shapes = model.layout.shapes.map((s) => [...s]);
-  // the native engine, where it loaded, runs the optimizer's loop (bit-identical to the JavaScript one)
-  const native = loadNativeAddon();
-  const adamOpts = { lr: o.lr, weightDecay: o.weightDecay, kernel: E.isRight(native) ? native.right : undefined };
   const samplerOpts = { seqLen: o.seq, batch: o.batch, seed: o.seed };
+  const run = { totalSteps: o.steps, seed: o.seed, hostKernels: o.hostKernels };
   let params: Float32Array[];
-  let adam: AdamW;
+  let updater: Updater;
   let sampler: BatchSampler;
   let start = 0;
   let rng = Rng.fromSeed(o.seed);
   /** What a checkpoint carries besides the tensors, so a resumed run reports the whole run. */
   const history = { losses: [] as { step: number; loss: number }[], evals: [] as ({ step: number } & EvalResult)[], timedMs: 0, timedSteps: 0, peakBytes: 0 };
 
-  /** What the method does around AdamW (ReLoRA merges, Fira's projected updates, ...), and the params it never trains. */
-  const scheme = model.scheme?.({ seed: o.seed, totalSteps: o.steps, layout: model.layout });
   const modelFrozen = frozenMask(model);
-  if (scheme) o.progress?.log(`${model.method}: ${scheme.describe()}`);
 
   const ckptExists = o.outDir !== undefined && fs.existsSync(checkpointPath(o.outDir));
   if (o.resume && ckptExists) {
     const ck = loadCheckpoint(o.outDir!, config);
     if (E.isLeft(ck)) return ck;
-    const restored = AdamW.restore(shapes, ck.right.adam, adamOpts);
+    const restored = Updater.create(model, o, { ...run, adamState: ck.right.adam });
     if (E.isLeft(restored)) return restored;
     const smp = BatchSampler.restore(data.train, samplerOpts, ck.right.sampler);
     if (E.isLeft(smp)) return smp;
-    [params, adam, sampler, start, rng] = [ck.right.params.values, restored.right, smp.right, ck.right.step, Rng.restore(ck.right.rng)];
+    [params, updater, sampler, start, rng] = [ck.right.params.values, restored.right, smp.right, ck.right.step, Rng.restore(ck.right.rng)];
+    const { scheme } = updater;
     if (scheme) {
       if (!ck.right.scheme) return E.left({ tag: "CheckpointError", message: `${checkpointPath(o.outDir!)} has no state for ${model.method}'s training scheme: it was not written by this method` });
       const r = scheme.restore(ck.right.scheme);
@@ -124,11 +115,16 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
     if (o.resume) o.progress?.log(`no checkpoint in ${o.outDir ?? "(no --out)"}: starting from step 0`);
     else if (ckptExists) return E.left({ tag: "CheckpointError", message: `${checkpointPath(o.outDir!)} exists: pass --resume to continue it, or choose another --out (nothing was overwritten)` });
     params = model.init(o.seed);
-    adam = new AdamW(shapes, adamOpts);
+    const created = Updater.create(model, o, run);
+    if (E.isLeft(created)) return created;
+    updater = created.right;
     const smp = BatchSampler.create(data.train, samplerOpts);
     if (E.isLeft(smp)) return smp;
     sampler = smp.right;
   }
+
+  const { scheme } = updater;
+  if (scheme) o.progress?.log(`${model.method}: ${scheme.describe()}`);
 
   let log: MetricsLog | undefined;
   if (o.outDir) {
@@ -146,7 +142,7 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
   const save = (step: number) => {
     if (!o.outDir) return E.right(undefined);
     const r = saveCheckpoint(o.outDir, {
-      config, step, params: { names: [...model.layout.names], shapes, values: params }, adam: adam.state(), rng: rng.state(), sampler: sampler.state(), extra: history,
+      config, step, params: { names: [...model.layout.names], shapes, values: params }, adam: updater.adam.state(), rng: rng.state(), sampler: sampler.state(), extra: history,
       ...(scheme ? { scheme: scheme.state() } : {}),
     });
     if (E.isRight(r)) o.progress?.log(`checkpoint at step ${step}: ${r.right}`);
@@ -162,7 +158,6 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
     return r;
   };
 
-  const lrAt = warmupCosine({ lr: o.lr, warmupSteps: Math.min(o.warmupSteps, o.steps), totalSteps: o.steps, minRatio: o.minLrRatio });
   const tokensPerStep = o.batch * o.seq;
   let step = start, stopped = false;
   try {
@@ -179,13 +174,7 @@ export async function train(model: LanguageModel, backend: Backend<any>, data: T
       if (E.isLeft(r)) return r;
       const { loss, grads, stats } = r.right;
       if (!Number.isFinite(loss)) return E.left({ tag: "InputError", message: `training diverged at step ${step + 1}: loss is ${loss} (try a lower --lr)` });
-      const { norm } = clipGlobalNorm(grads, o.clip);
-      const lr = lrAt(step) * (scheme?.lrFactor?.(step) ?? 1);
-      const ctx: SchemeContext = { step, totalSteps: o.steps, params, adam, layout: model.layout };
-      const schemeFrozen = scheme?.frozen?.(step);
-      scheme?.update?.(ctx, grads, lr);
-      adam.step(params, grads, lr, modelFrozen.map((f, i) => f || !!schemeFrozen?.[i]));
-      scheme?.afterStep?.(ctx);
+      const { lr, gradNorm: norm } = updater.apply(step, params, grads);
       step++;
       const ms = performance.now() - t0;
       if (step > start + 1) (history.timedMs += ms), history.timedSteps++;

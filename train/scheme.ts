@@ -1,6 +1,8 @@
 import type * as E from "fp-ts/lib/Either.js";
 import type { AdamW } from "./adamw.ts";
 import type { ParamLayout } from "../models/params.ts";
+import type { LanguageModel } from "../models/model.ts";
+import type { HostKernels } from "../ir/hostKernels.ts";
 
 /**
  * A training scheme: what a method does around the plain AdamW step. Model-only methods (CoLA, CR-Net,
@@ -17,7 +19,7 @@ import type { ParamLayout } from "../models/params.ts";
  *
  * The lr passed in is the run's warmup + cosine value times `lrFactor(step)`. A scheme holds state (its
  * own moments, projections, counters); `state()`/`restore()` put it in the checkpoint, so a resumed run
- * equals an uninterrupted one. Schemes are made per run by `LanguageModel.scheme(...)`.
+ * equals an uninterrupted one. Schemes are made per run by `TrainableModel.scheme(...)`.
  */
 export interface TrainingScheme {
   /** Multiplies the run's learning rate at a step (0-based: the update that makes step+1). ReLoRA's jagged restarts. */
@@ -56,6 +58,14 @@ export interface SchemeOptions {
   readonly seed: number;
   readonly totalSteps: number;
   readonly layout: ParamLayout;
+  /** Compiled host loops the caller passed in (a native GEMM for Fira's projections), if any. */
+  readonly hostKernels?: HostKernels;
 }
 
 export const EMPTY_SCHEME_STATE: SchemeState = { tensors: {}, meta: null };
+
+/** A model as training sees it: the model, and what its method does around AdamW (none for most). */
+export interface TrainableModel extends LanguageModel {
+  /** Makes the method's training scheme (ReLoRA, Fira, SST, ...) fresh for each run. */
+  scheme?(o: SchemeOptions): TrainingScheme;
+}

@@ -39,14 +39,6 @@ export function nodeModulesIn(meta: esbuild.Metafile): string[] {
   return [...found];
 }
 
-/** The native addon's loader (node:child_process, fs, ...) becomes a browser stub that reports it absent. */
-const nativeInBrowser: esbuild.Plugin = {
-  name: "native-in-browser",
-  setup(b) {
-    b.onResolve({ filter: /backends[\\/]native[\\/]build(\.ts)?$/ }, () => ({ path: path.join(WEB, "nativeInBrowser.ts") }));
-  },
-};
-
 function sampleText(): E.Either<string, string> {
   const text = readTextFile(path.join(gutenbergDir(), `${SAMPLE_BOOK}.txt`), true);
   if (E.isLeft(text)) return E.left(text.left.message);
@@ -69,7 +61,6 @@ export async function buildPlayground(outDir = DEFAULT_OUT): Promise<E.Either<st
       metafile: true,
       write: true,
       logLevel: "silent",
-      plugins: [nativeInBrowser],
       // modules read env switches (RANKFUSE_PROFILE, RANKFUSE_DEBUG) that mean nothing in a page
       define: { "process.env": "{}" },
     });

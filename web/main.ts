@@ -3,7 +3,7 @@
  * speed, memory, samples, the compiled plan). Every error a user can cause lands in the #error box.
  */
 import * as E from "fp-ts/lib/Either.js";
-import { METHODS, makeModel } from "../models/model.ts";
+import { METHODS, makeModel } from "../methods/index.ts";
 import { fmt } from "../passes/plan.ts";
 import { PRESETS, playgroundConfig } from "./presets.ts";
 import type { BackendChoice, FromWorker, RunRequest, ToWorker } from "./protocol.ts";

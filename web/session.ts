@@ -1,8 +1,8 @@
 /**
  * The playground's training loop, one step at a time so the worker can stop, resume and report between
- * steps. It is train/loop.ts without the parts a page has no use for or cannot run (files, checkpoints,
- * the native addon): the same compiled step, AdamW, gradient clipping, warmup + cosine and batches,
- * and the method's training scheme (ReLoRA, Fira, SST, ...) driven in the loop's order.
+ * steps. It is train/loop.ts without the parts a page has no use for (files, checkpoints): the same
+ * compiled step, batches and update step (train/update.ts: clipping, warmup + cosine, the method's
+ * training scheme and AdamW, with the CLI's defaults).
  */
 import * as E from "fp-ts/lib/Either.js";
 import { dim } from "../ir/dim.ts";
@@ -11,14 +11,12 @@ import { compile } from "../run/compile.ts";
 import { unflatten } from "../ir/tree.ts";
 import type { Tensor } from "../dsl/trace.ts";
 import type { Backend } from "../ir/backend.ts";
-import { makeModel, type LanguageModel } from "../models/model.ts";
-import { AdamW } from "../train/adamw.ts";
+import type { TrainableModel } from "../train/scheme.ts";
+import { makeModel } from "../methods/index.ts";
 import { BatchSampler, evalWindows, type Batch } from "../train/batches.ts";
-import { clipGlobalNorm } from "../train/clip.ts";
 import { evaluate } from "../train/evaluate.ts";
-import { warmupCosine } from "../train/schedule.ts";
-import { compileEvalStep, compileTrainStep, frozenMask, type EvalStep, type TrainStep } from "../train/step.ts";
-import type { TrainingScheme } from "../train/scheme.ts";
+import { compileEvalStep, compileTrainStep, type EvalStep, type TrainStep } from "../train/step.ts";
+import { defaultWarmupSteps, Updater, UPDATE_DEFAULTS } from "../train/update.ts";
 import { byteTokenizer } from "../train/tokenizer.ts";
 import { encodeSafetensors } from "../train/safetensors.ts";
 import { Rng } from "../util/rng.ts";
@@ -54,7 +52,7 @@ export const VAL_FRACTION = 0.1;
 
 type Logits = { run(params: readonly Float32Array[], ids: Int32Array): Promise<E.Either<string, Float32Array>> };
 
-function compileLogits(model: LanguageModel, backend: Backend<any>, ctx: number): E.Either<string, Logits> {
+function compileLogits(model: TrainableModel, backend: Backend<any>, ctx: number): E.Either<string, Logits> {
   const ids = spec([dim("b", 1), dim("t", ctx)], "int32");
   const c = compile((p: unknown, x: Tensor) => model.logits(p, x), { args: [model.layout.specs, ids] as const, backend });
   if (E.isLeft(c)) return E.left(c.left.message);
@@ -69,28 +67,25 @@ function compileLogits(model: LanguageModel, backend: Backend<any>, ctx: number)
 export class Session {
   private step = 0;
   private readonly params: Float32Array[];
-  private readonly scheme: TrainingScheme | undefined;
 
   private constructor(
-    readonly model: LanguageModel,
+    readonly model: TrainableModel,
     readonly options: SessionOptions,
     private readonly trainStep: TrainStep,
     private readonly evalStep: EvalStep,
     private readonly logits: Logits,
     private readonly sampler: BatchSampler,
     private readonly valBatches: readonly Batch[],
-    private readonly adam: AdamW,
-    private readonly lrAt: (step: number) => number,
+    private readonly updater: Updater,
     /** The start of the validation text, the sampler's default prompt. */
     readonly prompt: string,
   ) {
     this.params = model.init(options.seed);
-    this.scheme = model.scheme?.({ seed: options.seed, totalSteps: options.steps, layout: model.layout });
   }
 
   /** What the method does around AdamW, if anything (e.g. "merge every 200 steps"). */
   describeScheme(): string | undefined {
-    return this.scheme?.describe();
+    return this.updater.scheme?.describe();
   }
 
   /** Builds the model, compiles its training, evaluation and sampling functions, and splits the text. */
@@ -117,10 +112,10 @@ export class Session {
     if (E.isLeft(ev)) return E.left(ev.left.message);
     const logits = compileLogits(model.right, backend, Math.min(o.sampleContext, seq));
     if (E.isLeft(logits)) return logits;
-    const adam = new AdamW(model.right.layout.shapes.map((s) => [...s]), { lr: o.lr, weightDecay: 0.1 });
-    const lrAt = warmupCosine({ lr: o.lr, warmupSteps: Math.min(20, Math.ceil(o.steps / 10)), totalSteps: o.steps, minRatio: 0.1 });
+    const updater = Updater.create(model.right, { ...UPDATE_DEFAULTS, lr: o.lr, warmupSteps: defaultWarmupSteps(o.steps) }, { totalSteps: o.steps, seed: o.seed });
+    if (E.isLeft(updater)) return E.left(updater.left.message);
     const prompt = byteTokenizer.decode(val.subarray(0, 24));
-    return E.right(new Session(model.right, o, step.right, ev.right, logits.right, sampler.right, valBatches.right, adam, lrAt, prompt));
+    return E.right(new Session(model.right, o, step.right, ev.right, logits.right, sampler.right, valBatches.right, updater.right, prompt));
   }
 
   get plan(): Plan {
@@ -141,17 +136,9 @@ export class Session {
     if (E.isLeft(r)) return E.left(r.left.message);
     const { loss, grads, stats } = r.right;
     if (!Number.isFinite(loss)) return E.left(`training diverged at step ${this.step + 1}: the loss is ${loss} (try a lower learning rate)`);
-    const { norm } = clipGlobalNorm(grads, 1);
-    // the order train/loop.ts keeps: the scheme's own update, AdamW on the rest, then its afterStep
-    const { scheme, model, params } = this;
-    const lr = this.lrAt(this.step) * (scheme?.lrFactor?.(this.step) ?? 1);
-    const ctx = { step: this.step, totalSteps: this.options.steps, params, adam: this.adam, layout: model.layout };
-    const schemeFrozen = scheme?.frozen?.(this.step);
-    scheme?.update?.(ctx, grads, lr);
-    this.adam.step(params, grads, lr, frozenMask(model).map((f, i) => f || !!schemeFrozen?.[i]));
-    scheme?.afterStep?.(ctx);
+    const { lr, gradNorm } = this.updater.apply(this.step, this.params, grads);
     this.step++;
-    return E.right({ step: this.step, loss, lr, gradNorm: norm, ms: performance.now() - t0, tokens: b.inputs.length, peakBytes: stats.peakBytes });
+    return E.right({ step: this.step, loss, lr, gradNorm, ms: performance.now() - t0, tokens: b.inputs.length, peakBytes: stats.peakBytes });
   }
 
   /** Mean loss over the fixed validation batches. */

@@ -21,14 +21,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { resolveConfig } from "../../models/config.ts";
-import { makeModel } from "../../models/model.ts";
+import { makeModel } from "../../methods/index.ts";
 import { exportWeights } from "../../methods/exportWeights.ts";
 import { loadData } from "../../train/data.ts";
 import { BatchSampler } from "../../train/batches.ts";
 import { compileTrainStep } from "../../train/step.ts";
-import { AdamW } from "../../train/adamw.ts";
+import { constantLr, Updater } from "../../train/update.ts";
 import { loadBackend } from "../../backends/index.ts";
-import { loadNativeAddon } from "../../backends/native/build.ts";
+import { nativeHostKernels } from "../../backends/native/hostKernels.ts";
 
 function parseArgs(argv: string[]) {
   const pos: string[] = [];
@@ -101,16 +101,16 @@ if (opts.rankfuse) {
   const rfSteps = Math.min(steps, Number(opts["rankfuse-steps"] ?? steps));
   const backend = unwrap(await loadBackend(opts.backend ?? "wasm"));
   const step = unwrap(compileTrainStep(model, backend, cfg.batch, cfg.seq));
-  // as train/loop.ts does: the native engine runs the optimizer's loop where it loaded (bit-identical)
-  const native = loadNativeAddon();
-  const opt = new AdamW(model.layout.shapes.map((sh) => [...sh]), { lr, weightDecay, kernel: native._tag === "Right" ? native.right : undefined });
+  // as the CLI does: the native engine runs the optimizer's loop where it loaded (bit-identical)
+  const native = nativeHostKernels();
+  const opt = unwrap(Updater.create(model, constantLr(lr, weightDecay), { totalSteps: rfSteps, seed: 0, hostKernels: native._tag === "Right" ? native.right : undefined }));
   const p = params.map((a) => a.slice());
   const losses: number[] = [];
   const stepMs: number[] = [];
   for (let s = 0; s < rfSteps; s++) {
     const t0 = performance.now();
     const { loss, grads } = unwrap(await step.run(p, batches[s]!.inputs, batches[s]!.targets));
-    opt.step(p, grads, lr);
+    opt.apply(s, p, grads);
     stepMs.push(performance.now() - t0);
     losses.push(loss);
     console.log(`rankfuse step ${s + 1}: loss ${loss.toFixed(6)} (${stepMs[s]!.toFixed(0)} ms)`);

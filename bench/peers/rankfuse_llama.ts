@@ -10,10 +10,10 @@ import * as E from "fp-ts/lib/Either.js";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { loadBackend } from "../../backends/index.ts";
-import { loadNativeAddon } from "../../backends/native/build.ts";
+import { nativeHostKernels } from "../../backends/native/hostKernels.ts";
 import { resolveConfig } from "../../models/config.ts";
-import { makeModel } from "../../models/model.ts";
-import { AdamW } from "../../train/adamw.ts";
+import { makeModel } from "../../methods/index.ts";
+import { constantLr, Updater } from "../../train/update.ts";
 import { compileTrainStep } from "../../train/step.ts";
 import { maxRssBytes, medianAfter, readBatches, readSpec, writeResult } from "./peerFiles.ts";
 
@@ -40,8 +40,8 @@ const cfg = unwrap(resolveConfig(c.name ?? "tiny", { vocab: c.vocab, d: c.d, hea
 const model = unwrap(makeModel(spec.method, cfg));
 const backend = unwrap(await loadBackend(backendName));
 const step = unwrap(compileTrainStep(model, backend, cfg.batch, cfg.seq));
-const native = loadNativeAddon();
-const opt = new AdamW(model.layout.shapes.map((s) => [...s]), { lr: spec.lr, weightDecay: spec.weightDecay, kernel: E.isRight(native) ? native.right : undefined });
+const native = nativeHostKernels();
+const opt = unwrap(Updater.create(model, constantLr(spec.lr, spec.weightDecay), { totalSteps: spec.steps, seed: spec.seed ?? 0, hostKernels: E.isRight(native) ? native.right : undefined }));
 const params = model.init(spec.seed ?? 0);
 const batches = readBatches(path.join(dir, "batches.bin"), spec.steps, cfg.batch * cfg.seq);
 const losses: number[] = [], stepMs: number[] = [];
@@ -49,7 +49,7 @@ let peakBytes = 0;
 for (let s = 0; s < spec.steps; s++) {
   const t0 = performance.now();
   const { loss, grads, stats } = unwrap(await step.run(params, batches[s]!.inputs, batches[s]!.targets));
-  opt.step(params, grads, spec.lr);
+  opt.apply(s, params, grads);
   stepMs.push(performance.now() - t0);
   losses.push(loss);
   peakBytes = Math.max(peakBytes, stats.peakBytes);

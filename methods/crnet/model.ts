@@ -2,6 +2,7 @@ import * as E from "fp-ts/lib/Either.js";
 import { anon, dim, type Dim } from "../../ir/dim.ts";
 import type { RankfuseError } from "../../ir/errors.ts";
 import { crnetInversion } from "./remat.ts";
+import type { TrainableModel } from "../../train/scheme.ts";
 import type { ModelConfig } from "../../models/config.ts";
 import { assembleModel, colaStd, dense, denseProj, type LanguageModel } from "../../models/model.ts";
 import { ONES, normal, param, type ParamDecl } from "../../models/params.ts";
@@ -32,7 +33,7 @@ export function declareCrnet(cfg: ModelConfig) {
   return { embed: param([V, D], normal(0.02)), blocks, finalNorm: param([D], ONES), head: param([D, V], normal(0.02)) };
 }
 
-export function makeCrnet(cfg: ModelConfig): E.Either<RankfuseError, LanguageModel> {
+export function makeCrnet(cfg: ModelConfig): E.Either<RankfuseError, TrainableModel> {
   // assembleModel derives counts and FLOPs from the layout (every 2-D weight read once per token by a
   // matmul: right for CR-Net too; the recurrence's axpy is elementwise); loss and logits are CR-Net's own
   const base = assembleModel("crnet", cfg, declareCrnet(cfg), { proj: denseProj, gateSilu: true }, { remat: crnetInversion(cfg.layers) });

@@ -1,6 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { RankfuseError } from "../../ir/errors.ts";
 import { firaScheme, type FiraOptions } from "./optimizer.ts";
+import type { TrainableModel } from "../../train/scheme.ts";
 import type { ModelConfig } from "../../models/config.ts";
 import { assembleModel, declare, dense, denseProj, type LanguageModel } from "../../models/model.ts";
 
@@ -10,8 +11,9 @@ import { assembleModel, declare, dense, denseProj, type LanguageModel } from "..
  */
 export type FiraSettings = Partial<Pick<FiraOptions, "alpha" | "gap" | "gamma" | "eps" | "weightDecay">>;
 
-export function makeFira(cfg: ModelConfig, settings: FiraSettings = {}): E.Either<RankfuseError, LanguageModel> {
-  return E.right(assembleModel("fira", cfg, declare(cfg, dense), { proj: denseProj, gateSilu: true }, {
-    scheme: (o) => firaScheme({ ...settings, layout: o.layout, rank: cfg.rank, seed: o.seed, totalSteps: o.totalSteps }),
-  }));
+export function makeFira(cfg: ModelConfig, settings: FiraSettings = {}): E.Either<RankfuseError, TrainableModel> {
+  return E.right({
+    ...assembleModel("fira", cfg, declare(cfg, dense), { proj: denseProj, gateSilu: true }),
+    scheme: (o) => firaScheme({ ...settings, layout: o.layout, rank: cfg.rank, seed: o.seed, totalSteps: o.totalSteps, gemm: o.hostKernels?.gemm }),
+  });
 }

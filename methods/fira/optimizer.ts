@@ -1,6 +1,6 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { ParamLayout } from "../../models/params.ts";
-import { hostGemm, type Gemm } from "../../util/linalg/gemm.ts";
+import { jsGemm, type Gemm } from "../../util/linalg/gemm.ts";
 import { firaMatrixStep, newMatrixState, wideShape, type FiraHyper, type FiraMatrixState, type WideShape } from "./matrix.ts";
 import { isRngState, Rng } from "../../util/rng.ts";
 import type { SchemeContext, SchemeState, TrainingScheme } from "../../train/scheme.ts";
@@ -51,7 +51,7 @@ export function firaScheme(o: FiraOptions): TrainingScheme {
   let states = new Map<number, FiraMatrixState>(idx.map((i) => [i, newMatrixState(shapes.get(i)!)]));
   let t = 0;
   let rng = Rng.fromSeed(o.seed, FIRA_STREAM);
-  const gemm = o.gemm ?? hostGemm();
+  const gemm = o.gemm ?? jsGemm;
   const settings = () => ({ rank: h.rank, alpha: h.alpha, gap: h.gap, gamma: h.gamma, betas: [h.beta1, h.beta2], eps: h.eps, weightDecay: h.weightDecay });
 
   return {

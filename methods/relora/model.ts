@@ -3,6 +3,7 @@ import { dim, type Dim } from "../../ir/dim.ts";
 import type { RankfuseError } from "../../ir/errors.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
+import type { TrainableModel } from "../../train/scheme.ts";
 import type { ModelConfig } from "../../models/config.ts";
 import { linear } from "../../models/layers.ts";
 import { assembleModel, declare, dense, type LanguageModel } from "../../models/model.ts";
@@ -55,7 +56,7 @@ export function loraInit(layout: ParamLayout, seed: number): Float32Array[] {
  * `warmStart` > 0, W is not statically frozen (so its gradient is computed every step, full-rank cost)
  * and the scheme trains W alone for the first `warmStart` steps, then only the adapters.
  */
-export function makeRelora(cfg: ModelConfig, opts: ReloraOptions = {}): E.Either<RankfuseError, LanguageModel> {
+export function makeRelora(cfg: ModelConfig, opts: ReloraOptions = {}): E.Either<RankfuseError, TrainableModel> {
   const bad = checkReloraOptions(opts);
   if (bad) return E.left({ tag: "ConfigError", message: `relora: ${bad}` });
   const scale = LORA_ALPHA / cfg.rank;
@@ -64,11 +65,8 @@ export function makeRelora(cfg: ModelConfig, opts: ReloraOptions = {}): E.Either
     return layout.names.map((_, i) => ws.has(i));
   };
   const warm = (opts.warmStart ?? 0) > 0;
-  return E.right(
-    assembleModel("relora", cfg, declare(cfg, lora(dim("r", cfg.rank))), { proj: loraProj(scale), gateSilu: true }, {
-      frozen: warm ? undefined : isW,
-      init: loraInit,
-      scheme: (o) => reloraScheme(o, scale, opts),
-    }),
-  );
+  return E.right({
+    ...assembleModel("relora", cfg, declare(cfg, lora(dim("r", cfg.rank))), { proj: loraProj(scale), gateSilu: true }, { frozen: warm ? undefined : isW, init: loraInit }),
+    scheme: (o) => reloraScheme(o, scale, opts),
+  });
 }

@@ -6,6 +6,7 @@ import * as op from "../../dsl/ops.ts";
 import { Rng } from "../../util/rng.ts";
 import { sstScheme, type SstOptions } from "./scheme.ts";
 import { decomposeInto, sstGroups } from "./ops.ts";
+import type { TrainableModel } from "../../train/scheme.ts";
 import type { ModelConfig } from "../../models/config.ts";
 import { assembleModel, declare, type LanguageModel } from "../../models/model.ts";
 import { initParams, normal, ONES, param, type ParamLayout } from "../../models/params.ts";
@@ -37,7 +38,7 @@ export const sstProj: Projection<SstParams> = {
 
 const DENSE_STD = 0.02;
 
-export function makeSst(cfg: ModelConfig, settings: SstSettings = {}): E.Either<RankfuseError, LanguageModel> {
+export function makeSst(cfg: ModelConfig, settings: SstSettings = {}): E.Either<RankfuseError, TrainableModel> {
   const spectrum = settings.spectrum;
   if (spectrum !== undefined && !(Number.isInteger(spectrum) && spectrum >= 1)) {
     return E.left({ tag: "ConfigError", message: `SST spectrum must be a positive integer, got ${spectrum}` });
@@ -48,10 +49,10 @@ export function makeSst(cfg: ModelConfig, settings: SstSettings = {}): E.Either<
     // placeholders: the init below replaces U, Σ and V by the SVD of a dense init
     return { U: param([i, K], normal(DENSE_STD)), S: param([K], ONES), V: param([o, K], normal(DENSE_STD)) };
   };
-  return E.right(assembleModel("sst", cfg, declare(cfg, decl), { proj: sstProj, gateSilu: true }, {
-    init: sstInit,
+  return E.right({
+    ...assembleModel("sst", cfg, declare(cfg, decl), { proj: sstProj, gateSilu: true }, { init: sstInit }),
     scheme: (o) => sstScheme({ ...settings, layout: o.layout, sampled: cfg.rank, seed: o.seed, totalSteps: o.totalSteps }),
-  }));
+  });
 }
 
 /** The dense W each projection starts from: N(0, 0.02²) from the RNG stream of its U. */

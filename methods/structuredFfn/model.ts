@@ -3,6 +3,7 @@ import { anon, dim, type Dim } from "../../ir/dim.ts";
 import type { RankfuseError } from "../../ir/errors.ts";
 import { isTensor, type Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
+import type { TrainableModel } from "../../train/scheme.ts";
 import type { ModelConfig } from "../../models/config.ts";
 import { assembleModel, dense, type LanguageModel } from "../../models/model.ts";
 import { initParams, ONES, normal, param, type ParamLayout } from "../../models/params.ts";
@@ -91,7 +92,7 @@ function makeUnguided(cfg: ModelConfig, kind: StructuredKind, method: string, bl
 const matmulFlops = (m: LanguageModel, cfg: ModelConfig) =>
   2 * m.layout.names.reduce((s, n, i) => s + (m.layout.shapes[i]!.length >= 2 && n !== "embed" ? m.layout.shapes[i]!.reduce((a, b) => a * b, 1) : 0), 0) + cfg.layers * 4 * cfg.seq * cfg.d;
 
-export function makeStructuredFfn(cfg: ModelConfig, kind: StructuredKind, opts: StructuredFfnOptions = {}): E.Either<RankfuseError, LanguageModel> {
+export function makeStructuredFfn(cfg: ModelConfig, kind: StructuredKind, opts: StructuredFfnOptions = {}): E.Either<RankfuseError, TrainableModel> {
   if (opts.guided === false) return E.right(makeUnguided(cfg, kind, METHOD_OF[kind], opts.blocks));
   const tree = declareStructuredFfn(cfg, kind, opts.blocks);
   const loss = (p: Params, ids: Tensor, targets: Tensor) => decoderLoss(cfg, p, ids, targets, { proj: guidedProjection(p.guideAlpha), gateSilu: true });
@@ -99,7 +100,6 @@ export function makeStructuredFfn(cfg: ModelConfig, kind: StructuredKind, opts: 
   // assembleModel's own loss/logits are replaced below (they need α from the params), so its decoder options go unused
   const base = assembleModel(`${METHOD_OF[kind]}Guided`, cfg, tree, { proj: guidedProjection(null as never), gateSilu: true }, {
     frozen: (layout) => layout.names.map((n) => n === GUIDE_ALPHA),
-    scheme: (o) => selfGuidedScheme(o),
     init: (layout, seed) => svdInit(layout, seed, cfg.rank),
   });
   return E.right({
@@ -107,5 +107,6 @@ export function makeStructuredFfn(cfg: ModelConfig, kind: StructuredKind, opts: 
     loss: (p, ids, targets) => loss(p as Params, ids, targets),
     logits: (p, ids) => logits(p as Params, ids),
     forwardFlopsPerToken: matmulFlops(base, cfg),
+    scheme: (o) => selfGuidedScheme(o),
   });
 }

@@ -3,7 +3,7 @@ import * as E from "fp-ts/lib/Either.js";
 import { loadNativeAddon } from "../../backends/native/build.ts";
 import { loadBackend } from "../../backends/index.ts";
 import { resolveConfig } from "../../models/config.ts";
-import { makeModel } from "../../models/model.ts";
+import { makeModel } from "../../methods/index.ts";
 import { AdamW } from "../../train/adamw.ts";
 import { Rng } from "../../util/rng.ts";
 import { compileTrainStep } from "../../train/step.ts";

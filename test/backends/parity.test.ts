@@ -17,7 +17,7 @@ import { valueAndGrad } from "../../dsl/autodiff.ts";
 import { flatten, unflatten } from "../../ir/tree.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
-import { makeModel } from "../../models/model.ts";
+import { makeModel } from "../../methods/index.ts";
 
 /**
  * Every primitive and its gradient on each float32 backend, against the float64 reference, and a whole

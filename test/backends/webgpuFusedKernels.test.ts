@@ -13,7 +13,7 @@ import type { WebgpuBackend } from "../../backends/webgpu/backend.ts";
 import { countDispatches, type DispatchCounter } from "../../backends/webgpu/fused/dispatchCount.ts";
 import { maxFusedRankOf } from "../../backends/webgpu/fused/tiling.ts";
 import { colaLinear } from "../../models/layers.ts";
-import { colaM } from "../../passes/remat.ts";
+import { colaMPolicy as colaM } from "../../methods/colaM/policy.ts";
 import { allcloseViolation } from "../helpers/allclose.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 

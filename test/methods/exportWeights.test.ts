@@ -3,7 +3,7 @@ import * as E from "fp-ts/lib/Either.js";
 import fs from "node:fs";
 import path from "node:path";
 import { resolveConfig } from "../../models/config.ts";
-import { makeModel } from "../../models/model.ts";
+import { makeModel } from "../../methods/index.ts";
 import { exportName, exportWeights, importWeights } from "../../methods/exportWeights.ts";
 import { decodeSafetensors } from "../../train/safetensors.ts";
 import { tempDir } from "../train/tempDir.ts";

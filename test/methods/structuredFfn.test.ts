@@ -9,7 +9,7 @@ import { flatten, unflatten } from "../../ir/tree.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
-import { makeModel } from "../../models/model.ts";
+import { makeModel } from "../../methods/index.ts";
 import { layoutOf } from "../../models/params.ts";
 import { applyStructured, declareStructured, type StructuredKind } from "../../methods/structuredFfn/layers.ts";
 import { matmul } from "../../util/linalg/jacobiSvd.ts";

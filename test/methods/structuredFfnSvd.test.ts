@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { matmul, svd, truncatedSvd, type Svd } from "../../util/linalg/jacobiSvd.ts";
 import { resolveConfig } from "../../models/config.ts";
-import { makeModel } from "../../models/model.ts";
+import { makeModel } from "../../methods/index.ts";
 import { Rng } from "../../util/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { makeModel, type LanguageModel } from "../../models/model.ts";
+import { type LanguageModel } from "../../models/model.ts";
+import { makeModel } from "../../methods/index.ts";
 import type { TrainOptions } from "../../train/loop.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { guideAlphaAt, guideSteps, selfGuidedScheme } from "../../methods/structuredFfn/selfGuided.ts";

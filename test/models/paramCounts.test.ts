@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
-import { makeModel, type LanguageModel } from "../../models/model.ts";
+import { type LanguageModel } from "../../models/model.ts";
+import { makeModel } from "../../methods/index.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 
 /**

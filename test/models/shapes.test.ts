@@ -6,7 +6,8 @@ import { compile } from "../../run/compile.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig, type ConfigOverrides, type ModelConfig } from "../../models/config.ts";
-import { METHODS, makeModel, type LanguageModel } from "../../models/model.ts";
+import { type LanguageModel } from "../../models/model.ts";
+import { METHODS, makeModel } from "../../methods/index.ts";
 import { Rng } from "../../util/rng.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 

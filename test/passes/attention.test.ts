@@ -10,12 +10,13 @@ import { isFused, type FusedEqn, type Graph, type Node } from "../../ir/graph.ts
 import * as op from "../../dsl/ops.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig } from "../../models/config.ts";
-import { makeModel } from "../../models/model.ts";
+import { makeModel } from "../../methods/index.ts";
 import { compileTrainStep } from "../../train/step.ts";
 import { fuseChains, fusedNodes } from "../../passes/chain.ts";
 import { ATTENTION, ATTENTION_BWD } from "../../ir/fusedKinds.ts";
 import { ALL_CHAINS } from "../../passes/targetCaps.ts";
-import { colaM, saveNothing, savedResiduals } from "../../passes/remat.ts";
+import { saveNothing, savedResiduals } from "../../passes/remat.ts";
+import { colaMPolicy as colaM } from "../../methods/colaM/policy.ts";
 import { Rng } from "../../util/rng.ts";
 import { allcloseViolation } from "../helpers/allclose.ts";
 import { unwrap } from "../helpers/gradcheck.ts";

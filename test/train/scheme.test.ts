@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
-import { makeModel, type LanguageModel } from "../../models/model.ts";
+import type { TrainableModel } from "../../train/scheme.ts";
+import { makeModel } from "../../methods/index.ts";
 import { train, type TrainData, type TrainOptions, type TrainResult } from "../../train/loop.ts";
 import { compileTrainStep } from "../../train/step.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
@@ -27,7 +28,7 @@ const options = (o: Partial<TrainOptions> = {}): TrainOptions => ({
   steps: 6, batch: cfg.batch, seq: cfg.seq, lr: 1e-2, warmupSteps: 1, minLrRatio: 0.1, weightDecay: 0.01, clip: 1,
   seed: 3, evalEvery: 0, evalBatches: 2, checkpointEvery: 0, resume: false, progress: quiet(), fingerprint: { cfg }, ...o,
 });
-const run = async (m: LanguageModel, o: TrainOptions): Promise<TrainResult> => {
+const run = async (m: TrainableModel, o: TrainOptions): Promise<TrainResult> => {
   const r = await train(m, backend, data, o);
   if (E.isLeft(r)) throw new Error(r.left.message);
   return r.right;
@@ -64,7 +65,7 @@ function sgdScheme(log: { lrs: number[]; owned: number[] }): TrainingScheme {
 describe("training schemes in the loop", () => {
   it("computes no gradient for a model's frozen params and never changes them", async () => {
     const frozen = base.layout.names.map((_, i) => i === FROZEN);
-    const model: LanguageModel = { ...base, frozen };
+    const model: TrainableModel = { ...base, frozen };
     const step = unwrap(compileTrainStep(model, backend, cfg.batch, cfg.seq));
     const params = model.init(1);
     const r = unwrap(await step.run(params, tokens.slice(0, 16), tokens.slice(1, 17)));
@@ -80,7 +81,7 @@ describe("training schemes in the loop", () => {
     const dir = tempDir();
     const log = { lrs: [] as number[], owned: [] as number[] };
     const frozen = base.layout.names.map((_, i) => i === FROZEN);
-    const model: LanguageModel = { ...base, frozen, scheme: () => sgdScheme(log) };
+    const model: TrainableModel = { ...base, frozen, scheme: () => sgdScheme(log) };
     const init = model.init(3);
     await run(model, options({ outDir: dir }));
     const ck = unwrap(loadCheckpoint(dir));

@@ -1,7 +1,7 @@
 import type * as E from "fp-ts/lib/Either.js";
 import type { RankfuseError } from "../../ir/errors.ts";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
-import type { LanguageModel } from "../../models/model.ts";
+import type { TrainableModel } from "../../train/scheme.ts";
 import { AdamW } from "../../train/adamw.ts";
 import { loraSlots } from "../../methods/relora/ops.ts";
 import { Rng } from "../../util/rng.ts";
@@ -12,7 +12,7 @@ import { unwrap } from "../helpers/gradcheck.ts";
  * The setting the adapter-scheme tests (ReLoRA, dynamic adjustment) call hooks in, without the training
  * loop: a tiny model of `layers` blocks, its LoRA slots and scale (α = 32), and a state as if mid-training.
  */
-export function schemeFixture(make: (cfg: ModelConfig) => E.Either<RankfuseError, LanguageModel>, layers: number) {
+export function schemeFixture(make: (cfg: ModelConfig) => E.Either<RankfuseError, TrainableModel>, layers: number) {
   const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
   const model = unwrap(make(cfg));
   const layout = model.layout;

@@ -14,7 +14,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { buildPlayground } from "../../web/build.ts";
 import { serveStatic } from "../../web/serve.ts";
 import { decodeSafetensors } from "../../train/safetensors.ts";
-import { makeModel } from "../../models/model.ts";
+import { makeModel } from "../../methods/index.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = path.resolve(import.meta.dirname, "../..");

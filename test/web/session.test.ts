@@ -12,7 +12,7 @@ import { wasmBackend } from "../../backends/wasm/index.ts";
 import { gutenbergDir, readTextFile } from "../../train/corpus.ts";
 import { decodeSafetensors } from "../../train/safetensors.ts";
 import { Rng } from "../../util/rng.ts";
-import { METHODS, makeModel } from "../../models/model.ts";
+import { METHODS, makeModel } from "../../methods/index.ts";
 import { compileTrainStep, planTrainStep } from "../../train/step.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { CHAIN_KINDS } from "../../ir/fusedKinds.ts";

@@ -1,0 +1,17 @@
+import * as E from "fp-ts/lib/Either.js";
+import { dim } from "../../ir/dim.ts";
+import { assembleModel, cola as colaDecl, colaProj, declare } from "../../models/model.ts";
+import type { ModelConfig } from "../../models/config.ts";
+import type { RematPolicy } from "../../passes/remat.ts";
+import type { Method } from "../method.ts";
+
+/** A CoLA model: every projection is `B·silu(A·x)` at rank cfg.rank (only_lr_act drops the MLP's SiLU gate). */
+export const colaModel = (name: string, cfg: ModelConfig, remat?: RematPolicy) =>
+  assembleModel(name, cfg, declare(cfg, colaDecl(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }, remat ? { remat } : {});
+
+/** CoLA (Liu et al.): low-rank activations `B·silu(A·x)` in place of every dense projection. */
+export const cola: Method = {
+  name: "cola",
+  summary: "CoLA: every projection is B·silu(A·x) at rank r",
+  build: (cfg) => E.right(colaModel("cola", cfg)),
+};
