@@ -14,8 +14,8 @@ const loaders: { readonly [N in BackendName]: () => Promise<Backend<any>> } = {
     if (E.isLeft(be)) throw new Error(be.left);
     return be.right;
   },
-  cpu: async () => (await import("./cpu/index.ts")).cpuBackend(),
-  wasm: async () => (await import("./wasm/index.ts")).wasmBackend(),
+  cpu: async () => (await import("./cpu/backend.ts")).cpuBackend(),
+  wasm: async () => (await import("./wasm/backend.ts")).wasmBackend(),
   webgpu: async () => (await import("./webgpu/node.ts")).webgpuBackendNode(),
   cuda: async () => {
     const be = await (await import("./cuda/backend.ts")).cudaBackend();
