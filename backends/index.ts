@@ -1,46 +1,37 @@
+/**
+ * The backends, as one list. Each backend is a folder whose index.ts exports a BackendModule
+ * (ir/backend.ts): its name, its priority for `auto`, and a `load()` that imports the backend's code
+ * lazily and returns it or one readable error, never a throw.
+ *
+ * Adding a backend: write `backends/<name>/index.ts` exporting `{ name, priority, load }` (use
+ * guardLoad from guard.ts so a failure is a value), then add one line to BACKENDS below. Names, `auto`'s
+ * order, help text and `rankfuse backends` all follow from the list.
+ */
 import * as E from "fp-ts/lib/Either.js";
-import type { RankfuseError } from "../ir/errors.ts";
-import type { Backend } from "../ir/backend.ts";
-import { referenceBackend } from "./reference/backend.ts";
+import { backendUnavailable, type RankfuseError } from "../ir/errors.ts";
+import type { Backend, BackendModule } from "../ir/backend.ts";
+import { autoOrder, pickFirst, type AutoPick } from "./auto.ts";
+import { cudaModule } from "./cuda/index.ts";
+import { webgpuModule } from "./webgpu/index.ts";
+import { nativeModule } from "./native/index.ts";
+import { wasmModule } from "./wasm/index.ts";
+import { cpuModule } from "./cpu/index.ts";
+import { referenceModule } from "./reference/index.ts";
 
-export const BACKEND_NAMES = ["cuda", "webgpu", "native", "wasm", "cpu", "reference"] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number];
+// listing order is the order `rankfuse backends` prints; auto's order comes from the priorities
+const LIST = [cudaModule, webgpuModule, nativeModule, wasmModule, cpuModule, referenceModule] as const;
 
-/** Every loader imports its backend's modules lazily: `webgpu` (Dawn) and tfjs-node-gpu load only when asked for. */
-const loaders: { readonly [N in BackendName]: () => Promise<Backend<any>> } = {
-  reference: async () => referenceBackend(),
-  native: async () => {
-    const be = (await import("./native/backend.ts")).nativeBackend();
-    if (E.isLeft(be)) throw new Error(be.left);
-    return be.right;
-  },
-  cpu: async () => (await import("./cpu/index.ts")).cpuBackend(),
-  wasm: async () => (await import("./wasm/index.ts")).wasmBackend(),
-  webgpu: async () => (await import("./webgpu/node.ts")).webgpuBackendNode(),
-  cuda: async () => {
-    const be = await (await import("./cuda/backend.ts")).cudaBackend();
-    if (E.isLeft(be)) throw new Error(be.left);
-    return be.right;
-  },
-};
+/** Every backend rankfuse knows. */
+export const BACKENDS: readonly BackendModule[] = LIST;
 
-/**
- * What `auto` means, first choice first: CUDA where tfjs-node-gpu is installed and loads, a hardware
- * WebGPU adapter, the native engine where its addon builds, then wasm and cpu.
- */
-export const AUTO_ORDER: readonly BackendName[] = ["cuda", "webgpu", "native", "wasm", "cpu"];
+/** A backend's name, as users type it. */
+export type BackendName = (typeof LIST)[number]["name"];
 
-/**
- * Why `auto` passes over a backend before loading it (null: try it). WebGPU on a software adapter
- * (llvmpipe, SwiftShader) is correct but slower than the CPU backends, so auto wants hardware only.
- */
-const autoPrecheck: Partial<Record<BackendName, () => Promise<string | null>>> = {
-  webgpu: async () => {
-    const hw = await (await import("./webgpu/node.ts")).probeAdapter(true);
-    return E.isLeft(hw) ? `webgpu: ${hw.left}` : null;
-  },
-  cuda: async () => ((await (await import("./cuda/backend.ts")).cudaInstalled()) ? null : "cuda: @tensorflow/tfjs-node-gpu is not installed"),
-};
+/** Every backend's name, in list order. */
+export const BACKEND_NAMES: readonly BackendName[] = LIST.map((m) => m.name);
+
+/** What `auto` means, first choice first: the list by priority (highest first), without priority-0 backends. */
+export const AUTO_ORDER: readonly BackendName[] = autoOrder(LIST).map((m) => m.name);
 
 /** Backend names a user may ask for, with `auto`, for messages and --help. */
 export const backendChoices = (): string => `auto, ${BACKEND_NAMES.join(", ")}`;
@@ -52,32 +43,11 @@ export const backendChoices = (): string => `auto, ${BACKEND_NAMES.join(", ")}`;
 export async function loadBackend(name: string = process.env.RANKFUSE_BACKEND || "auto"): Promise<E.Either<RankfuseError, Backend<any>>> {
   if (name === "auto") {
     const { backend, passedOver } = await pickAuto();
-    return backend ? E.right(backend) : E.left({ tag: "ConfigError", message: `no backend could load: ${passedOver.join("; ")}` });
+    return backend ? E.right(backend) : E.left(backendUnavailable("auto", `no backend could load: ${passedOver.join("; ")}`));
   }
-  if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
-    return E.left({ tag: "ConfigError", message: `unknown backend "${name}": choose one of ${backendChoices()}` });
-  }
-  try {
-    return E.right(await loaders[name as BackendName]());
-  } catch (e) {
-    const msg = (e as Error).message;
-    // the cuda loader's message is already the whole story (what to install, and how)
-    return E.left({ tag: "ConfigError", message: name === "cuda" ? msg : `backend ${name} failed to load: ${msg}` });
-  }
+  const m = BACKENDS.find((b) => b.name === name);
+  return m ? m.load() : E.left({ tag: "ConfigError", message: `unknown backend "${name}": choose one of ${backendChoices()}` });
 }
 
 /** The first of AUTO_ORDER that loads, and why each one before it was passed over. */
-export async function pickAuto(): Promise<{ backend: Backend<any> | null; passedOver: string[] }> {
-  const passedOver: string[] = [];
-  for (const n of AUTO_ORDER) {
-    const skip = await autoPrecheck[n]?.();
-    if (skip) {
-      passedOver.push(skip);
-      continue;
-    }
-    const be = await loadBackend(n);
-    if (E.isRight(be)) return { backend: be.right, passedOver };
-    passedOver.push(be.left.message);
-  }
-  return { backend: null, passedOver };
-}
+export const pickAuto = (): Promise<AutoPick> => pickFirst(BACKENDS);

@@ -1,3 +1,5 @@
+import type * as E from "fp-ts/lib/Either.js";
+import type { RankfuseError } from "./errors.ts";
 import type { Eqn, FusedEqn } from "./graph.ts";
 import type { DType, Prim } from "./prims.ts";
 
@@ -47,4 +49,19 @@ export interface Backend<B = unknown> {
   liveBytes(): number;
   /** Human-readable facts (versions, SIMD, threads) for `rankfuse backends` and reports. */
   describe(): string;
+}
+
+/**
+ * One backend as the backend list sees it: a name, a place in `auto`'s order, and a loader. A module
+ * imports its backend's code only inside `load()`, so listing it costs nothing until it is asked for.
+ */
+export interface BackendModule<N extends string = string> {
+  /** What users type (`--backend NAME`, `RANKFUSE_BACKEND=NAME`). */
+  readonly name: N;
+  /** `auto` tries higher priorities first; 0 means auto never picks it (it loads only by name). */
+  readonly priority: number;
+  /** Why auto should pass it over without loading (null = try). */
+  autoPrecheck?(): Promise<string | null>;
+  /** The backend, or why it cannot run here as one readable error; never throws for an unavailable backend. */
+  load(): Promise<E.Either<RankfuseError, Backend<any>>>;
 }

@@ -1,6 +1,6 @@
 /**
  * Backends in a browser. The wasm backend is tfjs-backend-wasm with its .wasm files fetched from the
- * server (backends/wasm/index.ts reads them from node_modules, which a page cannot). WebGPU is taken when the
+ * server (backends/wasm/backend.ts reads them from node_modules, which a page cannot). WebGPU is taken when the
  * browser has it and an adapter answers; otherwise the run falls back to wasm and says why.
  */
 import * as E from "fp-ts/lib/Either.js";

@@ -1,11 +1,10 @@
-import "@tensorflow/tfjs-backend-cpu";
-import * as tf from "@tensorflow/tfjs-core";
-import type { Backend } from "../../ir/backend.ts";
-import { tfjsBackend } from "../tfjs/backend.ts";
+import * as E from "fp-ts/lib/Either.js";
+import type { BackendModule } from "../../ir/backend.ts";
+import { guardLoad } from "../guard.ts";
 
-/** tfjs-backend-cpu: plain JavaScript float32 kernels (about 1 GFLOP/s); a second opinion in tests. */
-export async function cpuBackend(): Promise<Backend<tf.Tensor>> {
-  const be = tfjsBackend("cpu", () => `tfjs-backend-cpu ${tf.version_core}`);
-  await be.activate!();
-  return be;
-}
+/** tfjs-backend-cpu: auto's last resort, about 1 GFLOP/s. */
+export const cpuModule: BackendModule<"cpu"> = {
+  name: "cpu",
+  priority: 10,
+  load: () => guardLoad("cpu", async () => E.right(await (await import("./backend.ts")).cpuBackend())),
+};

@@ -17,7 +17,7 @@ const cudaInstalled = (() => {
   }
 })();
 
-/** Backend selection from the command line: the cuda hint where tfjs-node-gpu is absent, and `rankfuse backends`. */
+/** Backend selection from the command line: the cuda hint where tfjs-node-gpu is absent, an unknown name, and `rankfuse backends`. */
 describe("rankfuse backends and --backend", () => {
   // tfjs-node-gpu is not a dependency; where someone installed it, this machine has nothing to refuse
   it.skipIf(cudaInstalled).each([
@@ -28,6 +28,16 @@ describe("rankfuse backends and --backend", () => {
     expect(r.code).not.toBe(0);
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err).toMatch(/backend cuda needs @tensorflow\/tfjs-node-gpu, which is not installed: .*CUDA 11\.2 and cuDNN 8\.1.*npm install @tensorflow\/tfjs-node-gpu@4\.22/);
+  });
+
+  it.each([
+    ["train --backend tpu", ["train", "--backend", "tpu"], {}],
+    ["RANKFUSE_BACKEND=tpu demo", ["demo"], { RANKFUSE_BACKEND: "tpu" }],
+  ])("%s names every choice in one line and exits non-zero", (_, args, env) => {
+    const r = run(args as string[], env as Record<string, string>);
+    expect(r.code).not.toBe(0);
+    expect(r.err.trim().split("\n")).toHaveLength(1);
+    expect(r.err).toContain('unknown backend "tpu": choose one of auto, cuda, webgpu, native, wasm, cpu, reference');
   });
 
   it("lists every backend with its availability, and what auto picks and why", () => {

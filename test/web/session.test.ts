@@ -8,7 +8,7 @@ import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
 import path from "node:path";
 import type { Backend } from "../../ir/backend.ts";
-import { wasmBackend } from "../../backends/wasm/index.ts";
+import { wasmBackend } from "../../backends/wasm/backend.ts";
 import { gutenbergDir, readTextFile } from "../../train/corpus.ts";
 import { decodeSafetensors } from "../../train/safetensors.ts";
 import { Rng } from "../../util/rng.ts";
