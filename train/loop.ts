@@ -15,7 +15,7 @@ import { Rng } from "../util/rng.ts";
 import { warmupCosine } from "./schedule.ts";
 import { compileEvalStep, compileTrainStep, frozenMask } from "./step.ts";
 import type { SchemeContext, SchemeState } from "./scheme.ts";
-import type { RunError } from "./trainErrors.ts";
+import type { RunError } from "./errors.ts";
 
 export interface TrainOptions {
   readonly steps: number;
