@@ -1,7 +1,14 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { Backend, BackendCaps } from "../../ir/backend.ts";
 import { loadBackend } from "../../backends/index.ts";
-import { CHAIN_KINDS } from "../../ir/fusedKinds.ts";
+import { CHAIN_KINDS, type ChainCaps } from "../../ir/fusedKinds.ts";
+import type { FusedEqn, Graph, Node } from "../../ir/graph.ts";
+
+/** Every chain kind at any rank: what fuseChains may fuse when a test plans without a backend. */
+export const ALL_CHAINS: ChainCaps = { maxRank: Infinity, kinds: new Set(CHAIN_KINDS) };
+
+/** The fused nodes of a graph: kernel counts are the spec of fusion. */
+export const fusedNodes = (g: Graph<Node>): FusedEqn[] => g.eqns.filter((e): e is FusedEqn => e.prim === "fused");
 
 /** The same backend with other caps (its kernels unchanged): how tests make the planner fuse or not. */
 export const withCaps = <B>(be: Backend<B>, caps: Partial<BackendCaps>): Backend<B> => ({ ...be, caps: { ...be.caps, ...caps } });
