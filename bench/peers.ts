@@ -51,10 +51,10 @@ function torchUnavailable(): string | null {
 }
 
 export const PEERS: readonly Peer[] = [
-  { name: "rankfuse-native", unavailable: () => { const a = loadNativeAddon(); return E.isLeft(a) ? `native addon: ${a.left}` : null; }, command: tsx("bench/peers/rankfuse_llama.ts", "--backend", "native") },
-  { name: "rankfuse-wasm", unavailable: () => resolves("@tensorflow/tfjs-backend-wasm"), command: tsx("bench/peers/rankfuse_llama.ts", "--backend", "wasm") },
-  { name: "tfjs-wasm", unavailable: () => resolves("@tensorflow/tfjs-backend-wasm") ?? resolves("esbuild"), command: tsx("bench/peers/tfjs_llama.ts", "--backend", "wasm") },
-  { name: "jax-js-wasm", unavailable: () => resolves("@jax-js/jax"), command: tsx("bench/peers/jax_llama.ts") },
+  { name: "rankfuse-native", unavailable: () => { const a = loadNativeAddon(); return E.isLeft(a) ? `native addon: ${a.left}` : null; }, command: tsx("bench/peers/rankfuseLlama.ts", "--backend", "native") },
+  { name: "rankfuse-wasm", unavailable: () => resolves("@tensorflow/tfjs-backend-wasm"), command: tsx("bench/peers/rankfuseLlama.ts", "--backend", "wasm") },
+  { name: "tfjs-wasm", unavailable: () => resolves("@tensorflow/tfjs-backend-wasm") ?? resolves("esbuild"), command: tsx("bench/peers/tfjsLlama.ts", "--backend", "wasm") },
+  { name: "jax-js-wasm", unavailable: () => resolves("@jax-js/jax"), command: tsx("bench/peers/jaxLlama.ts") },
   { name: "torch-cpu", unavailable: torchUnavailable, command: (dir, out) => ["/usr/bin/python3", ["bench/peers/torch_llama.py", dir, out]] },
 ];
 

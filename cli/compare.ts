@@ -5,7 +5,7 @@ import { loadBackend } from "../backends/index.ts";
 import { type LanguageModel } from "../models/model.ts";
 import { makeModel, METHODS } from "../methods/index.ts";
 import { loadData } from "../train/data.ts";
-import { renderRunError } from "../train/trainErrors.ts";
+import { renderRunError } from "../train/errors.ts";
 import { markdownTable } from "../report/markdownTable.ts";
 import { TABLE_HEADERS, tableRows, writeCompareReport, type CompareRow } from "../report/compareReport.ts";
 import { formatNumber } from "../util/format.ts";

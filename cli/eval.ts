@@ -5,7 +5,7 @@ import { evalWindows } from "../train/batches.ts";
 import { loadData } from "../train/data.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { compileEvalStep } from "../train/step.ts";
-import { renderRunError } from "../train/trainErrors.ts";
+import { renderRunError } from "../train/errors.ts";
 import { intFlag, parseFlags, UsageError } from "./args.ts";
 import { loadWeights } from "./runDir.ts";
 

@@ -1,6 +1,6 @@
 import * as E from "fp-ts/lib/Either.js";
 import { exportWeights } from "../methods/exportWeights.ts";
-import { renderRunError } from "../train/trainErrors.ts";
+import { renderRunError } from "../train/errors.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import { loadWeights } from "./runDir.ts";
 

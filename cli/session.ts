@@ -5,7 +5,7 @@ import { nativeHostKernels } from "../backends/native/hostKernels.ts";
 import type { LoadedData } from "../train/data.ts";
 import { train, type TrainResult } from "../train/loop.ts";
 import { createProgress } from "../train/progress.ts";
-import type { RunError } from "../train/trainErrors.ts";
+import type { RunError } from "../train/errors.ts";
 import type { RunSettings } from "./trainFlags.ts";
 
 /** One training run as the CLI does it: progress on stderr, Ctrl-C checkpoints and stops. */

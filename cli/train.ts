@@ -3,7 +3,7 @@ import { renderError } from "../ir/errors.ts";
 import { loadBackend } from "../backends/index.ts";
 import { makeModel, METHODS } from "../methods/index.ts";
 import { loadData } from "../train/data.ts";
-import { renderRunError } from "../train/trainErrors.ts";
+import { renderRunError } from "../train/errors.ts";
 import { formatNumber } from "../util/format.ts";
 import { aliasedFlag, parseFlags, UsageError } from "./args.ts";
 import { MODEL_HELP, modelConfigFrom, RUN_FLAGS, RUN_HELP, runSettingsFrom } from "./trainFlags.ts";

@@ -70,7 +70,6 @@ export const mean = reducer("mean");
 
 /** Reduce over the last axis and keep it as size 1, ready to broadcast back. */
 export const sumKeepLast = <S extends Shape>(x: T<S>): T<S> => keepLast(sum(x, -1), x);
-export const maxKeepLast = <S extends Shape>(x: T<S>): T<S> => keepLast(max(x, -1), x);
 const keepLast = <S extends Shape>(r: Tensor, x: T<S>): T<S> => as(bind("reshape", [r], { dims: [...r.dims, anon(1)] }));
 
 // ---- matmul and movement

@@ -36,7 +36,10 @@ export const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 /** A trace under construction. Nested traces (for `grad`) capture tensors of enclosing ones as extra inputs. */
 export class Trace {
   readonly inputs: Var[] = [];
+  /** The equations traced so far, in order; only `emit` appends (it keeps `producer` in step). */
   readonly eqns: Eqn[] = [];
+  /** The equation that computed each variable, so `checkpointName` finds it without a scan. */
+  private readonly producers = new Map<Var, Eqn>();
   /** Tensors of the enclosing trace used here, and the input variable each became. */
   readonly captures = new Map<Tensor, Var>();
   private nextId = 0;
@@ -44,6 +47,11 @@ export class Trace {
   phase: EqnMeta["phase"];
 
   constructor(readonly parent: Trace | null) {}
+
+  /** The equation of this trace that computed `v`; undefined for inputs and captured tensors. */
+  producer(v: Var): Eqn | undefined {
+    return this.producers.get(v);
+  }
 
   newVar(abs: AbsVal): Var {
     return new Var(this.nextId++, abs);
@@ -74,7 +82,9 @@ export class Trace {
     const abs = rule(vars.map((v) => v.abs), params);
     if (abs._tag === "Left") throw new RankfuseException(abs.left);
     const out = this.newVar(abs.right);
-    this.eqns.push({ prim, inputs: vars, params, out, meta: { ...meta, phase: this.phase ?? meta.phase } } as Eqn);
+    const eqn = { prim, inputs: vars, params, out, meta: { ...meta, phase: this.phase ?? meta.phase } } as Eqn;
+    this.eqns.push(eqn);
+    this.producers.set(out, eqn);
     return new Tensor(out, this);
   }
 
@@ -116,7 +126,7 @@ export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params:
  * no equation: the name goes on the equation that computed `t`.
  */
 export function checkpointName<T extends Tensor>(t: T, name: string): T {
-  const eqn = t.trace.eqns.find((e) => e.out === t.v);
+  const eqn = t.trace.producer(t.v);
   if (eqn) eqn.meta = { ...eqn.meta, name };
   return t;
 }

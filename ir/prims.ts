@@ -80,10 +80,3 @@ type Missing = Exclude<Prim, (typeof PRIMS)[number]>;
 // A primitive missing from PRIMS is a compile error here.
 const _allListed: Missing extends never ? true : Missing = true;
 void _allListed;
-
-export const UNARY = ["neg", "exp", "log", "sqrt", "tanh", "sigmoid", "silu", "gelu", "relu", "dsilu", "dgelu", "drelu"] as const;
-export const BINARY = ["add", "sub", "mul", "div", "maximum", "equal"] as const;
-export type UnaryPrim = (typeof UNARY)[number];
-export type BinaryPrim = (typeof BINARY)[number];
-export const isUnary = (p: Prim): p is UnaryPrim => (UNARY as readonly Prim[]).includes(p);
-export const isBinary = (p: Prim): p is BinaryPrim => (BINARY as readonly Prim[]).includes(p);

@@ -1,4 +1,4 @@
-import { Graph, outsOf, type Eqn, type FusedEqn, type Node, type Var } from "../ir/graph.ts";
+import { Graph, type Eqn, type FusedEqn, type Node, type Var } from "../ir/graph.ts";
 import type { Prim } from "../ir/prims.ts";
 import { fuseAttention } from "./attentionChain.ts";
 import { LOWRANK, LOWRANK_BWD, type ChainAct, type ChainCaps, type LowrankBwdParams, type LowrankParams } from "../ir/fusedKinds.ts";
@@ -229,7 +229,3 @@ function matchBackward(ix: GraphIndex, j: number, maxRank: number): Match | null
   };
   return attempt(true) ?? attempt(false);
 }
-
-/** Fused nodes of a graph, for tests and reports. */
-export const fusedNodes = (g: Graph<Node>): FusedEqn[] => g.eqns.filter((e): e is FusedEqn => e.prim === "fused");
-export { outsOf };

@@ -10,6 +10,3 @@ export function chainCapsOf(caps: BackendCaps, fusion = true): ChainCaps | undef
   const kinds = new Set(CHAIN_KINDS.filter((k) => caps.fusedKinds?.has(k) ?? false));
   return kinds.size ? { maxRank: caps.maxFusedRank ?? Infinity, kinds } : undefined;
 }
-
-/** Every chain kind at any rank: for planning without a backend (`rankfuse inspect --fusion on`) and tests. */
-export const ALL_CHAINS: ChainCaps = { maxRank: Infinity, kinds: new Set(CHAIN_KINDS) };

@@ -48,7 +48,7 @@ export class AdamW {
   private readonly decayMask: boolean[];
   private readonly kernel?: AdamwKernel;
 
-  constructor(private readonly shapes: number[][], opts: AdamWOptions = {}) {
+  constructor(shapes: number[][], opts: AdamWOptions = {}) {
     this.lr = opts.lr ?? 1e-3;
     [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;

@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { Batch } from "./batches.ts";
 import type { EvalStep } from "./step.ts";
-import type { RunError } from "./trainErrors.ts";
+import type { RunError } from "./errors.ts";
 
 /** Validation figures: mean loss in nats per token, perplexity, and bits per byte of raw text. */
 export interface EvalResult {

@@ -13,7 +13,7 @@ import { Rng } from "../util/rng.ts";
 import { compileEvalStep, compileTrainStep, frozenMask } from "./step.ts";
 import type { SchemeState } from "./scheme.ts";
 import { Updater, type UpdateOptions } from "./update.ts";
-import type { RunError } from "./trainErrors.ts";
+import type { RunError } from "./errors.ts";
 
 /** A run's settings: its length and batch shape, the optimizer's (UpdateOptions), evaluation and checkpoints. */
 export interface TrainOptions extends UpdateOptions {

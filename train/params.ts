@@ -10,19 +10,8 @@ export interface NamedParams {
   values: Float32Array[];
 }
 
-/** A deep copy, so a snapshot (e.g. for a checkpoint or a test) cannot be changed by later in-place updates. */
-export const cloneParams = (p: NamedParams): NamedParams => ({
-  names: [...p.names],
-  shapes: p.shapes.map((s) => [...s]),
-  values: p.values.map((v) => v.slice()),
-});
-
 /** Number of elements of one shape (1 for a scalar's empty shape). */
 export const elementCount = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
-
-/** Total number of scalar parameters, from shapes so it also works before values are allocated. */
-export const paramCount = (shapes: readonly (readonly number[])[]): number =>
-  shapes.reduce((n, s) => n + elementCount(s), 0);
 
 /**
  * Euclidean norm over all tensors as if concatenated. Accumulates in

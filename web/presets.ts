@@ -6,7 +6,6 @@ import { resolveConfig, type ModelConfig } from "../models/config.ts";
  * our own (two layers of width 64), so a demo or a test sees the loss fall within seconds.
  */
 export const PRESETS = ["micro", "tiny"] as const;
-export type Preset = (typeof PRESETS)[number];
 
 const MICRO = { d: 64, heads: 2, layers: 2, dFF: 172, rank: 16, seq: 64, batch: 8 };
 

@@ -1,5 +1,5 @@
 /**
- * Compares peer results (the `<out>.json` files of bench/peers/tfjs_llama.ts, torch_llama.py, or the
+ * Compares peer results (the `<out>.json` files of bench/peers/tfjsLlama.ts, torch_llama.py, or the
  * rankfuse side) trained from the same inputs: checks that the losses agree step by step and prints a
  * table. The first file is the reference.
  *

@@ -1,5 +1,5 @@
 /**
- * Inputs for the peer benchmarks (bench/peers/tfjs_llama.ts, bench/peers/torch_llama.py), made with
+ * Inputs for the peer benchmarks (bench/peers/tfjsLlama.ts, bench/peers/torch_llama.py), made with
  * rankfuse's own API so every peer starts from rankfuse's initial weights and sees rankfuse's batches:
  *
  *   DIR/model.safetensors, DIR/config.json   exportWeights(DIR, model, model.init(seed))

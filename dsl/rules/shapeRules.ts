@@ -1,5 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
-import { anon, broadcastDims, dimsAgree, numel, showShape, type Dim } from "../../ir/dim.ts";
+import { broadcastDims, dimsAgree, numel, showShape, type Dim } from "../../ir/dim.ts";
 import type { AbsVal } from "../../ir/graph.ts";
 import type { DType, Prim, PrimParams } from "../../ir/prims.ts";
 import { dtypeError, shapeError, type RankfuseError } from "../../ir/errors.ts";
@@ -140,6 +140,3 @@ export const shapeRules: { readonly [P in Prim]: ShapeRule<P> } = {
     return fits ? ok(t, "float32") : fail("crossEntropy", `logits ${sh(l)} do not fit targets ${sh(t)}`);
   },
 };
-
-/** The dims after merging all leading axes into one: [..., D] -> [N, D]. */
-export const flattenLeading = (dims: readonly Dim[]): Dim[] => [anon(numel(dims.slice(0, -1))), dims[dims.length - 1]!];

@@ -1,22 +1,19 @@
 import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import * as E from "fp-ts/lib/Either.js";
-import { BinaryOp, loadNativeAddon, ReduceOp, UnaryOp, type NativeAddon } from "../../backends/native/build.ts";
+import { BinaryOp, ReduceOp, UnaryOp, type NativeAddon } from "../../backends/native/build.ts";
 import * as act from "../../ir/activations.ts";
 import { Rng } from "../../util/rng.ts";
 import { allcloseViolation } from "../helpers/allclose.ts";
+import { nativeAddonRequirement } from "../helpers/requirements.ts";
 
 /**
  * The native engine's kernels against float64 definitions. When the addon cannot be built these
- * tests are skipped with the reason printed, unless RANKFUSE_REQUIRE_NATIVE is set: then they fail.
+ * tests are skipped with the reason printed, unless RANKFUSE_REQUIRE_NATIVE is set: then "builds and loads" fails with it.
  */
-const loaded = loadNativeAddon();
-const reason = E.isLeft(loaded) ? loaded.left : null;
-const required = Boolean(process.env.RANKFUSE_REQUIRE_NATIVE);
-if (reason !== null) console.warn(`native backend tests ${required ? "FAIL" : "skipped"}: ${reason}`);
-const addon = (E.isRight(loaded) ? loaded.right : undefined) as NativeAddon;
-const nit = it.skipIf(reason !== null);
+const native = await nativeAddonRequirement();
+const addon = (native.available ? native.get() : undefined) as NativeAddon;
+const nit = it.skipIf(!native.available);
 
 const f32 = (n: number, seed: number, scale = 1): Float32Array => {
   const rng = Rng.fromSeed(seed);
@@ -53,9 +50,8 @@ function refMatmul(a: Float32Array, b: Float32Array, batch: number, M: number, K
 }
 
 describe("native addon", () => {
-  it.skipIf(reason !== null && !required)("builds and loads", () => {
-    if (reason !== null) throw new Error(`native addon unavailable (RANKFUSE_REQUIRE_NATIVE is set): ${reason}`);
-    expect(addon.threads()).toBeGreaterThanOrEqual(1);
+  it.skipIf(native.skip)("builds and loads", () => {
+    expect(native.get().threads()).toBeGreaterThanOrEqual(1);
     expect(["avx512", "avx2", "generic"]).toContain(addon.gemmKernel());
   });
 

@@ -6,7 +6,6 @@ import { spec } from "../../dsl/spec.ts";
 import { compile } from "../../run/compile.ts";
 import { valueAndGrad } from "../../dsl/autodiff.ts";
 import type { Tensor } from "../../dsl/trace.ts";
-import { fusedNodes } from "../../passes/chain.ts";
 import * as op from "../../dsl/ops.ts";
 import type { Backend } from "../../ir/backend.ts";
 import { loadNativeAddon, type NativeAddon } from "../../backends/native/build.ts";
@@ -19,7 +18,7 @@ import { Rng } from "../../util/rng.ts";
 import { allcloseViolation } from "../helpers/allclose.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 import { runs } from "../helpers/runs.ts";
-import { nativeOrSkip, noFusedKernels } from "../passes/targets.ts";
+import { fusedNodes, nativeOrSkip, noFusedKernels } from "../passes/targets.ts";
 
 /**
  * The native fused attention kernels (attention.cc): the addon against a float64 definition, and the

@@ -1,21 +1,19 @@
 import { describe, expect, it } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
-import { loadNativeAddon } from "../../backends/native/build.ts";
 import { loadBackend } from "../../backends/index.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel } from "../../methods/index.ts";
 import { AdamW } from "../../train/adamw.ts";
 import { Rng } from "../../util/rng.ts";
 import { compileTrainStep } from "../../train/step.ts";
+import { nativeAddonRequirement } from "../helpers/requirements.ts";
 
 /**
  * A short training run on the native engine and on tfjs-backend-wasm, from the same init on the same
  * batches, gives the same loss at every step (float32 tolerance). Skipped with the reason printed when
  * the addon cannot be built, unless RANKFUSE_REQUIRE_NATIVE is set: then it fails.
  */
-const native = loadNativeAddon();
-const missing = E.isLeft(native) && !process.env.RANKFUSE_REQUIRE_NATIVE;
-if (missing) console.warn(`nativeTraining: skipping: ${E.isLeft(native) ? native.left : ""}`);
+const native = await nativeAddonRequirement();
 
 const STEPS = 6;
 const LR = 1e-2;
@@ -27,7 +25,7 @@ function unwrap<T>(e: E.Either<{ message: string }, T>): T {
 }
 
 async function losses(method: string, backendName: string): Promise<number[]> {
-  if (E.isLeft(native)) throw new Error(`native addon unavailable (RANKFUSE_REQUIRE_NATIVE is set): ${native.left}`);
+  const kernel = native.get();
   // the tiny preset shrunk: d 32 (4 heads of 8), 2 layers, seq 16, batch 2, byte vocabulary
   const cfg = unwrap(resolveConfig("tiny", { d: 32, layers: 2, seq: 16, batch: 2, vocab: 256, dFF: 64, rank: 8 }));
   const model = unwrap(makeModel(method, cfg));
@@ -35,7 +33,7 @@ async function losses(method: string, backendName: string): Promise<number[]> {
   const step = unwrap(compileTrainStep(model, backend, cfg.batch, cfg.seq));
   const params = model.init(0);
   // the optimizer is the same on both sides (the native adamwStep is bit-identical to the JS loop)
-  const opt = new AdamW(model.layout.shapes.map((s) => [...s]), { lr: LR, weightDecay: 0.01, kernel: native.right });
+  const opt = new AdamW(model.layout.shapes.map((s) => [...s]), { lr: LR, weightDecay: 0.01, kernel });
   const rng = Rng.fromSeed(7);
   const n = cfg.batch * cfg.seq;
   const out: number[] = [];
@@ -50,7 +48,7 @@ async function losses(method: string, backendName: string): Promise<number[]> {
 }
 
 describe("training on the native backend", () => {
-  it.skipIf(missing).each(["full", "cola"])("%s: native and wasm losses agree at every step", async (method) => {
+  it.skipIf(native.skip).each(["full", "cola"])("%s: native and wasm losses agree at every step", async (method) => {
     const [nat, wasm] = [await losses(method, "native"), await losses(method, "wasm")];
     expect(nat).toHaveLength(STEPS);
     console.log(`nativeTraining ${method}: native ${nat.map((l) => l.toFixed(6)).join(" ")}; wasm ${wasm.map((l) => l.toFixed(6)).join(" ")}`);

@@ -1,7 +1,6 @@
 import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import * as E from "fp-ts/lib/Either.js";
 import { PRIMS } from "../../ir/prims.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { loadBackend } from "../../backends/index.ts";
@@ -9,6 +8,7 @@ import { Rng } from "../../util/rng.ts";
 import { primCases } from "../helpers/primCases.ts";
 import { caseData, compileCase, unwrap } from "../helpers/gradcheck.ts";
 import { allcloseViolation } from "../helpers/allclose.ts";
+import { backendRequirement, type Requirement } from "../helpers/requirements.ts";
 import type { Backend } from "../../ir/backend.ts";
 import { dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
@@ -26,22 +26,16 @@ import { makeModel } from "../../methods/index.ts";
  * headers), webgpu a WebGPU adapter (here Mesa's llvmpipe through Dawn's OpenGL backend). CI sets
  * RANKFUSE_REQUIRE_NATIVE and RANKFUSE_REQUIRE_WEBGPU, which turn a missing one into a failure.
  */
-const optional = { native: "RANKFUSE_REQUIRE_NATIVE", webgpu: "RANKFUSE_REQUIRE_WEBGPU" } as const;
-const missing: Record<string, string | null> = {};
-for (const [name, requireVar] of Object.entries(optional)) {
-  const be = await loadBackend(name);
-  missing[name] = E.isLeft(be) ? be.left.message : null;
-  if (missing[name] && !process.env[requireVar]) console.warn(`parity: skipping the ${name} backend: ${missing[name]}`);
-}
-const skipped = (name: string) => name in optional && missing[name] !== null && !process.env[optional[name as keyof typeof optional]];
+const optional: Record<string, Requirement<Backend<any>>> = { native: await backendRequirement("native"), webgpu: await backendRequirement("webgpu") };
+const skipped = (name: string) => optional[name]?.skip ?? false;
+/** The backend; where a required one is missing, the error names the variable that requires it. */
+const backendNamed = async (name: string) => optional[name]?.get() ?? unwrap(await loadBackend(name));
 const BACKENDS = ["cpu", "wasm", "native", "webgpu"];
 
 describe.each(BACKENDS)("parity: %s vs reference", (name) => {
   const reference = referenceBackend();
   it.skipIf(skipped(name)).each(PRIMS)("%s", async (prim) => {
-    const loaded = await loadBackend(name);
-    if (E.isLeft(loaded)) throw new Error(loaded.left.message);
-    const backend = loaded.right;
+    const backend = await backendNamed(name);
     await fc.assert(
       fc.asyncProperty(primCases[prim], fc.integer({ min: 0, max: 1e6 }), async (c, seed) => {
         const data = caseData(c, seed);
@@ -76,7 +70,7 @@ async function blockValueAndGrad(backend: Backend<any>, seed: number) {
 
 describe.each(BACKENDS)("a compiled CoLA block on %s vs reference", (name) => {
   it.skipIf(skipped(name))("forward and every parameter's gradient agree (float32 tolerance)", async () => {
-    const backend = unwrap(await loadBackend(name));
+    const backend = await backendNamed(name);
     for (const seed of [3, 4]) {
       const want = await blockValueAndGrad(referenceBackend(), seed);
       const got = await blockValueAndGrad(backend, seed);

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import * as E from "fp-ts/lib/Either.js";
 import * as tf from "@tensorflow/tfjs-core";
 import type { WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 import { RankfuseException } from "../../ir/errors.ts";
-import { loadBackend } from "../../backends/index.ts";
 import type { WebgpuBackend } from "../../backends/webgpu/backend.ts";
+import { backendRequirement } from "../helpers/requirements.ts";
 
 /**
  * The webgpu backend's contract beyond parity: a custom WGSL program (the way fused kernels plug in,
@@ -12,10 +11,7 @@ import type { WebgpuBackend } from "../../backends/webgpu/backend.ts";
  * WebGPU does not throw, becomes a RankfuseException naming the kernel instead of silent zeros.
  * Skipped without an adapter unless RANKFUSE_REQUIRE_WEBGPU is set (CI), which makes that a failure.
  */
-const loaded = await loadBackend("webgpu");
-const missing = E.isLeft(loaded) ? loaded.left.message : null;
-if (missing && !process.env.RANKFUSE_REQUIRE_WEBGPU) console.warn(`webgpu: skipping: ${missing}`);
-const skip = missing !== null && !process.env.RANKFUSE_REQUIRE_WEBGPU;
+const webgpu = await backendRequirement("webgpu");
 
 /** y = 2x + 1 over a flat array, written as a tfjs WebGPUProgram. */
 function affineProgram(n: number, body = "setOutputAtIndex(index, 2.0 * getA(index) + 1.0);"): WebGPUProgram {
@@ -34,11 +30,8 @@ function affineProgram(n: number, body = "setOutputAtIndex(index, 2.0 * getA(ind
   };
 }
 
-describe.skipIf(skip)("webgpu backend", () => {
-  const be = () => {
-    if (E.isLeft(loaded)) throw new Error(loaded.left.message);
-    return loaded.right as WebgpuBackend;
-  };
+describe.skipIf(webgpu.skip)(webgpu.title("webgpu backend"), () => {
+  const be = () => webgpu.get() as WebgpuBackend;
 
   it("reports its adapter and raises workgroup memory to the adapter's", () => {
     const b = be();

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import * as E from "fp-ts/lib/Either.js";
 import { dim, type Dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
 import { compile } from "../../run/compile.ts";
@@ -9,12 +8,12 @@ import type { Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
 import type { Backend } from "../../ir/backend.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
-import { loadBackend } from "../../backends/index.ts";
 import type { WebgpuBackend } from "../../backends/webgpu/backend.ts";
 import { colaLinear, type Activation } from "../../models/layers.ts";
 import { Rng } from "../../util/rng.ts";
 import { allcloseViolation } from "../helpers/allclose.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
+import { backendRequirement } from "../helpers/requirements.ts";
 import { runs } from "../helpers/runs.ts";
 
 /**
@@ -24,11 +23,8 @@ import { runs } from "../helpers/runs.ts";
  * reference, within float32 tolerance. Few runs: every new shape compiles shaders, slowly on llvmpipe.
  * Skipped without an adapter unless RANKFUSE_REQUIRE_WEBGPU is set (CI), which makes that a failure.
  */
-const loaded = await loadBackend("webgpu");
-const missing = E.isLeft(loaded) ? loaded.left.message : null;
-if (missing && process.env.RANKFUSE_REQUIRE_WEBGPU) throw new Error(`RANKFUSE_REQUIRE_WEBGPU is set but webgpu does not load: ${missing}`);
-if (missing) console.warn(`webgpu fused equivalence: skipping: ${missing}`);
-const gpu = E.isRight(loaded) ? (loaded.right as WebgpuBackend) : null;
+const webgpu = await backendRequirement("webgpu");
+const gpu = webgpu.skip ? null : (webgpu.get() as WebgpuBackend); // throws, failing the file, where RANKFUSE_REQUIRE_WEBGPU demands it
 
 const ACTS: Record<string, Activation> = { silu: op.silu, gelu: op.gelu, relu: op.relu, identity: (x) => x };
 
@@ -108,7 +104,7 @@ async function check(c: Case) {
   expectClose(fused, await run(c, referenceBackend(), false), "fused webgpu vs float64 reference");
 }
 
-describe.skipIf(!gpu)("webgpu fused kernels ≡ unfused ≡ reference, forward and gradients", () => {
+describe.skipIf(webgpu.skip)(webgpu.title("webgpu fused kernels ≡ unfused ≡ reference, forward and gradients"), () => {
   it("over random shapes, ranks, activations and epilogues", async () => {
     await fc.assert(fc.asyncProperty(cases, check), { numRuns: runs(10) });
   });

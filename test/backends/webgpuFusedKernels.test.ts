@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as E from "fp-ts/lib/Either.js";
 import { dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
 import { compile } from "../../run/compile.ts";
@@ -7,7 +6,6 @@ import { valueAndGrad } from "../../dsl/autodiff.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
 import type { Backend } from "../../ir/backend.ts";
-import { loadBackend } from "../../backends/index.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import type { WebgpuBackend } from "../../backends/webgpu/backend.ts";
 import { countDispatches, type DispatchCounter } from "../../backends/webgpu/fused/dispatchCount.ts";
@@ -16,6 +14,7 @@ import { colaLinear } from "../../models/layers.ts";
 import { colaMPolicy as colaM } from "../../methods/colaM/policy.ts";
 import { allcloseViolation } from "../helpers/allclose.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
+import { backendRequirement } from "../helpers/requirements.ts";
 
 /**
  * Kernel counts are the spec of fusion, counted as real GPU dispatches (every dispatchWorkgroups on a
@@ -23,11 +22,8 @@ import { unwrap } from "../helpers/gradcheck.ts";
  * at most 3 (dZ and dX in one, then dA and dB as token reductions), in plain training and under CoLA-M.
  * Skipped without an adapter unless RANKFUSE_REQUIRE_WEBGPU is set (CI), which makes that a failure.
  */
-const loaded = await loadBackend("webgpu");
-const missing = E.isLeft(loaded) ? loaded.left.message : null;
-if (missing && process.env.RANKFUSE_REQUIRE_WEBGPU) throw new Error(`RANKFUSE_REQUIRE_WEBGPU is set but webgpu does not load: ${missing}`);
-if (missing) console.warn(`webgpu fused kernels: skipping: ${missing}`);
-const gpu = E.isRight(loaded) ? (loaded.right as WebgpuBackend) : null;
+const webgpu = await backendRequirement("webgpu");
+const gpu = webgpu.skip ? null : (webgpu.get() as WebgpuBackend); // throws, failing the file, where RANKFUSE_REQUIRE_WEBGPU demands it
 
 const [b, t, d, r, o] = [dim("b", 3), dim("t", 50), dim("d", 24), dim("r", 8), dim("o", 20)];
 type P = { A: Tensor; B: Tensor };
@@ -58,7 +54,7 @@ function perNode<B>(be: Backend<B>, counter: () => DispatchCounter) {
   return { wrapped, byKind };
 }
 
-describe.skipIf(!gpu)("webgpu fused kernels: counted dispatches", () => {
+describe.skipIf(webgpu.skip)(webgpu.title("webgpu fused kernels: counted dispatches"), () => {
   let counter: DispatchCounter;
   beforeAll(() => void (counter = countDispatches(gpu!.device)));
   afterAll(() => counter.stop());

@@ -1,29 +1,30 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "esbuild";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext } from "playwright-core";
+import { chromiumRequirement } from "../helpers/requirements.ts";
 
 /**
  * The webgpu backend in a real browser: page.ts (a CoLA layer's forward and gradients on WebGPU and on
  * the float64 reference) is bundled with esbuild, served from a localhost server this test starts, and
- * opened in the system's headless Chromium (Debian package `chromium`; playwright-core never downloads
- * one) with WebGPU switched on; without a GPU that is SwiftShader. Skipped where /usr/bin/chromium is
- * missing, unless RANKFUSE_REQUIRE_WEBGPU is set (CI installs it), which makes that a failure.
+ * opened in the system's headless Chromium (Debian package `chromium`, or RANKFUSE_CHROMIUM;
+ * playwright-core never downloads one) with WebGPU switched on; without a GPU that is SwiftShader.
+ * Skipped with the reason printed where Chromium is missing, unless RANKFUSE_REQUIRE_BROWSER is set
+ * (CI installs it), which makes that a failure.
  */
-const CHROMIUM = "/usr/bin/chromium";
 const FLAGS = ["--headless", "--no-sandbox", "--enable-unsafe-webgpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && !process.env.RANKFUSE_REQUIRE_WEBGPU) console.warn(`browser: skipping: ${CHROMIUM} is missing (apt-get install chromium)`);
+const browser = await chromiumRequirement();
 
-describe.skipIf(!haveChromium && !process.env.RANKFUSE_REQUIRE_WEBGPU)("webgpu backend in headless Chromium", () => {
+describe.skipIf(browser.skip)(browser.title("webgpu backend in headless Chromium"), () => {
   let server: Server, context: BrowserContext, profile: string, url: string;
 
   beforeAll(async () => {
+    const executablePath = browser.get();
     const bundle = await build({
       entryPoints: [fileURLToPath(new URL("./page.ts", import.meta.url))],
       bundle: true,
@@ -43,7 +44,7 @@ describe.skipIf(!haveChromium && !process.env.RANKFUSE_REQUIRE_WEBGPU)("webgpu b
     await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     profile = mkdtempSync(path.join(tmpdir(), "rankfuse-chromium-"));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args: FLAGS });
   }, 60_000);
 
   afterAll(async () => {

@@ -16,6 +16,7 @@ const cudaInstalled = (() => {
     return false;
   }
 })();
+if (cudaInstalled) console.warn("skipped: the missing-cuda hint: @tensorflow/tfjs-node-gpu is installed here, so there is nothing to refuse");
 
 /** Backend selection from the command line: the cuda hint where tfjs-node-gpu is absent, an unknown name, and `rankfuse backends`. */
 describe("rankfuse backends and --backend", () => {

@@ -13,7 +13,6 @@ import { Executor } from "../../run/executor.ts";
 import { loadBackend } from "../../backends/index.ts";
 import type { Backend } from "../../ir/backend.ts";
 import { isFused, type Graph } from "../../ir/graph.ts";
-import * as E from "fp-ts/lib/Either.js";
 import { compileTrainStep, planTrainStep } from "../../train/step.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 

@@ -12,16 +12,15 @@ import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel } from "../../methods/index.ts";
 import { compileTrainStep } from "../../train/step.ts";
-import { fuseChains, fusedNodes } from "../../passes/chain.ts";
+import { fuseChains } from "../../passes/chain.ts";
 import { ATTENTION, ATTENTION_BWD } from "../../ir/fusedKinds.ts";
-import { ALL_CHAINS } from "../../passes/targetCaps.ts";
 import { saveNothing, savedResiduals } from "../../passes/remat.ts";
 import { colaMPolicy as colaM } from "../../methods/colaM/policy.ts";
 import { Rng } from "../../util/rng.ts";
 import { allcloseViolation } from "../helpers/allclose.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
 import { runs } from "../helpers/runs.ts";
-import { claimingChains } from "./targets.ts";
+import { ALL_CHAINS, claimingChains, fusedNodes } from "./targets.ts";
 
 /** Causal attention as models/transformer.ts traces it: q·kᵀ (q already scaled), causal softmax, ·v. */
 const attend = (q: Tensor, k: Tensor, v: Tensor) => op.matmul(op.softmax(op.matmulNT(q, k), true), v as never);

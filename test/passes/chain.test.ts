@@ -13,13 +13,12 @@ import { colaLinear } from "../../models/layers.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel } from "../../methods/index.ts";
 import { compileTrainStep } from "../../train/step.ts";
-import { fuseChains, fusedNodes } from "../../passes/chain.ts";
+import { fuseChains } from "../../passes/chain.ts";
 import { lowerFused } from "../../run/lower.ts";
-import { ALL_CHAINS } from "../../passes/targetCaps.ts";
 import { colaMPolicy as colaM } from "../../methods/colaM/policy.ts";
 import type { Plan } from "../../passes/plan.ts";
 import { unwrap } from "../helpers/gradcheck.ts";
-import { claimingChains, nativeOrSkip } from "./targets.ts";
+import { ALL_CHAINS, claimingChains, fusedNodes, nativeOrSkip } from "./targets.ts";
 
 const [b, t, d, r, o] = [dim("b", 2), dim("t", 3), dim("d", 8), dim("r", 2), dim("o", 6)];
 const layerArgs = [{ A: spec([d, r]), B: spec([r, o]) }, spec([b, t, d])] as const;

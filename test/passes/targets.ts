@@ -1,7 +1,13 @@
-import * as E from "fp-ts/lib/Either.js";
 import type { Backend, BackendCaps } from "../../ir/backend.ts";
-import { loadBackend } from "../../backends/index.ts";
-import { CHAIN_KINDS } from "../../ir/fusedKinds.ts";
+import { CHAIN_KINDS, type ChainCaps } from "../../ir/fusedKinds.ts";
+import type { FusedEqn, Graph, Node } from "../../ir/graph.ts";
+import { backendRequirement } from "../helpers/requirements.ts";
+
+/** Every chain kind at any rank: what fuseChains may fuse when a test plans without a backend. */
+export const ALL_CHAINS: ChainCaps = { maxRank: Infinity, kinds: new Set(CHAIN_KINDS) };
+
+/** The fused nodes of a graph: kernel counts are the spec of fusion. */
+export const fusedNodes = (g: Graph<Node>): FusedEqn[] => g.eqns.filter((e): e is FusedEqn => e.prim === "fused");
 
 /** The same backend with other caps (its kernels unchanged): how tests make the planner fuse or not. */
 export const withCaps = <B>(be: Backend<B>, caps: Partial<BackendCaps>): Backend<B> => ({ ...be, caps: { ...be.caps, ...caps } });
@@ -10,16 +16,14 @@ export const withCaps = <B>(be: Backend<B>, caps: Partial<BackendCaps>): Backend
 export const claimingChains = <B>(be: Backend<B>, maxFusedRank = Infinity): Backend<B> =>
   withCaps({ ...be, prepareFused: undefined }, { fusedChains: true, fusedKinds: new Set(CHAIN_KINDS), maxFusedRank });
 
+/** Declares no fused kernels: the planner then leaves every chain unfused. */
 export const noFusedKernels = <B>(be: Backend<B>): Backend<B> => withCaps(be, { fusedChains: false });
 
 /**
  * The native backend, or null with the reason printed (its addon needs g++ and Node headers); CI sets
- * RANKFUSE_REQUIRE_NATIVE, which turns a missing addon into a failure, as in the parity suite.
+ * RANKFUSE_REQUIRE_NATIVE, which turns a missing addon into a failure (this throws, failing the file).
  */
 export async function nativeOrSkip(): Promise<Backend<any> | null> {
-  const be = await loadBackend("native");
-  if (E.isRight(be)) return be.right;
-  if (process.env.RANKFUSE_REQUIRE_NATIVE) throw new Error(be.left.message);
-  console.warn(`fusion tests: skipping native: ${be.left.message}`);
-  return null;
+  const native = await backendRequirement("native");
+  return native.skip ? null : native.get();
 }

@@ -1,21 +1,18 @@
 import { describe, expect, it } from "vitest";
-import * as E from "fp-ts/lib/Either.js";
 import { AdamW } from "../../train/adamw.ts";
-import { loadNativeAddon } from "../../backends/native/build.ts";
 import { Rng } from "../../util/rng.ts";
+import { nativeAddonRequirement } from "../helpers/requirements.ts";
 
-const native = loadNativeAddon();
-const missing = E.isLeft(native) && !process.env.RANKFUSE_REQUIRE_NATIVE;
-if (missing) console.warn(`adamwNative: skipping: ${E.isLeft(native) ? native.left : ""}`);
+const native = await nativeAddonRequirement();
 
 /** The native optimizer loop is the JavaScript one compiled: bit-identical params and moments. */
 describe("AdamW on the native engine", () => {
-  it.skipIf(missing)("gives bit-identical params and moments to the JavaScript loop over several steps", () => {
-    if (E.isLeft(native)) throw new Error(native.left);
+  it.skipIf(native.skip)("gives bit-identical params and moments to the JavaScript loop over several steps", () => {
+    const kernel = native.get();
     const shapes = [[300, 70], [70], [1, 100001]];
     const rng = Rng.fromSeed(5);
     const init = shapes.map((s) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal()));
-    const js = new AdamW(shapes, { weightDecay: 0.01 }), nat = new AdamW(shapes, { weightDecay: 0.01, kernel: native.right });
+    const js = new AdamW(shapes, { weightDecay: 0.01 }), nat = new AdamW(shapes, { weightDecay: 0.01, kernel });
     const pj = init.map((a) => a.slice()), pn = init.map((a) => a.slice());
     for (let step = 0; step < 4; step++) {
       const grads = shapes.map((_, i) => Float32Array.from(init[i]!, () => rng.normal() * 0.1));

@@ -16,8 +16,6 @@ export const mat = (rows: number, cols: number, data: Float64Array = new Float64
 
 export const fromArray = (a: ArrayLike<number>, rows: number, cols: number): Mat => mat(rows, cols, Float64Array.from(a));
 
-export const toFloat32 = (a: Mat): Float32Array => Float32Array.from(a.data);
-
 export const row = (a: Mat, i: number): Float64Array => a.data.subarray(i * a.cols, (i + 1) * a.cols);
 
 export function transpose(a: Mat): Mat {
@@ -65,20 +63,6 @@ export function mulNN(a: Mat, b: Mat): Mat {
     for (let k = 0; k < a.cols; k++) {
       const c = a.data[i * a.cols + k]!;
       if (c !== 0) axpy(c, row(b, k), oi);
-    }
-  }
-  return out;
-}
-
-/** Aᵀ·B for A: k×m and B: k×n, as a sum of outer products of their rows. */
-export function mulTN(a: Mat, b: Mat): Mat {
-  if (a.rows !== b.rows) throw new RangeError(`mulTN: (${a.rows}x${a.cols})ᵀ by ${b.rows}x${b.cols}`);
-  const out = mat(a.cols, b.cols);
-  for (let k = 0; k < a.rows; k++) {
-    const bk = row(b, k);
-    for (let i = 0; i < a.cols; i++) {
-      const c = a.data[k * a.cols + i]!;
-      if (c !== 0) axpy(c, bk, row(out, i));
     }
   }
   return out;

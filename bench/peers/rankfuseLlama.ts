@@ -4,7 +4,7 @@
  * model.safetensors), trains run.json's steps with compileTrainStep + AdamW as train/loop.ts does
  * (native optimizer loop where the addon loaded), and writes the peers' result JSON.
  *
- *   npx tsx bench/peers/rankfuse_llama.ts <inputDir> <out.json> [--backend native|wasm]
+ *   npx tsx bench/peers/rankfuseLlama.ts <inputDir> <out.json> [--backend native|wasm]
  */
 import * as E from "fp-ts/lib/Either.js";
 import path from "node:path";
@@ -19,7 +19,7 @@ import { maxRssBytes, medianAfter, readBatches, readSpec, writeResult } from "./
 
 function unwrap<T>(e: E.Either<{ message: string }, T>): T {
   if (E.isLeft(e)) {
-    console.error(`rankfuse_llama: ${e.left.message}`);
+    console.error(`rankfuseLlama: ${e.left.message}`);
     process.exit(2);
   }
   return e.right;
@@ -30,7 +30,7 @@ const bi = args.indexOf("--backend");
 const backendName = bi >= 0 ? args[bi + 1] ?? "native" : "native";
 const [dir, outFile] = args.filter((_, i) => i !== bi && i !== bi + 1);
 if (!dir || !outFile) {
-  console.error("usage: rankfuse_llama.ts <inputDir> <out.json> [--backend native|wasm]");
+  console.error("usage: rankfuseLlama.ts <inputDir> <out.json> [--backend native|wasm]");
   process.exit(2);
 }
 

@@ -4,7 +4,7 @@
  * @tensorflow/tfjs-backend-wasm, trained from an input folder made by bench/peers/makeInputs.ts (or the
  * lead's rankfuse-side script): model.safetensors + config.json + batches.bin + run.json.
  *
- *   npx tsx bench/peers/tfjs_llama.ts <inputDir> <out.json> [--backend wasm|cpu]
+ *   npx tsx bench/peers/tfjsLlama.ts <inputDir> <out.json> [--backend wasm|cpu]
  *
  * Writes {peer, version, method, losses, stepMs, tokensPerSec, peakMemoryBytes, notes}. Deliberately
  * independent of rankfuse: nothing here imports rankfuse code (peerFiles.ts only reads the inputs and walks the weight names).
@@ -64,7 +64,7 @@ function main() {
   const pos: string[] = [];
   for (let i = 0; i < args.length; i++) (args[i]!.startsWith("--") ? flags.set(args[i]!.slice(2), args[++i]!) : pos.push(args[i]!));
   if (pos.length !== 2) {
-    console.error("usage: tfjs_llama.ts <inputDir> <out.json> [--backend wasm|cpu]");
+    console.error("usage: tfjsLlama.ts <inputDir> <out.json> [--backend wasm|cpu]");
     process.exit(2);
   }
   return { dir: pos[0]!, outFile: pos[1]!, backend: flags.get("backend") ?? "wasm" };

@@ -5,7 +5,7 @@
  * (`init("wasm")`: in Node the default probe looks for a browser). AdamW is written by hand as one jitted
  * update (there is no optax for jax-js on npm), with PyTorch's semantics.
  *
- *   npx tsx bench/peers/jax_llama.ts <inputDir> <out.json>
+ *   npx tsx bench/peers/jaxLlama.ts <inputDir> <out.json>
  *
  * Reads makeInputs.ts's folder (model.safetensors, batches.bin, run.json); writes the peers' result JSON.
  */
@@ -20,7 +20,7 @@ type Arr = np.Array;
 
 const [dir, outFile] = process.argv.slice(2);
 if (!dir || !outFile) {
-  console.error("usage: jax_llama.ts <inputDir> <out.json>");
+  console.error("usage: jaxLlama.ts <inputDir> <out.json>");
   process.exit(2);
 }
 // its package.json is not in "exports": find it next to the resolved entry point
