@@ -50,7 +50,7 @@ export const crnetScaleHost = (beta: number): number => (beta >= 0 ? beta + CRNE
 function nameInput(x: Tensor): Tensor {
   let v = x.v;
   for (;;) {
-    const e = x.trace.eqns.find((q) => q.out === v);
+    const e = x.trace.producer(v);
     if (!e) return x; // a graph input: lives anyway
     if (e.prim !== "reshape") {
       if (e.meta.name === undefined) e.meta = { ...e.meta, name: CRNET_X };
