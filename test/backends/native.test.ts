@@ -5,7 +5,7 @@ import * as E from "fp-ts/lib/Either.js";
 import { BinaryOp, loadNativeAddon, ReduceOp, UnaryOp, type NativeAddon } from "../../backends/native/build.ts";
 import * as act from "../../ir/activations.ts";
 import { Rng } from "../../util/rng.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
 
 /**
  * The native engine's kernels against float64 definitions. When the addon cannot be built these

@@ -15,8 +15,8 @@ import { resolveConfig } from "../../models/config.ts";
 import { makeModel, type LanguageModel } from "../../models/model.ts";
 import { compileTrainStep } from "../../train/step.ts";
 import { Rng } from "../../util/rng.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
 import { nativeOrSkip, noFusedKernels } from "../passes/targets.ts";
 

@@ -13,8 +13,8 @@ import { loadBackend } from "../../backends/index.ts";
 import type { WebgpuBackend } from "../../backends/webgpu/backend.ts";
 import { colaLinear, type Activation } from "../../models/layers.ts";
 import { Rng } from "../../util/rng.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
 
 /**

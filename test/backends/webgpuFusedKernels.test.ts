@@ -14,8 +14,8 @@ import { countDispatches, type DispatchCounter } from "../../backends/webgpu/fus
 import { maxFusedRankOf } from "../../backends/webgpu/fused/tiling.ts";
 import { colaLinear } from "../../models/layers.ts";
 import { colaM } from "../../passes/remat.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 /**
  * Kernel counts are the spec of fusion, counted as real GPU dispatches (every dispatchWorkgroups on a

@@ -9,8 +9,8 @@ import { Rng } from "../../util/rng.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeFira } from "../../methods/fira/model.ts";
 import type { SchemeContext } from "../../train/scheme.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
+import { unwrap } from "../../testing/unwrap.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
 import { runs } from "../helpers/runs.ts";
 
 const hyper = (o: Partial<FiraHyper> = {}): FiraHyper => ({ rank: 4, alpha: 1, gap: 1000, gamma: 1.01, beta1: 0.9, beta2: 0.999, eps: EPS, weightDecay: 0, ...o });

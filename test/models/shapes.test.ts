@@ -8,7 +8,7 @@ import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig, type ConfigOverrides, type ModelConfig } from "../../models/config.ts";
 import { METHODS, makeModel, type LanguageModel } from "../../models/model.ts";
 import { Rng } from "../../util/rng.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 const backend = referenceBackend();
 const TINY = { d: 16, heads: 2, layers: 2, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 } as const;

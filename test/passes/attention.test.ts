@@ -16,8 +16,8 @@ import { ATTENTION, ATTENTION_BWD } from "../../ir/fusedKinds.ts";
 import { ALL_CHAINS } from "../../passes/targetCaps.ts";
 import { colaM, saveNothing, savedResiduals } from "../../passes/remat.ts";
 import { Rng } from "../../util/rng.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
 import { claimingChains } from "./targets.ts";
 

@@ -17,7 +17,7 @@ import { lowerFused } from "../../run/lower.ts";
 import { ALL_CHAINS } from "../../passes/targetCaps.ts";
 import { colaM } from "../../passes/remat.ts";
 import type { Plan } from "../../passes/plan.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { claimingChains, nativeOrSkip } from "./targets.ts";
 
 const [b, t, d, r, o] = [dim("b", 2), dim("t", 3), dim("d", 8), dim("r", 2), dim("o", 6)];
