@@ -3,7 +3,9 @@ import type { RankfuseError } from "../ir/errors.ts";
 import type { Backend } from "../ir/backend.ts";
 import { referenceBackend } from "./reference/backend.ts";
 
+/** Every backend `loadBackend` knows, by name. */
 export const BACKEND_NAMES = ["cuda", "webgpu", "native", "wasm", "cpu", "reference"] as const;
+/** One of BACKEND_NAMES. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 /** Every loader imports its backend's modules lazily: `webgpu` (Dawn) and tfjs-node-gpu load only when asked for. */

@@ -1,5 +1,6 @@
 import type { Dim } from "./dim.ts";
 
+/** Element types of tensors: float32 (float64 on the reference backend) and int32. */
 export type DType = "float32" | "int32";
 
 /**
@@ -66,6 +67,7 @@ export interface PrimParams {
   crossEntropy: {};
 }
 
+/** The name of a primitive. */
 export type Prim = keyof PrimParams;
 
 /** Every primitive, in a fixed order (tests iterate over this). */
@@ -81,9 +83,15 @@ type Missing = Exclude<Prim, (typeof PRIMS)[number]>;
 const _allListed: Missing extends never ? true : Missing = true;
 void _allListed;
 
+/** The elementwise unary primitives (activations and their derivatives included). */
 export const UNARY = ["neg", "exp", "log", "sqrt", "tanh", "sigmoid", "silu", "gelu", "relu", "dsilu", "dgelu", "drelu"] as const;
+/** The elementwise binary primitives, which broadcast with numpy's rules. */
 export const BINARY = ["add", "sub", "mul", "div", "maximum", "equal"] as const;
+/** One of UNARY. */
 export type UnaryPrim = (typeof UNARY)[number];
+/** One of BINARY. */
 export type BinaryPrim = (typeof BINARY)[number];
+/** Is `p` an elementwise unary primitive? */
 export const isUnary = (p: Prim): p is UnaryPrim => (UNARY as readonly Prim[]).includes(p);
+/** Is `p` an elementwise binary primitive? */
 export const isBinary = (p: Prim): p is BinaryPrim => (BINARY as readonly Prim[]).includes(p);

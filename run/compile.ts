@@ -15,6 +15,7 @@ import { planWithRemat } from "../passes/rematPlan.ts";
 import { chainCapsOf } from "../passes/targetCaps.ts";
 import { debugCompiled } from "./debug.ts";
 
+/** A traced function: its graph, and how its inputs and outputs flatten to and from pytrees. */
 export interface Traced {
   readonly graph: Graph;
   readonly inDef: TreeDef;
@@ -72,6 +73,7 @@ function bindDims(specs: readonly TensorSpec[], dims: Readonly<Record<string, nu
   return E.right(out);
 }
 
+/** What `compile` needs besides the function: input specs, a backend, and optionally dim sizes, remat and fusion. */
 export interface CompileOptions<A> {
   readonly args: A;
   readonly backend: Backend<any>;
@@ -82,6 +84,7 @@ export interface CompileOptions<A> {
   readonly fusion?: boolean;
 }
 
+/** A compiled function: its planned graph, the plan, and `run` on host arrays. */
 export interface Compiled<A, O> {
   /** The planned graph: after remat and fusion (fused nodes print with their bodies). */
   readonly graph: Graph<Node>;

@@ -5,6 +5,7 @@
  */
 export type TrainErrorTag = "DataError" | "CheckpointError" | "TokenizerError" | "SafetensorsError";
 
+/** An error of data, tokenizers, checkpoints or safetensors. */
 export type TrainError = { tag: TrainErrorTag; message: string };
 
 export const trainError = (tag: TrainErrorTag, message: string): TrainError => ({ tag, message });

@@ -17,6 +17,7 @@ import { compileEvalStep, compileTrainStep, frozenMask } from "./step.ts";
 import type { SchemeContext, SchemeState } from "./scheme.ts";
 import type { RunError } from "./trainErrors.ts";
 
+/** Settings of one training run. */
 export interface TrainOptions {
   readonly steps: number;
   readonly batch: number;
@@ -43,12 +44,14 @@ export interface TrainOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Token ids to train and validate on, and the UTF-8 bytes per validation token. */
 export interface TrainData {
   readonly train: Int32Array;
   readonly val: Int32Array;
   readonly bytesPerToken: number;
 }
 
+/** What a run reports: losses, evaluations, throughput and peak memory. */
 export interface TrainResult {
   readonly steps: number;
   readonly losses: readonly { step: number; loss: number }[];

@@ -35,6 +35,7 @@ export interface TrainingScheme {
   describe(): string;
 }
 
+/** What a scheme sees at a step: the params (mutable), the optimizer and the layout. */
 export interface SchemeContext {
   /** The step being made, 0-based (afterStep: the step just made). */
   readonly step: number;
@@ -58,4 +59,5 @@ export interface SchemeOptions {
   readonly layout: ParamLayout;
 }
 
+/** The state of a scheme that keeps none. */
 export const EMPTY_SCHEME_STATE: SchemeState = { tensors: {}, meta: null };

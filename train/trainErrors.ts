@@ -5,4 +5,5 @@ import { renderTrainError, type TrainError } from "./errors.ts";
 export type RunError = RankfuseError | TrainError;
 
 const trainTags = new Set(["DataError", "CheckpointError", "TokenizerError", "SafetensorsError"]);
+/** One readable line for a RunError. */
 export const renderRunError = (e: RunError): string => (trainTags.has(e.tag) ? renderTrainError(e as TrainError) : renderError(e as RankfuseError));
