@@ -1,0 +1,12 @@
+/**
+ * "rankfuse/backend-api": what a backend implements and reads: the Backend interface and its caps, host
+ * tensors and kernels, the graph's equations, the primitive set and the fused-kernel vocabulary.
+ */
+export type { Backend, BackendCaps, HostTensor, Kernel } from "./ir/backend.ts";
+export { Var, isFused, type AbsVal, type Eqn, type EqnMeta, type FusedEqn, type FusedParams, type Node } from "./ir/graph.ts";
+export { PRIMS, UNARY, BINARY, isUnary, isBinary, type Prim, type PrimParams, type DType, type UnaryPrim, type BinaryPrim } from "./ir/prims.ts";
+export {
+  LOWRANK, LOWRANK_BWD, ATTENTION, ATTENTION_BWD, CHAIN_KINDS, CHAIN_ACTS,
+  isLowrank, isLowrankBwd, isAttention, isAttentionBwd,
+  type ChainAct, type ChainCaps, type LowrankParams, type LowrankBwdParams, type AttentionParams,
+} from "./ir/fusedKinds.ts";
