@@ -5,8 +5,11 @@ export class UsageError extends Error {}
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
+/** What parseFlags returns for flags `O` (plus --help), spelled out so declaration output can name it. */
+export type ParsedFlags<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O & { help: { type: "boolean"; short: string } }; strict: true; allowPositionals: false }>>;
+
 /** Strict flag parsing: an unknown flag or a missing value is a UsageError naming it. */
-export function parseFlags<O extends Options>(argv: string[], options: O) {
+export function parseFlags<O extends Options>(argv: string[], options: O): ParsedFlags<O> {
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
   } catch (e) {

@@ -10,6 +10,7 @@ export class TensorSpec<S extends Shape = Shape> {
   ) {}
 }
 
+/** The spec of one input: `spec([n, d])` (float32) or `spec([n], "int32")`. */
 export const spec = <const S extends Shape>(dims: S, dtype: DType = "float32"): TensorSpec<S> => new TensorSpec(dims, dtype);
 export const isSpec = (x: unknown): x is TensorSpec => x instanceof TensorSpec;
 
@@ -24,6 +25,7 @@ export type TensorsOf<T> = T extends TensorSpec<infer S>
 
 /** Host data for a pytree of specs: a flat row-major typed array per leaf. */
 export type HostData = Float32Array | Float64Array | Int32Array;
+/** The host arrays `run` takes for a pytree of specs: one flat typed array per leaf. */
 export type HostOf<T> = T extends TensorSpec
   ? HostData
   : T extends readonly unknown[]

@@ -12,6 +12,7 @@ export interface Dim<N extends string = string> {
 /** A shape is a tuple of dims; the empty tuple is a scalar. */
 export type Shape = readonly Dim[];
 
+/** A named dim, `dim("d", 128)`; without a size it is unbound until `compile`'s `dims` binds it. */
 export function dim<N extends string>(name: N, size?: number): Dim<N> {
   if (size !== undefined && !(Number.isInteger(size) && size >= 0)) {
     throw new RangeError(`dim ${name}: size must be a non-negative integer, got ${size}`);

@@ -11,7 +11,7 @@ export type RankfuseError =
   | { readonly tag: "ConfigError"; readonly message: string }
   | { readonly tag: "BackendUnavailable"; readonly backend: string; readonly message: string };
 
-/** One readable line: the tag, then the message. */
+/** One readable line for an error value: `ShapeError: matmul: ...`. */
 export const renderError = (e: RankfuseError): string => `${e.tag}: ${e.message}`;
 
 /** Carries a RankfuseError through tracing, where ops cannot return Either; `compile` turns it back into a Left. */

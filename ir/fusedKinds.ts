@@ -16,14 +16,21 @@ import type { FusedEqn, FusedParams } from "./graph.ts";
  *                    graph computes it; inputs q, k, v, dO; outputs [dQ][, dK][, dV].
  */
 export const LOWRANK = "lowrank";
+/** Fused backward of a lowrank chain. */
 export const LOWRANK_BWD = "lowrankBackward";
+/** Fused causal attention O = softmax_causal(q·kᵀ)·v. */
 export const ATTENTION = "attention";
+/** Fused backward of attention, recomputing P. */
 export const ATTENTION_BWD = "attentionBackward";
+/** Every fused kind above. */
 export const CHAIN_KINDS: readonly string[] = [LOWRANK, LOWRANK_BWD, ATTENTION, ATTENTION_BWD];
 
+/** Activations a lowrank chain may have in its middle. */
 export const CHAIN_ACTS = ["identity", "silu", "gelu", "relu"] as const;
+/** One of CHAIN_ACTS. */
 export type ChainAct = (typeof CHAIN_ACTS)[number];
 
+/** Params of a lowrank node: its activation, rank and epilogue. */
 export interface LowrankParams extends FusedParams {
   readonly kind: typeof LOWRANK;
   readonly act: ChainAct;
@@ -31,20 +38,26 @@ export interface LowrankParams extends FusedParams {
   readonly epilogue: "none" | "add" | "mul";
 }
 
+/** Params of a lowrankBackward node: its activation and rank. */
 export interface LowrankBwdParams extends FusedParams {
   readonly kind: typeof LOWRANK_BWD;
   readonly act: ChainAct;
   readonly r: number;
 }
 
+/** Params of an attention or attentionBackward node. */
 export interface AttentionParams extends FusedParams {
   readonly kind: typeof ATTENTION | typeof ATTENTION_BWD;
   readonly causal: true;
 }
 
+/** Is this fused node a lowrank chain? */
 export const isLowrank = (e: FusedEqn): e is FusedEqn & { params: LowrankParams } => e.params.kind === LOWRANK;
+/** Is this fused node a lowrank chain's backward? */
 export const isLowrankBwd = (e: FusedEqn): e is FusedEqn & { params: LowrankBwdParams } => e.params.kind === LOWRANK_BWD;
+/** Is this fused node attention? */
 export const isAttention = (e: FusedEqn): e is FusedEqn & { params: AttentionParams } => e.params.kind === ATTENTION;
+/** Is this fused node attention's backward? */
 export const isAttentionBwd = (e: FusedEqn): e is FusedEqn & { params: AttentionParams } => e.params.kind === ATTENTION_BWD;
 
 /** What the pass may fuse on a target: read from a backend's caps, never from its name. */

@@ -68,6 +68,7 @@ export interface FusedEqn {
 
 /** A graph node: a primitive equation, or (after fusion) a fused one. */
 export type Node = Eqn | FusedEqn;
+/** Is this node a fused one (its `body` holds the equations it replaces)? */
 export const isFused = (e: Node): e is FusedEqn => e.prim === "fused";
 export const outsOf = (e: Node): readonly Var[] => (isFused(e) ? e.outs : [e.out]);
 

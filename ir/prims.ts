@@ -1,5 +1,6 @@
 import type { Dim } from "./dim.ts";
 
+/** Element types of tensors: float32 (float64 on the reference backend) and int32. */
 export type DType = "float32" | "int32";
 
 /**
@@ -66,6 +67,7 @@ export interface PrimParams {
   crossEntropy: {};
 }
 
+/** The name of a primitive. */
 export type Prim = keyof PrimParams;
 
 /** Every primitive, in a fixed order (tests iterate over this). */

@@ -30,6 +30,7 @@ const paper = (name: string, d: number, dFF: number, heads: number, layers: numb
   name, vocab: 32000, d, heads, layers, dFF, rank, seq: 256, batch: 512, normEps: 1e-6, ropeBase: 10000, onlyLrAct,
 });
 
+/** Every named config: the paper sizes 60m..7b and the CPU presets tiny and small. */
 export const CONFIGS: Readonly<Record<string, ModelConfig>> = {
   "60m": paper("60m", 512, 1376, 8, 8, 128, false),
   "130m": paper("130m", 768, 2048, 12, 12, 256, false),
@@ -40,6 +41,7 @@ export const CONFIGS: Readonly<Record<string, ModelConfig>> = {
   small: { name: "small", vocab: 256, d: 512, heads: 8, layers: 8, dFF: 1376, rank: 128, seq: 256, batch: 4, normEps: 1e-6, ropeBase: 10000, onlyLrAct: true },
 };
 
+/** Fields of a config to change (`--width`, `--rank`, ...); the name stays. */
 export type ConfigOverrides = Partial<Omit<ModelConfig, "name">>;
 
 /** A named config with overrides, validated: every size positive, heads dividing d, an even head width, rank <= d. */

@@ -6,6 +6,7 @@ import { decoderLogits, decoderLoss, type DecoderOptions, type DecoderParams, ty
 import type { RematPolicy } from "../passes/remat.ts";
 import { initParams, layoutOf, normal, ONES, param, type ParamDecl, type ParamLayout } from "./params.ts";
 
+/** Parameter counts of a model. */
 export interface ParamCounts {
   /** Input embedding and LM head (2·V·d). */
   readonly embedding: number;
@@ -51,13 +52,17 @@ const STD = 0.02; // LLaMA / GaLore init for dense weights and embeddings
 /** CoLA's init: A and B entries ~ N(0,1)·r^(-1/4)·(d_in+d_out)^(-1/4), so A·B has a Xavier-like scale. */
 export const colaStd = (r: number, dIn: number, dOut: number) => Math.pow(r, -0.25) * Math.pow(dIn + dOut, -0.25);
 
+/** Declares one projection's weights (of type W) from d_in to d_out. */
 export type Decl<W> = (i: Dim, o: Dim) => W;
+/** A dense projection's weight W [d_in, d_out], N(0, 0.02²). */
 export const dense: Decl<ParamDecl> = (i, o) => param([i, o], normal(STD));
+/** A CoLA projection's factors A [d_in, r] and B [r, d_out], with CoLA's init (colaStd). */
 export const cola = (r: Dim): Decl<{ A: ParamDecl; B: ParamDecl }> => (i, o) => {
   const std = colaStd(r.size, i.size, o.size);
   return { A: param([i, r], normal(std)), B: param([r, o], normal(std)) };
 };
 
+/** The decoder's param tree for a config, each projection declared by `w`. */
 export function declare<W>(cfg: ModelConfig, w: Decl<W>) {
   const [V, D, F] = [dim("vocab", cfg.vocab), dim("d", cfg.d), dim("ff", cfg.dFF)];
   const block = () => ({
@@ -67,7 +72,9 @@ export function declare<W>(cfg: ModelConfig, w: Decl<W>) {
   return { embed: param([V, D], normal(STD)), blocks: Array.from({ length: cfg.layers }, block), finalNorm: param([D], ONES), head: param([D, V], normal(STD)) };
 }
 
+/** The dense projection x·W. */
 export const denseProj: Projection<Tensor> = { apply: (x, w) => linear(x as never, w as never) };
+/** The CoLA projection σ(x·A)·B. */
 export const colaProj: Projection<ColaParams> = { apply: (x, w) => colaLinear(x as never, w as never) };
 
 /**

@@ -13,8 +13,11 @@ export class ParamDecl {
     readonly init: Init,
   ) {}
 }
+/** Declares a parameter of `dims` with an init. */
 export const param = (dims: readonly Dim[], init: Init): ParamDecl => new ParamDecl(spec(dims), init);
+/** Init from N(0, std²). */
 export const normal = (std: number): Init => ({ kind: "normal", std });
+/** Init to all ones (norm gains). */
 export const ONES: Init = { kind: "ones" };
 
 /** The flat view of a declared pytree: names (dotted paths), shapes, specs, and how to init each. */
@@ -26,6 +29,7 @@ export interface ParamLayout {
   readonly decls: readonly ParamDecl[];
 }
 
+/** The flat layout of a declared param tree (names are dotted paths, in flatten order). */
 export function layoutOf(tree: unknown): ParamLayout {
   const { leaves, def } = flatten(tree, (x): x is ParamDecl => x instanceof ParamDecl);
   return {
@@ -48,5 +52,6 @@ export function initParams(layout: ParamLayout, seed: number): Float32Array[] {
   });
 }
 
+/** The specs of a layout's params, in layout order. */
 export const specLeaves = (layout: ParamLayout): TensorSpec[] => flatten(layout.specs, isSpec).leaves;
 export { dim };

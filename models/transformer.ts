@@ -14,6 +14,7 @@ export interface Projection<W> {
   apply(x: Tensor, w: W): Tensor;
 }
 
+/** One decoder block's params: norms and the seven projections (W is the projection's weight type). */
 export interface BlockParams<W> {
   readonly attnNorm: Tensor;
   readonly q: W;
@@ -26,6 +27,7 @@ export interface BlockParams<W> {
   readonly down: W;
 }
 
+/** The decoder's params: embedding, blocks, final norm and LM head. */
 export interface DecoderParams<W> {
   readonly embed: Tensor;
   readonly blocks: readonly BlockParams<W>[];
@@ -33,12 +35,14 @@ export interface DecoderParams<W> {
   readonly head: Tensor;
 }
 
+/** How a method's decoder differs: its projection, and the MLP gate's SiLU. */
 export interface DecoderOptions<W> {
   readonly proj: Projection<W>;
   /** Whether the MLP applies SiLU to the gate (SwiGLU); CoLA's only_lr_act turns it off. */
   readonly gateSilu: boolean;
 }
 
+/** Causal multi-head self-attention with RoPE over x [b, t, d], through the method's projections. */
 export function attention<W>(cfg: ModelConfig, x: Tensor, p: BlockParams<W>, proj: Projection<W>): Tensor {
   const [b, t] = x.dims as readonly Dim[];
   const h = dim("h", cfg.heads), dh = dim("dh", cfg.d / cfg.heads);
@@ -53,6 +57,7 @@ export function attention<W>(cfg: ModelConfig, x: Tensor, p: BlockParams<W>, pro
   return proj.apply(merged, p.o);
 }
 
+/** The gated MLP down(act(gate(x)) · up(x)) through the method's projections. */
 export function mlp<W>(x: Tensor, p: BlockParams<W>, opts: DecoderOptions<W>): Tensor {
   const g = opts.proj.apply(x, p.gate);
   return opts.proj.apply(op.mul(opts.gateSilu ? op.silu(g) : g, opts.proj.apply(x, p.up)), p.down);

@@ -37,6 +37,7 @@ export interface RematContext {
   emit<P extends Prim>(prim: P, inputs: readonly Var[], params: PrimParams[P], abs: AbsVal, name?: string): Var;
 }
 
+/** Saves every forward value backward reads: no recompute, the highest peak (the default). */
 export const saveAll: RematPolicy = { name: "saveAll", save: () => true };
 
 /** Names models give their values with checkpointName. */

@@ -19,6 +19,7 @@ class Profile {
 }
 export const profile = process.env.RANKFUSE_PROFILE ? new Profile() : null;
 
+/** What one run measured: peak bytes held by the backend and wall time. */
 export interface RunStats {
   /** Measured peak of the bytes the backend held above what it held before the run. */
   readonly peakBytes: number;

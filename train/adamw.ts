@@ -12,6 +12,7 @@ import { trainError, type TrainError } from "./errors.ts";
 import { elementCount } from "./params.ts";
 import type { AdamwKernel } from "../ir/hostKernels.ts";
 
+/** AdamW's hyperparameters. */
 export type AdamWOptions = {
   /** Used when `step` is called without an explicit lr (a schedule normally passes one). */
   lr?: number;
@@ -36,6 +37,7 @@ export type AdamWOptions = {
 /** Moments are per-param copies; `step` counts updates (for bias correction). */
 export type AdamState = { step: number; m: Float32Array[]; v: Float32Array[] };
 
+/** AdamW over a list of float32 params, with per-param moments. */
 export class AdamW {
   private t = 0;
   private readonly m: Float32Array[];

@@ -14,7 +14,9 @@ import { pipe } from "fp-ts/lib/function.js";
 import { trainError, type TrainError } from "./errors.ts";
 import { Rng } from "../util/rng.ts";
 
+/** Window length, batch size and seed of a BatchSampler. */
 export type SamplerOptions = { seqLen: number; batch: number; seed: number };
+/** One batch: input ids and next-token targets, [batch, seqLen] each. */
 export type Batch = { inputs: Int32Array; targets: Int32Array };
 
 /**
@@ -46,6 +48,7 @@ const emptyBatch = (batch: number, seqLen: number): Batch => ({
   targets: new Int32Array(batch * seqLen),
 });
 
+/** Random windows of a token stream, batch by batch, in a seeded order that resumes exactly. */
 export class BatchSampler {
   private epoch = 0;
   private cursor = 0;

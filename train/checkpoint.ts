@@ -30,6 +30,7 @@ export const CHECKPOINT_FORMAT = "rankfuse-checkpoint-v1";
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
 export const PREV_CHECKPOINT_FILE = "checkpoint.prev.safetensors";
 
+/** Everything a run needs to resume exactly. */
 export type Checkpoint = {
   /** Caller-defined JSON (model config + training options that must match on resume). */
   config: string;

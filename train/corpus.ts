@@ -11,7 +11,9 @@ import * as E from "fp-ts/lib/Either.js";
 import { causeMessage, trainError, type TrainError } from "./errors.ts";
 import { sha256Stream } from "../util/hash.ts";
 
+/** Training and validation documents, and a fingerprint of them. */
 export type Corpus = { name: string; train: string[]; val: string[]; fingerprint: string };
+/** Where the text comes from (default: the shipped Gutenberg books) and how much is held out. */
 export type CorpusOptions = { data?: string; valFraction?: number };
 
 /**

@@ -5,6 +5,7 @@ import { tokenizerByName, type Tokenizer } from "./tokenizer.ts";
 import type { TrainError } from "./errors.ts";
 import type { TrainData } from "./loop.ts";
 
+/** Tokenized data and where it came from (corpus, tokenizer, cache). */
 export interface LoadedData extends TrainData {
   readonly corpus: string;
   readonly fingerprint: string;

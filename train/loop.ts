@@ -38,12 +38,14 @@ export interface TrainOptions extends UpdateOptions {
   readonly hostKernels?: HostKernels;
 }
 
+/** Token ids to train and validate on, and the UTF-8 bytes per validation token. */
 export interface TrainData {
   readonly train: Int32Array;
   readonly val: Int32Array;
   readonly bytesPerToken: number;
 }
 
+/** What a run reports: losses, evaluations, throughput and peak memory. */
 export interface TrainResult {
   readonly steps: number;
   readonly losses: readonly { step: number; loss: number }[];

@@ -15,7 +15,9 @@ export type Tensor =
   | { dtype: "F32"; shape: number[]; data: Float32Array }
   | { dtype: "I32"; shape: number[]; data: Int32Array }
   | { dtype: "F64"; shape: number[]; data: Float64Array };
+/** A tensor to encode: dtype, shape and data. */
 export type TensorInput = { dtype: Dtype; shape: number[]; data: NumericArray };
+/** A decoded safetensors file: named tensors and string metadata. */
 export type Safetensors = { tensors: Record<string, Tensor>; metadata: Record<string, string> };
 
 const CTORS: Record<Dtype, NumericCtor> = { F32: Float32Array, I32: Int32Array, F64: Float64Array };

@@ -37,6 +37,7 @@ export interface TrainingScheme {
   describe(): string;
 }
 
+/** What a scheme sees at a step: the params (mutable), the optimizer and the layout. */
 export interface SchemeContext {
   /** The step being made, 0-based (afterStep: the step just made). */
   readonly step: number;
@@ -62,6 +63,7 @@ export interface SchemeOptions {
   readonly hostKernels?: HostKernels;
 }
 
+/** The state of a scheme that keeps none. */
 export const EMPTY_SCHEME_STATE: SchemeState = { tensors: {}, meta: null };
 
 /** A model as training sees it: the model, and what its method does around AdamW (none for most). */

@@ -70,6 +70,7 @@ export function planTrainStep(model: LanguageModel, batch: number, seq: number, 
   return E.map((p: { plan: Plan }) => p.plan)(plan(lossAndGrad(model), { args: [...paramSpecs(model), ...batchSpecs(batch, seq)] as const, remat, caps: o.caps }));
 }
 
+/** The compiled training step of a model: loss and gradients of the trainable params for one batch. */
 export function compileTrainStep(model: LanguageModel, backend: Backend<any>, batch: number, seq: number): E.Either<RankfuseError, TrainStep> {
   const [ids, targets] = batchSpecs(batch, seq);
   const mask = frozenMask(model);
@@ -90,6 +91,7 @@ export function compileTrainStep(model: LanguageModel, backend: Backend<any>, ba
   );
 }
 
+/** The compiled evaluation step of a model: the loss of one batch. */
 export function compileEvalStep(model: LanguageModel, backend: Backend<any>, batch: number, seq: number): E.Either<RankfuseError, EvalStep> {
   const [ids, targets] = batchSpecs(batch, seq);
   return pipe(

@@ -6,6 +6,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { causeMessage, trainError, type TrainError } from "./errors.ts";
 
+/** Text to token ids and back. */
 export interface Tokenizer {
   /** Stable name; part of the token-cache key. */
   name: string;
@@ -14,7 +15,9 @@ export interface Tokenizer {
   decode(ids: ArrayLike<number>): string;
 }
 
+/** A tokenizer `tokenizerByName` knows. */
 export type TokenizerName = "bytes" | "llama2";
+/** Every TokenizerName. */
 export const tokenizerNames: readonly TokenizerName[] = ["bytes", "llama2"];
 
 const utf8Encoder = new TextEncoder();

@@ -1,8 +1,9 @@
 /**
- * Builds the playground into dist/web: the page, its two esbuild bundles (the UI and the training
- * worker), tfjs-backend-wasm's .wasm files (the wasm backend fetches them at run time), and a slice of a
- * public-domain book as the built-in training text. The bundle must be browser-safe, so the build fails
- * when the metafile shows any Node built-in module among its inputs.
+ * Builds the playground into build/web (not dist/, which is what the package ships): the page, its two
+ * esbuild bundles (the UI and the training worker), tfjs-backend-wasm's .wasm files (the wasm backend
+ * fetches them at run time), and a slice of a public-domain book as the built-in training text. The
+ * bundle must be browser-safe, so the build fails when the metafile shows any Node built-in module
+ * among its inputs.
  */
 import * as esbuild from "esbuild";
 import * as E from "fp-ts/lib/Either.js";
@@ -14,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { gutenbergDir, readTextFile } from "../train/corpus.ts";
 
 const WEB = path.dirname(fileURLToPath(import.meta.url));
-export const DEFAULT_OUT = path.join(WEB, "..", "dist", "web");
+export const DEFAULT_OUT = path.join(WEB, "..", "build", "web");
 
 /** The built-in text: the opening of Emma (Jane Austen, 1816; public domain), cut at a paragraph end. */
 export const SAMPLE_BOOK = "austen-emma";

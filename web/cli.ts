@@ -1,4 +1,4 @@
-/** `npm run web [-- --port N] [--build-only]`: builds the playground into dist/web and serves it. */
+/** `npm run web [-- --port N] [--build-only]`: builds the playground into build/web and serves it. */
 import * as E from "fp-ts/lib/Either.js";
 import { buildPlayground, DEFAULT_OUT } from "./build.ts";
 import { serveStatic } from "./serve.ts";

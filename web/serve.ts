@@ -12,7 +12,7 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * A tiny static file server for dist/web: GET only, no directory listings, and no path may leave the
+ * A tiny static file server for build/web: GET only, no directory listings, and no path may leave the
  * folder. Port 0 picks a free port; the returned url has the one chosen.
  */
 export function serveStatic(root: string, port: number, host = "127.0.0.1"): Promise<{ server: http.Server; url: string }> {

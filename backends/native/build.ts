@@ -1,13 +1,13 @@
 /**
  * Builds and loads the native float32 engine (backends/native/src, a plain N-API addon) without
  * node-gyp: g++ compiles every source straight into a shared object, tuned for this CPU
- * (-march=native), cached under .cache/rankfuse/native/<key>/rankfuse.node. The key hashes the
+ * (-march=native), cached as <cache>/<key>/rankfuse.node (see nativeCacheDirs). The key hashes the
  * sources, the compiler version, Node's version, the architecture and the CPU's model and flags, so
  * a change in any of them rebuilds. Failure is a Left with one human-readable reason, never a throw.
  */
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -91,8 +91,9 @@ export interface NativeAddon {
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const srcDir = path.join(here, "src");
-const packageRoot = path.resolve(here, "..", "..");
+/** The C++ sources: beside this file in the repository, or under the package root when it runs compiled from dist/. */
+const srcDir = [path.join(here, "src"), path.join(here, "..", "..", "..", "backends", "native", "src")].find((d) => existsSync(d)) ?? path.join(here, "src");
+const packageRoot = path.resolve(srcDir, "..", "..", "..");
 const compiler = (): string => process.env.CXX ?? "g++";
 
 function nodeIncludeDir(): E.Either<string, string> {
@@ -115,6 +116,35 @@ function cpuSignature(): string {
 
 function sources(): string[] {
   return readdirSync(srcDir).filter((f) => /\.(cc|h)$/.test(f)).sort();
+}
+
+/**
+ * Folders that hold built addons (<dir>/<key>/rankfuse.node), first choice first: RANKFUSE_NATIVE_CACHE
+ * alone when set; else the package's own .cache/rankfuse/native (the repository's, or
+ * node_modules/rankfuse/.cache/... when installed), then the user's cache folder ($XDG_CACHE_HOME or
+ * ~/.cache, /rankfuse/native) for a package folder this user cannot write (a global install by root).
+ */
+export function nativeCacheDirs(): string[] {
+  const set = process.env.RANKFUSE_NATIVE_CACHE;
+  if (set) return [path.resolve(set)];
+  let userCache = process.env.XDG_CACHE_HOME;
+  try {
+    userCache ||= path.join(os.homedir(), ".cache");
+  } catch {
+    userCache = path.join(os.tmpdir(), "rankfuse-cache"); // no home folder known for this user
+  }
+  return [path.join(packageRoot, ".cache", "rankfuse", "native"), path.join(userCache, "rankfuse", "native")];
+}
+
+/** Creates `dir` if needed; null when it exists and this process may write there, else why not. */
+function writableDir(dir: string): string | null {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+    return null;
+  } catch (e) {
+    return `${dir}: ${(e as Error).message}`;
+  }
 }
 
 /** First lines of a failed command's output, for a one-paragraph reason. */
@@ -142,15 +172,18 @@ export function nativeAddonPath(): E.Either<string, string> {
   for (const f of files) hash.update(`${f}\0`).update(readFileSync(path.join(srcDir, f))).update("\0");
   hash.update(version.stdout).update(process.version).update(process.arch).update(cpuSignature());
   const key = hash.digest("hex").slice(0, 16);
-  const outDir = path.join(packageRoot, ".cache", "rankfuse", "native", key);
-  const target = path.join(outDir, "rankfuse.node");
-  if (existsSync(target)) return E.right(target);
+  const dirs = nativeCacheDirs().map((d) => path.join(d, key));
+  const cached = dirs.map((d) => path.join(d, "rankfuse.node")).find((f) => existsSync(f));
+  if (cached) return E.right(cached);
 
-  try {
-    mkdirSync(outDir, { recursive: true });
-  } catch (e) {
-    return E.left(`cannot create the build folder ${outDir}: ${(e as Error).message}`);
-  }
+  const refusals: string[] = [];
+  const outDir = dirs.find((d) => {
+    const why = writableDir(d);
+    if (why) refusals.push(why);
+    return why === null;
+  });
+  if (outDir === undefined) return E.left(`no writable folder for the build (set RANKFUSE_NATIVE_CACHE to one): ${refusals.join("; ")}`);
+  const target = path.join(outDir, "rankfuse.node");
   const tmp = path.join(outDir, `rankfuse.${process.pid}.${randomBytes(4).toString("hex")}.tmp.node`);
   const args = [
     "-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-std=c++17", "-fno-math-errno",

@@ -33,6 +33,7 @@ export function declareCrnet(cfg: ModelConfig) {
   return { embed: param([V, D], normal(0.02)), blocks, finalNorm: param([D], ONES), head: param([D, V], normal(0.02)) };
 }
 
+/** CR-Net: a dense first layer, then cross-layer low-rank residual projections, under its inversion remat policy. */
 export function makeCrnet(cfg: ModelConfig): E.Either<RankfuseError, TrainableModel> {
   // assembleModel derives counts and FLOPs from the layout (every 2-D weight read once per token by a
   // matmul: right for CR-Net too; the recurrence's axpy is elementwise); loss and logits are CR-Net's own

@@ -11,6 +11,7 @@ import { assembleModel, declare, dense, denseProj, type LanguageModel } from "..
  */
 export type FiraSettings = Partial<Pick<FiraOptions, "alpha" | "gap" | "gamma" | "eps" | "weightDecay">>;
 
+/** Fira: the full-rank model, with Fira's optimizer as its training scheme. */
 export function makeFira(cfg: ModelConfig, settings: FiraSettings = {}): E.Either<RankfuseError, TrainableModel> {
   return E.right({
     ...assembleModel("fira", cfg, declare(cfg, dense), { proj: denseProj, gateSilu: true }),

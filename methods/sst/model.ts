@@ -38,6 +38,7 @@ export const sstProj: Projection<SstParams> = {
 
 const DENSE_STD = 0.02;
 
+/** SST: each projection as U·diag(Σ)·Vᵀ from the SVD of the dense init, with SST's training scheme. */
 export function makeSst(cfg: ModelConfig, settings: SstSettings = {}): E.Either<RankfuseError, TrainableModel> {
   const spectrum = settings.spectrum;
   if (spectrum !== undefined && !(Number.isInteger(spectrum) && spectrum >= 1)) {

@@ -92,6 +92,7 @@ function makeUnguided(cfg: ModelConfig, kind: StructuredKind, method: string, bl
 const matmulFlops = (m: LanguageModel, cfg: ModelConfig) =>
   2 * m.layout.names.reduce((s, n, i) => s + (m.layout.shapes[i]!.length >= 2 && n !== "embed" ? m.layout.shapes[i]!.reduce((a, b) => a * b, 1) : 0), 0) + cfg.layers * 4 * cfg.seq * cfg.d;
 
+/** Structured FFNs (Wei et al.): the MLP's maps LowRank, BlockShuffle or BlockDense, optionally self-guided. */
 export function makeStructuredFfn(cfg: ModelConfig, kind: StructuredKind, opts: StructuredFfnOptions = {}): E.Either<RankfuseError, TrainableModel> {
   if (opts.guided === false) return E.right(makeUnguided(cfg, kind, METHOD_OF[kind], opts.blocks));
   const tree = declareStructuredFfn(cfg, kind, opts.blocks);

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { BinaryOp, ReduceOp, UnaryOp, type NativeAddon } from "../../backends/native/build.ts";
 import * as act from "../../ir/activations.ts";
 import { Rng } from "../../util/rng.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
 import { nativeAddonRequirement } from "../helpers/requirements.ts";
 
 /**

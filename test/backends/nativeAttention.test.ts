@@ -15,8 +15,8 @@ import { type LanguageModel } from "../../models/model.ts";
 import { makeModel } from "../../methods/index.ts";
 import { compileTrainStep } from "../../train/step.ts";
 import { Rng } from "../../util/rng.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
 import { fusedNodes, nativeOrSkip, noFusedKernels } from "../passes/targets.ts";
 

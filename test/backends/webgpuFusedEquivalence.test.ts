@@ -11,8 +11,8 @@ import { referenceBackend } from "../../backends/reference/backend.ts";
 import type { WebgpuBackend } from "../../backends/webgpu/backend.ts";
 import { colaLinear, type Activation } from "../../models/layers.ts";
 import { Rng } from "../../util/rng.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { backendRequirement } from "../helpers/requirements.ts";
 import { runs } from "../helpers/runs.ts";
 

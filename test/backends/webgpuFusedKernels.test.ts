@@ -12,8 +12,8 @@ import { countDispatches, type DispatchCounter } from "../../backends/webgpu/fus
 import { maxFusedRankOf } from "../../backends/webgpu/fused/tiling.ts";
 import { colaLinear } from "../../models/layers.ts";
 import { colaMPolicy as colaM } from "../../methods/colaM/policy.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { backendRequirement } from "../helpers/requirements.ts";
 
 /**

@@ -1,20 +1,18 @@
-import * as E from "fp-ts/lib/Either.js";
+/**
+ * The per-primitive gradient harness over test/helpers/primCases.ts: random data for a case, its loss
+ * sum(w ⊙ f(x)) compiled with its gradient, and the directional check of testing/checkGrads.ts on it.
+ */
 import { numel, type Dim } from "../../ir/dim.ts";
 import { compile } from "../../run/compile.ts";
 import { spec, type TensorSpec } from "../../dsl/spec.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import { valueAndGrad } from "../../dsl/autodiff.ts";
-import { renderError } from "../../ir/errors.ts";
 import * as op from "../../dsl/ops.ts";
 import type { Backend } from "../../ir/backend.ts";
 import { Rng } from "../../util/rng.ts";
+import { directionalDerivatives } from "../../testing/checkGrads.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import type { FloatInput, IntInput, PrimCase } from "./primCases.ts";
-
-/** Unwraps a Right or fails the test with the rendered error. */
-export function unwrap<T>(e: E.Either<{ tag: string; message: string }, T>): T {
-  if (E.isLeft(e)) throw new Error(renderError(e.left as never));
-  return e.right;
-}
 
 export function randomFloats(rng: Rng, inp: FloatInput): Float64Array {
   const { lo = -2, hi = 2, gap = 0 } = inp;
@@ -74,18 +72,19 @@ export function compileCase(c: PrimCase, backend: Backend<any>) {
 }
 
 /**
- * Central differences along one random direction v (JAX's check_grads): compares <grad, v> with
- * (f(x + h v) - f(x - h v)) / 2h. Cheap at any size, and catches a wrong rule in any component.
+ * Central differences along one random direction v (JAX's check_grads) for one case: <grad, v> on
+ * `backend` against the float64 difference of the same loss, with random weights w.
  */
 export async function directionalCheck(c: PrimCase, backend: Backend<any>, seed: number, h = 1e-5) {
-  const run = compileCase(c, backend);
+  const specs = caseSpecs(c);
+  const wSpec = spec(caseOutDims(c, backend));
   const data = caseData(c, seed);
   const rng = Rng.fromSeed(seed + 7);
-  const w = Float64Array.from({ length: run.wSize }, () => rng.normal());
-  const v = data.floats.map((f) => Float64Array.from(f, () => rng.normal()));
-  const { grads } = await run.valueAndGrad(data.floats, data.ints, w);
-  const analytic = grads.reduce((s, g, i) => s + g.reduce((t, gj, j) => t + gj * v[i]![j]!, 0), 0);
-  const shifted = (sign: number) => data.floats.map((f, i) => f.map((x, j) => x + sign * h * v[i]![j]!));
-  const numeric = ((await run.loss(shifted(1), data.ints, w)) - (await run.loss(shifted(-1), data.ints, w))) / (2 * h);
-  return { analytic, numeric };
+  const w = Float64Array.from({ length: numel(wSpec.dims) }, () => rng.normal());
+  const loss = caseLoss(c);
+  return directionalDerivatives((fl: Tensor[], it: Tensor[], wt: Tensor) => loss(fl, it, wt), [specs.floats, specs.ints, wSpec] as const, [data.floats, data.ints, w], {
+    backend,
+    h,
+    seed: seed + 11,
+  });
 }

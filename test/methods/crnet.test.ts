@@ -18,8 +18,8 @@ import { crnetScaleHost, PROJECTIONS } from "../../methods/crnet/decoder.ts";
 import { invertCrnetStep } from "../../methods/crnet/invert.ts";
 import { CRNET_XA } from "../../methods/crnet/remat.ts";
 import { Rng } from "../../util/rng.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
-import { absDot, centralDifference4, dot, rmsDirection, shifted } from "../models/directional.ts";
+import { unwrap } from "../../testing/unwrap.ts";
+import { absDot, centralDifference4, dot, rmsDirection, shifted } from "../../testing/directional.ts";
 import { batchSpecs, lossOf, tokens } from "../models/referenceLoss.ts";
 
 /**

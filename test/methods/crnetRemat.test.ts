@@ -14,7 +14,7 @@ import { loadBackend } from "../../backends/index.ts";
 import type { Backend } from "../../ir/backend.ts";
 import { isFused, type Graph } from "../../ir/graph.ts";
 import { compileTrainStep, planTrainStep } from "../../train/step.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 const modelFor = (over: object): LanguageModel => unwrap(makeModel("crnet", unwrap(resolveConfig("tiny", { d: 8, dFF: 12, vocab: 11, seq: 5, batch: 2, heads: 2, rank: 3, ...over }))));
 const batch = (m: LanguageModel, seed: number) => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { makeDynamic } from "../../methods/dynamic/model.ts";
 import type { TrainOptions } from "../../train/loop.ts";
 import { loadCheckpoint, type Checkpoint } from "../../train/checkpoint.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { bits, tinyRun } from "../train/tinyRun.ts";
 import { expectResumeEqualsUninterrupted } from "../train/resumeEquality.ts";
 import { tempDir } from "../train/tempDir.ts";

@@ -10,8 +10,8 @@ import { Rng } from "../../util/rng.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeFira } from "../../methods/fira/model.ts";
 import type { SchemeContext } from "../../train/scheme.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
+import { unwrap } from "../../testing/unwrap.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
 import { runs } from "../helpers/runs.ts";
 import { nativeAddonRequirement } from "../helpers/requirements.ts";
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { makeFira } from "../../methods/fira/model.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { firaOwned } from "../../methods/fira/optimizer.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { bits, expectLearned, tinyRun } from "../train/tinyRun.ts";
 import { expectResumeEqualsUninterrupted, expectResumeRefused } from "../train/resumeEquality.ts";
 import { tempDir } from "../train/tempDir.ts";

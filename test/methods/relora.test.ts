@@ -15,7 +15,7 @@ import { AdamW } from "../../train/adamw.ts";
 import { loraSlots } from "../../methods/relora/ops.ts";
 import { compileTrainStep } from "../../train/step.ts";
 import { Rng } from "../../util/rng.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
 
 /**

@@ -4,7 +4,7 @@ import * as E from "fp-ts/lib/Either.js";
 import { makeRelora } from "../../methods/relora/model.ts";
 import { mergeAdapter } from "../../methods/relora/ops.ts";
 import { reloraPlan, reloraScheme, stepsSinceRestart } from "../../methods/relora/scheme.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
 import { schemeFixture } from "../train/schemeState.ts";
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { makeRelora } from "../../methods/relora/model.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { loraSlots } from "../../methods/relora/ops.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { bits, expectLearned, tinyRun } from "../train/tinyRun.ts";
 import { expectResumeEqualsUninterrupted, expectResumeRefused } from "../train/resumeEquality.ts";
 import { tempDir } from "../train/tempDir.ts";

@@ -7,8 +7,8 @@ import { sstRoundSteps, sstScheme } from "../../methods/sst/scheme.ts";
 import { composeW, sampleWeighted, sstGroups } from "../../methods/sst/ops.ts";
 import { Rng } from "../../util/rng.ts";
 import type { SchemeContext } from "../../train/scheme.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
+import { unwrap } from "../../testing/unwrap.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
 
 const cfg = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
 const model = unwrap(makeSst(cfg));

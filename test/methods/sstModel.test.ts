@@ -11,8 +11,8 @@ import { makeModel } from "../../methods/index.ts";
 import { makeSst, sstDenseInit } from "../../methods/sst/model.ts";
 import { composeW, sstGroups } from "../../methods/sst/ops.ts";
 import { Rng } from "../../util/rng.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
+import { unwrap } from "../../testing/unwrap.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
 
 /** SST's parametrization: W = U·diag(Σ)·Vᵀ starts as the dense init, and the network computes exactly that W. */
 

@@ -1,6 +1,6 @@
 import { describe, it } from "vitest";
 import { makeSst } from "../../methods/sst/model.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { expectLearned, tinyRun } from "../train/tinyRun.ts";
 import { expectResumeEqualsUninterrupted } from "../train/resumeEquality.ts";
 

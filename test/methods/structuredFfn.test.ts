@@ -14,8 +14,8 @@ import { layoutOf } from "../../models/params.ts";
 import { applyStructured, declareStructured, type StructuredKind } from "../../methods/structuredFfn/layers.ts";
 import { matmul } from "../../util/linalg/jacobiSvd.ts";
 import { Rng } from "../../util/rng.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
-import { absDot, centralDifference4, dot, rmsDirection, shifted } from "../models/directional.ts";
+import { unwrap } from "../../testing/unwrap.ts";
+import { absDot, centralDifference4, dot, rmsDirection, shifted } from "../../testing/directional.ts";
 import { batchSpecs, lossOf, tokens } from "../models/referenceLoss.ts";
 
 const reference = referenceBackend();

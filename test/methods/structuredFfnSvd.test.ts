@@ -5,7 +5,7 @@ import { matmul, svd, truncatedSvd, type Svd } from "../../util/linalg/jacobiSvd
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel } from "../../methods/index.ts";
 import { Rng } from "../../util/rng.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 const randomMatrix = (m: number, n: number, seed: number) => {
   const rng = Rng.fromSeed(seed);

@@ -5,7 +5,7 @@ import type { TrainOptions } from "../../train/loop.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { guideAlphaAt, guideSteps, selfGuidedScheme } from "../../methods/structuredFfn/selfGuided.ts";
 import type { AdamW } from "../../train/adamw.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { tempDir } from "../train/tempDir.ts";
 import { bits, quiet, tinyRun } from "../train/tinyRun.ts";
 

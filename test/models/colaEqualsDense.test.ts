@@ -14,7 +14,7 @@ import { makeModel } from "../../methods/index.ts";
 import { linear, type ColaParams } from "../../models/layers.ts";
 import { decoderLoss, type DecoderOptions, type DecoderParams, type Projection } from "../../models/transformer.ts";
 import { Rng } from "../../util/rng.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 /**
  * "CoLA with identity activation and r = d equals a dense model with W = A·B": the same decoder, once

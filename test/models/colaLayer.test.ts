@@ -10,7 +10,7 @@ import * as op from "../../dsl/ops.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { colaLinear, linear } from "../../models/layers.ts";
 import { Rng } from "../../util/rng.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 const backend = referenceBackend();
 const normals = (rng: Rng, n: number) => Float64Array.from({ length: n }, () => rng.normal());

@@ -15,8 +15,8 @@ import { type LanguageModel } from "../../models/model.ts";
 import { METHODS, makeModel } from "../../methods/index.ts";
 import { compileTrainStep } from "../../train/step.ts";
 import { Rng } from "../../util/rng.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
-import { absDot, centralDifference4, dot, rmsDirection, shifted } from "./directional.ts";
+import { unwrap } from "../../testing/unwrap.ts";
+import { absDot, centralDifference4, dot, rmsDirection, shifted } from "../../testing/directional.ts";
 
 /**
  * Whole-model gradients: central differences of the float64 loss along random directions (JAX's

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import { type LanguageModel } from "../../models/model.ts";
 import { makeModel } from "../../methods/index.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 /**
  * Parameter counts and FLOPs of the paper configs, against the closed forms of PAPERS.md (derived here

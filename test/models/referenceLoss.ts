@@ -7,7 +7,7 @@ import { referenceBackend } from "../../backends/reference/backend.ts";
 import type { ModelConfig } from "../../models/config.ts";
 import type { LanguageModel } from "../../models/model.ts";
 import type { Rng } from "../../util/rng.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 /** A model's loss in float64 on the reference backend, for equivalences and central differences that must not round. */
 

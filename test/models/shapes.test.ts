@@ -9,7 +9,7 @@ import { resolveConfig, type ConfigOverrides, type ModelConfig } from "../../mod
 import { type LanguageModel } from "../../models/model.ts";
 import { METHODS, makeModel } from "../../methods/index.ts";
 import { Rng } from "../../util/rng.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 const backend = referenceBackend();
 const TINY = { d: 16, heads: 2, layers: 2, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 } as const;

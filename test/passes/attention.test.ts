@@ -17,8 +17,8 @@ import { ATTENTION, ATTENTION_BWD } from "../../ir/fusedKinds.ts";
 import { saveNothing, savedResiduals } from "../../passes/remat.ts";
 import { colaMPolicy as colaM } from "../../methods/colaM/policy.ts";
 import { Rng } from "../../util/rng.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
 import { ALL_CHAINS, claimingChains, fusedNodes } from "./targets.ts";
 

@@ -5,8 +5,8 @@ import { resolveConfig } from "../../models/config.ts";
 import { type LanguageModel } from "../../models/model.ts";
 import { makeModel } from "../../methods/index.ts";
 import { compileTrainStep } from "../../train/step.ts";
-import { allcloseViolation } from "../helpers/allclose.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { allcloseViolation } from "../../testing/allclose.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { claimingChains, nativeOrSkip, noFusedKernels } from "./targets.ts";
 
 const native = await nativeOrSkip();

@@ -17,7 +17,7 @@ import { fuseChains } from "../../passes/chain.ts";
 import { lowerFused } from "../../run/lower.ts";
 import { colaMPolicy as colaM } from "../../methods/colaM/policy.ts";
 import type { Plan } from "../../passes/plan.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { ALL_CHAINS, claimingChains, fusedNodes, nativeOrSkip } from "./targets.ts";
 
 const [b, t, d, r, o] = [dim("b", 2), dim("t", 3), dim("d", 8), dim("r", 2), dim("o", 6)];

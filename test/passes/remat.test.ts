@@ -12,7 +12,7 @@ import { budget } from "../../passes/budget.ts";
 import { compileTrainStep, planTrainStep } from "../../train/step.ts";
 import { eliminateDeadCode } from "../../dsl/dce.ts";
 import { lowerFused } from "../../run/lower.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 const POLICIES: RematPolicy[] = [saveAll, saveNothing, colaM, saveNames(COLA_ACT)];
 const small = fc.record({ layers: fc.integer({ min: 1, max: 2 }), heads: fc.constantFrom(1, 2), rank: fc.integer({ min: 1, max: 4 }), seed: fc.integer({ min: 0, max: 1e6 }), method: fc.constantFrom("full", "cola") });

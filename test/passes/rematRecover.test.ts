@@ -10,7 +10,7 @@ import { checkpointName, type Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { rematGraph, saveAll, savedResiduals, type Recover, type RematPolicy } from "../../passes/remat.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 const n = dim("n", 5);
 const args = [{ a: spec([n]), b: spec([n]) }] as const;

@@ -7,7 +7,7 @@ import type { Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { colaLinear } from "../../models/layers.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 const n = dim("n", 16), d = dim("d", 8), r = dim("r", 2);
 const args = [{ A: spec([d, r]), B: spec([r, d]) }, spec([n, d])] as const;

@@ -10,7 +10,7 @@ import { makeModel } from "../../methods/index.ts";
 import { train, type TrainOptions, type TrainResult } from "../../train/loop.ts";
 import { checkpointPath, loadCheckpoint } from "../../train/checkpoint.ts";
 import { readMetrics } from "../../train/metricsLog.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { tempDir } from "./tempDir.ts";
 import { bits, quiet, tinyRun } from "./tinyRun.ts";
 

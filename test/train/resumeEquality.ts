@@ -4,7 +4,7 @@ import type { Backend } from "../../ir/backend.ts";
 import type { LanguageModel } from "../../models/model.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { train, type TrainData, type TrainOptions, type TrainResult } from "../../train/loop.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { bits, quiet } from "./tinyRun.ts";
 import { tempDir } from "./tempDir.ts";
 

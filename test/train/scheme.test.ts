@@ -10,7 +10,7 @@ import { loadCheckpoint } from "../../train/checkpoint.ts";
 import type { SchemeContext, SchemeState, TrainingScheme } from "../../train/scheme.ts";
 import type { Progress } from "../../train/progress.ts";
 import { Rng } from "../../util/rng.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 import { tempDir } from "./tempDir.ts";
 
 /**

@@ -6,7 +6,7 @@ import { AdamW } from "../../train/adamw.ts";
 import { loraSlots } from "../../methods/relora/ops.ts";
 import { Rng } from "../../util/rng.ts";
 import type { SchemeContext } from "../../train/scheme.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 /**
  * The setting the adapter-scheme tests (ReLoRA, dynamic adjustment) call hooks in, without the training

@@ -7,7 +7,7 @@ import type { LanguageModel } from "../../models/model.ts";
 import { train, type TrainData, type TrainOptions, type TrainResult } from "../../train/loop.ts";
 import type { Progress } from "../../train/progress.ts";
 import { Rng } from "../../util/rng.ts";
-import { unwrap } from "../helpers/gradcheck.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 
 /**
  * The setting the method tests train in: a tiny model on a fixed random 64-token sequence, repeated,

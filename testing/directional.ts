@@ -1,4 +1,4 @@
-import type { Rng } from "../../util/rng.ts";
+import type { Rng } from "../util/rng.ts";
 
 /**
  * Gradient checks along random directions (JAX's check_grads), shared by the model tests: one direction

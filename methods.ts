@@ -1,0 +1,17 @@
+/**
+ * "rankfuse/methods": every training method by name (`makeModel`, `METHODS`), each method's own
+ * constructor with its options, and weight export/import in Hugging Face's layout.
+ */
+export { makeModel, findMethod, METHODS, METHOD_LIST, type Method } from "./methods/index.ts";
+export type { TrainableModel } from "./train/scheme.ts";
+export { makeCrnet } from "./methods/crnet/model.ts";
+export { crnetRemat, crnetInversion } from "./methods/crnet/remat.ts";
+export { makeRelora } from "./methods/relora/model.ts";
+export type { ReloraOptions } from "./methods/relora/scheme.ts";
+export { makeDynamic } from "./methods/dynamic/model.ts";
+export type { DynamicOptions } from "./methods/dynamic/scheme.ts";
+export { makeFira, type FiraSettings } from "./methods/fira/model.ts";
+export { makeSst, type SstSettings } from "./methods/sst/model.ts";
+export { makeStructuredFfn, type StructuredFfnOptions } from "./methods/structuredFfn/model.ts";
+export type { StructuredKind } from "./methods/structuredFfn/layers.ts";
+export { exportWeights, importWeights } from "./methods/exportWeights.ts";
