@@ -4,10 +4,31 @@
  */
 export type { Backend, BackendCaps, BackendModule, HostTensor, Kernel } from "./ir/backend.ts";
 export type { HostKernels, AdamwKernel } from "./ir/hostKernels.ts";
-export { Var, isFused, type AbsVal, type Eqn, type EqnMeta, type FusedEqn, type FusedParams, type Node } from "./ir/graph.ts";
+export {
+  Var,
+  isFused,
+  type AbsVal,
+  type Eqn,
+  type EqnMeta,
+  type FusedEqn,
+  type FusedParams,
+  type Node,
+} from "./ir/graph.ts";
 export { PRIMS, type Prim, type PrimParams, type DType } from "./ir/prims.ts";
 export {
-  LOWRANK, LOWRANK_BWD, ATTENTION, ATTENTION_BWD, CHAIN_KINDS, CHAIN_ACTS,
-  isLowrank, isLowrankBwd, isAttention, isAttentionBwd,
-  type ChainAct, type ChainCaps, type LowrankParams, type LowrankBwdParams, type AttentionParams,
+  LOWRANK,
+  LOWRANK_BWD,
+  ATTENTION,
+  ATTENTION_BWD,
+  CHAIN_KINDS,
+  CHAIN_ACTS,
+  isLowrank,
+  isLowrankBwd,
+  isAttention,
+  isAttentionBwd,
+  type ChainAct,
+  type ChainCaps,
+  type LowrankParams,
+  type LowrankBwdParams,
+  type AttentionParams,
 } from "./ir/fusedKinds.ts";

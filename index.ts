@@ -18,7 +18,14 @@ export { compile, type Compiled, type CompileOptions } from "./run/compile.ts";
 export type { RunStats } from "./run/executor.ts";
 export { Graph } from "./ir/graph.ts";
 export type { Plan, Launch } from "./passes/plan.ts";
-export { saveAll, saveNothing, saveNames, savedResiduals, type RematPolicy, type SavedResidual } from "./passes/remat.ts";
+export {
+  saveAll,
+  saveNothing,
+  saveNames,
+  savedResiduals,
+  type RematPolicy,
+  type SavedResidual,
+} from "./passes/remat.ts";
 export { colaMPolicy as colaM } from "./methods/colaM/policy.ts";
 export { budget, type BudgetPolicy } from "./passes/budget.ts";
 export { loadBackend, BACKEND_NAMES, BACKENDS, type BackendName } from "./backends/index.ts";

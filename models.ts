@@ -4,12 +4,38 @@
  */
 export { CONFIGS, resolveConfig, type ModelConfig, type ConfigOverrides } from "./models/config.ts";
 export { linear, colaLinear, type Activation, type ColaParams } from "./models/layers.ts";
-export { param, normal, ONES, ParamDecl, layoutOf, initParams, specLeaves, type Init, type ParamLayout } from "./models/params.ts";
 export {
-  attention, mlp, decoderLogits, decoderLoss,
-  type Projection, type BlockParams, type DecoderParams, type DecoderOptions,
+  param,
+  normal,
+  ONES,
+  ParamDecl,
+  layoutOf,
+  initParams,
+  specLeaves,
+  type Init,
+  type ParamLayout,
+} from "./models/params.ts";
+export {
+  attention,
+  mlp,
+  decoderLogits,
+  decoderLoss,
+  type Projection,
+  type BlockParams,
+  type DecoderParams,
+  type DecoderOptions,
 } from "./models/transformer.ts";
 export {
-  assembleModel, declare, dense, cola, denseProj, colaProj, colaStd, trainableParams,
-  type LanguageModel, type ModelParts, type ParamCounts, type Decl,
+  assembleModel,
+  declare,
+  dense,
+  cola,
+  denseProj,
+  colaProj,
+  colaStd,
+  trainableParams,
+  type LanguageModel,
+  type ModelParts,
+  type ParamCounts,
+  type Decl,
 } from "./models/model.ts";

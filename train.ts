@@ -8,11 +8,31 @@ export { evaluate, type EvalResult } from "./train/evaluate.ts";
 export { AdamW, type AdamWOptions, type AdamState } from "./train/adamw.ts";
 export { warmupCosine, type WarmupCosineOptions } from "./train/schedule.ts";
 export { clipGlobalNorm } from "./train/clip.ts";
-export { EMPTY_SCHEME_STATE, type TrainingScheme, type TrainableModel, type SchemeContext, type SchemeState, type SchemeOptions } from "./train/scheme.ts";
-export { Updater, UPDATE_DEFAULTS, defaultWarmupSteps, constantLr, type UpdateOptions, type UpdateReport } from "./train/update.ts";
+export {
+  EMPTY_SCHEME_STATE,
+  type TrainingScheme,
+  type TrainableModel,
+  type SchemeContext,
+  type SchemeState,
+  type SchemeOptions,
+} from "./train/scheme.ts";
+export {
+  Updater,
+  UPDATE_DEFAULTS,
+  defaultWarmupSteps,
+  constantLr,
+  type UpdateOptions,
+  type UpdateReport,
+} from "./train/update.ts";
 export { loadData, type LoadedData } from "./train/data.ts";
 export { loadCorpus, type Corpus, type CorpusOptions } from "./train/corpus.ts";
-export { byteTokenizer, tokenizerByName, tokenizerNames, type Tokenizer, type TokenizerName } from "./train/tokenizer.ts";
+export {
+  byteTokenizer,
+  tokenizerByName,
+  tokenizerNames,
+  type Tokenizer,
+  type TokenizerName,
+} from "./train/tokenizer.ts";
 export { BatchSampler, evalWindows, type Batch, type SamplerOptions } from "./train/batches.ts";
 export { saveCheckpoint, loadCheckpoint, type Checkpoint } from "./train/checkpoint.ts";
 export { encodeSafetensors, decodeSafetensors, type Safetensors, type TensorInput } from "./train/safetensors.ts";

@@ -2,7 +2,8 @@ import * as E from "fp-ts/lib/Either.js";
 import type { Backend, BackendModule } from "../ir/backend.ts";
 
 /** The modules auto may pick, first choice first: highest priority first, priority 0 left out, ties in list order. */
-export const autoOrder = <M extends BackendModule>(modules: readonly M[]): M[] => modules.filter((m) => m.priority > 0).sort((a, b) => b.priority - a.priority);
+export const autoOrder = <M extends BackendModule>(modules: readonly M[]): M[] =>
+  modules.filter((m) => m.priority > 0).sort((a, b) => b.priority - a.priority);
 
 /** What auto picked (null when nothing loads), and why it passed over each module before it. */
 export interface AutoPick {

@@ -3,7 +3,10 @@ import { backendUnavailable, type RankfuseError } from "../ir/errors.ts";
 import type { Backend } from "../ir/backend.ts";
 
 /** The usual wording for a backend that cannot run here. */
-export const failedToLoad = (name: string) => (why: string): string => `backend ${name} failed to load: ${why}`;
+export const failedToLoad =
+  (name: string) =>
+  (why: string): string =>
+    `backend ${name} failed to load: ${why}`;
 
 /**
  * Runs a backend factory so that every way it can fail, a Left or a throw (a missing package, an addon

@@ -40,13 +40,19 @@ export const backendChoices = (): string => `auto, ${BACKEND_NAMES.join(", ")}`;
  * Loads a backend by name. `auto` (or no name) takes `RANKFUSE_BACKEND` if set, else the first of
  * AUTO_ORDER that loads. Backends load lazily, so an unavailable one costs nothing until asked for.
  */
-export async function loadBackend(name: string = process.env.RANKFUSE_BACKEND || "auto"): Promise<E.Either<RankfuseError, Backend<any>>> {
+export async function loadBackend(
+  name: string = process.env.RANKFUSE_BACKEND || "auto",
+): Promise<E.Either<RankfuseError, Backend<any>>> {
   if (name === "auto") {
     const { backend, passedOver } = await pickAuto();
-    return backend ? E.right(backend) : E.left(backendUnavailable("auto", `no backend could load: ${passedOver.join("; ")}`));
+    return backend
+      ? E.right(backend)
+      : E.left(backendUnavailable("auto", `no backend could load: ${passedOver.join("; ")}`));
   }
   const m = BACKENDS.find((b) => b.name === name);
-  return m ? m.load() : E.left({ tag: "ConfigError", message: `unknown backend "${name}": choose one of ${backendChoices()}` });
+  return m
+    ? m.load()
+    : E.left({ tag: "ConfigError", message: `unknown backend "${name}": choose one of ${backendChoices()}` });
 }
 
 /** The first of AUTO_ORDER that loads, and why each one before it was passed over. */

@@ -26,12 +26,13 @@ import { random } from "./report.ts";
  * Figures are medians with [min-max] over repeats; ratios come from this same run.
  */
 
-const LR = 3e-3, WD = 0.01; // makeInputs' defaults, so every peer runs the same protocol
+const LR = 3e-3,
+  WD = 0.01; // makeInputs' defaults, so every peer runs the same protocol
 const PEAK_N = 384;
 
 type Stat = ReturnType<typeof stats>;
-const fmt = (s: Stat, digits = 1, unit = ""): string => `${s.median.toFixed(digits)}${unit} [${s.min.toFixed(digits)}-${s.max.toFixed(digits)}]`;
-
+const fmt = (s: Stat, digits = 1, unit = ""): string =>
+  `${s.median.toFixed(digits)}${unit} [${s.min.toFixed(digits)}-${s.max.toFixed(digits)}]`;
 
 /** Seconds per call of each f, per repeat (each repeat calls f for at least minMs), after one warm-up call each; the fs alternate within a repeat. */
 function timeRepeats(funcs: (() => void)[], repeats: number, minMs: number): number[][] {
@@ -40,7 +41,8 @@ function timeRepeats(funcs: (() => void)[], repeats: number, minMs: number): num
   for (let r = 0; r < repeats; r++) {
     funcs.forEach((f, i) => {
       const t0 = performance.now();
-      let calls = 0, elapsed = 0;
+      let calls = 0,
+        elapsed = 0;
       do {
         f();
         calls++;
@@ -59,7 +61,14 @@ function unwrap<T>(e: E.Either<{ message: string } | string, T>): T {
 
 // ---------------------------------------------------------------------------------------------- 1.
 
-interface GemmShape { name: string; M: number; K: number; N: number; transA: boolean; transB: boolean }
+interface GemmShape {
+  name: string;
+  M: number;
+  K: number;
+  N: number;
+  transA: boolean;
+  transB: boolean;
+}
 const GEMMS: GemmShape[] = [
   { name: "fwd [2048,256]·[256,256]", M: 2048, K: 256, N: 256, transA: false, transB: false },
   { name: "fwd [2048,256]·[256,688]", M: 2048, K: 256, N: 688, transA: false, transB: false },
@@ -71,23 +80,47 @@ const GEMMS: GemmShape[] = [
 ];
 
 function gflops(addon: NativeAddon, g: Omit<GemmShape, "name">, repeats: number, minMs: number): Stat {
-  const a = random(g.M * g.K, 1), b = random(g.K * g.N, 2), out = new Float32Array(g.M * g.N);
-  const [secs] = timeRepeats([() => addon.matmul(a, b, out, 1, g.M, g.K, g.N, false, g.transA, g.transB)], repeats, minMs);
+  const a = random(g.M * g.K, 1),
+    b = random(g.K * g.N, 2),
+    out = new Float32Array(g.M * g.N);
+  const [secs] = timeRepeats(
+    [() => addon.matmul(a, b, out, 1, g.M, g.K, g.N, false, g.transA, g.transB)],
+    repeats,
+    minMs,
+  );
   return stats(secs!.map((s) => (2 * g.M * g.K * g.N) / s / 1e9));
 }
 
 // ---------------------------------------------------------------------------------------------- 3.
 
-interface Batch { inputs: Int32Array; targets: Int32Array }
+interface Batch {
+  inputs: Int32Array;
+  targets: Int32Array;
+}
 
-async function trainThroughput(model: LanguageModel, backend: Backend<any>, kernel: NativeAddon, params0: readonly Float32Array[], batches: readonly Batch[], warm: number, timed: number) {
+async function trainThroughput(
+  model: LanguageModel,
+  backend: Backend<any>,
+  kernel: NativeAddon,
+  params0: readonly Float32Array[],
+  batches: readonly Batch[],
+  warm: number,
+  timed: number,
+) {
   const cfg = model.config;
   const t0 = performance.now();
   const step = unwrap(compileTrainStep(model, backend, cfg.batch, cfg.seq));
   const compileMs = performance.now() - t0;
-  const opt = unwrap(Updater.create(model, constantLr(LR, WD), { totalSteps: warm + timed, seed: 0, hostKernels: { adamwStep: kernel.adamwStep.bind(kernel) } }));
+  const opt = unwrap(
+    Updater.create(model, constantLr(LR, WD), {
+      totalSteps: warm + timed,
+      seed: 0,
+      hostKernels: { adamwStep: kernel.adamwStep.bind(kernel) },
+    }),
+  );
   const p = params0.map((a) => a.slice());
-  const stepMs: number[] = [], losses: number[] = [];
+  const stepMs: number[] = [],
+    losses: number[] = [];
   for (let s = 0; s < warm + timed; s++) {
     const b = batches[s % batches.length]!;
     const t = performance.now();
@@ -102,8 +135,31 @@ async function trainThroughput(model: LanguageModel, backend: Backend<any>, kern
 
 /** The peers' inputs, written by bench/peers/makeInputs.ts itself; the batches read back for rankfuse. */
 function makeInputs(dir: string, method: string, config: string, steps: number): E.Either<string, Batch[]> {
-  const r = spawnSync("npx", ["tsx", "bench/peers/makeInputs.ts", dir, "--method", method, "--config", config, "--steps", String(steps), "--lr", String(LR), "--wd", String(WD), "--seed", "0"], { encoding: "utf8" });
-  if (r.error || r.status !== 0) return E.left(`makeInputs failed: ${r.error?.message ?? (r.stderr || r.stdout).trim().split("\n").slice(-3).join(" / ")}`);
+  const r = spawnSync(
+    "npx",
+    [
+      "tsx",
+      "bench/peers/makeInputs.ts",
+      dir,
+      "--method",
+      method,
+      "--config",
+      config,
+      "--steps",
+      String(steps),
+      "--lr",
+      String(LR),
+      "--wd",
+      String(WD),
+      "--seed",
+      "0",
+    ],
+    { encoding: "utf8" },
+  );
+  if (r.error || r.status !== 0)
+    return E.left(
+      `makeInputs failed: ${r.error?.message ?? (r.stderr || r.stdout).trim().split("\n").slice(-3).join(" / ")}`,
+    );
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")).config as { batch: number; seq: number };
   const buf = fs.readFileSync(path.join(dir, "batches.bin"));
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -112,21 +168,37 @@ function makeInputs(dir: string, method: string, config: string, steps: number):
   return E.right(Array.from({ length: steps }, (_, s) => ({ inputs: read(s * 2 * n), targets: read(s * 2 * n + n) })));
 }
 
-interface TorchResult { tokensPerSec: number; stepMs: number[]; losses: number[]; notes: string; version: string }
+interface TorchResult {
+  tokensPerSec: number;
+  stepMs: number[];
+  losses: number[];
+  notes: string;
+  version: string;
+}
 
 function runTorch(dir: string): E.Either<string, TorchResult> {
   const out = path.join(dir, "torch.json");
-  const r = spawnSync("/usr/bin/python3", ["bench/peers/torch_llama.py", dir, out], { encoding: "utf8", timeout: 300_000 });
-  if (r.error || r.status !== 0) return E.left(`torch_llama.py failed: ${r.error?.message ?? (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" / ")}`);
+  const r = spawnSync("/usr/bin/python3", ["bench/peers/torch_llama.py", dir, out], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  if (r.error || r.status !== 0)
+    return E.left(
+      `torch_llama.py failed: ${r.error?.message ?? (r.stderr || r.stdout).trim().split("\n").slice(-2).join(" / ")}`,
+    );
   return E.right(JSON.parse(fs.readFileSync(out, "utf8")) as TorchResult);
 }
 
 /** Why PyTorch cannot run here, or null when /usr/bin/python3 imports torch. */
 function torchUnavailable(): string | null {
   if (!fs.existsSync("/usr/bin/python3")) return "/usr/bin/python3 does not exist";
-  const r = spawnSync("/usr/bin/python3", ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync("/usr/bin/python3", ["-c", "import torch; print(torch.__version__)"], {
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   if (r.error) return `/usr/bin/python3 could not run: ${r.error.message}`;
-  if (r.status !== 0) return `/usr/bin/python3 cannot import torch: ${(r.stderr || "").trim().split("\n").slice(-1)[0]}`;
+  if (r.status !== 0)
+    return `/usr/bin/python3 cannot import torch: ${(r.stderr || "").trim().split("\n").slice(-1)[0]}`;
   return null;
 }
 
@@ -145,23 +217,44 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
 
   // 1. measured peak, then the training GEMMs as % of it (all threads)
   // 1 thread and all threads alternate repeat by repeat, so their ratio sees the same machine state
-  const pa = random(PEAK_N * PEAK_N, 1), pb = random(PEAK_N * PEAK_N, 2), pout = new Float32Array(PEAK_N * PEAK_N);
+  const pa = random(PEAK_N * PEAK_N, 1),
+    pb = random(PEAK_N * PEAK_N, 2),
+    pout = new Float32Array(PEAK_N * PEAK_N);
   const peakCall = (t: number) => () => {
     addon.setThreads(t);
     addon.matmul(pa, pb, pout, 1, PEAK_N, PEAK_N, PEAK_N, false, false, false);
   };
   const [p1, pAll] = timeRepeats([peakCall(1), peakCall(allThreads)], repeats, 100);
   const peakFlops = 2 * PEAK_N ** 3;
-  const peak1 = stats(p1!.map((s) => peakFlops / s / 1e9)), peakAll = stats(pAll!.map((s) => peakFlops / s / 1e9));
+  const peak1 = stats(p1!.map((s) => peakFlops / s / 1e9)),
+    peakAll = stats(pAll!.map((s) => peakFlops / s / 1e9));
   const scaling = stats(p1!.map((s, i) => s / pAll![i]!));
   addon.setThreads(allThreads);
   log(`measured peak ${peak1.max.toFixed(1)} GFLOP/s (1 thread), ${peakAll.max.toFixed(1)} (${allThreads} threads)`);
-  rows.push([`measured peak: matmul ${PEAK_N}³, 1 thread, GFLOP/s (best; median [range])`, `${peak1.max.toFixed(1)}; ${fmt(peak1)}`, "-", "-", "-"]);
-  rows.push([`measured peak: matmul ${PEAK_N}³, ${allThreads} threads, GFLOP/s (best; median [range])`, `${peakAll.max.toFixed(1)}; ${fmt(peakAll)}`, "-", "-", `${fmt(scaling, 2, "x")} 1 thread (per repeat)`]);
+  rows.push([
+    `measured peak: matmul ${PEAK_N}³, 1 thread, GFLOP/s (best; median [range])`,
+    `${peak1.max.toFixed(1)}; ${fmt(peak1)}`,
+    "-",
+    "-",
+    "-",
+  ]);
+  rows.push([
+    `measured peak: matmul ${PEAK_N}³, ${allThreads} threads, GFLOP/s (best; median [range])`,
+    `${peakAll.max.toFixed(1)}; ${fmt(peakAll)}`,
+    "-",
+    "-",
+    `${fmt(scaling, 2, "x")} 1 thread (per repeat)`,
+  ]);
   const gemmData: unknown[] = [];
   for (const g of GEMMS) {
     const s = gflops(addon, g, repeats, 60);
-    rows.push([`matmul ${g.name}, ${allThreads} threads, GFLOP/s`, fmt(s), "-", "-", `${((s.median / peakAll.max) * 100).toFixed(0)}% of peak [${((s.min / peakAll.max) * 100).toFixed(0)}-${((s.max / peakAll.max) * 100).toFixed(0)}]`]);
+    rows.push([
+      `matmul ${g.name}, ${allThreads} threads, GFLOP/s`,
+      fmt(s),
+      "-",
+      "-",
+      `${((s.median / peakAll.max) * 100).toFixed(0)}% of peak [${((s.min / peakAll.max) * 100).toFixed(0)}-${((s.max / peakAll.max) * 100).toFixed(0)}]`,
+    ]);
     gemmData.push({ ...g, threads: allThreads, gflops: s, fractionOfPeak: s.median / peakAll.max });
     log(`${g.name}: ${s.median.toFixed(1)} GFLOP/s`);
   }
@@ -169,24 +262,53 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
   // 2. CoLA layer forward: fused against unfused (all threads), repeats interleaved
   const lowrankData: unknown[] = [];
   const n = 2048;
-  for (const [d, r] of [[256, 64], [512, 128], [1024, 256]] as const) {
-    const x = random(n * d, 3), A = random(d * r, 4), B = random(r * d, 5);
-    const fused = new Float32Array(n * d), z = new Float32Array(n * r), h = new Float32Array(n * r), unfused = new Float32Array(n * d);
-    const [sf, su] = timeRepeats([
-      () => addon.lowrankForward(x, A, B, fused, n, d, r, d, UnaryOp.silu),
-      () => {
-        addon.matmul(x, A, z, 1, n, d, r, false, false, false);
-        addon.unary(UnaryOp.silu, z, h);
-        addon.matmul(h, B, unfused, 1, n, r, d, false, false, false);
-      },
-    ], repeats, 60);
+  for (const [d, r] of [
+    [256, 64],
+    [512, 128],
+    [1024, 256],
+  ] as const) {
+    const x = random(n * d, 3),
+      A = random(d * r, 4),
+      B = random(r * d, 5);
+    const fused = new Float32Array(n * d),
+      z = new Float32Array(n * r),
+      h = new Float32Array(n * r),
+      unfused = new Float32Array(n * d);
+    const [sf, su] = timeRepeats(
+      [
+        () => addon.lowrankForward(x, A, B, fused, n, d, r, d, UnaryOp.silu),
+        () => {
+          addon.matmul(x, A, z, 1, n, d, r, false, false, false);
+          addon.unary(UnaryOp.silu, z, h);
+          addon.matmul(h, B, unfused, 1, n, r, d, false, false, false);
+        },
+      ],
+      repeats,
+      60,
+    );
     let worst = 0;
     for (let i = 0; i < fused.length; i++) worst = Math.max(worst, Math.abs(fused[i]! - unfused[i]!));
     const [tf, tu] = [stats(sf!.map((s) => s * 1e3)), stats(su!.map((s) => s * 1e3))];
     const speedup = stats(sf!.map((s, i) => su![i]! / s));
-    rows.push([`CoLA forward n=${n} d=${d} r=${r}: fused lowrankForward, ms`, fmt(tf, 3), "-", "-", `unfused/fused ${fmt(speedup, 2, "x")}`]);
+    rows.push([
+      `CoLA forward n=${n} d=${d} r=${r}: fused lowrankForward, ms`,
+      fmt(tf, 3),
+      "-",
+      "-",
+      `unfused/fused ${fmt(speedup, 2, "x")}`,
+    ]);
     rows.push([`CoLA forward n=${n} d=${d} r=${r}: matmul + silu + matmul, ms`, fmt(tu, 3), "-", "-", "-"]);
-    lowrankData.push({ n, d, r, threads: allThreads, fusedMs: tf, unfusedMs: tu, speedup, maxAbsDiff: worst, flops: 4 * n * d * r });
+    lowrankData.push({
+      n,
+      d,
+      r,
+      threads: allThreads,
+      fusedMs: tf,
+      unfusedMs: tu,
+      speedup,
+      maxAbsDiff: worst,
+      flops: 4 * n * d * r,
+    });
     log(`lowrank d=${d} r=${r}: fused ${tf.median.toFixed(3)} ms, unfused ${tu.median.toFixed(3)} ms`);
   }
   addon.setThreads(defaultThreads);
@@ -236,20 +358,37 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
             notes.push(`${key}: PyTorch n/a: ${t.left}`);
           }
         }
-        const torchTps = torch ? stats(torch.stepMs.slice(2).map((ms) => (cfg.batch * cfg.seq) / (ms / 1000))) : undefined;
+        const torchTps = torch
+          ? stats(torch.stepMs.slice(2).map((ms) => (cfg.batch * cfg.seq) / (ms / 1000)))
+          : undefined;
         if (torch) {
           log(`${key} torch: ${torch.tokensPerSec.toFixed(0)} tokens/s`);
-          for (const part of torch.notes.split("; ")) if (/^(PyTorch |BLAS:|OpenBLAS|OPENBLAS_CORETYPE|no OpenBLAS|set OPENBLAS_CORETYPE)/.test(part)) blasNotes.add(part);
+          for (const part of torch.notes.split("; "))
+            if (/^(PyTorch |BLAS:|OpenBLAS|OPENBLAS_CORETYPE|no OpenBLAS|set OPENBLAS_CORETYPE)/.test(part))
+              blasNotes.add(part);
         }
         // the same weights and first batch: the step-1 losses (before any update) should agree
         const first = [nat.losses[0]!, was.losses[0]!, ...(torch ? [torch.losses[0]!] : [])];
         const spread = (Math.max(...first) - Math.min(...first)) / Math.abs(first[0]!);
         lossChecks.push(`${key} ${first.map((l) => l.toFixed(5)).join("/")} (rel spread ${spread.toExponential(1)})`);
         tps[key] = { native: nat.tokensPerSec, wasm: was.tokensPerSec, torch: torchTps };
-        const ratioCell = [`native/wasm ${(nat.tokensPerSec.median / was.tokensPerSec.median).toFixed(2)}x`, torchTps ? `native/PyTorch ${(nat.tokensPerSec.median / torchTps.median).toFixed(2)}x` : "native/PyTorch n/a"].join("; ");
-        rows.push([`train ${key} (batch ${cfg.batch}x${cfg.seq}), tokens/s`, fmt(nat.tokensPerSec, 0), fmt(was.tokensPerSec, 0), torchTps ? fmt(torchTps, 0) : "n/a", ratioCell]);
+        const ratioCell = [
+          `native/wasm ${(nat.tokensPerSec.median / was.tokensPerSec.median).toFixed(2)}x`,
+          torchTps ? `native/PyTorch ${(nat.tokensPerSec.median / torchTps.median).toFixed(2)}x` : "native/PyTorch n/a",
+        ].join("; ");
+        rows.push([
+          `train ${key} (batch ${cfg.batch}x${cfg.seq}), tokens/s`,
+          fmt(nat.tokensPerSec, 0),
+          fmt(was.tokensPerSec, 0),
+          torchTps ? fmt(torchTps, 0) : "n/a",
+          ratioCell,
+        ]);
         trainData[key] = {
-          preset, method, batch: cfg.batch, seq: cfg.seq, params: model.counts.total,
+          preset,
+          method,
+          batch: cfg.batch,
+          seq: cfg.seq,
+          params: model.counts.total,
           native: { ...nat, warmup: nWarm, timed: nTimed, backend: nativeBe.describe() },
           wasm: { ...was, warmup: wWarm, timed: wTimed, backend: wasmBe.describe() },
           torch: torch ? { ...torch, tokensPerSecStats: torchTps } : { unavailable: torchWhy },
@@ -279,6 +418,15 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
     headers: ["what", "native", "wasm", "PyTorch", "ratio"],
     rows,
     notes,
-    data: { threads: allThreads, gemmKernel: addon.gemmKernel(), peak: { oneThread: peak1, allThreads: peakAll, scaling }, gemms: gemmData, lowrank: lowrankData, training: trainData, loadStart, loadEnd },
+    data: {
+      threads: allThreads,
+      gemmKernel: addon.gemmKernel(),
+      peak: { oneThread: peak1, allThreads: peakAll, scaling },
+      gemms: gemmData,
+      lowrank: lowrankData,
+      training: trainData,
+      loadStart,
+      loadEnd,
+    },
   };
 }

@@ -19,7 +19,8 @@ import { formatRatio, formatStat, ratioOfMedians, stats, type Stat } from "./sta
  * cannot run here is listed as skipped with the reason.
  */
 
-const LR = 3e-3, WD = 0.01;
+const LR = 3e-3,
+  WD = 0.01;
 const WARM = 1; // step 1 compiles / jits / warms caches: excluded from tokens/s
 const METHODS = ["full", "cola"] as const;
 const BASE = "rankfuse-native";
@@ -40,29 +41,57 @@ const resolves = (pkg: string): string | null => {
     return `${pkg} is not installed (a devDependency: run npm install)`;
   }
 };
-const tsx = (script: string, ...rest: string[]) => (dir: string, out: string): [string, string[]] => [process.execPath, ["--import", "tsx", script, dir, out, ...rest]];
+const tsx =
+  (script: string, ...rest: string[]) =>
+  (dir: string, out: string): [string, string[]] => [process.execPath, ["--import", "tsx", script, dir, out, ...rest]];
 
 function torchUnavailable(): string | null {
-  if (!fs.existsSync("/usr/bin/python3")) return "/usr/bin/python3 does not exist (apt-get install -y python3-torch libopenblas0-openmp)";
+  if (!fs.existsSync("/usr/bin/python3"))
+    return "/usr/bin/python3 does not exist (apt-get install -y python3-torch libopenblas0-openmp)";
   const r = spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8", timeout: 120_000 });
   if (r.error) return `/usr/bin/python3 could not run: ${r.error.message}`;
-  if (r.status !== 0) return `/usr/bin/python3 cannot import torch (apt-get install -y python3-torch libopenblas0-openmp): ${(r.stderr || "").trim().split("\n").slice(-1)[0]}`;
+  if (r.status !== 0)
+    return `/usr/bin/python3 cannot import torch (apt-get install -y python3-torch libopenblas0-openmp): ${(r.stderr || "").trim().split("\n").slice(-1)[0]}`;
   return null;
 }
 
 export const PEERS: readonly Peer[] = [
-  { name: "rankfuse-native", unavailable: () => { const a = loadNativeAddon(); return E.isLeft(a) ? `native addon: ${a.left}` : null; }, command: tsx("bench/peers/rankfuseLlama.ts", "--backend", "native") },
-  { name: "rankfuse-wasm", unavailable: () => resolves("@tensorflow/tfjs-backend-wasm"), command: tsx("bench/peers/rankfuseLlama.ts", "--backend", "wasm") },
-  { name: "tfjs-wasm", unavailable: () => resolves("@tensorflow/tfjs-backend-wasm") ?? resolves("esbuild"), command: tsx("bench/peers/tfjsLlama.ts", "--backend", "wasm") },
+  {
+    name: "rankfuse-native",
+    unavailable: () => {
+      const a = loadNativeAddon();
+      return E.isLeft(a) ? `native addon: ${a.left}` : null;
+    },
+    command: tsx("bench/peers/rankfuseLlama.ts", "--backend", "native"),
+  },
+  {
+    name: "rankfuse-wasm",
+    unavailable: () => resolves("@tensorflow/tfjs-backend-wasm"),
+    command: tsx("bench/peers/rankfuseLlama.ts", "--backend", "wasm"),
+  },
+  {
+    name: "tfjs-wasm",
+    unavailable: () => resolves("@tensorflow/tfjs-backend-wasm") ?? resolves("esbuild"),
+    command: tsx("bench/peers/tfjsLlama.ts", "--backend", "wasm"),
+  },
   { name: "jax-js-wasm", unavailable: () => resolves("@jax-js/jax"), command: tsx("bench/peers/jaxLlama.ts") },
-  { name: "torch-cpu", unavailable: torchUnavailable, command: (dir, out) => ["/usr/bin/python3", ["bench/peers/torch_llama.py", dir, out]] },
+  {
+    name: "torch-cpu",
+    unavailable: torchUnavailable,
+    command: (dir, out) => ["/usr/bin/python3", ["bench/peers/torch_llama.py", dir, out]],
+  },
 ];
 
 const lastLines = (s: string, n: number) => s.trim().split("\n").slice(-n).join(" / ");
 /** A reason on one line of at most `max` characters (a compiler's error can run to pages). */
 const oneLine = (s: string | null, max = 300): string | null => {
   if (!s) return null;
-  const flat = s.trim().split("\n").slice(0, 3).map((l) => l.trim()).join(" / ");
+  const flat = s
+    .trim()
+    .split("\n")
+    .slice(0, 3)
+    .map((l) => l.trim())
+    .join(" / ");
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 };
 
@@ -74,12 +103,21 @@ function spawnOk(cmd: string, args: string[], timeoutMs: number): string | null 
   return null;
 }
 
-interface Cell { peer: string; runs: PeerResult[]; failures: string[]; tokensPerSec: Stat; rss: Stat; framework: Stat }
+interface Cell {
+  peer: string;
+  runs: PeerResult[];
+  failures: string[];
+  tokensPerSec: Stat;
+  rss: Stat;
+  framework: Stat;
+}
 
 const mib = (s: Stat) => formatStat({ median: s.median / 2 ** 20, min: s.min / 2 ** 20, max: s.max / 2 ** 20, n: s.n });
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
-export async function run(opts: { quick?: boolean; repeats?: number; steps?: number; presets?: string[]; peers?: string[] } = {}): Promise<SuiteResult> {
+export async function run(
+  opts: { quick?: boolean; repeats?: number; steps?: number; presets?: string[]; peers?: string[] } = {},
+): Promise<SuiteResult> {
   const quick = opts.quick ?? false;
   // processes per peer: small's steps are ~4x tiny's, so it gets 2 to keep the whole bench near 25 minutes
   const repeatsFor = (preset: string) => opts.repeats ?? (quick ? 1 : preset === "small" ? 2 : 3);
@@ -103,20 +141,46 @@ export async function run(opts: { quick?: boolean; repeats?: number; steps?: num
   const machine: Record<string, unknown> = {};
   try {
     for (const preset of presets) {
-      const tpsBars: Bar[] = [], rssBars: Bar[] = [];
+      const tpsBars: Bar[] = [],
+        rssBars: Bar[] = [];
       for (const method of METHODS) {
         const key = `${preset} ${method}`;
         const dir = path.join(tmp, `${preset}-${method}`);
-        const made = spawnOk(process.execPath, ["--import", "tsx", "bench/peers/makeInputs.ts", dir, "--method", method, "--config", preset, "--steps", String(steps), "--lr", String(LR), "--wd", String(WD), "--seed", "0"], 300_000);
+        const made = spawnOk(
+          process.execPath,
+          [
+            "--import",
+            "tsx",
+            "bench/peers/makeInputs.ts",
+            dir,
+            "--method",
+            method,
+            "--config",
+            preset,
+            "--steps",
+            String(steps),
+            "--lr",
+            String(LR),
+            "--wd",
+            String(WD),
+            "--seed",
+            "0",
+          ],
+          300_000,
+        );
         if (made) {
           notes.push(`${key}: no peer ran: makeInputs failed: ${made}`);
           log(`${key}: makeInputs failed: ${made}`);
           continue;
         }
-        const spec = JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")) as { config: { batch: number; seq: number } };
+        const spec = JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")) as {
+          config: { batch: number; seq: number };
+        };
         const tokens = spec.config.batch * spec.config.seq;
         const repeats = repeatsFor(preset);
-        const cells = new Map<string, { runs: PeerResult[]; failures: string[] }>(peers.map((p) => [p.name, { runs: [], failures: [] }]));
+        const cells = new Map<string, { runs: PeerResult[]; failures: string[] }>(
+          peers.map((p) => [p.name, { runs: [], failures: [] }]),
+        );
         for (let r = 0; r < repeats; r++) {
           for (const p of peers) {
             const out = path.join(dir, `${p.name}-${r}.json`);
@@ -130,26 +194,38 @@ export async function run(opts: { quick?: boolean; repeats?: number; steps?: num
             }
             const res = JSON.parse(fs.readFileSync(out, "utf8")) as PeerResult;
             cell.runs.push(res);
-            log(`${key} ${p.name} run ${r + 1}/${repeats}: ${(tokens / (median(res.stepMs.slice(WARM)) / 1000)).toFixed(0)} tokens/s, losses ${res.losses.map((l) => l.toFixed(4)).join(" ")}`);
-            if (p.name === "torch-cpu" && res.notes) machine.torch = res.notes.split("; ").filter((n) => /^(PyTorch|BLAS:|OpenBLAS|OPENBLAS|no OpenBLAS)/.test(n)).join("; ");
+            log(
+              `${key} ${p.name} run ${r + 1}/${repeats}: ${(tokens / (median(res.stepMs.slice(WARM)) / 1000)).toFixed(0)} tokens/s, losses ${res.losses.map((l) => l.toFixed(4)).join(" ")}`,
+            );
+            if (p.name === "torch-cpu" && res.notes)
+              machine.torch = res.notes
+                .split("; ")
+                .filter((n) => /^(PyTorch|BLAS:|OpenBLAS|OPENBLAS|no OpenBLAS)/.test(n))
+                .join("; ");
             if (p.name === "jax-js-wasm") machine.jaxjs = `@jax-js/jax ${res.version}`;
             if (p.name === "tfjs-wasm") machine.tfjs = `@tensorflow/tfjs-core ${res.version}`;
           }
         }
         const summary: Cell[] = [...cells].map(([peer, c]) => ({
-          peer, ...c,
+          peer,
+          ...c,
           tokensPerSec: stats(c.runs.map((x) => tokens / (median(x.stepMs.slice(WARM)) / 1000))),
           rss: stats(c.runs.map((x) => x.peakRssBytes ?? x.peakMemoryBytes)),
           framework: stats(c.runs.map((x) => x.peakMemoryBytes)),
         }));
         const base = summary.find((c) => c.peer === BASE && c.runs.length) ?? summary.find((c) => c.runs.length);
         const baseLoss = base?.runs[0]?.losses;
-        if (base && base.peer !== BASE) notes.push(`${key}: ${BASE} did not run, so the "vs ${BASE}" column and Δloss are against ${base.peer}.`);
+        if (base && base.peer !== BASE)
+          notes.push(`${key}: ${BASE} did not run, so the "vs ${BASE}" column and Δloss are against ${base.peer}.`);
         for (const c of summary) {
           const l = c.runs[0]?.losses;
-          const agree = l && baseLoss && c !== base ? `${rel(l[0]!, baseLoss[0]!).toExponential(1)} / ${rel(l[l.length - 1]!, baseLoss[baseLoss.length - 1]!).toExponential(1)}` : "-";
+          const agree =
+            l && baseLoss && c !== base
+              ? `${rel(l[0]!, baseLoss[0]!).toExponential(1)} / ${rel(l[l.length - 1]!, baseLoss[baseLoss.length - 1]!).toExponential(1)}`
+              : "-";
           rows.push([
-            key, c.peer,
+            key,
+            c.peer,
             c.runs.length ? formatStat(c.tokensPerSec) : `failed: ${c.failures[0] ?? "?"}`,
             c.runs.length ? formatRatio(ratioOfMedians(c.tokensPerSec, base?.tokensPerSec)) : "n/a",
             c.runs.length ? mib(c.rss) : "n/a",
@@ -159,18 +235,61 @@ export async function run(opts: { quick?: boolean; repeats?: number; steps?: num
             agree,
           ]);
           if (c.runs.length) {
-            tpsBars.push({ label: `${method} ${c.peer}`, value: c.tokensPerSec.median, error: [c.tokensPerSec.min, c.tokensPerSec.max] });
-            rssBars.push({ label: `${method} ${c.peer}`, value: c.rss.median / 2 ** 20, error: [c.rss.min / 2 ** 20, c.rss.max / 2 ** 20] });
+            tpsBars.push({
+              label: `${method} ${c.peer}`,
+              value: c.tokensPerSec.median,
+              error: [c.tokensPerSec.min, c.tokensPerSec.max],
+            });
+            rssBars.push({
+              label: `${method} ${c.peer}`,
+              value: c.rss.median / 2 ** 20,
+              error: [c.rss.min / 2 ** 20, c.rss.max / 2 ** 20],
+            });
           }
-          if (c.failures.length) notes.push(`${key} ${c.peer}: ${c.failures.length} of ${repeats} runs failed: ${c.failures[0]}`);
+          if (c.failures.length)
+            notes.push(`${key} ${c.peer}: ${c.failures.length} of ${repeats} runs failed: ${c.failures[0]}`);
         }
-        for (const name of skipped.keys()) rows.push([key, name, `skipped (see notes): ${oneLine(skipped.get(name)!, 80)}`, "n/a", "n/a", "n/a", "n/a", "n/a", "-"]);
+        for (const name of skipped.keys())
+          rows.push([
+            key,
+            name,
+            `skipped (see notes): ${oneLine(skipped.get(name)!, 80)}`,
+            "n/a",
+            "n/a",
+            "n/a",
+            "n/a",
+            "n/a",
+            "-",
+          ]);
         notes.push(targetsLine(key, summary));
-        data[key] = { preset, method, batch: spec.config.batch, seq: spec.config.seq, tokensPerStep: tokens, steps, warmup: WARM, repeats, peers: summary, skipped: Object.fromEntries(skipped) };
+        data[key] = {
+          preset,
+          method,
+          batch: spec.config.batch,
+          seq: spec.config.seq,
+          tokensPerStep: tokens,
+          steps,
+          warmup: WARM,
+          repeats,
+          peers: summary,
+          skipped: Object.fromEntries(skipped),
+        };
       }
       charts.push(
-        { kind: "bar", file: `peers-${preset}-tokens.svg`, options: { title: `${preset}: training tokens/s (median, range over processes)`, yLabel: "tokens/s", bars: tpsBars } },
-        { kind: "bar", file: `peers-${preset}-memory.svg`, options: { title: `${preset}: peak process RSS (MiB)`, yLabel: "MiB", bars: rssBars } },
+        {
+          kind: "bar",
+          file: `peers-${preset}-tokens.svg`,
+          options: {
+            title: `${preset}: training tokens/s (median, range over processes)`,
+            yLabel: "tokens/s",
+            bars: tpsBars,
+          },
+        },
+        {
+          kind: "bar",
+          file: `peers-${preset}-memory.svg`,
+          options: { title: `${preset}: peak process RSS (MiB)`, yLabel: "MiB", bars: rssBars },
+        },
       );
     }
   } finally {
@@ -185,7 +304,17 @@ export async function run(opts: { quick?: boolean; repeats?: number; steps?: num
   );
   return {
     title: "peers: the same model trained in rankfuse, TensorFlow.js, jax-js and PyTorch",
-    headers: ["model", "peer", "tokens/s", `vs ${BASE}`, "peak RSS MiB", "framework peak MiB", "loss @1", `loss @${steps}`, "Δloss @1 / @last"],
+    headers: [
+      "model",
+      "peer",
+      "tokens/s",
+      `vs ${BASE}`,
+      "peak RSS MiB",
+      "framework peak MiB",
+      "loss @1",
+      `loss @${steps}`,
+      "Δloss @1 / @last",
+    ],
     rows,
     notes,
     charts,
@@ -201,7 +330,9 @@ function median(xs: readonly number[]): number {
 /** The issue's targets, checked on this run's medians: rankfuse-wasm ≥ 1.5× tfjs-wasm, best rankfuse ≥ 2× jax-js and ≥ PyTorch. */
 function targetsLine(key: string, cells: readonly Cell[]): string {
   const get = (n: string) => cells.find((c) => c.peer === n && c.runs.length)?.tokensPerSec;
-  const best = [get("rankfuse-native"), get("rankfuse-wasm")].filter((s): s is Stat => !!s).sort((a, b) => b.median - a.median)[0];
+  const best = [get("rankfuse-native"), get("rankfuse-wasm")]
+    .filter((s): s is Stat => !!s)
+    .sort((a, b) => b.median - a.median)[0];
   const check = (label: string, a: Stat | undefined, b: Stat | undefined, target: number) => {
     const r = ratioOfMedians(a, b);
     return `${label} ${formatRatio(r)} (target ${target}x: ${Number.isFinite(r) ? (r >= target ? "met" : "NOT met") : "not measured"})`;

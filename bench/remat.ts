@@ -28,8 +28,12 @@ export async function run(opts: { repeats?: number; shapes?: string[] } = {}): P
   const rows: (string | number)[][] = [];
   const data: unknown[] = [];
   for (const { config, batch } of SHAPES.filter((s) => !opts.shapes || opts.shapes.includes(s.config))) {
-    const cfg = E.getOrElseW((e: { message: string }) => { throw new Error(e.message); })(resolveConfig(config));
-    const model = E.getOrElseW((e: { message: string }) => { throw new Error(e.message); })(makeModel("cola", cfg));
+    const cfg = E.getOrElseW((e: { message: string }) => {
+      throw new Error(e.message);
+    })(resolveConfig(config));
+    const model = E.getOrElseW((e: { message: string }) => {
+      throw new Error(e.message);
+    })(makeModel("cola", cfg));
     const params = model.init(0);
     const n = batch * cfg.seq;
     const ids = Int32Array.from({ length: n }, (_, i) => (i * 31) % cfg.vocab);
@@ -58,16 +62,49 @@ export async function run(opts: { repeats?: number; shapes?: string[] } = {}): P
       const flops = step.plan.flops;
       const predicted = step.plan.predictedPeakBytes;
       rows.push([
-        `${config} b${batch}`, policy.name, `${formatNumber(predicted)}B`, `${formatNumber(peak)}B`, `${((peak / predicted - 1) * 100).toFixed(1)}%`,
-        `${formatNumber(act)}B`, `${(act / base.act).toFixed(2)}x`, formatStat(t, 0, " ms"), formatStat(slowdown, 2, "x"), `${formatNumber(flops - base.step.plan.flops)}FLOP`,
+        `${config} b${batch}`,
+        policy.name,
+        `${formatNumber(predicted)}B`,
+        `${formatNumber(peak)}B`,
+        `${((peak / predicted - 1) * 100).toFixed(1)}%`,
+        `${formatNumber(act)}B`,
+        `${(act / base.act).toFixed(2)}x`,
+        formatStat(t, 0, " ms"),
+        formatStat(slowdown, 2, "x"),
+        `${formatNumber(flops - base.step.plan.flops)}FLOP`,
       ]);
-      data.push({ config, batch, seq: cfg.seq, policy: policy.name, predictedPeakBytes: predicted, measuredPeakBytes: peak, savedActivationBytes: act, stepMs: t, timeVsSaveAll: slowdown, flops, recomputeFlops: flops - base.step.plan.flops });
-      process.stderr.write(`remat ${config} ${policy.name}: ${formatStat(t, 0, " ms")}, ${formatStat(slowdown, 2, "x")} saveAll\n`);
+      data.push({
+        config,
+        batch,
+        seq: cfg.seq,
+        policy: policy.name,
+        predictedPeakBytes: predicted,
+        measuredPeakBytes: peak,
+        savedActivationBytes: act,
+        stepMs: t,
+        timeVsSaveAll: slowdown,
+        flops,
+        recomputeFlops: flops - base.step.plan.flops,
+      });
+      process.stderr.write(
+        `remat ${config} ${policy.name}: ${formatStat(t, 0, " ms")}, ${formatStat(slowdown, 2, "x")} saveAll\n`,
+      );
     }
   }
   return {
     title: `remat policies on CoLA-LLaMA (${be.right.name} backend)`,
-    headers: ["shape", "policy", "predicted peak", "measured peak", "meas/pred", "saved activations", "vs saveAll", "step time (median [range])", "vs saveAll (per round)", "recompute"],
+    headers: [
+      "shape",
+      "policy",
+      "predicted peak",
+      "measured peak",
+      "meas/pred",
+      "saved activations",
+      "vs saveAll",
+      "step time (median [range])",
+      "vs saveAll (per round)",
+      "recompute",
+    ],
     rows,
     notes: [
       `${repeats} timed rounds after one warm-up round, in one process; each round runs every policy once, in rotated order, and "vs saveAll" is the median [range] of the per-round ratios; peak = bytes the backend held during a step (params, gradients and activations; AdamW runs on the host).`,

@@ -37,7 +37,9 @@ const PACKAGES = ["rankfuse", "@tensorflow/tfjs-core", "@tensorflow/tfjs-backend
 /** rankfuse's own BLAS is the native addon's GEMM; where it does not load, the reason. */
 function nativeBlas(): string {
   const a = loadNativeAddon();
-  return E.isRight(a) ? `rankfuse native GEMM (${a.right.gemmKernel()} micro-kernel, ${a.right.threads()} OpenMP threads)` : `rankfuse native addon unavailable: ${a.left}`;
+  return E.isRight(a)
+    ? `rankfuse native GEMM (${a.right.gemmKernel()} micro-kernel, ${a.right.threads()} OpenMP threads)`
+    : `rankfuse native addon unavailable: ${a.left}`;
 }
 
 export function machineInfo() {
@@ -59,12 +61,29 @@ export { stats } from "./stats.ts";
 export const RESULTS_DIR = path.join("bench", "results");
 
 /** Writes <suite>.json (machine, table, notes, data, charts), <suite>.md, the charts' SVGs, then redraws summary.md. */
-export function saveSuite(name: string, r: SuiteResult, dir = RESULTS_DIR, machine: Record<string, unknown> = machineInfo()): string {
+export function saveSuite(
+  name: string,
+  r: SuiteResult,
+  dir = RESULTS_DIR,
+  machine: Record<string, unknown> = machineInfo(),
+): string {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.json`);
-  const saved: SavedSuite = { suite: name, machine: { ...machine, ...r.machine }, title: r.title, headers: r.headers, rows: r.rows, notes: r.notes, charts: r.charts, data: r.data };
+  const saved: SavedSuite = {
+    suite: name,
+    machine: { ...machine, ...r.machine },
+    title: r.title,
+    headers: r.headers,
+    rows: r.rows,
+    notes: r.notes,
+    charts: r.charts,
+    data: r.data,
+  };
   fs.writeFileSync(file, JSON.stringify(saved, null, 1));
-  fs.writeFileSync(path.join(dir, `${name}.md`), `# ${r.title}\n\n${markdownTable(r.headers, r.rows)}\n\n${(r.notes ?? []).map((n) => `- ${n}`).join("\n")}\n`);
+  fs.writeFileSync(
+    path.join(dir, `${name}.md`),
+    `# ${r.title}\n\n${markdownTable(r.headers, r.rows)}\n\n${(r.notes ?? []).map((n) => `- ${n}`).join("\n")}\n`,
+  );
   for (const c of r.charts ?? []) fs.writeFileSync(path.join(dir, c.file), renderChart(c));
   writeSummary(dir);
   return file;

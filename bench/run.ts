@@ -20,7 +20,9 @@ const quick = args.includes("--quick");
 const asked = args.filter((a) => a !== "--quick");
 const unknown = asked.filter((s) => !SUITES[s]);
 if (unknown.length) {
-  console.error(`bench: unknown suite or flag ${unknown.join(", ")} (suites: ${Object.keys(SUITES).join(", ")}; flag: --quick)`);
+  console.error(
+    `bench: unknown suite or flag ${unknown.join(", ")} (suites: ${Object.keys(SUITES).join(", ")}; flag: --quick)`,
+  );
   process.exit(2);
 }
 const failed: string[] = [];
@@ -29,11 +31,15 @@ for (const name of asked.length ? asked : Object.keys(SUITES)) {
   try {
     const suite = SUITES[name]!;
     const r = await (await suite.load()).run(quick ? suite.quick : {});
-    console.log(`\n## ${r.title}\n\n${markdownTable(r.headers, r.rows)}\n${(r.notes ?? []).map((n) => `- ${n}`).join("\n")}`);
+    console.log(
+      `\n## ${r.title}\n\n${markdownTable(r.headers, r.rows)}\n${(r.notes ?? []).map((n) => `- ${n}`).join("\n")}`,
+    );
     console.log(`saved ${saveSuite(name, r)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   } catch (e) {
     failed.push(name);
-    console.error(`bench: suite ${name} failed after ${((Date.now() - t0) / 1000).toFixed(0)} s: ${(e as Error).stack ?? e}`);
+    console.error(
+      `bench: suite ${name} failed after ${((Date.now() - t0) / 1000).toFixed(0)} s: ${(e as Error).stack ?? e}`,
+    );
   }
 }
 if (failed.length) {

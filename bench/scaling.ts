@@ -16,10 +16,16 @@ import { formatStat, stats, type Stat } from "./stats.ts";
  * log-log, where a power law is a line whose slope is its exponent.
  */
 const METHODS = ["full", "cola", "colaM"] as const;
-const LAYERS = 2, SEQ = 256;
+const LAYERS = 2,
+  SEQ = 256;
 const ffOf = (d: number) => Math.round((d * 2.6875) / 8) * 8; // tiny/small's d_ff/d (688/256)
 
-interface Point { sweep: "tokens" | "width" | "rank"; x: number; method: string; overrides: ConfigOverrides }
+interface Point {
+  sweep: "tokens" | "width" | "rank";
+  x: number;
+  method: string;
+  overrides: ConfigOverrides;
+}
 
 function points(quick: boolean): Point[] {
   const out: Point[] = [];
@@ -27,9 +33,18 @@ function points(quick: boolean): Point[] {
   const widths = quick ? [128, 256] : [128, 256, 512, 768];
   const ranks = quick ? [32, 64] : [16, 32, 64, 128, 256];
   const tiny = { layers: LAYERS, seq: SEQ, d: 256, heads: 4, dFF: 688, rank: 64 };
-  for (const m of METHODS) for (const b of batches) out.push({ sweep: "tokens", x: b * SEQ, method: m, overrides: { ...tiny, batch: b } });
-  for (const m of METHODS) for (const d of widths) out.push({ sweep: "width", x: d, method: m, overrides: { ...tiny, batch: 2, d, heads: d / 64, dFF: ffOf(d), rank: d / 4 } });
-  for (const m of METHODS.filter((m) => m !== "full")) for (const r of ranks) out.push({ sweep: "rank", x: r, method: m, overrides: { ...tiny, batch: 2, rank: r } });
+  for (const m of METHODS)
+    for (const b of batches) out.push({ sweep: "tokens", x: b * SEQ, method: m, overrides: { ...tiny, batch: b } });
+  for (const m of METHODS)
+    for (const d of widths)
+      out.push({
+        sweep: "width",
+        x: d,
+        method: m,
+        overrides: { ...tiny, batch: 2, d, heads: d / 64, dFF: ffOf(d), rank: d / 4 },
+      });
+  for (const m of METHODS.filter((m) => m !== "full"))
+    for (const r of ranks) out.push({ sweep: "rank", x: r, method: m, overrides: { ...tiny, batch: 2, rank: r } });
   return out;
 }
 
@@ -43,7 +58,16 @@ export async function run(opts: { quick?: boolean; repeats?: number } = {}): Pro
   const repeats = opts.repeats ?? (quick ? 2 : 3);
   const be = unwrap(await loadBackend(process.env.RANKFUSE_BACKEND || "auto"));
   const rows: (string | number)[][] = [];
-  const results: { point: Point; tokens: number; params: number; analyticFlops: number; plannedFlops: number; stepMs: Stat; peakBytes: number; gflops: Stat }[] = [];
+  const results: {
+    point: Point;
+    tokens: number;
+    params: number;
+    analyticFlops: number;
+    plannedFlops: number;
+    stepMs: Stat;
+    peakBytes: number;
+    gflops: Stat;
+  }[] = [];
   for (const p of points(quick)) {
     const cfg = unwrap(resolveConfig("tiny", p.overrides));
     const model = unwrap(makeModel(p.method, cfg));
@@ -60,21 +84,84 @@ export async function run(opts: { quick?: boolean; repeats?: number } = {}): Pro
       peak = Math.max(peak, r.stats.peakBytes);
     }
     const analytic = 3 * model.forwardFlopsPerToken * n;
-    const t = stats(ms), g = stats(ms.map((x) => analytic / (x / 1000) / 1e9));
-    results.push({ point: p, tokens: n, params: model.counts.total, analyticFlops: analytic, plannedFlops: step.plan.flops, stepMs: t, peakBytes: peak, gflops: g });
-    rows.push([p.sweep, p.method, n, cfg.d, cfg.rank, formatNumber(model.counts.total), `${formatNumber(analytic)}FLOP`, `${formatNumber(step.plan.flops)}FLOP`, formatStat(t, 1), formatStat(g, 1), `${formatNumber(peak)}B`]);
-    process.stderr.write(`scaling ${p.sweep} ${p.method} x=${p.x}: ${t.median.toFixed(1)} ms, ${g.median.toFixed(1)} GFLOP/s, peak ${formatNumber(peak)}B\n`);
+    const t = stats(ms),
+      g = stats(ms.map((x) => analytic / (x / 1000) / 1e9));
+    results.push({
+      point: p,
+      tokens: n,
+      params: model.counts.total,
+      analyticFlops: analytic,
+      plannedFlops: step.plan.flops,
+      stepMs: t,
+      peakBytes: peak,
+      gflops: g,
+    });
+    rows.push([
+      p.sweep,
+      p.method,
+      n,
+      cfg.d,
+      cfg.rank,
+      formatNumber(model.counts.total),
+      `${formatNumber(analytic)}FLOP`,
+      `${formatNumber(step.plan.flops)}FLOP`,
+      formatStat(t, 1),
+      formatStat(g, 1),
+      `${formatNumber(peak)}B`,
+    ]);
+    process.stderr.write(
+      `scaling ${p.sweep} ${p.method} x=${p.x}: ${t.median.toFixed(1)} ms, ${g.median.toFixed(1)} GFLOP/s, peak ${formatNumber(peak)}B\n`,
+    );
   }
   const series = (sweep: Point["sweep"], y: (r: (typeof results)[number]) => number): LogLogSeries[] =>
-    METHODS.map((m) => ({ name: m, points: results.filter((r) => r.point.sweep === sweep && r.point.method === m).map((r) => [r.point.x, y(r)] as [number, number]) })).filter((s) => s.points.length);
-  const xLabel = { tokens: "tokens per step (batch × 256)", width: "width d (rank d/4, 512 tokens)", rank: "rank r (d = 256, 512 tokens)" } as const;
+    METHODS.map((m) => ({
+      name: m,
+      points: results
+        .filter((r) => r.point.sweep === sweep && r.point.method === m)
+        .map((r) => [r.point.x, y(r)] as [number, number]),
+    })).filter((s) => s.points.length);
+  const xLabel = {
+    tokens: "tokens per step (batch × 256)",
+    width: "width d (rank d/4, 512 tokens)",
+    rank: "rank r (d = 256, 512 tokens)",
+  } as const;
   const charts: SuiteChart[] = (["tokens", "width", "rank"] as const).flatMap((sw) => [
-    { kind: "loglog" as const, file: `scaling-${sw}-time.svg`, options: { title: `step time vs ${sw} (${LAYERS} layers)`, xLabel: xLabel[sw], yLabel: "ms per step (median)", series: series(sw, (r) => r.stepMs.median) } },
-    { kind: "loglog" as const, file: `scaling-${sw}-memory.svg`, options: { title: `peak memory vs ${sw}`, xLabel: xLabel[sw], yLabel: "peak live bytes", series: series(sw, (r) => r.peakBytes) } },
+    {
+      kind: "loglog" as const,
+      file: `scaling-${sw}-time.svg`,
+      options: {
+        title: `step time vs ${sw} (${LAYERS} layers)`,
+        xLabel: xLabel[sw],
+        yLabel: "ms per step (median)",
+        series: series(sw, (r) => r.stepMs.median),
+      },
+    },
+    {
+      kind: "loglog" as const,
+      file: `scaling-${sw}-memory.svg`,
+      options: {
+        title: `peak memory vs ${sw}`,
+        xLabel: xLabel[sw],
+        yLabel: "peak live bytes",
+        series: series(sw, (r) => r.peakBytes),
+      },
+    },
   ]);
   return {
     title: `scaling: step time and peak memory vs tokens, width and rank (${be.name} backend, ${LAYERS} layers, seq ${SEQ})`,
-    headers: ["sweep", "method", "tokens/step", "d", "rank", "params", "analytic FLOPs (3×fwd)", "planned FLOPs", "step ms", "GFLOP/s (analytic/time)", "peak"],
+    headers: [
+      "sweep",
+      "method",
+      "tokens/step",
+      "d",
+      "rank",
+      "params",
+      "analytic FLOPs (3×fwd)",
+      "planned FLOPs",
+      "step ms",
+      "GFLOP/s (analytic/time)",
+      "peak",
+    ],
     rows,
     notes: [
       `step = one compiled training step (forward + backward, no optimizer) on ${be.describe()}; ${repeats} timed runs after one warm-up, median [min-max], in one process.`,

@@ -14,7 +14,12 @@ export function stats(xs: readonly number[]): Stat {
   const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   if (s.length === 0) return { median: NaN, min: NaN, max: NaN, n: 0 };
   const mid = s.length >> 1;
-  return { median: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, min: s[0]!, max: s[s.length - 1]!, n: s.length };
+  return {
+    median: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2,
+    min: s[0]!,
+    max: s[s.length - 1]!,
+    n: s.length,
+  };
 }
 
 /** "1234 [1100-1300]": the median with its range, `digits` after the point. */

@@ -26,14 +26,28 @@ const machineLine = (m: Record<string, unknown>): string => {
 
 /** The summary page for these suites (in the given order); `unreadable` lists files that could not be parsed. */
 export function summaryMarkdown(suites: readonly SavedSuite[], unreadable: readonly string[] = []): string {
-  const out = ["# rankfuse benchmarks", "", "Written by `npm run bench`; each section is the latest run of its suite (`npm run bench -- <suite>`). Figures are medians of repeated runs after warm-up with [min-max]; ratios compare figures measured in the same run.", ""];
+  const out = [
+    "# rankfuse benchmarks",
+    "",
+    "Written by `npm run bench`; each section is the latest run of its suite (`npm run bench -- <suite>`). Figures are medians of repeated runs after warm-up with [min-max]; ratios compare figures measured in the same run.",
+    "",
+  ];
   const first = suites[0]?.machine;
-  if (first?.packages) out.push(`Packages: ${Object.entries(first.packages as Record<string, string>).map(([k, v]) => `${k} ${v}`).join(", ")}.`, "");
+  if (first?.packages)
+    out.push(
+      `Packages: ${Object.entries(first.packages as Record<string, string>)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}.`,
+      "",
+    );
   if (first?.blas) out.push(`BLAS: ${String(first.blas)}.`, "");
   if (suites.length === 0) out.push("No suite has saved results yet.", "");
   for (const s of suites) {
     out.push(`## ${s.suite}: ${s.title}`, "", `Machine: ${machineLine(s.machine)}.`, "");
-    const extra = Object.entries(s.machine).filter(([k]) => !["date", "node", "cpu", "cores", "memoryGiB", "platform", "loadAverage", "packages", "blas"].includes(k));
+    const extra = Object.entries(s.machine).filter(
+      ([k]) =>
+        !["date", "node", "cpu", "cores", "memoryGiB", "platform", "loadAverage", "packages", "blas"].includes(k),
+    );
     for (const [k, v] of extra) out.push(`- ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
     if (extra.length) out.push("");
     for (const c of s.charts ?? []) out.push(`![${c.options.title}](${c.file})`, "");
@@ -42,17 +56,26 @@ export function summaryMarkdown(suites: readonly SavedSuite[], unreadable: reado
     out.push("");
   }
   for (const f of unreadable) out.push(`- could not read ${f}`);
-  return out.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd() + "\n";
+  return (
+    out
+      .join("\n")
+      .replace(/\n{3,}/g, "\n\n")
+      .trimEnd() + "\n"
+  );
 }
 
 /** Reads every <suite>.json in `dir` and writes `dir`/summary.md; returns its path. */
 export function writeSummary(dir: string): string {
   const suites: SavedSuite[] = [];
   const unreadable: string[] = [];
-  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
+  for (const f of fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()) {
     try {
       const s = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as SavedSuite;
-      if (typeof s.suite !== "string" || !Array.isArray(s.headers) || !Array.isArray(s.rows)) throw new Error("not a suite result");
+      if (typeof s.suite !== "string" || !Array.isArray(s.headers) || !Array.isArray(s.rows))
+        throw new Error("not a suite result");
       suites.push({ ...s, machine: s.machine ?? {} });
     } catch {
       unreadable.push(f);

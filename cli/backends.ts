@@ -12,10 +12,12 @@ RANKFUSE_BACKEND or --backend NAME on other commands override auto.`;
 /** `rankfuse backends`: what can run here, what auto picks, and why the others cannot. */
 export async function backends(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {});
-  if (values.help) return console.log(HELP), 0;
+  if (values.help) return (console.log(HELP), 0);
   for (const name of BACKEND_NAMES) {
     const be = await loadBackend(name);
-    console.log(`${name.padEnd(10)} ${E.isRight(be) ? `available    ${be.right.describe()}` : `unavailable  ${be.left.message}`}`);
+    console.log(
+      `${name.padEnd(10)} ${E.isRight(be) ? `available    ${be.right.describe()}` : `unavailable  ${be.left.message}`}`,
+    );
   }
   const { backend, passedOver } = await pickAuto();
   console.log(`\nauto -> ${backend ? backend.name : "none"} (order: ${AUTO_ORDER.join(", ")})`);

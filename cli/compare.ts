@@ -25,36 +25,73 @@ ${RUN_HELP}`;
 
 export async function compareCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...RUN_FLAGS, methods: { type: "string" } });
-  if (values.help) return console.log(HELP), 0;
+  if (values.help) return (console.log(HELP), 0);
   const cfg = modelConfigFrom(values);
   const s = runSettingsFrom(values, cfg);
-  const methods = (values.methods ?? "full,cola").split(",").map((m) => m.trim()).filter(Boolean);
+  const methods = (values.methods ?? "full,cola")
+    .split(",")
+    .map((m) => m.trim())
+    .filter(Boolean);
   const models: LanguageModel[] = [];
   for (const m of methods) {
     const model = makeModel(m, cfg);
     if (E.isLeft(model)) throw new UsageError(renderError(model.left));
     models.push(model.right);
   }
-  if (new Set(methods).size !== methods.length) throw new UsageError(`--methods lists a method twice: ${methods.join(",")}`);
+  if (new Set(methods).size !== methods.length)
+    throw new UsageError(`--methods lists a method twice: ${methods.join(",")}`);
   const backend = await loadBackend(values.backend || undefined);
   if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
   const data = await loadData({ data: values.data, tokenizer: values.tokenizer });
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));
-  const out = values.out ?? path.join("runs", `compare-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-")}`);
+  const out =
+    values.out ??
+    path.join("runs", `compare-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-")}`);
 
   const tokens = s.steps * s.batch * s.seq;
-  console.error(`compare ${methods.join(", ")} on ${cfg.name} (d ${cfg.d}, ${cfg.layers} layers, rank ${cfg.rank}), ${backend.right.name} backend, ${s.steps} steps x ${s.batch}x${s.seq} = ${formatNumber(tokens)} tokens each, ${data.right.corpus}`);
+  console.error(
+    `compare ${methods.join(", ")} on ${cfg.name} (d ${cfg.d}, ${cfg.layers} layers, rank ${cfg.rank}), ${backend.right.name} backend, ${s.steps} steps x ${s.batch}x${s.seq} = ${formatNumber(tokens)} tokens each, ${data.right.corpus}`,
+  );
   const rows: CompareRow[] = [];
   for (const model of models) {
     console.error(`\n== ${model.method}: ${formatNumber(model.counts.total)} params`);
-    const r = await runTraining(model, backend.right, data.right, s, { outDir: path.join(out, model.method), resume: !!values.resume, label: model.method });
-    if (E.isLeft(r)) return console.error(`rankfuse compare: ${model.method}: ${renderRunError(r.left)}`), 1;
-    if (r.right.stopped) return console.error(`stopped during ${model.method}; continue with: rankfuse compare ${argv.filter((a) => a !== "--resume").join(" ")}${values.out ? "" : ` --out ${out}`} --resume`), 130;
-    rows.push({ method: model.method, params: model.counts.total, nonEmbedding: model.counts.nonEmbedding, trainable: trainableParams(model), trainFlopsPerToken: 3 * model.forwardFlopsPerToken, tokensPerStep: s.batch * s.seq, result: r.right });
+    const r = await runTraining(model, backend.right, data.right, s, {
+      outDir: path.join(out, model.method),
+      resume: !!values.resume,
+      label: model.method,
+    });
+    if (E.isLeft(r)) return (console.error(`rankfuse compare: ${model.method}: ${renderRunError(r.left)}`), 1);
+    if (r.right.stopped)
+      return (
+        console.error(
+          `stopped during ${model.method}; continue with: rankfuse compare ${argv.filter((a) => a !== "--resume").join(" ")}${values.out ? "" : ` --out ${out}`} --resume`,
+        ),
+        130
+      );
+    rows.push({
+      method: model.method,
+      params: model.counts.total,
+      nonEmbedding: model.counts.nonEmbedding,
+      trainable: trainableParams(model),
+      trainFlopsPerToken: 3 * model.forwardFlopsPerToken,
+      tokensPerStep: s.batch * s.seq,
+      result: r.right,
+    });
   }
   writeCompareReport(out, rows, {
-    config: cfg.name, width: cfg.d, layers: cfg.layers, rank: cfg.rank, backend: `${backend.right.name} (${backend.right.describe()})`,
-    data: data.right.corpus, tokenizer: data.right.tokenizer.name, tokens, steps: s.steps, batch: s.batch, seq: s.seq, lr: s.lr, seed: s.seed,
+    config: cfg.name,
+    width: cfg.d,
+    layers: cfg.layers,
+    rank: cfg.rank,
+    backend: `${backend.right.name} (${backend.right.describe()})`,
+    data: data.right.corpus,
+    tokenizer: data.right.tokenizer.name,
+    tokens,
+    steps: s.steps,
+    batch: s.batch,
+    seq: s.seq,
+    lr: s.lr,
+    seed: s.seed,
   });
   console.log(`\n${markdownTable(TABLE_HEADERS, tableRows(rows))}\n\nreport: ${path.join(out, "report.md")}`);
   return 0;

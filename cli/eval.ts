@@ -19,12 +19,21 @@ const HELP = `rankfuse eval: validation loss, perplexity and bits per byte of tr
   --backend NAME       auto | wasm | cpu | reference`;
 
 export async function evalCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { run: { type: "string" }, weights: { type: "string" }, data: { type: "string" }, batch: { type: "string" }, seq: { type: "string" }, "eval-batches": { type: "string" }, backend: { type: "string" } });
-  if (values.help) return console.log(HELP), 0;
+  const { values } = parseFlags(argv, {
+    run: { type: "string" },
+    weights: { type: "string" },
+    data: { type: "string" },
+    batch: { type: "string" },
+    seq: { type: "string" },
+    "eval-batches": { type: "string" },
+    backend: { type: "string" },
+  });
+  if (values.help) return (console.log(HELP), 0);
   const w = loadWeights({ run: values.run, weights: values.weights });
   if (E.isLeft(w)) throw new UsageError(renderRunError(w.left));
   const { model, params, tokenizer } = w.right;
-  const batch = intFlag(values.batch, "batch", model.config.batch), seq = intFlag(values.seq, "seq", model.config.seq);
+  const batch = intFlag(values.batch, "batch", model.config.batch),
+    seq = intFlag(values.seq, "seq", model.config.seq);
   const backend = await loadBackend(values.backend || undefined);
   if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
   const data = await loadData({ data: values.data, tokenizer });
@@ -32,9 +41,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const batches = evalWindows(data.right.val, seq, batch, intFlag(values["eval-batches"], "eval-batches", 16));
   if (E.isLeft(batches)) throw new UsageError(renderRunError(batches.left));
   const step = compileEvalStep(model, backend.right, batch, seq);
-  if (E.isLeft(step)) return console.error(renderError(step.left)), 1;
+  if (E.isLeft(step)) return (console.error(renderError(step.left)), 1);
   const r = await evaluate(step.right, params, batches.right, data.right.bytesPerToken);
-  if (E.isLeft(r)) return console.error(renderRunError(r.left)), 1;
-  console.log(`${model.method} ${model.config.name}${w.right.step !== undefined ? ` at step ${w.right.step}` : ""} on ${data.right.corpus} (${batches.right.length} x ${batch}x${seq} tokens): loss ${r.right.loss.toFixed(4)}, perplexity ${r.right.ppl.toFixed(2)}, ${r.right.bitsPerByte.toFixed(3)} bits/byte`);
+  if (E.isLeft(r)) return (console.error(renderRunError(r.left)), 1);
+  console.log(
+    `${model.method} ${model.config.name}${w.right.step !== undefined ? ` at step ${w.right.step}` : ""} on ${data.right.corpus} (${batches.right.length} x ${batch}x${seq} tokens): loss ${r.right.loss.toFixed(4)}, perplexity ${r.right.ppl.toFixed(2)}, ${r.right.bitsPerByte.toFixed(3)} bits/byte`,
+  );
   return 0;
 }

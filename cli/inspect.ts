@@ -23,15 +23,20 @@ function printRemat(m: LanguageModel, policyName: string, batch: number, seq: nu
   const show = (name: string, p: typeof base) => {
     const saved = savedResiduals(p.graph);
     const bytes = saved.reduce((s, r) => s + r.bytes, 0);
-    console.log(`  ${name.padEnd(12)} predicted peak ${formatNumber(p.predictedPeakBytes).padStart(6)}B, saved activations ${formatNumber(bytes).padStart(6)}B in ${String(saved.length).padStart(4)} tensors, ${formatNumber(p.flops)}FLOP`);
+    console.log(
+      `  ${name.padEnd(12)} predicted peak ${formatNumber(p.predictedPeakBytes).padStart(6)}B, saved activations ${formatNumber(bytes).padStart(6)}B in ${String(saved.length).padStart(4)} tensors, ${formatNumber(p.flops)}FLOP`,
+    );
     return saved;
   };
   console.log(`\nremat (batch ${batch} x seq ${seq}):`);
   show("saveAll", base);
   const saved = show(policyName, rewritten);
   const names = new Map<string, number>();
-  for (const r of saved) names.set(r.name.replace(/ %\d+$/, ""), (names.get(r.name.replace(/ %\d+$/, "")) ?? 0) + r.bytes);
-  console.log(`  ${policyName} saves: ${[...names.entries()].map(([n, b]) => `${n} ${formatNumber(b)}B`).join(", ")}; recomputes ${formatNumber(rewritten.flops - base.flops)}FLOP in backward`);
+  for (const r of saved)
+    names.set(r.name.replace(/ %\d+$/, ""), (names.get(r.name.replace(/ %\d+$/, "")) ?? 0) + r.bytes);
+  console.log(
+    `  ${policyName} saves: ${[...names.entries()].map(([n, b]) => `${n} ${formatNumber(b)}B`).join(", ")}; recomputes ${formatNumber(rewritten.flops - base.flops)}FLOP in backward`,
+  );
 }
 import { MODEL_FLAGS, MODEL_HELP, modelConfigFrom } from "./trainFlags.ts";
 
@@ -48,7 +53,13 @@ ${MODEL_HELP}
   --verbose            print every kernel launch of the plan`;
 
 /** The plan fused for a backend's caps, with its fused kernels summed up by kind (FLOPs, bytes moved). */
-async function fusedPlan(m: LanguageModel, plan: Plan, batch: number, seq: number, backendName?: string): Promise<Plan> {
+async function fusedPlan(
+  m: LanguageModel,
+  plan: Plan,
+  batch: number,
+  seq: number,
+  backendName?: string,
+): Promise<Plan> {
   const be = await loadBackend(backendName || undefined);
   if (E.isLeft(be)) throw new UsageError(renderError(be.left));
   const caps = chainCapsOf(be.right.caps);
@@ -68,7 +79,10 @@ fusion: the ${be.right.name} backend has no fused chain kernels (caps), so the p
   }
   console.log(`
 fused for ${be.right.name} (max rank ${caps.maxRank}): ${fused.kernelCount} kernels (was ${plan.kernelCount}), ${formatNumber(fused.bytesMoved)}B moved (was ${formatNumber(plan.bytesMoved)}B), predicted peak ${formatNumber(fused.predictedPeakBytes)}B (was ${formatNumber(plan.predictedPeakBytes)}B)`);
-  for (const [kind, k] of byKind) console.log(`  fused.${kind.padEnd(16)} ${String(k.n).padStart(4)} kernels, ${formatNumber(k.flops)}FLOP, ${formatNumber(k.bytes)}B moved`);
+  for (const [kind, k] of byKind)
+    console.log(
+      `  fused.${kind.padEnd(16)} ${String(k.n).padStart(4)} kernels, ${formatNumber(k.flops)}FLOP, ${formatNumber(k.bytes)}B moved`,
+    );
   return fused;
 }
 
@@ -85,28 +99,55 @@ async function measureRemat(m: LanguageModel, policies: string[], batch: number,
     const r = await step.right.run(params, ids, ids);
     if (E.isLeft(r)) return console.error(renderError(r.left));
     const { peakBytes, ms } = r.right.stats;
-    console.log(`  ${name.padEnd(12)} measured peak ${formatNumber(peakBytes).padStart(6)}B (predicted ${formatNumber(step.right.plan.predictedPeakBytes)}B), ${ms.toFixed(0)} ms`);
+    console.log(
+      `  ${name.padEnd(12)} measured peak ${formatNumber(peakBytes).padStart(6)}B (predicted ${formatNumber(step.right.plan.predictedPeakBytes)}B), ${ms.toFixed(0)} ms`,
+    );
   }
 }
 
 export async function inspectCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { ...MODEL_FLAGS, model: { type: "string" }, method: { type: "string" }, remat: { type: "string" }, measure: { type: "boolean" }, backend: { type: "string" }, batch: { type: "string" }, seq: { type: "string" }, verbose: { type: "boolean" }, fusion: { type: "string" } });
-  if (values.help) return console.log(HELP), 0;
+  const { values } = parseFlags(argv, {
+    ...MODEL_FLAGS,
+    model: { type: "string" },
+    method: { type: "string" },
+    remat: { type: "string" },
+    measure: { type: "boolean" },
+    backend: { type: "string" },
+    batch: { type: "string" },
+    seq: { type: "string" },
+    verbose: { type: "boolean" },
+    fusion: { type: "string" },
+  });
+  if (values.help) return (console.log(HELP), 0);
   const cfg = modelConfigFrom(values);
   const model = makeModel(aliasedFlag(values, "model", "method") ?? "cola", cfg);
   if (E.isLeft(model)) throw new UsageError(renderError(model.left));
   const m = model.right;
-  const batch = intFlag(values.batch, "batch", 1), seq = intFlag(values.seq, "seq", cfg.seq);
-  console.log(`${m.method} ${cfg.name}: vocab ${cfg.vocab}, d ${cfg.d}, ${cfg.heads} heads, ${cfg.layers} layers, d_ff ${cfg.dFF}${m.method !== "full" ? `, rank ${cfg.rank}, only_lr_act ${cfg.onlyLrAct}` : ""}`);
-  console.log(`parameters: ${formatNumber(m.counts.total)} total = ${formatNumber(m.counts.embedding)} embedding (input + LM head) + ${formatNumber(m.counts.nonEmbedding)} non-embedding  (${m.counts.total.toLocaleString("en-US")})`);
-  console.log(`FLOPs per token at seq ${cfg.seq}: ${formatNumber(m.forwardFlopsPerToken)} forward, ${formatNumber(3 * m.forwardFlopsPerToken)} training (forward + backward)`);
+  const batch = intFlag(values.batch, "batch", 1),
+    seq = intFlag(values.seq, "seq", cfg.seq);
+  console.log(
+    `${m.method} ${cfg.name}: vocab ${cfg.vocab}, d ${cfg.d}, ${cfg.heads} heads, ${cfg.layers} layers, d_ff ${cfg.dFF}${m.method !== "full" ? `, rank ${cfg.rank}, only_lr_act ${cfg.onlyLrAct}` : ""}`,
+  );
+  console.log(
+    `parameters: ${formatNumber(m.counts.total)} total = ${formatNumber(m.counts.embedding)} embedding (input + LM head) + ${formatNumber(m.counts.nonEmbedding)} non-embedding  (${m.counts.total.toLocaleString("en-US")})`,
+  );
+  console.log(
+    `FLOPs per token at seq ${cfg.seq}: ${formatNumber(m.forwardFlopsPerToken)} forward, ${formatNumber(3 * m.forwardFlopsPerToken)} training (forward + backward)`,
+  );
   const planned = planTrainStep(m, batch, seq);
-  if (E.isLeft(planned)) return console.error(renderError(planned.left)), 1;
+  if (E.isLeft(planned)) return (console.error(renderError(planned.left)), 1);
   const plan = planned.right;
   const byPrim = new Map<string, number>();
   for (const l of plan.launches) byPrim.set(l.eqn.prim, (byPrim.get(l.eqn.prim) ?? 0) + 1);
-  console.log(`\nplan of one training step (batch ${batch} x seq ${seq}, float32): ${plan.kernelCount} kernels, ${formatNumber(plan.flops)}FLOP, ${formatNumber(plan.bytesMoved)}B moved, predicted peak ${formatNumber(plan.predictedPeakBytes)}B`);
-  console.log(`kernels by primitive: ${[...byPrim.entries()].sort((a, b) => b[1] - a[1]).map(([p, n]) => `${p} ${n}`).join(", ")}`);
+  console.log(
+    `\nplan of one training step (batch ${batch} x seq ${seq}, float32): ${plan.kernelCount} kernels, ${formatNumber(plan.flops)}FLOP, ${formatNumber(plan.bytesMoved)}B moved, predicted peak ${formatNumber(plan.predictedPeakBytes)}B`,
+  );
+  console.log(
+    `kernels by primitive: ${[...byPrim.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([p, n]) => `${p} ${n}`)
+      .join(", ")}`,
+  );
   if (values.remat) {
     const policy = choiceFlag(values.remat, "remat", Object.keys(POLICIES) as (keyof typeof POLICIES)[], "colaM");
     printRemat(m, policy, batch, seq);

@@ -27,13 +27,16 @@ const commands: Record<string, () => Promise<Command>> = {
 /** Runs one command; returns the exit code (2 for usage errors). */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") return console.log(HELP), cmd ? 0 : 2;
+  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") return (console.log(HELP), cmd ? 0 : 2);
   const load = commands[cmd];
-  if (!load) return console.error(`rankfuse: unknown command "${cmd}" (commands: ${Object.keys(commands).join(", ")})`), 2;
+  if (!load)
+    return (console.error(`rankfuse: unknown command "${cmd}" (commands: ${Object.keys(commands).join(", ")})`), 2);
   try {
-    return await (await load())(rest);
+    return await (
+      await load()
+    )(rest);
   } catch (e) {
-    if (e instanceof UsageError) return console.error(`rankfuse ${cmd}: ${e.message}`), 2;
+    if (e instanceof UsageError) return (console.error(`rankfuse ${cmd}: ${e.message}`), 2);
     throw e;
   }
 }

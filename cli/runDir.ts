@@ -15,13 +15,21 @@ export interface LoadedWeights {
 
 /** Weights from a training run's checkpoint (--run DIR) or from an export (--weights DIR). */
 export function loadWeights(opts: { run?: string; weights?: string }): E.Either<TrainError, LoadedWeights> {
-  if (opts.weights) return E.map((w: { model: LanguageModel; params: Float32Array[] }) => ({ ...w, tokenizer: tokenizerOfVocab(w.model.config) }))(importWeights(opts.weights));
-  if (!opts.run) return E.left(trainError("CheckpointError", "give --run DIR (a training run with a checkpoint) or --weights DIR (an export)"));
+  if (opts.weights)
+    return E.map((w: { model: LanguageModel; params: Float32Array[] }) => ({
+      ...w,
+      tokenizer: tokenizerOfVocab(w.model.config),
+    }))(importWeights(opts.weights));
+  if (!opts.run)
+    return E.left(
+      trainError("CheckpointError", "give --run DIR (a training run with a checkpoint) or --weights DIR (an export)"),
+    );
   return E.flatMap(loadCheckpoint(opts.run), (ck) => {
     const fp = JSON.parse(ck.config) as { method: string; config: ModelConfig; tokenizer: string };
     const cfg = resolveConfig(fp.config.name, fp.config);
     const model = E.isRight(cfg) ? makeModel(fp.method, cfg.right) : cfg;
-    if (E.isLeft(model)) return E.left(trainError("CheckpointError", `checkpoint in ${opts.run}: ${model.left.message}`));
+    if (E.isLeft(model))
+      return E.left(trainError("CheckpointError", `checkpoint in ${opts.run}: ${model.left.message}`));
     return E.right({ model: model.right, params: ck.params.values, tokenizer: fp.tokenizer, step: ck.step });
   });
 }

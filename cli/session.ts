@@ -19,7 +19,9 @@ export async function runTraining(
   const stop = new AbortController();
   const onSigint = () => {
     if (stop.signal.aborted) process.exit(130);
-    process.stderr.write(`\n${opts.label}: stopping after this step${opts.outDir ? " and writing a checkpoint" : ""} (Ctrl-C again to quit at once)\n`);
+    process.stderr.write(
+      `\n${opts.label}: stopping after this step${opts.outDir ? " and writing a checkpoint" : ""} (Ctrl-C again to quit at once)\n`,
+    );
     stop.abort();
   };
   // SIGTERM (a scheduler's preemption, `kill`) stops the same way: nothing trained is lost
@@ -36,8 +38,20 @@ export async function runTraining(
       signal: stop.signal,
       progress: createProgress({ total: s.steps, label: opts.label }),
       fingerprint: {
-        method: model.method, config: model.config, backend: backend.name, corpus: data.fingerprint, tokenizer: data.tokenizer.name,
-        batch: s.batch, seq: s.seq, steps: s.steps, lr: s.lr, warmupSteps: s.warmupSteps, minLrRatio: s.minLrRatio, weightDecay: s.weightDecay, clip: s.clip, seed: s.seed,
+        method: model.method,
+        config: model.config,
+        backend: backend.name,
+        corpus: data.fingerprint,
+        tokenizer: data.tokenizer.name,
+        batch: s.batch,
+        seq: s.seq,
+        steps: s.steps,
+        lr: s.lr,
+        warmupSteps: s.warmupSteps,
+        minLrRatio: s.minLrRatio,
+        weightDecay: s.weightDecay,
+        clip: s.clip,
+        seed: s.seed,
       },
     });
   } finally {

@@ -17,7 +17,7 @@ ${RUN_HELP}`;
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { ...RUN_FLAGS, method: { type: "string" }, model: { type: "string" } });
-  if (values.help) return console.log(HELP), 0;
+  if (values.help) return (console.log(HELP), 0);
   const cfg = modelConfigFrom(values);
   const settings = runSettingsFrom(values, cfg);
   const model = makeModel(aliasedFlag(values, "method", "model") ?? "cola", cfg);
@@ -29,11 +29,20 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));
 
   const m = model.right;
-  console.error(`${m.method} ${cfg.name}: ${formatNumber(m.counts.total)} params (${formatNumber(m.counts.nonEmbedding)} non-embedding), backend ${backend.right.name}, ${settings.steps} steps of ${settings.batch}x${settings.seq} tokens on ${data.right.corpus} (${formatNumber(data.right.train.length)} train / ${formatNumber(data.right.val.length)} val tokens)`);
-  const r = await runTraining(m, backend.right, data.right, settings, { outDir: values.out, resume: !!values.resume, label: m.method });
-  if (E.isLeft(r)) return console.error(`rankfuse train: ${renderRunError(r.left)}`), 1;
+  console.error(
+    `${m.method} ${cfg.name}: ${formatNumber(m.counts.total)} params (${formatNumber(m.counts.nonEmbedding)} non-embedding), backend ${backend.right.name}, ${settings.steps} steps of ${settings.batch}x${settings.seq} tokens on ${data.right.corpus} (${formatNumber(data.right.train.length)} train / ${formatNumber(data.right.val.length)} val tokens)`,
+  );
+  const r = await runTraining(m, backend.right, data.right, settings, {
+    outDir: values.out,
+    resume: !!values.resume,
+    label: m.method,
+  });
+  if (E.isLeft(r)) return (console.error(`rankfuse train: ${renderRunError(r.left)}`), 1);
   const res = r.right;
-  if (res.stopped) return console.log(`stopped at step ${res.steps}; resume with --resume --out ${values.out ?? "DIR"}`), 130;
-  console.log(`done: ${res.steps} steps, ${res.tokensPerSec.toFixed(0)} tokens/s, validation loss ${res.final.loss.toFixed(4)}, perplexity ${res.final.ppl.toFixed(2)}, ${res.final.bitsPerByte.toFixed(3)} bits/byte`);
+  if (res.stopped)
+    return (console.log(`stopped at step ${res.steps}; resume with --resume --out ${values.out ?? "DIR"}`), 130);
+  console.log(
+    `done: ${res.steps} steps, ${res.tokensPerSec.toFixed(0)} tokens/s, validation loss ${res.final.loss.toFixed(4)}, perplexity ${res.final.ppl.toFixed(2)}, ${res.final.bitsPerByte.toFixed(3)} bits/byte`,
+  );
   return 0;
 }

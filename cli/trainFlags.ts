@@ -69,10 +69,16 @@ const str = (v: Values, k: string) => v[k] as string | undefined;
 
 export function modelConfigFrom(v: Values): ModelConfig {
   const lrAct = str(v, "only-lr-act");
-  if (lrAct !== undefined && lrAct !== "true" && lrAct !== "false") throw new UsageError(`--only-lr-act must be true or false, got "${lrAct}"`);
+  if (lrAct !== undefined && lrAct !== "true" && lrAct !== "false")
+    throw new UsageError(`--only-lr-act must be true or false, got "${lrAct}"`);
   const opt = (k: string, name: string) => (str(v, k) === undefined ? undefined : intFlag(str(v, k), name, 0));
   const cfg = resolveConfig(str(v, "config") ?? "tiny", {
-    rank: opt("rank", "rank"), d: opt("width", "width"), layers: opt("layers", "layers"), heads: opt("heads", "heads"), dFF: opt("ff", "ff"), vocab: opt("vocab", "vocab"),
+    rank: opt("rank", "rank"),
+    d: opt("width", "width"),
+    layers: opt("layers", "layers"),
+    heads: opt("heads", "heads"),
+    dFF: opt("ff", "ff"),
+    vocab: opt("vocab", "vocab"),
     onlyLrAct: lrAct === undefined ? undefined : lrAct === "true",
   });
   if (E.isLeft(cfg)) throw new UsageError(renderError(cfg.left));
@@ -80,18 +86,37 @@ export function modelConfigFrom(v: Values): ModelConfig {
 }
 
 /** The optimisation part of a run's options, as the flags give it. */
-export type RunSettings = Pick<TrainOptions, "batch" | "seq" | "steps" | "lr" | "warmupSteps" | "minLrRatio" | "weightDecay" | "clip" | "seed" | "evalEvery" | "evalBatches" | "checkpointEvery">;
+export type RunSettings = Pick<
+  TrainOptions,
+  | "batch"
+  | "seq"
+  | "steps"
+  | "lr"
+  | "warmupSteps"
+  | "minLrRatio"
+  | "weightDecay"
+  | "clip"
+  | "seed"
+  | "evalEvery"
+  | "evalBatches"
+  | "checkpointEvery"
+>;
 
 export function runSettingsFrom(v: Values, cfg: ModelConfig): RunSettings {
   const batch = intFlag(str(v, "batch"), "batch", cfg.batch);
   const seq = intFlag(str(v, "seq"), "seq", cfg.seq);
-  if (str(v, "steps") !== undefined && str(v, "tokens") !== undefined) throw new UsageError("give --steps or --tokens, not both");
+  if (str(v, "steps") !== undefined && str(v, "tokens") !== undefined)
+    throw new UsageError("give --steps or --tokens, not both");
   const tokens = str(v, "tokens") === undefined ? undefined : intFlag(str(v, "tokens"), "tokens", 1);
-  const steps = tokens !== undefined ? Math.max(1, Math.ceil(tokens / (batch * seq))) : intFlag(str(v, "steps"), "steps", 200);
+  const steps =
+    tokens !== undefined ? Math.max(1, Math.ceil(tokens / (batch * seq))) : intFlag(str(v, "steps"), "steps", 200);
   const lr = numFlag(str(v, "lr"), "lr", UPDATE_DEFAULTS.lr);
   if (!(lr > 0)) throw new UsageError(`--lr must be positive, got ${lr}`);
   return {
-    batch, seq, steps, lr,
+    batch,
+    seq,
+    steps,
+    lr,
     warmupSteps: intFlag(str(v, "warmup"), "warmup", defaultWarmupSteps(steps), 0),
     minLrRatio: numFlag(str(v, "min-lr-ratio"), "min-lr-ratio", UPDATE_DEFAULTS.minLrRatio),
     weightDecay: numFlag(str(v, "weight-decay"), "weight-decay", UPDATE_DEFAULTS.weightDecay),

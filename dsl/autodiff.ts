@@ -12,25 +12,42 @@ import { RankfuseException } from "../ir/errors.ts";
  * equation in reverse order. The result is one joint forward+backward graph, which the planner sees
  * whole (so fusion and remat apply to the backward pass too), and which can be differentiated again.
  */
-export function valueAndGrad<P, A extends unknown[]>(f: (params: P, ...rest: A) => Tensor<readonly []>): (params: P, ...rest: A) => [Tensor<readonly []>, P] {
+export function valueAndGrad<P, A extends unknown[]>(
+  f: (params: P, ...rest: A) => Tensor<readonly []>,
+): (params: P, ...rest: A) => [Tensor<readonly []>, P] {
   return (params: P, ...rest: A) => {
     const { leaves, def } = flatten(params, isTensor);
     const inner = withTrace((t) => {
       const ins = leaves.map((l) => t.addInput(l.v.abs));
       const out = f(unflatten(def, ins) as P, ...rest);
       if (!isTensor(out) || out.rank !== 0 || out.dtype !== "float32") {
-        throw new RankfuseException({ tag: "ShapeError", op: "grad", message: `grad: the function must return a float32 scalar, got ${isTensor(out) ? `shape [${out.shape}] ${out.dtype}` : typeof out}` });
+        throw new RankfuseException({
+          tag: "ShapeError",
+          op: "grad",
+          message: `grad: the function must return a float32 scalar, got ${isTensor(out) ? `shape [${out.shape}] ${out.dtype}` : typeof out}`,
+        });
       }
       return t.finish([out]);
     });
 
     // replay the forward equations here
     const env = new Map<Var, Tensor>();
-    inner.graph.inputs.forEach((v, i) => env.set(v, i < leaves.length ? leaves[i]! : inner.captured[i - leaves.length]!));
+    inner.graph.inputs.forEach((v, i) =>
+      env.set(v, i < leaves.length ? leaves[i]! : inner.captured[i - leaves.length]!),
+    );
     const outer = currentTrace();
     const saved = outer.phase;
     outer.phase = saved ?? "forward";
-    for (const e of inner.graph.eqns) env.set(e.out, bind(e.prim, e.inputs.map((v) => env.get(v)!), e.params as never, { name: e.meta.name }));
+    for (const e of inner.graph.eqns)
+      env.set(
+        e.out,
+        bind(
+          e.prim,
+          e.inputs.map((v) => env.get(v)!),
+          e.params as never,
+          { name: e.meta.name },
+        ),
+      );
     outer.phase = saved ?? "backward";
     const outVar = inner.graph.outputs[0]!;
     const value = env.get(outVar)!;
@@ -57,7 +74,9 @@ export function valueAndGrad<P, A extends unknown[]>(f: (params: P, ...rest: A) 
 }
 
 /** The gradient of a scalar function with respect to its first argument (a pytree of tensors). */
-export function grad<P, A extends unknown[]>(f: (params: P, ...rest: A) => Tensor<readonly []>): (params: P, ...rest: A) => P {
+export function grad<P, A extends unknown[]>(
+  f: (params: P, ...rest: A) => Tensor<readonly []>,
+): (params: P, ...rest: A) => P {
   const vg = valueAndGrad(f);
   return (params, ...rest) => vg(params, ...rest)[1];
 }

@@ -52,14 +52,17 @@ export type Operand<S extends Shape> = T<Suffixes<S>> | number;
 
 /** Numbers become scalar literals; the binary primitives broadcast (numpy rules) themselves. */
 function operands(x: Tensor | number, y: Tensor | number): [Tensor, Tensor] {
-  if (typeof x === "number" && typeof y === "number") throw new TypeError("binary op: at least one operand must be a tensor");
+  if (typeof x === "number" && typeof y === "number")
+    throw new TypeError("binary op: at least one operand must be a tensor");
   const tx = typeof x === "number" ? full([], x, (y as Tensor).dtype) : x;
   const ty = typeof y === "number" ? full([], y, tx.dtype) : y;
   return [tx, ty];
 }
 
-const binop = (prim: "add" | "sub" | "mul" | "div" | "maximum" | "equal") =>
-  <S extends Shape>(x: T<S>, y: Operand<S>): T<S> => as(bind(prim, operands(x, y), {}));
+const binop =
+  (prim: "add" | "sub" | "mul" | "div" | "maximum" | "equal") =>
+  <S extends Shape>(x: T<S>, y: Operand<S>): T<S> =>
+    as(bind(prim, operands(x, y), {}));
 /** x + y, broadcasting y. */
 export const add = binop("add");
 /** x - y, broadcasting y. */
@@ -87,7 +90,9 @@ type Reducer = {
 };
 const reducer = (prim: "sum" | "max" | "mean"): Reducer =>
   ((x: Tensor, axes?: number | readonly number[]) =>
-    bind(prim, [x], { axes: axes === undefined ? x.dims.map((_, i) => i) : typeof axes === "number" ? [axes] : axes })) as Reducer;
+    bind(prim, [x], {
+      axes: axes === undefined ? x.dims.map((_, i) => i) : typeof axes === "number" ? [axes] : axes,
+    })) as Reducer;
 /** Sum over all axes (a scalar), over the last axis (`-1`), or over the given axes. */
 export const sum = reducer("sum");
 /** Maximum over all axes, the last axis (`-1`), or the given axes. */
@@ -97,7 +102,8 @@ export const mean = reducer("mean");
 
 /** Reduce over the last axis and keep it as size 1, ready to broadcast back. */
 export const sumKeepLast = <S extends Shape>(x: T<S>): T<S> => keepLast(sum(x, -1), x);
-const keepLast = <S extends Shape>(r: Tensor, x: T<S>): T<S> => as(bind("reshape", [r], { dims: [...r.dims, anon(1)] }));
+const keepLast = <S extends Shape>(r: Tensor, x: T<S>): T<S> =>
+  as(bind("reshape", [r], { dims: [...r.dims, anon(1)] }));
 
 // ---- matmul and movement
 /** [..., M, K] · [..., K, N] (or a shared [K, N]); a mismatched inner dim does not compile. */
@@ -123,13 +129,19 @@ export const broadcastTo = <S extends Shape>(x: Tensor, dims: S): T<S> => as(bin
 
 // ---- embeddings
 /** Rows of table [V, D] at int ids [...S]: [...S, D] (embedding lookup). */
-export const gather = <V extends Dim, D extends Dim, S extends Shape>(table: T<readonly [V, D]>, ids: T<S>): T<readonly [...S, D]> =>
-  as(bind("gather", [table, ids], {}));
+export const gather = <V extends Dim, D extends Dim, S extends Shape>(
+  table: T<readonly [V, D]>,
+  ids: T<S>,
+): T<readonly [...S, D]> => as(bind("gather", [table, ids], {}));
 /** Rows [...S, D] added into a zero table [rows, D] at int ids [...S]: gather's transpose. */
-export const scatterAdd = <V extends Dim, S extends Shape, D extends Dim>(values: T<readonly [...S, D]>, ids: T<S>, rows: V): T<readonly [V, D]> =>
-  as(bind("scatterAdd", [values, ids], { rows }));
+export const scatterAdd = <V extends Dim, S extends Shape, D extends Dim>(
+  values: T<readonly [...S, D]>,
+  ids: T<S>,
+  rows: V,
+): T<readonly [V, D]> => as(bind("scatterAdd", [values, ids], { rows }));
 /** Int ids [...S] as one-hot float rows [...S, depth]. */
-export const oneHot = <S extends Shape, V extends Dim>(ids: T<S>, depth: V): T<readonly [...S, V]> => as(bind("oneHot", [ids], { depth }));
+export const oneHot = <S extends Shape, V extends Dim>(ids: T<S>, depth: V): T<readonly [...S, V]> =>
+  as(bind("oneHot", [ids], { depth }));
 
 // ---- normalisation, attention pieces, losses
 /** Softmax over the last axis; `causal` masks entries above the diagonal of the last two axes. */
@@ -137,9 +149,11 @@ export const softmax = <S extends Shape>(x: T<S>, causal = false): T<S> => as(bi
 /** Log-softmax over the last axis. */
 export const logSoftmax = <S extends Shape>(x: T<S>): T<S> => as(bind("logSoftmax", [x], {}));
 /** x / sqrt(mean(x², -1) + eps) · w, with w of the last axis's size. */
-export const rmsnorm = <S extends Shape>(x: T<S>, w: T<readonly [Last<S>]>, eps = 1e-6): T<S> => as(bind("rmsnorm", [x, w], { eps }));
+export const rmsnorm = <S extends Shape>(x: T<S>, w: T<readonly [Last<S>]>, eps = 1e-6): T<S> =>
+  as(bind("rmsnorm", [x, w], { eps }));
 /** Rotary position embedding (LLaMA's half-split convention) over x [..., T, Dh]; `inverse` rotates back. */
-export const rope = <S extends Shape>(x: T<S>, base = 10000, inverse = false): T<S> => as(bind("rope", [x], { base, inverse }));
+export const rope = <S extends Shape>(x: T<S>, base = 10000, inverse = false): T<S> =>
+  as(bind("rope", [x], { base, inverse }));
 /** x converted to `dtype` (float to int truncates toward zero). */
 export const cast = <S extends Shape>(x: T<S>, dtype: DType): T<S> => as(bind("cast", [x], { dtype }));
 /** Per-position loss logsumexp(logits) − logits[target], over logits [...S, V] and int targets [...S]. */

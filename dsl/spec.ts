@@ -11,17 +11,19 @@ export class TensorSpec<S extends Shape = Shape> {
 }
 
 /** The spec of one input: `spec([n, d])` (float32) or `spec([n], "int32")`. */
-export const spec = <const S extends Shape>(dims: S, dtype: DType = "float32"): TensorSpec<S> => new TensorSpec(dims, dtype);
+export const spec = <const S extends Shape>(dims: S, dtype: DType = "float32"): TensorSpec<S> =>
+  new TensorSpec(dims, dtype);
 export const isSpec = (x: unknown): x is TensorSpec => x instanceof TensorSpec;
 
 /** The tensors a function receives for a pytree of specs. */
-export type TensorsOf<T> = T extends TensorSpec<infer S>
-  ? Tensor<S>
-  : T extends readonly unknown[]
-    ? { -readonly [K in keyof T]: TensorsOf<T[K]> }
-    : T extends object
+export type TensorsOf<T> =
+  T extends TensorSpec<infer S>
+    ? Tensor<S>
+    : T extends readonly unknown[]
       ? { -readonly [K in keyof T]: TensorsOf<T[K]> }
-      : never;
+      : T extends object
+        ? { -readonly [K in keyof T]: TensorsOf<T[K]> }
+        : never;
 
 /** Host data for a pytree of specs: a flat row-major typed array per leaf. */
 export type HostData = Float32Array | Float64Array | Int32Array;

@@ -79,7 +79,10 @@ export class Trace {
   emit<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P], meta: EqnMeta = {}): Tensor {
     const vars = inputs.map((t) => this.lift(t));
     const rule = shapeRules[prim] as AnyShapeRule;
-    const abs = rule(vars.map((v) => v.abs), params);
+    const abs = rule(
+      vars.map((v) => v.abs),
+      params,
+    );
     if (abs._tag === "Left") throw new RankfuseException(abs.left);
     const out = this.newVar(abs.right);
     const eqn = { prim, inputs: vars, params, out, meta: { ...meta, phase: this.phase ?? meta.phase } } as Eqn;
@@ -117,7 +120,12 @@ export function withTrace<T>(body: (t: Trace) => T): T {
 }
 
 /** Applies a primitive in the current trace. */
-export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P], meta?: EqnMeta): Tensor {
+export function bind<P extends Prim>(
+  prim: P,
+  inputs: readonly Tensor[],
+  params: PrimParams[P],
+  meta?: EqnMeta,
+): Tensor {
   return currentTrace().emit(prim, inputs, params, meta);
 }
 

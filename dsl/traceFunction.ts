@@ -49,7 +49,10 @@ export function trace<const A extends readonly unknown[]>(
   );
 }
 
-function bindDims(specs: readonly TensorSpec[], dims: Readonly<Record<string, number>>): E.Either<RankfuseError, TensorSpec[]> {
+function bindDims(
+  specs: readonly TensorSpec[],
+  dims: Readonly<Record<string, number>>,
+): E.Either<RankfuseError, TensorSpec[]> {
   const seen = new Map<string, number>();
   const out: TensorSpec[] = [];
   for (const s of specs) {
@@ -57,11 +60,19 @@ function bindDims(specs: readonly TensorSpec[], dims: Readonly<Record<string, nu
     for (const d of s.dims) {
       const size = isBound(d) ? d.size : dims[d.name];
       if (size === undefined || !Number.isInteger(size)) {
-        return E.left({ tag: "UnboundDim", dim: d.name, message: `dim "${d.name}" of input ${showShape(s.dims)} has no size: pass it as compile(..., { dims: { ${d.name}: <size> } })` });
+        return E.left({
+          tag: "UnboundDim",
+          dim: d.name,
+          message: `dim "${d.name}" of input ${showShape(s.dims)} has no size: pass it as compile(..., { dims: { ${d.name}: <size> } })`,
+        });
       }
       const prev = seen.get(d.name);
       if (prev !== undefined && prev !== size && d.name !== "_") {
-        return E.left({ tag: "ShapeError", op: "input", message: `input: dim "${d.name}" is ${prev} in one input and ${size} in another` });
+        return E.left({
+          tag: "ShapeError",
+          op: "input",
+          message: `input: dim "${d.name}" is ${prev} in one input and ${size} in another`,
+        });
       }
       seen.set(d.name, size);
       bound.push({ name: d.name, size });

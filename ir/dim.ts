@@ -44,7 +44,8 @@ export function broadcastDims(a: readonly Dim[], b: readonly Dim[]): Dim[] | nul
   const n = Math.max(a.length, b.length);
   const out: Dim[] = [];
   for (let i = 0; i < n; i++) {
-    const da = a[a.length - n + i], db = b[b.length - n + i];
+    const da = a[a.length - n + i],
+      db = b[b.length - n + i];
     if (!da) out.push(db!);
     else if (!db) out.push(da);
     else if (dimsAgree(da, db)) out.push(da.name === "_" ? db : da);

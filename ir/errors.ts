@@ -23,8 +23,20 @@ export class RankfuseException extends Error {
 }
 
 /** A shape that does not fit, raised by `op`. */
-export const shapeError = (op: string, message: string): RankfuseError => ({ tag: "ShapeError", op, message: `${op}: ${message}` });
+export const shapeError = (op: string, message: string): RankfuseError => ({
+  tag: "ShapeError",
+  op,
+  message: `${op}: ${message}`,
+});
 /** A dtype that does not fit, raised by `op`. */
-export const dtypeError = (op: string, message: string): RankfuseError => ({ tag: "DtypeError", op, message: `${op}: ${message}` });
+export const dtypeError = (op: string, message: string): RankfuseError => ({
+  tag: "DtypeError",
+  op,
+  message: `${op}: ${message}`,
+});
 /** A backend that cannot run on this machine; `message` says why (and, where it can, what to install). */
-export const backendUnavailable = (backend: string, message: string): RankfuseError => ({ tag: "BackendUnavailable", backend, message });
+export const backendUnavailable = (backend: string, message: string): RankfuseError => ({
+  tag: "BackendUnavailable",
+  backend,
+  message,
+});

@@ -54,11 +54,13 @@ export interface AttentionParams extends FusedParams {
 /** Is this fused node a lowrank chain? */
 export const isLowrank = (e: FusedEqn): e is FusedEqn & { params: LowrankParams } => e.params.kind === LOWRANK;
 /** Is this fused node a lowrank chain's backward? */
-export const isLowrankBwd = (e: FusedEqn): e is FusedEqn & { params: LowrankBwdParams } => e.params.kind === LOWRANK_BWD;
+export const isLowrankBwd = (e: FusedEqn): e is FusedEqn & { params: LowrankBwdParams } =>
+  e.params.kind === LOWRANK_BWD;
 /** Is this fused node attention? */
 export const isAttention = (e: FusedEqn): e is FusedEqn & { params: AttentionParams } => e.params.kind === ATTENTION;
 /** Is this fused node attention's backward? */
-export const isAttentionBwd = (e: FusedEqn): e is FusedEqn & { params: AttentionParams } => e.params.kind === ATTENTION_BWD;
+export const isAttentionBwd = (e: FusedEqn): e is FusedEqn & { params: AttentionParams } =>
+  e.params.kind === ATTENTION_BWD;
 
 /** What the pass may fuse on a target: read from a backend's caps, never from its name. */
 export interface ChainCaps {

@@ -84,14 +84,21 @@ export class Graph<N extends Node = Eqn> {
     const decl = (v: Var) => `${v}:${showAbs(v.abs)}`;
     const lines = [`{ lambda ${this.inputs.map(decl).join(" ")} .`];
     for (const e of this.eqns) {
-      const note = [e.meta.phase === "backward" ? "bwd" : "", e.meta.name ? `"${e.meta.name}"` : ""].filter(Boolean).join(" ");
+      const note = [e.meta.phase === "backward" ? "bwd" : "", e.meta.name ? `"${e.meta.name}"` : ""]
+        .filter(Boolean)
+        .join(" ");
       const tail = note ? `    # ${note}` : "";
       if (!isFused(e)) {
-        lines.push(`    ${decl(e.out)} = ${e.prim}${showParams(e.params as Record<string, unknown>)} ${e.inputs.join(" ")}${tail}`);
+        lines.push(
+          `    ${decl(e.out)} = ${e.prim}${showParams(e.params as Record<string, unknown>)} ${e.inputs.join(" ")}${tail}`,
+        );
         continue;
       }
       lines.push(`    ${showFusedHead(e)}${tail}`);
-      for (const b of e.body.eqns) lines.push(`      | ${decl(b.out)} = ${b.prim}${showParams(b.params as Record<string, unknown>)} ${b.inputs.join(" ")}`);
+      for (const b of e.body.eqns)
+        lines.push(
+          `      | ${decl(b.out)} = ${b.prim}${showParams(b.params as Record<string, unknown>)} ${b.inputs.join(" ")}`,
+        );
     }
     lines.push(`  in ( ${this.outputs.join(" ")} ) }`);
     return lines.join("\n");

@@ -15,5 +15,16 @@ export interface HostKernels {
 
 /** The AdamW update of one tensor in place: p, m and v change; see train/adamw.ts for the formula. */
 export interface AdamwKernel {
-  adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, sqrtBc2: number): void;
+  adamwStep(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    b1: number,
+    b2: number,
+    eps: number,
+    decay: number,
+    stepSize: number,
+    sqrtBc2: number,
+  ): void;
 }

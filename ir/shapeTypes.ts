@@ -21,18 +21,32 @@ export type ShowShape<S extends Shape> = `[${Join<S>}]`;
 export type DimsAgree<A, B> = [A] extends [B] ? true : [B] extends [A] ? true : false;
 
 type SameBatch<A extends Shape, B extends Shape> = A extends readonly []
-  ? B extends readonly [] ? true : false
+  ? B extends readonly []
+    ? true
+    : false
   : A extends readonly [infer HA, ...infer RA extends Shape]
     ? B extends readonly [infer HB, ...infer RB extends Shape]
-      ? DimsAgree<HA, HB> extends true ? SameBatch<RA, RB> : false
+      ? DimsAgree<HA, HB> extends true
+        ? SameBatch<RA, RB>
+        : false
       : false
     : false;
 
-export type MatmulShape<X extends Shape, Y extends Shape> = X extends readonly [...infer B extends Shape, infer M, infer K]
+export type MatmulShape<X extends Shape, Y extends Shape> = X extends readonly [
+  ...infer B extends Shape,
+  infer M,
+  infer K,
+]
   ? Y extends readonly [infer K2, infer N]
-    ? DimsAgree<K, K2> extends true ? readonly [...B, M, N] : never
+    ? DimsAgree<K, K2> extends true
+      ? readonly [...B, M, N]
+      : never
     : Y extends readonly [...infer BY extends Shape, infer K2, infer N]
-      ? DimsAgree<K, K2> extends true ? SameBatch<B, BY> extends true ? readonly [...B, M, N] : never : never
+      ? DimsAgree<K, K2> extends true
+        ? SameBatch<B, BY> extends true
+          ? readonly [...B, M, N]
+          : never
+        : never
       : never
   : never;
 
@@ -42,9 +56,17 @@ export type MatmulCheck<X extends Shape, Y extends Shape> = [MatmulShape<X, Y>] 
   : unknown;
 
 /** Every trailing part of S (S itself down to []): the shapes that broadcast against S. */
-export type Suffixes<S extends Shape> = S extends readonly [unknown, ...infer Rest extends Shape] ? S | Suffixes<readonly [...Rest]> : S;
+export type Suffixes<S extends Shape> = S extends readonly [unknown, ...infer Rest extends Shape]
+  ? S | Suffixes<readonly [...Rest]>
+  : S;
 
-export type DropLast<S extends Shape> = S extends readonly [...infer Head extends Shape, unknown] ? readonly [...Head] : Shape;
+export type DropLast<S extends Shape> = S extends readonly [...infer Head extends Shape, unknown]
+  ? readonly [...Head]
+  : Shape;
 export type Last<S extends Shape> = S extends readonly [...Shape, infer L extends Dim] ? L : Dim;
-export type SwapLast<S extends Shape> = S extends readonly [...infer B extends Shape, infer M, infer N] ? readonly [...B, N, M] : Shape;
-export type Permute<S extends Shape, P extends readonly number[]> = { readonly [K in keyof P]: P[K] extends number ? S[P[K]] : never };
+export type SwapLast<S extends Shape> = S extends readonly [...infer B extends Shape, infer M, infer N]
+  ? readonly [...B, N, M]
+  : Shape;
+export type Permute<S extends Shape, P extends readonly number[]> = {
+  readonly [K in keyof P]: P[K] extends number ? S[P[K]] : never;
+};

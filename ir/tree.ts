@@ -17,7 +17,11 @@ export function flatten<L>(tree: unknown, isLeaf: (x: unknown) => x is L): { lea
     if (Array.isArray(t)) return { kind: "array", children: t.map((c, i) => walk(c, `${path}[${i}]`)) };
     if (t !== null && typeof t === "object" && Object.getPrototypeOf(t) === Object.prototype) {
       const keys = Object.keys(t);
-      return { kind: "object", keys, children: keys.map((k) => walk((t as Record<string, unknown>)[k], `${path}.${k}`)) };
+      return {
+        kind: "object",
+        keys,
+        children: keys.map((k) => walk((t as Record<string, unknown>)[k], `${path}.${k}`)),
+      };
     }
     throw new TypeError(`pytree: unexpected leaf at ${path || "root"}: ${describe(t)}`);
   };

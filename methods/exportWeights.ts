@@ -15,8 +15,13 @@ import { makeModel } from "../methods/index.ts";
  * `cola_b` [r, out], computing `cola_b·silu(cola_a·x)`. The mapping is the README's table.
  */
 const PROJ: Record<string, string> = {
-  q: "self_attn.q_proj", k: "self_attn.k_proj", v: "self_attn.v_proj", o: "self_attn.o_proj",
-  gate: "mlp.gate_proj", up: "mlp.up_proj", down: "mlp.down_proj",
+  q: "self_attn.q_proj",
+  k: "self_attn.k_proj",
+  v: "self_attn.v_proj",
+  o: "self_attn.o_proj",
+  gate: "mlp.gate_proj",
+  up: "mlp.up_proj",
+  down: "mlp.down_proj",
 };
 
 /** rankfuse's param path -> [exported name, stored transposed?] */
@@ -46,21 +51,37 @@ export function hfConfig(model: LanguageModel): Record<string, unknown> {
   return {
     architectures: [model.method !== "full" ? "ColaForCausalLM" : "LlamaForCausalLM"],
     model_type: model.method !== "full" ? "cola" : "llama",
-    vocab_size: c.vocab, hidden_size: c.d, intermediate_size: c.dFF, num_attention_heads: c.heads, num_key_value_heads: c.heads,
-    num_hidden_layers: c.layers, rms_norm_eps: c.normEps, rope_theta: c.ropeBase, max_position_embeddings: c.seq,
-    hidden_act: "silu", tie_word_embeddings: false, attention_bias: false, mlp_bias: false,
+    vocab_size: c.vocab,
+    hidden_size: c.d,
+    intermediate_size: c.dFF,
+    num_attention_heads: c.heads,
+    num_key_value_heads: c.heads,
+    num_hidden_layers: c.layers,
+    rms_norm_eps: c.normEps,
+    rope_theta: c.ropeBase,
+    max_position_embeddings: c.seq,
+    hidden_act: "silu",
+    tie_word_embeddings: false,
+    attention_bias: false,
+    mlp_bias: false,
     ...(model.method !== "full" ? { rank: c.rank, lr_act: true, lr_act_type: "silu", only_lr_act: c.onlyLrAct } : {}),
     rankfuse: { method: model.method, config: c },
   };
 }
 
 /** Writes DIR/model.safetensors and DIR/config.json (atomically). */
-export function exportWeights(dir: string, model: LanguageModel, params: readonly Float32Array[]): E.Either<TrainError, string> {
+export function exportWeights(
+  dir: string,
+  model: LanguageModel,
+  params: readonly Float32Array[],
+): E.Either<TrainError, string> {
   const tensors: Record<string, TensorInput> = {};
   model.layout.names.forEach((name, i) => {
     const [key, t] = exportName(name);
     const shape = model.layout.shapes[i]!;
-    tensors[key] = t ? { dtype: "F32", shape: [shape[1]!, shape[0]!], data: transpose2d(params[i]!, shape[0]!, shape[1]!) } : { dtype: "F32", shape: [...shape], data: params[i]! };
+    tensors[key] = t
+      ? { dtype: "F32", shape: [shape[1]!, shape[0]!], data: transpose2d(params[i]!, shape[0]!, shape[1]!) }
+      : { dtype: "F32", shape: [...shape], data: params[i]! };
   });
   try {
     fs.mkdirSync(dir, { recursive: true });
@@ -68,8 +89,16 @@ export function exportWeights(dir: string, model: LanguageModel, params: readonl
     return E.left(trainError("SafetensorsError", `cannot create ${dir}: ${causeMessage(e)}`));
   }
   const file = path.join(dir, "model.safetensors");
-  return E.flatMap(writeFileAtomic(file, encodeSafetensors(tensors, { format: "pt", producer: "rankfuse" }), "SafetensorsError"), () =>
-    E.map(() => file)(writeFileAtomic(path.join(dir, "config.json"), new TextEncoder().encode(JSON.stringify(hfConfig(model), null, 2) + "\n"), "SafetensorsError")),
+  return E.flatMap(
+    writeFileAtomic(file, encodeSafetensors(tensors, { format: "pt", producer: "rankfuse" }), "SafetensorsError"),
+    () =>
+      E.map(() => file)(
+        writeFileAtomic(
+          path.join(dir, "config.json"),
+          new TextEncoder().encode(JSON.stringify(hfConfig(model), null, 2) + "\n"),
+          "SafetensorsError",
+        ),
+      ),
   );
 }
 
@@ -99,7 +128,8 @@ export function importWeights(dir: string): E.Either<TrainError, { model: Langua
     const shape = model.right.layout.shapes[i]!;
     const want = t ? [shape[1], shape[0]] : shape;
     if (!tensor) return bad(`${dir}/model.safetensors has no tensor ${key}`);
-    if (tensor.dtype !== "F32" || tensor.shape.join(",") !== want.join(",")) return bad(`${key} is ${tensor.dtype}[${tensor.shape}], expected F32[${want}]`);
+    if (tensor.dtype !== "F32" || tensor.shape.join(",") !== want.join(","))
+      return bad(`${key} is ${tensor.dtype}[${tensor.shape}], expected F32[${want}]`);
     params.push(t ? transpose2d(tensor.data as Float32Array, shape[1]!, shape[0]!) : (tensor.data as Float32Array));
   }
   return E.right({ model: model.right, params });

@@ -16,7 +16,14 @@ import { relora } from "./relora/index.ts";
 import { dynamic } from "./dynamic/index.ts";
 import { fira } from "./fira/index.ts";
 import { sst } from "./sst/index.ts";
-import { blockDenseFfn, blockDenseFfnGuided, blockShuffleFfn, blockShuffleFfnGuided, lowrankFfn, lowrankFfnGuided } from "./structuredFfn/index.ts";
+import {
+  blockDenseFfn,
+  blockDenseFfnGuided,
+  blockShuffleFfn,
+  blockShuffleFfnGuided,
+  lowrankFfn,
+  lowrankFfnGuided,
+} from "./structuredFfn/index.ts";
 
 /** The built-in methods, in the order help texts list them. */
 export const METHOD_LIST: readonly Method[] = [
@@ -42,10 +49,13 @@ export const METHODS: readonly string[] = METHOD_LIST.map((m) => m.name);
 /** The method of that name, or a ConfigError listing the choices. */
 export function findMethod(name: string): E.Either<RankfuseError, Method> {
   const m = METHOD_LIST.find((x) => x.name === name);
-  return m ? E.right(m) : E.left({ tag: "ConfigError", message: `unknown model "${name}": choose one of ${METHODS.join(", ")}` });
+  return m
+    ? E.right(m)
+    : E.left({ tag: "ConfigError", message: `unknown model "${name}": choose one of ${METHODS.join(", ")}` });
 }
 
 /** Builds a method's model (with its training scheme, where it has one) for a validated config. */
-export const makeModel = (method: string, cfg: ModelConfig): E.Either<RankfuseError, TrainableModel> => E.flatMap((m: Method) => m.build(cfg))(findMethod(method));
+export const makeModel = (method: string, cfg: ModelConfig): E.Either<RankfuseError, TrainableModel> =>
+  E.flatMap((m: Method) => m.build(cfg))(findMethod(method));
 
 export type { Method } from "./method.ts";

@@ -9,8 +9,10 @@ import { COLA_ACT } from "../passes/remat.ts";
 export type Activation = <S extends Shape>(x: Tensor<S>) => Tensor<S>;
 
 /** A dense map `x·W` with W: [d_in, d_out] (no bias, as in LLaMA). */
-export const linear = <I extends Dim, O extends Dim, S extends Shape>(x: Tensor<readonly [...S, I]>, w: Tensor<readonly [I, O]>): Tensor<readonly [...S, O]> =>
-  op.matmul(x, w as never) as unknown as Tensor<readonly [...S, O]>;
+export const linear = <I extends Dim, O extends Dim, S extends Shape>(
+  x: Tensor<readonly [...S, I]>,
+  w: Tensor<readonly [I, O]>,
+): Tensor<readonly [...S, O]> => op.matmul(x, w as never) as unknown as Tensor<readonly [...S, O]>;
 
 /** A CoLA layer's factors: A [d_in, r] and B [r, d_out]. */
 export interface ColaParams<I extends Dim = Dim, R extends Dim = Dim, O extends Dim = Dim> {

@@ -57,19 +57,33 @@ export type Decl<W> = (i: Dim, o: Dim) => W;
 /** A dense projection's weight W [d_in, d_out], N(0, 0.02²). */
 export const dense: Decl<ParamDecl> = (i, o) => param([i, o], normal(STD));
 /** A CoLA projection's factors A [d_in, r] and B [r, d_out], with CoLA's init (colaStd). */
-export const cola = (r: Dim): Decl<{ A: ParamDecl; B: ParamDecl }> => (i, o) => {
-  const std = colaStd(r.size, i.size, o.size);
-  return { A: param([i, r], normal(std)), B: param([r, o], normal(std)) };
-};
+export const cola =
+  (r: Dim): Decl<{ A: ParamDecl; B: ParamDecl }> =>
+  (i, o) => {
+    const std = colaStd(r.size, i.size, o.size);
+    return { A: param([i, r], normal(std)), B: param([r, o], normal(std)) };
+  };
 
 /** The decoder's param tree for a config, each projection declared by `w`. */
 export function declare<W>(cfg: ModelConfig, w: Decl<W>) {
   const [V, D, F] = [dim("vocab", cfg.vocab), dim("d", cfg.d), dim("ff", cfg.dFF)];
   const block = () => ({
-    attnNorm: param([D], ONES), q: w(D, D), k: w(D, D), v: w(D, D), o: w(D, D),
-    mlpNorm: param([D], ONES), gate: w(D, F), up: w(D, F), down: w(F, D),
+    attnNorm: param([D], ONES),
+    q: w(D, D),
+    k: w(D, D),
+    v: w(D, D),
+    o: w(D, D),
+    mlpNorm: param([D], ONES),
+    gate: w(D, F),
+    up: w(D, F),
+    down: w(F, D),
   });
-  return { embed: param([V, D], normal(STD)), blocks: Array.from({ length: cfg.layers }, block), finalNorm: param([D], ONES), head: param([D, V], normal(STD)) };
+  return {
+    embed: param([V, D], normal(STD)),
+    blocks: Array.from({ length: cfg.layers }, block),
+    finalNorm: param([D], ONES),
+    head: param([D, V], normal(STD)),
+  };
 }
 
 /** The dense projection x·W. */
@@ -81,13 +95,22 @@ export const colaProj: Projection<ColaParams> = { apply: (x, w) => colaLinear(x 
  * A LanguageModel from a declared param tree and a decoder: counts and FLOPs from the layout, the loss and
  * logits from the shared decoder. Method folders (methods/<name>/) call it with their own projection.
  */
-export function assembleModel<W>(method: string, cfg: ModelConfig, tree: unknown, opts: DecoderOptions<W>, parts: ModelParts = {}): LanguageModel {
+export function assembleModel<W>(
+  method: string,
+  cfg: ModelConfig,
+  tree: unknown,
+  opts: DecoderOptions<W>,
+  parts: ModelParts = {},
+): LanguageModel {
   const layout = layoutOf(tree);
   const sizes = layout.shapes.map((s) => s.reduce((a, b) => a * b, 1));
   const embedding = layout.names.reduce((s, n, i) => s + (n === "embed" || n === "head" ? sizes[i]! : 0), 0);
   const total = sizes.reduce((a, b) => a + b, 0);
   // every 2-D weight except the embedding table is read once per token by a matmul
-  const matmulWeights = layout.names.reduce((s, n, i) => s + (layout.shapes[i]!.length === 2 && n !== "embed" ? sizes[i]! : 0), 0);
+  const matmulWeights = layout.names.reduce(
+    (s, n, i) => s + (layout.shapes[i]!.length === 2 && n !== "embed" ? sizes[i]! : 0),
+    0,
+  );
   const attentionFlops = cfg.layers * 4 * cfg.seq * cfg.d;
   return {
     method,

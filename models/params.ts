@@ -36,7 +36,10 @@ export function layoutOf(tree: unknown): ParamLayout {
     def,
     names: leafPaths(def),
     shapes: leaves.map((l) => l.spec.dims.map((d) => d.size)),
-    specs: unflatten(def, leaves.map((l) => l.spec)),
+    specs: unflatten(
+      def,
+      leaves.map((l) => l.spec),
+    ),
     decls: leaves,
   };
 }

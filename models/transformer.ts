@@ -45,7 +45,8 @@ export interface DecoderOptions<W> {
 /** Causal multi-head self-attention with RoPE over x [b, t, d], through the method's projections. */
 export function attention<W>(cfg: ModelConfig, x: Tensor, p: BlockParams<W>, proj: Projection<W>): Tensor {
   const [b, t] = x.dims as readonly Dim[];
-  const h = dim("h", cfg.heads), dh = dim("dh", cfg.d / cfg.heads);
+  const h = dim("h", cfg.heads),
+    dh = dim("dh", cfg.d / cfg.heads);
   const heads = (y: Tensor) => op.transpose(op.reshape(y, [b!, t!, h, dh]), [0, 2, 1, 3]); // [b, h, t, dh]
   // 1/sqrt(dh) scales q ([b, h, t, dh]) rather than the scores ([b, h, t, t]): the same product, fewer multiplies
   const q = op.mul(op.rope(heads(proj.apply(x, p.q)), cfg.ropeBase), 1 / Math.sqrt(dh.size));
@@ -64,7 +65,12 @@ export function mlp<W>(x: Tensor, p: BlockParams<W>, opts: DecoderOptions<W>): T
 }
 
 /** Token ids [b, t] -> logits [b, t, vocab]. */
-export function decoderLogits<W>(cfg: ModelConfig, params: DecoderParams<W>, ids: Tensor, opts: DecoderOptions<W>): Tensor {
+export function decoderLogits<W>(
+  cfg: ModelConfig,
+  params: DecoderParams<W>,
+  ids: Tensor,
+  opts: DecoderOptions<W>,
+): Tensor {
   let x: Tensor = op.gather(params.embed as never, ids);
   // the residual stream entering each half-block (and the head) is what remat policies keep
   for (const p of params.blocks) {
@@ -74,11 +80,20 @@ export function decoderLogits<W>(cfg: ModelConfig, params: DecoderParams<W>, ids
     x = op.add(x, mlp(op.rmsnorm(x, p.mlpNorm as never, cfg.normEps), p, opts));
   }
   x = checkpointName(x, BLOCK_INPUT);
-  return checkpointName(op.matmul(op.rmsnorm(x, params.finalNorm as never, cfg.normEps), params.head as never), HEAD_LOGITS);
+  return checkpointName(
+    op.matmul(op.rmsnorm(x, params.finalNorm as never, cfg.normEps), params.head as never),
+    HEAD_LOGITS,
+  );
 }
 
 /** Mean next-token cross-entropy (nats per token). */
-export function decoderLoss<W>(cfg: ModelConfig, params: DecoderParams<W>, ids: Tensor, targets: Tensor, opts: DecoderOptions<W>): Tensor<readonly []> {
+export function decoderLoss<W>(
+  cfg: ModelConfig,
+  params: DecoderParams<W>,
+  ids: Tensor,
+  targets: Tensor,
+  opts: DecoderOptions<W>,
+): Tensor<readonly []> {
   return op.mean(op.crossEntropy(decoderLogits(cfg, params, ids, opts) as never, targets)) as Tensor<readonly []>;
 }
 

@@ -31,7 +31,8 @@ export function fuseAttention(ix: GraphIndex, caps: ChainCaps, take: (m: Match |
 const flags = (e: Eqn) => e.params as { transA?: boolean; transB?: boolean };
 const isMatmul = (e: Eqn | undefined, transA: boolean, transB: boolean): e is Eqn =>
   e?.prim === "matmul" && !!flags(e).transA === transA && !!flags(e).transB === transB;
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((s, i) => s === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((s, i) => s === b[i]);
 
 /** S = q·kᵀ and P = softmax_causal(S), with q, k, v (and S, P) of one batch shape [..., t, ·]. */
 interface Scores {
@@ -67,7 +68,18 @@ function matchForward(ix: GraphIndex, j: number, read: ReadonlySet<Var>): Match 
   const absorbed = [s.mm.i, s.sm.i, j];
   const elsewhere = read.has(P) || ix.outputs.has(P) || ix.usersOf(P).some((u) => u !== j && !ix.absorbed.has(u));
   const outputs: [string, Var][] = [["O", e.out], ...(elsewhere ? [["P", P] as [string, Var]] : [])];
-  return node(ix, ATTENTION, absorbed, absorbed.map((i) => ix.g.eqns[i]!), [["q", s.q], ["k", s.k], ["v", v]], outputs);
+  return node(
+    ix,
+    ATTENTION,
+    absorbed,
+    absorbed.map((i) => ix.g.eqns[i]!),
+    [
+      ["q", s.q],
+      ["k", s.k],
+      ["v", v],
+    ],
+    outputs,
+  );
 }
 
 /** The one free user of `v` with primitive `prim` (and `v` at input `at`), if it is v's only user. */
@@ -112,32 +124,52 @@ function matchBackward(ix: GraphIndex, i: number, fresh: (like: Var) => Var): Ma
     const sub = soleUser(ix, rs.e.out, "sub", 1);
     if (!sub || sub.e.inputs[0] !== dP) continue;
     const dsU = ix.usersOf(sub.e.out);
-    const dSmul = dsU.length === 1 && !ix.outputs.has(sub.e.out) && free(dsU[0]!) ? { e: eq(dsU[0]!), i: dsU[0]! } : null;
+    const dSmul =
+      dsU.length === 1 && !ix.outputs.has(sub.e.out) && free(dsU[0]!) ? { e: eq(dsU[0]!), i: dsU[0]! } : null;
     if (!dSmul || dSmul.e.prim !== "mul" || other(dSmul.e, sub.e.out) !== P) continue;
     const dPusers = new Set(ix.usersOf(dP));
     if (ix.outputs.has(dP) || dPusers.size !== 2 || !dPusers.has(u) || !dPusers.has(sub.i)) continue;
 
     const dS = dSmul.e.out;
     const product = (x: Var, right: Var, transA: boolean) =>
-      ix.usersOf(x).find((w) => free(w) && isMatmul(eq(w), transA, false) && eq(w).inputs[0] === x && eq(w).inputs[1] === right);
-    const dQ = product(dS, s.k, false), dK = product(dS, s.q, true), dV = product(P, dO, true);
+      ix
+        .usersOf(x)
+        .find((w) => free(w) && isMatmul(eq(w), transA, false) && eq(w).inputs[0] === x && eq(w).inputs[1] === right);
+    const dQ = product(dS, s.k, false),
+      dK = product(dS, s.q, true),
+      dV = product(P, dO, true);
     const dSusers = ix.usersOf(dS);
-    if (ix.outputs.has(dS) || dSusers.some((w) => w !== dQ && w !== dK) || (dQ === undefined && dK === undefined)) continue;
+    if (ix.outputs.has(dS) || dSusers.some((w) => w !== dQ && w !== dK) || (dQ === undefined && dK === undefined))
+      continue;
 
-    const chain = [dPdef.i, u, sum.i, rs.i, sub.i, dSmul.i, ...[dQ, dK, dV].filter((w): w is number => w !== undefined)].sort((a, b) => a - b);
+    const chain = [
+      dPdef.i,
+      u,
+      sum.i,
+      rs.i,
+      sub.i,
+      dSmul.i,
+      ...[dQ, dK, dV].filter((w): w is number => w !== undefined),
+    ].sort((a, b) => a - b);
     const mine = new Set(chain);
     const outputs: [string, Var][] = [];
     if (dQ !== undefined) outputs.push(["dQ", eq(dQ).out]);
     if (dK !== undefined) outputs.push(["dK", eq(dK).out]);
     if (dV !== undefined) outputs.push(["dV", eq(dV).out]);
-    const inputs: [string, Var][] = [["q", s.q], ["k", s.k], ["v", v], ["dO", dO]];
+    const inputs: [string, Var][] = [
+      ["q", s.q],
+      ["k", s.k],
+      ["v", v],
+      ["dO", dO],
+    ];
     // P only serves this chain (recomputed for it by remat): take its equations as they are
     if (!ix.outputs.has(P) && ix.usersOf(P).every((w) => mine.has(w))) {
       const absorbed = [s.mm.i, s.sm.i, ...chain].sort((x, y) => x - y);
       return node(ix, ATTENTION_BWD, absorbed, absorbed.map(eq), inputs, outputs);
     }
     // otherwise recompute it: a private copy of q·kᵀ → softmax, which the chain reads instead of P
-    const S2 = fresh(s.mm.e.out), P2 = fresh(P);
+    const S2 = fresh(s.mm.e.out),
+      P2 = fresh(P);
     const copies: Eqn[] = [
       { ...s.mm.e, out: S2, meta: { ...s.mm.e.meta, phase: "backward" } },
       { ...s.sm.e, inputs: [S2], out: P2, meta: { ...s.sm.e.meta, phase: "backward" } },
@@ -153,15 +185,39 @@ function matchBackward(ix: GraphIndex, i: number, fresh: (like: Var) => Var): Ma
  * max(absorbed); null when that cannot be one launch: an output read before that point, or an input only
  * defined after it.
  */
-function node(ix: GraphIndex, kind: typeof ATTENTION | typeof ATTENTION_BWD, absorbed: number[], body: Eqn[], inputs: [string, Var][], outputs: [string, Var][]): Match | null {
+function node(
+  ix: GraphIndex,
+  kind: typeof ATTENTION | typeof ATTENTION_BWD,
+  absorbed: number[],
+  body: Eqn[],
+  inputs: [string, Var][],
+  outputs: [string, Var][],
+): Match | null {
   const at = Math.max(...absorbed);
   const inside = new Set(absorbed);
   if (absorbed.some((i) => ix.absorbed.has(i))) return null;
   for (const [, v] of outputs) if (ix.usersOf(v).some((u) => !inside.has(u) && u <= at)) return null;
   for (const [, v] of inputs) if ((ix.def.get(v) ?? -1) >= at) return null;
-  const g = new Graph(inputs.map(([, v]) => v), body, outputs.map(([, v]) => v));
-  const params: AttentionParams = { kind, causal: true, inputNames: inputs.map(([n]) => n), outputNames: outputs.map(([n]) => n) };
+  const g = new Graph(
+    inputs.map(([, v]) => v),
+    body,
+    outputs.map(([, v]) => v),
+  );
+  const params: AttentionParams = {
+    kind,
+    causal: true,
+    inputNames: inputs.map(([n]) => n),
+    outputNames: outputs.map(([n]) => n),
+  };
   const last = ix.g.eqns[at]!;
-  const fused: FusedEqn = { prim: "fused", params, inputs: g.inputs, outs: g.outputs, out: g.outputs[0]!, body: g, meta: { phase: last.meta.phase, name: last.meta.name } };
+  const fused: FusedEqn = {
+    prim: "fused",
+    params,
+    inputs: g.inputs,
+    outs: g.outputs,
+    out: g.outputs[0]!,
+    body: g,
+    meta: { phase: last.meta.phase, name: last.meta.name },
+  };
   return { node: fused, absorbed };
 }

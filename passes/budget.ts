@@ -24,7 +24,11 @@ export function budget(bytes: number): BudgetPolicy {
  * always kept, so a backward step never recomputes more than its own block. A budget below every
  * reachable peak is a Left naming the smallest feasible one.
  */
-export function resolveBudget(g: Graph, p: BudgetPolicy, bytesPerValue = 4): E.Either<RankfuseError, { policy: RematPolicy; peak: number }> {
+export function resolveBudget(
+  g: Graph,
+  p: BudgetPolicy,
+  bytesPerValue = 4,
+): E.Either<RankfuseError, { policy: RematPolicy; peak: number }> {
   const peakWith = (saved: ReadonlySet<Eqn>) => {
     const policy: RematPolicy = { name: p.name, save: (e) => saved.has(e) };
     return { policy, peak: makePlan(rematGraph(g, policy), bytesPerValue).predictedPeakBytes };
@@ -45,5 +49,8 @@ export function resolveBudget(g: Graph, p: BudgetPolicy, bytesPerValue = 4): E.E
     if (next.peak <= p.budgetBytes) return E.right(next);
     if (next.peak < best.peak) best = next;
   }
-  return E.left({ tag: "ConfigError", message: `remat: no plan fits a budget of ${fmt(p.budgetBytes)}B; the smallest predicted peak is ${fmt(best.peak)}B (${best.peak} bytes)` });
+  return E.left({
+    tag: "ConfigError",
+    message: `remat: no plan fits a budget of ${fmt(p.budgetBytes)}B; the smallest predicted peak is ${fmt(best.peak)}B (${best.peak} bytes)`,
+  });
 }

@@ -1,7 +1,14 @@
 import { Graph, type Eqn, type FusedEqn, type Node, type Var } from "../ir/graph.ts";
 import type { Prim } from "../ir/prims.ts";
 import { fuseAttention } from "./attentionChain.ts";
-import { LOWRANK, LOWRANK_BWD, type ChainAct, type ChainCaps, type LowrankBwdParams, type LowrankParams } from "../ir/fusedKinds.ts";
+import {
+  LOWRANK,
+  LOWRANK_BWD,
+  type ChainAct,
+  type ChainCaps,
+  type LowrankBwdParams,
+  type LowrankParams,
+} from "../ir/fusedKinds.ts";
 
 /**
  * Chain fusion: a pure pass from a graph of primitives to a graph where every low-rank chain
@@ -75,23 +82,35 @@ const ACT_OF: Partial<Record<Prim, ChainAct>> = { silu: "silu", gelu: "gelu", re
 const DACT_OF: Partial<Record<Prim, ChainAct>> = { dsilu: "silu", dgelu: "gelu", drelu: "relu" };
 const mmFlags = (e: Eqn) => e.params as { transA?: boolean; transB?: boolean };
 const plainMatmul = (e: Eqn) => e.prim === "matmul" && !mmFlags(e).transA && !mmFlags(e).transB;
-const sameShape = (a: Var, b: Var) => a.abs.dtype === b.abs.dtype && a.shape.length === b.shape.length && a.shape.every((s, i) => s === b.shape[i]);
+const sameShape = (a: Var, b: Var) =>
+  a.abs.dtype === b.abs.dtype && a.shape.length === b.shape.length && a.shape.every((s, i) => s === b.shape[i]);
 
 /**
  * Builds the node, or null when the chain cannot be one launch at position max(absorbed): an output
  * read before that point, or an input only defined after it.
  */
-function build(ix: GraphIndex, absorbed: number[], inputs: [string, Var][], outputs: [string, Var][], params: Record<string, unknown>): Match | null {
+function build(
+  ix: GraphIndex,
+  absorbed: number[],
+  inputs: [string, Var][],
+  outputs: [string, Var][],
+  params: Record<string, unknown>,
+): Match | null {
   const at = Math.max(...absorbed);
   const inside = new Set(absorbed);
   if (absorbed.some((i) => ix.absorbed.has(i))) return null;
   for (const [, v] of outputs) if (ix.usersOf(v).some((u) => !inside.has(u) && u <= at)) return null;
   for (const [, v] of inputs) if ((ix.def.get(v) ?? -1) >= at) return null;
-  const body = new Graph(inputs.map(([, v]) => v), [...inside].sort((a, b) => a - b).map((i) => ix.g.eqns[i]!), outputs.map(([, v]) => v));
+  const body = new Graph(
+    inputs.map(([, v]) => v),
+    [...inside].sort((a, b) => a - b).map((i) => ix.g.eqns[i]!),
+    outputs.map(([, v]) => v),
+  );
   const last = ix.g.eqns[at]!;
   const node: FusedEqn = {
     prim: "fused",
-    params: { ...params, inputNames: inputs.map(([n]) => n), outputNames: outputs.map(([n]) => n) } as unknown as LowrankParams | LowrankBwdParams,
+    params: { ...params, inputNames: inputs.map(([n]) => n), outputNames: outputs.map(([n]) => n) } as unknown as
+      LowrankParams | LowrankBwdParams,
     inputs: body.inputs,
     outs: body.outputs,
     out: body.outputs[0]!,
@@ -117,12 +136,22 @@ function matchForward(ix: GraphIndex, j: number, maxRank: number): Match | null 
   const absorbed = [m1.i, ...(u ? [u.i] : []), j];
   let y = m2.out;
   let epilogue: LowrankParams["epilogue"] = "none";
-  const inputs: [string, Var][] = [["x", x], ["A", A], ["B", B]];
+  const inputs: [string, Var][] = [
+    ["x", x],
+    ["A", A],
+    ["B", B],
+  ];
   const users = ix.usersOf(y);
   if (users.length === 1 && !ix.outputs.has(y)) {
     const k = ix.g.eqns[users[0]!]!;
     const other = k.inputs[0] === y ? k.inputs[1] : k.inputs[0];
-    if ((k.prim === "add" || k.prim === "mul") && other && other !== y && sameShape(other, y) && !ix.absorbed.has(users[0]!)) {
+    if (
+      (k.prim === "add" || k.prim === "mul") &&
+      other &&
+      other !== y &&
+      sameShape(other, y) &&
+      !ix.absorbed.has(users[0]!)
+    ) {
       absorbed.push(users[0]!);
       inputs.push(["e", other]);
       epilogue = k.prim;
@@ -142,7 +171,14 @@ function transAProductsOf(ix: GraphIndex, v: Var): { mm: number; reshape?: numbe
   const direct = (i: number, via?: number) => {
     const e = ix.g.eqns[i]!;
     const f = mmFlags(e);
-    if (e.prim === "matmul" && f.transA && !f.transB && e.inputs[0]!.abs.dims.length === 2 && e.inputs[1]!.abs.dims.length === 2 && !ix.absorbed.has(i)) {
+    if (
+      e.prim === "matmul" &&
+      f.transA &&
+      !f.transB &&
+      e.inputs[0]!.abs.dims.length === 2 &&
+      e.inputs[1]!.abs.dims.length === 2 &&
+      !ix.absorbed.has(i)
+    ) {
       found.push({ mm: i, reshape: via, left: e.inputs[0]! });
     }
   };
@@ -151,7 +187,13 @@ function transAProductsOf(ix: GraphIndex, v: Var): { mm: number; reshape?: numbe
     if (e.inputs[1] === v && e.inputs[0] !== v) direct(i);
     if (e.prim === "reshape" && e.out.shape.length === 2 && !ix.absorbed.has(i)) {
       const us = ix.usersOf(e.out);
-      if (us.length === 1 && !ix.outputs.has(e.out) && ix.g.eqns[us[0]!]!.inputs[1] === e.out && ix.g.eqns[us[0]!]!.inputs[0] !== e.out) direct(us[0]!, i);
+      if (
+        us.length === 1 &&
+        !ix.outputs.has(e.out) &&
+        ix.g.eqns[us[0]!]!.inputs[1] === e.out &&
+        ix.g.eqns[us[0]!]!.inputs[0] !== e.out
+      )
+        direct(us[0]!, i);
     }
   }
   return found;
@@ -161,7 +203,8 @@ function transAProductsOf(ix: GraphIndex, v: Var): { mm: number; reshape?: numbe
 function matchBackward(ix: GraphIndex, j: number, maxRank: number): Match | null {
   const mh = ix.g.eqns[j]!;
   const f = mmFlags(mh);
-  if (ix.absorbed.has(j) || mh.prim !== "matmul" || f.transA || !f.transB || mh.inputs[1]!.abs.dims.length !== 2) return null;
+  if (ix.absorbed.has(j) || mh.prim !== "matmul" || f.transA || !f.transB || mh.inputs[1]!.abs.dims.length !== 2)
+    return null;
   const [dY, B] = mh.inputs as [Var, Var];
   const r = B.shape[0]!;
   if (r > maxRank || dY.shape.length < 2) return null;
@@ -188,7 +231,15 @@ function matchBackward(ix: GraphIndex, j: number, maxRank: number): Match | null
   const dx = ix.usersOf(dZ).find((i) => {
     const e = ix.g.eqns[i]!;
     const g = mmFlags(e);
-    return e.prim === "matmul" && !g.transA && g.transB && e.inputs[0] === dZ && e.inputs[1] !== dZ && e.inputs[1]!.abs.dims.length === 2 && !ix.absorbed.has(i);
+    return (
+      e.prim === "matmul" &&
+      !g.transA &&
+      g.transB &&
+      e.inputs[0] === dZ &&
+      e.inputs[1] !== dZ &&
+      e.inputs[1]!.abs.dims.length === 2 &&
+      !ix.absorbed.has(i)
+    );
   });
   const da = transAProductsOf(ix, dZ)[0];
   if (dx === undefined && (act === "identity" || da === undefined)) return null; // not a chain: a lone product
@@ -196,7 +247,10 @@ function matchBackward(ix: GraphIndex, j: number, maxRank: number): Match | null
 
   const attempt = (withDB: boolean): Match | null => {
     const abs = [...absorbed];
-    const inputs: [string, Var][] = [["dY", dY], ["B", B]];
+    const inputs: [string, Var][] = [
+      ["dY", dY],
+      ["B", B],
+    ];
     const outputs: [string, Var][] = [];
     if (z) inputs.push(["z", z]);
     if (dx !== undefined) {

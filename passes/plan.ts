@@ -1,4 +1,14 @@
-import { isFused, lastUses, outsOf, showAbs, showFusedHead, type AbsVal, type Graph, type Node, type Var } from "../ir/graph.ts";
+import {
+  isFused,
+  lastUses,
+  outsOf,
+  showAbs,
+  showFusedHead,
+  type AbsVal,
+  type Graph,
+  type Node,
+  type Var,
+} from "../ir/graph.ts";
 import { numel } from "../ir/dim.ts";
 import { nodeBytes, nodeFlops } from "./cost.ts";
 
@@ -49,7 +59,10 @@ export class Plan {
       if (isFused(e)) {
         lines.push(`  ${String(i).padStart(3)} ${showFusedHead(e)}${cost}${frees}`);
         lines.push(`        (one kernel for ${e.body.eqns.map((b) => b.prim).join(" → ")})`);
-      } else lines.push(`  ${String(i).padStart(3)} ${e.out} = ${e.prim}(${e.inputs.join(", ")}) -> ${showAbs(e.out.abs)}${cost}${frees}`);
+      } else
+        lines.push(
+          `  ${String(i).padStart(3)} ${e.out} = ${e.prim}(${e.inputs.join(", ")}) -> ${showAbs(e.out.abs)}${cost}${frees}`,
+        );
     });
     lines.push(`  outputs: ${this.graph.outputs.join(" ")}`);
     return lines.join("\n");
@@ -84,6 +97,6 @@ export function makePlan(graph: Graph<Node>, bytesPerValue = 4): Plan {
 export function fmt(n: number): string {
   const units = ["", "K", "M", "G", "T", "P"];
   let i = 0;
-  while (Math.abs(n) >= 1000 && i < units.length - 1) (n /= 1000), i++;
+  while (Math.abs(n) >= 1000 && i < units.length - 1) ((n /= 1000), i++);
   return `${i === 0 ? n : n.toFixed(n >= 100 ? 0 : n >= 10 ? 1 : 2)}${units[i]}`;
 }

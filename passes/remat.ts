@@ -55,7 +55,6 @@ export const saveNames = (...names: string[]): RematPolicy => ({
 /** Recomputes everything in backward from the block inputs (the residual stream entering each block). */
 export const saveNothing: RematPolicy = { ...saveNames(BLOCK_INPUT), name: "saveNothing" };
 
-
 /** A cheap op whose recompute never pays to save (movement and constants): always recomputed. */
 const FREE = new Set(["reshape", "literal"]);
 
@@ -71,7 +70,13 @@ export function applyRemat(g: Graph, policy: RematPolicy): Graph {
   const copies = new Map<Var, Var>();
   let nextId = Math.max(...g.inputs.map((v) => v.id), ...g.eqns.map((e) => e.out.id)) + 1;
   const out: Eqn[] = [];
-  const emit = <P extends Prim>(prim: P, inputs: readonly Var[], params: PrimParams[P], abs: AbsVal, name?: string): Var => {
+  const emit = <P extends Prim>(
+    prim: P,
+    inputs: readonly Var[],
+    params: PrimParams[P],
+    abs: AbsVal,
+    name?: string,
+  ): Var => {
     const v = new Var(nextId++, abs);
     out.push({ prim, inputs, params, out: v, meta: { phase: "backward", name } } as Eqn);
     return v;
@@ -123,7 +128,8 @@ export interface SavedResidual {
 export function savedResiduals(g: Graph<Node>, bytesPerValue = 4): SavedResidual[] {
   const fwd = new Map<Var, Eqn>();
   // a fused forward node's saved outputs are named after the body equation that makes them
-  for (const e of g.eqns) if (e.meta.phase === "forward") for (const b of isFused(e) ? e.body.eqns : [e]) fwd.set(b.out, b);
+  for (const e of g.eqns)
+    if (e.meta.phase === "forward") for (const b of isFused(e) ? e.body.eqns : [e]) fwd.set(b.out, b);
   const seen = new Set<Var>();
   const res: SavedResidual[] = [];
   for (const e of g.eqns) {
@@ -132,7 +138,12 @@ export function savedResiduals(g: Graph<Node>, bytesPerValue = 4): SavedResidual
       const d = fwd.get(v);
       if (!d || seen.has(v)) continue;
       seen.add(v);
-      res.push({ name: d.meta.name ?? `${d.prim} ${v}`, prim: d.prim, shape: v.shape, bytes: numel(v.abs.dims) * bytesPerValue });
+      res.push({
+        name: d.meta.name ?? `${d.prim} ${v}`,
+        prim: d.prim,
+        shape: v.shape,
+        bytes: numel(v.abs.dims) * bytesPerValue,
+      });
     }
   }
   return res;

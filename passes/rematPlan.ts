@@ -13,7 +13,12 @@ import { rematGraph, type RematPolicy } from "./remat.ts";
  * fusion then fuses forward, backward and recomputed chains alike. A budget is first resolved into the
  * concrete policy that fits it, or a Left naming the smallest budget that would.
  */
-export function planWithRemat(g: Graph, remat: RematPolicy | undefined, bytesPerValue: number, fusion?: ChainCaps): E.Either<RankfuseError, Plan> {
+export function planWithRemat(
+  g: Graph,
+  remat: RematPolicy | undefined,
+  bytesPerValue: number,
+  fusion?: ChainCaps,
+): E.Either<RankfuseError, Plan> {
   const plan = (h: Graph) => makePlan(fusion ? fuseChains(h, fusion) : h, bytesPerValue);
   if (!remat) return E.right(plan(g));
   if (!isBudget(remat)) return E.right(plan(rematGraph(g, remat)));

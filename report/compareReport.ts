@@ -19,13 +19,36 @@ export interface CompareRow {
   readonly result: TrainResult;
 }
 
-export const TABLE_HEADERS = ["method", "params", "non-emb", "trainable", "train FLOPs/token", "tokens/s", "vs full", "peak memory", "optimizer state", "val loss", "val ppl", "bits/byte"];
+export const TABLE_HEADERS = [
+  "method",
+  "params",
+  "non-emb",
+  "trainable",
+  "train FLOPs/token",
+  "tokens/s",
+  "vs full",
+  "peak memory",
+  "optimizer state",
+  "val loss",
+  "val ppl",
+  "bits/byte",
+];
 
 export function tableRows(rows: readonly CompareRow[]): (string | number)[][] {
   const base = rows.find((r) => r.method === "full")?.result.tokensPerSec;
   return rows.map((r) => [
-    r.method, formatNumber(r.params), formatNumber(r.nonEmbedding), formatNumber(r.trainable), formatNumber(r.trainFlopsPerToken), r.result.tokensPerSec.toFixed(0),
-    base ? `${(r.result.tokensPerSec / base).toFixed(2)}x` : "", `${formatNumber(r.result.peakBytes)}B`, `${formatNumber(r.result.optimizerBytes)}B`, r.result.final.loss.toFixed(4), r.result.final.ppl.toFixed(2), r.result.final.bitsPerByte.toFixed(3),
+    r.method,
+    formatNumber(r.params),
+    formatNumber(r.nonEmbedding),
+    formatNumber(r.trainable),
+    formatNumber(r.trainFlopsPerToken),
+    r.result.tokensPerSec.toFixed(0),
+    base ? `${(r.result.tokensPerSec / base).toFixed(2)}x` : "",
+    `${formatNumber(r.result.peakBytes)}B`,
+    `${formatNumber(r.result.optimizerBytes)}B`,
+    r.result.final.loss.toFixed(4),
+    r.result.final.ppl.toFixed(2),
+    r.result.final.bitsPerByte.toFixed(3),
   ]);
 }
 
@@ -39,18 +62,34 @@ function smooth(points: Point[], alpha = 0.1): Point[] {
 export function writeCompareReport(dir: string, rows: readonly CompareRow[], setup: Record<string, unknown>): string {
   fs.mkdirSync(dir, { recursive: true });
   const train = lineChart({
-    title: "training loss (EMA)", xLabel: "training tokens", yLabel: "loss (nats/token)",
-    series: rows.map((r) => ({ name: r.method, points: smooth(r.result.losses.map((l) => [l.step * r.tokensPerStep, l.loss] as Point)) })),
+    title: "training loss (EMA)",
+    xLabel: "training tokens",
+    yLabel: "loss (nats/token)",
+    series: rows.map((r) => ({
+      name: r.method,
+      points: smooth(r.result.losses.map((l) => [l.step * r.tokensPerStep, l.loss] as Point)),
+    })),
   });
   const val = lineChart({
-    title: "validation loss", xLabel: "training tokens", yLabel: "loss (nats/token)",
-    series: rows.map((r) => ({ name: r.method, points: r.result.evals.map((e) => [e.step * r.tokensPerStep, e.loss] as Point) })),
+    title: "validation loss",
+    xLabel: "training tokens",
+    yLabel: "loss (nats/token)",
+    series: rows.map((r) => ({
+      name: r.method,
+      points: r.result.evals.map((e) => [e.step * r.tokensPerStep, e.loss] as Point),
+    })),
   });
-  const speed = barChart({ title: "training throughput", yLabel: "tokens/s", bars: rows.map((r) => ({ label: r.method, value: r.result.tokensPerSec })) });
+  const speed = barChart({
+    title: "training throughput",
+    yLabel: "tokens/s",
+    bars: rows.map((r) => ({ label: r.method, value: r.result.tokensPerSec })),
+  });
   const md = [
     "# rankfuse compare",
     "",
-    Object.entries(setup).map(([k, v]) => `- ${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`).join("\n"),
+    Object.entries(setup)
+      .map(([k, v]) => `- ${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+      .join("\n"),
     "",
     markdownTable(TABLE_HEADERS, tableRows(rows)),
     "",
@@ -62,8 +101,20 @@ export function writeCompareReport(dir: string, rows: readonly CompareRow[], set
     "![throughput](throughput.svg)",
     "",
   ].join("\n");
-  const files: [string, string][] = [["loss.svg", train], ["val.svg", val], ["throughput.svg", speed], ["report.md", md],
-    ["results.json", JSON.stringify({ setup, rows: rows.map((r) => ({ ...r, result: { ...r.result, losses: r.result.losses } })) }, null, 1)]];
+  const files: [string, string][] = [
+    ["loss.svg", train],
+    ["val.svg", val],
+    ["throughput.svg", speed],
+    ["report.md", md],
+    [
+      "results.json",
+      JSON.stringify(
+        { setup, rows: rows.map((r) => ({ ...r, result: { ...r.result, losses: r.result.losses } })) },
+        null,
+        1,
+      ),
+    ],
+  ];
   for (const [name, text] of files) {
     const w = writeFileAtomic(path.join(dir, name), new TextEncoder().encode(text));
     if (w._tag === "Left") throw new Error(w.left.message);

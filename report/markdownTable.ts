@@ -19,7 +19,9 @@ const looksNumeric = (c: string | number): boolean =>
  * readable too. Short rows are padded; a row longer than the header throws.
  */
 export const markdownTable = (headers: string[], rows: (string | number)[][]): string => {
-  for (const r of rows) if (r.length > headers.length) throw new RangeError(`table row has ${r.length} cells for ${headers.length} headers`);
+  for (const r of rows)
+    if (r.length > headers.length)
+      throw new RangeError(`table row has ${r.length} cells for ${headers.length} headers`);
   const cells = rows.map((r) => headers.map((_, j) => (j < r.length ? cellText(r[j]) : "")));
   const numeric = headers.map((_, j) => {
     const col = rows.map((r) => r[j]).filter((c) => c !== undefined && c !== "");

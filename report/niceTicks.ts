@@ -23,7 +23,8 @@ export const linearAxis = (min: number, max: number, target = 5): Axis => {
     return linearAxis(min - pad, max + pad, target);
   }
   const step = niceStep(max - min, target);
-  const lo = Math.floor(min / step) * step, hi = Math.ceil(max / step) * step;
+  const lo = Math.floor(min / step) * step,
+    hi = Math.ceil(max / step) * step;
   const n = Math.round((hi - lo) / step);
   return { domain: [clean(lo), clean(hi)], ticks: Array.from({ length: n + 1 }, (_, i) => clean(lo + i * step)) };
 };

@@ -23,13 +23,20 @@ export interface Compiled<A, O> {
   readonly plan: Plan;
   readonly backend: Backend<any>;
   /** Runs on host data (one flat typed array per input leaf); input shape and dtype errors are a Left. */
-  run(...args: HostOf<A> extends readonly unknown[] ? HostOf<A> : never): Promise<E.Either<RankfuseError, { out: OutputsOf<O>; stats: RunStats }>>;
+  run(
+    ...args: HostOf<A> extends readonly unknown[] ? HostOf<A> : never
+  ): Promise<E.Either<RankfuseError, { out: OutputsOf<O>; stats: RunStats }>>;
 }
 
 /** `plan` for the backend's caps, then bind: prepares every kernel on the backend. */
-export function compile<const A extends readonly unknown[], O>(fn: (...args: TensorsOf<A>) => O, opts: CompileOptions<A>): E.Either<RankfuseError, Compiled<A, O>> {
+export function compile<const A extends readonly unknown[], O>(
+  fn: (...args: TensorsOf<A>) => O,
+  opts: CompileOptions<A>,
+): E.Either<RankfuseError, Compiled<A, O>> {
   const { backend } = opts;
-  return E.map(({ traced, plan: p }: { traced: Traced; plan: Plan }) => bind<A, O>(traced, p, backend))(plan(fn, { ...opts, caps: backend.caps, target: backend.name }));
+  return E.map(({ traced, plan: p }: { traced: Traced; plan: Plan }) => bind<A, O>(traced, p, backend))(
+    plan(fn, { ...opts, caps: backend.caps, target: backend.name }),
+  );
 }
 
 function bind<A, O>(traced: Traced, p: Plan, backend: Backend<any>): Compiled<A, O> {
@@ -45,7 +52,8 @@ function bind<A, O>(traced: Traced, p: Plan, backend: Backend<any>): Compiled<A,
 }
 
 function checkInputs(t: Traced, args: readonly unknown[]) {
-  const isData = (x: unknown): x is HostData => x instanceof Float32Array || x instanceof Float64Array || x instanceof Int32Array;
+  const isData = (x: unknown): x is HostData =>
+    x instanceof Float32Array || x instanceof Float64Array || x instanceof Int32Array;
   let leaves: HostData[];
   try {
     leaves = flatten(args, isData).leaves;
@@ -53,15 +61,25 @@ function checkInputs(t: Traced, args: readonly unknown[]) {
     return E.left<RankfuseError>({ tag: "InputError", message: `run: ${(e as Error).message}` });
   }
   if (leaves.length !== t.inSpecs.length) {
-    return E.left<RankfuseError>({ tag: "InputError", message: `run: expected ${t.inSpecs.length} input arrays, got ${leaves.length}` });
+    return E.left<RankfuseError>({
+      tag: "InputError",
+      message: `run: expected ${t.inSpecs.length} input arrays, got ${leaves.length}`,
+    });
   }
   const host = [];
   for (const [i, data] of leaves.entries()) {
     const s = t.inSpecs[i]!;
     const n = s.dims.reduce((p, d) => p * d.size, 1);
-    if (data.length !== n) return E.left<RankfuseError>({ tag: "InputError", message: `run: input ${i} ${showShape(s.dims)} needs ${n} values, got ${data.length}` });
+    if (data.length !== n)
+      return E.left<RankfuseError>({
+        tag: "InputError",
+        message: `run: input ${i} ${showShape(s.dims)} needs ${n} values, got ${data.length}`,
+      });
     if ((s.dtype === "int32") !== data instanceof Int32Array) {
-      return E.left<RankfuseError>({ tag: "InputError", message: `run: input ${i} ${showShape(s.dims)} is ${s.dtype}, got a ${data.constructor.name}` });
+      return E.left<RankfuseError>({
+        tag: "InputError",
+        message: `run: input ${i} ${showShape(s.dims)} is ${s.dtype}, got a ${data.constructor.name}`,
+      });
     }
     host.push({ shape: s.dims.map((d) => d.size), dtype: s.dtype, data });
   }

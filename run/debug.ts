@@ -21,7 +21,9 @@ export function debugCompiled(traced: Graph, plan: Plan, backend: Backend<any>):
     plan.launches.forEach((l, i) => {
       if (!isFused(l.eqn)) return;
       const one = backend.prepareFused && backend.caps.fusedKinds?.has(l.eqn.params.kind);
-      out.push(`kernel ${i}: fused.${l.eqn.params.kind} runs ${one ? `as one ${backend.name} kernel` : `as its ${l.eqn.body.eqns.length} parts (no fused kernel here)`}`);
+      out.push(
+        `kernel ${i}: fused.${l.eqn.params.kind} runs ${one ? `as one ${backend.name} kernel` : `as its ${l.eqn.body.eqns.length} parts (no fused kernel here)`}`,
+      );
       const code = level >= 4 ? source?.call(backend, l.eqn) : undefined;
       if (code) out.push(code);
     });

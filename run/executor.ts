@@ -7,14 +7,22 @@ import type { Backend, HostTensor } from "../ir/backend.ts";
 class Profile {
   readonly ms = new Map<string, { ms: number; calls: number; flops: number }>();
   add(l: Launch, ms: number) {
-    const key = process.env.RANKFUSE_PROFILE === "shapes" ? `${l.eqn.prim} ${l.eqn.inputs.map((v) => `[${v.shape}]`).join("")}` : l.eqn.prim;
+    const key =
+      process.env.RANKFUSE_PROFILE === "shapes"
+        ? `${l.eqn.prim} ${l.eqn.inputs.map((v) => `[${v.shape}]`).join("")}`
+        : l.eqn.prim;
     const e = this.ms.get(key) ?? { ms: 0, calls: 0, flops: 0 };
     this.ms.set(key, { ms: e.ms + ms, calls: e.calls + 1, flops: e.flops + l.flops });
   }
   toString(): string {
     const rows = [...this.ms.entries()].sort((a, b) => b[1].ms - a[1].ms);
     const total = rows.reduce((s, [, e]) => s + e.ms, 0);
-    return rows.map(([p, e]) => `${p.padEnd(process.env.RANKFUSE_PROFILE === "shapes" ? 40 : 12)} ${e.ms.toFixed(0).padStart(7)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}% ${String(e.calls).padStart(6)} calls ${(e.flops / e.ms / 1e6).toFixed(1).padStart(7)} GFLOP/s`).join("\n");
+    return rows
+      .map(
+        ([p, e]) =>
+          `${p.padEnd(process.env.RANKFUSE_PROFILE === "shapes" ? 40 : 12)} ${e.ms.toFixed(0).padStart(7)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}% ${String(e.calls).padStart(6)} calls ${(e.flops / e.ms / 1e6).toFixed(1).padStart(7)} GFLOP/s`,
+      )
+      .join("\n");
   }
 }
 export const profile = process.env.RANKFUSE_PROFILE ? new Profile() : null;
@@ -40,7 +48,9 @@ export class Executor<B> {
     this.kernels = plan.launches.map((l) => prepareLaunch(backend, l.eqn));
   }
 
-  async run(inputs: readonly HostTensor[]): Promise<{ outputs: (Float32Array | Float64Array | Int32Array)[]; stats: RunStats }> {
+  async run(
+    inputs: readonly HostTensor[],
+  ): Promise<{ outputs: (Float32Array | Float64Array | Int32Array)[]; stats: RunStats }> {
     const { plan, backend } = this;
     await backend.activate?.();
     const t0 = performance.now();

@@ -3,7 +3,11 @@ import type { Backend } from "../ir/backend.ts";
 
 /** Splices every fused node back into its parts: the graph the chain pass started from. */
 export function lowerFused(g: Graph<Node>): Graph {
-  return new Graph(g.inputs, g.eqns.flatMap((e) => (isFused(e) ? e.body.eqns : [e])), g.outputs);
+  return new Graph(
+    g.inputs,
+    g.eqns.flatMap((e) => (isFused(e) ? e.body.eqns : [e])),
+    g.outputs,
+  );
 }
 
 /** One launch as the executor runs it: input buffers in, one buffer per output out. */
@@ -19,7 +23,8 @@ export function prepareLaunch<B>(backend: Backend<B>, node: Node): LaunchKernel<
     const k = backend.prepare(node);
     return (inputs) => [backend.dispatch(k, inputs)];
   }
-  if (backend.prepareFused && backend.caps.fusedChains && backend.caps.fusedKinds?.has(node.params.kind)) return backend.prepareFused(node);
+  if (backend.prepareFused && backend.caps.fusedChains && backend.caps.fusedKinds?.has(node.params.kind))
+    return backend.prepareFused(node);
   return byParts(backend, node);
 }
 
@@ -31,7 +36,13 @@ function byParts<B>(backend: Backend<B>, node: FusedEqn): LaunchKernel<B> {
   return (inputs) => {
     const env = new Map<Var, B>(node.inputs.map((v, i) => [v, inputs[i]!]));
     steps.forEach(({ e, k }, i) => {
-      env.set(e.out, backend.dispatch(k, e.inputs.map((v) => env.get(v)!)));
+      env.set(
+        e.out,
+        backend.dispatch(
+          k,
+          e.inputs.map((v) => env.get(v)!),
+        ),
+      );
       for (const v of new Set(e.inputs)) if (last.get(v) === i && !keep.has(v)) backend.free(env.get(v)!);
     });
     return node.outs.map((v) => env.get(v)!);

@@ -36,19 +36,29 @@ export interface Planned {
  * Traces `fn`, checks the caps cover every primitive, applies the remat policy, fuses and plans: the
  * whole of compilation that needs no backend (`rankfuse inspect`, memory predictions, tests).
  */
-export function plan<const A extends readonly unknown[]>(fn: (...args: TensorsOf<A>) => unknown, opts: PlanOptions<A>): E.Either<RankfuseError, Planned> {
+export function plan<const A extends readonly unknown[]>(
+  fn: (...args: TensorsOf<A>) => unknown,
+  opts: PlanOptions<A>,
+): E.Either<RankfuseError, Planned> {
   const { caps, target = "target" } = opts;
   return pipe(
     trace(fn, opts.args, opts.dims),
     E.flatMap((traced) => {
       const missing = caps && traced.graph.eqns.find((e) => !caps.prims.has(e.prim));
       return missing
-        ? E.left<RankfuseError>({ tag: "UnsupportedOp", op: missing.prim, backend: target, message: `op ${missing.prim} has no kernel on the ${target} backend` })
+        ? E.left<RankfuseError>({
+            tag: "UnsupportedOp",
+            op: missing.prim,
+            backend: target,
+            message: `op ${missing.prim} has no kernel on the ${target} backend`,
+          })
         : E.right(traced);
     }),
     E.flatMap((traced) => {
       const fusion = caps ? chainCapsOf(caps, opts.fusion ?? true) : undefined;
-      return E.map((p: Plan) => ({ traced, plan: p }))(planWithRemat(traced.graph, opts.remat, caps?.float64 ? 8 : 4, fusion));
+      return E.map((p: Plan) => ({ traced, plan: p }))(
+        planWithRemat(traced.graph, opts.remat, caps?.float64 ? 8 : 4, fusion),
+      );
     }),
   );
 }

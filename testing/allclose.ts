@@ -14,7 +14,8 @@ export interface Tolerance {
 /** Largest violation of |a - b| <= atol + rtol * |b| over two arrays, or null when all are close. */
 export function allcloseViolation(a: ArrayLike<number>, b: ArrayLike<number>, rtol = 1e-3, atol = 1e-4): string | null {
   if (a.length !== b.length) return `lengths differ: ${a.length} vs ${b.length}`;
-  let worst: string | null = null, worstExcess = 0;
+  let worst: string | null = null,
+    worstExcess = 0;
   for (let i = 0; i < a.length; i++) {
     const excess = Math.abs(a[i]! - b[i]!) - (atol + rtol * Math.abs(b[i]!));
     if (!(excess <= 0) && (worst === null || excess > worstExcess)) {
@@ -33,7 +34,11 @@ export const allclose = (actual: ArrayLike<number>, expected: ArrayLike<number>,
  * Throws an Error naming the worst element (and `what`, when given) unless every element of `actual`
  * is close to `expected`; for tests, where the message is the report.
  */
-export function assertAllclose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance & { readonly what?: string } = {}): void {
+export function assertAllclose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: Tolerance & { readonly what?: string } = {},
+): void {
   const bad = allcloseViolation(actual, expected, tol.rtol, tol.atol);
   if (bad !== null) {
     const { rtol = 1e-3, atol = 1e-4 } = tol;

@@ -46,7 +46,8 @@ export interface DirectionalDerivatives {
 /** A scalar function of a parameter pytree (the first argument, differentiated) and further inputs. */
 export type ScalarFn<A extends readonly unknown[]> = (...args: TensorsOf<A>) => Tensor<readonly []>;
 
-const isData = (x: unknown): x is HostData => x instanceof Float32Array || x instanceof Float64Array || x instanceof Int32Array;
+const isData = (x: unknown): x is HostData =>
+  x instanceof Float32Array || x instanceof Float64Array || x instanceof Int32Array;
 
 /** A compiled function seen through its flat host interface. */
 type Runnable = { run(...host: unknown[]): Promise<E.Either<RankfuseError, { out: unknown }>> };
@@ -67,7 +68,10 @@ export async function directionalDerivatives<const A extends readonly [unknown, 
     unwrap(compile(g as (...xs: TensorsOf<A>) => unknown, { args, backend: be, dims })) as unknown as Runnable;
   const run = async (c: Runnable, host: readonly unknown[]): Promise<unknown> => unwrap(await c.run(...host)).out;
 
-  const [, gradTree] = (await run(compileOn((p, ...rest) => valueAndGrad(fn)(p, ...rest), backend), inputs as readonly unknown[])) as [unknown, unknown];
+  const [, gradTree] = (await run(
+    compileOn((p, ...rest) => valueAndGrad(fn)(p, ...rest), backend),
+    inputs as readonly unknown[],
+  )) as [unknown, unknown];
   const grads = flatten(gradTree, isData).leaves.map((g) => Float64Array.from(g));
 
   const nParams = flatten(args[0], isSpec).leaves.length;
@@ -75,10 +79,14 @@ export async function directionalDerivatives<const A extends readonly [unknown, 
   const params = leaves.slice(0, nParams);
   const rest = leaves.slice(nParams).map((x) => (x instanceof Int32Array ? x : Float64Array.from(x)));
   const rng = Rng.fromSeed(seed);
-  const v = params.map((p) => (p instanceof Int32Array ? new Float64Array(p.length) : Float64Array.from(p, () => rng.normal())));
+  const v = params.map((p) =>
+    p instanceof Int32Array ? new Float64Array(p.length) : Float64Array.from(p, () => rng.normal()),
+  );
   const loss = compileOn(fn, referenceBackend());
   const at = async (s: number): Promise<number> => {
-    const shifted = params.map((p, i) => (p instanceof Int32Array ? p : Float64Array.from(p, (x, j) => x + s * h * v[i]![j]!)));
+    const shifted = params.map((p, i) =>
+      p instanceof Int32Array ? p : Float64Array.from(p, (x, j) => x + s * h * v[i]![j]!),
+    );
     return ((await run(loss, unflatten(def, [...shifted, ...rest]) as unknown[])) as Float64Array)[0]!;
   };
   return { analytic: dot(grads, v), numeric: await centralDifference4(at, h), scale: absDot(grads, v) };

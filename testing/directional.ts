@@ -9,7 +9,11 @@ import type { Rng } from "../util/rng.ts";
  * A random direction with each tensor's entries at that tensor's own scale (RMS), so h is a relative
  * step; zero on the tensors `along` leaves out, which draw no random numbers.
  */
-export function rmsDirection(p: readonly Float64Array[], rng: Rng, along: (i: number) => boolean = () => true): Float64Array[] {
+export function rmsDirection(
+  p: readonly Float64Array[],
+  rng: Rng,
+  along: (i: number) => boolean = () => true,
+): Float64Array[] {
   return p.map((a, i) => {
     if (!along(i)) return new Float64Array(a.length);
     const rms = Math.sqrt(a.reduce((s, x) => s + x * x, 0) / a.length);
@@ -18,7 +22,8 @@ export function rmsDirection(p: readonly Float64Array[], rng: Rng, along: (i: nu
 }
 
 /** p + h·v, tensor by tensor. */
-export const shifted = (p: readonly Float64Array[], v: readonly Float64Array[], h: number): Float64Array[] => p.map((a, i) => a.map((x, j) => x + h * v[i]![j]!));
+export const shifted = (p: readonly Float64Array[], v: readonly Float64Array[], h: number): Float64Array[] =>
+  p.map((a, i) => a.map((x, j) => x + h * v[i]![j]!));
 
 /** Fourth-order central difference of f(s) = loss(p + s·h·v) at s = 0 (error O(h⁴)). */
 export async function centralDifference4(f: (s: number) => Promise<number>, h: number): Promise<number> {
@@ -26,6 +31,8 @@ export async function centralDifference4(f: (s: number) => Promise<number>, h: n
 }
 
 /** ⟨g, v⟩ over all tensors: the analytic directional derivative. */
-export const dot = (g: readonly Float64Array[], v: readonly Float64Array[]) => g.reduce((s, gi, i) => s + gi.reduce((u, x, j) => u + x * v[i]![j]!, 0), 0);
+export const dot = (g: readonly Float64Array[], v: readonly Float64Array[]) =>
+  g.reduce((s, gi, i) => s + gi.reduce((u, x, j) => u + x * v[i]![j]!, 0), 0);
 /** Σ|g·v|: the size of the directional derivative before cancellation, the scale its error is relative to. */
-export const absDot = (g: readonly Float64Array[], v: readonly Float64Array[]) => g.reduce((s, gi, i) => s + gi.reduce((u, x, j) => u + Math.abs(x * v[i]![j]!), 0), 0);
+export const absDot = (g: readonly Float64Array[], v: readonly Float64Array[]) =>
+  g.reduce((s, gi, i) => s + gi.reduce((u, x, j) => u + Math.abs(x * v[i]![j]!), 0), 0);

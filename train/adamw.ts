@@ -60,7 +60,8 @@ export class AdamW {
     if (this.decayMask.length !== shapes.length) {
       throw new RangeError(`decayMask has ${this.decayMask.length} entries for ${shapes.length} params`);
     }
-    for (const b of [this.beta1, this.beta2]) if (!(b >= 0 && b < 1)) throw new RangeError(`AdamW betas must be in [0, 1), got ${b}`);
+    for (const b of [this.beta1, this.beta2])
+      if (!(b >= 0 && b < 1)) throw new RangeError(`AdamW betas must be in [0, 1), got ${b}`);
     this.m = shapes.map((s) => new Float32Array(elementCount(s)));
     this.v = shapes.map((s) => new Float32Array(elementCount(s)));
   }
@@ -71,7 +72,8 @@ export class AdamW {
    * user must hear about rather than get a crash or silent misalignment.
    */
   static restore(shapes: number[][], state: AdamState, opts: AdamWOptions = {}): E.Either<TrainError, AdamW> {
-    const bad = (msg: string) => E.left(trainError("CheckpointError", `optimizer state does not fit this model: ${msg}`));
+    const bad = (msg: string) =>
+      E.left(trainError("CheckpointError", `optimizer state does not fit this model: ${msg}`));
     if (!Number.isSafeInteger(state.step) || state.step < 0) return bad(`invalid step ${state.step}`);
     if (state.m.length !== shapes.length || state.v.length !== shapes.length) {
       return bad(`it has ${state.m.length} moment tensors, the model has ${shapes.length} params`);
@@ -101,7 +103,9 @@ export class AdamW {
    */
   step(params: Float32Array[], grads: Float32Array[], lr: number = this.lr, skip?: readonly boolean[]): void {
     if (params.length !== this.m.length || grads.length !== this.m.length) {
-      throw new RangeError(`AdamW.step: expected ${this.m.length} params and grads, got ${params.length} and ${grads.length}`);
+      throw new RangeError(
+        `AdamW.step: expected ${this.m.length} params and grads, got ${params.length} and ${grads.length}`,
+      );
     }
     this.t += 1;
     const { beta1: b1, beta2: b2, eps } = this;
@@ -109,9 +113,14 @@ export class AdamW {
     const sqrtBc2 = Math.sqrt(1 - b2 ** this.t);
     for (let i = 0; i < params.length; i++) {
       if (skip?.[i]) continue;
-      const p = params[i], g = grads[i], m = this.m[i], v = this.v[i];
+      const p = params[i],
+        g = grads[i],
+        m = this.m[i],
+        v = this.v[i];
       if (p.length !== m.length || g.length !== m.length) {
-        throw new RangeError(`AdamW.step: param ${i} has ${p.length} values and ${g.length} grads, expected ${m.length}`);
+        throw new RangeError(
+          `AdamW.step: param ${i} has ${p.length} values and ${g.length} grads, expected ${m.length}`,
+        );
       }
       const decay = this.decayMask[i] ? 1 - lr * this.weightDecay : 1;
       if (this.kernel) {
@@ -139,7 +148,8 @@ export class AdamW {
    */
   resetState(indices: number[], keep?: (i: number, j: number) => boolean): void {
     for (const i of indices) {
-      const m = this.m[i], v = this.v[i];
+      const m = this.m[i],
+        v = this.v[i];
       if (!m) throw new RangeError(`AdamW.resetState: no param ${i}`);
       if (!keep) {
         m.fill(0);

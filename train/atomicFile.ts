@@ -14,8 +14,14 @@ import { sha256Hex } from "../util/hash.ts";
 const fsyncDir = (dir: string): void => {
   try {
     const fd = fs.openSync(dir, "r");
-    try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-  } catch { /* not supported here (e.g. Windows); the data file itself was fsynced */ }
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    /* not supported here (e.g. Windows); the data file itself was fsynced */
+  }
 };
 
 /**
@@ -33,7 +39,7 @@ export const writeFileAtomic = (
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, "wx");
-    for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+    for (let off = 0; off < bytes.length;) off += fs.writeSync(fd, bytes, off, bytes.length - off);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
@@ -41,8 +47,17 @@ export const writeFileAtomic = (
     fsyncDir(dir);
     return E.right(undefined);
   } catch (cause) {
-    if (fd !== undefined) try { fs.closeSync(fd); } catch { /* already failing */ }
-    try { fs.unlinkSync(tmp); } catch { /* temp file may never have been created */ }
+    if (fd !== undefined)
+      try {
+        fs.closeSync(fd);
+      } catch {
+        /* already failing */
+      }
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      /* temp file may never have been created */
+    }
     return E.left(trainError(tag, `cannot write ${file}: ${causeMessage(cause)}`));
   }
 };
@@ -54,8 +69,14 @@ type Checksum = { algorithm: "sha256"; bytes: number; sha256: string };
 
 const isChecksum = (x: unknown): x is Checksum => {
   const c = x as Partial<Checksum> | null;
-  return typeof c === "object" && c !== null && c.algorithm === "sha256" &&
-    Number.isSafeInteger(c.bytes) && typeof c.sha256 === "string" && /^[0-9a-f]{64}$/.test(c.sha256);
+  return (
+    typeof c === "object" &&
+    c !== null &&
+    c.algorithm === "sha256" &&
+    Number.isSafeInteger(c.bytes) &&
+    typeof c.sha256 === "string" &&
+    /^[0-9a-f]{64}$/.test(c.sha256)
+  );
 };
 
 /**
@@ -70,7 +91,8 @@ export const writeVerified = (
 ): E.Either<TrainError, void> => {
   const sum: Checksum = { algorithm: "sha256", bytes: bytes.length, sha256: sha256Hex(bytes) };
   return E.flatMap(writeFileAtomic(file, bytes, tag), () =>
-    writeFileAtomic(checksumPath(file), new TextEncoder().encode(JSON.stringify(sum) + "\n"), tag));
+    writeFileAtomic(checksumPath(file), new TextEncoder().encode(JSON.stringify(sum) + "\n"), tag),
+  );
 };
 
 /**

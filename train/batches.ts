@@ -24,16 +24,25 @@ export type Batch = { inputs: Int32Array; targets: Int32Array };
  * resume with a different batch size. The other fields pin the data and
  * order the state belongs to.
  */
-export type SamplerState = { version: 1; seed: number; seqLen: number; tokenCount: number; epoch: number; cursor: number };
+export type SamplerState = {
+  version: 1;
+  seed: number;
+  seqLen: number;
+  tokenCount: number;
+  epoch: number;
+  cursor: number;
+};
 
 const dataError = (message: string) => E.left(trainError("DataError", message));
 
 const isPositiveInt = (x: number) => Number.isSafeInteger(x) && x > 0;
 
 const checkOptions = (tokens: Int32Array, o: SamplerOptions): E.Either<TrainError, SamplerOptions> => {
-  if (!isPositiveInt(o.seqLen) || !isPositiveInt(o.batch)) return dataError(`seqLen and batch must be positive integers, got ${o.seqLen} and ${o.batch}`);
+  if (!isPositiveInt(o.seqLen) || !isPositiveInt(o.batch))
+    return dataError(`seqLen and batch must be positive integers, got ${o.seqLen} and ${o.batch}`);
   if (!Number.isSafeInteger(o.seed)) return dataError(`seed must be an integer, got ${o.seed}`);
-  if (tokens.length < o.seqLen + 1) return dataError(`only ${tokens.length} tokens; need at least seqLen + 1 = ${o.seqLen + 1} for one window`);
+  if (tokens.length < o.seqLen + 1)
+    return dataError(`only ${tokens.length} tokens; need at least seqLen + 1 = ${o.seqLen + 1} for one window`);
   return E.right(o);
 };
 
@@ -56,14 +65,20 @@ export class BatchSampler {
   private order = new Uint32Array(0);
 
   /** Throws on invalid options or too few tokens; use `create` when those come from the user. */
-  constructor(private readonly tokens: Int32Array, private readonly opts: SamplerOptions) {
+  constructor(
+    private readonly tokens: Int32Array,
+    private readonly opts: SamplerOptions,
+  ) {
     const ok = checkOptions(tokens, opts);
     if (E.isLeft(ok)) throw new RangeError(ok.left.message);
     this.startEpoch(0);
   }
 
   static create(tokens: Int32Array, opts: SamplerOptions): E.Either<TrainError, BatchSampler> {
-    return pipe(checkOptions(tokens, opts), E.map(() => new BatchSampler(tokens, opts)));
+    return pipe(
+      checkOptions(tokens, opts),
+      E.map(() => new BatchSampler(tokens, opts)),
+    );
   }
 
   /**
@@ -75,9 +90,16 @@ export class BatchSampler {
     return E.flatMap(BatchSampler.create(tokens, opts), (s) => {
       if (state?.version !== 1) return dataError("sampler state has an unknown version");
       const mismatch = (["seed", "seqLen"] as const).find((k) => state[k] !== opts[k]);
-      if (mismatch) return dataError(`sampler state was taken with ${mismatch}=${state[mismatch]}, but this run uses ${opts[mismatch]}`);
-      if (state.tokenCount !== tokens.length) return dataError(`sampler state was taken on ${state.tokenCount} tokens, but the data now has ${tokens.length}`);
-      if (!Number.isSafeInteger(state.epoch) || state.epoch < 0) return dataError(`sampler state has invalid epoch ${state.epoch}`);
+      if (mismatch)
+        return dataError(
+          `sampler state was taken with ${mismatch}=${state[mismatch]}, but this run uses ${opts[mismatch]}`,
+        );
+      if (state.tokenCount !== tokens.length)
+        return dataError(
+          `sampler state was taken on ${state.tokenCount} tokens, but the data now has ${tokens.length}`,
+        );
+      if (!Number.isSafeInteger(state.epoch) || state.epoch < 0)
+        return dataError(`sampler state has invalid epoch ${state.epoch}`);
       s.startEpoch(state.epoch);
       if (!Number.isSafeInteger(state.cursor) || state.cursor < 0 || state.cursor > s.order.length) {
         return dataError(`sampler state has invalid cursor ${state.cursor} (epoch has ${s.order.length} windows)`);
@@ -125,13 +147,20 @@ export class BatchSampler {
  * windows spread evenly over the whole token stream (not just its start),
  * identical on every call so losses are comparable across steps and runs.
  */
-export const evalWindows = (tokens: Int32Array, seqLen: number, batch: number, maxBatches: number): E.Either<TrainError, Batch[]> =>
+export const evalWindows = (
+  tokens: Int32Array,
+  seqLen: number,
+  batch: number,
+  maxBatches: number,
+): E.Either<TrainError, Batch[]> =>
   E.flatMap(checkOptions(tokens, { seqLen, batch, seed: 0 }), () => {
     if (!isPositiveInt(maxBatches)) return dataError(`maxBatches must be a positive integer, got ${maxBatches}`);
     const windows = Math.floor((tokens.length - 1) / seqLen);
     const count = Math.min(windows - (windows % batch), batch * maxBatches);
     if (count === 0) {
-      return dataError(`validation split has ${tokens.length} tokens; need at least batch * seqLen + 1 = ${batch * seqLen + 1}`);
+      return dataError(
+        `validation split has ${tokens.length} tokens; need at least batch * seqLen + 1 = ${batch * seqLen + 1}`,
+      );
     }
     const batches: Batch[] = [];
     for (let w = 0; w < count; w++) {

@@ -55,7 +55,12 @@ const fail = (message: string) => E.left(trainError("CheckpointError", message))
 const encodeCheckpoint = (c: Checkpoint): Uint8Array => {
   const { names, shapes, values } = c.params;
   if (new Set(names).size !== names.length) throw new RangeError("checkpoint: duplicate param names");
-  if (shapes.length !== names.length || values.length !== names.length || c.adam.m.length !== names.length || c.adam.v.length !== names.length) {
+  if (
+    shapes.length !== names.length ||
+    values.length !== names.length ||
+    c.adam.m.length !== names.length ||
+    c.adam.v.length !== names.length
+  ) {
     throw new RangeError("checkpoint: params, shapes, values and Adam moments must have one entry per name");
   }
   const tensors: Record<string, TensorInput> = {};
@@ -66,7 +71,8 @@ const encodeCheckpoint = (c: Checkpoint): Uint8Array => {
   });
   const scheme = c.scheme;
   if (scheme) {
-    for (const [key, t] of Object.entries(scheme.tensors)) tensors[`scheme/${key}`] = { dtype: "F32", shape: [...t.shape], data: t.data };
+    for (const [key, t] of Object.entries(scheme.tensors))
+      tensors[`scheme/${key}`] = { dtype: "F32", shape: [...t.shape], data: t.data };
   }
   return encodeSafetensors(tensors, {
     ...(scheme ? { scheme: JSON.stringify({ keys: Object.keys(scheme.tensors), meta: scheme.meta ?? null }) } : {}),
@@ -89,12 +95,20 @@ const encodeCheckpoint = (c: Checkpoint): Uint8Array => {
  * it is recreated, so a crash here still leaves the current pair intact.
  */
 const keepPrevious = (dir: string): E.Either<TrainError, void> => {
-  const file = checkpointPath(dir), prev = prevCheckpointPath(dir);
+  const file = checkpointPath(dir),
+    prev = prevCheckpointPath(dir);
   if (!fs.existsSync(file) || E.isLeft(readVerified(file))) return E.right(undefined);
   try {
-    for (const [from, to] of [[file, prev], [checksumPath(file), checksumPath(prev)]]) {
+    for (const [from, to] of [
+      [file, prev],
+      [checksumPath(file), checksumPath(prev)],
+    ]) {
       fs.rmSync(to, { force: true });
-      try { fs.linkSync(from, to); } catch { fs.copyFileSync(from, to); }
+      try {
+        fs.linkSync(from, to);
+      } catch {
+        fs.copyFileSync(from, to);
+      }
     }
     return E.right(undefined);
   } catch (cause) {
@@ -134,18 +148,27 @@ const jsonField = (file: string, meta: Record<string, string>, key: string): E.E
 
 const count = (file: string, meta: Record<string, string>, key: string): E.Either<TrainError, number> =>
   E.flatMap(jsonField(file, meta, key), (n) =>
-    Number.isSafeInteger(n) && (n as number) >= 0 ? E.right(n as number) : fail(`checkpoint ${file} has invalid "${key}" ${meta[key]}`));
+    Number.isSafeInteger(n) && (n as number) >= 0
+      ? E.right(n as number)
+      : fail(`checkpoint ${file} has invalid "${key}" ${meta[key]}`),
+  );
 
 const isSamplerState = (x: unknown): x is SamplerState =>
-  typeof x === "object" && x !== null && (x as SamplerState).version === 1 &&
-  (["seed", "seqLen", "tokenCount", "epoch", "cursor"] as const).every((k) => Number.isSafeInteger((x as SamplerState)[k]));
+  typeof x === "object" &&
+  x !== null &&
+  (x as SamplerState).version === 1 &&
+  (["seed", "seqLen", "tokenCount", "epoch", "cursor"] as const).every((k) =>
+    Number.isSafeInteger((x as SamplerState)[k]),
+  );
 
 const isStringArray = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === "string");
 
 /** Check the format tag, then the config (before anything else can fail confusingly on a different model). */
 const checkHeader = (file: string, meta: Record<string, string>, expectConfig?: string): E.Either<TrainError, void> => {
   if (meta.format !== CHECKPOINT_FORMAT) {
-    return fail(`${file} is not a rankfuse checkpoint: format tag is ${JSON.stringify(meta.format ?? null)}, expected "${CHECKPOINT_FORMAT}"`);
+    return fail(
+      `${file} is not a rankfuse checkpoint: format tag is ${JSON.stringify(meta.format ?? null)}, expected "${CHECKPOINT_FORMAT}"`,
+    );
   }
   if (typeof meta.config !== "string") return fail(`checkpoint ${file} has no "config" metadata`);
   const diffs = expectConfig === undefined ? [] : configDifferences(meta.config, expectConfig);
@@ -154,12 +177,17 @@ const checkHeader = (file: string, meta: Record<string, string>, expectConfig?: 
 
 /** Collect the F32 tensors of every param, in the stored order, checking moments match their param's shape. */
 const readTensors = (file: string, names: string[], tensors: Record<string, Tensor>) => {
-  const missing = names.flatMap((n) => [`param/${n}`, `adam.m/${n}`, `adam.v/${n}`]).filter((k) => tensors[k] === undefined);
+  const missing = names
+    .flatMap((n) => [`param/${n}`, `adam.m/${n}`, `adam.v/${n}`])
+    .filter((k) => tensors[k] === undefined);
   if (missing.length > 0) {
     const shown = missing.slice(0, 5).join(", ") + (missing.length > 5 ? `, … (${missing.length} in all)` : "");
     return fail(`checkpoint ${file} is missing tensors: ${shown}`);
   }
-  const shapes: number[][] = [], values: Float32Array[] = [], m: Float32Array[] = [], v: Float32Array[] = [];
+  const shapes: number[][] = [],
+    values: Float32Array[] = [],
+    m: Float32Array[] = [],
+    v: Float32Array[] = [];
   for (const n of names) {
     const [p, mm, vv] = [`param/${n}`, `adam.m/${n}`, `adam.v/${n}`].map((k) => tensors[k]);
     const wrong = [p, mm, vv].find((t) => t.dtype !== "F32" || t.shape.join() !== p.shape.join());
@@ -173,15 +201,21 @@ const readTensors = (file: string, names: string[], tensors: Record<string, Tens
 };
 
 /** The scheme section, when the checkpoint has one: every listed tensor must be there, as F32. */
-const readScheme = (file: string, meta: Record<string, string>, tensors: Record<string, Tensor>): E.Either<TrainError, SchemeState | undefined> => {
+const readScheme = (
+  file: string,
+  meta: Record<string, string>,
+  tensors: Record<string, Tensor>,
+): E.Either<TrainError, SchemeState | undefined> => {
   if (meta.scheme === undefined) return E.right(undefined);
   return E.flatMap(jsonField(file, meta, "scheme"), (x) => {
     const s = x as { keys?: unknown; meta?: unknown };
-    if (typeof s !== "object" || s === null || !isStringArray(s.keys)) return fail(`checkpoint ${file} has malformed "scheme" metadata`);
+    if (typeof s !== "object" || s === null || !isStringArray(s.keys))
+      return fail(`checkpoint ${file} has malformed "scheme" metadata`);
     const out: Record<string, { shape: number[]; data: Float32Array }> = {};
     for (const k of s.keys) {
       const t = tensors[`scheme/${k}`];
-      if (!t || t.dtype !== "F32") return fail(`checkpoint ${file} is missing the training scheme's tensor "scheme/${k}"`);
+      if (!t || t.dtype !== "F32")
+        return fail(`checkpoint ${file} is missing the training scheme's tensor "scheme/${k}"`);
       out[k] = { shape: t.shape, data: t.data as Float32Array };
     }
     return E.right({ tensors: out, meta: s.meta ?? null });
@@ -199,32 +233,52 @@ export const loadCheckpoint = (dir: string, expectConfig?: string): E.Either<Tra
   return pipe(
     readVerified(file),
     E.mapLeft((e) => trainError("CheckpointError", e.message + prevHint(dir))),
-    E.flatMap((bytes) => pipe(decodeSafetensors(bytes), E.mapLeft((e) =>
-      trainError("CheckpointError", `checkpoint ${file} is not a valid safetensors file: ${e.message}${prevHint(dir)}`)))),
-    E.flatMap(({ tensors, metadata: meta }) => pipe(
-      checkHeader(file, meta, expectConfig),
-      E.flatMap(() => E.Do),
-      E.bind("step", () => count(file, meta, "step")),
-      E.bind("adamStep", () => count(file, meta, "adam.step")),
-      E.bind("names", () => E.flatMap(jsonField(file, meta, "params"), (x) =>
-        isStringArray(x) ? E.right(x) : fail(`checkpoint ${file} has malformed "params" metadata`))),
-      E.bind("rng", () => E.flatMap(jsonField(file, meta, "rng"), (x) =>
-        isRngState(x) ? E.right(x) : fail(`checkpoint ${file} has an invalid rng state`))),
-      E.bind("sampler", () => E.flatMap(jsonField(file, meta, "sampler"), (x) =>
-        isSamplerState(x) ? E.right(x) : fail(`checkpoint ${file} has an invalid sampler state`))),
-      E.bind("extra", () => jsonField(file, meta, "extra")),
-      E.bind("t", ({ names }) => readTensors(file, names, tensors)),
-      E.bind("scheme", () => readScheme(file, meta, tensors)),
-      E.map(({ step, adamStep, names, rng, sampler, extra, t, scheme }): Checkpoint => ({
-        config: meta.config,
-        step,
-        params: { names, shapes: t.shapes, values: t.values },
-        adam: { step: adamStep, m: t.m, v: t.v },
-        rng,
-        sampler,
-        extra,
-        ...(scheme ? { scheme } : {}),
-      })),
-    )),
+    E.flatMap((bytes) =>
+      pipe(
+        decodeSafetensors(bytes),
+        E.mapLeft((e) =>
+          trainError(
+            "CheckpointError",
+            `checkpoint ${file} is not a valid safetensors file: ${e.message}${prevHint(dir)}`,
+          ),
+        ),
+      ),
+    ),
+    E.flatMap(({ tensors, metadata: meta }) =>
+      pipe(
+        checkHeader(file, meta, expectConfig),
+        E.flatMap(() => E.Do),
+        E.bind("step", () => count(file, meta, "step")),
+        E.bind("adamStep", () => count(file, meta, "adam.step")),
+        E.bind("names", () =>
+          E.flatMap(jsonField(file, meta, "params"), (x) =>
+            isStringArray(x) ? E.right(x) : fail(`checkpoint ${file} has malformed "params" metadata`),
+          ),
+        ),
+        E.bind("rng", () =>
+          E.flatMap(jsonField(file, meta, "rng"), (x) =>
+            isRngState(x) ? E.right(x) : fail(`checkpoint ${file} has an invalid rng state`),
+          ),
+        ),
+        E.bind("sampler", () =>
+          E.flatMap(jsonField(file, meta, "sampler"), (x) =>
+            isSamplerState(x) ? E.right(x) : fail(`checkpoint ${file} has an invalid sampler state`),
+          ),
+        ),
+        E.bind("extra", () => jsonField(file, meta, "extra")),
+        E.bind("t", ({ names }) => readTensors(file, names, tensors)),
+        E.bind("scheme", () => readScheme(file, meta, tensors)),
+        E.map(({ step, adamStep, names, rng, sampler, extra, t, scheme }): Checkpoint => ({
+          config: meta.config,
+          step,
+          params: { names, shapes: t.shapes, values: t.values },
+          adam: { step: adamStep, m: t.m, v: t.v },
+          rng,
+          sampler,
+          extra,
+          ...(scheme ? { scheme } : {}),
+        })),
+      ),
+    ),
   );
 };

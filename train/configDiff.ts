@@ -8,8 +8,13 @@
 export const canonicalJson = (x: unknown): string =>
   JSON.stringify(x, (_k, v: unknown) =>
     v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
-      : v) ?? "undefined";
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, (v as Record<string, unknown>)[k]]),
+        )
+      : v,
+  ) ?? "undefined";
 
 const MAX_SHOWN = 80;
 
@@ -35,16 +40,20 @@ const isPlainObject = (x: unknown): x is Record<string, unknown> =>
  * equal as JSON. Non-object or unparsable configs are compared whole.
  */
 export const configDifferences = (saved: string, current: string): string[] => {
-  const a = parse(saved), b = parse(current);
+  const a = parse(saved),
+    b = parse(current);
   if (!a.ok || !b.ok) {
-    return saved === current ? [] : [`checkpoint was made with config ${show(saved)}, this run has config ${show(current)}`];
+    return saved === current
+      ? []
+      : [`checkpoint was made with config ${show(saved)}, this run has config ${show(current)}`];
   }
   if (!isPlainObject(a.value) || !isPlainObject(b.value)) {
     return canonicalJson(a.value) === canonicalJson(b.value)
       ? []
       : [`checkpoint was made with config ${show(a.value)}, this run has config ${show(b.value)}`];
   }
-  const x = a.value, y = b.value;
+  const x = a.value,
+    y = b.value;
   const keys = [...new Set([...Object.keys(x), ...Object.keys(y)])].sort();
   return keys
     .filter((k) => canonicalJson(x[k]) !== canonicalJson(y[k]))

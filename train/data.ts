@@ -18,7 +18,11 @@ export interface LoadedData extends TrainData {
  * `bytesPerToken` (UTF-8 bytes of validation text per validation token) turns nats per token into
  * bits per byte, which compares across tokenizers.
  */
-export async function loadData(opts: { data?: string; tokenizer?: string; cacheDir?: string }): Promise<E.Either<TrainError, LoadedData>> {
+export async function loadData(opts: {
+  data?: string;
+  tokenizer?: string;
+  cacheDir?: string;
+}): Promise<E.Either<TrainError, LoadedData>> {
   const tok = await tokenizerByName(opts.tokenizer ?? "bytes");
   if (E.isLeft(tok)) return tok;
   const corpus = loadCorpus(opts.data ? { data: opts.data } : {});

@@ -19,12 +19,10 @@ export type TrainError = { tag: TrainErrorTag; message: string };
 export const trainError = (tag: TrainErrorTag, message: string): TrainError => ({ tag, message });
 
 /** One readable line: multi-line messages are folded so logs stay greppable. */
-export const renderTrainError = (e: TrainError): string =>
-  `${e.tag}: ${e.message.replace(/\s*\n\s*/g, " ")}`;
+export const renderTrainError = (e: TrainError): string => `${e.tag}: ${e.message.replace(/\s*\n\s*/g, " ")}`;
 
 /** The message of anything caught, for wrapping Node I/O failures into a TrainError. */
-export const causeMessage = (cause: unknown): string =>
-  cause instanceof Error ? cause.message : String(cause);
+export const causeMessage = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause));
 
 /** Errors of a training run: from compiling and running (RankfuseError) or from data and files (TrainError). */
 export type RunError = RankfuseError | TrainError;
@@ -32,4 +30,5 @@ export type RunError = RankfuseError | TrainError;
 const trainTags: ReadonlySet<string> = new Set(TRAIN_ERROR_TAGS);
 
 /** One readable line for either kind of run error. */
-export const renderRunError = (e: RunError): string => (trainTags.has(e.tag) ? renderTrainError(e as TrainError) : renderError(e as RankfuseError));
+export const renderRunError = (e: RunError): string =>
+  trainTags.has(e.tag) ? renderTrainError(e as TrainError) : renderError(e as RankfuseError);

@@ -11,7 +11,12 @@ export interface EvalResult {
 }
 
 /** Mean loss over fixed validation batches. `bytesPerToken` converts to bits per byte (1 for the byte tokenizer). */
-export async function evaluate(step: EvalStep, params: readonly Float32Array[], batches: readonly Batch[], bytesPerToken: number): Promise<E.Either<RunError, EvalResult>> {
+export async function evaluate(
+  step: EvalStep,
+  params: readonly Float32Array[],
+  batches: readonly Batch[],
+  bytesPerToken: number,
+): Promise<E.Either<RunError, EvalResult>> {
   let total = 0;
   for (const b of batches) {
     const r = await step.run(params, b.inputs, b.targets);

@@ -64,7 +64,12 @@ export interface TrainResult {
   readonly resumedFrom: number;
 }
 
-function optimizerBytes(params: readonly Float32Array[], modelFrozen: readonly boolean[], schemeFrozen: readonly boolean[] | undefined, schemeState: SchemeState | undefined): number {
+function optimizerBytes(
+  params: readonly Float32Array[],
+  modelFrozen: readonly boolean[],
+  schemeFrozen: readonly boolean[] | undefined,
+  schemeState: SchemeState | undefined,
+): number {
   const adam = params.reduce((s, p, i) => s + (modelFrozen[i] || schemeFrozen?.[i] ? 0 : 8 * p.length), 0);
   return adam + Object.values(schemeState?.tensors ?? {}).reduce((s, t) => s + 4 * t.data.length, 0);
 }
@@ -75,7 +80,12 @@ const pathsOf = (outDir: string) => ({ dir: outDir, metrics: path.join(outDir, "
  * The training loop: AdamW with decoupled weight decay, global-norm clipping, warmup + cosine; periodic
  * validation; atomic checkpoints that resume exactly (params, Adam moments, step, RNG and data position).
  */
-export async function train(model: TrainableModel, backend: Backend<any>, data: TrainData, o: TrainOptions): Promise<E.Either<RunError, TrainResult>> {
+export async function train(
+  model: TrainableModel,
+  backend: Backend<any>,
+  data: TrainData,
+  o: TrainOptions,
+): Promise<E.Either<RunError, TrainResult>> {
   const stepFn = compileTrainStep(model, backend, o.batch, o.seq);
   if (E.isLeft(stepFn)) return stepFn;
   const evalFn = compileEvalStep(model, backend, o.batch, o.seq);
@@ -93,7 +103,13 @@ export async function train(model: TrainableModel, backend: Backend<any>, data: 
   let start = 0;
   let rng = Rng.fromSeed(o.seed);
   /** What a checkpoint carries besides the tensors, so a resumed run reports the whole run. */
-  const history = { losses: [] as { step: number; loss: number }[], evals: [] as ({ step: number } & EvalResult)[], timedMs: 0, timedSteps: 0, peakBytes: 0 };
+  const history = {
+    losses: [] as { step: number; loss: number }[],
+    evals: [] as ({ step: number } & EvalResult)[],
+    timedMs: 0,
+    timedSteps: 0,
+    peakBytes: 0,
+  };
 
   const modelFrozen = frozenMask(model);
 
@@ -105,17 +121,35 @@ export async function train(model: TrainableModel, backend: Backend<any>, data: 
     if (E.isLeft(restored)) return restored;
     const smp = BatchSampler.restore(data.train, samplerOpts, ck.right.sampler);
     if (E.isLeft(smp)) return smp;
-    [params, updater, sampler, start, rng] = [ck.right.params.values, restored.right, smp.right, ck.right.step, Rng.restore(ck.right.rng)];
+    [params, updater, sampler, start, rng] = [
+      ck.right.params.values,
+      restored.right,
+      smp.right,
+      ck.right.step,
+      Rng.restore(ck.right.rng),
+    ];
     const { scheme } = updater;
     if (scheme) {
-      if (!ck.right.scheme) return E.left({ tag: "CheckpointError", message: `${checkpointPath(o.outDir!)} has no state for ${model.method}'s training scheme: it was not written by this method` });
+      if (!ck.right.scheme)
+        return E.left({
+          tag: "CheckpointError",
+          message: `${checkpointPath(o.outDir!)} has no state for ${model.method}'s training scheme: it was not written by this method`,
+        });
       const r = scheme.restore(ck.right.scheme);
-      if (E.isLeft(r)) return E.left({ tag: "CheckpointError", message: `${checkpointPath(o.outDir!)}: cannot restore ${model.method}'s training scheme: ${r.left}` });
+      if (E.isLeft(r))
+        return E.left({
+          tag: "CheckpointError",
+          message: `${checkpointPath(o.outDir!)}: cannot restore ${model.method}'s training scheme: ${r.left}`,
+        });
     }
     Object.assign(history, ck.right.extra as Partial<typeof history>);
   } else {
     if (o.resume) o.progress?.log(`no checkpoint in ${o.outDir ?? "(no --out)"}: starting from step 0`);
-    else if (ckptExists) return E.left({ tag: "CheckpointError", message: `${checkpointPath(o.outDir!)} exists: pass --resume to continue it, or choose another --out (nothing was overwritten)` });
+    else if (ckptExists)
+      return E.left({
+        tag: "CheckpointError",
+        message: `${checkpointPath(o.outDir!)} exists: pass --resume to continue it, or choose another --out (nothing was overwritten)`,
+      });
     params = model.init(o.seed);
     const created = Updater.create(model, o, run);
     if (E.isLeft(created)) return created;
@@ -144,7 +178,13 @@ export async function train(model: TrainableModel, backend: Backend<any>, data: 
   const save = (step: number) => {
     if (!o.outDir) return E.right(undefined);
     const r = saveCheckpoint(o.outDir, {
-      config, step, params: { names: [...model.layout.names], shapes, values: params }, adam: updater.adam.state(), rng: rng.state(), sampler: sampler.state(), extra: history,
+      config,
+      step,
+      params: { names: [...model.layout.names], shapes, values: params },
+      adam: updater.adam.state(),
+      rng: rng.state(),
+      sampler: sampler.state(),
+      extra: history,
       ...(scheme ? { scheme: scheme.state() } : {}),
     });
     if (E.isRight(r)) o.progress?.log(`checkpoint at step ${step}: ${r.right}`);
@@ -155,13 +195,16 @@ export async function train(model: TrainableModel, backend: Backend<any>, data: 
     if (E.isRight(r)) {
       history.evals.push({ step, ...r.right });
       log?.write({ step, valLoss: r.right.loss, valPpl: r.right.ppl, bitsPerByte: r.right.bitsPerByte });
-      o.progress?.log(`step ${step}: validation loss ${r.right.loss.toFixed(4)}, perplexity ${r.right.ppl.toFixed(2)}, ${r.right.bitsPerByte.toFixed(3)} bits/byte`);
+      o.progress?.log(
+        `step ${step}: validation loss ${r.right.loss.toFixed(4)}, perplexity ${r.right.ppl.toFixed(2)}, ${r.right.bitsPerByte.toFixed(3)} bits/byte`,
+      );
     }
     return r;
   };
 
   const tokensPerStep = o.batch * o.seq;
-  let step = start, stopped = false;
+  let step = start,
+    stopped = false;
   try {
     while (step < o.steps) {
       // a step's awaits resolve as microtasks; without a turn of the event loop, SIGINT/SIGTERM handlers never run
@@ -175,11 +218,15 @@ export async function train(model: TrainableModel, backend: Backend<any>, data: 
       const r = await stepFn.right.run(params, batch.inputs, batch.targets);
       if (E.isLeft(r)) return r;
       const { loss, grads, stats } = r.right;
-      if (!Number.isFinite(loss)) return E.left({ tag: "InputError", message: `training diverged at step ${step + 1}: loss is ${loss} (try a lower --lr)` });
+      if (!Number.isFinite(loss))
+        return E.left({
+          tag: "InputError",
+          message: `training diverged at step ${step + 1}: loss is ${loss} (try a lower --lr)`,
+        });
       const { lr, gradNorm: norm } = updater.apply(step, params, grads);
       step++;
       const ms = performance.now() - t0;
-      if (step > start + 1) (history.timedMs += ms), history.timedSteps++;
+      if (step > start + 1) ((history.timedMs += ms), history.timedSteps++);
       history.peakBytes = Math.max(history.peakBytes, stats.peakBytes);
       history.losses.push({ step, loss });
       const tokPerSec = (tokensPerStep * 1000) / ms;
@@ -201,8 +248,14 @@ export async function train(model: TrainableModel, backend: Backend<any>, data: 
     const s = save(step);
     if (E.isLeft(s)) return s;
     return E.right({
-      steps: step, losses: history.losses, evals: history.evals, final: final.right,
-      tokensPerSec: history.timedSteps ? (tokensPerStep * history.timedSteps * 1000) / history.timedMs : NaN, peakBytes: history.peakBytes, stopped, resumedFrom: start,
+      steps: step,
+      losses: history.losses,
+      evals: history.evals,
+      final: final.right,
+      tokensPerSec: history.timedSteps ? (tokensPerStep * history.timedSteps * 1000) / history.timedMs : NaN,
+      peakBytes: history.peakBytes,
+      stopped,
+      resumedFrom: start,
       optimizerBytes: optimizerBytes(params, modelFrozen, scheme?.frozen?.(Math.max(0, step - 1)), scheme?.state()),
     });
   } finally {

@@ -33,7 +33,9 @@ const parseLine = (file: string, line: string, n: number): E.Either<TrainError, 
   try {
     const rec: unknown = JSON.parse(line);
     if (typeof rec === "object" && rec !== null && !Array.isArray(rec)) return E.right(rec as MetricsRecord);
-  } catch { /* reported below */ }
+  } catch {
+    /* reported below */
+  }
   return fail(`metrics log ${file} line ${n} is not a JSON object`);
 };
 
@@ -70,7 +72,10 @@ export const truncateAfterStep = (file: string, step: number): E.Either<TrainErr
 };
 
 export class MetricsLog {
-  private constructor(private fd: number | undefined, readonly path: string) {}
+  private constructor(
+    private fd: number | undefined,
+    readonly path: string,
+  ) {}
 
   /**
    * Open for writing; `append: false` starts a fresh file. When appending,
@@ -95,7 +100,7 @@ export class MetricsLog {
     if (this.fd === undefined) return fail(`metrics log ${this.path} is closed`);
     try {
       const bytes = Buffer.from(JSON.stringify(record) + "\n", "utf8");
-      for (let off = 0; off < bytes.length; ) off += fs.writeSync(this.fd, bytes, off, bytes.length - off);
+      for (let off = 0; off < bytes.length;) off += fs.writeSync(this.fd, bytes, off, bytes.length - off);
       return E.right(undefined);
     } catch (cause) {
       return fail(`cannot write metrics log ${this.path}: ${causeMessage(cause)}`);

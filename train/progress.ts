@@ -65,7 +65,9 @@ export const createProgress = (opts: ProgressOptions): Progress => {
 
   const format = (step: number, fields: ProgressFields, t: number): string => {
     const perStep = first && step > first.step ? (t - first.t) / (step - first.step) : NaN;
-    const head = [label, tty ? bar(step / total) : undefined, `${String(step).padStart(width)}/${total}`].filter(Boolean);
+    const head = [label, tty ? bar(step / total) : undefined, `${String(step).padStart(width)}/${total}`].filter(
+      Boolean,
+    );
     return [...head, ...describe(fields, ((total - step) * perStep) / 1000)].join(" ");
   };
 
@@ -87,7 +89,8 @@ export const createProgress = (opts: ProgressOptions): Progress => {
       const text = format(step, fields, t);
       last = { step, text };
       if (tty) return draw(text);
-      if (!printed || step >= total || step - printed.step >= everySteps || t - printed.t >= everyMs) printLine(step, text, t);
+      if (!printed || step >= total || step - printed.step >= everySteps || t - printed.t >= everyMs)
+        printLine(step, text, t);
     },
     log(line) {
       if (tty && statusShown) stream.write(CLEAR_LINE);

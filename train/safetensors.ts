@@ -52,7 +52,8 @@ export const encodeSafetensors = (
   for (const name of sortedKeys(tensors)) {
     const { dtype, shape, data } = tensors[name];
     if (name === METADATA_KEY) throw new RangeError(`tensor name ${METADATA_KEY} is reserved`);
-    if (!(data instanceof CTORS[dtype])) throw new RangeError(`tensor ${name}: data is not a ${CTORS[dtype].name} for dtype ${dtype}`);
+    if (!(data instanceof CTORS[dtype]))
+      throw new RangeError(`tensor ${name}: data is not a ${CTORS[dtype].name} for dtype ${dtype}`);
     if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0) || elementCount(shape) !== data.length) {
       throw new RangeError(`tensor ${name}: shape [${shape}] does not match ${data.length} elements`);
     }
@@ -81,20 +82,27 @@ const isNonNegInt = (x: unknown): x is number => Number.isSafeInteger(x) && (x a
 /** Check one header entry's types and that its byte range matches dtype × shape and lies inside the buffer. */
 const checkEntry = (name: string, raw: unknown, dataLength: number): E.Either<TrainError, HeaderEntry> => {
   const e = raw as Partial<Record<keyof HeaderEntry, unknown>> | null;
-  if (typeof e !== "object" || e === null || Array.isArray(e)) return bad(`tensor "${name}": header entry is not an object`);
+  if (typeof e !== "object" || e === null || Array.isArray(e))
+    return bad(`tensor "${name}": header entry is not an object`);
   if (typeof e.dtype !== "string" || !(e.dtype in CTORS)) {
-    return bad(OTHER_SPEC_DTYPES.includes(String(e.dtype))
-      ? `tensor "${name}": unsupported dtype ${e.dtype} (supported: F32, I32, F64)`
-      : `tensor "${name}": invalid dtype ${JSON.stringify(e.dtype)}`);
+    return bad(
+      OTHER_SPEC_DTYPES.includes(String(e.dtype))
+        ? `tensor "${name}": unsupported dtype ${e.dtype} (supported: F32, I32, F64)`
+        : `tensor "${name}": invalid dtype ${JSON.stringify(e.dtype)}`,
+    );
   }
   const dtype = e.dtype as Dtype;
-  if (!Array.isArray(e.shape) || !e.shape.every(isNonNegInt)) return bad(`tensor "${name}": shape must be an array of non-negative integers`);
+  if (!Array.isArray(e.shape) || !e.shape.every(isNonNegInt))
+    return bad(`tensor "${name}": shape must be an array of non-negative integers`);
   const offs = e.data_offsets;
   if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isNonNegInt) || offs[0] > offs[1]) {
     return bad(`tensor "${name}": data_offsets must be [start, end] with 0 <= start <= end`);
   }
   const [start, end] = offs as [number, number];
-  if (end > dataLength) return bad(`tensor "${name}": data_offsets [${start}, ${end}] exceed the ${dataLength}-byte data buffer (file truncated?)`);
+  if (end > dataLength)
+    return bad(
+      `tensor "${name}": data_offsets [${start}, ${end}] exceed the ${dataLength}-byte data buffer (file truncated?)`,
+    );
   const expected = elementCount(e.shape) * CTORS[dtype].BYTES_PER_ELEMENT;
   if (end - start !== expected) {
     return bad(`tensor "${name}": ${end - start} bytes for dtype ${dtype} shape [${e.shape}] (expected ${expected})`);
@@ -104,27 +112,45 @@ const checkEntry = (name: string, raw: unknown, dataLength: number): E.Either<Tr
 
 /** The spec requires the data buffer to be covered exactly: no gaps, no overlaps, nothing left over. */
 const checkLayout = (entries: [string, HeaderEntry][], dataLength: number): E.Either<TrainError, void> => {
-  const byStart = [...entries].sort(([, a], [, b]) => a.data_offsets[0] - b.data_offsets[0] || a.data_offsets[1] - b.data_offsets[1]);
+  const byStart = [...entries].sort(
+    ([, a], [, b]) => a.data_offsets[0] - b.data_offsets[0] || a.data_offsets[1] - b.data_offsets[1],
+  );
   let at = 0;
-  for (const [name, { data_offsets: [start, end] }] of byStart) {
-    if (start !== at) return bad(`tensor "${name}": data starts at byte ${start}, expected ${at} (${start < at ? "overlapping" : "gap in"} data)`);
+  for (const [
+    name,
+    {
+      data_offsets: [start, end],
+    },
+  ] of byStart) {
+    if (start !== at)
+      return bad(
+        `tensor "${name}": data starts at byte ${start}, expected ${at} (${start < at ? "overlapping" : "gap in"} data)`,
+      );
     at = end;
   }
-  return at === dataLength ? E.right(undefined) : bad(`data buffer has ${dataLength - at} trailing bytes not owned by any tensor`);
+  return at === dataLength
+    ? E.right(undefined)
+    : bad(`data buffer has ${dataLength - at} trailing bytes not owned by any tensor`);
 };
 
 const checkMetadata = (raw: unknown): E.Either<TrainError, Record<string, string>> =>
   raw === undefined
     ? E.right({})
-    : typeof raw === "object" && raw !== null && !Array.isArray(raw) && Object.values(raw).every((v) => typeof v === "string")
+    : typeof raw === "object" &&
+        raw !== null &&
+        !Array.isArray(raw) &&
+        Object.values(raw).every((v) => typeof v === "string")
       ? E.right({ ...(raw as Record<string, string>) })
       : bad(`${METADATA_KEY} must map strings to strings`);
 
-const parseHeader = (bytes: Uint8Array): E.Either<TrainError, { header: Record<string, unknown>; dataStart: number }> => {
+const parseHeader = (
+  bytes: Uint8Array,
+): E.Either<TrainError, { header: Record<string, unknown>; dataStart: number }> => {
   if (bytes.length < 8) return bad(`file is ${bytes.length} bytes, too short for the 8-byte header length`);
   const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) return bad(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
-  if (n > BigInt(bytes.length - 8)) return bad(`header length ${n} exceeds the ${bytes.length - 8} bytes after it (file truncated?)`);
+  if (n > BigInt(bytes.length - 8))
+    return bad(`header length ${n} exceeds the ${bytes.length - 8} bytes after it (file truncated?)`);
   const dataStart = 8 + Number(n);
   let header: unknown;
   try {
@@ -150,12 +176,23 @@ export const decodeSafetensors = (bytes: Uint8Array): E.Either<TrainError, Safet
       entries.push([name, entry.right]);
     }
     return E.flatMap(checkLayout(entries, dataLength), () =>
-      pipe(checkMetadata(header[METADATA_KEY]), E.map((metadata) => {
-        const tensors: Record<string, Tensor> = {};
-        for (const [name, { dtype, shape, data_offsets: [start, end] }] of entries) {
-          const data = fromLittleEndianBytes(CTORS[dtype], bytes.subarray(dataStart + start, dataStart + end));
-          tensors[name] = { dtype, shape, data } as Tensor;
-        }
-        return { tensors, metadata };
-      })));
+      pipe(
+        checkMetadata(header[METADATA_KEY]),
+        E.map((metadata) => {
+          const tensors: Record<string, Tensor> = {};
+          for (const [
+            name,
+            {
+              dtype,
+              shape,
+              data_offsets: [start, end],
+            },
+          ] of entries) {
+            const data = fromLittleEndianBytes(CTORS[dtype], bytes.subarray(dataStart + start, dataStart + end));
+            tensors[name] = { dtype, shape, data } as Tensor;
+          }
+          return { tensors, metadata };
+        }),
+      ),
+    );
   });

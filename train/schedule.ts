@@ -11,8 +11,10 @@ export type WarmupCosineOptions = { lr: number; warmupSteps: number; totalSteps:
  */
 export const warmupCosine = ({ lr, warmupSteps, totalSteps, minRatio = 0.1 }: WarmupCosineOptions) => {
   if (!(Number.isFinite(lr) && lr >= 0)) throw new RangeError(`lr must be a finite number >= 0, got ${lr}`);
-  if (!Number.isSafeInteger(warmupSteps) || warmupSteps < 0) throw new RangeError(`warmupSteps must be an integer >= 0, got ${warmupSteps}`);
-  if (!Number.isSafeInteger(totalSteps) || totalSteps < 0) throw new RangeError(`totalSteps must be an integer >= 0, got ${totalSteps}`);
+  if (!Number.isSafeInteger(warmupSteps) || warmupSteps < 0)
+    throw new RangeError(`warmupSteps must be an integer >= 0, got ${warmupSteps}`);
+  if (!Number.isSafeInteger(totalSteps) || totalSteps < 0)
+    throw new RangeError(`totalSteps must be an integer >= 0, got ${totalSteps}`);
   if (!(minRatio >= 0 && minRatio <= 1)) throw new RangeError(`minRatio must be in [0, 1], got ${minRatio}`);
   const decaySteps = totalSteps - warmupSteps;
   return (step: number): number => {

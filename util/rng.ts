@@ -26,9 +26,15 @@ const isU32 = (x: unknown): x is number => Number.isInteger(x) && (x as number) 
 /** True when `x` is a well-formed state (four u32 words, not all zero). */
 export const isRngState = (x: unknown): x is RngState => {
   const st = x as Partial<RngState> | null;
-  return typeof st === "object" && st !== null && Array.isArray(st.s) && st.s.length === 4 &&
-    st.s.every(isU32) && st.s.some((w) => w !== 0) &&
-    (st.spare === null || (typeof st.spare === "number" && Number.isFinite(st.spare)));
+  return (
+    typeof st === "object" &&
+    st !== null &&
+    Array.isArray(st.s) &&
+    st.s.length === 4 &&
+    st.s.every(isU32) &&
+    st.s.some((w) => w !== 0) &&
+    (st.spare === null || (typeof st.spare === "number" && Number.isFinite(st.spare)))
+  );
 };
 
 export class Rng {
@@ -95,7 +101,8 @@ export class Rng {
 
   /** Unbiased uniform integer in [0, n), 1 ≤ n ≤ 2^32, by rejection of the short tail. */
   nextInt(n: number): number {
-    if (!Number.isInteger(n) || n < 1 || n > TWO_POW_32) throw new RangeError(`nextInt: n must be in [1, 2^32], got ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n > TWO_POW_32)
+      throw new RangeError(`nextInt: n must be in [1, 2^32], got ${n}`);
     const limit = TWO_POW_32 - (TWO_POW_32 % n);
     for (;;) {
       const x = this.nextU32();

@@ -27,21 +27,29 @@ export async function browserWasmBackend(): Promise<E.Either<string, Backend<any
     setWasmPaths(new URL("wasm/", self.location.href).href);
     wasmPathsSet = true;
   }
-  const be = tfjsBackend("wasm", () => `tfjs-backend-wasm ${tf.version_core}, SIMD ${tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? "on" : "off"}, threads ${tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT") ? "on" : "off"}`);
+  const be = tfjsBackend(
+    "wasm",
+    () =>
+      `tfjs-backend-wasm ${tf.version_core}, SIMD ${tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? "on" : "off"}, threads ${tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT") ? "on" : "off"}`,
+  );
   try {
     await be.activate!();
   } catch (e) {
     return E.left(`the wasm backend failed to start: ${(e as Error).message}`);
   }
   // tf.setBackend reports a failed init by returning false, not by throwing
-  if (tf.getBackend() !== "wasm") return E.left("the wasm backend failed to start (tfjs-backend-wasm could not load its .wasm files from the server)");
+  if (tf.getBackend() !== "wasm")
+    return E.left(
+      "the wasm backend failed to start (tfjs-backend-wasm could not load its .wasm files from the server)",
+    );
   return E.right(be);
 }
 
 /** Why WebGPU cannot be used here, or null when an adapter answers. */
 export async function webgpuUnavailable(): Promise<string | null> {
   const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-  if (!gpu) return "this browser has no WebGPU (navigator.gpu is missing; in Chromium it may need --enable-unsafe-webgpu)";
+  if (!gpu)
+    return "this browser has no WebGPU (navigator.gpu is missing; in Chromium it may need --enable-unsafe-webgpu)";
   try {
     if (!(await gpu.requestAdapter())) return "WebGPU is present but no GPU adapter is available";
   } catch (e) {
@@ -67,5 +75,8 @@ export async function loadBrowserBackend(choice: BackendChoice): Promise<E.Eithe
   if (E.isRight(gpu)) return E.right({ backend: gpu.right, webgpu: gpu.right });
   const wasm = await browserWasmBackend();
   if (E.isLeft(wasm)) return E.left(`${gpu.left}; and ${wasm.left}`);
-  return E.right({ backend: wasm.right, note: `${choice === "webgpu" ? "WebGPU was asked for, but " : ""}${gpu.left}: training on wasm instead` });
+  return E.right({
+    backend: wasm.right,
+    note: `${choice === "webgpu" ? "WebGPU was asked for, but " : ""}${gpu.left}: training on wasm instead`,
+  });
 }

@@ -35,7 +35,8 @@ export function nodeModulesIn(meta: esbuild.Metafile): string[] {
   const found = new Set<string>();
   for (const [file, input] of Object.entries(meta.inputs)) {
     if (NODE_BUILTINS.has(file) || file.startsWith("node:")) found.add(file);
-    for (const imp of input.imports) if (NODE_BUILTINS.has(imp.path) || imp.path.startsWith("node:")) found.add(`${imp.path} (imported by ${file})`);
+    for (const imp of input.imports)
+      if (NODE_BUILTINS.has(imp.path) || imp.path.startsWith("node:")) found.add(`${imp.path} (imported by ${file})`);
   }
   return [...found];
 }
@@ -71,8 +72,12 @@ export async function buildPlayground(outDir = DEFAULT_OUT): Promise<E.Either<st
   const nodeMods = nodeModulesIn(result.metafile);
   if (nodeMods.length) return E.left(`the playground bundle pulls in Node modules: ${nodeMods.join(", ")}`);
 
-  const wasmDist = path.join(path.dirname(createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist");
-  for (const f of fs.readdirSync(wasmDist).filter((f) => f.endsWith(".wasm"))) fs.copyFileSync(path.join(wasmDist, f), path.join(outDir, "wasm", f));
+  const wasmDist = path.join(
+    path.dirname(createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm/package.json")),
+    "dist",
+  );
+  for (const f of fs.readdirSync(wasmDist).filter((f) => f.endsWith(".wasm")))
+    fs.copyFileSync(path.join(wasmDist, f), path.join(outDir, "wasm", f));
   for (const f of ["index.html", "style.css"]) fs.copyFileSync(path.join(WEB, f), path.join(outDir, f));
   const text = sampleText();
   if (E.isLeft(text)) return E.left(`cannot build the sample text: ${text.left}`);

@@ -4,14 +4,16 @@ import { buildPlayground, DEFAULT_OUT } from "./build.ts";
 import { serveStatic } from "./serve.ts";
 
 function parseArgs(argv: readonly string[]): E.Either<string, { port: number; buildOnly: boolean }> {
-  let port = 8080, buildOnly = false;
+  let port = 8080,
+    buildOnly = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === "--build-only") buildOnly = true;
     else if (a === "--port" || a.startsWith("--port=")) {
       const v = a.includes("=") ? a.slice(7) : argv[++i];
       port = Number(v);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) return E.left(`--port must be an integer in 0..65535, got ${v}`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        return E.left(`--port must be an integer in 0..65535, got ${v}`);
     } else return E.left(`unknown option ${a}: use --port N or --build-only`);
   }
   return E.right({ port, buildOnly });

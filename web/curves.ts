@@ -32,8 +32,15 @@ export class Curves {
 
   private draw(): void {
     this.host.innerHTML = lineChart({
-      title: "Loss (nats per byte)", xLabel: "step", yLabel: "loss", width: 1040, height: 320,
-      series: [{ name: "train", points: this.train }, { name: "validation", points: this.val }],
+      title: "Loss (nats per byte)",
+      xLabel: "step",
+      yLabel: "loss",
+      width: 1040,
+      height: 320,
+      series: [
+        { name: "train", points: this.train },
+        { name: "validation", points: this.val },
+      ],
     });
     // the numbers behind the picture, for tests and for anyone inspecting the page
     this.host.dataset.train = JSON.stringify(this.train);

@@ -31,11 +31,15 @@ const showNotice = (message: string | null) => {
   box.textContent = message ?? "";
 };
 window.addEventListener("error", (ev) => showError(`unexpected error: ${ev.message}`));
-window.addEventListener("unhandledrejection", (ev) => showError(`unexpected error: ${(ev.reason as Error)?.message ?? String(ev.reason)}`));
+window.addEventListener("unhandledrejection", (ev) =>
+  showError(`unexpected error: ${(ev.reason as Error)?.message ?? String(ev.reason)}`),
+);
 
 let text: { name: string; body: string | null } = { name: "built-in sample", body: null };
 let worker: Worker | undefined;
-let predictedPeak = 0, measuredPeak = 0, speed = 0;
+let predictedPeak = 0,
+  measuredPeak = 0,
+  speed = 0;
 const curves = new Curves($("loss-chart"));
 
 function setState(state: string, note?: string) {
@@ -55,14 +59,33 @@ function readRun(): E.Either<string, Omit<RunRequest, "text" | "textName">> {
   const preset = select("preset").value;
   const cfg = playgroundConfig(preset, rank);
   if (E.isLeft(cfg)) return cfg;
-  const steps = num("steps"), lr = num("lr");
-  if (!(Number.isInteger(steps) && steps > 0)) return E.left(`steps must be a positive integer, got "${input("steps").value}"`);
+  const steps = num("steps"),
+    lr = num("lr");
+  if (!(Number.isInteger(steps) && steps > 0))
+    return E.left(`steps must be a positive integer, got "${input("steps").value}"`);
   if (!(lr > 0 && lr < 1)) return E.left(`the learning rate must be a number in (0, 1), got "${input("lr").value}"`);
-  const evalEvery = num("eval-every"), sampleEvery = num("sample-every"), temperature = num("temperature"), sampleBytes = num("sample-bytes");
-  if (![evalEvery, sampleEvery].every((n) => Number.isInteger(n) && n >= 0)) return E.left("validate every and sample every must be integers >= 0 (0: only at the end)");
-  if (!(Number.isInteger(sampleBytes) && sampleBytes > 0 && sampleBytes <= 2000)) return E.left(`the sample length must be an integer in 1..2000 bytes, got "${input("sample-bytes").value}"`);
-  if (!(temperature >= 0)) return E.left(`the temperature must be >= 0 (0 samples greedily), got "${input("temperature").value}"`);
-  return E.right({ method: select("method").value, preset, rank, backend: select("backend").value as BackendChoice, steps, lr, evalEvery, sampleEvery, sampleBytes, temperature });
+  const evalEvery = num("eval-every"),
+    sampleEvery = num("sample-every"),
+    temperature = num("temperature"),
+    sampleBytes = num("sample-bytes");
+  if (![evalEvery, sampleEvery].every((n) => Number.isInteger(n) && n >= 0))
+    return E.left("validate every and sample every must be integers >= 0 (0: only at the end)");
+  if (!(Number.isInteger(sampleBytes) && sampleBytes > 0 && sampleBytes <= 2000))
+    return E.left(`the sample length must be an integer in 1..2000 bytes, got "${input("sample-bytes").value}"`);
+  if (!(temperature >= 0))
+    return E.left(`the temperature must be >= 0 (0 samples greedily), got "${input("temperature").value}"`);
+  return E.right({
+    method: select("method").value,
+    preset,
+    rank,
+    backend: select("backend").value as BackendChoice,
+    steps,
+    lr,
+    evalEvery,
+    sampleEvery,
+    sampleBytes,
+    temperature,
+  });
 }
 
 async function trainingText(): Promise<E.Either<string, { name: string; body: string }>> {
@@ -83,7 +106,8 @@ function onMessage(m: FromWorker) {
     case "error":
       return showError(m.message);
     case "backend":
-      $("stat-backend").textContent = `${m.name} — ${m.describe}; fused kernels: ${m.fusedKinds.length ? m.fusedKinds.join(", ") : "none (fused chains run as their parts)"}`;
+      $("stat-backend").textContent =
+        `${m.name} — ${m.describe}; fused kernels: ${m.fusedKinds.length ? m.fusedKinds.join(", ") : "none (fused chains run as their parts)"}`;
       $("stat-backend").dataset.backend = m.name;
       $("stat-backend").dataset.fusedKinds = m.fusedKinds.join(",");
       return showNotice(m.note ?? null);
@@ -95,16 +119,19 @@ function onMessage(m: FromWorker) {
       const p = m.plan;
       predictedPeak = p.predictedPeakBytes;
       const fused = p.kernels.filter((k) => k.fused).length;
-      $("plan-header").textContent = `${p.kernels.length} kernels, ${fused} fused, predicted peak ${fmt(p.predictedPeakBytes)}B`;
+      $("plan-header").textContent =
+        `${p.kernels.length} kernels, ${fused} fused, predicted peak ${fmt(p.predictedPeakBytes)}B`;
       $("plan-saved").textContent = p.saved;
       $("plan-recomputed").textContent = p.recomputed;
       $("plan-text").textContent = p.text;
       const sel = select("kernel-select");
-      sel.replaceChildren(...p.kernels.map((k, i) => {
-        const o = new Option(k.label, String(i));
-        if (k.fused) o.className = "fused";
-        return o;
-      }));
+      sel.replaceChildren(
+        ...p.kernels.map((k, i) => {
+          const o = new Option(k.label, String(i));
+          if (k.fused) o.className = "fused";
+          return o;
+        }),
+      );
       return;
     }
     case "step": {
@@ -128,7 +155,9 @@ function onMessage(m: FromWorker) {
       $("sample-text").append(Object.assign(document.createElement("b"), { textContent: m.prompt }), m.text);
       return;
     case "weights": {
-      const url = URL.createObjectURL(new Blob([m.bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }));
+      const url = URL.createObjectURL(
+        new Blob([m.bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }),
+      );
       const a = Object.assign(document.createElement("a"), { href: url, download: m.fileName });
       a.click();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
@@ -180,7 +209,18 @@ function setup() {
   select("preset").replaceChildren(...PRESETS.map((p) => new Option(p, p)));
   // the URL can preset the form: ?method=cola&preset=micro&steps=50
   const q = new URLSearchParams(location.search);
-  for (const [key, id] of [["method", "method"], ["preset", "preset"], ["rank", "rank"], ["backend", "backend"], ["steps", "steps"], ["lr", "lr"], ["evalEvery", "eval-every"], ["sampleEvery", "sample-every"], ["sampleBytes", "sample-bytes"], ["temperature", "temperature"]] as const) {
+  for (const [key, id] of [
+    ["method", "method"],
+    ["preset", "preset"],
+    ["rank", "rank"],
+    ["backend", "backend"],
+    ["steps", "steps"],
+    ["lr", "lr"],
+    ["evalEvery", "eval-every"],
+    ["sampleEvery", "sample-every"],
+    ["sampleBytes", "sample-bytes"],
+    ["temperature", "temperature"],
+  ] as const) {
     const v = q.get(key);
     if (v !== null) ($(id) as HTMLInputElement | HTMLSelectElement).value = v;
   }
@@ -195,7 +235,9 @@ function setup() {
   $("stop").addEventListener("click", () => worker?.postMessage({ type: "stop" } satisfies ToWorker));
   $("resume").addEventListener("click", () => worker?.postMessage({ type: "resume" } satisfies ToWorker));
   $("download").addEventListener("click", () => worker?.postMessage({ type: "weights" } satisfies ToWorker));
-  select("kernel-select").addEventListener("change", () => worker?.postMessage({ type: "shader", kernel: Number(select("kernel-select").value) } satisfies ToWorker));
+  select("kernel-select").addEventListener("change", () =>
+    worker?.postMessage({ type: "shader", kernel: Number(select("kernel-select").value) } satisfies ToWorker),
+  );
   input("file").addEventListener("change", () => {
     const f = input("file").files?.[0];
     if (f) void useFile(f);

@@ -17,7 +17,9 @@ export interface PlanSummary {
 /** `%9:f32[8, 64] = matmul(%3, %4)`; a fused node shows its kind and all of its outputs. */
 function kernelLabel(node: Node): string {
   const kind = isFused(node) ? `fused.${node.params.kind}` : node.prim;
-  return `${outsOf(node).map((v) => `${v}:${showAbs(v.abs)}`).join(" ")} = ${kind}(${node.inputs.join(", ")})`;
+  return `${outsOf(node)
+    .map((v) => `${v}:${showAbs(v.abs)}`)
+    .join(" ")} = ${kind}(${node.inputs.join(", ")})`;
 }
 
 const countBy = (xs: readonly string[]) => {
@@ -25,7 +27,11 @@ const countBy = (xs: readonly string[]) => {
   for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
   return m;
 };
-const showCounts = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}×${n}`).join(", ");
+const showCounts = (m: Map<string, number>) =>
+  [...m]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k}×${n}`)
+    .join(", ");
 
 /**
  * The forward values kept for backward (grouped by the names models give them) and, for a remat policy,
@@ -42,7 +48,10 @@ export function summarizePlan(plan: Plan, model: LanguageModel, batch: number, s
     byName.set(key, { n: e.n + 1, bytes: e.bytes + r.bytes });
   }
   const savedBytes = res.reduce((s, r) => s + r.bytes, 0);
-  const saved = [`${res.length} values, ${fmt(savedBytes)}B:`, ...[...byName].sort((a, b) => b[1].bytes - a[1].bytes).map(([k, v]) => `  ${k} ×${v.n}  ${fmt(v.bytes)}B`)].join("\n");
+  const saved = [
+    `${res.length} values, ${fmt(savedBytes)}B:`,
+    ...[...byName].sort((a, b) => b[1].bytes - a[1].bytes).map(([k, v]) => `  ${k} ×${v.n}  ${fmt(v.bytes)}B`),
+  ].join("\n");
   let recomputed = `nothing: the ${model.method} model stores every forward value its backward reads`;
   if (model.remat) {
     const all = planTrainStep({ ...model, remat: undefined }, batch, seq);
@@ -58,6 +67,9 @@ export function summarizePlan(plan: Plan, model: LanguageModel, batch: number, s
       recomputed = `policy ${model.remat.name} (planning it unfused to compare failed: ${failed?.message})`;
     }
   }
-  const kernels = plan.launches.map((l, i) => ({ label: `${String(i).padStart(3)} ${kernelLabel(l.eqn)}${l.eqn.meta.phase === "backward" ? "  (bwd)" : ""}`, fused: isFused(l.eqn) }));
+  const kernels = plan.launches.map((l, i) => ({
+    label: `${String(i).padStart(3)} ${kernelLabel(l.eqn)}${l.eqn.meta.phase === "backward" ? "  (bwd)" : ""}`,
+    fused: isFused(l.eqn),
+  }));
   return { text: plan.toString(), kernels, saved, recomputed, predictedPeakBytes: plan.predictedPeakBytes };
 }

@@ -31,8 +31,20 @@ export type RunState = "loading" | "compiling" | "training" | "stopped" | "done"
 
 export type FromWorker =
   | { readonly type: "state"; readonly state: RunState; readonly note?: string }
-  | { readonly type: "backend"; readonly name: string; readonly describe: string; readonly fusedKinds: readonly string[]; readonly note?: string }
-  | { readonly type: "model"; readonly text: string; readonly params: number; readonly steps: number; readonly tokensPerStep: number }
+  | {
+      readonly type: "backend";
+      readonly name: string;
+      readonly describe: string;
+      readonly fusedKinds: readonly string[];
+      readonly note?: string;
+    }
+  | {
+      readonly type: "model";
+      readonly text: string;
+      readonly params: number;
+      readonly steps: number;
+      readonly tokensPerStep: number;
+    }
   | { readonly type: "plan"; readonly plan: PlanSummary }
   | { readonly type: "step"; readonly report: StepReport }
   | { readonly type: "val"; readonly step: number; readonly loss: number }

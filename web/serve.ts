@@ -15,7 +15,11 @@ const TYPES: Record<string, string> = {
  * A tiny static file server for build/web: GET only, no directory listings, and no path may leave the
  * folder. Port 0 picks a free port; the returned url has the one chosen.
  */
-export function serveStatic(root: string, port: number, host = "127.0.0.1"): Promise<{ server: http.Server; url: string }> {
+export function serveStatic(
+  root: string,
+  port: number,
+  host = "127.0.0.1",
+): Promise<{ server: http.Server; url: string }> {
   const base = path.resolve(root);
   const server = http.createServer((req, res) => {
     const urlPath = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
@@ -24,7 +28,10 @@ export function serveStatic(root: string, port: number, host = "127.0.0.1"): Pro
     if (!file.startsWith(base + path.sep)) return void res.writeHead(403).end();
     fs.readFile(file, (err, body) => {
       if (err) return void res.writeHead(404, { "content-type": "text/plain" }).end(`not found: ${urlPath}`);
-      res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream", "cache-control": "no-store" });
+      res.writeHead(200, {
+        "content-type": TYPES[path.extname(file)] ?? "application/octet-stream",
+        "cache-control": "no-store",
+      });
       res.end(req.method === "HEAD" ? undefined : body);
     });
   });

@@ -54,7 +54,10 @@ type Logits = { run(params: readonly Float32Array[], ids: Int32Array): Promise<E
 
 function compileLogits(model: TrainableModel, backend: Backend<any>, ctx: number): E.Either<string, Logits> {
   const ids = spec([dim("b", 1), dim("t", ctx)], "int32");
-  const c = compile((p: unknown, x: Tensor) => model.logits(p, x), { args: [model.layout.specs, ids] as const, backend });
+  const c = compile((p: unknown, x: Tensor) => model.logits(p, x), {
+    args: [model.layout.specs, ids] as const,
+    backend,
+  });
   if (E.isLeft(c)) return E.left(c.left.message);
   return E.right({
     run: async (params, x) => {
@@ -101,7 +104,10 @@ export class Session {
     const cut = Math.floor(tokens.length * (1 - VAL_FRACTION));
     const [train, val] = [tokens.subarray(0, cut), tokens.subarray(cut)];
     const need = Math.ceil((batch * seq + 1) / VAL_FRACTION);
-    if (val.length < batch * seq + 1) return E.left(`the text has ${tokens.length} bytes; preset ${o.preset} needs at least ${need} (its last tenth validates on batches of ${batch}×${seq})`);
+    if (val.length < batch * seq + 1)
+      return E.left(
+        `the text has ${tokens.length} bytes; preset ${o.preset} needs at least ${need} (its last tenth validates on batches of ${batch}×${seq})`,
+      );
     const sampler = BatchSampler.create(train, { seqLen: seq, batch, seed: o.seed });
     if (E.isLeft(sampler)) return E.left(sampler.left.message);
     const valBatches = evalWindows(val, seq, batch, o.evalBatches);
@@ -112,10 +118,26 @@ export class Session {
     if (E.isLeft(ev)) return E.left(ev.left.message);
     const logits = compileLogits(model.right, backend, Math.min(o.sampleContext, seq));
     if (E.isLeft(logits)) return logits;
-    const updater = Updater.create(model.right, { ...UPDATE_DEFAULTS, lr: o.lr, warmupSteps: defaultWarmupSteps(o.steps) }, { totalSteps: o.steps, seed: o.seed });
+    const updater = Updater.create(
+      model.right,
+      { ...UPDATE_DEFAULTS, lr: o.lr, warmupSteps: defaultWarmupSteps(o.steps) },
+      { totalSteps: o.steps, seed: o.seed },
+    );
     if (E.isLeft(updater)) return E.left(updater.left.message);
     const prompt = byteTokenizer.decode(val.subarray(0, 24));
-    return E.right(new Session(model.right, o, step.right, ev.right, logits.right, sampler.right, valBatches.right, updater.right, prompt));
+    return E.right(
+      new Session(
+        model.right,
+        o,
+        step.right,
+        ev.right,
+        logits.right,
+        sampler.right,
+        valBatches.right,
+        updater.right,
+        prompt,
+      ),
+    );
   }
 
   get plan(): Plan {
@@ -135,10 +157,19 @@ export class Session {
     const r = await this.trainStep.run(this.params, b.inputs, b.targets);
     if (E.isLeft(r)) return E.left(r.left.message);
     const { loss, grads, stats } = r.right;
-    if (!Number.isFinite(loss)) return E.left(`training diverged at step ${this.step + 1}: the loss is ${loss} (try a lower learning rate)`);
+    if (!Number.isFinite(loss))
+      return E.left(`training diverged at step ${this.step + 1}: the loss is ${loss} (try a lower learning rate)`);
     const { lr, gradNorm } = this.updater.apply(this.step, this.params, grads);
     this.step++;
-    return E.right({ step: this.step, loss, lr, gradNorm, ms: performance.now() - t0, tokens: b.inputs.length, peakBytes: stats.peakBytes });
+    return E.right({
+      step: this.step,
+      loss,
+      lr,
+      gradNorm,
+      ms: performance.now() - t0,
+      tokens: b.inputs.length,
+      peakBytes: stats.peakBytes,
+    });
   }
 
   /** Mean loss over the fixed validation batches. */
@@ -174,8 +205,15 @@ export class Session {
   /** The weights as safetensors, named by their rankfuse paths, with the model config in the metadata. */
   weights(): Uint8Array {
     const { layout, config, method } = this.model;
-    const tensors = Object.fromEntries(layout.names.map((n, i) => [n, { dtype: "F32" as const, shape: [...layout.shapes[i]!], data: this.params[i]! }]));
-    return encodeSafetensors(tensors, { format: "rankfuse", method, config: JSON.stringify(config), step: String(this.step) });
+    const tensors = Object.fromEntries(
+      layout.names.map((n, i) => [n, { dtype: "F32" as const, shape: [...layout.shapes[i]!], data: this.params[i]! }]),
+    );
+    return encodeSafetensors(tensors, {
+      format: "rankfuse",
+      method,
+      config: JSON.stringify(config),
+      step: String(this.step),
+    });
   }
 }
 

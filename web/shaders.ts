@@ -43,10 +43,12 @@ export class ShaderRecorder {
         const k = backend.prepare(eqn);
         return (inputs) => (enter(eqn), k(inputs));
       },
-      prepareFused: prepareFused && ((node) => {
-        const k = prepareFused(node);
-        return (inputs) => (enter(node), k(inputs));
-      }),
+      prepareFused:
+        prepareFused &&
+        ((node) => {
+          const k = prepareFused(node);
+          return (inputs) => (enter(node), k(inputs));
+        }),
     };
   }
 
@@ -86,10 +88,20 @@ export class ShaderRecorder {
  * rankfuse's own generated WGSL programs (whole shaders); for any other, the tfjs programs it ran;
  * or why there is no WGSL to show.
  */
-export function shaderSource(backend: Backend<any>, webgpu: WebgpuBackend | undefined, plan: Plan, recorder: ShaderRecorder | undefined, kernel: number): { wgsl: string | null; note: string } {
+export function shaderSource(
+  backend: Backend<any>,
+  webgpu: WebgpuBackend | undefined,
+  plan: Plan,
+  recorder: ShaderRecorder | undefined,
+  kernel: number,
+): { wgsl: string | null; note: string } {
   const launch = plan.launches[kernel];
   if (!launch) return { wgsl: null, note: `no kernel ${kernel} in this plan` };
-  if (!webgpu || !recorder) return { wgsl: null, note: `the ${backend.name} backend runs compiled kernels, not WGSL: shader source exists only on the webgpu backend` };
+  if (!webgpu || !recorder)
+    return {
+      wgsl: null,
+      note: `the ${backend.name} backend runs compiled kernels, not WGSL: shader source exists only on the webgpu backend`,
+    };
   const node = launch.eqn;
   if (isFused(node) && webgpu.caps.fusedKinds?.has(node.params.kind)) {
     const programs = fusedPrograms(node, webgpu.device.limits);
@@ -97,8 +109,13 @@ export function shaderSource(backend: Backend<any>, webgpu: WebgpuBackend | unde
     return { wgsl: head + programs.map((p) => webgpu.fused.source(p)).join("\n\n"), note: "" };
   }
   const list = recorder.shaders(kernel);
-  if (!list) return { wgsl: null, note: "no WGSL recorded yet for this kernel (it is recorded during the first training step)" };
-  if (list.length === 0) return { wgsl: null, note: `kernel ${kernel} (${launch.eqn.prim}) launches no WebGPU program: it is a view or runs on data already in place` };
+  if (!list)
+    return { wgsl: null, note: "no WGSL recorded yet for this kernel (it is recorded during the first training step)" };
+  if (list.length === 0)
+    return {
+      wgsl: null,
+      note: `kernel ${kernel} (${launch.eqn.prim}) launches no WebGPU program: it is a view or runs on data already in place`,
+    };
   const head = `// kernel ${kernel} (${launch.eqn.prim}) runs ${list.length} WebGPU program${list.length > 1 ? "s" : ""}; tfjs wraps each in its prelude of bindings and index helpers\n`;
   return { wgsl: head + list.map((r) => `// ── ${r.key}\n${r.wgsl.trim()}\n`).join("\n"), note: "" };
 }

@@ -16,6 +16,9 @@ export function decodeTextFile(name: string, bytes: Uint8Array, minBytes: number
     return E.left(`${name} is not UTF-8 text: drop a UTF-8 text file`);
   }
   text = text.replace(/\r\n/g, "\n");
-  if (bytes.length < minBytes) return E.left(`${name} has ${bytes.length} bytes; the playground needs at least ${minBytes} to train and validate on`);
+  if (bytes.length < minBytes)
+    return E.left(
+      `${name} has ${bytes.length} bytes; the playground needs at least ${minBytes} to train and validate on`,
+    );
   return E.right(text);
 }

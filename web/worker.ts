@@ -44,21 +44,43 @@ async function start(r: RunRequest): Promise<void> {
   post({ type: "backend", name: backend.name, describe: backend.describe(), fusedKinds, note: loaded.right.note });
   post({ type: "state", state: "compiling" });
   await nextTask();
-  const s = Session.create(shaders ? shaders.instrument(backend) : backend, r.text, { method: r.method, preset: r.preset, rank: r.rank, steps: r.steps, lr: r.lr, seed: 1, evalBatches: 4, sampleContext: 64 });
+  const s = Session.create(shaders ? shaders.instrument(backend) : backend, r.text, {
+    method: r.method,
+    preset: r.preset,
+    rank: r.rank,
+    steps: r.steps,
+    lr: r.lr,
+    seed: 1,
+    evalBatches: 4,
+    sampleContext: 64,
+  });
   if (E.isLeft(s)) return fail(s.left);
   session = s.right;
   const { config, counts } = session.model;
   const scheme = session.describeScheme();
-  post({ type: "model", text: `${r.method} · ${config.name}: d ${config.d}, ${config.layers} layers, ${config.heads} heads, rank ${config.rank}, seq ${config.seq}, batch ${config.batch}${scheme ? `; ${scheme}` : ""}`, params: counts.total, steps: r.steps, tokensPerStep: config.batch * config.seq });
+  post({
+    type: "model",
+    text: `${r.method} · ${config.name}: d ${config.d}, ${config.layers} layers, ${config.heads} heads, rank ${config.rank}, seq ${config.seq}, batch ${config.batch}${scheme ? `; ${scheme}` : ""}`,
+    params: counts.total,
+    steps: r.steps,
+    tokensPerStep: config.batch * config.seq,
+  });
   post({ type: "plan", plan: summarizePlan(session.plan, session.model, config.batch, config.seq) });
   await loop();
 }
 
 async function loop(): Promise<void> {
-  const s = session!, r = run!;
+  const s = session!,
+    r = run!;
   running = true;
   const slowStart = s.stepsDone === 0 && webgpu?.adapter.software;
-  post({ type: "state", state: "training", note: slowStart ? "the first step compiles every GPU pipeline, which takes a while on a software adapter" : undefined });
+  post({
+    type: "state",
+    state: "training",
+    note: slowStart
+      ? "the first step compiles every GPU pipeline, which takes a while on a software adapter"
+      : undefined,
+  });
   try {
     while (running && !s.done) {
       // the first step also records the WGSL each kernel runs, for the plan panel
@@ -102,7 +124,14 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
     case "weights": {
       if (!session) return post({ type: "error", message: "nothing to download yet: train a model first" });
       const bytes = session.weights();
-      post({ type: "weights", bytes, fileName: `rankfuse-${session.model.method}-${session.model.config.name}-step${session.stepsDone}.safetensors` }, [bytes.buffer]);
+      post(
+        {
+          type: "weights",
+          bytes,
+          fileName: `rankfuse-${session.model.method}-${session.model.config.name}-step${session.stepsDone}.safetensors`,
+        },
+        [bytes.buffer],
+      );
       return;
     }
     case "shader": {

@@ -32,19 +32,32 @@ export async function cudaBackend(): Promise<E.Either<string, Backend<tf.Tensor>
   try {
     await import(CUDA_PACKAGE);
   } catch (e) {
-    return E.left(`backend cuda: ${CUDA_PACKAGE} is installed but does not load (${(e as Error).message.split("\n")[0]}); it needs CUDA 11.2 and cuDNN 8.1 libraries on LD_LIBRARY_PATH`);
+    return E.left(
+      `backend cuda: ${CUDA_PACKAGE} is installed but does not load (${(e as Error).message.split("\n")[0]}); it needs CUDA 11.2 and cuDNN 8.1 libraries on LD_LIBRARY_PATH`,
+    );
   }
-  if (!tf.findBackendFactory(TF_NAME)) return E.left(`backend cuda: ${CUDA_PACKAGE} registered its backend with another copy of @tensorflow/tfjs-core than rankfuse's ${tf.version_core}: install ${CUDA_PACKAGE}@${tf.version_core} so npm shares one`);
+  if (!tf.findBackendFactory(TF_NAME))
+    return E.left(
+      `backend cuda: ${CUDA_PACKAGE} registered its backend with another copy of @tensorflow/tfjs-core than rankfuse's ${tf.version_core}: install ${CUDA_PACKAGE}@${tf.version_core} so npm shares one`,
+    );
   await tf.setBackend(TF_NAME);
   const onGpu = (tf.backend() as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
-  if (onGpu === false) return E.left(`backend cuda: TensorFlow found no CUDA GPU (CUDA 11.2 and cuDNN 8.1 libraries must be on LD_LIBRARY_PATH, and nvidia-smi must see a GPU)`);
+  if (onGpu === false)
+    return E.left(
+      `backend cuda: TensorFlow found no CUDA GPU (CUDA 11.2 and cuDNN 8.1 libraries must be on LD_LIBRARY_PATH, and nvidia-smi must see a GPU)`,
+    );
   return E.right({
     name: "cuda",
     caps: { prims: new Set<Prim>(PRIMS), fusedChains: false, float64: false },
     activate: async () => {
       if (tf.getBackend() !== TF_NAME) await tf.setBackend(TF_NAME);
     },
-    write: (host: HostTensor) => tf.tensor(host.data instanceof Float64Array ? Float32Array.from(host.data) : host.data, [...host.shape], host.dtype),
+    write: (host: HostTensor) =>
+      tf.tensor(
+        host.data instanceof Float64Array ? Float32Array.from(host.data) : host.data,
+        [...host.shape],
+        host.dtype,
+      ),
     read: async (buf) => (await buf.data()) as Float32Array | Int32Array,
     free: (buf) => buf.dispose(),
     prepare: (eqn): Kernel<tf.Tensor> => {
@@ -55,6 +68,7 @@ export async function cudaBackend(): Promise<E.Either<string, Backend<tf.Tensor>
     },
     dispatch: (kernel, inputs) => kernel(inputs),
     liveBytes: () => tf.memory().numBytes,
-    describe: () => `${CUDA_PACKAGE} on tfjs-core ${tf.version_core}, ${onGpu ? "TensorFlow on a CUDA GPU" : "TensorFlow did not say whether it uses the GPU"}`,
+    describe: () =>
+      `${CUDA_PACKAGE} on tfjs-core ${tf.version_core}, ${onGpu ? "TensorFlow on a CUDA GPU" : "TensorFlow did not say whether it uses the GPU"}`,
   });
 }

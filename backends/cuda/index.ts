@@ -13,5 +13,10 @@ export const cudaModule: BackendModule<"cuda"> = {
     return (await cudaInstalled()) ? null : `${CUDA_PACKAGE} is not installed`;
   },
   // its reasons are already the whole story (what to install, and how), so they pass through as worded
-  load: () => guardLoad("cuda", async () => (await import("./backend.ts")).cudaBackend(), (why) => why),
+  load: () =>
+    guardLoad(
+      "cuda",
+      async () => (await import("./backend.ts")).cudaBackend(),
+      (why) => why,
+    ),
 };

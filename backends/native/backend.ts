@@ -18,7 +18,13 @@ export function nativeBackend(): E.Either<string, Backend<NBuf>> {
   const { pool } = ctx;
   return E.right({
     name: "native",
-    caps: { prims: new Set<Prim>(PRIMS), fusedChains: true, float64: false, maxFusedRank: NATIVE_MAX_FUSED_RANK, fusedKinds: NATIVE_FUSED_KINDS },
+    caps: {
+      prims: new Set<Prim>(PRIMS),
+      fusedChains: true,
+      float64: false,
+      maxFusedRank: NATIVE_MAX_FUSED_RANK,
+      fusedKinds: NATIVE_FUSED_KINDS,
+    },
     write: (host: HostTensor) => {
       const b = host.dtype === "int32" ? pool.i32(host.data.length) : pool.f32(host.data.length);
       b.set(host.data);
@@ -34,6 +40,7 @@ export function nativeBackend(): E.Either<string, Backend<NBuf>> {
     prepareFused: (node) => nativeFused(ctx, node),
     dispatch: (kernel, inputs) => kernel(inputs),
     liveBytes: () => pool.liveBytes,
-    describe: () => `native addon (g++ -O3 -march=native, ${ctx.addon.gemmKernel()} GEMM, OpenMP ${ctx.addon.threads()} threads)`,
+    describe: () =>
+      `native addon (g++ -O3 -march=native, ${ctx.addon.gemmKernel()} GEMM, OpenMP ${ctx.addon.threads()} threads)`,
   });
 }

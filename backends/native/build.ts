@@ -7,7 +7,17 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -16,7 +26,18 @@ import * as E from "fp-ts/lib/Either.js";
 
 /** Op codes of `unary` (and the activation codes of `lowrankForward`: 0 identity, 6, 7, 8). */
 export const UnaryOp = {
-  neg: 0, exp: 1, log: 2, sqrt: 3, tanh: 4, sigmoid: 5, silu: 6, gelu: 7, relu: 8, dsilu: 9, dgelu: 10, drelu: 11,
+  neg: 0,
+  exp: 1,
+  log: 2,
+  sqrt: 3,
+  tanh: 4,
+  sigmoid: 5,
+  silu: 6,
+  gelu: 7,
+  relu: 8,
+  dsilu: 9,
+  dgelu: 10,
+  drelu: 11,
 } as const;
 /** Op codes of `binary`. */
 export const BinaryOp = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, equal: 5 } as const;
@@ -31,17 +52,41 @@ export const ReduceOp = { sum: 0, max: 1, mean: 2 } as const;
 export interface NativeAddon {
   /** out[i] = a[i] (M x K) . b[i] (K x N) for i < batch; one K x N b for all i when bShared. */
   /** out[i] = op(a[i]) · op(b[i]); op transposes: a[i] is then stored K×M, b[i] N×K. */
-  matmul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, M: number, K: number, N: number, bShared: boolean, transA: boolean, transB: boolean): void;
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    batch: number,
+    M: number,
+    K: number,
+    N: number,
+    bShared: boolean,
+    transA: boolean,
+    transB: boolean,
+  ): void;
   /** out = op(x) elementwise over x.length elements; op from UnaryOp. */
   unary(op: number, x: Float32Array, out: Float32Array): void;
   /** out = x op y; strides (in elements, 0 = broadcast) index x and y along each output axis. */
-  binary(op: number, x: Float32Array, y: Float32Array, out: Float32Array, outShape: Int32Array, xStrides: Int32Array, yStrides: Int32Array): void;
+  binary(
+    op: number,
+    x: Float32Array,
+    y: Float32Array,
+    out: Float32Array,
+    outShape: Int32Array,
+    xStrides: Int32Array,
+    yStrides: Int32Array,
+  ): void;
   /** Reduces the axes with reduceMask[i] = 1 (sum in double, max, mean); out holds the kept axes in order. */
   reduce(op: number, x: Float32Array, out: Float32Array, shape: Int32Array, reduceMask: Int32Array): void;
   /** out = x permuted: out axis k is x axis perm[k]. Moves 4-byte words, so Int32Array works too. */
   transpose(x: Float32Array | Int32Array, out: Float32Array | Int32Array, shape: Int32Array, perm: Int32Array): void;
   /** out (outShape) = x read with xStrides (0 on broadcast axes). Float32Array or Int32Array. */
-  broadcastTo(x: Float32Array | Int32Array, out: Float32Array | Int32Array, outShape: Int32Array, xStrides: Int32Array): void;
+  broadcastTo(
+    x: Float32Array | Int32Array,
+    out: Float32Array | Int32Array,
+    outShape: Int32Array,
+    xStrides: Int32Array,
+  ): void;
   /** Softmax of each row of `width`; with causalT > 0, row r is query r % causalT and later columns get 0. */
   softmax(x: Float32Array, out: Float32Array, rows: number, width: number, causalT: number): void;
   logSoftmax(x: Float32Array, out: Float32Array, rows: number, width: number): void;
@@ -59,27 +104,87 @@ export interface NativeAddon {
   oneHot(ids: Int32Array, out: Float32Array, depth: number): void;
   fill(out: Float32Array, value: number): void;
   /** out (n x dOut) = act(x (n x dIn) . A (dIn x r)) . B (r x dOut), fused tile by tile; act 0, 6, 7 or 8. */
-  lowrankForward(x: Float32Array, A: Float32Array, B: Float32Array, out: Float32Array, n: number, dIn: number, r: number, dOut: number, act: number): void;
+  lowrankForward(
+    x: Float32Array,
+    A: Float32Array,
+    B: Float32Array,
+    out: Float32Array,
+    n: number,
+    dIn: number,
+    r: number,
+    dOut: number,
+    act: number,
+  ): void;
   /**
    * lowrankForward with an epilogue (out = y + e or y * e; sizes[5] = BinaryOp add or mul) and the rank-r values
    * z = x·A and h = act(z) written out; an empty Float32Array means "no epilogue" / "not wanted". sizes: [n, dIn, r, dOut, act, epilogue].
    */
-  lowrankForwardEx(x: Float32Array, A: Float32Array, B: Float32Array, e: Float32Array, out: Float32Array, z: Float32Array, h: Float32Array, sizes: Int32Array): void;
+  lowrankForwardEx(
+    x: Float32Array,
+    A: Float32Array,
+    B: Float32Array,
+    e: Float32Array,
+    out: Float32Array,
+    z: Float32Array,
+    h: Float32Array,
+    sizes: Int32Array,
+  ): void;
   /**
    * Fused backward of y = act(x·A)·B, tile by tile: dZ = (dY·Bᵀ) ⊙ act'(z); dX = dZ·Aᵀ (+ acc), dA = xᵀ·dZ, dB = hᵀ·dY,
    * dZ itself; an empty Float32Array means "not wanted" (outputs) or "not needed" (inputs). sizes: [n, dIn, r, dOut, act].
    */
-  lowrankBackward(dY: Float32Array, B: Float32Array, z: Float32Array, A: Float32Array, acc: Float32Array, x: Float32Array, h: Float32Array, dX: Float32Array, dA: Float32Array, dB: Float32Array, dZ: Float32Array, sizes: Int32Array): void;
+  lowrankBackward(
+    dY: Float32Array,
+    B: Float32Array,
+    z: Float32Array,
+    A: Float32Array,
+    acc: Float32Array,
+    x: Float32Array,
+    h: Float32Array,
+    dX: Float32Array,
+    dA: Float32Array,
+    dB: Float32Array,
+    dZ: Float32Array,
+    sizes: Int32Array,
+  ): void;
   /**
    * Fused causal attention over bh slices (attention.cc): O (bh×T×dv) = softmax_causal(q·kᵀ)·v, q and k bh×T×dk;
    * P (bh×T×T) is written where non-empty. sizes: [bh, T, dk, dv].
    */
-  attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, O: Float32Array, P: Float32Array, sizes: Int32Array): void;
+  attentionForward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    O: Float32Array,
+    P: Float32Array,
+    sizes: Int32Array,
+  ): void;
   /** Its backward from dO: dQ, dK, dV where non-empty; P the forward's probabilities, or empty to recompute them. */
-  attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, dO: Float32Array, P: Float32Array, dQ: Float32Array, dK: Float32Array, dV: Float32Array, sizes: Int32Array): void;
+  attentionBackward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    dO: Float32Array,
+    P: Float32Array,
+    dQ: Float32Array,
+    dK: Float32Array,
+    dV: Float32Array,
+    sizes: Int32Array,
+  ): void;
   /** OpenMP threads used by parallel kernels. */
   /** AdamW's update in place, in the same float64 arithmetic as train/adamw.ts (bit-identical). */
-  adamwStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, sqrtBc2: number): void;
+  adamwStep(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    b1: number,
+    b2: number,
+    eps: number,
+    decay: number,
+    stepSize: number,
+    sqrtBc2: number,
+  ): void;
   /** Σ x², accumulated in float64. */
   sumSquares(x: Float32Array): number;
   threads(): number;
@@ -92,30 +197,42 @@ export interface NativeAddon {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The C++ sources: beside this file in the repository, or under the package root when it runs compiled from dist/. */
-const srcDir = [path.join(here, "src"), path.join(here, "..", "..", "..", "backends", "native", "src")].find((d) => existsSync(d)) ?? path.join(here, "src");
+const srcDir =
+  [path.join(here, "src"), path.join(here, "..", "..", "..", "backends", "native", "src")].find((d) => existsSync(d)) ??
+  path.join(here, "src");
 const packageRoot = path.resolve(srcDir, "..", "..", "..");
 const compiler = (): string => process.env.CXX ?? "g++";
 
 function nodeIncludeDir(): E.Either<string, string> {
-  const candidates = [path.join(path.dirname(process.execPath), "..", "include", "node"), process.env.RANKFUSE_NODE_INCLUDE];
+  const candidates = [
+    path.join(path.dirname(process.execPath), "..", "include", "node"),
+    process.env.RANKFUSE_NODE_INCLUDE,
+  ];
   const found = candidates.find((dir) => dir !== undefined && existsSync(path.join(dir, "node_api.h")));
   return found
     ? E.right(path.resolve(found))
-    : E.left(`Node headers (node_api.h) not found next to ${process.execPath} (../include/node); set RANKFUSE_NODE_INCLUDE to the folder holding node_api.h`);
+    : E.left(
+        `Node headers (node_api.h) not found next to ${process.execPath} (../include/node); set RANKFUSE_NODE_INCLUDE to the folder holding node_api.h`,
+      );
 }
 
 /** Model name and flags of the first CPU (what -march=native compiles for). */
 function cpuSignature(): string {
   try {
     const info = readFileSync("/proc/cpuinfo", "utf8").split("\n\n")[0] ?? "";
-    return info.split("\n").filter((l) => /^(model name|flags|Features|CPU part)\s*:/.test(l)).join("\n");
+    return info
+      .split("\n")
+      .filter((l) => /^(model name|flags|Features|CPU part)\s*:/.test(l))
+      .join("\n");
   } catch {
     return os.cpus()[0]?.model ?? "unknown cpu";
   }
 }
 
 function sources(): string[] {
-  return readdirSync(srcDir).filter((f) => /\.(cc|h)$/.test(f)).sort();
+  return readdirSync(srcDir)
+    .filter((f) => /\.(cc|h)$/.test(f))
+    .sort();
 }
 
 /**
@@ -148,7 +265,12 @@ function writableDir(dir: string): string | null {
 }
 
 /** First lines of a failed command's output, for a one-paragraph reason. */
-const firstLines = (text: string, n = 12): string => text.split("\n").filter((l) => l.trim() !== "").slice(0, n).join("\n");
+const firstLines = (text: string, n = 12): string =>
+  text
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .slice(0, n)
+    .join("\n");
 
 /**
  * Path of the compiled addon, building it first when the cache has none for this source, compiler,
@@ -160,7 +282,9 @@ export function nativeAddonPath(): E.Either<string, string> {
   const cxx = compiler();
   const version = spawnSync(cxx, ["--version"], { encoding: "utf8" });
   if (version.error || version.status !== 0) {
-    return E.left(`C++ compiler '${cxx}' not available (${version.error?.message ?? firstLines(version.stderr ?? "", 2)}); install g++ to use the native backend`);
+    return E.left(
+      `C++ compiler '${cxx}' not available (${version.error?.message ?? firstLines(version.stderr ?? "", 2)}); install g++ to use the native backend`,
+    );
   }
   let files: string[];
   try {
@@ -169,7 +293,11 @@ export function nativeAddonPath(): E.Either<string, string> {
     return E.left(`native sources not readable in ${srcDir}: ${(e as Error).message}`);
   }
   const hash = createHash("sha256");
-  for (const f of files) hash.update(`${f}\0`).update(readFileSync(path.join(srcDir, f))).update("\0");
+  for (const f of files)
+    hash
+      .update(`${f}\0`)
+      .update(readFileSync(path.join(srcDir, f)))
+      .update("\0");
   hash.update(version.stdout).update(process.version).update(process.arch).update(cpuSignature());
   const key = hash.digest("hex").slice(0, 16);
   const dirs = nativeCacheDirs().map((d) => path.join(d, key));
@@ -182,14 +310,22 @@ export function nativeAddonPath(): E.Either<string, string> {
     if (why) refusals.push(why);
     return why === null;
   });
-  if (outDir === undefined) return E.left(`no writable folder for the build (set RANKFUSE_NATIVE_CACHE to one): ${refusals.join("; ")}`);
+  if (outDir === undefined)
+    return E.left(`no writable folder for the build (set RANKFUSE_NATIVE_CACHE to one): ${refusals.join("; ")}`);
   const target = path.join(outDir, "rankfuse.node");
   const tmp = path.join(outDir, `rankfuse.${process.pid}.${randomBytes(4).toString("hex")}.tmp.node`);
   const args = [
-    "-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-std=c++17", "-fno-math-errno",
+    "-O3",
+    "-march=native",
+    "-fopenmp",
+    "-fPIC",
+    "-shared",
+    "-std=c++17",
+    "-fno-math-errno",
     `-I${include.right}`,
     ...files.filter((f) => f.endsWith(".cc")).map((f) => path.join(srcDir, f)),
-    "-o", tmp,
+    "-o",
+    tmp,
   ];
   const built = spawnSync(cxx, args, { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 });
   if (built.error || built.status !== 0) {
@@ -224,11 +360,15 @@ export function loadNativeAddon(): E.Either<string, NativeAddon> {
   // 2-core machine, a 64K-element silu took 35-340 us with a 10K spin count, 1.5-3 ms with the
   // default, and 40-85 us with passive waiting (a futex wake-up per region). Passive is the robust
   // default; either variable set by the user wins.
-  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.OMP_WAIT_POLICY = "passive";
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined)
+    process.env.OMP_WAIT_POLICY = "passive";
   try {
     const addon = createRequire(import.meta.url)(built.right) as NativeAddon;
-    const missing = ["matmul", "unary", "lowrankForward", "threads"].filter((f) => typeof (addon as unknown as Record<string, unknown>)[f] !== "function");
-    loaded = missing.length === 0 ? E.right(addon) : E.left(`native addon at ${built.right} lacks ${missing.join(", ")}`);
+    const missing = ["matmul", "unary", "lowrankForward", "threads"].filter(
+      (f) => typeof (addon as unknown as Record<string, unknown>)[f] !== "function",
+    );
+    loaded =
+      missing.length === 0 ? E.right(addon) : E.left(`native addon at ${built.right} lacks ${missing.join(", ")}`);
   } catch (e) {
     loaded = E.left(`loading the native addon ${built.right} failed: ${(e as Error).message}`);
   }

@@ -1,6 +1,16 @@
 import { numel } from "../../ir/dim.ts";
 import type { FusedEqn, Var } from "../../ir/graph.ts";
-import { ATTENTION, ATTENTION_BWD, isAttention, isAttentionBwd, isLowrank, isLowrankBwd, LOWRANK, LOWRANK_BWD, type ChainAct } from "../../ir/fusedKinds.ts";
+import {
+  ATTENTION,
+  ATTENTION_BWD,
+  isAttention,
+  isAttentionBwd,
+  isLowrank,
+  isLowrankBwd,
+  LOWRANK,
+  LOWRANK_BWD,
+  type ChainAct,
+} from "../../ir/fusedKinds.ts";
 import { BinaryOp, UnaryOp } from "./build.ts";
 import type { NativeCtx, NBuf } from "./kernels.ts";
 
@@ -46,7 +56,16 @@ export function nativeFused(ctx: NativeCtx, node: FusedEqn): (inputs: readonly N
     const sizes = Int32Array.from([n, dIn, r, dOut, ACT[node.params.act], epi]);
     return (inputs) => {
       const bufs = alloc();
-      ctx.addon.lowrankForwardEx(input(inputs, "x"), input(inputs, "A"), input(inputs, "B"), input(inputs, "e"), out(bufs, "y"), out(bufs, "z"), out(bufs, "h"), sizes);
+      ctx.addon.lowrankForwardEx(
+        input(inputs, "x"),
+        input(inputs, "A"),
+        input(inputs, "B"),
+        input(inputs, "e"),
+        out(bufs, "y"),
+        out(bufs, "z"),
+        out(bufs, "h"),
+        sizes,
+      );
       return bufs;
     };
   }
@@ -58,7 +77,20 @@ export function nativeFused(ctx: NativeCtx, node: FusedEqn): (inputs: readonly N
     return (inputs) => {
       const bufs = alloc();
       const i = (name: string) => input(inputs, name);
-      ctx.addon.lowrankBackward(i("dY"), i("B"), i("z"), i("A"), i("acc"), i("x"), i("h"), out(bufs, "dX"), out(bufs, "dA"), out(bufs, "dB"), out(bufs, "dZ"), sizes);
+      ctx.addon.lowrankBackward(
+        i("dY"),
+        i("B"),
+        i("z"),
+        i("A"),
+        i("acc"),
+        i("x"),
+        i("h"),
+        out(bufs, "dX"),
+        out(bufs, "dA"),
+        out(bufs, "dB"),
+        out(bufs, "dZ"),
+        sizes,
+      );
       return bufs;
     };
   }
@@ -66,17 +98,41 @@ export function nativeFused(ctx: NativeCtx, node: FusedEqn): (inputs: readonly N
     // q [..., T, dk] and v [..., T, dv]: bh slices of T rows
     const [T, dk] = inVar("q")!.shape.slice(-2) as [number, number];
     const dv = inVar("v")!.shape.at(-1)!;
-    const sizes = Int32Array.from([inVar("q")!.shape.slice(0, -2).reduce((p, s) => p * s, 1), T, dk, dv]);
+    const sizes = Int32Array.from([
+      inVar("q")!
+        .shape.slice(0, -2)
+        .reduce((p, s) => p * s, 1),
+      T,
+      dk,
+      dv,
+    ]);
     const i = (inputs: readonly NBuf[], name: string) => input(inputs, name);
     if (isAttention(node))
       return (inputs) => {
         const bufs = alloc();
-        ctx.addon.attentionForward(i(inputs, "q"), i(inputs, "k"), i(inputs, "v"), out(bufs, "O"), out(bufs, "P"), sizes);
+        ctx.addon.attentionForward(
+          i(inputs, "q"),
+          i(inputs, "k"),
+          i(inputs, "v"),
+          out(bufs, "O"),
+          out(bufs, "P"),
+          sizes,
+        );
         return bufs;
       };
     return (inputs) => {
       const bufs = alloc();
-      ctx.addon.attentionBackward(i(inputs, "q"), i(inputs, "k"), i(inputs, "v"), i(inputs, "dO"), i(inputs, "P"), out(bufs, "dQ"), out(bufs, "dK"), out(bufs, "dV"), sizes);
+      ctx.addon.attentionBackward(
+        i(inputs, "q"),
+        i(inputs, "k"),
+        i(inputs, "v"),
+        i(inputs, "dO"),
+        i(inputs, "P"),
+        out(bufs, "dQ"),
+        out(bufs, "dK"),
+        out(bufs, "dV"),
+        sizes,
+      );
       return bufs;
     };
   }

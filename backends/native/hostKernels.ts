@@ -9,7 +9,8 @@ import { loadNativeAddon, type NativeAddon } from "./build.ts";
  */
 export function nativeHostKernels(): E.Either<string, HostKernels> {
   return E.map((addon: NativeAddon): HostKernels => ({
-    adamwStep: (p, g, m, v, b1, b2, eps, decay, stepSize, sqrtBc2) => addon.adamwStep(p, g, m, v, b1, b2, eps, decay, stepSize, sqrtBc2),
+    adamwStep: (p, g, m, v, b1, b2, eps, decay, stepSize, sqrtBc2) =>
+      addon.adamwStep(p, g, m, v, b1, b2, eps, decay, stepSize, sqrtBc2),
     gemm: (a, b, M, K, N, transA = false, transB = false) => {
       checkSizes(a, b, M, K, N);
       const out = new Float32Array(M * N);

@@ -12,8 +12,13 @@ export interface NativeCtx {
   readonly addon: NativeAddon;
   readonly pool: BufferPool;
 }
-export type NativeKernel<P extends Prim> = (ctx: NativeCtx, inputs: readonly NBuf[], abs: readonly AbsVal[], out: AbsVal, params: PrimParams[P]) => NBuf;
-
+export type NativeKernel<P extends Prim> = (
+  ctx: NativeCtx,
+  inputs: readonly NBuf[],
+  abs: readonly AbsVal[],
+  out: AbsVal,
+  params: PrimParams[P],
+) => NBuf;
 
 const shapeOf = (a: AbsVal) => sizes(a.dims);
 const count = (a: AbsVal) => shapeOf(a).reduce((p, q) => p * q, 1);
@@ -28,28 +33,67 @@ function broadcastStrides(inShape: readonly number[], outShape: readonly number[
   return Int32Array.from(outShape, (_, i) => (i < off || inShape[i - off] === 1 ? 0 : s[i - off]!));
 }
 
-const unary = (op: keyof typeof UNARY): NativeKernel<Prim> => (ctx, [x], _, out) => {
-  if (x instanceof Int32Array) return copyInto(i32out(ctx, out), x, (v) => -v); // only neg accepts ints
-  const o = f32(ctx, out);
-  ctx.addon.unary(UNARY[op], x!, o);
-  return o;
-};
+const unary =
+  (op: keyof typeof UNARY): NativeKernel<Prim> =>
+  (ctx, [x], _, out) => {
+    if (x instanceof Int32Array) return copyInto(i32out(ctx, out), x, (v) => -v); // only neg accepts ints
+    const o = f32(ctx, out);
+    ctx.addon.unary(UNARY[op], x!, o);
+    return o;
+  };
 
-const binary = (op: keyof typeof BINARY): NativeKernel<Prim> => (ctx, [x, y], [ax, ay], out) => {
-  const shape = shapeOf(out);
-  if (x instanceof Int32Array || y instanceof Int32Array) return intBinary(op, x!, y!, shapeOf(ax!), shapeOf(ay!), shape, op === "equal" ? f32(ctx, out) : i32out(ctx, out));
-  const o = f32(ctx, out);
-  ctx.addon.binary(BINARY[op], x!, y!, o, i32(shape), broadcastStrides(shapeOf(ax!), shape), broadcastStrides(shapeOf(ay!), shape));
-  return o;
-};
+const binary =
+  (op: keyof typeof BINARY): NativeKernel<Prim> =>
+  (ctx, [x, y], [ax, ay], out) => {
+    const shape = shapeOf(out);
+    if (x instanceof Int32Array || y instanceof Int32Array)
+      return intBinary(
+        op,
+        x!,
+        y!,
+        shapeOf(ax!),
+        shapeOf(ay!),
+        shape,
+        op === "equal" ? f32(ctx, out) : i32out(ctx, out),
+      );
+    const o = f32(ctx, out);
+    ctx.addon.binary(
+      BINARY[op],
+      x!,
+      y!,
+      o,
+      i32(shape),
+      broadcastStrides(shapeOf(ax!), shape),
+      broadcastStrides(shapeOf(ay!), shape),
+    );
+    return o;
+  };
 
 /** Integer arithmetic is rare (ids); done in JavaScript. */
-function intBinary(op: keyof typeof BINARY, x: NBuf, y: NBuf, xs: number[], ys: number[], shape: number[], res: NBuf): NBuf {
-  const f = { add: (a: number, b: number) => a + b, sub: (a: number, b: number) => a - b, mul: Math.imul, div: (a: number, b: number) => Math.trunc(a / b), maximum: Math.max, equal: (a: number, b: number) => (a === b ? 1 : 0) }[op];
+function intBinary(
+  op: keyof typeof BINARY,
+  x: NBuf,
+  y: NBuf,
+  xs: number[],
+  ys: number[],
+  shape: number[],
+  res: NBuf,
+): NBuf {
+  const f = {
+    add: (a: number, b: number) => a + b,
+    sub: (a: number, b: number) => a - b,
+    mul: Math.imul,
+    div: (a: number, b: number) => Math.trunc(a / b),
+    maximum: Math.max,
+    equal: (a: number, b: number) => (a === b ? 1 : 0),
+  }[op];
   const n = shape.reduce((p, q) => p * q, 1);
-  const sx = broadcastStrides(xs, shape), sy = broadcastStrides(ys, shape), st = stridesOf(shape);
+  const sx = broadcastStrides(xs, shape),
+    sy = broadcastStrides(ys, shape),
+    st = stridesOf(shape);
   for (let i = 0; i < n; i++) {
-    let ox = 0, oy = 0;
+    let ox = 0,
+      oy = 0;
     for (let a = 0; a < shape.length; a++) {
       const k = Math.floor(i / st[a]!) % shape[a]!;
       ox += k * sx[a]!;
@@ -60,13 +104,21 @@ function intBinary(op: keyof typeof BINARY, x: NBuf, y: NBuf, xs: number[], ys: 
   return res;
 }
 
-const reduce = (op: keyof typeof REDUCE): NativeKernel<"sum" | "max" | "mean"> => (ctx, [x], [a], out, { axes }) => {
-  const shape = shapeOf(a!);
-  const norm = axes.map((ax) => (ax < 0 ? ax + shape.length : ax));
-  const o = f32(ctx, out);
-  ctx.addon.reduce(REDUCE[op], x as Float32Array, o, i32(shape), Int32Array.from(shape, (_, i) => (norm.includes(i) ? 1 : 0)));
-  return o;
-};
+const reduce =
+  (op: keyof typeof REDUCE): NativeKernel<"sum" | "max" | "mean"> =>
+  (ctx, [x], [a], out, { axes }) => {
+    const shape = shapeOf(a!);
+    const norm = axes.map((ax) => (ax < 0 ? ax + shape.length : ax));
+    const o = f32(ctx, out);
+    ctx.addon.reduce(
+      REDUCE[op],
+      x as Float32Array,
+      o,
+      i32(shape),
+      Int32Array.from(shape, (_, i) => (norm.includes(i) ? 1 : 0)),
+    );
+    return o;
+  };
 
 const lastAxis = (a: AbsVal) => {
   const s = shapeOf(a);
@@ -75,18 +127,40 @@ const lastAxis = (a: AbsVal) => {
 };
 
 export const nativeKernels: { readonly [P in Prim]: NativeKernel<P> } = {
-  neg: unary("neg"), exp: unary("exp"), log: unary("log"), sqrt: unary("sqrt"), tanh: unary("tanh"), sigmoid: unary("sigmoid"),
-  silu: unary("silu"), gelu: unary("gelu"), relu: unary("relu"), dsilu: unary("dsilu"), dgelu: unary("dgelu"), drelu: unary("drelu"),
-  add: binary("add"), sub: binary("sub"), mul: binary("mul"), div: binary("div"), maximum: binary("maximum"), equal: binary("equal"),
-  literal: (ctx, __, ___, out, { value, dtype }) => (dtype === "int32" ? i32out(ctx, out).fill(value) : f32(ctx, out).fill(value)),
-  sum: reduce("sum"), max: reduce("max"), mean: reduce("mean"),
+  neg: unary("neg"),
+  exp: unary("exp"),
+  log: unary("log"),
+  sqrt: unary("sqrt"),
+  tanh: unary("tanh"),
+  sigmoid: unary("sigmoid"),
+  silu: unary("silu"),
+  gelu: unary("gelu"),
+  relu: unary("relu"),
+  dsilu: unary("dsilu"),
+  dgelu: unary("dgelu"),
+  drelu: unary("drelu"),
+  add: binary("add"),
+  sub: binary("sub"),
+  mul: binary("mul"),
+  div: binary("div"),
+  maximum: binary("maximum"),
+  equal: binary("equal"),
+  literal: (ctx, __, ___, out, { value, dtype }) =>
+    dtype === "int32" ? i32out(ctx, out).fill(value) : f32(ctx, out).fill(value),
+  sum: reduce("sum"),
+  max: reduce("max"),
+  mean: reduce("mean"),
   matmul: (ctx, [x, y], [ax, ay], out, { transA = false, transB = false }) => {
-    const a = shapeOf(ax!), b = shapeOf(ay!);
-    const M = a[a.length - (transA ? 1 : 2)]!, K = a[a.length - (transA ? 2 : 1)]!, N = b[b.length - (transB ? 2 : 1)]!;
+    const a = shapeOf(ax!),
+      b = shapeOf(ay!);
+    const M = a[a.length - (transA ? 1 : 2)]!,
+      K = a[a.length - (transA ? 2 : 1)]!,
+      N = b[b.length - (transB ? 2 : 1)]!;
     const batch = a.slice(0, -2).reduce((p, q) => p * q, 1);
     const o = f32(ctx, out);
     // a shared weight with a batched input is one tall product (transA never comes with a shared weight)
-    if (b.length === 2) ctx.addon.matmul(x as Float32Array, y as Float32Array, o, 1, batch * M, K, N, true, transA, transB);
+    if (b.length === 2)
+      ctx.addon.matmul(x as Float32Array, y as Float32Array, o, 1, batch * M, K, N, true, transA, transB);
     else ctx.addon.matmul(x as Float32Array, y as Float32Array, o, batch, M, K, N, false, transA, transB);
     return o;
   },
@@ -136,7 +210,8 @@ export const nativeKernels: { readonly [P in Prim]: NativeKernel<P> } = {
     ctx.addon.rope(x as Float32Array, o, rows, s[s.length - 2]!, width, base, inverse);
     return o;
   },
-  cast: (ctx, [x], __, out) => (out.dtype === "int32" ? copyInto(i32out(ctx, out), x!, Math.trunc) : copyInto(f32(ctx, out), x!)),
+  cast: (ctx, [x], __, out) =>
+    out.dtype === "int32" ? copyInto(i32out(ctx, out), x!, Math.trunc) : copyInto(f32(ctx, out), x!),
   oneHot: (ctx, [ids], _, out, { depth }) => {
     const o = f32(ctx, out);
     ctx.addon.oneHot(ids as Int32Array, o, depth.size);

@@ -35,7 +35,9 @@ export class BufferPool {
   /** A second tensor over the same memory (reshape): no copy, no new bytes. */
   view(x: NBuf): NBuf {
     this.refs.set(x.buffer as ArrayBuffer, (this.refs.get(x.buffer as ArrayBuffer) ?? 0) + 1);
-    return x instanceof Float32Array ? new Float32Array(x.buffer, x.byteOffset, x.length) : new Int32Array(x.buffer, x.byteOffset, x.length);
+    return x instanceof Float32Array
+      ? new Float32Array(x.buffer, x.byteOffset, x.length)
+      : new Int32Array(x.buffer, x.byteOffset, x.length);
   }
   release(x: NBuf): void {
     const b = x.buffer as ArrayBuffer;

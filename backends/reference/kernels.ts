@@ -8,20 +8,35 @@ import { broadcastOffsets, gatherOffsets, rows, stridesOf } from "./strided.ts";
  * Float64 reference kernels: the oracle every other backend is tested against. Written for clarity,
  * not speed. Int tensors are stored as integer-valued float64.
  */
-export type RefKernel<P extends Prim> = (inputs: readonly Float64Array[], abs: readonly AbsVal[], out: AbsVal, params: PrimParams[P]) => Float64Array;
+export type RefKernel<P extends Prim> = (
+  inputs: readonly Float64Array[],
+  abs: readonly AbsVal[],
+  out: AbsVal,
+  params: PrimParams[P],
+) => Float64Array;
 
-const map = (f: (x: number) => number): RefKernel<Prim> => ([x]) => x!.map(f);
+const map =
+  (f: (x: number) => number): RefKernel<Prim> =>
+  ([x]) =>
+    x!.map(f);
 /** Elementwise binary with numpy broadcasting: each input is read through offsets into the output. */
-const zip = (f: (a: number, b: number) => number): RefKernel<Prim> => ([x, y], [ax, ay], out) => {
-  const outShape = sizes(out.dims);
-  const n = outShape.reduce((p, q) => p * q, 1);
-  const ox = broadcastOffsets(sizes(ax!.dims), outShape), oy = broadcastOffsets(sizes(ay!.dims), outShape);
-  const res = new Float64Array(n);
-  for (let i = 0; i < n; i++) res[i] = f(x![ox ? ox[i]! : i]!, y![oy ? oy[i]! : i]!);
-  return res;
-};
+const zip =
+  (f: (a: number, b: number) => number): RefKernel<Prim> =>
+  ([x, y], [ax, ay], out) => {
+    const outShape = sizes(out.dims);
+    const n = outShape.reduce((p, q) => p * q, 1);
+    const ox = broadcastOffsets(sizes(ax!.dims), outShape),
+      oy = broadcastOffsets(sizes(ay!.dims), outShape);
+    const res = new Float64Array(n);
+    for (let i = 0; i < n; i++) res[i] = f(x![ox ? ox[i]! : i]!, y![oy ? oy[i]! : i]!);
+    return res;
+  };
 
-function reduce(init: number, step: (acc: number, x: number) => number, finish?: (acc: number, n: number) => number): RefKernel<"sum" | "max" | "mean"> {
+function reduce(
+  init: number,
+  step: (acc: number, x: number) => number,
+  finish?: (acc: number, n: number) => number,
+): RefKernel<"sum" | "max" | "mean"> {
   return ([x], [a], out, { axes }) => {
     const shape = sizes(a!.dims);
     const norm = axes.map((ax) => (ax < 0 ? ax + shape.length : ax));
@@ -40,7 +55,8 @@ function lastAxis(f: (row: Float64Array, out: Float64Array) => void): RefKernel<
   return ([x], [a]) => {
     const { count, width } = rows(sizes(a!.dims));
     const res = new Float64Array(x!.length);
-    for (let r = 0; r < count; r++) f(x!.subarray(r * width, (r + 1) * width), res.subarray(r * width, (r + 1) * width));
+    for (let r = 0; r < count; r++)
+      f(x!.subarray(r * width, (r + 1) * width), res.subarray(r * width, (r + 1) * width));
     return res;
   };
 }
@@ -52,9 +68,11 @@ const logSumExp = (row: Float64Array): number => {
 
 /** A row-major buffer of `shape` with its last two axes swapped. */
 function swapLast(x: Float64Array, shape: readonly number[]): Float64Array {
-  const R = shape[shape.length - 2]!, C = shape[shape.length - 1]!;
+  const R = shape[shape.length - 2]!,
+    C = shape[shape.length - 1]!;
   const out = new Float64Array(x.length);
-  for (let q = 0; q < x.length / (R * C); q++) for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) out[q * R * C + j * R + i] = x[q * R * C + i * C + j]!;
+  for (let q = 0; q < x.length / (R * C); q++)
+    for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) out[q * R * C + j * R + i] = x[q * R * C + i * C + j]!;
   return out;
 }
 
@@ -80,18 +98,28 @@ export const referenceKernels: { readonly [P in Prim]: RefKernel<P> } = {
   literal: (_, __, out, { value }) => new Float64Array(sizes(out.dims).reduce((p, q) => p * q, 1)).fill(value),
   sum: reduce(0, (acc, v) => acc + v),
   max: reduce(-Infinity, Math.max),
-  mean: reduce(0, (acc, v) => acc + v, (acc, n) => acc / n),
+  mean: reduce(
+    0,
+    (acc, v) => acc + v,
+    (acc, n) => acc / n,
+  ),
   matmul: ([x0, y0], [ax, ay], _, { transA, transB }) => {
-    const a = sizes(ax!.dims), b = sizes(ay!.dims);
-    const x = transA ? swapLast(x0!, a) : x0, y = transB ? swapLast(y0!, b) : y0;
+    const a = sizes(ax!.dims),
+      b = sizes(ay!.dims);
+    const x = transA ? swapLast(x0!, a) : x0,
+      y = transB ? swapLast(y0!, b) : y0;
     if (transA) a.splice(a.length - 2, 2, a[a.length - 1]!, a[a.length - 2]!);
     if (transB) b.splice(b.length - 2, 2, b[b.length - 1]!, b[b.length - 2]!);
-    const M = a[a.length - 2]!, K = a[a.length - 1]!, N = b[b.length - 1]!;
+    const M = a[a.length - 2]!,
+      K = a[a.length - 1]!,
+      N = b[b.length - 1]!;
     const batch = a.slice(0, -2).reduce((p, q) => p * q, 1);
     const shared = b.length === 2;
     const res = new Float64Array(batch * M * N);
     for (let bi = 0; bi < batch; bi++) {
-      const xo = bi * M * K, yo = shared ? 0 : bi * K * N, ro = bi * M * N;
+      const xo = bi * M * K,
+        yo = shared ? 0 : bi * K * N,
+        ro = bi * M * N;
       for (let i = 0; i < M; i++) {
         for (let k = 0; k < K; k++) {
           const xv = x![xo + i * K + k]!;
@@ -105,7 +133,10 @@ export const referenceKernels: { readonly [P in Prim]: RefKernel<P> } = {
   reshape: ([x]) => x!.slice(),
   transpose: ([x], [a], out, { perm }) => {
     const inStrides = stridesOf(sizes(a!.dims));
-    const offs = gatherOffsets(sizes(out.dims), perm.map((p) => inStrides[p]!));
+    const offs = gatherOffsets(
+      sizes(out.dims),
+      perm.map((p) => inStrides[p]!),
+    );
     return Float64Array.from(offs, (o) => x![o]!);
   },
   broadcast: ([x], [a], out) => {
@@ -113,7 +144,8 @@ export const referenceKernels: { readonly [P in Prim]: RefKernel<P> } = {
     return offs ? Float64Array.from(offs, (o) => x![o]!) : x!.slice();
   },
   gather: ([table, ids], [at]) => {
-    const D = at!.dims[1]!.size, V = at!.dims[0]!.size;
+    const D = at!.dims[1]!.size,
+      V = at!.dims[0]!.size;
     const res = new Float64Array(ids!.length * D);
     ids!.forEach((id, i) => {
       if (id < 0 || id >= V) throw new RangeError(`gather: id ${id} outside [0, ${V})`);
@@ -157,14 +189,19 @@ export const referenceKernels: { readonly [P in Prim]: RefKernel<P> } = {
   },
   rope: ([x], [a], _, { base, inverse }) => {
     const shape = sizes(a!.dims);
-    const Dh = shape[shape.length - 1]!, T = shape[shape.length - 2]!, half = Dh / 2;
+    const Dh = shape[shape.length - 1]!,
+      T = shape[shape.length - 2]!,
+      half = Dh / 2;
     const res = new Float64Array(x!.length);
     for (let r = 0; r < x!.length / Dh; r++) {
-      const t = r % T, o = r * Dh;
+      const t = r % T,
+        o = r * Dh;
       for (let i = 0; i < half; i++) {
         const theta = t * Math.pow(base, (-2 * i) / Dh);
-        const c = Math.cos(theta), s = inverse ? -Math.sin(theta) : Math.sin(theta);
-        const x1 = x![o + i]!, x2 = x![o + i + half]!;
+        const c = Math.cos(theta),
+          s = inverse ? -Math.sin(theta) : Math.sin(theta);
+        const x1 = x![o + i]!,
+          x2 = x![o + i + half]!;
         res[o + i] = x1 * c - x2 * s;
         res[o + i + half] = x2 * c + x1 * s;
       }

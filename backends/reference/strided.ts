@@ -42,5 +42,8 @@ export function broadcastOffsets(inShape: readonly number[], outShape: readonly 
   if (inShape.length === outShape.length && inShape.every((s, i) => s === outShape[i])) return null;
   const inStrides = stridesOf(inShape);
   const off = outShape.length - inShape.length;
-  return gatherOffsets(outShape, outShape.map((_, i) => (i < off || inShape[i - off] === 1 ? 0 : inStrides[i - off]!)));
+  return gatherOffsets(
+    outShape,
+    outShape.map((_, i) => (i < off || inShape[i - off] === 1 ? 0 : inStrides[i - off]!)),
+  );
 }

@@ -14,10 +14,16 @@ let pathsSet = false;
 export async function wasmBackend(): Promise<Backend<tf.Tensor>> {
   if (!pathsSet && typeof process !== "undefined" && process.versions?.node) {
     const req = createRequire(import.meta.url);
-    setWasmPaths(path.dirname(req.resolve("@tensorflow/tfjs-backend-wasm/package.json")) + path.sep + "dist" + path.sep);
+    setWasmPaths(
+      path.dirname(req.resolve("@tensorflow/tfjs-backend-wasm/package.json")) + path.sep + "dist" + path.sep,
+    );
     pathsSet = true;
   }
-  const be = tfjsBackend("wasm", () => `tfjs-backend-wasm ${tf.version_core}, SIMD ${tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? "on" : "off"}, threads ${tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT") ? "on" : "off"}`);
+  const be = tfjsBackend(
+    "wasm",
+    () =>
+      `tfjs-backend-wasm ${tf.version_core}, SIMD ${tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? "on" : "off"}, threads ${tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT") ? "on" : "off"}`,
+  );
   await be.activate!();
   return be;
 }

@@ -21,7 +21,14 @@ export function summarize(adapter: GPUAdapter, route: string): AdapterSummary {
   const info = adapter.info;
   const text = [info.vendor, info.architecture, info.device, info.description].join(" ");
   const fallback = (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
-  return { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, software: fallback || SOFTWARE.test(text), route };
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    software: fallback || SOFTWARE.test(text),
+    route,
+  };
 }
 
 export const showAdapter = (a: AdapterSummary): string =>

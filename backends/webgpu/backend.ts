@@ -91,7 +91,14 @@ export async function webgpuBackend(gpuAdapter: GPUAdapter, route: string): Prom
   const shown = new Set<string>();
   const be: WebgpuBackend = {
     name: TF_NAME,
-    caps: { prims: new Set<Prim>(PRIMS), fusedChains: maxFusedRank > 0, fusedKinds: WEBGPU_FUSED_KINDS, maxFusedRank, float64: false, maxWorkgroupMemory: device.limits.maxComputeWorkgroupStorageSize },
+    caps: {
+      prims: new Set<Prim>(PRIMS),
+      fusedChains: maxFusedRank > 0,
+      fusedKinds: WEBGPU_FUSED_KINDS,
+      maxFusedRank,
+      float64: false,
+      maxWorkgroupMemory: device.limits.maxComputeWorkgroupStorageSize,
+    },
     adapter,
     device,
     gpu,
@@ -119,7 +126,13 @@ export async function webgpuBackend(gpuAdapter: GPUAdapter, route: string): Prom
             return tf.tidy(() => k(inputs, abs, eqn.out.abs, eqn.params));
           } catch (e) {
             const msg = (e as Error).message;
-            if (/not registered/.test(msg)) throw new RankfuseException({ tag: "UnsupportedOp", op: eqn.prim, backend: TF_NAME, message: `op ${eqn.prim} has no kernel on the webgpu backend: ${msg}` });
+            if (/not registered/.test(msg))
+              throw new RankfuseException({
+                tag: "UnsupportedOp",
+                op: eqn.prim,
+                backend: TF_NAME,
+                message: `op ${eqn.prim} has no kernel on the webgpu backend: ${msg}`,
+              });
             throw e;
           }
         });
@@ -128,7 +141,9 @@ export async function webgpuBackend(gpuAdapter: GPUAdapter, route: string): Prom
     kernelSource: (node) => {
       if (!isFused(node) || !WEBGPU_FUSED_KINDS.has(node.params.kind)) return undefined;
       return fusedPrograms(node, device.limits)
-        .map((p) => (shown.has(p.shaderKey) ? `// ${p.shaderKey}: WGSL shown above` : (shown.add(p.shaderKey), fused.source(p))))
+        .map((p) =>
+          shown.has(p.shaderKey) ? `// ${p.shaderKey}: WGSL shown above` : (shown.add(p.shaderKey), fused.source(p)),
+        )
         .join("\n");
     },
     fused,

@@ -15,7 +15,9 @@ export class GpuErrorLog {
     private readonly device: GPUDevice,
     private readonly backendName: string,
   ) {
-    device.addEventListener("uncapturederror", (ev) => this.uncaptured.push((ev as GPUUncapturedErrorEvent).error.message));
+    device.addEventListener("uncapturederror", (ev) =>
+      this.uncaptured.push((ev as GPUUncapturedErrorEvent).error.message),
+    );
   }
 
   /** Runs `fn` inside validation, out-of-memory and internal error scopes, labelled for the message. */
@@ -36,7 +38,9 @@ export class GpuErrorLog {
   async check(): Promise<void> {
     const pending = this.pending;
     this.pending = [];
-    const found = (await Promise.all(pending)).find((m) => m !== null) ?? (this.uncaptured.length ? `outside a kernel: ${this.uncaptured[0]}` : null);
+    const found =
+      (await Promise.all(pending)).find((m) => m !== null) ??
+      (this.uncaptured.length ? `outside a kernel: ${this.uncaptured[0]}` : null);
     this.uncaptured = [];
     if (found !== null) throw new RankfuseException(this.toError(found));
   }
@@ -45,7 +49,12 @@ export class GpuErrorLog {
     const op = message.split(":")[0]!;
     return /out of memory/i.test(message)
       ? { tag: "ConfigError", message: `${this.backendName}: out of GPU memory in ${message}` }
-      : { tag: "UnsupportedOp", op, backend: this.backendName, message: `${this.backendName}: GPU error in ${message}` };
+      : {
+          tag: "UnsupportedOp",
+          op,
+          backend: this.backendName,
+          message: `${this.backendName}: GPU error in ${message}`,
+        };
   }
 }
 

@@ -21,12 +21,22 @@ export const webgpuKernels: { readonly [P in Prim]: TfKernel<P> } = {
   ...tfKernels,
   equal: ([x, y]) => tf.where(tf.equal(x!, y!), tf.scalar(1, "float32"), ZERO()),
   cast: ([x], _, __, { dtype }) => (dtype === "float32" && x!.dtype !== "float32" ? toFloat(x!) : tf.cast(x!, dtype)),
-  oneHot: ([ids], _, out, { depth }) => tf.reshape(toFloat(tf.oneHot(tf.reshape(ids!, [-1]), depth.size)), out.dims.map((d) => d.size)),
+  oneHot: ([ids], _, out, { depth }) =>
+    tf.reshape(
+      toFloat(tf.oneHot(tf.reshape(ids!, [-1]), depth.size)),
+      out.dims.map((d) => d.size),
+    ),
   matmul: ([x, y], _, __, { transA, transB }) => {
-    const xs = x!.shape, ys = y!.shape;
+    const xs = x!.shape,
+      ys = y!.shape;
     if (ys.length === 2 && xs.length > 2) {
       // a shared 2-D weight: fold the batch into rows, one 2-D product
-      const lhs = transA ? tf.transpose(x!, [...xs.keys()].map((i) => (i < xs.length - 2 ? i : i === xs.length - 2 ? xs.length - 1 : xs.length - 2))) : x!;
+      const lhs = transA
+        ? tf.transpose(
+            x!,
+            [...xs.keys()].map((i) => (i < xs.length - 2 ? i : i === xs.length - 2 ? xs.length - 1 : xs.length - 2)),
+          )
+        : x!;
       const K = lhs.shape[lhs.shape.length - 1]!;
       const out = tf.matMul(tf.reshape(lhs, [-1, K]) as tf.Tensor2D, y as tf.Tensor2D, false, transB);
       return tf.reshape(out, [...lhs.shape.slice(0, -1), out.shape[1]!]);
@@ -35,6 +45,10 @@ export const webgpuKernels: { readonly [P in Prim]: TfKernel<P> } = {
   },
   scatterAdd: ([values, ids], _, out, __) => {
     const [V, D] = out.dims.map((d) => d.size) as [number, number];
-    return tf.unsortedSegmentSum(tf.reshape(values!, [-1, D]), tf.cast(tf.reshape(ids!, [-1]), "int32") as tf.Tensor1D, V);
+    return tf.unsortedSegmentSum(
+      tf.reshape(values!, [-1, D]),
+      tf.cast(tf.reshape(ids!, [-1]), "int32") as tf.Tensor1D,
+      V,
+    );
   },
 };

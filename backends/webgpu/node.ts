@@ -28,7 +28,15 @@ async function loadDawn(): Promise<Dawn> {
  */
 function mayHaveHardware(): boolean {
   if (process.platform !== "linux") return true;
-  const dirs = [...(process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean), "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib/x86_64-linux-gnu", "/lib64"];
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean),
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+    "/lib/x86_64-linux-gnu",
+    "/lib64",
+  ];
   return dirs.some((d) => existsSync(`${d}/libvulkan.so.1`));
 }
 
@@ -61,9 +69,16 @@ async function findAdapter(hardwareOnly: boolean): Promise<E.Either<string, Foun
   }
   const hw = await hardwareAdapter(d);
   if (hw) return E.right(hw);
-  if (hardwareOnly) return E.left(mayHaveHardware() ? "Dawn found no hardware GPU adapter" : "no hardware GPU adapter (no Vulkan loader, libvulkan.so.1)");
+  if (hardwareOnly)
+    return E.left(
+      mayHaveHardware()
+        ? "Dawn found no hardware GPU adapter"
+        : "no hardware GPU adapter (no Vulkan loader, libvulkan.so.1)",
+    );
   const gl = await openglAdapter(d);
-  return gl ? E.right(gl) : E.left(`no WebGPU adapter: no hardware GPU, and Dawn's OpenGL backend found no EGL driver (${INSTALL_HINT})`);
+  return gl
+    ? E.right(gl)
+    : E.left(`no WebGPU adapter: no hardware GPU, and Dawn's OpenGL backend found no EGL driver (${INSTALL_HINT})`);
 }
 
 /** The adapter the webgpu backend would use, without opening a device (for `auto` and `rankfuse backends`). */

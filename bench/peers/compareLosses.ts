@@ -50,12 +50,27 @@ const ref = results[0]!;
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
 const mib = (b: number) => (b / 2 ** 20).toFixed(1) + " MiB";
 
-const rows: string[][] = [["peer", "version", "tokens/s (median)", "peak memory", "loss @1", `loss @last`, "max |Δloss| vs " + ref.peer, "rel Δ @1", "rel Δ @last"]];
+const rows: string[][] = [
+  [
+    "peer",
+    "version",
+    "tokens/s (median)",
+    "peak memory",
+    "loss @1",
+    `loss @last`,
+    "max |Δloss| vs " + ref.peer,
+    "rel Δ @1",
+    "rel Δ @last",
+  ],
+];
 let failed = false;
 const problems: string[] = [];
 for (const [i, r] of results.entries()) {
   const n = Math.min(r.losses.length, ref.losses.length);
-  if (r.losses.length !== ref.losses.length) problems.push(`${files[i]}: ${r.losses.length} steps vs ${ref.losses.length} in ${files[0]}; comparing the first ${n}`);
+  if (r.losses.length !== ref.losses.length)
+    problems.push(
+      `${files[i]}: ${r.losses.length} steps vs ${ref.losses.length} in ${files[0]}; comparing the first ${n}`,
+    );
   let maxAbs = 0;
   for (let s = 0; s < n; s++) {
     maxAbs = Math.max(maxAbs, Math.abs(r.losses[s]! - ref.losses[s]!));
@@ -63,7 +78,9 @@ for (const [i, r] of results.entries()) {
     const tol = s === 0 ? flags["tol-first"]! : flags.tol!;
     if (!(d <= tol)) {
       failed = true;
-      problems.push(`${r.peer} step ${s + 1}: loss ${r.losses[s]} vs ${ref.losses[s]} (relative ${d.toExponential(2)} > ${tol})`);
+      problems.push(
+        `${r.peer} step ${s + 1}: loss ${r.losses[s]} vs ${ref.losses[s]} (relative ${d.toExponential(2)} > ${tol})`,
+      );
     }
   }
   const last = n - 1;
@@ -88,7 +105,14 @@ console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
 for (const r of rows.slice(1)) console.log(line(r));
 console.log(`\nsteps (loss per peer):`);
 const n = Math.max(...results.map((r) => r.losses.length));
-for (let s = 0; s < n; s++) console.log(`  ${String(s + 1).padStart(3)}  ${results.map((r) => (r.losses[s] === undefined ? "-" : r.losses[s]!.toFixed(6)).padStart(10)).join("  ")}`);
+for (let s = 0; s < n; s++)
+  console.log(
+    `  ${String(s + 1).padStart(3)}  ${results.map((r) => (r.losses[s] === undefined ? "-" : r.losses[s]!.toFixed(6)).padStart(10)).join("  ")}`,
+  );
 for (const p of problems) console.log(`! ${p}`);
-console.log(failed ? `FAIL: losses disagree beyond tolerance (step 1: ${flags["tol-first"]}, later: ${flags.tol})` : `OK: step-1 losses within ${flags["tol-first"]} relative, later steps within ${flags.tol}`);
+console.log(
+  failed
+    ? `FAIL: losses disagree beyond tolerance (step 1: ${flags["tol-first"]}, later: ${flags.tol})`
+    : `OK: step-1 losses within ${flags["tol-first"]} relative, later steps within ${flags.tol}`,
+);
 process.exit(failed ? 1 : 0);

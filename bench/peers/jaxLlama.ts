@@ -14,7 +14,16 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { loadLlama, maxRssBytes, medianAfter, readBatches, readSafetensors, readSpec, writeResult, type Proj as PeerProj } from "./peerFiles.ts";
+import {
+  loadLlama,
+  maxRssBytes,
+  medianAfter,
+  readBatches,
+  readSafetensors,
+  readSpec,
+  writeResult,
+  type Proj as PeerProj,
+} from "./peerFiles.ts";
 
 type Arr = np.Array;
 
@@ -31,8 +40,14 @@ defaultDevice("wasm");
 
 const spec = readSpec(dir);
 const c = spec.config;
-const eps = c.normEps ?? 1e-6, base = c.ropeBase ?? 10000;
-const B = c.batch, T = c.seq, N = B * T, H = c.heads, dh = c.d / c.heads, half = dh / 2;
+const eps = c.normEps ?? 1e-6,
+  base = c.ropeBase ?? 10000;
+const B = c.batch,
+  T = c.seq,
+  N = B * T,
+  H = c.heads,
+  dh = c.d / c.heads,
+  half = dh / 2;
 const gateSilu = spec.method === "full" || !c.onlyLrAct;
 const st = readSafetensors(path.join(dir, "model.safetensors"));
 
@@ -42,8 +57,10 @@ const leaves: Arr[] = [];
 const load = (key: string, transpose = false): number => {
   const t = st.get(key);
   if (!t) throw new Error(`model.safetensors has no tensor ${key}`);
-  let data = t.data, shape = t.shape;
-  if (transpose) { // PyTorch Linear [out, in] -> [in, out], so every projection is x·W
+  let data = t.data,
+    shape = t.shape;
+  if (transpose) {
+    // PyTorch Linear [out, in] -> [in, out], so every projection is x·W
     const [o, i] = shape as [number, number];
     data = new Float32Array(o * i);
     for (let r = 0; r < o; r++) for (let k = 0; k < i; k++) data[k * o + r] = t.data[r * i + k]!;
@@ -62,7 +79,11 @@ for (let t = 0; t < T; t++) for (let i = 0; i < half; i++) theta[t * half + i] =
 // and the causal mask [T, T]: 0 on and below the diagonal, -1e9 above (added to the scores)
 const maskData = new Float32Array(T * T);
 for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) maskData[i * T + j] = -1e9;
-const consts = { cos: np.cos(np.array(theta).reshape([T, 1, half])), sin: np.sin(np.array(theta).reshape([T, 1, half])), mask: np.array(maskData).reshape([T, T]) };
+const consts = {
+  cos: np.cos(np.array(theta).reshape([T, 1, half])),
+  sin: np.sin(np.array(theta).reshape([T, 1, half])),
+  mask: np.array(maskData).reshape([T, T]),
+};
 type Consts = typeof consts;
 
 // ---------- the model; every function consumes its array arguments (jax-js ownership) ----------
@@ -103,7 +124,11 @@ function lossFn(w: Arr[], k: Consts, ids: Arr, targets: Arr): Arr {
   }
   tree.dispose(k);
   const logits = np.matmul(rmsnorm(x, w[finalNormIx]!), w[headIx]!); // [N, V]
-  return nn.logSoftmax(logits, -1).mul(nn.oneHot(targets, c.vocab)).sum().mul(-1 / N);
+  return nn
+    .logSoftmax(logits, -1)
+    .mul(nn.oneHot(targets, c.vocab))
+    .sum()
+    .mul(-1 / N);
 }
 
 /** PyTorch's AdamW (decay on 2-D weights only), one fused update; c1 = lr/(1-β1^t), c2 = 1/sqrt(1-β2^t). */
@@ -130,7 +155,8 @@ const batches = readBatches(path.join(dir, "batches.bin"), spec.steps, N);
 let params = leaves;
 let m = params.map((p) => np.zerosLike(p.ref));
 let v = params.map((p) => np.zerosLike(p.ref));
-const losses: number[] = [], stepMs: number[] = [];
+const losses: number[] = [],
+  stepMs: number[] = [];
 for (let s = 0; s < spec.steps; s++) {
   const t0 = performance.now();
   const ids = np.array(batches[s]!.inputs, { dtype: np.int32 });
@@ -163,4 +189,6 @@ writeResult(outFile, {
     "peakMemoryBytes: process max RSS (jax-js reports no allocator peak)",
   ].join("; "),
 });
-console.log(`jax-js: ${(N / (medianAfter(stepMs, 1) / 1000)).toFixed(0)} tokens/s (median after step 1), max RSS ${(rss / 2 ** 20).toFixed(0)} MiB -> ${outFile}`);
+console.log(
+  `jax-js: ${(N / (medianAfter(stepMs, 1) / 1000)).toFixed(0)} tokens/s (median after step 1), max RSS ${(rss / 2 ** 20).toFixed(0)} MiB -> ${outFile}`,
+);

@@ -36,7 +36,9 @@ function parseArgs(argv: string[]) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a.startsWith("--")) {
-      const [k, v] = a.includes("=") ? [a.slice(2, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a.slice(2), argv[++i]];
+      const [k, v] = a.includes("=")
+        ? [a.slice(2, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]
+        : [a.slice(2), argv[++i]];
       if (v === undefined) throw new Error(`flag --${k} needs a value`);
       opts[k] = v;
     } else pos.push(a);
@@ -56,7 +58,11 @@ function unwrap<T>(e: E.Either<{ message: string }, T>): T {
 }
 
 const { pos, opts } = parseArgs(process.argv.slice(2));
-const dir = pos[0] ?? die("usage: makeInputs.ts DIR [--method full|cola] [--config tiny] [--steps 5] [--lr 3e-3] [--wd 0.01] [--seed 0] [--rankfuse OUT.json]");
+const dir =
+  pos[0] ??
+  die(
+    "usage: makeInputs.ts DIR [--method full|cola] [--config tiny] [--steps 5] [--lr 3e-3] [--wd 0.01] [--seed 0] [--rankfuse OUT.json]",
+  );
 const method = opts.method ?? "full";
 const configName = opts.config ?? "tiny";
 const steps = Number(opts.steps ?? 5);
@@ -88,14 +94,29 @@ fs.writeFileSync(path.join(dir, "batches.bin"), le);
 
 const run = {
   method,
-  config: { name: cfg.name, vocab: cfg.vocab, d: cfg.d, heads: cfg.heads, layers: cfg.layers, dFF: cfg.dFF, rank: cfg.rank, seq: cfg.seq, batch: cfg.batch, onlyLrAct: cfg.onlyLrAct, normEps: cfg.normEps, ropeBase: cfg.ropeBase },
+  config: {
+    name: cfg.name,
+    vocab: cfg.vocab,
+    d: cfg.d,
+    heads: cfg.heads,
+    layers: cfg.layers,
+    dFF: cfg.dFF,
+    rank: cfg.rank,
+    seq: cfg.seq,
+    batch: cfg.batch,
+    onlyLrAct: cfg.onlyLrAct,
+    normEps: cfg.normEps,
+    ropeBase: cfg.ropeBase,
+  },
   steps,
   lr,
   weightDecay,
   seed,
 };
 fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(run, null, 2) + "\n");
-console.log(`makeInputs: ${method} ${cfg.name} (${model.counts.total} params), ${steps} batches of ${cfg.batch}x${cfg.seq} -> ${dir}`);
+console.log(
+  `makeInputs: ${method} ${cfg.name} (${model.counts.total} params), ${steps} batches of ${cfg.batch}x${cfg.seq} -> ${dir}`,
+);
 
 if (opts.rankfuse) {
   const rfSteps = Math.min(steps, Number(opts["rankfuse-steps"] ?? steps));
@@ -103,7 +124,13 @@ if (opts.rankfuse) {
   const step = unwrap(compileTrainStep(model, backend, cfg.batch, cfg.seq));
   // as the CLI does: the native engine runs the optimizer's loop where it loaded (bit-identical)
   const native = nativeHostKernels();
-  const opt = unwrap(Updater.create(model, constantLr(lr, weightDecay), { totalSteps: rfSteps, seed: 0, hostKernels: native._tag === "Right" ? native.right : undefined }));
+  const opt = unwrap(
+    Updater.create(model, constantLr(lr, weightDecay), {
+      totalSteps: rfSteps,
+      seed: 0,
+      hostKernels: native._tag === "Right" ? native.right : undefined,
+    }),
+  );
   const p = params.map((a) => a.slice());
   const losses: number[] = [];
   const stepMs: number[] = [];
@@ -117,7 +144,10 @@ if (opts.rankfuse) {
   }
   const later = stepMs.slice(2).length ? stepMs.slice(2) : stepMs;
   const sorted = [...later].sort((a, b) => a - b);
-  const med = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+  const med =
+    sorted.length % 2
+      ? sorted[(sorted.length - 1) / 2]!
+      : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
   const out = {
     peer: `rankfuse-${backend.name}`,
     version: "0.1.0",

@@ -8,7 +8,20 @@ import path from "node:path";
 
 export interface RunSpec {
   method: "full" | "cola";
-  config: { name?: string; vocab: number; d: number; heads: number; layers: number; dFF: number; rank: number; seq: number; batch: number; onlyLrAct: boolean; normEps?: number; ropeBase?: number };
+  config: {
+    name?: string;
+    vocab: number;
+    d: number;
+    heads: number;
+    layers: number;
+    dFF: number;
+    rank: number;
+    seq: number;
+    batch: number;
+    onlyLrAct: boolean;
+    normEps?: number;
+    ropeBase?: number;
+  };
   steps: number;
   lr: number;
   weightDecay: number;
@@ -30,14 +43,22 @@ export interface PeerResult {
   notes?: string;
 }
 
-export const readSpec = (dir: string): RunSpec => JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")) as RunSpec;
+export const readSpec = (dir: string): RunSpec =>
+  JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")) as RunSpec;
 
 /** A projection's weights: dense W [in, out], or CoLA's A [in, r] and B [r, out]. */
 export type Proj<T> = { w: T } | { a: T; b: T };
 /** One decoder block's weights. */
 export interface LlamaLayer<T> {
-  attnNorm: T; mlpNorm: T;
-  q: Proj<T>; k: Proj<T>; v: Proj<T>; o: Proj<T>; gate: Proj<T>; up: Proj<T>; down: Proj<T>;
+  attnNorm: T;
+  mlpNorm: T;
+  q: Proj<T>;
+  k: Proj<T>;
+  v: Proj<T>;
+  o: Proj<T>;
+  gate: Proj<T>;
+  up: Proj<T>;
+  down: Proj<T>;
 }
 
 /**
@@ -45,16 +66,27 @@ export interface LlamaLayer<T> {
  * loading each with the peer's own `load`. Dense weights (projections, lm_head) are PyTorch Linear
  * [out, in]: they ask to be transposed, so every projection is x·W.
  */
-export function loadLlama<T>(spec: RunSpec, load: (key: string, transpose?: boolean) => T): { embed: T; layers: LlamaLayer<T>[]; finalNorm: T; head: T } {
-  const proj = (pre: string): Proj<T> => (spec.method === "full" ? { w: load(`${pre}.weight`, true) } : { a: load(`${pre}.cola_a`), b: load(`${pre}.cola_b`) });
+export function loadLlama<T>(
+  spec: RunSpec,
+  load: (key: string, transpose?: boolean) => T,
+): { embed: T; layers: LlamaLayer<T>[]; finalNorm: T; head: T } {
+  const proj = (pre: string): Proj<T> =>
+    spec.method === "full"
+      ? { w: load(`${pre}.weight`, true) }
+      : { a: load(`${pre}.cola_a`), b: load(`${pre}.cola_b`) };
   const embed = load("model.embed_tokens.weight");
   const layers = Array.from({ length: spec.config.layers }, (_, i): LlamaLayer<T> => {
     const p = `model.layers.${i}.`;
     return {
       attnNorm: load(`${p}input_layernorm.weight`),
-      q: proj(`${p}self_attn.q_proj`), k: proj(`${p}self_attn.k_proj`), v: proj(`${p}self_attn.v_proj`), o: proj(`${p}self_attn.o_proj`),
+      q: proj(`${p}self_attn.q_proj`),
+      k: proj(`${p}self_attn.k_proj`),
+      v: proj(`${p}self_attn.v_proj`),
+      o: proj(`${p}self_attn.o_proj`),
       mlpNorm: load(`${p}post_attention_layernorm.weight`),
-      gate: proj(`${p}mlp.gate_proj`), up: proj(`${p}mlp.up_proj`), down: proj(`${p}mlp.down_proj`),
+      gate: proj(`${p}mlp.gate_proj`),
+      up: proj(`${p}mlp.up_proj`),
+      down: proj(`${p}mlp.down_proj`),
     };
   });
   const finalNorm = load("model.norm.weight");
@@ -66,7 +98,10 @@ export function loadLlama<T>(spec: RunSpec, load: (key: string, transpose?: bool
 export function readSafetensors(file: string): Map<string, { shape: number[]; data: Float32Array }> {
   const buf = fs.readFileSync(file);
   const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8")) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8")) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, e] of Object.entries(header)) {
     if (name === "__metadata__") continue;
@@ -83,7 +118,8 @@ export function readSafetensors(file: string): Map<string, { shape: number[]; da
 /** `steps` × (inputs int32 [n], targets int32 [n]), little-endian. */
 export function readBatches(file: string, steps: number, n: number): { inputs: Int32Array; targets: Int32Array }[] {
   const buf = fs.readFileSync(file);
-  if (buf.length < steps * 2 * n * 4) throw new Error(`${file}: ${buf.length} bytes, need ${steps * 2 * n * 4} for ${steps} batches`);
+  if (buf.length < steps * 2 * n * 4)
+    throw new Error(`${file}: ${buf.length} bytes, need ${steps * 2 * n * 4} for ${steps} batches`);
   const at = (off: number) => {
     const a = new Int32Array(n);
     for (let i = 0; i < n; i++) a[i] = buf.readInt32LE(off + i * 4);

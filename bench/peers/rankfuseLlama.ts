@@ -27,7 +27,7 @@ function unwrap<T>(e: E.Either<{ message: string }, T>): T {
 
 const args = process.argv.slice(2);
 const bi = args.indexOf("--backend");
-const backendName = bi >= 0 ? args[bi + 1] ?? "native" : "native";
+const backendName = bi >= 0 ? (args[bi + 1] ?? "native") : "native";
 const [dir, outFile] = args.filter((_, i) => i !== bi && i !== bi + 1);
 if (!dir || !outFile) {
   console.error("usage: rankfuseLlama.ts <inputDir> <out.json> [--backend native|wasm]");
@@ -36,15 +36,34 @@ if (!dir || !outFile) {
 
 const spec = readSpec(dir);
 const c = spec.config;
-const cfg = unwrap(resolveConfig(c.name ?? "tiny", { vocab: c.vocab, d: c.d, heads: c.heads, layers: c.layers, dFF: c.dFF, rank: c.rank, seq: c.seq, batch: c.batch, onlyLrAct: c.onlyLrAct }));
+const cfg = unwrap(
+  resolveConfig(c.name ?? "tiny", {
+    vocab: c.vocab,
+    d: c.d,
+    heads: c.heads,
+    layers: c.layers,
+    dFF: c.dFF,
+    rank: c.rank,
+    seq: c.seq,
+    batch: c.batch,
+    onlyLrAct: c.onlyLrAct,
+  }),
+);
 const model = unwrap(makeModel(spec.method, cfg));
 const backend = unwrap(await loadBackend(backendName));
 const step = unwrap(compileTrainStep(model, backend, cfg.batch, cfg.seq));
 const native = nativeHostKernels();
-const opt = unwrap(Updater.create(model, constantLr(spec.lr, spec.weightDecay), { totalSteps: spec.steps, seed: spec.seed ?? 0, hostKernels: E.isRight(native) ? native.right : undefined }));
+const opt = unwrap(
+  Updater.create(model, constantLr(spec.lr, spec.weightDecay), {
+    totalSteps: spec.steps,
+    seed: spec.seed ?? 0,
+    hostKernels: E.isRight(native) ? native.right : undefined,
+  }),
+);
 const params = model.init(spec.seed ?? 0);
 const batches = readBatches(path.join(dir, "batches.bin"), spec.steps, cfg.batch * cfg.seq);
-const losses: number[] = [], stepMs: number[] = [];
+const losses: number[] = [],
+  stepMs: number[] = [];
 let peakBytes = 0;
 for (let s = 0; s < spec.steps; s++) {
   const t0 = performance.now();
@@ -53,7 +72,9 @@ for (let s = 0; s < spec.steps; s++) {
   stepMs.push(performance.now() - t0);
   losses.push(loss);
   peakBytes = Math.max(peakBytes, stats.peakBytes);
-  console.log(`rankfuse-${backend.name} step ${s + 1}/${spec.steps}: loss ${loss.toFixed(6)}  ${stepMs[s]!.toFixed(0)} ms`);
+  console.log(
+    `rankfuse-${backend.name} step ${s + 1}/${spec.steps}: loss ${loss.toFixed(6)}  ${stepMs[s]!.toFixed(0)} ms`,
+  );
 }
 const tokensPerSec = (cfg.batch * cfg.seq) / (medianAfter(stepMs, 1) / 1000);
 writeResult(outFile, {

@@ -19,7 +19,15 @@ import { pathToFileURL } from "node:url";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
-import { loadLlama, maxRssBytes, readBatches, readSafetensors, type LlamaLayer, type Proj as PeerProj, type RunSpec } from "./peerFiles.ts";
+import {
+  loadLlama,
+  maxRssBytes,
+  readBatches,
+  readSafetensors,
+  type LlamaLayer,
+  type Proj as PeerProj,
+  type RunSpec,
+} from "./peerFiles.ts";
 
 /**
  * tfjs-core's Node bundle registers no gradients (the union package @tensorflow/tfjs imports them);
@@ -29,9 +37,20 @@ import { loadLlama, maxRssBytes, readBatches, readSafetensors, type LlamaLayer, 
  */
 async function registerAllGradients(): Promise<void> {
   const req = createRequire(import.meta.url);
-  const entry = path.join(path.dirname(req.resolve("@tensorflow/tfjs-core/package.json")), "dist", "register_all_gradients.js");
+  const entry = path.join(
+    path.dirname(req.resolve("@tensorflow/tfjs-core/package.json")),
+    "dist",
+    "register_all_gradients.js",
+  );
   const file = path.join(os.tmpdir(), `rankfuse-peer-tfjs-gradients-${tf.version_core}-${process.pid}.mjs`);
-  const built = esbuild.buildSync({ entryPoints: [entry], bundle: true, format: "esm", platform: "node", write: false, logLevel: "error" });
+  const built = esbuild.buildSync({
+    entryPoints: [entry],
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    write: false,
+    logLevel: "error",
+  });
   fs.writeFileSync(file, built.outputFiles[0]!.text);
   try {
     await import(pathToFileURL(file).href);
@@ -62,7 +81,8 @@ function main() {
   const args = process.argv.slice(2);
   const flags = new Map<string, string>();
   const pos: string[] = [];
-  for (let i = 0; i < args.length; i++) (args[i]!.startsWith("--") ? flags.set(args[i]!.slice(2), args[++i]!) : pos.push(args[i]!));
+  for (let i = 0; i < args.length; i++)
+    args[i]!.startsWith("--") ? flags.set(args[i]!.slice(2), args[++i]!) : pos.push(args[i]!);
   if (pos.length !== 2) {
     console.error("usage: tfjsLlama.ts <inputDir> <out.json> [--backend wasm|cpu]");
     process.exit(2);
@@ -74,7 +94,9 @@ async function run() {
   const { dir, outFile, backend } = main();
   if (backend === "wasm") {
     const req = createRequire(import.meta.url);
-    setWasmPaths(path.dirname(req.resolve("@tensorflow/tfjs-backend-wasm/package.json")) + path.sep + "dist" + path.sep);
+    setWasmPaths(
+      path.dirname(req.resolve("@tensorflow/tfjs-backend-wasm/package.json")) + path.sep + "dist" + path.sep,
+    );
   }
   await tf.setBackend(backend);
   await tf.ready();
@@ -82,8 +104,13 @@ async function run() {
 
   const spec = JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")) as RunSpec;
   const c = spec.config;
-  const eps = c.normEps ?? 1e-6, base = c.ropeBase ?? 10000;
-  const dh = c.d / c.heads, half = dh / 2, B = c.batch, T = c.seq, N = B * T;
+  const eps = c.normEps ?? 1e-6,
+    base = c.ropeBase ?? 10000;
+  const dh = c.d / c.heads,
+    half = dh / 2,
+    B = c.batch,
+    T = c.seq,
+    N = B * T;
   const gateSilu = spec.method === "full" || !c.onlyLrAct;
   const st = readSafetensors(path.join(dir, "model.safetensors"));
 
@@ -175,7 +202,7 @@ async function run() {
     if (s === 0) {
       // the first step runs under tf.profile to get the peak of tf.memory().numBytes (activations +
       // gradients + params + Adam moments); it is excluded from the median throughput
-      const info = await tf.profile(() => (l = trainStep(s), tf.scalar(0)));
+      const info = await tf.profile(() => ((l = trainStep(s)), tf.scalar(0)));
       tf.dispose(info.result as tf.Tensor);
       // where step 1's time went, by kernel (forward and backward), top 8
       const byKernel = new Map<string, { ms: number; n: number }>();
@@ -197,10 +224,14 @@ async function run() {
 
   const later = stepMs.length > 2 ? stepMs.slice(2) : stepMs;
   const sorted = [...later].sort((a, b) => a - b);
-  const med = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
-  const features = backend === "wasm"
-    ? `SIMD ${tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? "on" : "off"}, threads ${tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT") ? "on" : "off"} (Node: one core)`
-    : "pure-JS kernels";
+  const med =
+    sorted.length % 2
+      ? sorted[(sorted.length - 1) / 2]!
+      : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+  const features =
+    backend === "wasm"
+      ? `SIMD ${tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? "on" : "off"}, threads ${tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT") ? "on" : "off"} (Node: one core)`
+      : "pure-JS kernels";
   const out = {
     peer: `tfjs-${backend}`,
     version: tf.version_core,
@@ -225,7 +256,9 @@ async function run() {
   };
   fs.mkdirSync(path.dirname(path.resolve(outFile)), { recursive: true });
   fs.writeFileSync(outFile, JSON.stringify(out, null, 2) + "\n");
-  console.log(`tfjs-${backend}: ${out.tokensPerSec.toFixed(0)} tokens/s (median), peak ${(peakBytes / 2 ** 20).toFixed(1)} MiB -> ${outFile}`);
+  console.log(
+    `tfjs-${backend}: ${out.tokensPerSec.toFixed(0)} tokens/s (median), peak ${(peakBytes / 2 ** 20).toFixed(1)} MiB -> ${outFile}`,
+  );
 }
 
 await run();

@@ -17,7 +17,9 @@ export interface VjpCtx<P extends Prim> {
 }
 export type VjpRule<P extends Prim> = (ctx: VjpCtx<P>) => readonly (Tensor | null)[];
 
-const unit = (f: (x: Tensor, out: Tensor) => Tensor): VjpRule<Prim> => ({ inputs: [x], out, g }) => [op.mul(g, f(x!, out))];
+const unit =
+  (f: (x: Tensor, out: Tensor) => Tensor): VjpRule<Prim> =>
+  ({ inputs: [x], out, g }) => [op.mul(g, f(x!, out))];
 
 /** Sums a cotangent of shape `to` down to the shape `from` that was broadcast to it. */
 export function unbroadcast(g: Tensor, from: readonly Dim[]): Tensor {
@@ -31,10 +33,14 @@ export function unbroadcast(g: Tensor, from: readonly Dim[]): Tensor {
 /** Puts back reduced axes as size 1, ready for a broadcasting binary op. */
 function keepAxes(g: Tensor, axes: readonly number[], dims: readonly Dim[]): Tensor {
   const norm = axes.map((a) => (a < 0 ? a + dims.length : a));
-  return op.reshape(g, dims.map((d, i) => (norm.includes(i) ? anon(1) : d)));
+  return op.reshape(
+    g,
+    dims.map((d, i) => (norm.includes(i) ? anon(1) : d)),
+  );
 }
 /** Puts back reduced axes and broadcasts to `dims` (a cotangent must have its input's full shape). */
-const expandAxes = (g: Tensor, axes: readonly number[], dims: readonly Dim[]): Tensor => op.broadcastTo(keepAxes(g, axes, dims), dims);
+const expandAxes = (g: Tensor, axes: readonly number[], dims: readonly Dim[]): Tensor =>
+  op.broadcastTo(keepAxes(g, axes, dims), dims);
 const keepLast = (g: Tensor, dims: readonly Dim[]): Tensor => keepAxes(g, [dims.length - 1], dims);
 const count = (dims: readonly Dim[], axes: readonly number[]) =>
   axes.reduce((n, a) => n * dims[a < 0 ? a + dims.length : a]!.size, 1);

@@ -7,7 +7,13 @@ import type { Method } from "../method.ts";
 
 /** A CoLA model: every projection is `B·silu(A·x)` at rank cfg.rank (only_lr_act drops the MLP's SiLU gate). */
 export const colaModel = (name: string, cfg: ModelConfig, remat?: RematPolicy) =>
-  assembleModel(name, cfg, declare(cfg, colaDecl(dim("r", cfg.rank))), { proj: colaProj, gateSilu: !cfg.onlyLrAct }, remat ? { remat } : {});
+  assembleModel(
+    name,
+    cfg,
+    declare(cfg, colaDecl(dim("r", cfg.rank))),
+    { proj: colaProj, gateSilu: !cfg.onlyLrAct },
+    remat ? { remat } : {},
+  );
 
 /** CoLA (Liu et al.): low-rank activations `B·silu(A·x)` in place of every dense projection. */
 export const cola: Method = {

@@ -65,7 +65,17 @@ type Tagged = { readonly proj: ProjName; readonly w: Tensor | CrnetLowRank };
 /** One block's projections, tagged with which P they are, for the recurrent projection below. */
 const tag = (p: CrnetBlock): BlockParams<Tagged> => {
   const t = (k: ProjName): Tagged => ({ proj: k, w: p[k] as Tensor | CrnetLowRank });
-  return { attnNorm: p.attnNorm, mlpNorm: p.mlpNorm, q: t("q"), k: t("k"), v: t("v"), o: t("o"), gate: t("gate"), up: t("up"), down: t("down") };
+  return {
+    attnNorm: p.attnNorm,
+    mlpNorm: p.mlpNorm,
+    q: t("q"),
+    k: t("k"),
+    v: t("v"),
+    o: t("o"),
+    gate: t("gate"),
+    up: t("up"),
+    down: t("down"),
+  };
 };
 
 /** A projection that computes Y_ℓ from x and the remembered Y_{ℓ−1} of the same P, and remembers Y_ℓ. */

@@ -18,16 +18,25 @@ import { crnetLogits, crnetLoss, type CrnetParams } from "./decoder.ts";
  */
 
 /** A low-rank residual projection's params: A [i, r], B [r, o], β [1]. */
-const lowRank = (r: Dim) => (i: Dim, o: Dim): { A: ParamDecl; B: ParamDecl; beta: ParamDecl } => {
-  const std = colaStd(r.size, i.size, o.size);
-  return { A: param([i, r], normal(std)), B: param([r, o], normal(std)), beta: param([anon(1)], ONES) };
-};
+const lowRank =
+  (r: Dim) =>
+  (i: Dim, o: Dim): { A: ParamDecl; B: ParamDecl; beta: ParamDecl } => {
+    const std = colaStd(r.size, i.size, o.size);
+    return { A: param([i, r], normal(std)), B: param([r, o], normal(std)), beta: param([anon(1)], ONES) };
+  };
 
 export function declareCrnet(cfg: ModelConfig) {
   const [V, D, F, R] = [dim("vocab", cfg.vocab), dim("d", cfg.d), dim("ff", cfg.dFF), dim("r", cfg.rank)];
   const block = <W>(w: (i: Dim, o: Dim) => W) => ({
-    attnNorm: param([D], ONES), q: w(D, D), k: w(D, D), v: w(D, D), o: w(D, D),
-    mlpNorm: param([D], ONES), gate: w(D, F), up: w(D, F), down: w(F, D),
+    attnNorm: param([D], ONES),
+    q: w(D, D),
+    k: w(D, D),
+    v: w(D, D),
+    o: w(D, D),
+    mlpNorm: param([D], ONES),
+    gate: w(D, F),
+    up: w(D, F),
+    down: w(F, D),
   });
   const blocks = Array.from({ length: cfg.layers }, (_, l) => (l === 0 ? block(dense) : block(lowRank(R))));
   return { embed: param([V, D], normal(0.02)), blocks, finalNorm: param([D], ONES), head: param([D, V], normal(0.02)) };
@@ -37,7 +46,13 @@ export function declareCrnet(cfg: ModelConfig) {
 export function makeCrnet(cfg: ModelConfig): E.Either<RankfuseError, TrainableModel> {
   // assembleModel derives counts and FLOPs from the layout (every 2-D weight read once per token by a
   // matmul: right for CR-Net too; the recurrence's axpy is elementwise); loss and logits are CR-Net's own
-  const base = assembleModel("crnet", cfg, declareCrnet(cfg), { proj: denseProj, gateSilu: true }, { remat: crnetInversion(cfg.layers) });
+  const base = assembleModel(
+    "crnet",
+    cfg,
+    declareCrnet(cfg),
+    { proj: denseProj, gateSilu: true },
+    { remat: crnetInversion(cfg.layers) },
+  );
   return E.right({
     ...base,
     loss: (params, ids, targets) => crnetLoss(cfg, params as CrnetParams, ids, targets),

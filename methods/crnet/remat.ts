@@ -74,7 +74,8 @@ function recoverByInversion(g: Graph): Recover {
     const layer = /^crnet_y:(\d+)$/.exec(e.meta.name ?? "");
     if (!layer || e.meta.phase !== "forward" || Number(layer[1]) < 2) continue;
     const [mul, low] = [def.get(e.inputs[0]!), def.get(e.inputs[1]!)];
-    if (e.prim !== "add" || mul?.prim !== "mul" || low?.prim !== "matmul") throw new Error(`crnet: ${e.meta.name} is not Y_{l-1}*s + XA*B`);
+    if (e.prim !== "add" || mul?.prim !== "mul" || low?.prim !== "matmul")
+      throw new Error(`crnet: ${e.meta.name} is not Y_{l-1}*s + XA*B`);
     inverse.set(mul.inputs[0]!, { next: e.out, low: low.out, s: mul.inputs[1]! });
   }
   return (v, { def, materialize, emit }) => {

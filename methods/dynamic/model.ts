@@ -18,7 +18,13 @@ export function makeDynamic(cfg: ModelConfig, opts: DynamicOptions = {}): E.Eith
   if (bad) return E.left({ tag: "ConfigError", message: `dynamic: ${bad}` });
   const scale = LORA_ALPHA / cfg.rank;
   return E.right({
-    ...assembleModel("dynamic", cfg, declare(cfg, lora(dim("r", cfg.rank))), { proj: loraProj(scale), gateSilu: true }, { init: loraInit }),
+    ...assembleModel(
+      "dynamic",
+      cfg,
+      declare(cfg, lora(dim("r", cfg.rank))),
+      { proj: loraProj(scale), gateSilu: true },
+      { init: loraInit },
+    ),
     scheme: (o) => dynamicScheme(o, scale, cfg.layers, opts),
   });
 }

@@ -22,7 +22,8 @@ export interface DynamicPlan {
 }
 
 /** A message for options no run can use, or undefined. */
-export const checkDynamicOptions = (o: DynamicOptions): string | undefined => countOptionError(o, { interval: 1, groups: 1, rewarmup: 0 });
+export const checkDynamicOptions = (o: DynamicOptions): string | undefined =>
+  countOptionError(o, { interval: 1, groups: 1, rewarmup: 0 });
 
 export function dynamicPlan(totalSteps: number, layers: number, o: DynamicOptions = {}): DynamicPlan {
   const groups = o.groups ?? Math.max(2, layers);
@@ -47,7 +48,12 @@ const SWITCH_STREAM = 0x44594e00;
  * ones in between. Gradients are computed for all params (the mask only stops AdamW): the compute is
  * full rank's plus the adapters'; the memory saving of the method is not realized here.
  */
-export function dynamicScheme(o: SchemeOptions, scale: number, layers: number, opts: DynamicOptions = {}): TrainingScheme {
+export function dynamicScheme(
+  o: SchemeOptions,
+  scale: number,
+  layers: number,
+  opts: DynamicOptions = {},
+): TrainingScheme {
   const plan = dynamicPlan(o.totalSteps, layers, opts);
   const slots = loraSlots(o.layout);
   const n = o.layout.names.length;
@@ -78,7 +84,12 @@ export function dynamicScheme(o: SchemeOptions, scale: number, layers: number, o
       if ((ctx.step + 1) % plan.interval === 0) switchPhase(ctx, (ctx.step + 1) / plan.interval);
     },
     state: (): SchemeState => ({ tensors: {}, meta }),
-    restore: (s) => (JSON.stringify(s.meta) === JSON.stringify(meta) ? E.right(undefined) : E.left(`the checkpoint's dynamic-adjustment settings ${JSON.stringify(s.meta)} differ from this run's ${JSON.stringify(meta)}`)),
+    restore: (s) =>
+      JSON.stringify(s.meta) === JSON.stringify(meta)
+        ? E.right(undefined)
+        : E.left(
+            `the checkpoint's dynamic-adjustment settings ${JSON.stringify(s.meta)} differ from this run's ${JSON.stringify(meta)}`,
+          ),
     describe: () =>
       `every ${plan.interval} steps the full-rank block group moves on (${plan.groups} groups, block ℓ in group ℓ mod ${plan.groups}), ` +
       `the other blocks train LoRA adapters (α/r = ${scale}); adapters merged at each switch, lr re-warmup ${plan.rewarmup} steps`,

@@ -56,7 +56,10 @@ export function wideShape(rows: number, cols: number, rank: number): WideShape {
 }
 
 export const newMatrixState = (w: WideShape): FiraMatrixState => ({
-  p: new Float32Array(w.a * w.r), m: new Float32Array(w.r * w.b), v: new Float32Array(w.r * w.b), prevNorm: null,
+  p: new Float32Array(w.a * w.r),
+  m: new Float32Array(w.r * w.b),
+  v: new Float32Array(w.r * w.b),
+  prevNorm: null,
 });
 
 /** What one step computed, for tests: the limited residual's norm and the update direction (a×b, wide). */
@@ -69,7 +72,17 @@ export interface FiraStepInfo {
  * One Fira step of `param` (rows×cols, in place) with gradient `grad`. `t` is the 1-based step count
  * for bias correction; the projection is refreshed when t − 1 is a multiple of `gap`.
  */
-export function firaMatrixStep(param: Float32Array, grad: Float32Array, w: WideShape, st: FiraMatrixState, h: FiraHyper, t: number, lr: number, rng: Rng, gemm: Gemm): FiraStepInfo {
+export function firaMatrixStep(
+  param: Float32Array,
+  grad: Float32Array,
+  w: WideShape,
+  st: FiraMatrixState,
+  h: FiraHyper,
+  t: number,
+  lr: number,
+  rng: Rng,
+  gemm: Gemm,
+): FiraStepInfo {
   const { a, b, r } = w;
   const g = w.transposed ? transpose32(grad, w.rows, w.cols) : grad;
   if ((t - 1) % h.gap === 0) st.p = svdTop(g, a, b, r, rng).U;
@@ -118,7 +131,8 @@ export function firaMatrixStep(param: Float32Array, grad: Float32Array, w: WideS
 
 /** ‖N₍:,ⱼ₎‖ / (‖R₍:,ⱼ₎‖ + 1e-8) for each of the b columns (r×b matrices). */
 function columnNormRatio(N: Float32Array, R: Float32Array, r: number, b: number): Float64Array {
-  const nn = new Float64Array(b), rr = new Float64Array(b);
+  const nn = new Float64Array(b),
+    rr = new Float64Array(b);
   for (let i = 0; i < r; i++) {
     for (let j = 0; j < b; j++) {
       nn[j] += N[i * b + j]! ** 2;

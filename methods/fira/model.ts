@@ -15,6 +15,14 @@ export type FiraSettings = Partial<Pick<FiraOptions, "alpha" | "gap" | "gamma" |
 export function makeFira(cfg: ModelConfig, settings: FiraSettings = {}): E.Either<RankfuseError, TrainableModel> {
   return E.right({
     ...assembleModel("fira", cfg, declare(cfg, dense), { proj: denseProj, gateSilu: true }),
-    scheme: (o) => firaScheme({ ...settings, layout: o.layout, rank: cfg.rank, seed: o.seed, totalSteps: o.totalSteps, gemm: o.hostKernels?.gemm }),
+    scheme: (o) =>
+      firaScheme({
+        ...settings,
+        layout: o.layout,
+        rank: cfg.rank,
+        seed: o.seed,
+        totalSteps: o.totalSteps,
+        gemm: o.hostKernels?.gemm,
+      }),
   });
 }

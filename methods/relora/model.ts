@@ -27,16 +27,24 @@ export interface LoraParams {
  * Declares W like a dense weight; A and B are placeholders here, drawn by `loraInit` (A kaiming-uniform,
  * B exactly zero, which a normal init cannot express).
  */
-export const lora = (r: Dim) => (i: Dim, o: Dim): { W: ParamDecl; A: ParamDecl; B: ParamDecl } => ({
-  W: dense(i, o), A: param([i, r], normal(0)), B: param([r, o], normal(0)),
-});
+export const lora =
+  (r: Dim) =>
+  (i: Dim, o: Dim): { W: ParamDecl; A: ParamDecl; B: ParamDecl } => ({
+    W: dense(i, o),
+    A: param([i, r], normal(0)),
+    B: param([r, o], normal(0)),
+  });
 
 /**
  * `y = x·W + (α/r)·(x·A)·B` (row-vector form of `Wx + (α/r)·B·A·x`). The scale multiplies the rank-r
  * middle, the cheapest place, and keeps x·A·B a matmul-elementwise-matmul chain the planner fuses.
  */
 export const loraProj = (scale: number): Projection<LoraParams> => ({
-  apply: (x, w) => op.add(linear(x as never, w.W as never), linear(op.mul(linear(x as never, w.A as never), scale) as never, w.B as never)),
+  apply: (x, w) =>
+    op.add(
+      linear(x as never, w.W as never),
+      linear(op.mul(linear(x as never, w.A as never), scale) as never, w.B as never),
+    ),
 });
 
 /** The usual init for W, embeddings and norms; each A kaiming-uniform from its own stream; B = 0, so the adapted model starts as the dense one. */
@@ -66,7 +74,13 @@ export function makeRelora(cfg: ModelConfig, opts: ReloraOptions = {}): E.Either
   };
   const warm = (opts.warmStart ?? 0) > 0;
   return E.right({
-    ...assembleModel("relora", cfg, declare(cfg, lora(dim("r", cfg.rank))), { proj: loraProj(scale), gateSilu: true }, { frozen: warm ? undefined : isW, init: loraInit }),
+    ...assembleModel(
+      "relora",
+      cfg,
+      declare(cfg, lora(dim("r", cfg.rank))),
+      { proj: loraProj(scale), gateSilu: true },
+      { frozen: warm ? undefined : isW, init: loraInit },
+    ),
     scheme: (o) => reloraScheme(o, scale, opts),
   });
 }

@@ -31,7 +31,8 @@ export function loraSlots(layout: ParamLayout): LoraSlot[] {
     found.set(key, s);
   });
   return [...found].map(([name, s]) => {
-    if (s.W === undefined || s.A === undefined || s.B === undefined) throw new Error(`LoRA projection ${name} lacks W, A or B`);
+    if (s.W === undefined || s.A === undefined || s.B === undefined)
+      throw new Error(`LoRA projection ${name} lacks W, A or B`);
     return { name, block: s.block, W: s.W, A: s.A, B: s.B, fanIn: layout.shapes[s.W]![0]! };
   });
 }
@@ -47,8 +48,10 @@ export function kaimingUniformA(a: Float32Array, fanIn: number, rng: Rng): void 
 
 /** `W += scale·A·B` in place (A [d_in, r], B [r, d_out], row-major), each entry summed in float64 and rounded once. */
 export function mergeAdapter(w: Float32Array, a: Float32Array, b: Float32Array, scale: number, fanIn: number): void {
-  const r = a.length / fanIn, fanOut = w.length / fanIn;
-  if (!Number.isInteger(r) || b.length !== r * fanOut) throw new RangeError(`mergeAdapter: W ${w.length}, A ${a.length}, B ${b.length} do not fit d_in ${fanIn}`);
+  const r = a.length / fanIn,
+    fanOut = w.length / fanIn;
+  if (!Number.isInteger(r) || b.length !== r * fanOut)
+    throw new RangeError(`mergeAdapter: W ${w.length}, A ${a.length}, B ${b.length} do not fit d_in ${fanIn}`);
   const row = new Float64Array(fanOut);
   for (let i = 0; i < fanIn; i++) {
     row.fill(0);
@@ -78,7 +81,9 @@ export type Pruning = { readonly kind: "random" | "magnitude"; readonly ratio: n
 export function quantile(values: ArrayLike<number>, q: number): number {
   const s = Float64Array.from(values).sort();
   if (s.length === 0) return 0;
-  const pos = q * (s.length - 1), lo = Math.floor(pos), hi = Math.min(lo + 1, s.length - 1);
+  const pos = q * (s.length - 1),
+    lo = Math.floor(pos),
+    hi = Math.min(lo + 1, s.length - 1);
   return s[lo]! + (pos - lo) * (s[hi]! - s[lo]!);
 }
 

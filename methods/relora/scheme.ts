@@ -31,7 +31,8 @@ export interface ReloraPlan {
 export function checkReloraOptions(o: ReloraOptions): string | undefined {
   const bad = countOptionError(o, { cycle: 1, rewarmup: 0, warmStart: 0 });
   if (bad) return bad;
-  if (o.pruning && !(o.pruning.ratio >= 0 && o.pruning.ratio <= 1)) return `pruning ratio must be in [0, 1], got ${o.pruning.ratio}`;
+  if (o.pruning && !(o.pruning.ratio >= 0 && o.pruning.ratio <= 1))
+    return `pruning ratio must be in [0, 1], got ${o.pruning.ratio}`;
   return undefined;
 }
 
@@ -62,7 +63,8 @@ export function reloraScheme(o: SchemeOptions, scale: number, opts: ReloraOption
   const plan = reloraPlan(o.totalSteps, opts);
   const slots = loraSlots(o.layout);
   const adapters = slots.flatMap((s) => [s.A, s.B]);
-  const isW = new Set(slots.map((s) => s.W)), isAdapter = new Set(adapters);
+  const isW = new Set(slots.map((s) => s.W)),
+    isAdapter = new Set(adapters);
   const warmMask = o.layout.names.map((_, i) => isAdapter.has(i));
   const loraMask = o.layout.names.map((_, i) => isW.has(i));
   const meta = { scheme: "relora", scale, ...plan };
@@ -82,7 +84,12 @@ export function reloraScheme(o: SchemeOptions, scale: number, opts: ReloraOption
       if (done > 0 && done % plan.cycle === 0) restart(ctx, done / plan.cycle);
     },
     state: (): SchemeState => ({ tensors: {}, meta }),
-    restore: (s) => (JSON.stringify(s.meta) === JSON.stringify(meta) ? E.right(undefined) : E.left(`the checkpoint's ReLoRA settings ${JSON.stringify(s.meta)} differ from this run's ${JSON.stringify(meta)}`)),
+    restore: (s) =>
+      JSON.stringify(s.meta) === JSON.stringify(meta)
+        ? E.right(undefined)
+        : E.left(
+            `the checkpoint's ReLoRA settings ${JSON.stringify(s.meta)} differ from this run's ${JSON.stringify(meta)}`,
+          ),
     describe: () =>
       `merge every ${plan.cycle} steps (α/r = ${scale}), lr re-warmup ${plan.rewarmup} steps, ${plan.pruning.kind} pruning ${plan.pruning.ratio} of the adapter moments` +
       (plan.warmStart > 0 ? `, full-rank warm start ${plan.warmStart} steps` : ""),

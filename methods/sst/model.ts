@@ -52,7 +52,8 @@ export function makeSst(cfg: ModelConfig, settings: SstSettings = {}): E.Either<
   };
   return E.right({
     ...assembleModel("sst", cfg, declare(cfg, decl), { proj: sstProj, gateSilu: true }, { init: sstInit }),
-    scheme: (o) => sstScheme({ ...settings, layout: o.layout, sampled: cfg.rank, seed: o.seed, totalSteps: o.totalSteps }),
+    scheme: (o) =>
+      sstScheme({ ...settings, layout: o.layout, sampled: cfg.rank, seed: o.seed, totalSteps: o.totalSteps }),
   });
 }
 
@@ -67,6 +68,7 @@ export function sstDenseInit(layout: ParamLayout, seed: number, u: number): Floa
 
 function sstInit(layout: ParamLayout, seed: number): Float32Array[] {
   const params = initParams(layout, seed);
-  for (const g of sstGroups(layout)) decomposeInto(g, sstDenseInit(layout, seed, g.u), params[g.u]!, params[g.s]!, params[g.v]!);
+  for (const g of sstGroups(layout))
+    decomposeInto(g, sstDenseInit(layout, seed, g.u), params[g.u]!, params[g.s]!, params[g.v]!);
   return params;
 }

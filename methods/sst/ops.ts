@@ -27,7 +27,8 @@ export function sstGroups(layout: ParamLayout): SstGroup[] {
     const base = n.slice(0, -2);
     const [u, s, v] = [at.get(`${base}.U`)!, at.get(`${base}.S`), at.get(`${base}.V`)];
     if (s === undefined || v === undefined) return [];
-    const [dIn, k] = layout.shapes[u]!, dOut = layout.shapes[v]![0]!;
+    const [dIn, k] = layout.shapes[u]!,
+      dOut = layout.shapes[v]![0]!;
     return [{ name: base, u, s, v, dIn: dIn!, dOut, k: k! }];
   });
 }
@@ -80,7 +81,13 @@ export function composeW(g: SstGroup, U: Float32Array, S: Float32Array, V: Float
  * Writes the top-k SVD of the dIn×dOut matrix `w` into U, Σ, V (in place). When rank(W) ≤ k — always
  * the case for a W composed from k triplets — this reproduces W to rounding.
  */
-export function decomposeInto(g: SstGroup, w: ArrayLike<number>, U: Float32Array, S: Float32Array, V: Float32Array): void {
+export function decomposeInto(
+  g: SstGroup,
+  w: ArrayLike<number>,
+  U: Float32Array,
+  S: Float32Array,
+  V: Float32Array,
+): void {
   const d = svd(w, g.dIn, g.dOut);
   for (let c = 0; c < g.k; c++) S[c] = d.S[c]!;
   for (let i = 0; i < g.dIn; i++) for (let c = 0; c < g.k; c++) U[i * g.k + c] = d.U[i * d.k + c]!;

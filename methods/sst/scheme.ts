@@ -67,10 +67,12 @@ export function sstScheme(o: SstOptions): TrainingScheme {
     update(ctx: SchemeContext, grads: readonly Float32Array[], lr: number) {
       if (ctx.step % roundSteps === 0 || sampled.some((s) => s.length === 0)) newRound(ctx.params);
       t += 1;
-      const stepSize = lr / (1 - b1 ** t), sqrtBc2 = Math.sqrt(1 - b2 ** t);
+      const stepSize = lr / (1 - b1 ** t),
+        sqrtBc2 = Math.sqrt(1 - b2 ** t);
       const adam = { b1, b2, eps, stepSize, sqrtBc2 };
       groups.forEach((g, gi) => {
-        const cols = sampled[gi]!, mo = moments[gi]!;
+        const cols = sampled[gi]!,
+          mo = moments[gi]!;
         adamColumns(ctx.params[g.u]!, grads[g.u]!, g.dIn, g.k, cols, mo.mU, mo.vU, adam);
         adamColumns(ctx.params[g.v]!, grads[g.v]!, g.dOut, g.k, cols, mo.mV, mo.vV, adam);
       });
@@ -87,7 +89,8 @@ export function sstScheme(o: SstOptions): TrainingScheme {
     state(): SchemeState {
       const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
       groups.forEach((g, gi) => {
-        const r = count(g), mo = moments[gi]!;
+        const r = count(g),
+          mo = moments[gi]!;
         tensors[`sst.${g.name}.mU`] = { shape: [g.dIn, r], data: mo.mU.slice() };
         tensors[`sst.${g.name}.vU`] = { shape: [g.dIn, r], data: mo.vU.slice() };
         tensors[`sst.${g.name}.mV`] = { shape: [g.dOut, r], data: mo.mV.slice() };
@@ -98,16 +101,27 @@ export function sstScheme(o: SstOptions): TrainingScheme {
     restore(s: SchemeState): E.Either<string, void> {
       const meta = s.meta as { settings?: unknown; t?: unknown; sampled?: unknown; rng?: unknown } | null;
       if (!meta || JSON.stringify(meta.settings) !== JSON.stringify(settings)) {
-        return E.left(`the checkpoint's SST settings ${JSON.stringify(meta?.settings)} differ from this run's ${JSON.stringify(settings)}`);
+        return E.left(
+          `the checkpoint's SST settings ${JSON.stringify(meta?.settings)} differ from this run's ${JSON.stringify(settings)}`,
+        );
       }
-      if (!Number.isSafeInteger(meta.t) || !isRngState(meta.rng) || !Array.isArray(meta.sampled) || meta.sampled.length !== groups.length) {
+      if (
+        !Number.isSafeInteger(meta.t) ||
+        !isRngState(meta.rng) ||
+        !Array.isArray(meta.sampled) ||
+        meta.sampled.length !== groups.length
+      ) {
         return E.left("SST state: missing or malformed round step, samples or RNG state");
       }
       const next: Moments[] = [];
       for (const [gi, g] of groups.entries()) {
         const cols = meta.sampled[gi] as unknown;
         const r = count(g);
-        if (!Array.isArray(cols) || !(cols.length === 0 || cols.length === r) || !cols.every((c) => Number.isInteger(c) && c >= 0 && c < g.k)) {
+        if (
+          !Array.isArray(cols) ||
+          !(cols.length === 0 || cols.length === r) ||
+          !cols.every((c) => Number.isInteger(c) && c >= 0 && c < g.k)
+        ) {
           return E.left(`SST state: the sampled vectors of ${g.name} do not fit ${r} of ${g.k}`);
         }
         const get = (k: string, rows: number) => {
@@ -124,23 +138,34 @@ export function sstScheme(o: SstOptions): TrainingScheme {
       rng = Rng.restore(meta.rng);
       return E.right(undefined);
     },
-    describe: () => `SST: ${o.sampled} sampled singular vectors per projection, new sample every ${roundSteps} steps, re-SVD every ${roundSteps * resvdRounds} steps, ${groups.length} projections`,
+    describe: () =>
+      `SST: ${o.sampled} sampled singular vectors per projection, new sample every ${roundSteps} steps, re-SVD every ${roundSteps * resvdRounds} steps, ${groups.length} projections`,
   };
 }
 
 const freshMoments = (g: SstGroup, r: number): Moments => ({
-  mU: new Float32Array(g.dIn * r), vU: new Float32Array(g.dIn * r), mV: new Float32Array(g.dOut * r), vV: new Float32Array(g.dOut * r),
+  mU: new Float32Array(g.dIn * r),
+  vU: new Float32Array(g.dIn * r),
+  mV: new Float32Array(g.dOut * r),
+  vV: new Float32Array(g.dOut * r),
 });
 
 /** Adam (no weight decay) on columns `cols` of the rows×k matrix p; moments are rows×cols.length. */
 function adamColumns(
-  p: Float32Array, g: Float32Array, rows: number, k: number, cols: readonly number[], m: Float32Array, v: Float32Array,
+  p: Float32Array,
+  g: Float32Array,
+  rows: number,
+  k: number,
+  cols: readonly number[],
+  m: Float32Array,
+  v: Float32Array,
   a: { b1: number; b2: number; eps: number; stepSize: number; sqrtBc2: number },
 ): void {
   const r = cols.length;
   for (let i = 0; i < rows; i++) {
     for (let q = 0; q < r; q++) {
-      const j = i * k + cols[q]!, s = i * r + q;
+      const j = i * k + cols[q]!,
+        s = i * r + q;
       const gj = g[j]!;
       const mj = a.b1 * m[s]! + (1 - a.b1) * gj;
       const vj = a.b2 * v[s]! + (1 - a.b2) * gj * gj;

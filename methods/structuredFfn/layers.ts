@@ -16,9 +16,18 @@ import { normal, param, type ParamDecl } from "../../models/params.ts";
  */
 export type StructuredKind = "lowRank" | "blockShuffle" | "blockDense";
 
-export interface LowRankParams { readonly U: Tensor; readonly V: Tensor }
-export interface BlockShuffleParams { readonly shuffle1: Tensor; readonly shuffle2: Tensor }
-export interface BlockDenseParams { readonly blocks: Tensor; readonly dense: Tensor }
+export interface LowRankParams {
+  readonly U: Tensor;
+  readonly V: Tensor;
+}
+export interface BlockShuffleParams {
+  readonly shuffle1: Tensor;
+  readonly shuffle2: Tensor;
+}
+export interface BlockDenseParams {
+  readonly blocks: Tensor;
+  readonly dense: Tensor;
+}
 export type StructuredParams = LowRankParams | BlockShuffleParams | BlockDenseParams;
 
 /** Default number of blocks (the largest divisor of the sizes at most this). */
@@ -37,11 +46,20 @@ export function pickBlocks(target: number, ...sizes: number[]): number {
 const factorStd = (std: number, inner: number) => Math.sqrt(std / Math.sqrt(inner));
 
 /** The param declarations of one structured map i -> o at rank r; the LowRank factors are replaced by the SVD init. */
-export function declareStructured(kind: StructuredKind, i: Dim, o: Dim, r: number, blocks = DEFAULT_BLOCKS, std = 0.02): Record<string, ParamDecl> {
+export function declareStructured(
+  kind: StructuredKind,
+  i: Dim,
+  o: Dim,
+  r: number,
+  blocks = DEFAULT_BLOCKS,
+  std = 0.02,
+): Record<string, ParamDecl> {
   const R = dim("r", r);
-  if (kind === "lowRank") return { U: param([i, R], normal(factorStd(std, r))), V: param([R, o], normal(factorStd(std, r))) };
+  if (kind === "lowRank")
+    return { U: param([i, R], normal(factorStd(std, r))), V: param([R, o], normal(factorStd(std, r))) };
   if (kind === "blockShuffle") {
-    const nb = pickBlocks(blocks, i.size, o.size), kh = r; // h = r·nb
+    const nb = pickBlocks(blocks, i.size, o.size),
+      kh = r; // h = r·nb
     const NB = anon(nb); // anonymous: maps of different sizes may pick different nb
     // an entry of the product sums over kh hidden units of one first-factor block
     return {
@@ -50,7 +68,10 @@ export function declareStructured(kind: StructuredKind, i: Dim, o: Dim, r: numbe
     };
   }
   const nb = pickBlocks(blocks, i.size, r);
-  return { blocks: param([anon(nb), anon(i.size / nb), anon(r / nb)], normal(factorStd(std, r / nb))), dense: param([R, o], normal(factorStd(std, r / nb))) };
+  return {
+    blocks: param([anon(nb), anon(i.size / nb), anon(r / nb)], normal(factorStd(std, r / nb))),
+    dense: param([R, o], normal(factorStd(std, r / nb))),
+  };
 }
 
 /** x [..., i] through nb diagonal blocks w [nb, ki, ko]: [..., i] -> [nb, n, ko] (block-major). */

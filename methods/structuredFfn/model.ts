@@ -9,7 +9,13 @@ import { assembleModel, dense, type LanguageModel } from "../../models/model.ts"
 import { initParams, ONES, normal, param, type ParamLayout } from "../../models/params.ts";
 import { Rng } from "../../util/rng.ts";
 import { decoderLogits, decoderLoss, type DecoderParams, type Projection } from "../../models/transformer.ts";
-import { applyStructured, declareStructured, DEFAULT_BLOCKS, type StructuredKind, type StructuredParams } from "./layers.ts";
+import {
+  applyStructured,
+  declareStructured,
+  DEFAULT_BLOCKS,
+  type StructuredKind,
+  type StructuredParams,
+} from "./layers.ts";
 import { truncatedSvd } from "../../util/linalg/jacobiSvd.ts";
 import { GUIDE_ALPHA, selfGuidedScheme } from "./selfGuided.ts";
 
@@ -38,13 +44,26 @@ type Params = DecoderParams<Tensor | GuidedMap> & { readonly guideAlpha: Tensor 
 
 export function declareStructuredFfn(cfg: ModelConfig, kind: StructuredKind, blocks = DEFAULT_BLOCKS, guided = true) {
   const [V, D, F] = [dim("vocab", cfg.vocab), dim("d", cfg.d), dim("ff", cfg.dFF)];
-  const mlpMap = (i: Dim, o: Dim) => (guided ? { guide: dense(i, o), ...declareStructured(kind, i, o, cfg.rank, blocks) } : declareStructured(kind, i, o, cfg.rank, blocks));
+  const mlpMap = (i: Dim, o: Dim) =>
+    guided
+      ? { guide: dense(i, o), ...declareStructured(kind, i, o, cfg.rank, blocks) }
+      : declareStructured(kind, i, o, cfg.rank, blocks);
   const block = () => ({
-    attnNorm: param([D], ONES), q: dense(D, D), k: dense(D, D), v: dense(D, D), o: dense(D, D),
-    mlpNorm: param([D], ONES), gate: mlpMap(D, F), up: mlpMap(D, F), down: mlpMap(F, D),
+    attnNorm: param([D], ONES),
+    q: dense(D, D),
+    k: dense(D, D),
+    v: dense(D, D),
+    o: dense(D, D),
+    mlpNorm: param([D], ONES),
+    gate: mlpMap(D, F),
+    up: mlpMap(D, F),
+    down: mlpMap(F, D),
   });
   return {
-    embed: param([V, D], normal(0.02)), blocks: Array.from({ length: cfg.layers }, block), finalNorm: param([D], ONES), head: param([D, V], normal(0.02)),
+    embed: param([V, D], normal(0.02)),
+    blocks: Array.from({ length: cfg.layers }, block),
+    finalNorm: param([D], ONES),
+    head: param([D, V], normal(0.02)),
     ...(guided ? { [GUIDE_ALPHA]: param([anon(1)], ONES) } : {}),
   };
 }
@@ -70,39 +89,73 @@ function svdInit(layout: ParamLayout, seed: number, rank: number): Float32Array[
     if (!m || vi < 0) return;
     const [rows, cols] = [layout.shapes[ui]![0]!, layout.shapes[vi]![1]!];
     const rng = Rng.fromSeed(seed, 1_000_003 + ui);
-    const denseInit = gi >= 0 ? Float64Array.from(params[gi]!) : Float64Array.from({ length: rows * cols }, () => 0.02 * rng.normal());
+    const denseInit =
+      gi >= 0 ? Float64Array.from(params[gi]!) : Float64Array.from({ length: rows * cols }, () => 0.02 * rng.normal());
     const s = truncatedSvd(denseInit, rows, cols, rank, seed + (gi >= 0 ? gi : ui));
     const root = Array.from(s.S, Math.sqrt);
     params[ui] = Float32Array.from({ length: rows * s.k }, (_, k) => s.U[k]! * root[k % s.k]!);
-    params[vi] = Float32Array.from({ length: s.k * cols }, (_, k) => root[Math.floor(k / cols)]! * s.V[(k % cols) * s.k + Math.floor(k / cols)]!);
+    params[vi] = Float32Array.from(
+      { length: s.k * cols },
+      (_, k) => root[Math.floor(k / cols)]! * s.V[(k % cols) * s.k + Math.floor(k / cols)]!,
+    );
   });
   return params;
 }
 
-const METHOD_OF: Record<StructuredKind, string> = { lowRank: "lowrankFfn", blockShuffle: "blockShuffleFfn", blockDense: "blockDenseFfn" };
+const METHOD_OF: Record<StructuredKind, string> = {
+  lowRank: "lowrankFfn",
+  blockShuffle: "blockShuffleFfn",
+  blockDense: "blockDenseFfn",
+};
 
 /** The unguided model: dense attention, structured MLP maps alone. */
 function makeUnguided(cfg: ModelConfig, kind: StructuredKind, method: string, blocks?: number): LanguageModel {
-  const proj: Projection<Tensor | StructuredParams> = { apply: (x, w) => (isTensor(w) ? op.matmul(x, w as never) : applyStructured(x, w)) };
-  const base = assembleModel(method, cfg, declareStructuredFfn(cfg, kind, blocks, false), { proj, gateSilu: true }, { init: (layout, seed) => svdInit(layout, seed, cfg.rank) });
+  const proj: Projection<Tensor | StructuredParams> = {
+    apply: (x, w) => (isTensor(w) ? op.matmul(x, w as never) : applyStructured(x, w)),
+  };
+  const base = assembleModel(
+    method,
+    cfg,
+    declareStructuredFfn(cfg, kind, blocks, false),
+    { proj, gateSilu: true },
+    { init: (layout, seed) => svdInit(layout, seed, cfg.rank) },
+  );
   return { ...base, forwardFlopsPerToken: matmulFlops(base, cfg) };
 }
 
 /** Every weight a matmul reads (block factors are 3-D) counts 2 FLOPs a token; plus attention. */
 const matmulFlops = (m: LanguageModel, cfg: ModelConfig) =>
-  2 * m.layout.names.reduce((s, n, i) => s + (m.layout.shapes[i]!.length >= 2 && n !== "embed" ? m.layout.shapes[i]!.reduce((a, b) => a * b, 1) : 0), 0) + cfg.layers * 4 * cfg.seq * cfg.d;
+  2 *
+    m.layout.names.reduce(
+      (s, n, i) =>
+        s + (m.layout.shapes[i]!.length >= 2 && n !== "embed" ? m.layout.shapes[i]!.reduce((a, b) => a * b, 1) : 0),
+      0,
+    ) +
+  cfg.layers * 4 * cfg.seq * cfg.d;
 
 /** Structured FFNs (Wei et al.): the MLP's maps LowRank, BlockShuffle or BlockDense, optionally self-guided. */
-export function makeStructuredFfn(cfg: ModelConfig, kind: StructuredKind, opts: StructuredFfnOptions = {}): E.Either<RankfuseError, TrainableModel> {
+export function makeStructuredFfn(
+  cfg: ModelConfig,
+  kind: StructuredKind,
+  opts: StructuredFfnOptions = {},
+): E.Either<RankfuseError, TrainableModel> {
   if (opts.guided === false) return E.right(makeUnguided(cfg, kind, METHOD_OF[kind], opts.blocks));
   const tree = declareStructuredFfn(cfg, kind, opts.blocks);
-  const loss = (p: Params, ids: Tensor, targets: Tensor) => decoderLoss(cfg, p, ids, targets, { proj: guidedProjection(p.guideAlpha), gateSilu: true });
-  const logits = (p: Params, ids: Tensor) => decoderLogits(cfg, p, ids, { proj: guidedProjection(p.guideAlpha), gateSilu: true });
+  const loss = (p: Params, ids: Tensor, targets: Tensor) =>
+    decoderLoss(cfg, p, ids, targets, { proj: guidedProjection(p.guideAlpha), gateSilu: true });
+  const logits = (p: Params, ids: Tensor) =>
+    decoderLogits(cfg, p, ids, { proj: guidedProjection(p.guideAlpha), gateSilu: true });
   // assembleModel's own loss/logits are replaced below (they need α from the params), so its decoder options go unused
-  const base = assembleModel(`${METHOD_OF[kind]}Guided`, cfg, tree, { proj: guidedProjection(null as never), gateSilu: true }, {
-    frozen: (layout) => layout.names.map((n) => n === GUIDE_ALPHA),
-    init: (layout, seed) => svdInit(layout, seed, cfg.rank),
-  });
+  const base = assembleModel(
+    `${METHOD_OF[kind]}Guided`,
+    cfg,
+    tree,
+    { proj: guidedProjection(null as never), gateSilu: true },
+    {
+      frozen: (layout) => layout.names.map((n) => n === GUIDE_ALPHA),
+      init: (layout, seed) => svdInit(layout, seed, cfg.rank),
+    },
+  );
   return E.right({
     ...base,
     loss: (p, ids, targets) => loss(p as Params, ids, targets),

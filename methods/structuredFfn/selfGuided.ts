@@ -14,10 +14,12 @@ export const GUIDE_ALPHA = "guideAlpha";
 export const isGuideWeight = (name: string): boolean => /\.guide$/.test(name);
 
 /** α at a step: ½(1 + cos(π·step/guideSteps)) for step < guideSteps, then 0. */
-export const guideAlphaAt = (step: number, guideSteps: number): number => (step >= guideSteps ? 0 : 0.5 * (1 + Math.cos((Math.PI * step) / guideSteps)));
+export const guideAlphaAt = (step: number, guideSteps: number): number =>
+  step >= guideSteps ? 0 : 0.5 * (1 + Math.cos((Math.PI * step) / guideSteps));
 
 /** Steps the guide is active: `fraction` of the run, at least 1. */
-export const guideSteps = (totalSteps: number, fraction: number): number => Math.max(1, Math.round(fraction * totalSteps));
+export const guideSteps = (totalSteps: number, fraction: number): number =>
+  Math.max(1, Math.round(fraction * totalSteps));
 
 export interface SelfGuidedOptions {
   /** Part of the run over which α decays (default 0.5). */

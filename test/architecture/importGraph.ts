@@ -64,6 +64,12 @@ export const layerOf = (folder: string): number => LAYERS.findIndex((l) => l.inc
 /** Imports that point up the layers (or into a folder no layer lists), one line each. */
 export function layerViolations(root: string): string[] {
   return crossImports(root)
-    .filter((c) => layerOf(c.from) < 0 || layerOf(c.to) < 0 || layerOf(c.to) > layerOf(c.from) || (layerOf(c.to) === layerOf(c.from) && c.from !== c.to && layerOf(c.from) < LAYERS.length - 1))
+    .filter(
+      (c) =>
+        layerOf(c.from) < 0 ||
+        layerOf(c.to) < 0 ||
+        layerOf(c.to) > layerOf(c.from) ||
+        (layerOf(c.to) === layerOf(c.from) && c.from !== c.to && layerOf(c.from) < LAYERS.length - 1),
+    )
     .map((c) => `${c.file} imports ${c.target} (${c.from} may not import ${c.to})`);
 }

@@ -7,14 +7,29 @@ import { referenceBackend } from "../../backends/reference/backend.ts";
 
 /** Auto's rules, on stand-in modules so every outcome (skip, fail, load) can be forced. */
 const fake = (name: string, priority: number, outcome: "loads" | "fails", precheck?: string | null) => {
-  const load = vi.fn(async () => (outcome === "loads" ? E.right({ ...referenceBackend(), name }) : E.left(backendUnavailable(name, `backend ${name} failed to load: broken`))));
-  const m: BackendModule = { name, priority, load, ...(precheck !== undefined ? { autoPrecheck: async () => precheck } : {}) };
+  const load = vi.fn(async () =>
+    outcome === "loads"
+      ? E.right({ ...referenceBackend(), name })
+      : E.left(backendUnavailable(name, `backend ${name} failed to load: broken`)),
+  );
+  const m: BackendModule = {
+    name,
+    priority,
+    load,
+    ...(precheck !== undefined ? { autoPrecheck: async () => precheck } : {}),
+  };
   return { m, load };
 };
 
 describe("autoOrder", () => {
   it("sorts by priority, highest first, leaves priority 0 out and keeps list order on ties", () => {
-    const mods = [fake("low", 1, "loads"), fake("never", 0, "loads"), fake("high", 9, "loads"), fake("tieA", 5, "loads"), fake("tieB", 5, "loads")].map((f) => f.m);
+    const mods = [
+      fake("low", 1, "loads"),
+      fake("never", 0, "loads"),
+      fake("high", 9, "loads"),
+      fake("tieA", 5, "loads"),
+      fake("tieB", 5, "loads"),
+    ].map((f) => f.m);
     expect(autoOrder(mods).map((m) => m.name)).toEqual(["high", "tieA", "tieB", "low"]);
   });
 

@@ -14,15 +14,23 @@ describe("guardLoad", () => {
     const r = await guardLoad("x", async () => {
       throw new Error("no such addon");
     });
-    expect(r).toEqual(E.left({ tag: "BackendUnavailable", backend: "x", message: "backend x failed to load: no such addon" }));
+    expect(r).toEqual(
+      E.left({ tag: "BackendUnavailable", backend: "x", message: "backend x failed to load: no such addon" }),
+    );
   });
 
   it("a factory's Left gets the same wording", async () => {
-    expect(await guardLoad("x", async () => E.left("g++ not found"))).toEqual(E.left({ tag: "BackendUnavailable", backend: "x", message: "backend x failed to load: g++ not found" }));
+    expect(await guardLoad("x", async () => E.left("g++ not found"))).toEqual(
+      E.left({ tag: "BackendUnavailable", backend: "x", message: "backend x failed to load: g++ not found" }),
+    );
   });
 
   it("explain words the reason where it is already the whole story", async () => {
-    const r = await guardLoad("x", async () => E.left("install x-gpu"), (why) => why);
+    const r = await guardLoad(
+      "x",
+      async () => E.left("install x-gpu"),
+      (why) => why,
+    );
     expect(E.isLeft(r) && r.left.message).toBe("install x-gpu");
   });
 

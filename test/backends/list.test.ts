@@ -12,7 +12,11 @@ import { CUDA_INSTALL, CUDA_PACKAGE, cudaInstalled } from "../../backends/cuda/b
  */
 const backendsDir = fileURLToPath(new URL("../../backends/", import.meta.url));
 const hasCuda = await cudaInstalled();
-const isModule = (x: unknown): x is { name: string } => typeof x === "object" && x !== null && typeof (x as { load?: unknown }).load === "function" && typeof (x as { priority?: unknown }).priority === "number";
+const isModule = (x: unknown): x is { name: string } =>
+  typeof x === "object" &&
+  x !== null &&
+  typeof (x as { load?: unknown }).load === "function" &&
+  typeof (x as { priority?: unknown }).priority === "number";
 
 describe("the backend list", () => {
   it("names are unique, and BACKEND_NAMES is the list's names in order", () => {
@@ -23,7 +27,9 @@ describe("the backend list", () => {
   });
 
   it("every backend folder's module is in the list, under its folder's name", async () => {
-    const folders = readdirSync(backendsDir, { withFileTypes: true }).filter((d) => d.isDirectory() && existsSync(`${backendsDir}${d.name}/index.ts`));
+    const folders = readdirSync(backendsDir, { withFileTypes: true }).filter(
+      (d) => d.isDirectory() && existsSync(`${backendsDir}${d.name}/index.ts`),
+    );
     const found: string[] = [];
     for (const d of folders) {
       const exported = Object.values(await import(`${backendsDir}${d.name}/index.ts`)).filter(isModule);
@@ -41,7 +47,11 @@ describe("the backend list", () => {
     const priority = new Map(BACKENDS.map((m) => [m.name, m.priority]));
     const ps = AUTO_ORDER.map((n) => priority.get(n)!);
     expect(ps).toEqual([...ps].sort((a, b) => b - a));
-    expect(BACKENDS.filter((m) => m.priority > 0).map((m) => m.name).sort()).toEqual([...AUTO_ORDER].sort());
+    expect(
+      BACKENDS.filter((m) => m.priority > 0)
+        .map((m) => m.name)
+        .sort(),
+    ).toEqual([...AUTO_ORDER].sort());
     expect(priority.get("reference")).toBe(0);
   });
 });
@@ -71,24 +81,31 @@ describe("loadBackend", () => {
     }
   });
 
-  it.skipIf(hasCuda)("cuda without tfjs-node-gpu is a Left with the install instructions, and auto skips it unloaded", async () => {
-    const r = await loadBackend("cuda");
-    expect(r).toEqual(E.left({ tag: "BackendUnavailable", backend: "cuda", message: CUDA_INSTALL }));
-    expect(CUDA_INSTALL).toMatch(/npm install @tensorflow\/tfjs-node-gpu@4\.22/);
-    expect(await cudaModule.autoPrecheck!()).toBe(`${CUDA_PACKAGE} is not installed`);
-  });
+  it.skipIf(hasCuda)(
+    "cuda without tfjs-node-gpu is a Left with the install instructions, and auto skips it unloaded",
+    async () => {
+      const r = await loadBackend("cuda");
+      expect(r).toEqual(E.left({ tag: "BackendUnavailable", backend: "cuda", message: CUDA_INSTALL }));
+      expect(CUDA_INSTALL).toMatch(/npm install @tensorflow\/tfjs-node-gpu@4\.22/);
+      expect(await cudaModule.autoPrecheck!()).toBe(`${CUDA_PACKAGE} is not installed`);
+    },
+  );
 
-  it("every listed backend answers with a value, never a throw; an unavailable one says why, naming itself", { timeout: 180_000 }, async () => {
-    for (const name of BACKEND_NAMES) {
-      const r = await loadBackend(name); // a rejection fails the test here
-      if (E.isRight(r)) expect(r.right.name).toBe(name);
-      else {
-        expect(r.left).toMatchObject({ tag: "BackendUnavailable", backend: name });
-        expect(r.left.message).toMatch(new RegExp(`backend ${name}\\b`));
-        expect(r.left.message.trim()).not.toBe("");
+  it(
+    "every listed backend answers with a value, never a throw; an unavailable one says why, naming itself",
+    { timeout: 180_000 },
+    async () => {
+      for (const name of BACKEND_NAMES) {
+        const r = await loadBackend(name); // a rejection fails the test here
+        if (E.isRight(r)) expect(r.right.name).toBe(name);
+        else {
+          expect(r.left).toMatchObject({ tag: "BackendUnavailable", backend: name });
+          expect(r.left.message).toMatch(new RegExp(`backend ${name}\\b`));
+          expect(r.left.message.trim()).not.toBe("");
+        }
       }
-    }
-  });
+    },
+  );
 
   it("auto loads the first of AUTO_ORDER that can run here", async () => {
     const r = await loadBackend("auto");

@@ -22,24 +22,37 @@ const f32 = (n: number, seed: number, scale = 1): Float32Array => {
 const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
 const stridesOf = (shape: readonly number[]): number[] => {
   const s = new Array<number>(shape.length);
-  for (let i = shape.length - 1, acc = 1; i >= 0; i--) (s[i] = acc), (acc *= shape[i]!);
+  for (let i = shape.length - 1, acc = 1; i >= 0; i--) ((s[i] = acc), (acc *= shape[i]!));
   return s;
 };
 /** Row-major multi-indices of a shape, in order. */
 function* indices(shape: readonly number[]): Generator<number[]> {
-  const n = prod(shape), idx = new Array<number>(shape.length).fill(0);
+  const n = prod(shape),
+    idx = new Array<number>(shape.length).fill(0);
   for (let i = 0; i < n; i++) {
     yield idx.slice();
-    for (let a = shape.length - 1; a >= 0; a--) if (++idx[a]! < shape[a]!) break; else idx[a] = 0;
+    for (let a = shape.length - 1; a >= 0; a--)
+      if (++idx[a]! < shape[a]!) break;
+      else idx[a] = 0;
   }
 }
 const close = (got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number): void =>
   expect(allcloseViolation(got, want, rtol, atol)).toBeNull();
 
-function refMatmul(a: Float32Array, b: Float32Array, batch: number, M: number, K: number, N: number, shared: boolean): Float64Array {
+function refMatmul(
+  a: Float32Array,
+  b: Float32Array,
+  batch: number,
+  M: number,
+  K: number,
+  N: number,
+  shared: boolean,
+): Float64Array {
   const c = new Float64Array(batch * M * N);
   for (let t = 0; t < batch; t++) {
-    const ao = t * M * K, bo = shared ? 0 : t * K * N, co = t * M * N;
+    const ao = t * M * K,
+      bo = shared ? 0 : t * K * N,
+      co = t * M * N;
     for (let i = 0; i < M; i++)
       for (let k = 0; k < K; k++) {
         const av = a[ao + i * K + k]!;
@@ -59,18 +72,41 @@ describe("native addon", () => {
     const fn = addon.matmul as unknown as (...args: unknown[]) => void;
     expect(() => fn(new Float32Array(4))).toThrow(TypeError);
     expect(() => fn([1, 2], new Float32Array(4), new Float32Array(4), 1, 2, 1, 2, false)).toThrow(TypeError);
-    expect(() => fn(new Float32Array(4), new Float32Array(4), new Float32Array(4), 1, 2, 2, 2.5, false)).toThrow(TypeError);
-    expect(() => addon.matmul(new Float32Array(3), new Float32Array(4), new Float32Array(4), 1, 2, 2, 2, false, false, false)).toThrow(RangeError);
+    expect(() => fn(new Float32Array(4), new Float32Array(4), new Float32Array(4), 1, 2, 2, 2.5, false)).toThrow(
+      TypeError,
+    );
+    expect(() =>
+      addon.matmul(new Float32Array(3), new Float32Array(4), new Float32Array(4), 1, 2, 2, 2, false, false, false),
+    ).toThrow(RangeError);
     expect(() => addon.unary(99, new Float32Array(2), new Float32Array(2))).toThrow(RangeError);
     expect(() => addon.unary(UnaryOp.exp, new Float32Array(4), new Float32Array(2))).toThrow(RangeError);
-    expect(() => addon.transpose(new Float32Array(6), new Float32Array(6), Int32Array.of(2, 3), Int32Array.of(0, 0))).toThrow(RangeError);
-    expect(() => addon.binary(BinaryOp.add, new Float32Array(2), new Float32Array(1), new Float32Array(3), Int32Array.of(3), Int32Array.of(1), Int32Array.of(0))).toThrow(RangeError);
+    expect(() =>
+      addon.transpose(new Float32Array(6), new Float32Array(6), Int32Array.of(2, 3), Int32Array.of(0, 0)),
+    ).toThrow(RangeError);
+    expect(() =>
+      addon.binary(
+        BinaryOp.add,
+        new Float32Array(2),
+        new Float32Array(1),
+        new Float32Array(3),
+        Int32Array.of(3),
+        Int32Array.of(1),
+        Int32Array.of(0),
+      ),
+    ).toThrow(RangeError);
     // 65536^4 = 2^64 elements: a wrapping product would read it as 0 and do nothing instead of refusing
-    const huge = Int32Array.of(65536, 65536, 65536, 65536), zeros = new Int32Array(4);
-    expect(() => addon.binary(BinaryOp.add, new Float32Array(1), new Float32Array(1), new Float32Array(1), huge, zeros, zeros)).toThrow(RangeError);
+    const huge = Int32Array.of(65536, 65536, 65536, 65536),
+      zeros = new Int32Array(4);
+    expect(() =>
+      addon.binary(BinaryOp.add, new Float32Array(1), new Float32Array(1), new Float32Array(1), huge, zeros, zeros),
+    ).toThrow(RangeError);
     expect(() => addon.broadcastTo(new Float32Array(1), new Float32Array(1), huge, zeros)).toThrow(RangeError);
-    expect(() => addon.transpose(new Float32Array(1), new Float32Array(1), huge, Int32Array.of(0, 1, 2, 3))).toThrow(RangeError);
-    expect(() => addon.reduce(ReduceOp.sum, new Float32Array(1), new Float32Array(1), huge, Int32Array.of(1, 1, 1, 1))).toThrow(RangeError);
+    expect(() => addon.transpose(new Float32Array(1), new Float32Array(1), huge, Int32Array.of(0, 1, 2, 3))).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      addon.reduce(ReduceOp.sum, new Float32Array(1), new Float32Array(1), huge, Int32Array.of(1, 1, 1, 1)),
+    ).toThrow(RangeError);
   });
 
   describe.each(["auto", "avx512", "avx2", "generic"])("matmul (%s micro-kernel)", (kernel) => {
@@ -83,40 +119,74 @@ describe("native addon", () => {
       }
     };
     const check = (batch: number, M: number, K: number, N: number, shared: boolean, seed: number): void => {
-      const a = f32(batch * M * K, seed), b = f32((shared ? 1 : batch) * K * N, seed + 1);
+      const a = f32(batch * M * K, seed),
+        b = f32((shared ? 1 : batch) * K * N, seed + 1);
       const out = new Float32Array(batch * M * N).fill(NaN);
       addon.matmul(a, b, out, batch, M, K, N, shared, false, false);
       const want = refMatmul(a, b, batch, M, K, N, shared);
-      expect(allcloseViolation(out, want, 1e-4, 2e-6 * Math.sqrt(K) * 4), `${batch}x[${M},${K}]x[${K},${N}] shared=${shared}`).toBeNull();
+      expect(
+        allcloseViolation(out, want, 1e-4, 2e-6 * Math.sqrt(K) * 4),
+        `${batch}x[${M},${K}]x[${K},${N}] shared=${shared}`,
+      ).toBeNull();
     };
     nit("edge sizes", () =>
       withKernel(() => {
         const sizes = [1, 2, 7, 12, 33, 65, 129];
         let seed = 0;
         for (const M of sizes) for (const N of sizes) for (const K of [1, 3, 33, 257]) check(1, M, K, N, false, seed++);
-      }));
+      }),
+    );
     nit("transposed operands (op(a) = aᵀ stored K×M, op(b) = bᵀ stored N×K) equal transposing first", () =>
       withKernel(() => {
         const tr = (x: Float32Array, batch: number, R: number, C: number) => {
           const t = new Float32Array(x.length);
-          for (let q = 0; q < batch; q++) for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) t[q * R * C + j * R + i] = x[q * R * C + i * C + j]!;
+          for (let q = 0; q < batch; q++)
+            for (let i = 0; i < R; i++)
+              for (let j = 0; j < C; j++) t[q * R * C + j * R + i] = x[q * R * C + i * C + j]!;
           return t;
         };
         let seed = 100;
-        for (const [batch, M, K, N, shared] of [[1, 5, 7, 3, false], [1, 300, 260, 70, false], [3, 33, 65, 129, false], [4, 64, 300, 40, true], [1, 2, 9, 1, false]] as const) {
-          const a = f32(batch * M * K, seed++), b = f32((shared ? 1 : batch) * K * N, seed++);
+        for (const [batch, M, K, N, shared] of [
+          [1, 5, 7, 3, false],
+          [1, 300, 260, 70, false],
+          [3, 33, 65, 129, false],
+          [4, 64, 300, 40, true],
+          [1, 2, 9, 1, false],
+        ] as const) {
+          const a = f32(batch * M * K, seed++),
+            b = f32((shared ? 1 : batch) * K * N, seed++);
           const want = refMatmul(a, b, batch, M, K, N, shared);
-          for (const [ta, tb] of [[true, false], [false, true], [true, true]] as const) {
+          for (const [ta, tb] of [
+            [true, false],
+            [false, true],
+            [true, true],
+          ] as const) {
             const out = new Float32Array(batch * M * N).fill(NaN);
-            addon.matmul(ta ? tr(a, batch, M, K) : a, tb ? tr(b, shared ? 1 : batch, K, N) : b, out, batch, M, K, N, shared, ta, tb);
-            expect(allcloseViolation(out, want, 1e-4, 2e-6 * Math.sqrt(K) * 4), `${batch}x[${M},${K}]x[${K},${N}] transA=${ta} transB=${tb}`).toBeNull();
+            addon.matmul(
+              ta ? tr(a, batch, M, K) : a,
+              tb ? tr(b, shared ? 1 : batch, K, N) : b,
+              out,
+              batch,
+              M,
+              K,
+              N,
+              shared,
+              ta,
+              tb,
+            );
+            expect(
+              allcloseViolation(out, want, 1e-4, 2e-6 * Math.sqrt(K) * 4),
+              `${batch}x[${M},${K}]x[${K},${N}] transA=${ta} transB=${tb}`,
+            ).toBeNull();
           }
         }
-      }));
+      }),
+    );
     nit("several cache blocks in every dimension, 1 and 3 threads, bitwise the same", () =>
       withKernel(() => {
         const threads = addon.threads();
-        const a = f32(400 * 600, 9), b = f32(600 * 300, 10);
+        const a = f32(400 * 600, 9),
+          b = f32(600 * 300, 10);
         const outs = [1, 3].map((t) => {
           addon.setThreads(t);
           try {
@@ -130,7 +200,8 @@ describe("native addon", () => {
           }
         });
         expect(outs[0]!.every((v, i) => Object.is(v, outs[1]![i]))).toBe(true); // each element: one tile, fixed k order
-      }));
+      }),
+    );
     nit("batched, shared b, K = 0, random shapes", () =>
       withKernel(() => {
         check(5, 17, 40, 33, false, 1);
@@ -142,30 +213,64 @@ describe("native addon", () => {
         addon.matmul(new Float32Array(0), new Float32Array(0), out, 1, 2, 0, 3, false, false, false);
         expect(Array.from(out)).toEqual([0, 0, 0, 0, 0, 0]);
         fc.assert(
-          fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 90 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 90 }), fc.boolean(), fc.nat(1000),
-            (batch, M, K, N, shared, seed) => check(batch, M, K, N, shared, seed)),
+          fc.property(
+            fc.integer({ min: 1, max: 3 }),
+            fc.integer({ min: 1, max: 90 }),
+            fc.integer({ min: 1, max: 300 }),
+            fc.integer({ min: 1, max: 90 }),
+            fc.boolean(),
+            fc.nat(1000),
+            (batch, M, K, N, shared, seed) => check(batch, M, K, N, shared, seed),
+          ),
           { numRuns: runs(25) },
         );
-      }));
+      }),
+    );
   });
 
   nit("unary ops match the float64 definitions", () => {
     const defs: Array<[keyof typeof UnaryOp, (x: number) => number]> = [
-      ["neg", (x) => -x], ["exp", Math.exp], ["log", Math.log], ["sqrt", Math.sqrt], ["tanh", Math.tanh],
-      ["sigmoid", act.sigmoid], ["silu", act.silu], ["gelu", act.gelu], ["relu", act.relu],
-      ["dsilu", act.dsilu], ["dgelu", act.dgelu], ["drelu", act.drelu],
+      ["neg", (x) => -x],
+      ["exp", Math.exp],
+      ["log", Math.log],
+      ["sqrt", Math.sqrt],
+      ["tanh", Math.tanh],
+      ["sigmoid", act.sigmoid],
+      ["silu", act.silu],
+      ["gelu", act.gelu],
+      ["relu", act.relu],
+      ["dsilu", act.dsilu],
+      ["dgelu", act.dgelu],
+      ["drelu", act.drelu],
     ];
     const rng = Rng.fromSeed(11);
     // Spread over magnitudes, plus special points; 40003 elements also exercises the threaded path.
-    const x = Float32Array.from({ length: 40003 }, (_, i) => (i < 12 ? [0, -0, 1e-30, -1e-6, 0.55, -0.55, 20, -20, 87, -87, 0.5493, 1][i]! : rng.normal() * Math.exp(rng.normal() * 1.5)));
+    const x = Float32Array.from({ length: 40003 }, (_, i) =>
+      i < 12
+        ? [0, -0, 1e-30, -1e-6, 0.55, -0.55, 20, -20, 87, -87, 0.5493, 1][i]!
+        : rng.normal() * Math.exp(rng.normal() * 1.5),
+    );
     for (const [name, f] of defs) {
-      const input = name === "log" || name === "sqrt" ? x.map(Math.abs) : name === "exp" ? x.map((v) => Math.max(-80, Math.min(80, v))) : x;
+      const input =
+        name === "log" || name === "sqrt"
+          ? x.map(Math.abs)
+          : name === "exp"
+            ? x.map((v) => Math.max(-80, Math.min(80, v)))
+            : x;
       const out = new Float32Array(input.length);
       addon.unary(UnaryOp[name], input, out);
       const want = Array.from(input, f);
       // Equal non-finite values (log 0 = -Infinity) count as close; allclose would compare inf - inf.
       const same = (i: number): boolean => Object.is(out[i], want[i]) || out[i] === want[i];
-      expect(allcloseViolation(out.map((v, i) => (same(i) ? 0 : v)), want.map((v, i) => (same(i) ? 0 : v)), 3e-6, 1e-7), name).toBeNull();
+      expect(
+        allcloseViolation(
+          out.map((v, i) => (same(i) ? 0 : v)),
+          want.map((v, i) => (same(i) ? 0 : v)),
+          3e-6,
+          1e-7,
+        ),
+        name,
+      ).toBeNull();
     }
     const special = Float32Array.of(NaN, Infinity, -Infinity, 100, -200);
     const out = new Float32Array(5);
@@ -177,17 +282,29 @@ describe("native addon", () => {
     expect(Array.from(out)).toEqual([NaN, 1, 0, 1, 0]);
   });
 
-  const binaryDefs: Array<(a: number, b: number) => number> = [(a, b) => a + b, (a, b) => a - b, (a, b) => a * b, (a, b) => a / b, Math.max, (a, b) => (a === b ? 1 : 0)];
+  const binaryDefs: Array<(a: number, b: number) => number> = [
+    (a, b) => a + b,
+    (a, b) => a - b,
+    (a, b) => a * b,
+    (a, b) => a / b,
+    Math.max,
+    (a, b) => (a === b ? 1 : 0),
+  ];
   /** Broadcast inputs of `xShape`, `yShape` (same rank as out, 1 = broadcast) through the native binary op. */
   function checkBinary(op: number, out: number[], xShape: number[], yShape: number[], seed: number): void {
     const round = op === BinaryOp.equal ? (v: number) => Math.round(v) : (v: number) => v;
-    const x = f32(prod(xShape), seed).map(round), y = f32(prod(yShape), seed + 1).map(round);
+    const x = f32(prod(xShape), seed).map(round),
+      y = f32(prod(yShape), seed + 1).map(round);
     const bstr = (s: number[]): Int32Array => Int32Array.from(stridesOf(s), (st, i) => (s[i] === 1 ? 0 : st));
-    const xs = bstr(xShape), ys = bstr(yShape);
+    const xs = bstr(xShape),
+      ys = bstr(yShape);
     const got = new Float32Array(prod(out));
     addon.binary(op, x, y, got, Int32Array.from(out), xs, ys);
     const want: number[] = [];
-    for (const idx of indices(out)) want.push(binaryDefs[op]!(x[idx.reduce((o, v, a) => o + v * xs[a]!, 0)]!, y[idx.reduce((o, v, a) => o + v * ys[a]!, 0)]!));
+    for (const idx of indices(out))
+      want.push(
+        binaryDefs[op]!(x[idx.reduce((o, v, a) => o + v * xs[a]!, 0)]!, y[idx.reduce((o, v, a) => o + v * ys[a]!, 0)]!),
+      );
     expect(allcloseViolation(got, want, 1e-6, 1e-7), `op ${op} ${out} ${xShape} ${yShape}`).toBeNull();
   }
 
@@ -201,14 +318,29 @@ describe("native addon", () => {
       checkBinary(op, [], [], [], op);
     }
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 4 }), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 5 }), (out, mx, my, op) => {
-        const xShape = out.map((d, i) => ((mx >> i) & 1 ? 1 : d)), yShape = out.map((d, i) => ((my >> i) & 1 ? 1 : d));
-        checkBinary(op, out, xShape, yShape, mx + my);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 4 }),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 5 }),
+        (out, mx, my, op) => {
+          const xShape = out.map((d, i) => ((mx >> i) & 1 ? 1 : d)),
+            yShape = out.map((d, i) => ((my >> i) & 1 ? 1 : d));
+          checkBinary(op, out, xShape, yShape, mx + my);
+        },
+      ),
       { numRuns: runs(60) },
     );
     const nan = new Float32Array(2);
-    addon.binary(BinaryOp.maximum, Float32Array.of(NaN, 1), Float32Array.of(1, NaN), nan, Int32Array.of(2), Int32Array.of(1), Int32Array.of(1));
+    addon.binary(
+      BinaryOp.maximum,
+      Float32Array.of(NaN, 1),
+      Float32Array.of(1, NaN),
+      nan,
+      Int32Array.of(2),
+      Int32Array.of(1),
+      Int32Array.of(1),
+    );
     expect(Array.from(nan)).toEqual([NaN, NaN]);
   });
 
@@ -239,8 +371,18 @@ describe("native addon", () => {
       checkReduce(op, [5, 3], [0, 0], op);
     }
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 5 }), fc.nat(), fc.integer({ min: 0, max: 2 }), (shape, m, op) =>
-        checkReduce(op, shape, shape.map((_, i) => (m >> i) & 1), m)),
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 5 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 2 }),
+        (shape, m, op) =>
+          checkReduce(
+            op,
+            shape,
+            shape.map((_, i) => (m >> i) & 1),
+            m,
+          ),
+      ),
       { numRuns: runs(60) },
     );
   });
@@ -250,7 +392,8 @@ describe("native addon", () => {
     const x = ints ? Int32Array.from({ length: n }, (_, i) => i * 7 - 3) : f32(n, seed);
     const got = ints ? new Int32Array(n) : new Float32Array(n);
     addon.transpose(x, got, Int32Array.from(shape), Int32Array.from(perm));
-    const inS = stridesOf(shape), outShape = perm.map((p) => shape[p]!);
+    const inS = stridesOf(shape),
+      outShape = perm.map((p) => shape[p]!);
     const want = Array.from(indices(outShape), (idx) => x[idx.reduce((o, v, k) => o + v * inS[perm[k]!]!, 0)]!);
     expect(Array.from(got), `${shape} ${perm}`).toEqual(want);
   }
@@ -261,9 +404,17 @@ describe("native addon", () => {
     checkTranspose([5, 33, 2, 40], [2, 3, 0, 1], 3);
     checkTranspose([4, 6, 5], [2, 0, 1], 4, true);
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 5 }).chain((shape) =>
-        fc.tuple(fc.constant(shape), fc.shuffledSubarray([...shape.keys()], { minLength: shape.length, maxLength: shape.length }))),
-      ([shape, perm]) => checkTranspose(shape, perm, shape.length)),
+      fc.property(
+        fc
+          .array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 5 })
+          .chain((shape) =>
+            fc.tuple(
+              fc.constant(shape),
+              fc.shuffledSubarray([...shape.keys()], { minLength: shape.length, maxLength: shape.length }),
+            ),
+          ),
+        ([shape, perm]) => checkTranspose(shape, perm, shape.length),
+      ),
       { numRuns: runs(60) },
     );
   });
@@ -276,29 +427,43 @@ describe("native addon", () => {
         const xs = Int32Array.from(stridesOf(xShape), (s, i) => (xShape[i] === 1 ? 0 : s));
         const got = new Float32Array(prod(out));
         addon.broadcastTo(x, got, Int32Array.from(out), xs);
-        expect(Array.from(got)).toEqual(Array.from(indices(out), (idx) => x[idx.reduce((o, v, a) => o + v * xs[a]!, 0)]!));
+        expect(Array.from(got)).toEqual(
+          Array.from(indices(out), (idx) => x[idx.reduce((o, v, a) => o + v * xs[a]!, 0)]!),
+        );
       }),
       { numRuns: runs(60) },
     );
   });
 
   const lse = (row: ArrayLike<number>, n = row.length): number => {
-    let m = -Infinity, s = 0;
+    let m = -Infinity,
+      s = 0;
     for (let j = 0; j < n; j++) m = Math.max(m, row[j]!);
     for (let j = 0; j < n; j++) s += Math.exp(row[j]! - m);
     return m + Math.log(s);
   };
 
   nit("softmax (plain and causal) and logSoftmax", () => {
-    for (const [rows, width, causalT] of [[1, 1, 0], [12, 37, 0], [24, 8, 8], [300, 130, 0], [2 * 130, 130, 130], [5, 1000, 0]] as const) {
+    for (const [rows, width, causalT] of [
+      [1, 1, 0],
+      [12, 37, 0],
+      [24, 8, 8],
+      [300, 130, 0],
+      [2 * 130, 130, 130],
+      [5, 1000, 0],
+    ] as const) {
       const x = f32(rows * width, rows + width, 3);
-      const got = new Float32Array(rows * width), want = new Float64Array(rows * width), lgot = new Float32Array(rows * width), lwant = new Float64Array(rows * width);
+      const got = new Float32Array(rows * width),
+        want = new Float64Array(rows * width),
+        lgot = new Float32Array(rows * width),
+        lwant = new Float64Array(rows * width);
       addon.softmax(x, got, rows, width, causalT);
       addon.logSoftmax(x, lgot, rows, width);
       for (let r = 0; r < rows; r++) {
         const row = x.subarray(r * width, (r + 1) * width);
         const live = causalT > 0 ? (r % causalT) + 1 : width;
-        const l = lse(row, live), lall = lse(row);
+        const l = lse(row, live),
+          lall = lse(row);
         for (let j = 0; j < width; j++) {
           want[r * width + j] = j < live ? Math.exp(row[j]! - l) : 0;
           lwant[r * width + j] = row[j]! - lall;
@@ -310,8 +475,14 @@ describe("native addon", () => {
   });
 
   nit("rmsnorm", () => {
-    for (const [rows, width] of [[1, 1], [7, 33], [300, 256]] as const) {
-      const x = f32(rows * width, width), w = f32(width, 5), got = new Float32Array(rows * width);
+    for (const [rows, width] of [
+      [1, 1],
+      [7, 33],
+      [300, 256],
+    ] as const) {
+      const x = f32(rows * width, width),
+        w = f32(width, 5),
+        got = new Float32Array(rows * width);
       addon.rmsnorm(x, w, got, rows, width, 1e-5);
       const want = new Float64Array(rows * width);
       for (let r = 0; r < rows; r++) {
@@ -325,14 +496,25 @@ describe("native addon", () => {
   });
 
   nit("rope matches the float64 reference; inverse undoes it", () => {
-    for (const [B, T, Dh, base] of [[1, 1, 2, 10000], [3, 17, 8, 10000], [2, 300, 64, 500000]] as const) {
-      const rows = B * T, x = f32(rows * Dh, T), got = new Float32Array(rows * Dh), back = new Float32Array(rows * Dh);
+    for (const [B, T, Dh, base] of [
+      [1, 1, 2, 10000],
+      [3, 17, 8, 10000],
+      [2, 300, 64, 500000],
+    ] as const) {
+      const rows = B * T,
+        x = f32(rows * Dh, T),
+        got = new Float32Array(rows * Dh),
+        back = new Float32Array(rows * Dh);
       addon.rope(x, got, rows, T, Dh, base, false);
-      const half = Dh / 2, want = new Float64Array(rows * Dh);
+      const half = Dh / 2,
+        want = new Float64Array(rows * Dh);
       for (let r = 0; r < rows; r++)
         for (let i = 0; i < half; i++) {
-          const th = (r % T) * Math.pow(base, (-2 * i) / Dh), c = Math.cos(th), s = Math.sin(th);
-          const x1 = x[r * Dh + i]!, x2 = x[r * Dh + i + half]!;
+          const th = (r % T) * Math.pow(base, (-2 * i) / Dh),
+            c = Math.cos(th),
+            s = Math.sin(th);
+          const x1 = x[r * Dh + i]!,
+            x2 = x[r * Dh + i + half]!;
           want[r * Dh + i] = x1 * c - x2 * s;
           want[r * Dh + i + half] = x2 * c + x1 * s;
         }
@@ -343,15 +525,24 @@ describe("native addon", () => {
   });
 
   nit("gather / scatterAdd / oneHot, RangeError on bad ids", () => {
-    const V = 50, D = 70, ids = Int32Array.from({ length: 600 }, (_, i) => (i * 37) % V);
-    const table = f32(V * D, 1), got = new Float32Array(ids.length * D);
+    const V = 50,
+      D = 70,
+      ids = Int32Array.from({ length: 600 }, (_, i) => (i * 37) % V);
+    const table = f32(V * D, 1),
+      got = new Float32Array(ids.length * D);
     addon.gather(table, ids, got, V, D);
     ids.forEach((id, i) => expect(got.subarray(i * D, (i + 1) * D)).toEqual(table.subarray(id * D, (id + 1) * D)));
-    const values = f32(ids.length * D, 2), acc = new Float32Array(V * D), want = new Float64Array(V * D);
+    const values = f32(ids.length * D, 2),
+      acc = new Float32Array(V * D),
+      want = new Float64Array(V * D);
     addon.scatterAdd(values, ids, acc, V, D);
-    ids.forEach((id, i) => { for (let j = 0; j < D; j++) want[id * D + j]! += values[i * D + j]!; });
+    ids.forEach((id, i) => {
+      for (let j = 0; j < D; j++) want[id * D + j]! += values[i * D + j]!;
+    });
     close(acc, want, 1e-5, 1e-5);
-    expect(() => addon.gather(table, Int32Array.of(0, V), new Float32Array(2 * D), V, D)).toThrow(/id 50 at position 1/);
+    expect(() => addon.gather(table, Int32Array.of(0, V), new Float32Array(2 * D), V, D)).toThrow(
+      /id 50 at position 1/,
+    );
     expect(() => addon.scatterAdd(values, Int32Array.of(-1), acc, V, D)).toThrow(RangeError);
     const oh = new Float32Array(3 * 4).fill(9);
     addon.oneHot(Int32Array.of(2, 0, 7), oh, 4);
@@ -359,18 +550,37 @@ describe("native addon", () => {
   });
 
   nit("crossEntropy", () => {
-    const rows = 40, V = 1003, logits = f32(rows * V, 3, 4), targets = Int32Array.from({ length: rows }, (_, r) => (r * 101) % V);
+    const rows = 40,
+      V = 1003,
+      logits = f32(rows * V, 3, 4),
+      targets = Int32Array.from({ length: rows }, (_, r) => (r * 101) % V);
     const got = new Float32Array(rows);
     addon.crossEntropy(logits, targets, got, rows, V);
-    const want = Array.from({ length: rows }, (_, r) => lse(logits.subarray(r * V, (r + 1) * V)) - logits[r * V + targets[r]!]!);
+    const want = Array.from(
+      { length: rows },
+      (_, r) => lse(logits.subarray(r * V, (r + 1) * V)) - logits[r * V + targets[r]!]!,
+    );
     close(got, want, 1e-5, 1e-5);
     expect(() => addon.crossEntropy(logits, Int32Array.of(V), new Float32Array(1), 1, V)).toThrow(RangeError);
   });
 
   nit("lowrankForward equals matmul, activation, matmul", () => {
-    const acts: Array<[number, (x: number) => number]> = [[0, (x) => x], [UnaryOp.silu, act.silu], [UnaryOp.gelu, act.gelu], [UnaryOp.relu, act.relu]];
-    for (const [n, dIn, r, dOut] of [[1, 1, 1, 1], [5, 3, 2, 7], [100, 64, 16, 64], [300, 300, 64, 130], [2048, 256, 64, 256]] as const) {
-      const x = f32(n * dIn, n), A = f32(dIn * r, r, 1 / Math.sqrt(dIn)), B = f32(r * dOut, dOut, 1 / Math.sqrt(r));
+    const acts: Array<[number, (x: number) => number]> = [
+      [0, (x) => x],
+      [UnaryOp.silu, act.silu],
+      [UnaryOp.gelu, act.gelu],
+      [UnaryOp.relu, act.relu],
+    ];
+    for (const [n, dIn, r, dOut] of [
+      [1, 1, 1, 1],
+      [5, 3, 2, 7],
+      [100, 64, 16, 64],
+      [300, 300, 64, 130],
+      [2048, 256, 64, 256],
+    ] as const) {
+      const x = f32(n * dIn, n),
+        A = f32(dIn * r, r, 1 / Math.sqrt(dIn)),
+        B = f32(r * dOut, dOut, 1 / Math.sqrt(r));
       const z = refMatmul(x, A, 1, n, dIn, r, false);
       for (const [code, f] of acts) {
         const got = new Float32Array(n * dOut);
@@ -381,7 +591,19 @@ describe("native addon", () => {
         expect(allcloseViolation(got, want, 1e-4, 1e-5), `act ${code} ${n} ${dIn} ${r} ${dOut}`).toBeNull();
       }
     }
-    expect(() => addon.lowrankForward(new Float32Array(1), new Float32Array(1), new Float32Array(1), new Float32Array(1), 1, 1, 1, 1, 4)).toThrow(RangeError);
+    expect(() =>
+      addon.lowrankForward(
+        new Float32Array(1),
+        new Float32Array(1),
+        new Float32Array(1),
+        new Float32Array(1),
+        1,
+        1,
+        1,
+        1,
+        4,
+      ),
+    ).toThrow(RangeError);
   });
 
   nit("fill and setThreads", () => {

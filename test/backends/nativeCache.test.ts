@@ -10,7 +10,10 @@ import { nativeAddonPath, nativeCacheDirs } from "../../backends/native/build.ts
 describe("native addon cache folders", () => {
   const saved = { cache: process.env.RANKFUSE_NATIVE_CACHE, xdg: process.env.XDG_CACHE_HOME };
   afterEach(() => {
-    for (const [k, v] of [["RANKFUSE_NATIVE_CACHE", saved.cache], ["XDG_CACHE_HOME", saved.xdg]] as const) {
+    for (const [k, v] of [
+      ["RANKFUSE_NATIVE_CACHE", saved.cache],
+      ["XDG_CACHE_HOME", saved.xdg],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
@@ -20,7 +23,10 @@ describe("native addon cache folders", () => {
     delete process.env.RANKFUSE_NATIVE_CACHE;
     process.env.XDG_CACHE_HOME = "/somewhere/cache";
     const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-    expect(nativeCacheDirs()).toEqual([path.join(root, ".cache", "rankfuse", "native"), path.join("/somewhere/cache", "rankfuse", "native")]);
+    expect(nativeCacheDirs()).toEqual([
+      path.join(root, ".cache", "rankfuse", "native"),
+      path.join("/somewhere/cache", "rankfuse", "native"),
+    ]);
   });
 
   it("are RANKFUSE_NATIVE_CACHE alone when it is set", () => {
@@ -36,6 +42,7 @@ describe("native addon cache folders", () => {
     fs.rmSync(path.dirname(file), { recursive: true });
     if (E.isRight(built)) throw new Error(`expected a Left, got ${built.right}`);
     // without a compiler or Node's headers the build stops earlier, for that reason
-    if (!/compiler|headers/.test(built.left)) expect(built.left).toMatch(/^no writable folder for the build \(set RANKFUSE_NATIVE_CACHE to one\): .*a-file/);
+    if (!/compiler|headers/.test(built.left))
+      expect(built.left).toMatch(/^no writable folder for the build \(set RANKFUSE_NATIVE_CACHE to one\): .*a-file/);
   });
 });

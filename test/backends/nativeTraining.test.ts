@@ -33,7 +33,10 @@ async function losses(method: string, backendName: string): Promise<number[]> {
   const step = unwrap(compileTrainStep(model, backend, cfg.batch, cfg.seq));
   const params = model.init(0);
   // the optimizer is the same on both sides (the native adamwStep is bit-identical to the JS loop)
-  const opt = new AdamW(model.layout.shapes.map((s) => [...s]), { lr: LR, weightDecay: 0.01, kernel });
+  const opt = new AdamW(
+    model.layout.shapes.map((s) => [...s]),
+    { lr: LR, weightDecay: 0.01, kernel },
+  );
   const rng = Rng.fromSeed(7);
   const n = cfg.batch * cfg.seq;
   const out: number[] = [];
@@ -51,7 +54,9 @@ describe("training on the native backend", () => {
   it.skipIf(native.skip).each(["full", "cola"])("%s: native and wasm losses agree at every step", async (method) => {
     const [nat, wasm] = [await losses(method, "native"), await losses(method, "wasm")];
     expect(nat).toHaveLength(STEPS);
-    console.log(`nativeTraining ${method}: native ${nat.map((l) => l.toFixed(6)).join(" ")}; wasm ${wasm.map((l) => l.toFixed(6)).join(" ")}`);
+    console.log(
+      `nativeTraining ${method}: native ${nat.map((l) => l.toFixed(6)).join(" ")}; wasm ${wasm.map((l) => l.toFixed(6)).join(" ")}`,
+    );
     for (let s = 0; s < STEPS; s++) {
       expect(Number.isFinite(nat[s]!)).toBe(true);
       const rel = Math.abs(nat[s]! - wasm[s]!) / Math.abs(wasm[s]!);

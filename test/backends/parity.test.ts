@@ -27,7 +27,10 @@ import { makeModel } from "../../methods/index.ts";
  * headers), webgpu a WebGPU adapter (here Mesa's llvmpipe through Dawn's OpenGL backend). CI sets
  * RANKFUSE_REQUIRE_NATIVE and RANKFUSE_REQUIRE_WEBGPU, which turn a missing one into a failure.
  */
-const optional: Record<string, Requirement<Backend<any>>> = { native: await backendRequirement("native"), webgpu: await backendRequirement("webgpu") };
+const optional: Record<string, Requirement<Backend<any>>> = {
+  native: await backendRequirement("native"),
+  webgpu: await backendRequirement("webgpu"),
+};
 const skipped = (name: string) => optional[name]?.skip ?? false;
 /** The backend; where a required one is missing, the error names the variable that requires it. */
 const backendNamed = async (name: string) => optional[name]?.get() ?? unwrap(await loadBackend(name));
@@ -40,7 +43,8 @@ describe.each(BACKENDS)("parity: %s vs reference", (name) => {
     await fc.assert(
       fc.asyncProperty(primCases[prim], fc.integer({ min: 0, max: 1e6 }), async (c, seed) => {
         const data = caseData(c, seed);
-        const ref = compileCase(c, reference), dut = compileCase(c, backend);
+        const ref = compileCase(c, reference),
+          dut = compileCase(c, backend);
         const rng = Rng.fromSeed(seed + 1);
         const w = Float64Array.from({ length: ref.wSize }, () => rng.normal());
         const want = await ref.valueAndGrad(data.floats, data.ints, w);
@@ -54,19 +58,34 @@ describe.each(BACKENDS)("parity: %s vs reference", (name) => {
 });
 
 /** One decoder block with CoLA projections (attention, gated MLP, norms, embedding and head around it). */
-const blockCfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
+const blockCfg: ModelConfig = unwrap(
+  resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }),
+);
 const blockModel = unwrap(makeModel("cola", blockCfg));
 
 async function blockValueAndGrad(backend: Backend<any>, seed: number) {
   const [b, t] = [dim("b", blockCfg.batch), dim("t", blockCfg.seq)];
   const args = [blockModel.layout.specs, spec([b, t], "int32"), spec([b, t], "int32")] as const;
-  const step = unwrap(compile((p: unknown, x: Tensor, y: Tensor) => valueAndGrad((q: unknown) => blockModel.loss(q, x, y))(p), { args, backend }));
+  const step = unwrap(
+    compile((p: unknown, x: Tensor, y: Tensor) => valueAndGrad((q: unknown) => blockModel.loss(q, x, y))(p), {
+      args,
+      backend,
+    }),
+  );
   const rng = Rng.fromSeed(seed);
-  const params = blockModel.init(seed).map((a, i) => (/Norm$/.test(blockModel.layout.names[i]!) ? a.map((v) => v + 0.3 * rng.normal()) : a));
+  const params = blockModel
+    .init(seed)
+    .map((a, i) => (/Norm$/.test(blockModel.layout.names[i]!) ? a.map((v) => v + 0.3 * rng.normal()) : a));
   const host = params.map((a) => (backend.caps.float64 ? Float64Array.from(a) : a)); // both sides see the same float32 point
   const ids = () => Int32Array.from({ length: blockCfg.batch * blockCfg.seq }, () => rng.nextInt(blockCfg.vocab));
-  const [value, g] = unwrap(await step.run(unflatten(blockModel.layout.def, host) as never, ids() as never, ids() as never)).out as unknown as [ArrayLike<number>, unknown];
-  return { value: value[0]!, grads: flatten(g, (a): a is Float32Array | Float64Array => a instanceof Float32Array || a instanceof Float64Array).leaves };
+  const [value, g] = unwrap(
+    await step.run(unflatten(blockModel.layout.def, host) as never, ids() as never, ids() as never),
+  ).out as unknown as [ArrayLike<number>, unknown];
+  return {
+    value: value[0]!,
+    grads: flatten(g, (a): a is Float32Array | Float64Array => a instanceof Float32Array || a instanceof Float64Array)
+      .leaves,
+  };
 }
 
 describe.each(BACKENDS)("a compiled CoLA block on %s vs reference", (name) => {
@@ -79,7 +98,8 @@ describe.each(BACKENDS)("a compiled CoLA block on %s vs reference", (name) => {
       expect(got.grads.length).toBe(blockModel.layout.names.length);
       got.grads.forEach((gi, i) => {
         const wi = want.grads[i]!;
-        let num = 0, den = 0;
+        let num = 0,
+          den = 0;
         gi.forEach((x, j) => ((num += (x - wi[j]!) ** 2), (den += wi[j]! ** 2)));
         expect(den, `${blockModel.layout.names[i]} has a gradient signal`).toBeGreaterThan(0);
         expect(Math.sqrt(num / den), blockModel.layout.names[i]).toBeLessThan(1e-3);

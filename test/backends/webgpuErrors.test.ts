@@ -45,7 +45,11 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu backend"), () => {
     await b.activate!();
     const n = 100;
     const x = b.write({ shape: [n], dtype: "float32", data: Float32Array.from({ length: n }, (_, i) => i - 50) });
-    const out = tf.engine().makeTensorFromTensorInfo(b.errors.scoped("affine", () => b.gpu.runWebGPUProgram(affineProgram(n), [x], "float32")));
+    const out = tf
+      .engine()
+      .makeTensorFromTensorInfo(
+        b.errors.scoped("affine", () => b.gpu.runWebGPUProgram(affineProgram(n), [x], "float32")),
+      );
     const got = await b.read(out);
     expect(Array.from(got)).toEqual(Array.from({ length: n }, (_, i) => 2 * (i - 50) + 1));
     b.free(x);
@@ -57,7 +61,9 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu backend"), () => {
     await b.activate!();
     const x = b.write({ shape: [8], dtype: "float32", data: new Float32Array(8) });
     const broken = affineProgram(8, "setOutputAtIndex(index, getA(index) + notDeclared);");
-    const out = tf.engine().makeTensorFromTensorInfo(b.errors.scoped("brokenKernel", () => b.gpu.runWebGPUProgram(broken, [x], "float32")));
+    const out = tf
+      .engine()
+      .makeTensorFromTensorInfo(b.errors.scoped("brokenKernel", () => b.gpu.runWebGPUProgram(broken, [x], "float32")));
     const err = await b.read(out).then(
       () => null,
       (e: unknown) => e,

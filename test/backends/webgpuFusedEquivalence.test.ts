@@ -70,16 +70,39 @@ async function run(c0: Case, backend: Backend<any>, fusion: boolean): Promise<Ou
     const y = colaLinear(x as never, p as never, ACTS[c.act]) as Tensor;
     return c.epilogue === "residual" ? op.add(x, y as never) : c.epilogue === "gate" ? op.mul(y, p.e as never) : y;
   };
-  const xs = spec([...lead, d] as Dim[]), ws = spec([...lead, o] as Dim[]);
+  const xs = spec([...lead, d] as Dim[]),
+    ws = spec([...lead, o] as Dim[]);
   const params = { A: spec([d, r]), B: spec([r, o]), e: spec([...lead, o] as Dim[]) };
   const n = c.lead.reduce((a, b) => a * b, 1);
   const rng = Rng.fromSeed(c.seed);
   const draw = (k: number, std: number) => Float32Array.from({ length: k }, () => rng.normal(0, std));
-  const v = { A: draw(c.dIn * c.r, 1 / Math.sqrt(c.dIn)), B: draw(c.r * dOut, 1 / Math.sqrt(c.r)), e: draw(n * dOut, 1), x: draw(n * c.dIn, 1), w: draw(n * dOut, 1) };
+  const v = {
+    A: draw(c.dIn * c.r, 1 / Math.sqrt(c.dIn)),
+    B: draw(c.r * dOut, 1 / Math.sqrt(c.r)),
+    e: draw(n * dOut, 1),
+    x: draw(n * c.dIn, 1),
+    w: draw(n * dOut, 1),
+  };
   const cast = (a: Float32Array) => (backend.caps.float64 ? Float64Array.from(a) : a);
   const compiled = c.gradX
-    ? unwrap(compile(((p: never, w: Tensor) => valueAndGrad((q: P, wt: Tensor) => op.sum(op.mul(layer(q, q.x!), wt as never)))(p, w)) as never, { args: [{ ...params, x: xs }, ws] as const, backend, fusion }))
-    : unwrap(compile(((p: never, x: Tensor, w: Tensor) => valueAndGrad((q: P, xt: Tensor, wt: Tensor) => op.sum(op.mul(layer(q, xt), wt as never)))(p, x, w)) as never, { args: [params, xs, ws] as const, backend, fusion }));
+    ? unwrap(
+        compile(
+          ((p: never, w: Tensor) =>
+            valueAndGrad((q: P, wt: Tensor) => op.sum(op.mul(layer(q, q.x!), wt as never)))(p, w)) as never,
+          { args: [{ ...params, x: xs }, ws] as const, backend, fusion },
+        ),
+      )
+    : unwrap(
+        compile(
+          ((p: never, x: Tensor, w: Tensor) =>
+            valueAndGrad((q: P, xt: Tensor, wt: Tensor) => op.sum(op.mul(layer(q, xt), wt as never)))(
+              p,
+              x,
+              w,
+            )) as never,
+          { args: [params, xs, ws] as const, backend, fusion },
+        ),
+      );
   const p = { A: cast(v.A), B: cast(v.B), e: cast(v.e), ...(c.gradX ? { x: cast(v.x) } : {}) };
   const runAny = compiled.run as (...a: unknown[]) => ReturnType<typeof compiled.run>;
   const ran = unwrap(await (c.gradX ? runAny(p, cast(v.w)) : runAny(p, cast(v.x), cast(v.w))));
@@ -90,9 +113,13 @@ async function run(c0: Case, backend: Backend<any>, fusion: boolean): Promise<Ou
 
 function expectClose(got: Out, want: Out, what: string) {
   const [rtol, atol] = [2e-4, 2e-4];
-  expect(allcloseViolation([got.value], [want.value], rtol, atol * Math.max(1, Math.abs(want.value))), `${what}: loss`).toBeNull();
+  expect(
+    allcloseViolation([got.value], [want.value], rtol, atol * Math.max(1, Math.abs(want.value))),
+    `${what}: loss`,
+  ).toBeNull();
   expect(Object.keys(got.grads).sort(), `${what}: gradients`).toEqual(Object.keys(want.grads).sort());
-  for (const [k, g] of Object.entries(got.grads)) expect(allcloseViolation(g, want.grads[k]!, rtol, atol), `${what}: grad ${k}`).toBeNull();
+  for (const [k, g] of Object.entries(got.grads))
+    expect(allcloseViolation(g, want.grads[k]!, rtol, atol), `${what}: grad ${k}`).toBeNull();
 }
 
 async function check(c: Case) {
@@ -109,16 +136,42 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu fused kernels ≡ unfused ≡ 
     await fc.assert(fc.asyncProperty(cases, check), { numRuns: runs(10) });
   });
 
-  it.each([false, true])("at a rank with a wide rank block (r = 100: 128-wide tile), many tiles (vec4 path: %s)", async (by4) => {
-    await check({ lead: [2, 75], dIn: 70, r: 100, dOut: 90, act: "gelu", epilogue: "gate", gradX: true, by4, seed: 11 });
-  });
+  it.each([false, true])(
+    "at a rank with a wide rank block (r = 100: 128-wide tile), many tiles (vec4 path: %s)",
+    async (by4) => {
+      await check({
+        lead: [2, 75],
+        dIn: 70,
+        r: 100,
+        dOut: 90,
+        act: "gelu",
+        epilogue: "gate",
+        gradX: true,
+        by4,
+        seed: 11,
+      });
+    },
+  );
 
-  it.each([false, true])("without dX (x is data): the backward chain still fuses, computing dZ, dA and dB (vec4 path: %s)", async (by4) => {
-    await check({ lead: [66], dIn: 17, r: 9, dOut: 33, act: "silu", epilogue: "none", gradX: false, by4, seed: 5 });
-  });
+  it.each([false, true])(
+    "without dX (x is data): the backward chain still fuses, computing dZ, dA and dB (vec4 path: %s)",
+    async (by4) => {
+      await check({ lead: [66], dIn: 17, r: 9, dOut: 33, act: "silu", epilogue: "none", gradX: false, by4, seed: 5 });
+    },
+  );
 
   it("a residual CoLA layer at a real config's widths (d 64, r 16: every width a multiple of 4), with its dispatched programs", async () => {
-    await check({ lead: [4, 40], dIn: 64, r: 16, dOut: 64, act: "silu", epilogue: "residual", gradX: true, by4: false, seed: 3 });
+    await check({
+      lead: [4, 40],
+      dIn: 64,
+      r: 16,
+      dOut: 64,
+      act: "silu",
+      epilogue: "residual",
+      gradX: true,
+      by4: false,
+      seed: 3,
+    });
     expect(gpu!.fused.compiled().filter((k) => k.endsWith("_vec4")).length).toBeGreaterThanOrEqual(4); // forward, backward, dA, dB
   });
 });

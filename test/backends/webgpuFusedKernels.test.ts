@@ -33,7 +33,8 @@ const lossOf = (p: P & { x: Tensor }, w: Tensor) => op.sum(op.mul(layer(p, p.x),
 const joint = ((p: never, w: Tensor) => valueAndGrad(lossOf)(p, w)) as never;
 const gradArgs = [{ A: spec([d, r]), B: spec([r, o]), x: spec([b, t, d]) }, spec([b, t, o])] as const;
 
-const draw = (k: number, seed: number) => Float32Array.from({ length: k }, (_, i) => Math.sin(seed * 7.1 + i * 1.37) * 0.8);
+const draw = (k: number, seed: number) =>
+  Float32Array.from({ length: k }, (_, i) => Math.sin(seed * 7.1 + i * 1.37) * 0.8);
 const sizes = { A: d.size * r.size, B: r.size * o.size, x: b.size * t.size * d.size, w: b.size * t.size * o.size };
 
 /** Runs `fn` counting the dispatches of each fused node it launches, by kind, and all dispatches. */
@@ -72,44 +73,75 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu fused kernels: counted dispatc
     const before = counter.count;
     const ran: string[] = [];
     gpu!.fused.onRun = (p) => ran.push(p.shaderKey);
-    const got = unwrap(await compiled.run({ A: draw(sizes.A, 1), B: draw(sizes.B, 2) } as never, draw(sizes.x, 3) as never)).out as unknown as Float32Array;
+    const got = unwrap(
+      await compiled.run({ A: draw(sizes.A, 1), B: draw(sizes.B, 2) } as never, draw(sizes.x, 3) as never),
+    ).out as unknown as Float32Array;
     gpu!.fused.onRun = null;
     expect(counter.count - before).toBe(1);
     expect(ran).toEqual([expect.stringMatching(/^rowChain_forward_silu_none_oy_r8_.*_vec4$/)]); // the one dispatch is the fused program
-    const want = unwrap(await unwrap(compile(layer, { args: layerArgs, backend: referenceBackend() })).run({ A: Float64Array.from(draw(sizes.A, 1)), B: Float64Array.from(draw(sizes.B, 2)) } as never, Float64Array.from(draw(sizes.x, 3)) as never)).out as unknown as Float64Array;
+    const want = unwrap(
+      await unwrap(compile(layer, { args: layerArgs, backend: referenceBackend() })).run(
+        { A: Float64Array.from(draw(sizes.A, 1)), B: Float64Array.from(draw(sizes.B, 2)) } as never,
+        Float64Array.from(draw(sizes.x, 3)) as never,
+      ),
+    ).out as unknown as Float64Array;
     expect(allcloseViolation(got, want, 1e-4, 1e-5)).toBeNull();
 
     const sq = dim("d", 24);
     const residual = (p: P, x: Tensor) => op.add(x as never, colaLinear(x as never, p as never) as never);
-    const res = unwrap(compile(residual, { args: [{ A: spec([sq, r]), B: spec([r, sq]) }, spec([b, t, sq])] as const, backend: gpu! }));
+    const res = unwrap(
+      compile(residual, { args: [{ A: spec([sq, r]), B: spec([r, sq]) }, spec([b, t, sq])] as const, backend: gpu! }),
+    );
     expect(res.plan.kernelCount).toBe(1);
     const at = counter.count;
     unwrap(await res.run({ A: draw(sizes.A, 4), B: draw(r.size * sq.size, 5) } as never, draw(sizes.x, 6) as never));
     expect(counter.count - at).toBe(1);
   });
 
-  it.each([["saving activations", undefined], ["under CoLA-M remat", colaM]] as const)("in training (%s): the forward chain is 1 dispatch, the backward chain 3 (dZ+dX, dA, dB)", async (_, remat) => {
-    const { wrapped, byKind } = perNode(gpu!, () => counter);
-    const compiled = unwrap(compile(joint, { args: gradArgs, backend: wrapped, remat }));
-    const before = counter.count;
-    const ran = unwrap(await compiled.run({ A: draw(sizes.A, 1), B: draw(sizes.B, 2), x: draw(sizes.x, 3) } as never, draw(sizes.w, 4) as never));
-    const total = counter.count - before;
-    expect(byKind).toEqual({ lowrank: [1], lowrankBackward: [3] });
-    // the same step unfused dispatches more kernels, for the same loss
-    const plain = unwrap(compile(joint, { args: gradArgs, backend: gpu!, remat, fusion: false }));
-    const at = counter.count;
-    const ranPlain = unwrap(await plain.run({ A: draw(sizes.A, 1), B: draw(sizes.B, 2), x: draw(sizes.x, 3) } as never, draw(sizes.w, 4) as never));
-    expect(counter.count - at).toBeGreaterThan(total);
-    const value = (r: typeof ran) => (r.out as unknown as [Float32Array])[0][0]!;
-    expect(value(ran)).toBeCloseTo(value(ranPlain), 3);
-  });
+  it.each([
+    ["saving activations", undefined],
+    ["under CoLA-M remat", colaM],
+  ] as const)(
+    "in training (%s): the forward chain is 1 dispatch, the backward chain 3 (dZ+dX, dA, dB)",
+    async (_, remat) => {
+      const { wrapped, byKind } = perNode(gpu!, () => counter);
+      const compiled = unwrap(compile(joint, { args: gradArgs, backend: wrapped, remat }));
+      const before = counter.count;
+      const ran = unwrap(
+        await compiled.run(
+          { A: draw(sizes.A, 1), B: draw(sizes.B, 2), x: draw(sizes.x, 3) } as never,
+          draw(sizes.w, 4) as never,
+        ),
+      );
+      const total = counter.count - before;
+      expect(byKind).toEqual({ lowrank: [1], lowrankBackward: [3] });
+      // the same step unfused dispatches more kernels, for the same loss
+      const plain = unwrap(compile(joint, { args: gradArgs, backend: gpu!, remat, fusion: false }));
+      const at = counter.count;
+      const ranPlain = unwrap(
+        await plain.run(
+          { A: draw(sizes.A, 1), B: draw(sizes.B, 2), x: draw(sizes.x, 3) } as never,
+          draw(sizes.w, 4) as never,
+        ),
+      );
+      expect(counter.count - at).toBeGreaterThan(total);
+      const value = (r: typeof ran) => (r.out as unknown as [Float32Array])[0][0]!;
+      expect(value(ran)).toBeCloseTo(value(ranPlain), 3);
+    },
+  );
 
   it("a chain wider than maxFusedRank is left unfused on webgpu (caps decide)", () => {
     const wide = dim("r", gpu!.caps.maxFusedRank! * 2);
-    const plan = unwrap(compile(layer, { args: [{ A: spec([d, wide]), B: spec([wide, o]) }, spec([b, t, d])] as const, backend: gpu! })).plan;
+    const plan = unwrap(
+      compile(layer, { args: [{ A: spec([d, wide]), B: spec([wide, o]) }, spec([b, t, d])] as const, backend: gpu! }),
+    ).plan;
     expect(plan.fusedCount).toBe(0);
     const fits = dim("r", gpu!.caps.maxFusedRank!);
-    expect(unwrap(compile(layer, { args: [{ A: spec([d, fits]), B: spec([fits, o]) }, spec([b, t, d])] as const, backend: gpu! })).plan.fusedCount).toBe(1);
+    expect(
+      unwrap(
+        compile(layer, { args: [{ A: spec([d, fits]), B: spec([fits, o]) }, spec([b, t, d])] as const, backend: gpu! }),
+      ).plan.fusedCount,
+    ).toBe(1);
   });
 
   it("RANKFUSE_DEBUG=4 prints each generated WGSL program once, with the plan", () => {
@@ -120,8 +152,12 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu fused kernels: counted dispatc
     process.env.RANKFUSE_DEBUG = "4";
     try {
       const od = dim("o", 21);
-      unwrap(compile(layer, { args: [{ A: spec([d, r]), B: spec([r, od]) }, spec([b, t, d])] as const, backend: gpu! }));
-      unwrap(compile(layer, { args: [{ A: spec([d, r]), B: spec([r, od]) }, spec([b, t, d])] as const, backend: gpu! }));
+      unwrap(
+        compile(layer, { args: [{ A: spec([d, r]), B: spec([r, od]) }, spec([b, t, d])] as const, backend: gpu! }),
+      );
+      unwrap(
+        compile(layer, { args: [{ A: spec([d, r]), B: spec([r, od]) }, spec([b, t, d])] as const, backend: gpu! }),
+      );
     } finally {
       console.error = err;
       if (prev === undefined) delete process.env.RANKFUSE_DEBUG;

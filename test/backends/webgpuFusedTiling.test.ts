@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { maxFusedRankOf, rankTileOf, reduceTile, rowChainTile, type DeviceLimits } from "../../backends/webgpu/fused/tiling.ts";
+import {
+  maxFusedRankOf,
+  rankTileOf,
+  reduceTile,
+  rowChainTile,
+  type DeviceLimits,
+} from "../../backends/webgpu/fused/tiling.ts";
 import { RowChainProgram } from "../../backends/webgpu/fused/rowChain.ts";
 import { TokenReduceProgram } from "../../backends/webgpu/fused/reduce.ts";
 import { flatGrid } from "../../backends/webgpu/fused/program.ts";
@@ -19,7 +25,11 @@ const limits: fc.Arbitrary<DeviceLimits> = fc.record({
 });
 
 /** Workgroup memory a program declares, read from its WGSL (what the device will check). */
-const declaredBytes = (wgsl: string) => [...wgsl.matchAll(/var<workgroup> \w+ : array<(f32|vec4<f32>), (\d+)>/g)].reduce((s, m) => s + (m[1] === "f32" ? 4 : 16) * Number(m[2]), 0);
+const declaredBytes = (wgsl: string) =>
+  [...wgsl.matchAll(/var<workgroup> \w+ : array<(f32|vec4<f32>), (\d+)>/g)].reduce(
+    (s, m) => s + (m[1] === "f32" ? 4 : 16) * Number(m[2]),
+    0,
+  );
 
 describe("fused kernel tiles from device limits", () => {
   it("a row-chain tile fits the device and holds the whole rank block; maxFusedRank is where tiles stop", () => {
@@ -30,11 +40,22 @@ describe("fused kernel tiles from device limits", () => {
         expect(tile !== null).toBe(r <= max);
         if (!tile) return;
         expect(tile.rankTile).toBeGreaterThanOrEqual(r);
-        expect(tile.threads).toBeLessThanOrEqual(Math.min(l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX));
+        expect(tile.threads).toBeLessThanOrEqual(
+          Math.min(l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX),
+        );
         expect(tile.rows % tile.rm).toBe(0); // micro-tiles cover the rows exactly
         for (const direction of ["forward", "backward"] as const) {
           for (const vec4 of [false, true]) {
-            const p = new RowChainProgram({ direction, act: "silu", epilogue: "none", writeMid: true, writeH: false, second: true, tile, vec4 });
+            const p = new RowChainProgram({
+              direction,
+              act: "silu",
+              epilogue: "none",
+              writeMid: true,
+              writeH: false,
+              second: true,
+              tile,
+              vec4,
+            });
             const bytes = declaredBytes(p.getUserCode());
             expect(bytes).toBe(4 * tile.rows * tile.rankTile); // the rank block, nothing else
             expect(bytes).toBeLessThanOrEqual(l.maxComputeWorkgroupStorageSize);
@@ -56,7 +77,11 @@ describe("fused kernel tiles from device limits", () => {
       { numRuns: runs(50) },
     );
     // WebGPU's default 16 KiB and llvmpipe's 32 KiB (after raising) both take the 1B config's rank 512
-    const base = { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256, maxComputeWorkgroupsPerDimension: 65535 };
+    const base = {
+      maxComputeInvocationsPerWorkgroup: 256,
+      maxComputeWorkgroupSizeX: 256,
+      maxComputeWorkgroupsPerDimension: 65535,
+    };
     expect(maxFusedRankOf({ ...base, maxComputeWorkgroupStorageSize: 16384 })).toBe(4096);
     expect(maxFusedRankOf({ ...base, maxComputeWorkgroupStorageSize: 32768 })).toBe(8192);
   });
@@ -66,7 +91,9 @@ describe("fused kernel tiles from device limits", () => {
       fc.property(limits, (l) => {
         const tile = reduceTile(l)!;
         const p = new TokenReduceProgram(["x", "dZ", "dA"], tile);
-        expect(p.workgroupSize[0]).toBeLessThanOrEqual(Math.min(l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX));
+        expect(p.workgroupSize[0]).toBeLessThanOrEqual(
+          Math.min(l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX),
+        );
         const [gx, gy] = p.grid(1000, 77);
         expect(gx * 4 * tile.tx).toBeGreaterThanOrEqual(77);
         expect(gy * 4 * tile.ty).toBeGreaterThanOrEqual(1000);
@@ -89,10 +116,28 @@ describe("fused kernel tiles from device limits", () => {
   });
 
   it("the shader key names what changes the code, so equal keys mean equal WGSL", () => {
-    const tile = rowChainTile(6, { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, maxComputeWorkgroupsPerDimension: 65535 })!;
+    const tile = rowChainTile(6, {
+      maxComputeWorkgroupStorageSize: 32768,
+      maxComputeInvocationsPerWorkgroup: 1024,
+      maxComputeWorkgroupSizeX: 1024,
+      maxComputeWorkgroupsPerDimension: 65535,
+    })!;
     const specs = (["forward", "backward"] as const).flatMap((direction) =>
       (["identity", "silu", "gelu", "relu"] as const).flatMap((act) =>
-        (["none", "add", "mul"] as const).flatMap((epilogue) => [true, false].flatMap((writeMid) => [true, false].map((vec4) => ({ direction, act, epilogue, writeMid, writeH: direction === "forward" && writeMid, second: true, tile, vec4 })))),
+        (["none", "add", "mul"] as const).flatMap((epilogue) =>
+          [true, false].flatMap((writeMid) =>
+            [true, false].map((vec4) => ({
+              direction,
+              act,
+              epilogue,
+              writeMid,
+              writeH: direction === "forward" && writeMid,
+              second: true,
+              tile,
+              vec4,
+            })),
+          ),
+        ),
       ),
     );
     const byKey = new Map<string, string>();

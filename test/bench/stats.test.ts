@@ -7,15 +7,18 @@ const finite = fc.double({ min: -1e6, max: 1e6, noNaN: true });
 
 describe("stats", () => {
   it("median lies within [min, max], which are the extremes, whatever the order", () => {
-    fc.assert(fc.property(fc.array(finite, { minLength: 1, maxLength: 30 }), (xs) => {
-      const s = stats(xs);
-      expect(s.min).toBe(Math.min(...xs));
-      expect(s.max).toBe(Math.max(...xs));
-      expect(s.median).toBeGreaterThanOrEqual(s.min);
-      expect(s.median).toBeLessThanOrEqual(s.max);
-      expect(stats([...xs].reverse())).toEqual(s);
-      expect(s.n).toBe(xs.length);
-    }), { numRuns: runs(100) });
+    fc.assert(
+      fc.property(fc.array(finite, { minLength: 1, maxLength: 30 }), (xs) => {
+        const s = stats(xs);
+        expect(s.min).toBe(Math.min(...xs));
+        expect(s.max).toBe(Math.max(...xs));
+        expect(s.median).toBeGreaterThanOrEqual(s.min);
+        expect(s.median).toBeLessThanOrEqual(s.max);
+        expect(stats([...xs].reverse())).toEqual(s);
+        expect(s.n).toBe(xs.length);
+      }),
+      { numRuns: runs(100) },
+    );
   });
 
   it("takes the middle value, or the mean of the two middle ones", () => {
@@ -33,11 +36,21 @@ describe("stats", () => {
 
 describe("ratios", () => {
   it("pairs repeats: b scaled by k gives k in every pair", () => {
-    fc.assert(fc.property(fc.array(fc.double({ min: 0.1, max: 100, noNaN: true }), { minLength: 1, maxLength: 10 }), fc.double({ min: 0.5, max: 4, noNaN: true }), (b, k) => {
-      const r = pairedRatios(b.map((x) => x * k), b);
-      expect(r.median).toBeCloseTo(k, 9);
-      expect(r.max - r.min).toBeLessThan(1e-9 * k);
-    }), { numRuns: runs(50) });
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0.1, max: 100, noNaN: true }), { minLength: 1, maxLength: 10 }),
+        fc.double({ min: 0.5, max: 4, noNaN: true }),
+        (b, k) => {
+          const r = pairedRatios(
+            b.map((x) => x * k),
+            b,
+          );
+          expect(r.median).toBeCloseTo(k, 9);
+          expect(r.max - r.min).toBeLessThan(1e-9 * k);
+        },
+      ),
+      { numRuns: runs(50) },
+    );
   });
 
   it("a ratio of medians is n/a when a side is missing or empty", () => {

@@ -6,16 +6,42 @@ import { packageVersions, saveSuite } from "../../bench/report.ts";
 import { summaryMarkdown, writeSummary, type SavedSuite } from "../../bench/summary.ts";
 
 const suite = (name: string, extra: Partial<SavedSuite> = {}): SavedSuite => ({
-  suite: name, machine: { date: "2026-01-01", cpu: "Test CPU", cores: 2, memoryGiB: 8, node: "v20", packages: { rankfuse: "0.1.0" }, blas: "test GEMM" },
-  title: `${name} title`, headers: ["what", "tokens/s"], rows: [["native", "5000 [4900-5100]"]], notes: [`${name} note`], data: {}, ...extra,
+  suite: name,
+  machine: {
+    date: "2026-01-01",
+    cpu: "Test CPU",
+    cores: 2,
+    memoryGiB: 8,
+    node: "v20",
+    packages: { rankfuse: "0.1.0" },
+    blas: "test GEMM",
+  },
+  title: `${name} title`,
+  headers: ["what", "tokens/s"],
+  rows: [["native", "5000 [4900-5100]"]],
+  notes: [`${name} note`],
+  data: {},
+  ...extra,
 });
 
 describe("summaryMarkdown", () => {
   it("has each suite's title, machine, table, notes and chart links, in the given order", () => {
-    const md = summaryMarkdown([
-      suite("peers", { charts: [{ kind: "bar", file: "peers-tiny-tokens.svg", options: { title: "tiny tokens/s", yLabel: "tokens/s", bars: [] } }], machine: { ...suite("x").machine, torch: "PyTorch 1.13; BLAS: OpenBLAS" } }),
-      suite("scaling"),
-    ], ["broken.json"]);
+    const md = summaryMarkdown(
+      [
+        suite("peers", {
+          charts: [
+            {
+              kind: "bar",
+              file: "peers-tiny-tokens.svg",
+              options: { title: "tiny tokens/s", yLabel: "tokens/s", bars: [] },
+            },
+          ],
+          machine: { ...suite("x").machine, torch: "PyTorch 1.13; BLAS: OpenBLAS" },
+        }),
+        suite("scaling"),
+      ],
+      ["broken.json"],
+    );
     expect(md.indexOf("## peers: peers title")).toBeGreaterThan(-1);
     expect(md.indexOf("## scaling: scaling title")).toBeGreaterThan(md.indexOf("## peers"));
     expect(md).toContain("![tiny tokens/s](peers-tiny-tokens.svg)");
@@ -39,7 +65,38 @@ describe("saveSuite and writeSummary", () => {
     try {
       fs.writeFileSync(path.join(dir, "older.json"), JSON.stringify(suite("older")));
       fs.writeFileSync(path.join(dir, "junk.json"), "{not json");
-      saveSuite("demo", { title: "demo title", headers: ["a"], rows: [[1]], data: { x: 1 }, machine: { peer: "p" }, charts: [{ kind: "loglog", file: "demo.svg", options: { title: "d", xLabel: "x", yLabel: "y", series: [{ name: "s", points: [[1, 1], [10, 10]] }] } }] }, dir, suite("m").machine);
+      saveSuite(
+        "demo",
+        {
+          title: "demo title",
+          headers: ["a"],
+          rows: [[1]],
+          data: { x: 1 },
+          machine: { peer: "p" },
+          charts: [
+            {
+              kind: "loglog",
+              file: "demo.svg",
+              options: {
+                title: "d",
+                xLabel: "x",
+                yLabel: "y",
+                series: [
+                  {
+                    name: "s",
+                    points: [
+                      [1, 1],
+                      [10, 10],
+                    ],
+                  },
+                ],
+              },
+            },
+          ],
+        },
+        dir,
+        suite("m").machine,
+      );
       const saved = JSON.parse(fs.readFileSync(path.join(dir, "demo.json"), "utf8"));
       expect(saved.machine.cpu).toBe("Test CPU");
       expect(saved.machine.peer).toBe("p");

@@ -14,7 +14,11 @@ import { colaLinear } from "../../models/layers.ts";
  */
 export const COLA_DIMS = { N: 24, D: 32, R: 8, O: 20 } as const;
 
-type P = { A: Tensor<readonly [Dim<"d">, Dim<"r">]>; B: Tensor<readonly [Dim<"r">, Dim<"o">]>; x: Tensor<readonly [Dim<"n">, Dim<"d">]> };
+type P = {
+  A: Tensor<readonly [Dim<"d">, Dim<"r">]>;
+  B: Tensor<readonly [Dim<"r">, Dim<"o">]>;
+  x: Tensor<readonly [Dim<"n">, Dim<"d">]>;
+};
 
 export interface ColaResult {
   readonly value: number;
@@ -34,7 +38,12 @@ function values(seed: number, n: number, scale: number): Float64Array {
 
 export function colaInputs(seed: number) {
   const { N, D, R, O } = COLA_DIMS;
-  return { A: values(seed, D * R, 0.5), B: values(seed + 1, R * O, 0.5), x: values(seed + 2, N * D, 1), w: values(seed + 3, N * O, 1) };
+  return {
+    A: values(seed, D * R, 0.5),
+    B: values(seed + 1, R * O, 0.5),
+    x: values(seed + 2, N * D, 1),
+    w: values(seed + 3, N * O, 1),
+  };
 }
 
 /** Compiles forward+backward on `backend` and runs it on the seed's inputs (float32 backends get float32 inputs). */
@@ -47,21 +56,33 @@ export async function runCola(backend: Backend<any>, seed: number): Promise<Cola
   if (compiled._tag === "Left") throw new Error(compiled.left.message);
   const inp = colaInputs(seed);
   const cast = (a: Float64Array) => (backend.caps.float64 ? a : Float32Array.from(a));
-  const ran = await compiled.right.run({ A: cast(inp.A), B: cast(inp.B), x: cast(inp.x) } as never, cast(inp.w) as never);
+  const ran = await compiled.right.run(
+    { A: cast(inp.A), B: cast(inp.B), x: cast(inp.x) } as never,
+    cast(inp.w) as never,
+  );
   if (ran._tag === "Left") throw new Error(ran.left.message);
   const [value, g] = ran.right.out as unknown as [ArrayLike<number>, Record<"A" | "B" | "x", ArrayLike<number>>];
-  return { value: value[0]!, grads: { A: Float64Array.from(g.A), B: Float64Array.from(g.B), x: Float64Array.from(g.x) } };
+  return {
+    value: value[0]!,
+    grads: { A: Float64Array.from(g.A), B: Float64Array.from(g.B), x: Float64Array.from(g.x) },
+  };
 }
 
 /** Relative error norm |got - want| / |want| over the value and every gradient, worst first. */
 export function colaErrors(got: ColaResult, want: ColaResult): Record<string, number> {
   const rel = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-    let num = 0, den = 0;
+    let num = 0,
+      den = 0;
     for (let i = 0; i < b.length; i++) {
       num += (a[i]! - b[i]!) ** 2;
       den += b[i]! ** 2;
     }
     return Math.sqrt(num / Math.max(den, 1e-30));
   };
-  return { value: rel([got.value], [want.value]), A: rel(got.grads.A, want.grads.A), B: rel(got.grads.B, want.grads.B), x: rel(got.grads.x, want.grads.x) };
+  return {
+    value: rel([got.value], [want.value]),
+    A: rel(got.grads.A, want.grads.A),
+    B: rel(got.grads.B, want.grads.B),
+    x: rel(got.grads.x, want.grads.x),
+  };
 }

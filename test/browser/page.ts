@@ -9,7 +9,13 @@ import { colaErrors, runCola } from "./colaCase.ts";
 
 declare global {
   interface Window {
-    rankfuseResult?: { adapter?: string; errors?: Record<string, number>; gradNorm?: number; error?: string; fused?: { dispatches: number; programs: string[] } };
+    rankfuseResult?: {
+      adapter?: string;
+      errors?: Record<string, number>;
+      gradNorm?: number;
+      error?: string;
+      fused?: { dispatches: number; programs: string[] };
+    };
   }
 }
 
@@ -24,7 +30,14 @@ async function main() {
   const worst: Record<string, number> = {};
   for (const r of results) for (const [k, v] of Object.entries(r.errors)) worst[k] = Math.max(worst[k] ?? 0, v);
   const fused = { dispatches: gpu.fused.dispatches, programs: gpu.fused.compiled() }; // rankfuse's own WGSL kernels
-  window.rankfuseResult = { adapter: gpu.describe(), errors: worst, gradNorm: Math.min(...results.map((r) => r.gradNorm)), fused };
+  window.rankfuseResult = {
+    adapter: gpu.describe(),
+    errors: worst,
+    gradNorm: Math.min(...results.map((r) => r.gradNorm)),
+    fused,
+  };
 }
 
-main().catch((e: unknown) => (window.rankfuseResult = { error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e) }));
+main().catch(
+  (e: unknown) => (window.rankfuseResult = { error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e) }),
+);

@@ -17,7 +17,16 @@ import { chromiumRequirement } from "../helpers/requirements.ts";
  * Skipped with the reason printed where Chromium is missing, unless RANKFUSE_REQUIRE_BROWSER is set
  * (CI installs it), which makes that a failure.
  */
-const FLAGS = ["--headless", "--no-sandbox", "--enable-unsafe-webgpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--enable-unsafe-webgpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 const browser = await chromiumRequirement();
 
 describe.skipIf(browser.skip)(browser.title("webgpu backend in headless Chromium"), () => {
@@ -68,6 +77,11 @@ describe.skipIf(browser.skip)(browser.title("webgpu backend in headless Chromium
     expect(Object.keys(result.errors!).sort()).toEqual(["A", "B", "value", "x"]);
     // the layer ran on the fused WGSL kernels: per seed 1 forward dispatch and 3 backward (dZ+dX, dA, dB)
     expect(result.fused!.dispatches).toBe(2 * 4);
-    expect(result.fused!.programs.map((k) => k.split("_").slice(0, 2).join("_")).sort()).toEqual(["rowChain_backward", "rowChain_forward", "tokenReduce_hdYdB", "tokenReduce_xdZdA"]);
+    expect(result.fused!.programs.map((k) => k.split("_").slice(0, 2).join("_")).sort()).toEqual([
+      "rowChain_backward",
+      "rowChain_forward",
+      "tokenReduce_hdYdB",
+      "tokenReduce_xdZdA",
+    ]);
   }, 120_000);
 });

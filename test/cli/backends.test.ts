@@ -5,7 +5,10 @@ import { fileURLToPath } from "node:url";
 
 const bin = fileURLToPath(new URL("../../cli/bin.js", import.meta.url));
 const run = (args: string[], env: Record<string, string> = {}) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, RANKFUSE_BACKEND: "", ...env } });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, RANKFUSE_BACKEND: "", ...env },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 const cudaInstalled = (() => {
@@ -16,7 +19,10 @@ const cudaInstalled = (() => {
     return false;
   }
 })();
-if (cudaInstalled) console.warn("skipped: the missing-cuda hint: @tensorflow/tfjs-node-gpu is installed here, so there is nothing to refuse");
+if (cudaInstalled)
+  console.warn(
+    "skipped: the missing-cuda hint: @tensorflow/tfjs-node-gpu is installed here, so there is nothing to refuse",
+  );
 
 /** Backend selection from the command line: the cuda hint where tfjs-node-gpu is absent, an unknown name, and `rankfuse backends`. */
 describe("rankfuse backends and --backend", () => {
@@ -28,7 +34,9 @@ describe("rankfuse backends and --backend", () => {
     const r = run(args as string[], env as Record<string, string>);
     expect(r.code).not.toBe(0);
     expect(r.err.trim().split("\n")).toHaveLength(1);
-    expect(r.err).toMatch(/backend cuda needs @tensorflow\/tfjs-node-gpu, which is not installed: .*CUDA 11\.2 and cuDNN 8\.1.*npm install @tensorflow\/tfjs-node-gpu@4\.22/);
+    expect(r.err).toMatch(
+      /backend cuda needs @tensorflow\/tfjs-node-gpu, which is not installed: .*CUDA 11\.2 and cuDNN 8\.1.*npm install @tensorflow\/tfjs-node-gpu@4\.22/,
+    );
   });
 
   it.each([
@@ -44,7 +52,12 @@ describe("rankfuse backends and --backend", () => {
   it("lists every backend with its availability, and what auto picks and why", () => {
     const r = run(["backends"]);
     expect(r.code).toBe(0);
-    const rows = new Map([...r.out.matchAll(/^(\w+) +(available|unavailable) +(.*)$/gm)].map((m) => [m[1]!, { status: m[2]!, info: m[3]! }]));
+    const rows = new Map(
+      [...r.out.matchAll(/^(\w+) +(available|unavailable) +(.*)$/gm)].map((m) => [
+        m[1]!,
+        { status: m[2]!, info: m[3]! },
+      ]),
+    );
     expect([...rows.keys()]).toEqual(["cuda", "webgpu", "native", "wasm", "cpu", "reference"]);
     expect(rows.get("reference")!.status).toBe("available");
     const webgpu = rows.get("webgpu")!;
@@ -57,6 +70,7 @@ describe("rankfuse backends and --backend", () => {
     const order = ["cuda", "webgpu", "native", "wasm", "cpu"];
     const passed = [...r.out.matchAll(/^ {2}passed over: (.+)$/gm)].map((m) => m[1]!);
     expect(passed).toHaveLength(order.indexOf(auto![1]!));
-    if (webgpu.status === "available" && / software adapter$/.test(webgpu.info)) expect(passed.some((p) => p.startsWith("webgpu: "))).toBe(true);
+    if (webgpu.status === "available" && / software adapter$/.test(webgpu.info))
+      expect(passed.some((p) => p.startsWith("webgpu: "))).toBe(true);
   });
 });

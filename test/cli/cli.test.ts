@@ -4,7 +4,10 @@ import { fileURLToPath } from "node:url";
 
 const bin = fileURLToPath(new URL("../../cli/bin.js", import.meta.url));
 const run = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, RANKFUSE_BACKEND: "" } });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, RANKFUSE_BACKEND: "" },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
@@ -38,7 +41,11 @@ describe("rankfuse CLI", () => {
   });
 
   it("a reader that closes the pipe early (| head) gets no stack trace and exit code 0", () => {
-    const r = spawnSync("bash", ["-c", `set -o pipefail; "${process.execPath}" "${bin}" inspect --config tiny --verbose | head -1`], { encoding: "utf8" });
+    const r = spawnSync(
+      "bash",
+      ["-c", `set -o pipefail; "${process.execPath}" "${bin}" inspect --config tiny --verbose | head -1`],
+      { encoding: "utf8" },
+    );
     expect(r.stdout.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).not.toMatch(/EPIPE|Error/);
     expect(r.status).toBe(0);
@@ -52,12 +59,40 @@ describe("rankfuse CLI", () => {
   });
 
   it("inspect --remat colaM --measure prints predicted and measured peaks, which agree", () => {
-    const r = run("inspect", "--model", "cola", "--width", "32", "--heads", "2", "--layers", "2", "--ff", "48", "--rank", "8", "--seq", "16", "--batch", "2", "--remat", "colaM", "--measure", "--backend", "reference");
+    const r = run(
+      "inspect",
+      "--model",
+      "cola",
+      "--width",
+      "32",
+      "--heads",
+      "2",
+      "--layers",
+      "2",
+      "--ff",
+      "48",
+      "--rank",
+      "8",
+      "--seq",
+      "16",
+      "--batch",
+      "2",
+      "--remat",
+      "colaM",
+      "--measure",
+      "--backend",
+      "reference",
+    );
     expect(r.code).toBe(0);
     const rows = [...r.out.matchAll(/(saveAll|colaM) +measured peak +(\S+)B \(predicted (\S+)B\)/g)];
     expect(rows.map((m) => m[1])).toEqual(["saveAll", "colaM"]);
     rows.forEach((m) => expect(m[2]).toBe(m[3]));
     const saves = r.out.match(/colaM saves: (.*); recomputes/)?.[1] ?? "";
-    expect(saves.split(", ").map((s) => s.split(" ")[0]).sort()).toEqual(["block_input", "cola_act", "head_logits"]);
+    expect(
+      saves
+        .split(", ")
+        .map((s) => s.split(" ")[0])
+        .sort(),
+    ).toEqual(["block_input", "cola_act", "head_logits"]);
   });
 });

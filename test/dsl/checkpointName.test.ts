@@ -10,7 +10,8 @@ describe("checkpointName", () => {
   it("names the equation that computed the tensor and no other; a second name replaces the first", () =>
     withTrace((t) => {
       const x = t.addInput({ dims: [n], dtype: "float32" });
-      const a = op.exp(x), b = op.neg(a);
+      const a = op.exp(x),
+        b = op.neg(a);
       op.add(a, b);
       expect(checkpointName(b, "b")).toBe(b);
       expect(t.eqns.map((e) => e.meta.name)).toEqual([undefined, "b", undefined]);

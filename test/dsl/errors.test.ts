@@ -10,7 +10,9 @@ import { referenceBackend } from "../../backends/reference/backend.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 
 const backend = referenceBackend();
-const n = dim("n", 3), d = dim("d", 4), r = dim("r", 2);
+const n = dim("n", 3),
+  d = dim("d", 4),
+  r = dim("r", 2);
 
 function leftOf(e: E.Either<RankfuseError, unknown>): RankfuseError {
   if (E.isRight(e)) throw new Error("expected a Left");
@@ -20,19 +22,28 @@ function leftOf(e: E.Either<RankfuseError, unknown>): RankfuseError {
 /** User errors come back as one readable Left naming the op and the shapes; the run-time twin of the shape types. */
 describe("errors at the boundary", () => {
   it("a matmul that does not fit names the op and both shapes", () => {
-    const e = leftOf(compile((x: Tensor, y: Tensor) => op.matmul(x, y as never), { args: [spec([n, d]), spec([r, d])], backend }));
+    const e = leftOf(
+      compile((x: Tensor, y: Tensor) => op.matmul(x, y as never), { args: [spec([n, d]), spec([r, d])], backend }),
+    );
     expect(e.tag).toBe("ShapeError");
-    expect(renderError(e)).toBe("ShapeError: matmul: cannot multiply [n=3, d=4] by [r=2, d=4]: inner dims [d=4] and [r=2] differ");
+    expect(renderError(e)).toBe(
+      "ShapeError: matmul: cannot multiply [n=3, d=4] by [r=2, d=4]: inner dims [d=4] and [r=2] differ",
+    );
   });
 
   it("dims with equal sizes but different names do not fit either (as in the types)", () => {
-    const a = dim("a", 4), b = dim("b", 4);
-    const e = leftOf(compile((x: Tensor, y: Tensor) => op.matmul(x, y as never), { args: [spec([n, a]), spec([b, r])], backend }));
+    const a = dim("a", 4),
+      b = dim("b", 4);
+    const e = leftOf(
+      compile((x: Tensor, y: Tensor) => op.matmul(x, y as never), { args: [spec([n, a]), spec([b, r])], backend }),
+    );
     expect(e.message).toContain("inner dims [a=4] and [b=4] differ");
   });
 
   it("elementwise shapes that do not broadcast are refused", () => {
-    const e = leftOf(compile((x: Tensor, y: Tensor) => op.add(x, y as never), { args: [spec([n, d]), spec([d, r])], backend }));
+    const e = leftOf(
+      compile((x: Tensor, y: Tensor) => op.add(x, y as never), { args: [spec([n, d]), spec([d, r])], backend }),
+    );
     expect(renderError(e)).toMatch(/^ShapeError: (broadcast|add): /);
     expect(e.message).toContain("[d=4, r=2]");
   });
@@ -41,26 +52,39 @@ describe("errors at the boundary", () => {
     const m = dim("m");
     const e = leftOf(compile((x: Tensor) => op.exp(x), { args: [spec([m, d])], backend }));
     expect(e.tag).toBe("UnboundDim");
-    expect(e.message).toContain('dims: { m: <size> }');
+    expect(e.message).toContain("dims: { m: <size> }");
     const ok = compile((x: Tensor) => op.exp(x), { args: [spec([m, d])], backend, dims: { m: 5 } });
     expect(E.isRight(ok) && ok.right.graph.inputs[0]!.shape).toEqual([5, 4]);
   });
 
   it("a dim bound to two sizes is refused", () => {
-    const e = leftOf(compile((x: Tensor, y: Tensor) => op.add(x, y as never), { args: [spec([dim("k", 2)]), spec([dim("k", 3)])], backend }));
+    const e = leftOf(
+      compile((x: Tensor, y: Tensor) => op.add(x, y as never), {
+        args: [spec([dim("k", 2)]), spec([dim("k", 3)])],
+        backend,
+      }),
+    );
     expect(e.message).toContain('dim "k" is 2 in one input and 3 in another');
   });
 
   it("a dtype clash names both dtypes", () => {
-    const e = leftOf(compile((x: Tensor, i: Tensor) => op.add(x, i as never), { args: [spec([n]), spec([n], "int32")], backend }));
+    const e = leftOf(
+      compile((x: Tensor, i: Tensor) => op.add(x, i as never), { args: [spec([n]), spec([n], "int32")], backend }),
+    );
     expect(e.tag).toBe("DtypeError");
     expect(e.message).toBe("add: cannot combine float32[n=3] with int32[n=3]");
-    const g = leftOf(compile((t: Tensor, i: Tensor) => op.gather(t as never, i), { args: [spec([n, d]), spec([n])], backend }));
+    const g = leftOf(
+      compile((t: Tensor, i: Tensor) => op.gather(t as never, i), { args: [spec([n, d]), spec([n])], backend }),
+    );
     expect(g.message).toBe("gather: ids must be int32, got float32");
   });
 
   it("an op the backend lacks is refused at compile time", () => {
-    const noSilu = { ...backend, name: "partial", caps: { ...backend.caps, prims: new Set(PRIMS.filter((p) => p !== "silu")) } };
+    const noSilu = {
+      ...backend,
+      name: "partial",
+      caps: { ...backend.caps, prims: new Set(PRIMS.filter((p) => p !== "silu")) },
+    };
     const e = leftOf(compile((x: Tensor) => op.silu(x), { args: [spec([n])], backend: noSilu }));
     expect(e).toMatchObject({ tag: "UnsupportedOp", op: "silu", backend: "partial" });
     expect(renderError(e)).toBe("UnsupportedOp: op silu has no kernel on the partial backend");
@@ -77,7 +101,9 @@ describe("errors at the boundary", () => {
 
   it("grad of a non-scalar function is refused", async () => {
     const { valueAndGrad } = await import("../../dsl/autodiff.ts");
-    const e = leftOf(compile((x: Tensor) => valueAndGrad((p: Tensor) => op.exp(p) as never)(x), { args: [spec([n])], backend }));
+    const e = leftOf(
+      compile((x: Tensor) => valueAndGrad((p: Tensor) => op.exp(p) as never)(x), { args: [spec([n])], backend }),
+    );
     expect(e.message).toContain("must return a float32 scalar");
   });
 });

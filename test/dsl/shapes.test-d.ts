@@ -28,7 +28,9 @@ describe("shape types", () => {
     op.matmul(x, B);
     // @ts-expect-error A·A: [d, r] by [d, r]
     op.matmul(A, A);
-    expectTypeOf<MatmulCheck<readonly [Dim<"n">, Dim<"d">], readonly [Dim<"r">, Dim<"d">]>>().toEqualTypeOf<ShapeError<"Cannot multiply [n, d] by [r, d]">>();
+    expectTypeOf<MatmulCheck<readonly [Dim<"n">, Dim<"d">], readonly [Dim<"r">, Dim<"d">]>>().toEqualTypeOf<
+      ShapeError<"Cannot multiply [n, d] by [r, d]">
+    >();
     expectTypeOf<MatmulCheck<readonly [Dim<"n">, Dim<"d">], readonly [Dim<"d">, Dim<"r">]>>().toEqualTypeOf<unknown>();
   });
 

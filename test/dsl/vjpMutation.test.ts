@@ -17,7 +17,10 @@ const rules = vjpRules as unknown as Record<Prim, VjpRule<Prim>>;
 const mutable = PRIMS.filter((p) => p !== "literal" && p !== "oneHot");
 
 function broken(rule: VjpRule<Prim>): VjpRule<Prim> {
-  return (ctx) => rule(ctx).map((c, i) => (c ? op.mul(c, 1.37) : ctx.inputs[i]!.dtype === "float32" ? op.onesLike(ctx.inputs[i]!) : null));
+  return (ctx) =>
+    rule(ctx).map((c, i) =>
+      c ? op.mul(c, 1.37) : ctx.inputs[i]!.dtype === "float32" ? op.onesLike(ctx.inputs[i]!) : null,
+    );
 }
 
 describe("a broken vjp rule is caught", () => {

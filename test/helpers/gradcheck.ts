@@ -23,7 +23,8 @@ export function randomFloats(rng: Rng, inp: FloatInput): Float64Array {
     }
   });
 }
-export const randomInts = (rng: Rng, inp: IntInput): Int32Array => Int32Array.from({ length: numel(inp.dims) }, () => rng.nextInt(inp.max));
+export const randomInts = (rng: Rng, inp: IntInput): Int32Array =>
+  Int32Array.from({ length: numel(inp.dims) }, () => rng.nextInt(inp.max));
 
 /** Data for one case: float inputs, int inputs, and random weights that make the loss sum(w * f(x)). */
 export interface CaseData {
@@ -38,13 +39,16 @@ export function caseData(c: PrimCase, seed: number): CaseData {
 
 /** The scalar loss of a case: sum(w * f(x)) with w a fixed weight input, so every output element gets its own cotangent. */
 export function caseLoss(c: PrimCase) {
-  return (floats: Tensor[], ints: Tensor[], w: Tensor): Tensor<readonly []> => op.sum(op.mul(c.apply(floats, ints), w)) as Tensor<readonly []>;
+  return (floats: Tensor[], ints: Tensor[], w: Tensor): Tensor<readonly []> =>
+    op.sum(op.mul(c.apply(floats, ints), w)) as Tensor<readonly []>;
 }
 
 /** The output dims of a case, found by tracing it once. */
 export function caseOutDims(c: PrimCase, backend: Backend<any>): readonly Dim[] {
   const specs = caseSpecs(c);
-  const traced = unwrap(compile((fl: Tensor[], it: Tensor[]) => c.apply(fl, it), { args: [specs.floats, specs.ints] as const, backend }));
+  const traced = unwrap(
+    compile((fl: Tensor[], it: Tensor[]) => c.apply(fl, it), { args: [specs.floats, specs.ints] as const, backend }),
+  );
   return traced.graph.outputs[0]!.abs.dims;
 }
 
@@ -57,15 +61,26 @@ export function compileCase(c: PrimCase, backend: Backend<any>) {
   const specs = caseSpecs(c);
   const wSpec = spec(caseOutDims(c, backend));
   const loss = caseLoss(c);
-  const fwd = unwrap(compile((fl: Tensor[], it: Tensor[], w: Tensor) => loss(fl, it, w), { args: [specs.floats, specs.ints, wSpec] as const, backend }));
+  const fwd = unwrap(
+    compile((fl: Tensor[], it: Tensor[], w: Tensor) => loss(fl, it, w), {
+      args: [specs.floats, specs.ints, wSpec] as const,
+      backend,
+    }),
+  );
   const both = unwrap(
-    compile((fl: Tensor[], it: Tensor[], w: Tensor) => valueAndGrad((p: Tensor[]) => loss(p, it, w))(fl), { args: [specs.floats, specs.ints, wSpec] as const, backend }),
+    compile((fl: Tensor[], it: Tensor[], w: Tensor) => valueAndGrad((p: Tensor[]) => loss(p, it, w))(fl), {
+      args: [specs.floats, specs.ints, wSpec] as const,
+      backend,
+    }),
   );
   return {
     wSize: numel(wSpec.dims),
-    loss: async (floats: Float64Array[], ints: Int32Array[], w: Float64Array) => (unwrap(await fwd.run(floats as never, ints as never, w as never)).out as Float64Array)[0]!,
+    loss: async (floats: Float64Array[], ints: Int32Array[], w: Float64Array) =>
+      (unwrap(await fwd.run(floats as never, ints as never, w as never)).out as Float64Array)[0]!,
     valueAndGrad: async (floats: Float64Array[], ints: Int32Array[], w: Float64Array) => {
-      const { out } = unwrap(await both.run(floats as never, ints as never, w as never)) as unknown as { out: [Float64Array, Float64Array[]] };
+      const { out } = unwrap(await both.run(floats as never, ints as never, w as never)) as unknown as {
+        out: [Float64Array, Float64Array[]];
+      };
       return { value: out[0][0]!, grads: out[1] };
     },
   };
@@ -82,9 +97,14 @@ export async function directionalCheck(c: PrimCase, backend: Backend<any>, seed:
   const rng = Rng.fromSeed(seed + 7);
   const w = Float64Array.from({ length: numel(wSpec.dims) }, () => rng.normal());
   const loss = caseLoss(c);
-  return directionalDerivatives((fl: Tensor[], it: Tensor[], wt: Tensor) => loss(fl, it, wt), [specs.floats, specs.ints, wSpec] as const, [data.floats, data.ints, w], {
-    backend,
-    h,
-    seed: seed + 11,
-  });
+  return directionalDerivatives(
+    (fl: Tensor[], it: Tensor[], wt: Tensor) => loss(fl, it, wt),
+    [specs.floats, specs.ints, wSpec] as const,
+    [data.floats, data.ints, w],
+    {
+      backend,
+      h,
+      seed: seed + 11,
+    },
+  );
 }

@@ -36,13 +36,22 @@ const unaryCase = (f: (x: Tensor) => Tensor, domain: Omit<FloatInput, "dims"> = 
 /** Binary cases broadcast sometimes: y is x's shape, a trailing part of it, or it with size-1 axes. */
 const binaryCase = (f: (x: Tensor, y: Tensor) => Tensor, domain: Omit<FloatInput, "dims"> = {}) =>
   fc.tuple(shape(), fc.integer({ min: 0, max: 3 }), fc.boolean()).map(([dims, drop, swap]): PrimCase => {
-    const other = drop === 3 ? dims.map((d, i) => (i % 2 === 0 ? anon(1) : d)) : dims.slice(Math.min(drop, dims.length));
+    const other =
+      drop === 3 ? dims.map((d, i) => (i % 2 === 0 ? anon(1) : d)) : dims.slice(Math.min(drop, dims.length));
     const [a, b] = swap ? [other, dims] : [dims, other];
-    return { floats: [{ dims: a, ...domain }, { dims: b, ...domain }], apply: ([x, y]) => f(x!, y!) };
+    return {
+      floats: [
+        { dims: a, ...domain },
+        { dims: b, ...domain },
+      ],
+      apply: ([x, y]) => f(x!, y!),
+    };
   });
 const reduceCase = (f: (x: Tensor, axes: number[]) => Tensor) =>
   shape(1, 3).chain((dims) =>
-    fc.subarray([...dims.keys()], { minLength: 1 }).map((axes): PrimCase => ({ floats: [{ dims }], apply: ([x]) => f(x!, axes) })),
+    fc
+      .subarray([...dims.keys()], { minLength: 1 })
+      .map((axes): PrimCase => ({ floats: [{ dims }], apply: ([x]) => f(x!, axes) })),
   );
 
 const V = dim("v", 5);
@@ -66,22 +75,32 @@ export const primCases: { readonly [P in Prim]: fc.Arbitrary<PrimCase> } = {
   div: binaryCase(op.div, { lo: 0.3, hi: 2 }),
   maximum: binaryCase(op.maximum),
   // equal has no gradient; compare x with itself (and a shifted copy) so both outcomes occur
-  equal: shape().map((dims): PrimCase => ({ floats: [{ dims }], apply: ([x]) => op.add(op.equal(x!, x!), op.equal(x!, op.add(x!, 1))) })),
+  equal: shape().map((dims): PrimCase => ({
+    floats: [{ dims }],
+    apply: ([x]) => op.add(op.equal(x!, x!), op.equal(x!, op.add(x!, 1))),
+  })),
   literal: shape().map((dims): PrimCase => ({ floats: [{ dims }], apply: ([x]) => op.mul(x!, op.full(dims, 1.5)) })),
   sum: reduceCase((x, axes) => op.sum(x, axes)),
   max: reduceCase((x, axes) => op.max(x, axes)),
   mean: reduceCase((x, axes) => op.mean(x, axes)),
   // 2-D, shared weight, batched; each with transposed operands (transA is never used with a shared weight)
-  matmul: fc.tuple(fc.integer({ min: 0, max: 2 }), size, size, size, size, fc.boolean(), fc.boolean()).map(([kind, b, m, k, n, ta0, tb]): PrimCase => {
-    const [B, M, K, N] = [dim("b", b), dim("m", m), dim("k", k), dim("n", n)];
-    const ta = ta0 && kind !== 1;
-    const lhs = [...(kind === 0 ? [] : [B]), ...(ta ? [K, M] : [M, K])];
-    const rhs = [...(kind === 2 ? [B] : []), ...(tb ? [N, K] : [K, N])];
-    return { floats: [{ dims: lhs }, { dims: rhs }], apply: ([x, y]) => op.matmulT(x!, y!, ta, tb) };
-  }),
-  reshape: shape(2, 3).map((dims): PrimCase => ({ floats: [{ dims }], apply: ([x]) => op.reshape(x!, [anon(dims[0]!.size), anon(dims.slice(1).reduce((p, d) => p * d.size, 1))]) })),
+  matmul: fc
+    .tuple(fc.integer({ min: 0, max: 2 }), size, size, size, size, fc.boolean(), fc.boolean())
+    .map(([kind, b, m, k, n, ta0, tb]): PrimCase => {
+      const [B, M, K, N] = [dim("b", b), dim("m", m), dim("k", k), dim("n", n)];
+      const ta = ta0 && kind !== 1;
+      const lhs = [...(kind === 0 ? [] : [B]), ...(ta ? [K, M] : [M, K])];
+      const rhs = [...(kind === 2 ? [B] : []), ...(tb ? [N, K] : [K, N])];
+      return { floats: [{ dims: lhs }, { dims: rhs }], apply: ([x, y]) => op.matmulT(x!, y!, ta, tb) };
+    }),
+  reshape: shape(2, 3).map((dims): PrimCase => ({
+    floats: [{ dims }],
+    apply: ([x]) => op.reshape(x!, [anon(dims[0]!.size), anon(dims.slice(1).reduce((p, d) => p * d.size, 1))]),
+  })),
   transpose: shape(2, 3).chain((dims) =>
-    fc.shuffledSubarray([...dims.keys()], { minLength: dims.length, maxLength: dims.length }).map((perm): PrimCase => ({ floats: [{ dims }], apply: ([x]) => op.transpose(x!, perm) })),
+    fc
+      .shuffledSubarray([...dims.keys()], { minLength: dims.length, maxLength: dims.length })
+      .map((perm): PrimCase => ({ floats: [{ dims }], apply: ([x]) => op.transpose(x!, perm) })),
   ),
   broadcast: shape(1, 2).chain((dims) =>
     fc.tuple(size, fc.boolean()).map(([extra, squash]): PrimCase => {
@@ -99,7 +118,9 @@ export const primCases: { readonly [P in Prim]: fc.Arbitrary<PrimCase> } = {
     ints: [{ dims, max: V.size }],
     apply: ([values], [ids]) => op.scatterAdd(values! as never, ids!, V),
   })),
-  softmax: fc.tuple(shape(2, 3), fc.boolean()).map(([dims, causal]): PrimCase => ({ floats: [{ dims }], apply: ([x]) => op.softmax(x!, causal) })),
+  softmax: fc
+    .tuple(shape(2, 3), fc.boolean())
+    .map(([dims, causal]): PrimCase => ({ floats: [{ dims }], apply: ([x]) => op.softmax(x!, causal) })),
   logSoftmax: unaryCase(op.logSoftmax),
   // |x| >= 0.25 keeps mean(x^2) far above eps: with one feature, x/sqrt(x^2+eps) bends too sharply near 0 for central differences
   rmsnorm: shape(1, 3).map((dims): PrimCase => ({
@@ -111,7 +132,10 @@ export const primCases: { readonly [P in Prim]: fc.Arbitrary<PrimCase> } = {
     apply: ([x]) => op.rope(x!, 100, inverse),
   })),
   // float -> int -> float is piecewise constant; float -> float carries the gradient
-  cast: shape().map((dims): PrimCase => ({ floats: [{ dims, lo: 1.1, hi: 1.9 }], apply: ([x]) => op.add(op.cast(x!, "float32"), op.cast(op.cast(x!, "int32"), "float32")) })),
+  cast: shape().map((dims): PrimCase => ({
+    floats: [{ dims, lo: 1.1, hi: 1.9 }],
+    apply: ([x]) => op.add(op.cast(x!, "float32"), op.cast(op.cast(x!, "int32"), "float32")),
+  })),
   oneHot: shape(1, 2).map((dims): PrimCase => ({
     floats: [{ dims: [...dims, V] }],
     ints: [{ dims, max: V.size }],

@@ -21,7 +21,11 @@ describe("requirement", () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const r = await requirement("browser", () => E.left("no Chromium at /x"));
     expect(r).toMatchObject({ available: false, reason: "no Chromium at /x", required: false, skip: true });
-    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/^skipped: headless Chromium is unavailable: no Chromium at \/x; set RANKFUSE_REQUIRE_BROWSER=1/));
+    expect(warn).toHaveBeenCalledWith(
+      expect.stringMatching(
+        /^skipped: headless Chromium is unavailable: no Chromium at \/x; set RANKFUSE_REQUIRE_BROWSER=1/,
+      ),
+    );
     expect(r.title("suite")).toBe("suite [skipped: headless Chromium is unavailable: no Chromium at /x]");
     expect(() => r.get()).toThrow(/no Chromium at \/x/);
   });
@@ -31,7 +35,9 @@ describe("requirement", () => {
     const error = vi.spyOn(console, "error").mockImplementation(() => {});
     const r = await requirement("native", async () => E.left("no g++"));
     expect(r).toMatchObject({ available: false, required: true, skip: false });
-    expect(error).toHaveBeenCalledWith(expect.stringMatching(/RANKFUSE_REQUIRE_NATIVE is set, but the native addon is unavailable: no g\+\+/));
+    expect(error).toHaveBeenCalledWith(
+      expect.stringMatching(/RANKFUSE_REQUIRE_NATIVE is set, but the native addon is unavailable: no g\+\+/),
+    );
     expect(() => r.get()).toThrow("the native addon is unavailable and RANKFUSE_REQUIRE_NATIVE requires it: no g++");
   });
 

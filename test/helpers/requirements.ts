@@ -41,7 +41,10 @@ export interface Requirement<T> {
  * Probes once for `name`: `probe` gives what the tests use, or why it is missing (a probe that throws
  * counts as missing). Prints the reason where the tests will be skipped, and where they will fail.
  */
-export async function requirement<T>(name: RequirementName, probe: () => E.Either<string, T> | Promise<E.Either<string, T>>): Promise<Requirement<T>> {
+export async function requirement<T>(
+  name: RequirementName,
+  probe: () => E.Either<string, T> | Promise<E.Either<string, T>>,
+): Promise<Requirement<T>> {
   const { what, variable } = REQUIREMENTS[name];
   let found: E.Either<string, T>;
   try {
@@ -61,7 +64,8 @@ export async function requirement<T>(name: RequirementName, probe: () => E.Eithe
     required,
     skip,
     get: () => {
-      if (E.isLeft(found)) throw new Error(`${what} is unavailable${required ? ` and ${variable} requires it` : ""}: ${found.left}`);
+      if (E.isLeft(found))
+        throw new Error(`${what} is unavailable${required ? ` and ${variable} requires it` : ""}: ${found.left}`);
       return found.right;
     },
     title: (title) => (skip ? `${title} [skipped: ${what} is unavailable: ${reason}]` : title),

@@ -29,11 +29,24 @@ import { batchSpecs, lossOf, tokens } from "../models/referenceLoss.ts";
  */
 
 const reference = referenceBackend();
-const cfgFor = (over: object): ModelConfig => unwrap(resolveConfig("tiny", { d: 8, heads: 2, dFF: 12, rank: 3, vocab: 16, seq: 4, batch: 2, layers: 3, ...over }));
+const cfgFor = (over: object): ModelConfig =>
+  unwrap(resolveConfig("tiny", { d: 8, heads: 2, dFF: 12, rank: 3, vocab: 16, seq: 4, batch: 2, layers: 3, ...over }));
 /** Params moved off init (norm gains off 1, β anywhere, std-0.02 weights scaled up to carry a signal) so no equivalence holds by accident. */
 const perturbed = (m: LanguageModel, seed: number): Float64Array[] => {
   const rng = Rng.fromSeed(seed);
-  return m.init(seed).map((a, i) => Float64Array.from(a, (x) => (/Norm$/.test(m.layout.names[i]!) ? x + 0.3 * rng.normal() : /beta$/.test(m.layout.names[i]!) ? 1.5 * rng.normal() : /\.[AB]$/.test(m.layout.names[i]!) ? x : 5 * x)));
+  return m
+    .init(seed)
+    .map((a, i) =>
+      Float64Array.from(a, (x) =>
+        /Norm$/.test(m.layout.names[i]!)
+          ? x + 0.3 * rng.normal()
+          : /beta$/.test(m.layout.names[i]!)
+            ? 1.5 * rng.normal()
+            : /\.[AB]$/.test(m.layout.names[i]!)
+              ? x
+              : 5 * x,
+      ),
+    );
 };
 
 describe("crnet model", () => {
@@ -78,18 +91,28 @@ describe("crnet model", () => {
 });
 
 /** The model's forward, also returning every projection output Y (layer by layer, q..down) and every X·A. */
-async function forwardValues(model: LanguageModel, backend: Backend<any>, params: Float32Array[] | Float64Array[], x: Int32Array) {
+async function forwardValues(
+  model: LanguageModel,
+  backend: Backend<any>,
+  params: Float32Array[] | Float64Array[],
+  x: Int32Array,
+) {
   const f = unwrap(
     compile(
       (p: unknown, ids: Tensor) => {
         const logits = model.logits(p, ids);
-        const named = (test: (n: string) => boolean) => currentTrace().eqns.filter((e) => test(e.meta.name ?? "")).map((e) => new Tensor(e.out, currentTrace()));
+        const named = (test: (n: string) => boolean) =>
+          currentTrace()
+            .eqns.filter((e) => test(e.meta.name ?? ""))
+            .map((e) => new Tensor(e.out, currentTrace()));
         return [logits, named((n) => n.startsWith("crnet_y:")), named((n) => n === CRNET_XA)];
       },
       { args: [model.layout.specs, batchSpecs(model.config)[0]] as const, backend },
     ),
   );
-  const [, ys, xas] = unwrap(await f.run(unflatten<Float32Array | Float64Array>(model.layout.def, params) as never, x as never)).out as unknown as [unknown, Float64Array[], Float64Array[]];
+  const [, ys, xas] = unwrap(
+    await f.run(unflatten<Float32Array | Float64Array>(model.layout.def, params) as never, x as never),
+  ).out as unknown as [unknown, Float64Array[], Float64Array[]];
   return { ys, xas };
 }
 
@@ -99,7 +122,8 @@ describe("crnet recurrence", () => {
   const cfg = cfgFor({ layers: 4 });
   const model = unwrap(makeModel("crnet", cfg));
   const P = PROJECTIONS.length;
-  const param = <T extends Float64Array | Float32Array>(p: readonly T[], name: string): T => p[model.layout.names.indexOf(name)]!;
+  const param = <T extends Float64Array | Float32Array>(p: readonly T[], name: string): T =>
+    p[model.layout.names.indexOf(name)]!;
 
   it("every projection output is Y_ℓ = s(β_ℓ)·Y_{ℓ−1} + (X_ℓA_ℓ)·B_ℓ (float64)", async () => {
     const p = perturbed(model, 3);
@@ -126,7 +150,9 @@ describe("crnet recurrence", () => {
     const wasm = loaded.right;
     for (const seed of [5, 6]) {
       // |β| ≥ 0.5: each step divides the rounding error by |s(β)|, so tiny β would amplify it (see crnetInvert.ts)
-      const p = perturbed(model, seed).map((a, i) => (/beta$/.test(model.layout.names[i]!) ? a.map((b) => (Math.abs(b) < 0.5 ? Math.sign(b || 1) * 0.5 : b)) : a));
+      const p = perturbed(model, seed).map((a, i) =>
+        /beta$/.test(model.layout.names[i]!) ? a.map((b) => (Math.abs(b) < 0.5 ? Math.sign(b || 1) * 0.5 : b)) : a,
+      );
       const p32 = p.map((a) => Float32Array.from(a));
       const { ys, xas } = await forwardValues(model, wasm, p32, tokens(cfg, Rng.fromSeed(seed)));
       for (let j = 0; j < P; j++) {
@@ -135,7 +161,12 @@ describe("crnet recurrence", () => {
         const [n, o, r] = [ys[j]!.length / (B0.length / cfg.rank), B0.length / cfg.rank, cfg.rank];
         const step = unwrap(
           compile((y: Tensor, xa: Tensor, B: Tensor, beta: Tensor) => invertCrnetStep(y, xa, B, beta), {
-            args: [spec([dim("n", n), dim("o", o)]), spec([dim("n", n), dim("r", r)]), spec([dim("r", r), dim("o", o)]), spec([dim("one", 1)])] as const,
+            args: [
+              spec([dim("n", n), dim("o", o)]),
+              spec([dim("n", n), dim("r", r)]),
+              spec([dim("r", r), dim("o", o)]),
+              spec([dim("one", 1)]),
+            ] as const,
             backend: wasm,
           }),
         );
@@ -144,8 +175,14 @@ describe("crnet recurrence", () => {
         let bound = 0; // float32 rounding carried down: each step adds a few ulps of its operands, then divides by |s|
         for (let l = cfg.layers - 1; l >= 1; l--) {
           const beta = param(p32, `blocks.${l}.${name}.beta`);
-          const args = [y, xas[(l - 1) * P + j] as unknown as Float32Array, param(p32, `blocks.${l}.${name}.B`), beta] as const;
-          y = unwrap(await step.run(...(args as unknown as [never, never, never, never]))).out as unknown as Float32Array;
+          const args = [
+            y,
+            xas[(l - 1) * P + j] as unknown as Float32Array,
+            param(p32, `blocks.${l}.${name}.B`),
+            beta,
+          ] as const;
+          y = unwrap(await step.run(...(args as unknown as [never, never, never, never])))
+            .out as unknown as Float32Array;
           const [want, above, s] = [ys[(l - 1) * P + j]!, ys[l * P + j]!, Math.abs(crnetScaleHost(beta[0]!))];
           bound = (bound + 8 * 2 ** -23 * (2 * maxAbs(above) + s * maxAbs(want))) / s;
           let worst = 0;
@@ -164,9 +201,15 @@ describe("crnet gradients (float64, 3 layers)", () => {
   const cfg = cfgFor({ layers: 3 });
   const model = unwrap(makeModel("crnet", cfg));
   const args = [model.layout.specs, ...batchSpecs(cfg)] as const;
-  const both = unwrap(compile((p: unknown, x: Tensor, y: Tensor) => valueAndGrad((q: unknown) => model.loss(q, x, y))(p), { args, backend: reference }));
+  const both = unwrap(
+    compile((p: unknown, x: Tensor, y: Tensor) => valueAndGrad((q: unknown) => model.loss(q, x, y))(p), {
+      args,
+      backend: reference,
+    }),
+  );
   const gradsOf = async (p: Float64Array[], x: Int32Array, y: Int32Array) => {
-    const [, g] = unwrap(await both.run(unflatten(model.layout.def, p) as never, x as never, y as never)).out as unknown as [Float64Array, unknown];
+    const [, g] = unwrap(await both.run(unflatten(model.layout.def, p) as never, x as never, y as never))
+      .out as unknown as [Float64Array, unknown];
     return flatten(g, (a): a is Float64Array => a instanceof Float64Array).leaves;
   };
 

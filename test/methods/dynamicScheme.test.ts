@@ -33,16 +33,22 @@ describe("dynamic adjustment settings", () => {
 describe("dynamic adjustment: the trainable set", () => {
   it("in phase p (interval steps each), blocks of group p mod groups train W only, the others A and B only; the rest always trains", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 200 }), (interval, groups, step) => {
-        const mask = dynamicScheme({ seed: 1, totalSteps: 200, layout }, SCALE, cfg.layers, { interval, groups }).frozen!(step);
-        const g = Math.floor(step / interval) % groups;
-        layout.names.forEach((n, i) => {
-          const r = roleOf(i);
-          const fullRank = r !== undefined && r.block % groups === g;
-          const want = r === undefined ? false : r.part === "W" ? !fullRank : fullRank;
-          expect(mask[i], `${n} at step ${step}`).toBe(want);
-        });
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 0, max: 200 }),
+        (interval, groups, step) => {
+          const mask = dynamicScheme({ seed: 1, totalSteps: 200, layout }, SCALE, cfg.layers, { interval, groups })
+            .frozen!(step);
+          const g = Math.floor(step / interval) % groups;
+          layout.names.forEach((n, i) => {
+            const r = roleOf(i);
+            const fullRank = r !== undefined && r.block % groups === g;
+            const want = r === undefined ? false : r.part === "W" ? !fullRank : fullRank;
+            expect(mask[i], `${n} at step ${step}`).toBe(want);
+          });
+        },
+      ),
       { numRuns: runs(100) },
     );
   });
@@ -53,7 +59,9 @@ describe("dynamic adjustment: the trainable set", () => {
     const changes = masks.flatMap((m, s) => (s > 0 && m !== masks[s - 1] ? [s] : []));
     expect(changes).toEqual([5, 10, 15]);
     expect(masks[15]).toBe(masks[0]); // 3 groups: back to group 0
-    expect([0, 4, 5, 14, 15].map((s) => fullRankGroup(s, dynamicPlan(40, 3, { interval: 5 })))).toEqual([0, 0, 1, 2, 0]);
+    expect([0, 4, 5, 14, 15].map((s) => fullRankGroup(s, dynamicPlan(40, 3, { interval: 5 })))).toEqual([
+      0, 0, 1, 2, 0,
+    ]);
     // each phase trains some W and some adapter
     for (const m of masks.slice(0, 15)) {
       const frozen = JSON.parse(m) as boolean[];
@@ -63,7 +71,22 @@ describe("dynamic adjustment: the trainable set", () => {
 
   it("lr re-warms after each switch: factor (step mod interval) / rewarmup, 1 in the first phase", () => {
     const sc = dynamicScheme({ seed: 1, totalSteps: 40, layout }, SCALE, cfg.layers, { interval: 6, rewarmup: 3 });
-    expect(Array.from({ length: 14 }, (_, s) => sc.lrFactor!(s))).toEqual([1, 1, 1, 1, 1, 1, 0, 1 / 3, 2 / 3, 1, 1, 1, 0, 1 / 3]);
+    expect(Array.from({ length: 14 }, (_, s) => sc.lrFactor!(s))).toEqual([
+      1,
+      1,
+      1,
+      1,
+      1,
+      1,
+      0,
+      1 / 3,
+      2 / 3,
+      1,
+      1,
+      1,
+      0,
+      1 / 3,
+    ]);
   });
 });
 
@@ -97,11 +120,18 @@ describe("dynamic adjustment: the switch (afterStep)", () => {
         mergeAdapter(want, p0[slot.A]!, p0[slot.B]!, SCALE, slot.fanIn);
         expect(s.params[i], n).toEqual(want);
         const reset = r.block % 3 === 1;
-        expect(m1.m[i]!.every((x) => x === 0), n).toBe(reset);
+        expect(
+          m1.m[i]!.every((x) => x === 0),
+          n,
+        ).toBe(reset);
         if (!reset) expect([m1.m[i], m1.v[i]], n).toEqual([m0.m[i], m0.v[i]]);
       } else {
         expect(m1.m[i]!.every((x) => x === 0) && m1.v[i]!.every((x) => x === 0), n).toBe(true);
-        if (r.part === "B") expect(s.params[i]!.every((x) => x === 0), n).toBe(true);
+        if (r.part === "B")
+          expect(
+            s.params[i]!.every((x) => x === 0),
+            n,
+          ).toBe(true);
         else expect(s.params[i], n).not.toEqual(p0[i]);
       }
     });
@@ -110,6 +140,10 @@ describe("dynamic adjustment: the switch (afterStep)", () => {
   it("checkpoints its settings and refuses different ones", () => {
     const a = scheme();
     expect(E.isRight(scheme().restore(a.state()))).toBe(true);
-    expect(E.isLeft(dynamicScheme({ seed: 2, totalSteps: 100, layout }, SCALE, cfg.layers, { interval: 5 }).restore(a.state()))).toBe(true);
+    expect(
+      E.isLeft(
+        dynamicScheme({ seed: 2, totalSteps: 100, layout }, SCALE, cfg.layers, { interval: 5 }).restore(a.state()),
+      ),
+    ).toBe(true);
   });
 });

@@ -16,7 +16,8 @@ import { tempDir } from "../train/tempDir.ts";
 const fixture = tinyRun({ layers: 2 });
 const { cfg, run } = fixture;
 // a constant lr (minLrRatio 1, no warmup), so a shorter run is exactly the prefix of a longer one
-const options = (o: Partial<TrainOptions> = {}): TrainOptions => fixture.options({ warmupSteps: 0, minLrRatio: 1, ...o });
+const options = (o: Partial<TrainOptions> = {}): TrainOptions =>
+  fixture.options({ warmupSteps: 0, minLrRatio: 1, ...o });
 
 const INTERVAL = 4;
 const model = unwrap(makeDynamic(cfg, { interval: INTERVAL, rewarmup: 1 }));
@@ -47,18 +48,47 @@ describe("dynamic adjustment in the training loop", () => {
     const init = model.init(3);
     const zeros = model.layout.shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
     const c3 = await checkpointAfter(INTERVAL - 1);
-    expectOnlyTrainableMoved({ params: { names: [...names], shapes: [], values: init }, adam: { step: 0, m: zeros, v: zeros } }, c3, 0);
-    expect(names.filter((_, i) => !model.scheme!({ seed: 3, totalSteps: 100, layout: model.layout }).frozen!(0)[i]).filter((n) => /^blocks/.test(n) && !/Norm$/.test(n)))
-      .toEqual(["blocks.0.q.W", "blocks.0.k.W", "blocks.0.v.W", "blocks.0.o.W", "blocks.0.gate.W", "blocks.0.up.W", "blocks.0.down.W",
-        "blocks.1.q.A", "blocks.1.q.B", "blocks.1.k.A", "blocks.1.k.B", "blocks.1.v.A", "blocks.1.v.B", "blocks.1.o.A", "blocks.1.o.B",
-        "blocks.1.gate.A", "blocks.1.gate.B", "blocks.1.up.A", "blocks.1.up.B", "blocks.1.down.A", "blocks.1.down.B"]);
+    expectOnlyTrainableMoved(
+      { params: { names: [...names], shapes: [], values: init }, adam: { step: 0, m: zeros, v: zeros } },
+      c3,
+      0,
+    );
+    expect(
+      names
+        .filter((_, i) => !model.scheme!({ seed: 3, totalSteps: 100, layout: model.layout }).frozen!(0)[i])
+        .filter((n) => /^blocks/.test(n) && !/Norm$/.test(n)),
+    ).toEqual([
+      "blocks.0.q.W",
+      "blocks.0.k.W",
+      "blocks.0.v.W",
+      "blocks.0.o.W",
+      "blocks.0.gate.W",
+      "blocks.0.up.W",
+      "blocks.0.down.W",
+      "blocks.1.q.A",
+      "blocks.1.q.B",
+      "blocks.1.k.A",
+      "blocks.1.k.B",
+      "blocks.1.v.A",
+      "blocks.1.v.B",
+      "blocks.1.o.A",
+      "blocks.1.o.B",
+      "blocks.1.gate.A",
+      "blocks.1.gate.B",
+      "blocks.1.up.A",
+      "blocks.1.up.B",
+      "blocks.1.down.A",
+      "blocks.1.down.B",
+    ]);
   });
 
   it("phase 1 (steps 4-7): the roles swap, and again only the trainable part moves (from the state right after the switch)", async () => {
     const [c4, c7] = [await checkpointAfter(INTERVAL), await checkpointAfter(2 * INTERVAL - 1)];
     expectOnlyTrainableMoved(c4, c7, INTERVAL);
     // the switch at step 4 merged block 1's adapters: B restarted at 0
-    expect(names.filter((n, i) => /^blocks\.\d\.\w+\.B$/.test(n) && c4.params.values[i]!.some((x) => x !== 0))).toEqual([]);
+    expect(names.filter((n, i) => /^blocks\.\d\.\w+\.B$/.test(n) && c4.params.values[i]!.some((x) => x !== 0))).toEqual(
+      [],
+    );
   });
 
   it("24 steps: the loss stays finite and falls well below ln(vocab)", async () => {

@@ -8,11 +8,15 @@ import { exportName, exportWeights, importWeights } from "../../methods/exportWe
 import { decodeSafetensors } from "../../train/safetensors.ts";
 import { tempDir } from "../train/tempDir.ts";
 
-const cfg = E.getOrElseW(() => { throw new Error("config"); })(resolveConfig("tiny", { d: 16, heads: 2, layers: 2, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
+const cfg = E.getOrElseW(() => {
+  throw new Error("config");
+})(resolveConfig("tiny", { d: 16, heads: 2, layers: 2, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
 
 describe("export to safetensors + config.json", () => {
   it.each(["full", "cola"])("%s: export then import is exact", (method) => {
-    const model = E.getOrElseW(() => { throw new Error("model"); })(makeModel(method, cfg));
+    const model = E.getOrElseW(() => {
+      throw new Error("model");
+    })(makeModel(method, cfg));
     const params = model.init(3);
     const dir = path.join(tempDir(), "export");
     const w = exportWeights(dir, model, params);
@@ -21,11 +25,15 @@ describe("export to safetensors + config.json", () => {
     if (E.isLeft(back)) throw new Error(back.left.message);
     expect(back.right.model.method).toBe(method);
     expect(back.right.model.config).toEqual(cfg);
-    back.right.params.forEach((p, i) => expect(Buffer.from(p.buffer, p.byteOffset, p.byteLength).equals(Buffer.from(params[i]!.buffer))).toBe(true));
+    back.right.params.forEach((p, i) =>
+      expect(Buffer.from(p.buffer, p.byteOffset, p.byteLength).equals(Buffer.from(params[i]!.buffer))).toBe(true),
+    );
   });
 
   it("uses Hugging Face LLaMA names, PyTorch [out, in] layout for dense weights, and CoLA's cola_a [in, r]", () => {
-    const model = E.getOrElseW(() => { throw new Error("model"); })(makeModel("full", cfg));
+    const model = E.getOrElseW(() => {
+      throw new Error("model");
+    })(makeModel("full", cfg));
     const params = model.init(1);
     const dir = path.join(tempDir(), "full");
     exportWeights(dir, model, params);
@@ -40,11 +48,20 @@ describe("export to safetensors + config.json", () => {
     expect(t["model.layers.0.self_attn.q_proj.weight"]!.data[1 * 16 + 2]).toBe(params[qi]![2 * 16 + 1]);
     expect(exportName("blocks.3.down.A")).toEqual(["model.layers.3.mlp.down_proj.cola_a", false]);
     const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
-    expect(config).toMatchObject({ architectures: ["LlamaForCausalLM"], hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, vocab_size: 32, tie_word_embeddings: false });
+    expect(config).toMatchObject({
+      architectures: ["LlamaForCausalLM"],
+      hidden_size: 16,
+      intermediate_size: 24,
+      num_hidden_layers: 2,
+      vocab_size: 32,
+      tie_word_embeddings: false,
+    });
   });
 
   it("refuses an export with a missing tensor or a wrong shape, naming it", () => {
-    const model = E.getOrElseW(() => { throw new Error("model"); })(makeModel("cola", cfg));
+    const model = E.getOrElseW(() => {
+      throw new Error("model");
+    })(makeModel("cola", cfg));
     const dir = path.join(tempDir(), "bad");
     exportWeights(dir, model, model.init(0));
     const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));

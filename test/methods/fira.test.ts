@@ -17,7 +17,17 @@ import { nativeAddonRequirement } from "../helpers/requirements.ts";
 
 const native = await nativeAddonRequirement();
 
-const hyper = (o: Partial<FiraHyper> = {}): FiraHyper => ({ rank: 4, alpha: 1, gap: 1000, gamma: 1.01, beta1: 0.9, beta2: 0.999, eps: EPS, weightDecay: 0, ...o });
+const hyper = (o: Partial<FiraHyper> = {}): FiraHyper => ({
+  rank: 4,
+  alpha: 1,
+  gap: 1000,
+  gamma: 1.01,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: EPS,
+  weightDecay: 0,
+  ...o,
+});
 /**
  * Comparisons with AdamW use a negligible ε: Fira (like its authors' code) adds ε to √v and folds bias
  * correction into the step size, AdamW adds it to √v̂, so they differ where an entry's |g| nears ε.
@@ -38,7 +48,8 @@ describe("Fira on one matrix", () => {
       fc.property(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 7 }), fc.integer(), (m, n, seed) => {
         const rng = Rng.fromSeed(seed);
         const w0 = gaussian(m * n, rng);
-        const fira = w0.slice(), adam = [w0.slice()];
+        const fira = w0.slice(),
+          adam = [w0.slice()];
         const shape = wideShape(m, n, Math.min(m, n));
         const st = newMatrixState(shape);
         const opt = new AdamW([[m, n]], { eps: EPS });
@@ -56,25 +67,31 @@ describe("Fira on one matrix", () => {
 
   it("at full rank in any basis, is Adam on the projected gradient R = Pᵀ·G mapped back by P (the residual vanishes)", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.double({ min: 0.1, max: 1, noNaN: true }), fc.integer(), (m, n, alpha, seed) => {
-        const rng = Rng.fromSeed(seed);
-        const shape = wideShape(m, n, Math.min(m, n));
-        const { a, b, r } = shape;
-        const w = new Float32Array(m * n);
-        const st = newMatrixState(shape);
-        const projected = [new Float32Array(r * b)];
-        const opt = new AdamW([[r, b]], { eps: EPS });
-        for (let t = 1; t <= 4; t++) {
-          const g = gaussian(m * n, rng);
-          firaMatrixStep(w, g, shape, st, hyper({ rank: r, alpha }), t, 0.01, rng, jsGemm);
-          const gw = shape.transposed ? transpose(g, m, n) : g;
-          opt.step(projected, [jsGemm(st.p, gw, r, a, b, true, false)], 0.01);
-        }
-        // W (wide) = α·P·(Adam's R), as W started at 0
-        const back = jsGemm(st.p, projected[0]!, a, r, b).map((x) => alpha * x);
-        const wide = shape.transposed ? transpose(w, m, n) : w;
-        expect(allcloseViolation(wide, back, 1e-4, 1e-6)).toBeNull();
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.double({ min: 0.1, max: 1, noNaN: true }),
+        fc.integer(),
+        (m, n, alpha, seed) => {
+          const rng = Rng.fromSeed(seed);
+          const shape = wideShape(m, n, Math.min(m, n));
+          const { a, b, r } = shape;
+          const w = new Float32Array(m * n);
+          const st = newMatrixState(shape);
+          const projected = [new Float32Array(r * b)];
+          const opt = new AdamW([[r, b]], { eps: EPS });
+          for (let t = 1; t <= 4; t++) {
+            const g = gaussian(m * n, rng);
+            firaMatrixStep(w, g, shape, st, hyper({ rank: r, alpha }), t, 0.01, rng, jsGemm);
+            const gw = shape.transposed ? transpose(g, m, n) : g;
+            opt.step(projected, [jsGemm(st.p, gw, r, a, b, true, false)], 0.01);
+          }
+          // W (wide) = α·P·(Adam's R), as W started at 0
+          const back = jsGemm(st.p, projected[0]!, a, r, b).map((x) => alpha * x);
+          const wide = shape.transposed ? transpose(w, m, n) : w;
+          expect(allcloseViolation(wide, back, 1e-4, 1e-6)).toBeNull();
+        },
+      ),
       { numRuns: runs(30) },
     );
   });
@@ -86,11 +103,27 @@ describe("Fira on one matrix", () => {
   const residualNorms = (scales: readonly number[], gamma: number) => {
     const [m, n] = [6, 9];
     const rng = Rng.fromSeed(5);
-    const u = gaussian(m * 2, rng, 10), v = gaussian(2 * n, rng), e = gaussian(m * n, rng);
+    const u = gaussian(m * 2, rng, 10),
+      v = gaussian(2 * n, rng),
+      e = gaussian(m * n, rng);
     const g0 = jsGemm(u, v, m, 2, n);
-    const shape = wideShape(m, n, 2), st = newMatrixState(shape);
+    const shape = wideShape(m, n, 2),
+      st = newMatrixState(shape);
     const w = new Float32Array(m * n);
-    return scales.map((c, t) => firaMatrixStep(w, g0.map((x, i) => x + c * e[i]!), shape, st, hyper({ rank: 2, gamma }), t + 1, 0.01, rng, jsGemm).residualNorm);
+    return scales.map(
+      (c, t) =>
+        firaMatrixStep(
+          w,
+          g0.map((x, i) => x + c * e[i]!),
+          shape,
+          st,
+          hyper({ rank: 2, gamma }),
+          t + 1,
+          0.01,
+          rng,
+          jsGemm,
+        ).residualNorm,
+    );
   };
 
   it("the limiter caps the residual's norm growth at γ: ‖Ŝₜ‖ = min(raw, γ·‖Ŝₜ₋₁‖)", () => {
@@ -117,26 +150,47 @@ describe("Fira on one matrix", () => {
   it("applies decoupled weight decay after the update: W ← (W − step)·(1 − lr·wd)", () => {
     const [m, n] = [4, 6];
     const rng = Rng.fromSeed(7);
-    const w0 = gaussian(m * n, rng), g = gaussian(m * n, rng);
+    const w0 = gaussian(m * n, rng),
+      g = gaussian(m * n, rng);
     const step = (wd: number) => {
-      const w = w0.slice(), shape = wideShape(m, n, 2);
-      firaMatrixStep(w, g, shape, newMatrixState(shape), hyper({ rank: 2, weightDecay: wd, alpha: 0.25 }), 1, 0.1, Rng.fromSeed(1), jsGemm);
+      const w = w0.slice(),
+        shape = wideShape(m, n, 2);
+      firaMatrixStep(
+        w,
+        g,
+        shape,
+        newMatrixState(shape),
+        hyper({ rank: 2, weightDecay: wd, alpha: 0.25 }),
+        1,
+        0.1,
+        Rng.fromSeed(1),
+        jsGemm,
+      );
       return w;
     };
     const [plain, decayed] = [step(0), step(0.5)];
-    expect(allcloseViolation(decayed, plain.map((x) => x * (1 - 0.1 * 0.5)), 1e-6, 1e-7)).toBeNull();
+    expect(
+      allcloseViolation(
+        decayed,
+        plain.map((x) => x * (1 - 0.1 * 0.5)),
+        1e-6,
+        1e-7,
+      ),
+    ).toBeNull();
     expect(allcloseViolation(plain, w0, 0, 1e-4)).not.toBeNull(); // the step did move W
   });
 
   it.skipIf(native.skip)("the native GEMM and the JavaScript one give the same step to float32 rounding", () => {
     native.get();
     const host = nativeHostKernels();
-    if (E.isLeft(host) || !host.right.gemm) throw new Error(`the addon loaded but offers no GEMM: ${E.isLeft(host) ? host.left : "gemm missing"}`);
+    if (E.isLeft(host) || !host.right.gemm)
+      throw new Error(`the addon loaded but offers no GEMM: ${E.isLeft(host) ? host.left : "gemm missing"}`);
     const [m, n] = [12, 20];
     const rng = Rng.fromSeed(9);
     const g = gaussian(m * n, rng);
     const step = (gemm: typeof jsGemm) => {
-      const w = new Float32Array(m * n), shape = wideShape(m, n, 4);
+      const w = new Float32Array(m * n),
+        shape = wideShape(m, n, 4);
       firaMatrixStep(w, g, shape, newMatrixState(shape), hyper({ alpha: 0.25 }), 1, 0.01, Rng.fromSeed(2), gemm);
       return w;
     };
@@ -145,7 +199,9 @@ describe("Fira on one matrix", () => {
 });
 
 describe("Fira as a training scheme", () => {
-  const cfg = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 2, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
+  const cfg = unwrap(
+    resolveConfig("tiny", { d: 16, heads: 2, layers: 2, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }),
+  );
   const model = unwrap(makeFira(cfg));
   const layout = model.layout;
 
@@ -163,12 +219,27 @@ describe("Fira as a training scheme", () => {
 
   it("state() then restore() resumes bit-identically, across projection refreshes", () => {
     const rng = Rng.fromSeed(3);
-    const grads = Array.from({ length: 6 }, () => layout.shapes.map((s) => gaussian(s.reduce((x, y) => x * y, 1), rng)));
-    const ctx = (params: Float32Array[], step: number): SchemeContext => ({ step, totalSteps: 6, params, adam: new AdamW(layout.shapes.map((s) => [...s])), layout });
+    const grads = Array.from({ length: 6 }, () =>
+      layout.shapes.map((s) =>
+        gaussian(
+          s.reduce((x, y) => x * y, 1),
+          rng,
+        ),
+      ),
+    );
+    const ctx = (params: Float32Array[], step: number): SchemeContext => ({
+      step,
+      totalSteps: 6,
+      params,
+      adam: new AdamW(layout.shapes.map((s) => [...s])),
+      layout,
+    });
     const make = () => firaScheme({ layout, rank: 4, seed: 11, totalSteps: 6, gap: 2 });
-    const a = make(), params = model.init(1);
+    const a = make(),
+      params = model.init(1);
     for (let t = 0; t < 3; t++) a.update!(ctx(params, t), grads[t]!, 0.01);
-    const saved = a.state(), savedParams = params.map((p) => p.slice());
+    const saved = a.state(),
+      savedParams = params.map((p) => p.slice());
     for (let t = 3; t < 6; t++) a.update!(ctx(params, t), grads[t]!, 0.01);
 
     const b = make();

@@ -27,7 +27,10 @@ describe("Fira in the training loop", () => {
     const init = model.init(3);
     firaOwned(model.layout).forEach((own, i) => {
       if (!own) return;
-      expect(ck.adam.m[i]!.every((x) => x === 0), model.layout.names[i]).toBe(true);
+      expect(
+        ck.adam.m[i]!.every((x) => x === 0),
+        model.layout.names[i],
+      ).toBe(true);
       expect(bits(ck.params.values[i]!), model.layout.names[i]).not.toEqual(bits(init[i]!));
     });
     expect(ck.scheme?.meta).toMatchObject({ scheme: "fira", t: 4 });

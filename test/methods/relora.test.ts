@@ -25,7 +25,9 @@ import { runs } from "../helpers/runs.ts";
  */
 
 const reference = referenceBackend();
-const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 2, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
+const cfg: ModelConfig = unwrap(
+  resolveConfig("tiny", { d: 16, heads: 2, layers: 2, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }),
+);
 const [b, t] = [dim("b", cfg.batch), dim("t", cfg.seq)];
 const n = cfg.batch * cfg.seq;
 const tokens = (rng: Rng) => Int32Array.from({ length: n }, () => rng.nextInt(cfg.vocab));
@@ -36,14 +38,34 @@ const dynamic = unwrap(makeDynamic(cfg));
 function runners(model: LanguageModel) {
   const ids = spec([b, t], "int32");
   const tree = (p: readonly ArrayLike<number>[]) => unflatten(model.layout.def, p) as never;
-  const logits = unwrap(compile((p: unknown, x: Tensor) => model.logits(p, x), { args: [model.layout.specs, ids] as const, backend: reference }));
-  const loss = unwrap(compile((p: unknown, x: Tensor, y: Tensor) => model.loss(p, x, y), { args: [model.layout.specs, ids, ids] as const, backend: reference }));
-  const grad = unwrap(compile((p: unknown, x: Tensor, y: Tensor) => valueAndGrad((q: unknown) => model.loss(q, x, y))(p), { args: [model.layout.specs, ids, ids] as const, backend: reference }));
+  const logits = unwrap(
+    compile((p: unknown, x: Tensor) => model.logits(p, x), {
+      args: [model.layout.specs, ids] as const,
+      backend: reference,
+    }),
+  );
+  const loss = unwrap(
+    compile((p: unknown, x: Tensor, y: Tensor) => model.loss(p, x, y), {
+      args: [model.layout.specs, ids, ids] as const,
+      backend: reference,
+    }),
+  );
+  const grad = unwrap(
+    compile((p: unknown, x: Tensor, y: Tensor) => valueAndGrad((q: unknown) => model.loss(q, x, y))(p), {
+      args: [model.layout.specs, ids, ids] as const,
+      backend: reference,
+    }),
+  );
   return {
-    logits: async (p: readonly ArrayLike<number>[], x: Int32Array) => (unwrap(await logits.run(tree(p), x as never)).out as unknown as Float64Array),
-    loss: async (p: readonly ArrayLike<number>[], x: Int32Array, y: Int32Array) => (unwrap(await loss.run(tree(p), x as never, y as never)).out as unknown as Float64Array)[0]!,
+    logits: async (p: readonly ArrayLike<number>[], x: Int32Array) =>
+      unwrap(await logits.run(tree(p), x as never)).out as unknown as Float64Array,
+    loss: async (p: readonly ArrayLike<number>[], x: Int32Array, y: Int32Array) =>
+      (unwrap(await loss.run(tree(p), x as never, y as never)).out as unknown as Float64Array)[0]!,
     grads: async (p: readonly ArrayLike<number>[], x: Int32Array, y: Int32Array) =>
-      flatten((unwrap(await grad.run(tree(p), x as never, y as never)).out as unknown as [unknown, unknown])[1], (a): a is Float64Array => a instanceof Float64Array).leaves,
+      flatten(
+        (unwrap(await grad.run(tree(p), x as never, y as never)).out as unknown as [unknown, unknown])[1],
+        (a): a is Float64Array => a instanceof Float64Array,
+      ).leaves,
   };
 }
 const run = { relora: runners(relora), dynamic: runners(dynamic) };
@@ -75,7 +97,12 @@ describe("the LoRA network (x·W + (α/r)·x·A·B per projection)", () => {
     for (const i of [slot.W, slot.A, slot.B, relora.layout.names.indexOf("head")]) {
       const v = Float64Array.from(p[i]!, () => rng.normal());
       const h = 1e-4;
-      const f = (s: number) => run.relora.loss(p.map((a, k) => (k === i ? a.map((w, j) => w + s * h * v[j]!) : a)), x, y);
+      const f = (s: number) =>
+        run.relora.loss(
+          p.map((a, k) => (k === i ? a.map((w, j) => w + s * h * v[j]!) : a)),
+          x,
+          y,
+        );
       const numeric = (8 * ((await f(1)) - (await f(-1))) - ((await f(2)) - (await f(-2)))) / (12 * h);
       const analytic = g[i]!.reduce((s, gj, j) => s + gj * v[j]!, 0);
       const scale = g[i]!.reduce((s, gj, j) => s + Math.abs(gj * v[j]!), 0);
@@ -91,7 +118,11 @@ describe("the LoRA network (x·W + (α/r)·x·A·B per projection)", () => {
     const ws = new Set(loraSlots(relora.layout).map((s) => s.W));
     r.grads.forEach((g, i) => {
       if (ws.has(i)) expect(g.length, relora.layout.names[i]).toBe(0);
-      else expect(g.some((x) => x !== 0), relora.layout.names[i]).toBe(true);
+      else
+        expect(
+          g.some((x) => x !== 0),
+          relora.layout.names[i],
+        ).toBe(true);
     });
   });
 });
@@ -112,14 +143,19 @@ describe.each(["relora", "dynamic"] as const)("%s: a merge leaves the network's 
         const boundary = method === "relora" ? 19 : 9;
         scheme.afterStep!({ step: boundary, totalSteps: 40, params, adam, layout: model.layout });
         const slots = loraSlots(model.layout);
-        expect(slots.every((s) => params[s.B]!.every((v) => v === 0) && params[s.W]!.some((v, j) => v !== before[s.W]![j]))).toBe(true);
+        expect(
+          slots.every((s) => params[s.B]!.every((v) => v === 0) && params[s.W]!.some((v, j) => v !== before[s.W]![j])),
+        ).toBe(true);
         const got = await run[method].logits(params, x);
         const rms = Math.sqrt(want.reduce((s, v) => s + v * v, 0) / want.length);
         let worst = 0;
         got.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - want[j]!))));
         expect(worst).toBeLessThan(1e-5 * rms);
         // and not trivially: the adapters did carry part of the function
-        const noAdapters = await run[method].logits(before.map((a, i) => (slots.some((s) => s.B === i) ? new Float32Array(a.length) : a)), x);
+        const noAdapters = await run[method].logits(
+          before.map((a, i) => (slots.some((s) => s.B === i) ? new Float32Array(a.length) : a)),
+          x,
+        );
         expect(Math.max(...noAdapters.map((v, j) => Math.abs(v - want[j]!)))).toBeGreaterThan(1e-3 * rms);
       }),
       { numRuns: runs(3) },

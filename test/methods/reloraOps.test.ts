@@ -14,32 +14,45 @@ function warmedAdam(shapes: number[][], seed: number): { adam: AdamW; params: Fl
   const rng = Rng.fromSeed(seed);
   const adam = new AdamW(shapes);
   const params = shapes.map((s) => randoms(rng, s[0]! * (s[1] ?? 1)));
-  for (let t = 0; t < 3; t++) adam.step(params, params.map((p) => randoms(rng, p.length)), 1e-3);
+  for (let t = 0; t < 3; t++)
+    adam.step(
+      params,
+      params.map((p) => randoms(rng, p.length)),
+      1e-3,
+    );
   return { adam, params };
 }
 
 describe("mergeAdapter", () => {
   it("adds scale·A·B to W (against a float64 triple loop)", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.double({ min: -2, max: 2, noNaN: true }), fc.integer(), (i, r, o, scale, seed) => {
-        const rng = Rng.fromSeed(seed >>> 0);
-        const [w, a, b] = [randoms(rng, i * o), randoms(rng, i * r), randoms(rng, r * o)];
-        const merged = w.slice();
-        mergeAdapter(merged, a, b, scale, i);
-        for (let p = 0; p < i; p++)
-          for (let q = 0; q < o; q++) {
-            let s = 0;
-            for (let k = 0; k < r; k++) s += a[p * r + k]! * b[k * o + q]!;
-            expect(merged[p * o + q]).toBe(Math.fround(w[p * o + q]! + scale * s));
-          }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.double({ min: -2, max: 2, noNaN: true }),
+        fc.integer(),
+        (i, r, o, scale, seed) => {
+          const rng = Rng.fromSeed(seed >>> 0);
+          const [w, a, b] = [randoms(rng, i * o), randoms(rng, i * r), randoms(rng, r * o)];
+          const merged = w.slice();
+          mergeAdapter(merged, a, b, scale, i);
+          for (let p = 0; p < i; p++)
+            for (let q = 0; q < o; q++) {
+              let s = 0;
+              for (let k = 0; k < r; k++) s += a[p * r + k]! * b[k * o + q]!;
+              expect(merged[p * o + q]).toBe(Math.fround(w[p * o + q]! + scale * s));
+            }
+        },
+      ),
       { numRuns: runs(50) },
     );
   });
 
   it("with B = 0 leaves W bit-identical", () => {
     const rng = Rng.fromSeed(1);
-    const w = randoms(rng, 12), before = w.slice();
+    const w = randoms(rng, 12),
+      before = w.slice();
     mergeAdapter(w, randoms(rng, 6), new Float32Array(8), 0.5, 3);
     expect(w).toEqual(before);
   });
@@ -68,8 +81,13 @@ describe("quantile", () => {
 });
 
 describe("pruneMoments", () => {
-  const shapes = [[40, 50], [30, 20], [10, 10]];
-  const zeroed = (before: Float32Array, after: Float32Array) => after.reduce((n, x, j) => n + (x === 0 && before[j] !== 0 ? 1 : 0), 0);
+  const shapes = [
+    [40, 50],
+    [30, 20],
+    [10, 10],
+  ];
+  const zeroed = (before: Float32Array, after: Float32Array) =>
+    after.reduce((n, x, j) => n + (x === 0 && before[j] !== 0 ? 1 : 0), 0);
 
   for (const ratio of [0.5, 0.9, 0.999]) {
     it(`random ${ratio}: zeroes about that fraction of the listed params' entries, m and v together, and touches nothing else`, () => {

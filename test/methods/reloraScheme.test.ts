@@ -14,14 +14,25 @@ const { cfg, model, layout, slots, SCALE, trainedState, ctxAt } = schemeFixture(
 
 describe("ReLoRA settings", () => {
   it("default from the run length: a quarter of it per cycle (at least 20), a tenth of a cycle of re-warmup (at least 5), random pruning 0.999", () => {
-    expect(reloraPlan(400)).toEqual({ cycle: 100, rewarmup: 10, pruning: { kind: "random", ratio: 0.999 }, warmStart: 0 });
+    expect(reloraPlan(400)).toEqual({
+      cycle: 100,
+      rewarmup: 10,
+      pruning: { kind: "random", ratio: 0.999 },
+      warmStart: 0,
+    });
     expect(reloraPlan(30)).toMatchObject({ cycle: 20, rewarmup: 5 });
     expect(reloraPlan(500, { warmStart: 100 })).toMatchObject({ cycle: 100, warmStart: 100 });
     expect(reloraPlan(100, { cycle: 3 })).toMatchObject({ cycle: 3, rewarmup: 3 }); // re-warmup never outlasts a cycle
   });
 
   it("options no run can use are one clear ConfigError", () => {
-    for (const bad of [{ cycle: 0 }, { cycle: 2.5 }, { rewarmup: -1 }, { warmStart: -3 }, { pruning: { kind: "random" as const, ratio: 1.5 } }]) {
+    for (const bad of [
+      { cycle: 0 },
+      { cycle: 2.5 },
+      { rewarmup: -1 },
+      { warmStart: -3 },
+      { pruning: { kind: "random" as const, ratio: 1.5 } },
+    ]) {
       const r = makeRelora(cfg, bad);
       expect(E.isLeft(r) && r.left.tag === "ConfigError" && r.left.message.startsWith("relora: ")).toBe(true);
     }
@@ -31,14 +42,20 @@ describe("ReLoRA settings", () => {
 describe("ReLoRA lrFactor", () => {
   it("is 1 until the first restart, then ramps 0 → 1 over rewarmup steps after each restart", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 400 }), (cycle, rw, warmStart, step) => {
-        const scheme = reloraScheme({ seed: 1, totalSteps: 500, layout }, SCALE, { cycle, rewarmup: rw, warmStart });
-        const rewarmup = Math.min(rw, cycle);
-        const restarted = warmStart > 0 ? step >= warmStart : step >= cycle;
-        const since = (step - warmStart) % cycle;
-        const want = !restarted || since >= rewarmup ? 1 : since / rewarmup;
-        expect(scheme.lrFactor!(step)).toBe(want);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 0, max: 400 }),
+        (cycle, rw, warmStart, step) => {
+          const scheme = reloraScheme({ seed: 1, totalSteps: 500, layout }, SCALE, { cycle, rewarmup: rw, warmStart });
+          const rewarmup = Math.min(rw, cycle);
+          const restarted = warmStart > 0 ? step >= warmStart : step >= cycle;
+          const since = (step - warmStart) % cycle;
+          const want = !restarted || since >= rewarmup ? 1 : since / rewarmup;
+          expect(scheme.lrFactor!(step)).toBe(want);
+        },
+      ),
       { numRuns: runs(300) },
     );
   });
@@ -74,10 +91,19 @@ describe("ReLoRA restart (afterStep)", () => {
       const want = before[x.W]!.slice();
       mergeAdapter(want, before[x.A]!, before[x.B]!, SCALE, x.fanIn);
       expect(s.params[x.W], x.name).toEqual(want);
-      expect(s.params[x.B]!.every((v) => v === 0), x.name).toBe(true);
+      expect(
+        s.params[x.B]!.every((v) => v === 0),
+        x.name,
+      ).toBe(true);
       const a = s.params[x.A]!;
-      expect(a.every((v, j) => v !== before[x.A]![j]), x.name).toBe(true);
-      expect(a.every((v) => Math.abs(v) <= 1 / Math.sqrt(x.fanIn)), x.name).toBe(true);
+      expect(
+        a.every((v, j) => v !== before[x.A]![j]),
+        x.name,
+      ).toBe(true);
+      expect(
+        a.every((v) => Math.abs(v) <= 1 / Math.sqrt(x.fanIn)),
+        x.name,
+      ).toBe(true);
     }
     layout.names.forEach((n, i) => {
       if (!adapterOrW.has(i)) expect(s.params[i], n).toEqual(before[i]);
@@ -90,7 +116,8 @@ describe("ReLoRA restart (afterStep)", () => {
     scheme().afterStep!(ctxAt(2 * cycle - 1, s));
     const after = s.adam.state();
     const adapters = new Set(slots.flatMap((x) => [x.A, x.B]));
-    let entries = 0, zeroed = 0;
+    let entries = 0,
+      zeroed = 0;
     layout.names.forEach((n, i) => {
       if (adapters.has(i)) {
         entries += after.m[i]!.length;
@@ -121,7 +148,8 @@ describe("ReLoRA warm start and state", () => {
     const m = unwrap(makeRelora(cfg, { warmStart: 5, cycle: 4 }));
     expect(m.frozen).toBeUndefined(); // W needs its gradient during the warm start
     const sc = m.scheme!({ seed: 1, totalSteps: 20, layout });
-    const isW = new Set(slots.map((x) => x.W)), isAB = new Set(slots.flatMap((x) => [x.A, x.B]));
+    const isW = new Set(slots.map((x) => x.W)),
+      isAB = new Set(slots.flatMap((x) => [x.A, x.B]));
     for (const step of [0, 4]) expect(sc.frozen!(step)).toEqual(layout.names.map((_, i) => isAB.has(i)));
     for (const step of [5, 19]) expect(sc.frozen!(step)).toEqual(layout.names.map((_, i) => isW.has(i)));
     const s = trainedState(5);
@@ -140,7 +168,9 @@ describe("ReLoRA warm start and state", () => {
 
   it("checkpoints its settings and refuses to resume under different ones", () => {
     const a = reloraScheme({ seed: 1, totalSteps: 100, layout }, SCALE, { cycle: 10 });
-    expect(E.isRight(reloraScheme({ seed: 1, totalSteps: 100, layout }, SCALE, { cycle: 10 }).restore(a.state()))).toBe(true);
+    expect(E.isRight(reloraScheme({ seed: 1, totalSteps: 100, layout }, SCALE, { cycle: 10 }).restore(a.state()))).toBe(
+      true,
+    );
     const other = reloraScheme({ seed: 1, totalSteps: 100, layout }, SCALE, { cycle: 11 }).restore(a.state());
     expect(E.isLeft(other) && other.left).toContain("differ");
     expect(a.describe()).toContain("merge every 10 steps");

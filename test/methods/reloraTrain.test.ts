@@ -32,10 +32,19 @@ describe("ReLoRA in the training loop", () => {
     const [c4, c5] = [unwrap(loadCheckpoint(before)), unwrap(loadCheckpoint(after))];
     for (const s of slots) {
       expect(bits(c4.params.values[s.W]!), s.name).toEqual(bits(init[s.W]!));
-      expect(c4.adam.m[s.W]!.every((x) => x === 0), s.name).toBe(true);
-      expect(c4.params.values[s.B]!.some((x) => x !== 0), s.name).toBe(true); // the adapter trained
+      expect(
+        c4.adam.m[s.W]!.every((x) => x === 0),
+        s.name,
+      ).toBe(true);
+      expect(
+        c4.params.values[s.B]!.some((x) => x !== 0),
+        s.name,
+      ).toBe(true); // the adapter trained
       expect(bits(c5.params.values[s.W]!), s.name).not.toEqual(bits(init[s.W]!)); // merged
-      expect(c5.params.values[s.B]!.every((x) => x === 0), s.name).toBe(true); // restarted
+      expect(
+        c5.params.values[s.B]!.every((x) => x === 0),
+        s.name,
+      ).toBe(true); // restarted
     }
     expect(c5.scheme?.meta).toMatchObject({ scheme: "relora", cycle: 5 });
   });

@@ -10,14 +10,28 @@ import type { SchemeContext } from "../../train/scheme.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 import { allcloseViolation } from "../../testing/allclose.ts";
 
-const cfg = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
+const cfg = unwrap(
+  resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }),
+);
 const model = unwrap(makeSst(cfg));
 const layout = model.layout;
 const groups = sstGroups(layout);
 const shapes = layout.shapes.map((s) => [...s]);
 const gaussian = (n: number, rng: Rng) => Float32Array.from({ length: n }, () => rng.normal());
-const randomGrads = (rng: Rng) => shapes.map((s) => gaussian(s.reduce((a, b) => a * b, 1), rng));
-const ctxOf = (params: Float32Array[], step: number, adam = new AdamW(shapes)): SchemeContext => ({ step, totalSteps: 100, params, adam, layout });
+const randomGrads = (rng: Rng) =>
+  shapes.map((s) =>
+    gaussian(
+      s.reduce((a, b) => a * b, 1),
+      rng,
+    ),
+  );
+const ctxOf = (params: Float32Array[], step: number, adam = new AdamW(shapes)): SchemeContext => ({
+  step,
+  totalSteps: 100,
+  params,
+  adam,
+  layout,
+});
 /** Which columns of a rows×k matrix differ between a and b. */
 const changedColumns = (a: Float32Array, b: Float32Array, rows: number, k: number) =>
   [...Array(k).keys()].filter((c) => [...Array(rows).keys()].some((i) => a[i * k + c] !== b[i * k + c]));
@@ -75,7 +89,12 @@ describe("SST scheme", () => {
       adam.step(params, grads, 0.05, scheme.frozen!(step) as boolean[]);
       const w = groups.map((g) => composeW(g, params[g.u]!, params[g.s]!, params[g.v]!));
       scheme.afterStep!(ctxOf(params, step, adam));
-      groups.forEach((g, gi) => expect(allcloseViolation(composeW(g, params[g.u]!, params[g.s]!, params[g.v]!), w[gi]!, 1e-4, 1e-6), g.name).toBeNull());
+      groups.forEach((g, gi) =>
+        expect(
+          allcloseViolation(composeW(g, params[g.u]!, params[g.s]!, params[g.v]!), w[gi]!, 1e-4, 1e-6),
+          g.name,
+        ).toBeNull(),
+      );
     }
     // step 3 ended the 2nd round: re-SVD
     for (const g of groups) {
@@ -99,9 +118,11 @@ describe("SST scheme", () => {
         s.afterStep!(ctxOf(params, step));
       }
     };
-    const a = make(), params = model.init(3);
+    const a = make(),
+      params = model.init(3);
     runSteps(a, params, 0, 3);
-    const saved = a.state(), savedParams = params.map((p) => p.slice());
+    const saved = a.state(),
+      savedParams = params.map((p) => p.slice());
     runSteps(a, params, 3, 8);
     const b = make();
     expect(E.isRight(b.restore(saved))).toBe(true);

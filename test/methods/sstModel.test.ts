@@ -16,16 +16,31 @@ import { allcloseViolation } from "../../testing/allclose.ts";
 
 /** SST's parametrization: W = U·diag(Σ)·Vᵀ starts as the dense init, and the network computes exactly that W. */
 
-const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
+const cfg: ModelConfig = unwrap(
+  resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }),
+);
 const sst = unwrap(makeSst(cfg));
 const groups = sstGroups(sst.layout);
 
 function logitsOf(model: LanguageModel, params: readonly Float32Array[], ids: Int32Array): Promise<Float64Array> {
-  const run = unwrap(compile((p: unknown, x: Tensor) => model.logits(p, x), { args: [model.layout.specs, spec([dim("b", cfg.batch), dim("t", cfg.seq)], "int32")] as const, backend: referenceBackend() }));
-  return run.run(unflatten(model.layout.def, params.map((a) => Float64Array.from(a))) as never, ids as never).then((r) => {
-    if (r._tag === "Left") throw new Error(r.left.message);
-    return r.right.out as unknown as Float64Array;
-  });
+  const run = unwrap(
+    compile((p: unknown, x: Tensor) => model.logits(p, x), {
+      args: [model.layout.specs, spec([dim("b", cfg.batch), dim("t", cfg.seq)], "int32")] as const,
+      backend: referenceBackend(),
+    }),
+  );
+  return run
+    .run(
+      unflatten(
+        model.layout.def,
+        params.map((a) => Float64Array.from(a)),
+      ) as never,
+      ids as never,
+    )
+    .then((r) => {
+      if (r._tag === "Left") throw new Error(r.left.message);
+      return r.right.out as unknown as Float64Array;
+    });
 }
 
 describe("SST parametrization", () => {
@@ -42,12 +57,16 @@ describe("SST parametrization", () => {
         expect(allcloseViolation(composeW(g, p[g.u]!, p[g.s]!, p[g.v]!), w, 1e-4, 1e-6), g.name).toBeNull();
         const S = p[g.s]!;
         expect(S.every((x, i) => x >= 0 && (i === 0 || x <= S[i - 1]!))).toBe(true);
-        for (const [M, rows] of [[p[g.u]!, g.dIn], [p[g.v]!, g.dOut]] as const) {
-          for (let a = 0; a < g.k; a++) for (let b = 0; b < g.k; b++) {
-            let s = 0;
-            for (let i = 0; i < rows; i++) s += M[i * g.k + a]! * M[i * g.k + b]!;
-            expect(Math.abs(s - (a === b ? 1 : 0))).toBeLessThan(1e-5);
-          }
+        for (const [M, rows] of [
+          [p[g.u]!, g.dIn],
+          [p[g.v]!, g.dOut],
+        ] as const) {
+          for (let a = 0; a < g.k; a++)
+            for (let b = 0; b < g.k; b++) {
+              let s = 0;
+              for (let i = 0; i < rows; i++) s += M[i * g.k + a]! * M[i * g.k + b]!;
+              expect(Math.abs(s - (a === b ? 1 : 0))).toBeLessThan(1e-5);
+            }
         }
       }
     }

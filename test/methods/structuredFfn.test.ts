@@ -24,11 +24,19 @@ const KINDS: StructuredKind[] = ["lowRank", "blockShuffle", "blockDense"];
 /** The block-diagonal matrix [nb·ki, nb·ko] of blocks w [nb, ki, ko]. */
 function blockDiag(w: Float64Array, nb: number, ki: number, ko: number): Float64Array {
   const m = new Float64Array(nb * ki * nb * ko);
-  for (let b = 0; b < nb; b++) for (let i = 0; i < ki; i++) for (let o = 0; o < ko; o++) m[(b * ki + i) * nb * ko + b * ko + o] = w[(b * ki + i) * ko + o]!;
+  for (let b = 0; b < nb; b++)
+    for (let i = 0; i < ki; i++)
+      for (let o = 0; o < ko; o++) m[(b * ki + i) * nb * ko + b * ko + o] = w[(b * ki + i) * ko + o]!;
   return m;
 }
 /** The dense M with map(x) = x·M, built on the host from the definitions (independently of the DSL code). */
-function denseEquivalent(kind: StructuredKind, shapes: readonly (readonly number[])[], w: Float64Array[], i: number, o: number): Float64Array {
+function denseEquivalent(
+  kind: StructuredKind,
+  shapes: readonly (readonly number[])[],
+  w: Float64Array[],
+  i: number,
+  o: number,
+): Float64Array {
   if (kind === "lowRank") return matmul(w[0]!, w[1]!, i, shapes[0]![1]!, o);
   const [nb, ki, kh] = shapes[0]! as [number, number, number];
   const first = blockDiag(w[0]!, nb, ki, kh);
@@ -44,21 +52,35 @@ function denseEquivalent(kind: StructuredKind, shapes: readonly (readonly number
 describe("structured FFN maps", () => {
   it.each(KINDS)("%s equals the dense map x·M its definition gives (random sizes, 1..4 blocks)", async (kind) => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 1e6 }), async (nb, a, b, r, seed) => {
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 1e6 }),
+        async (nb, a, b, r, seed) => {
           const [i, o, rank] = [nb * a, nb * b, kind === "blockDense" ? nb * r : r];
           const decl = declareStructured(kind, dim("i", i), dim("o", o), rank, nb);
           const layout = layoutOf(decl);
           if (kind !== "lowRank") expect(layout.shapes[0]![0]).toBe(nb); // the block count asked for fits these sizes
           const rng = Rng.fromSeed(seed);
-          const w = layout.shapes.map((s) => Float64Array.from({ length: s.reduce((p, q) => p * q, 1) }, () => rng.normal()));
+          const w = layout.shapes.map((s) =>
+            Float64Array.from({ length: s.reduce((p, q) => p * q, 1) }, () => rng.normal()),
+          );
           const n = 3;
           const x = Float64Array.from({ length: 2 * n * i }, () => rng.normal());
-          const f = unwrap(compile((xs: Tensor, ps: unknown) => applyStructured(xs, ps as never), { args: [spec([dim("b", 2), dim("t", n), dim("i", i)]), layout.specs] as const, backend: reference }));
+          const f = unwrap(
+            compile((xs: Tensor, ps: unknown) => applyStructured(xs, ps as never), {
+              args: [spec([dim("b", 2), dim("t", n), dim("i", i)]), layout.specs] as const,
+              backend: reference,
+            }),
+          );
           const got = unwrap(await f.run(x as never, unflatten(layout.def, w) as never)).out as unknown as Float64Array;
           const want = matmul(x, denseEquivalent(kind, layout.shapes, w, i, o), 2 * n, i, o);
           expect(got.length).toBe(want.length);
           got.forEach((g, k) => expect(Math.abs(g - want[k]!)).toBeLessThan(1e-12 * (1 + Math.abs(want[k]!))));
-        }),
+        },
+      ),
       { numRuns: runs(12) },
     );
   });
@@ -69,9 +91,16 @@ describe("structured FFN maps", () => {
       const layout = layoutOf(decl);
       expect(layout.shapes[0]![0]).toBe(1);
       const rng = Rng.fromSeed(2);
-      const w = layout.shapes.map((s) => Float64Array.from({ length: s.reduce((p, q) => p * q, 1) }, () => rng.normal()));
+      const w = layout.shapes.map((s) =>
+        Float64Array.from({ length: s.reduce((p, q) => p * q, 1) }, () => rng.normal()),
+      );
       const x = Float64Array.from({ length: 6 }, () => rng.normal());
-      const f = unwrap(compile((xs: Tensor, ps: unknown) => applyStructured(xs, ps as never), { args: [spec([anon(1), dim("i", 6)]), layout.specs] as const, backend: reference }));
+      const f = unwrap(
+        compile((xs: Tensor, ps: unknown) => applyStructured(xs, ps as never), {
+          args: [spec([anon(1), dim("i", 6)]), layout.specs] as const,
+          backend: reference,
+        }),
+      );
       const got = unwrap(await f.run(x as never, unflatten(layout.def, w) as never)).out as unknown as Float64Array;
       const want = matmul(x, matmul(w[0]!, w[1]!, 6, 4, 5), 1, 6, 5);
       got.forEach((g, k) => expect(Math.abs(g - want[k]!)).toBeLessThan(1e-12));
@@ -79,8 +108,13 @@ describe("structured FFN maps", () => {
   });
 });
 
-const cfgFor = (over: object = {}): ModelConfig => unwrap(resolveConfig("tiny", { d: 8, heads: 2, dFF: 12, rank: 4, vocab: 16, seq: 4, batch: 2, layers: 2, ...over }));
-const METHOD: Record<StructuredKind, string> = { lowRank: "lowrankFfnGuided", blockShuffle: "blockShuffleFfnGuided", blockDense: "blockDenseFfnGuided" };
+const cfgFor = (over: object = {}): ModelConfig =>
+  unwrap(resolveConfig("tiny", { d: 8, heads: 2, dFF: 12, rank: 4, vocab: 16, seq: 4, batch: 2, layers: 2, ...over }));
+const METHOD: Record<StructuredKind, string> = {
+  lowRank: "lowrankFfnGuided",
+  blockShuffle: "blockShuffleFfnGuided",
+  blockDense: "blockDenseFfnGuided",
+};
 
 describe.each(KINDS)("%s self-guided model", (kind) => {
   const cfg = cfgFor();
@@ -90,7 +124,9 @@ describe.each(KINDS)("%s self-guided model", (kind) => {
     const rng = Rng.fromSeed(seed + 100);
     return model.init(seed).map((a, i) => {
       const n = model.layout.names[i]!;
-      return Float64Array.from(a, (x) => (n === "guideAlpha" ? alpha : /Norm$/.test(n) ? x + 0.3 * rng.normal() : 4 * x));
+      return Float64Array.from(a, (x) =>
+        n === "guideAlpha" ? alpha : /Norm$/.test(n) ? x + 0.3 * rng.normal() : 4 * x,
+      );
     });
   };
 
@@ -112,16 +148,28 @@ describe.each(KINDS)("%s self-guided model", (kind) => {
   });
 
   it("gradients match fourth-order central differences in float64 (α = 0.4: guide and structured both live)", async () => {
-    const both = unwrap(compile((p: unknown, x: Tensor, y: Tensor) => valueAndGrad((q: unknown) => model.loss(q, x, y))(p), { args: [model.layout.specs, ...batchSpecs(cfg)] as const, backend: reference }));
+    const both = unwrap(
+      compile((p: unknown, x: Tensor, y: Tensor) => valueAndGrad((q: unknown) => model.loss(q, x, y))(p), {
+        args: [model.layout.specs, ...batchSpecs(cfg)] as const,
+        backend: reference,
+      }),
+    );
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 1e6 }), async (seed) => {
         const p = point(seed, 0.4);
         const rng = Rng.fromSeed(seed);
         const [x, y] = [tokens(cfg, rng), tokens(cfg, rng)];
-        const [, gt] = unwrap(await both.run(unflatten(model.layout.def, p) as never, x as never, y as never)).out as unknown as [Float64Array, unknown];
+        const [, gt] = unwrap(await both.run(unflatten(model.layout.def, p) as never, x as never, y as never))
+          .out as unknown as [Float64Array, unknown];
         const g = flatten(gt, (a): a is Float64Array => a instanceof Float64Array).leaves;
         // one direction through everything, then one through each MLP map's params alone (a wrong small one cannot hide)
-        const groups = [() => true, (n: string) => /\.gate\./.test(n), (n: string) => /\.up\./.test(n), (n: string) => /\.down\./.test(n), (n: string) => n === "guideAlpha"];
+        const groups = [
+          () => true,
+          (n: string) => /\.gate\./.test(n),
+          (n: string) => /\.up\./.test(n),
+          (n: string) => /\.down\./.test(n),
+          (n: string) => n === "guideAlpha",
+        ];
         for (const only of groups) {
           const v = rmsDirection(p, rng, (i) => only(model.layout.names[i]!));
           const h = 2e-5;
@@ -154,7 +202,7 @@ describe.each(KINDS)("%s without a guide", (kind) => {
     const byName = new Map(plain.layout.names.map((n, i) => [n, p[i]!]));
     const g = guided.init(9).map((a, i) => {
       const n = guided.layout.names[i]!;
-      return n === "guideAlpha" ? Float64Array.of(0) : byName.get(n) ?? Float64Array.from(a);
+      return n === "guideAlpha" ? Float64Array.of(0) : (byName.get(n) ?? Float64Array.from(a));
     });
     const rng = Rng.fromSeed(4);
     const [x, y] = [tokens(cfg, rng), tokens(cfg, rng)];

@@ -39,7 +39,8 @@ describe("self-guided scheme", () => {
   });
 });
 
-const options = (o: Partial<TrainOptions>): TrainOptions => fixture.options({ steps: 12, evalBatches: 2, ...o, fingerprint: { model: cfg, steps: o.steps ?? 12 } });
+const options = (o: Partial<TrainOptions>): TrainOptions =>
+  fixture.options({ steps: 12, evalBatches: 2, ...o, fingerprint: { model: cfg, steps: o.steps ?? 12 } });
 const run = (o: TrainOptions) => fixture.run(model, o);
 
 describe("lowrankFfn training", () => {

@@ -25,13 +25,19 @@ import { unwrap } from "../../testing/unwrap.ts";
 
 const backend = referenceBackend();
 const cfgWith = (onlyLrAct: boolean): ModelConfig =>
-  unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 2, dFF: 24, rank: 16, vocab: 32, seq: 8, batch: 2, onlyLrAct }));
+  unwrap(
+    resolveConfig("tiny", { d: 16, heads: 2, layers: 2, dFF: 24, rank: 16, vocab: 32, seq: 8, batch: 2, onlyLrAct }),
+  );
 const cfg = cfgWith(true);
 const cola: LanguageModel = unwrap(makeModel("cola", cfg));
 const full: LanguageModel = unwrap(makeModel("full", cfg));
 
-const identityCola: Projection<ColaParams> = { apply: (x, w) => linear(linear(x as never, w.A as never), w.B as never) };
-const siluCola: Projection<ColaParams> = { apply: (x, w) => linear(op.silu(linear(x as never, w.A as never)), w.B as never) };
+const identityCola: Projection<ColaParams> = {
+  apply: (x, w) => linear(linear(x as never, w.A as never), w.B as never),
+};
+const siluCola: Projection<ColaParams> = {
+  apply: (x, w) => linear(op.silu(linear(x as never, w.A as never)), w.B as never),
+};
 const dense: Projection<Tensor> = { apply: (x, w) => linear(x as never, w as never) };
 
 const [b, t] = [dim("b", cfg.batch), dim("t", cfg.seq)];
@@ -40,25 +46,40 @@ const batchSpecs = [spec([b, t], "int32"), spec([b, t], "int32")] as const;
 /** A compiled decoder loss over a model's param layout, with a custom projection. */
 function decoderLossFn<W>(model: LanguageModel, opts: DecoderOptions<W>) {
   const c = unwrap(
-    compile((p: unknown, x: Tensor, y: Tensor) => decoderLoss(model.config, p as DecoderParams<W>, x, y, opts), { args: [model.layout.specs, ...batchSpecs] as const, backend }),
+    compile((p: unknown, x: Tensor, y: Tensor) => decoderLoss(model.config, p as DecoderParams<W>, x, y, opts), {
+      args: [model.layout.specs, ...batchSpecs] as const,
+      backend,
+    }),
   );
   return async (params: Float64Array[], x: Int32Array, y: Int32Array) =>
-    (unwrap(await c.run(unflatten(model.layout.def, params) as never, x as never, y as never)).out as unknown as Float64Array)[0]!;
+    (
+      unwrap(await c.run(unflatten(model.layout.def, params) as never, x as never, y as never))
+        .out as unknown as Float64Array
+    )[0]!;
 }
 /** The model's own loss, compiled. */
 function modelLossFn(model: LanguageModel) {
-  const c = unwrap(compile((p: unknown, x: Tensor, y: Tensor) => model.loss(p, x, y), { args: [model.layout.specs, ...batchSpecs] as const, backend }));
+  const c = unwrap(
+    compile((p: unknown, x: Tensor, y: Tensor) => model.loss(p, x, y), {
+      args: [model.layout.specs, ...batchSpecs] as const,
+      backend,
+    }),
+  );
   return async (params: Float64Array[], x: Int32Array, y: Int32Array) =>
-    (unwrap(await c.run(unflatten(model.layout.def, params) as never, x as never, y as never)).out as unknown as Float64Array)[0]!;
+    (
+      unwrap(await c.run(unflatten(model.layout.def, params) as never, x as never, y as never))
+        .out as unknown as Float64Array
+    )[0]!;
 }
 
 /** Row-major [m, k] · [k, n] in float64. */
 function hostMatmul(a: Float64Array, bm: Float64Array, m: number, k: number, n: number): Float64Array {
   const out = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) {
-    const aip = a[i * k + p]!;
-    for (let j = 0; j < n; j++) out[i * n + j]! += aip * bm[p * n + j]!;
-  }
+  for (let i = 0; i < m; i++)
+    for (let p = 0; p < k; p++) {
+      const aip = a[i * k + p]!;
+      for (let j = 0; j < n; j++) out[i * n + j]! += aip * bm[p * n + j]!;
+    }
   return out;
 }
 
@@ -79,8 +100,10 @@ function paramsFor(seed: number): { cola: Float64Array[]; dense: Float64Array[] 
   const denseVals = full.layout.names.map((name, i) => {
     const same = byName.get(name);
     if (same !== undefined) return colaVals[same]!;
-    const ia = byName.get(`${name}.A`)!, ib = byName.get(`${name}.B`)!;
-    const [dIn, r] = cola.layout.shapes[ia]!, [, dOut] = cola.layout.shapes[ib]!;
+    const ia = byName.get(`${name}.A`)!,
+      ib = byName.get(`${name}.B`)!;
+    const [dIn, r] = cola.layout.shapes[ia]!,
+      [, dOut] = cola.layout.shapes[ib]!;
     expect(full.layout.shapes[i]).toEqual([dIn, dOut]);
     return hostMatmul(colaVals[ia]!, colaVals[ib]!, dIn!, r!, dOut!);
   });
@@ -94,12 +117,20 @@ describe("CoLA with identity activation and r = d equals a dense model with W = 
   it("the configs really are r = d, and the two layouts differ exactly by the factorisation", () => {
     expect(cfg.rank).toBe(cfg.d);
     const factored = full.layout.names.filter((n) => !cola.layout.names.includes(n));
-    expect(factored.every((n) => cola.layout.names.includes(`${n}.A`) && cola.layout.names.includes(`${n}.B`))).toBe(true);
+    expect(factored.every((n) => cola.layout.names.includes(`${n}.A`) && cola.layout.names.includes(`${n}.B`))).toBe(
+      true,
+    );
     expect(factored).toHaveLength(7 * cfg.layers);
   });
 
-  const denseFns = { true: decoderLossFn(full, { proj: dense, gateSilu: true }), false: decoderLossFn(full, { proj: dense, gateSilu: false }) };
-  const colaFns = { true: decoderLossFn(cola, { proj: identityCola, gateSilu: true }), false: decoderLossFn(cola, { proj: identityCola, gateSilu: false }) };
+  const denseFns = {
+    true: decoderLossFn(full, { proj: dense, gateSilu: true }),
+    false: decoderLossFn(full, { proj: dense, gateSilu: false }),
+  };
+  const colaFns = {
+    true: decoderLossFn(cola, { proj: identityCola, gateSilu: true }),
+    false: decoderLossFn(cola, { proj: identityCola, gateSilu: false }),
+  };
 
   it("at the decoder level, with the same gate SiLU setting on both sides, losses agree to 1e-9 relative", async () => {
     await fc.assert(

@@ -24,7 +24,9 @@ import { absDot, centralDifference4, dot, rmsDirection, shifted } from "../../te
  */
 
 const reference = referenceBackend();
-const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
+const cfg: ModelConfig = unwrap(
+  resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }),
+);
 const [b, t] = [dim("b", cfg.batch), dim("t", cfg.seq)];
 const batchSpecs = [spec([b, t], "int32"), spec([b, t], "int32")] as const;
 const n = cfg.batch * cfg.seq;
@@ -37,12 +39,21 @@ type Runner = {
 function compileModel(model: LanguageModel): Runner {
   const args = [model.layout.specs, ...batchSpecs] as const;
   const fwd = unwrap(compile((p: unknown, x: Tensor, y: Tensor) => model.loss(p, x, y), { args, backend: reference }));
-  const both = unwrap(compile((p: unknown, x: Tensor, y: Tensor) => valueAndGrad((q: unknown) => model.loss(q, x, y))(p), { args, backend: reference }));
+  const both = unwrap(
+    compile((p: unknown, x: Tensor, y: Tensor) => valueAndGrad((q: unknown) => model.loss(q, x, y))(p), {
+      args,
+      backend: reference,
+    }),
+  );
   const tree = (p: Float64Array[]) => unflatten(model.layout.def, p) as never;
   return {
-    loss: async (p, x, y) => (unwrap(await fwd.run(tree(p), x as never, y as never)).out as unknown as Float64Array)[0]!,
+    loss: async (p, x, y) =>
+      (unwrap(await fwd.run(tree(p), x as never, y as never)).out as unknown as Float64Array)[0]!,
     valueAndGrad: async (p, x, y) => {
-      const [value, g] = unwrap(await both.run(tree(p), x as never, y as never)).out as unknown as [Float64Array, unknown];
+      const [value, g] = unwrap(await both.run(tree(p), x as never, y as never)).out as unknown as [
+        Float64Array,
+        unknown,
+      ];
       return { value: value[0]!, grads: flatten(g, (a): a is Float64Array => a instanceof Float64Array).leaves };
     },
   };
@@ -65,8 +76,14 @@ function pointFor(model: LanguageModel, seed: number): Float64Array[] {
   });
 }
 /** Fourth-order central difference of the loss along v (error O(h⁴)). */
-const numericDerivative = (run: Runner, p: readonly Float64Array[], v: readonly Float64Array[], x: Int32Array, y: Int32Array, h = 1e-4) =>
-  centralDifference4((s) => run.loss(shifted(p, v, s * h), x, y), h);
+const numericDerivative = (
+  run: Runner,
+  p: readonly Float64Array[],
+  v: readonly Float64Array[],
+  x: Int32Array,
+  y: Int32Array,
+  h = 1e-4,
+) => centralDifference4((s) => run.loss(shifted(p, v, s * h), x, y), h);
 const tokens = (rng: Rng) => Int32Array.from({ length: n }, () => rng.nextInt(cfg.vocab));
 
 describe.each(METHODS)("%s model gradients", (method) => {
@@ -84,7 +101,8 @@ describe.each(METHODS)("%s model gradients", (method) => {
         expect(value).toBe(await run.loss(p, x, y));
         expect(grads.map((g) => g.length)).toEqual(p.map((a) => a.length));
         const numeric = await numericDerivative(run, p, v, x, y);
-        const analytic = dot(grads, v), scale = absDot(grads, v);
+        const analytic = dot(grads, v),
+          scale = absDot(grads, v);
         expect(scale).toBeGreaterThan(1e-2); // a real signal, not two zeros agreeing
         expect(Math.abs(analytic - numeric)).toBeLessThan(1e-6 * scale);
       }),
@@ -101,8 +119,10 @@ describe.each(METHODS)("%s model gradients", (method) => {
     for (let i = 0; i < p.length; i++) {
       const v = rmsDirection(p, rng, (k) => k === i);
       const numeric = await numericDerivative(run, p, v, x, y);
-      const analytic = dot(grads, v), scale = absDot(grads, v);
-      if (!(Math.abs(analytic - numeric) <= 1e-6 * scale)) bad.push(`${model.layout.names[i]}: analytic ${analytic}, numeric ${numeric}`);
+      const analytic = dot(grads, v),
+        scale = absDot(grads, v);
+      if (!(Math.abs(analytic - numeric) <= 1e-6 * scale))
+        bad.push(`${model.layout.names[i]}: analytic ${analytic}, numeric ${numeric}`);
       if (!(scale > 1e-5)) bad.push(`${model.layout.names[i]}: no signal (Σ|g·v| = ${scale})`);
     }
     expect(bad).toEqual([]);
@@ -119,13 +139,18 @@ describe.each(METHODS)("%s model gradients", (method) => {
       const [x, y] = [tokens(rng), tokens(rng)];
       const full = await run.valueAndGrad(p64, x, y);
       // the training step computes no gradient for a model's frozen params (ReLoRA's W): an empty array
-      const want = { value: full.value, grads: full.grads.map((g, i) => (model.frozen?.[i] ? new Float64Array(0) : g)) };
+      const want = {
+        value: full.value,
+        grads: full.grads.map((g, i) => (model.frozen?.[i] ? new Float64Array(0) : g)),
+      };
       const got = unwrap(await step.run(p32, x, y));
       expect(Math.abs(got.loss - want.value)).toBeLessThan(1e-3 * Math.abs(want.value));
       expect(got.grads.map((g) => g.length)).toEqual(want.grads.map((g) => g.length));
-      let num = 0, den = 0;
+      let num = 0,
+        den = 0;
       got.grads.forEach((g, i) => {
-        let ni = 0, di = 0;
+        let ni = 0,
+          di = 0;
         g.forEach((gj, j) => {
           const w = want.grads[i]![j]!;
           ni += (gj - w) ** 2;

@@ -45,14 +45,17 @@ describe("parameter counts of the paper configs (vocab 32000)", () => {
     { method: "full", label: "full rank matches L·(4d² + 3·d·d_ff) + 2·V·d", formula: fullFormula },
     { method: "cola", label: "CoLA matches L·r·(11d + 3·d_ff) + 2·V·d", formula: colaFormula },
   ] as const;
-  it.each(FORMULAS.flatMap((f) => PAPER.map((name) => ({ name, ...f }))))("$name: $label", ({ name, method, formula }) => {
-    const cfg = cfgOf(name);
-    const m = modelOf(method, cfg);
-    expect(relErr(m.counts.total, formula(cfg))).toBeLessThan(0.005);
-    // the only parameters outside the formula are the norm gains
-    expect(m.counts.total).toBe(formula(cfg) + normGains(cfg));
-    expect(m.counts.total).toBe(m.counts.embedding + m.counts.nonEmbedding);
-  });
+  it.each(FORMULAS.flatMap((f) => PAPER.map((name) => ({ name, ...f }))))(
+    "$name: $label",
+    ({ name, method, formula }) => {
+      const cfg = cfgOf(name);
+      const m = modelOf(method, cfg);
+      expect(relErr(m.counts.total, formula(cfg))).toBeLessThan(0.005);
+      // the only parameters outside the formula are the norm gains
+      expect(m.counts.total).toBe(formula(cfg) + normGains(cfg));
+      expect(m.counts.total).toBe(m.counts.embedding + m.counts.nonEmbedding);
+    },
+  );
 
   it.each(PAPER)("%s: CoLA is smaller than full rank (low rank really is smaller, for every paper size)", (name) => {
     const cfg = cfgOf(name);
@@ -110,7 +113,8 @@ describe("forward FLOPs per token", () => {
     // The LM head and attention are the same for both methods, so they pull the total ratio towards 1
     // (at 60m the 512×32000 head alone makes the total ratio about 0.65).
     const cfg = cfgOf(name);
-    const full = modelOf("full", cfg).forwardFlopsPerToken, cola = modelOf("cola", cfg).forwardFlopsPerToken;
+    const full = modelOf("full", cfg).forwardFlopsPerToken,
+      cola = modelOf("cola", cfg).forwardFlopsPerToken;
     const shared = headFlops(cfg) + attnFlops(cfg);
     const linearRatio = (cola - shared) / (full - shared);
     expect(linearRatio).toBeGreaterThan(0.3);

@@ -20,23 +20,39 @@ const f64 = (ps: readonly Float32Array[]) => ps.map((p) => Float64Array.from(p))
 const ids = (rng: Rng, n: number, vocab: number) => Int32Array.from({ length: n }, () => rng.nextInt(vocab));
 
 describe("model shapes on a tiny config", () => {
-  it.each(METHODS)("%s: logits traced with compile are [b, t, vocab], and the run returns b·t·vocab finite values", async (method) => {
-    const m = modelOf(method);
-    const [b, t] = [dim("b", cfg.batch), dim("t", cfg.seq)];
-    const c = unwrap(compile((p: unknown, x: Tensor) => m.logits(p, x), { args: [m.layout.specs, spec([b, t], "int32")] as const, backend }));
-    const out = c.graph.outputs;
-    expect(out).toHaveLength(1);
-    expect(out[0]!.abs.dims.map((d) => d.size)).toEqual([cfg.batch, cfg.seq, cfg.vocab]);
-    expect(out[0]!.abs.dtype).toBe("float32");
-    const r = unwrap(await c.run(f64(m.init(1)) as never, ids(Rng.fromSeed(2), cfg.batch * cfg.seq, cfg.vocab) as never));
-    const logits = r.out as unknown as Float64Array;
-    expect(logits.length).toBe(cfg.batch * cfg.seq * cfg.vocab);
-    expect(logits.every(Number.isFinite)).toBe(true);
-  });
+  it.each(METHODS)(
+    "%s: logits traced with compile are [b, t, vocab], and the run returns b·t·vocab finite values",
+    async (method) => {
+      const m = modelOf(method);
+      const [b, t] = [dim("b", cfg.batch), dim("t", cfg.seq)];
+      const c = unwrap(
+        compile((p: unknown, x: Tensor) => m.logits(p, x), {
+          args: [m.layout.specs, spec([b, t], "int32")] as const,
+          backend,
+        }),
+      );
+      const out = c.graph.outputs;
+      expect(out).toHaveLength(1);
+      expect(out[0]!.abs.dims.map((d) => d.size)).toEqual([cfg.batch, cfg.seq, cfg.vocab]);
+      expect(out[0]!.abs.dtype).toBe("float32");
+      const r = unwrap(
+        await c.run(f64(m.init(1)) as never, ids(Rng.fromSeed(2), cfg.batch * cfg.seq, cfg.vocab) as never),
+      );
+      const logits = r.out as unknown as Float64Array;
+      expect(logits.length).toBe(cfg.batch * cfg.seq * cfg.vocab);
+      expect(logits.every(Number.isFinite)).toBe(true);
+    },
+  );
 
   it("unbound batch and sequence dims take their sizes from compile's dims option", () => {
     const m = modelOf("cola");
-    const c = unwrap(compile((p: unknown, x: Tensor) => m.logits(p, x), { args: [m.layout.specs, spec([dim("b"), dim("t")], "int32")] as const, backend, dims: { b: 3, t: 5 } }));
+    const c = unwrap(
+      compile((p: unknown, x: Tensor) => m.logits(p, x), {
+        args: [m.layout.specs, spec([dim("b"), dim("t")], "int32")] as const,
+        backend,
+        dims: { b: 3, t: 5 },
+      }),
+    );
     expect(c.graph.outputs[0]!.abs.dims.map((d) => d.size)).toEqual([3, 5, cfg.vocab]);
   });
 
@@ -44,13 +60,23 @@ describe("model shapes on a tiny config", () => {
   const expectedShapes = (method: "full" | "cola", c: ModelConfig): Record<string, number[]> => {
     const { d, dFF: f, vocab: V, rank: r } = c;
     const proj = (name: string, i: number, o: number): [string, number[]][] =>
-      method === "full" ? [[name, [i, o]]] : [[`${name}.A`, [i, r]], [`${name}.B`, [r, o]]];
+      method === "full"
+        ? [[name, [i, o]]]
+        : [
+            [`${name}.A`, [i, r]],
+            [`${name}.B`, [r, o]],
+          ];
     const block = (l: number): [string, number[]][] =>
       [
         ["attnNorm", [d]] as [string, number[]],
-        ...proj("q", d, d), ...proj("k", d, d), ...proj("v", d, d), ...proj("o", d, d),
+        ...proj("q", d, d),
+        ...proj("k", d, d),
+        ...proj("v", d, d),
+        ...proj("o", d, d),
         ["mlpNorm", [d]] as [string, number[]],
-        ...proj("gate", d, f), ...proj("up", d, f), ...proj("down", f, d),
+        ...proj("gate", d, f),
+        ...proj("up", d, f),
+        ...proj("down", f, d),
       ].map(([n, s]) => [`blocks.${l}.${n}`, s]);
     return Object.fromEntries([
       ["embed", [V, d]],
@@ -81,12 +107,21 @@ describe("model shapes on a tiny config", () => {
   it.each(METHODS)("%s: the initial loss on random tokens is close to ln(vocab)", async (method) => {
     const m = modelOf(method);
     const [b, t] = [dim("b", cfg.batch), dim("t", cfg.seq)];
-    const c = unwrap(compile((p: unknown, x: Tensor, y: Tensor) => m.loss(p, x, y), { args: [m.layout.specs, spec([b, t], "int32"), spec([b, t], "int32")] as const, backend }));
+    const c = unwrap(
+      compile((p: unknown, x: Tensor, y: Tensor) => m.loss(p, x, y), {
+        args: [m.layout.specs, spec([b, t], "int32"), spec([b, t], "int32")] as const,
+        backend,
+      }),
+    );
     expect(c.graph.outputs[0]!.abs.dims).toEqual([]);
     for (const seed of [0, 1, 2]) {
       const rng = Rng.fromSeed(100 + seed);
       const n = cfg.batch * cfg.seq;
-      const loss = (unwrap(await c.run(f64(m.init(seed)) as never, ids(rng, n, cfg.vocab) as never, ids(rng, n, cfg.vocab) as never)).out as unknown as Float64Array)[0]!;
+      const loss = (
+        unwrap(
+          await c.run(f64(m.init(seed)) as never, ids(rng, n, cfg.vocab) as never, ids(rng, n, cfg.vocab) as never),
+        ).out as unknown as Float64Array
+      )[0]!;
       expect(Math.abs(loss - Math.log(cfg.vocab))).toBeLessThan(0.5);
     }
   });

@@ -34,7 +34,9 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): SpawnSyncReturns<string> {
   const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (r.error || r.status !== 0) {
-    throw new Error(`${cmd} ${args.join(" ")} (in ${cwd}) failed: ${r.error?.message ?? `exit ${r.status}`}\n${r.stdout}\n${r.stderr}`);
+    throw new Error(
+      `${cmd} ${args.join(" ")} (in ${cwd}) failed: ${r.error?.message ?? `exit ${r.status}`}\n${r.stdout}\n${r.stderr}`,
+    );
   }
   return r;
 }
@@ -46,21 +48,31 @@ describe("the packed package, installed and imported as a user would", () => {
   const cacheDir = nativeCacheDirs()[0]!;
   const env = cleanEnv({ RANKFUSE_NATIVE_CACHE: cacheDir });
   let native: E.Either<string, string> = E.left("not built yet");
-  let tarball = "", installLog = "", files: string[] = [];
+  let tarball = "",
+    installLog = "",
+    files: string[] = [];
 
   beforeAll(() => {
     native = nativeAddonPath(); // this checkout's addon, built into cacheDir if it was not there
     const packDir = path.join(tmp, "pack");
     fs.mkdirSync(packDir);
     run(NPM, ["pack", "--pack-destination", packDir], ROOT, env);
-    tarball = path.join(packDir, fs.readdirSync(packDir).find((f) => f.endsWith(".tgz"))!);
-    files = run("tar", ["-tzf", tarball], tmp, env).stdout.split("\n").filter(Boolean).map((f) => f.replace(/^package\//, ""));
+    tarball = path.join(
+      packDir,
+      fs.readdirSync(packDir).find((f) => f.endsWith(".tgz"))!,
+    );
+    files = run("tar", ["-tzf", tarball], tmp, env)
+      .stdout.split("\n")
+      .filter(Boolean)
+      .map((f) => f.replace(/^package\//, ""));
 
     fs.mkdirSync(path.join(project, "src"), { recursive: true });
     fs.writeFileSync(path.join(project, "package.json"), JSON.stringify(CONSUMER_PACKAGE, null, 2));
     fs.writeFileSync(path.join(project, "tsconfig.json"), JSON.stringify(CONSUMER_TSCONFIG, null, 2));
     fs.writeFileSync(path.join(project, "src", "main.ts"), CONSUMER_MAIN);
-    const typescript = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "typescript", "package.json"), "utf8")).version as string;
+    const typescript = JSON.parse(
+      fs.readFileSync(path.join(ROOT, "node_modules", "typescript", "package.json"), "utf8"),
+    ).version as string;
     installLog = run(NPM, ["install", tarball, `typescript@${typescript}`, ...INSTALL], project, env).stdout;
   }, 600_000);
 
@@ -75,26 +87,43 @@ describe("the packed package, installed and imported as a user would", () => {
     expect(files).toContain("scripts/install.mjs");
     const sources = fs.readdirSync(path.join(ROOT, "backends", "native", "src"));
     for (const f of sources) expect(files).toContain(`backends/native/src/${f}`);
-    const unwanted = files.filter((f) => /^(test|bench|web|\.cache|build|runs|dist\/web)\//.test(f) || (/\.ts$/.test(f) && !f.endsWith(".d.ts")));
+    const unwanted = files.filter(
+      (f) => /^(test|bench|web|\.cache|build|runs|dist\/web)\//.test(f) || (/\.ts$/.test(f) && !f.endsWith(".d.ts")),
+    );
     expect(unwanted).toEqual([]);
   });
 
   it("the install script finds or builds the native addon from compiled JavaScript, without tsx", () => {
     if (process.env.RANKFUSE_REQUIRE_NATIVE) expect(E.isRight(native)).toBe(true);
     // the same key as this checkout's build: the tarball ships exactly the sources the key hashes
-    expect(installLog).toContain(E.isRight(native) ? `rankfuse native addon: ${native.right}` : "rankfuse native addon not built");
+    expect(installLog).toContain(
+      E.isRight(native) ? `rankfuse native addon: ${native.right}` : "rankfuse native addon not built",
+    );
     expect(fs.existsSync(path.join(project, "node_modules", "tsx"))).toBe(false);
   });
 
   it("type-checks a strict nodenext project importing every entry point, and runs it with plain node", () => {
-    const tsc = run(process.execPath, [path.join(project, "node_modules", "typescript", "bin", "tsc"), "-p", "."], project, env);
+    const tsc = run(
+      process.execPath,
+      [path.join(project, "node_modules", "typescript", "bin", "tsc"), "-p", "."],
+      project,
+      env,
+    );
     expect(tsc.stdout + tsc.stderr).toBe("");
     const out = run(process.execPath, [path.join("out", "main.js")], project, env).stdout;
     const line = out.split("\n").find((l) => l.startsWith("RESULT "));
     expect(line, out).toBeDefined();
     const result = JSON.parse(line!.slice("RESULT ".length));
     expect(Number.isFinite(result.loss) && result.loss > 0).toBe(true);
-    expect(result).toMatchObject({ gradA: 32 * 8, gradB: 8 * 32, gradCheck: true, model: "cola", lr0: 0.5, fusedKinds: 4, deepImport: "ERR_PACKAGE_PATH_NOT_EXPORTED" });
+    expect(result).toMatchObject({
+      gradA: 32 * 8,
+      gradB: 8 * 32,
+      gradCheck: true,
+      model: "cola",
+      lr0: 0.5,
+      fusedKinds: 4,
+      deepImport: "ERR_PACKAGE_PATH_NOT_EXPORTED",
+    });
     expect(result.methods).toBeGreaterThan(3);
     expect(out).toMatch(/^plan: \d+ kernels/m);
     // where the addon built, auto picks native (or a hardware GPU): both run the layer as fused chains
@@ -115,13 +144,18 @@ describe("the packed package, installed and imported as a user would", () => {
     const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
     const bare = new Set<string>();
     const specifier = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\.resolve\(\s*)["']([^"'.][^"']*)["']/g;
-    for (const file of fs.readdirSync(path.join(installed, "dist"), { recursive: true }).map(String).filter((f) => f.endsWith(".js"))) {
+    for (const file of fs
+      .readdirSync(path.join(installed, "dist"), { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith(".js"))) {
       for (const m of fs.readFileSync(path.join(installed, "dist", file), "utf8").matchAll(specifier)) {
         const parts = m[1]!.split("/");
         bare.add(m[1]!.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!);
       }
     }
-    const undeclared = [...bare].filter((b) => !builtins.has(b) && !declared.has(b) && b !== CUDA_PACKAGE && b !== pkg.name);
+    const undeclared = [...bare].filter(
+      (b) => !builtins.has(b) && !declared.has(b) && b !== CUDA_PACKAGE && b !== pkg.name,
+    );
     expect(undeclared).toEqual([]);
     expect([...bare].filter((b) => declared.has(b)).sort()).toEqual([...declared].sort()); // and nothing declared is unused
     expect(declared.has(CUDA_PACKAGE) || declared.has("tsx") || declared.has("fast-check")).toBe(false);

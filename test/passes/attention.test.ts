@@ -37,7 +37,9 @@ const fusing = claimingChains(referenceBackend());
 
 describe("the attention pass: kernel counts", () => {
   it("attention's forward is 1 fused kernel", () => {
-    const plan = unwrap(compile((p: QKV) => attend(p.q, p.k, p.v), { args: [argsOf(2, 3, 5, 4)[0]] as const, backend: fusing })).plan;
+    const plan = unwrap(
+      compile((p: QKV) => attend(p.q, p.k, p.v), { args: [argsOf(2, 3, 5, 4)[0]] as const, backend: fusing }),
+    ).plan;
     expect(plan.kernelCount).toBe(1);
     const node = plan.launches[0]!.eqn as FusedEqn;
     expect(node.params.kind).toBe(ATTENTION);
@@ -54,11 +56,15 @@ describe("the attention pass: kernel counts", () => {
     expect(bwd[0]!.params.inputNames).toEqual(["q", "k", "v", "dO"]);
     expect(bwd[0]!.params.outputNames).toEqual(["dQ", "dK", "dV"]);
     // no softmax, score product or softmax-vjp kernel is left outside the two nodes
-    expect(plan.launches.filter((l) => !isFused(l.eqn) && l.eqn.out.shape.at(-1) === 6 && l.eqn.out.shape.at(-2) === 6)).toHaveLength(0);
+    expect(
+      plan.launches.filter((l) => !isFused(l.eqn) && l.eqn.out.shape.at(-1) === 6 && l.eqn.out.shape.at(-2) === 6),
+    ).toHaveLength(0);
     const square = (g: Graph<Node>) => savedResiduals(g).filter((r) => r.shape.at(-1) === 6 && r.shape.at(-2) === 6);
     expect(square(plan.graph)).toHaveLength(0);
     // unfused, the backward reads the saved probabilities
-    expect(square(unwrap(compile(joint, { args, backend: fusing, fusion: false })).plan.graph).length).toBeGreaterThan(0);
+    expect(square(unwrap(compile(joint, { args, backend: fusing, fusion: false })).plan.graph).length).toBeGreaterThan(
+      0,
+    );
   });
 
   it("a value something else reads becomes an extra output: returning P makes the node output it", () => {
@@ -86,7 +92,9 @@ describe("the attention pass: kernel counts", () => {
 
 describe("the attention pass in whole models", () => {
   const L = 2;
-  const cfg = unwrap(resolveConfig("tiny", { d: 8, dFF: 12, vocab: 11, seq: 4, batch: 2, layers: L, heads: 2, rank: 3 }));
+  const cfg = unwrap(
+    resolveConfig("tiny", { d: 8, dFF: 12, vocab: 11, seq: 4, batch: 2, layers: L, heads: 2, rank: 3 }),
+  );
   const count = (method: string, remat?: typeof colaM) => {
     const m = unwrap(makeModel(method, cfg));
     const g = unwrap(compileTrainStep(remat ? { ...m, remat } : m, fusing, 2, 4)).plan.graph;
@@ -109,7 +117,14 @@ describe("the attention pass in whole models", () => {
 
 describe("fused ≡ unfused on the reference (fused nodes run by parts, P recomputed in the backward body)", () => {
   it("forward and gradients agree to float64 rounding over random shapes", async () => {
-    const shapes = fc.record({ b: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 3 }), t: fc.integer({ min: 1, max: 9 }), dh: fc.integer({ min: 1, max: 5 }), dv: fc.integer({ min: 1, max: 5 }), seed: fc.nat() });
+    const shapes = fc.record({
+      b: fc.integer({ min: 1, max: 2 }),
+      h: fc.integer({ min: 1, max: 3 }),
+      t: fc.integer({ min: 1, max: 9 }),
+      dh: fc.integer({ min: 1, max: 5 }),
+      dv: fc.integer({ min: 1, max: 5 }),
+      seed: fc.nat(),
+    });
     await fc.assert(
       fc.asyncProperty(shapes, async ({ b, h, t, dh, dv, seed }) => {
         const args = argsOf(b, h, t, dh, dv);
@@ -120,7 +135,9 @@ describe("fused ≡ unfused on the reference (fused nodes run by parts, P recomp
         const go = async (fusion: boolean) => {
           const c = unwrap(compile(joint, { args, backend: fusing, fusion }));
           expect(c.plan.fusedCount).toBe(fusion ? 2 : 0);
-          const { out } = unwrap(await c.run(p as never, w as never)) as unknown as { out: [ArrayLike<number>, Record<string, ArrayLike<number>>] };
+          const { out } = unwrap(await c.run(p as never, w as never)) as unknown as {
+            out: [ArrayLike<number>, Record<string, ArrayLike<number>>];
+          };
           return [Array.from(out[0]), ...["q", "k", "v"].map((n) => Array.from(out[1][n]!))];
         };
         const [fused, plain] = [await go(true), await go(false)];

@@ -22,20 +22,25 @@ async function step(m: LanguageModel, backend: Backend<any>) {
 }
 
 describe.each(["cola", "colaM"])("a whole CoLA-LLaMA (%s) compiled with and without fusion", (method) => {
-  const cfg = unwrap(resolveConfig("tiny", { d: 16, dFF: 24, vocab: 13, seq: 6, batch: 2, layers: 2, heads: 2, rank: 4 }));
+  const cfg = unwrap(
+    resolveConfig("tiny", { d: 16, dFF: 24, vocab: 13, seq: 6, batch: 2, layers: 2, heads: 2, rank: 4 }),
+  );
   const m = unwrap(makeModel(method, cfg));
   // per block: 7 CoLA projections and attention, forward and backward; under CoLA-M the backward also
   // recomputes each block's attention output (the o projection's dA reads it): one more fused forward
   const fusedKernels = 2 * (7 * 2 + 2 + (method === "colaM" ? 1 : 0));
 
-  it.skipIf(!native)("gives the same loss and gradients on native (each projection and attention fused both ways)", async () => {
-    const fused = await step(m, native!);
-    const plain = await step(m, noFusedKernels(native!));
-    expect(fused.fused).toBe(fusedKernels);
-    expect(plain.fused).toBe(0);
-    expect(allcloseViolation([fused.loss], [plain.loss], 1e-5, 1e-6)).toBeNull();
-    fused.grads.forEach((g, i) => expect(allcloseViolation(g, plain.grads[i]!, 1e-3, 1e-5), `grad ${i}`).toBeNull());
-  });
+  it.skipIf(!native)(
+    "gives the same loss and gradients on native (each projection and attention fused both ways)",
+    async () => {
+      const fused = await step(m, native!);
+      const plain = await step(m, noFusedKernels(native!));
+      expect(fused.fused).toBe(fusedKernels);
+      expect(plain.fused).toBe(0);
+      expect(allcloseViolation([fused.loss], [plain.loss], 1e-5, 1e-6)).toBeNull();
+      fused.grads.forEach((g, i) => expect(allcloseViolation(g, plain.grads[i]!, 1e-3, 1e-5), `grad ${i}`).toBeNull());
+    },
+  );
 
   it("gives the same loss and gradients on the reference, fused nodes run by parts", async () => {
     const fused = await step(m, claimingChains(referenceBackend()));

@@ -30,11 +30,20 @@ const joint = ((p: never, w: Tensor) => valueAndGrad(layerLoss)(p, w)) as never;
 
 const fusing = claimingChains(referenceBackend());
 const native = await nativeOrSkip();
-const targets: [string, Backend<any>][] = [["reference (fused nodes by parts)", fusing], ...(native ? [["native", native] as [string, Backend<any>]] : [])];
+const targets: [string, Backend<any>][] = [
+  ["reference (fused nodes by parts)", fusing],
+  ...(native ? [["native", native] as [string, Backend<any>]] : []),
+];
 
 /** The launches that compute a CoLA layer's own math: products, (derivatives of) activations, rank-r gating. */
 const layerKernels = (plan: Plan, phase: "forward" | "backward") =>
-  plan.launches.filter((l) => (l.eqn.meta.phase ?? "forward") === phase && (isFused(l.eqn) || ["matmul", "silu", "dsilu"].includes(l.eqn.prim) || (l.eqn.prim === "mul" && l.eqn.out.shape.at(-1) === r.size)));
+  plan.launches.filter(
+    (l) =>
+      (l.eqn.meta.phase ?? "forward") === phase &&
+      (isFused(l.eqn) ||
+        ["matmul", "silu", "dsilu"].includes(l.eqn.prim) ||
+        (l.eqn.prim === "mul" && l.eqn.out.shape.at(-1) === r.size)),
+  );
 
 describe.each(targets)("kernel counts on %s", (_, backend) => {
   it("a CoLA layer's forward is 1 kernel", () => {
@@ -45,7 +54,12 @@ describe.each(targets)("kernel counts on %s", (_, backend) => {
 
   it("with a residual epilogue it is still 1 kernel", () => {
     const sq = dim("d", 8);
-    const plan = unwrap(compile((p: P, x: Tensor) => op.add(x as never, colaLinear(x as never, p as never) as never), { args: [{ A: spec([sq, r]), B: spec([r, sq]) }, spec([b, t, sq])] as const, backend })).plan;
+    const plan = unwrap(
+      compile((p: P, x: Tensor) => op.add(x as never, colaLinear(x as never, p as never) as never), {
+        args: [{ A: spec([sq, r]), B: spec([r, sq]) }, spec([b, t, sq])] as const,
+        backend,
+      }),
+    ).plan;
     expect(plan.kernelCount).toBe(1);
   });
 
@@ -96,15 +110,21 @@ describe("the chain pass", () => {
     const text = plan.toString();
     expect(text).toMatch(/plan: \d+ kernels \(2 fused\)/);
     // the loss's product with w folds in as a gating epilogue: y ⊙ w is the kernel's output
-    expect(text).toMatch(/y=%\d+:f32\[b=2, t=3, o=6\] z=%\d+:f32\[b=2, t=3, r=2\] h=%\d+:f32\[b=2, t=3, r=2\] = fused\.lowrank\[act=silu r=2 epilogue=mul\]\(x=%\d+, A=%\d+, B=%\d+, e=%\d+\)  \[432FLOP 688B\]/);
+    expect(text).toMatch(
+      /y=%\d+:f32\[b=2, t=3, o=6\] z=%\d+:f32\[b=2, t=3, r=2\] h=%\d+:f32\[b=2, t=3, r=2\] = fused\.lowrank\[act=silu r=2 epilogue=mul\]\(x=%\d+, A=%\d+, B=%\d+, e=%\d+\)  \[432FLOP 688B\]/,
+    );
     expect(text).toContain("(one kernel for matmul → silu → matmul → mul)");
-    expect(text).toMatch(/dX=%\d+:f32\[b=2, t=3, d=8\] dA=%\d+:f32\[d=8, r=2\] dB=%\d+:f32\[r=2, o=6\] = fused\.lowrankBackward\[act=silu r=2\]/);
+    expect(text).toMatch(
+      /dX=%\d+:f32\[b=2, t=3, d=8\] dA=%\d+:f32\[d=8, r=2\] dB=%\d+:f32\[r=2, o=6\] = fused\.lowrankBackward\[act=silu r=2\]/,
+    );
     expect(plan.graph.toString()).toContain("      | ");
   });
 
   it("fuses every CoLA projection of a CoLA-LLaMA model, forward and backward, with or without CoLA-M", () => {
     const L = 2;
-    const cfg = unwrap(resolveConfig("tiny", { d: 8, dFF: 12, vocab: 11, seq: 4, batch: 2, layers: L, heads: 2, rank: 3 }));
+    const cfg = unwrap(
+      resolveConfig("tiny", { d: 8, dFF: 12, vocab: 11, seq: 4, batch: 2, layers: L, heads: 2, rank: 3 }),
+    );
     for (const method of ["cola", "colaM"]) {
       const m = unwrap(makeModel(method, cfg));
       const graph: Graph<Node> = unwrap(compileTrainStep(m, fusing, 2, 4)).plan.graph;

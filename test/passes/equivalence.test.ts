@@ -42,7 +42,10 @@ function program(c: Case) {
   };
   // the loss weights every output differently, so each gradient entry is tested
   const loss = (p: { A: Tensor; B: Tensor; x: Tensor; e: Tensor }, w: Tensor) => op.sum(op.mul(layer(p), w as never));
-  const args = [{ A: spec([d, r]), B: spec([r, o]), x: spec([...lead, d] as Dim[]), e: spec([...lead, o] as Dim[]) }, spec([...lead, o] as Dim[])] as const;
+  const args = [
+    { A: spec([d, r]), B: spec([r, o]), x: spec([...lead, d] as Dim[]), e: spec([...lead, o] as Dim[]) },
+    spec([...lead, o] as Dim[]),
+  ] as const;
   const n = c.lead.reduce((a, b) => a * b, 1);
   const rng = Rng.fromSeed(c.seed);
   const draw = (k: number) => Float32Array.from({ length: k }, () => rng.normal());
@@ -57,9 +60,15 @@ async function run(c: Case, backend: Backend<any>, fusion: boolean): Promise<Out
   const compiled = unwrap(compile(f, { args, backend, fusion }));
   const cast = (a: Float32Array) => (backend.caps.float64 ? Float64Array.from(a) : a);
   const host = { A: cast(p.A), B: cast(p.B), x: cast(p.x), e: cast(p.e) };
-  const { out } = unwrap(await compiled.run(host as never, cast(w) as never)) as unknown as { out: [ArrayLike<number>, Record<string, ArrayLike<number>>] };
+  const { out } = unwrap(await compiled.run(host as never, cast(w) as never)) as unknown as {
+    out: [ArrayLike<number>, Record<string, ArrayLike<number>>];
+  };
   const g = out[1];
-  return { value: [out[0][0]!], grads: ["A", "B", "x", "e"].map((k) => Float32Array.from(g[k]!)), fused: compiled.plan.fusedCount };
+  return {
+    value: [out[0][0]!],
+    grads: ["A", "B", "x", "e"].map((k) => Float32Array.from(g[k]!)),
+    fused: compiled.plan.fusedCount,
+  };
 }
 
 const expectClose = (got: Out, want: Out, rtol: number, atol: number) => {
@@ -83,23 +92,30 @@ describe("fused ≡ unfused, forward and gradients, over random shapes, ranks, a
     );
   });
 
-  it.skipIf(!native)("on native (one fused kernel each way) within float32 tolerance, and against the float64 reference", async () => {
-    await fc.assert(
-      fc.asyncProperty(cases, async (c) => {
-        const fused = await run(c, native!, true);
-        expect(fused.fused).toBe(2);
-        expectClose(fused, await run(c, native!, false), 1e-4, 1e-4);
-        expectClose(fused, await run(c, referenceBackend(), false), 1e-4, 1e-4);
-      }),
-      { numRuns: runs(40) },
-    );
-  });
+  it.skipIf(!native)(
+    "on native (one fused kernel each way) within float32 tolerance, and against the float64 reference",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(cases, async (c) => {
+          const fused = await run(c, native!, true);
+          expect(fused.fused).toBe(2);
+          expectClose(fused, await run(c, native!, false), 1e-4, 1e-4);
+          expectClose(fused, await run(c, referenceBackend(), false), 1e-4, 1e-4);
+        }),
+        { numRuns: runs(40) },
+      );
+    },
+  );
 
-  it.skipIf(!native)("native fused kernels give identical results run to run (threaded dA/dB partials in fixed order)", async () => {
-    const c: Case = { lead: [4, 150], dIn: 24, r: 8, dOut: 16, act: "silu", epilogue: "residual", seed: 7 };
-    const a = await run(c, native!, true), b = await run(c, native!, true);
-    a.grads.forEach((g, i) => expect(g).toEqual(b.grads[i]));
-  });
+  it.skipIf(!native)(
+    "native fused kernels give identical results run to run (threaded dA/dB partials in fixed order)",
+    async () => {
+      const c: Case = { lead: [4, 150], dIn: 24, r: 8, dOut: 16, act: "silu", epilogue: "residual", seed: 7 };
+      const a = await run(c, native!, true),
+        b = await run(c, native!, true);
+      a.grads.forEach((g, i) => expect(g).toEqual(b.grads[i]));
+    },
+  );
 
   it("on wasm (fused nodes run by parts)", async () => {
     const be = unwrap(wasm as E.Either<never, Backend<any>>);

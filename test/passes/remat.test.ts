@@ -6,7 +6,16 @@ import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { type LanguageModel } from "../../models/model.ts";
 import { makeModel } from "../../methods/index.ts";
-import { applyRemat, saveAll, saveNames, saveNothing, savedResiduals, COLA_ACT, HEAD_LOGITS, type RematPolicy } from "../../passes/remat.ts";
+import {
+  applyRemat,
+  saveAll,
+  saveNames,
+  saveNothing,
+  savedResiduals,
+  COLA_ACT,
+  HEAD_LOGITS,
+  type RematPolicy,
+} from "../../passes/remat.ts";
 import { colaMPolicy as colaM } from "../../methods/colaM/policy.ts";
 import { budget } from "../../passes/budget.ts";
 import { compileTrainStep, planTrainStep } from "../../train/step.ts";
@@ -15,7 +24,13 @@ import { lowerFused } from "../../run/lower.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 
 const POLICIES: RematPolicy[] = [saveAll, saveNothing, colaM, saveNames(COLA_ACT)];
-const small = fc.record({ layers: fc.integer({ min: 1, max: 2 }), heads: fc.constantFrom(1, 2), rank: fc.integer({ min: 1, max: 4 }), seed: fc.integer({ min: 0, max: 1e6 }), method: fc.constantFrom("full", "cola") });
+const small = fc.record({
+  layers: fc.integer({ min: 1, max: 2 }),
+  heads: fc.constantFrom(1, 2),
+  rank: fc.integer({ min: 1, max: 4 }),
+  seed: fc.integer({ min: 0, max: 1e6 }),
+  method: fc.constantFrom("full", "cola"),
+});
 
 const modelFor = (method: string, over: object, remat?: RematPolicy): LanguageModel => {
   const cfg = unwrap(resolveConfig("tiny", { d: 8, dFF: 12, vocab: 11, seq: 5, batch: 2, ...over }));
@@ -25,7 +40,10 @@ const modelFor = (method: string, over: object, remat?: RematPolicy): LanguageMo
 
 const batch = (m: LanguageModel, seed: number) => {
   const n = m.config.batch * m.config.seq;
-  return [Int32Array.from({ length: n }, (_, i) => (i * 7 + seed) % m.config.vocab), Int32Array.from({ length: n }, (_, i) => (i * 3 + seed) % m.config.vocab)] as const;
+  return [
+    Int32Array.from({ length: n }, (_, i) => (i * 7 + seed) % m.config.vocab),
+    Int32Array.from({ length: n }, (_, i) => (i * 3 + seed) % m.config.vocab),
+  ] as const;
 };
 
 /** Remat changes what is stored, never what is computed: gradients are bit-identical under every policy. */
@@ -43,7 +61,9 @@ describe("remat policies", () => {
         const [base, ...rest] = results;
         for (const r of rest) {
           expect(r.loss).toBe(base!.loss);
-          r.grads.forEach((g, i) => expect(Buffer.from(g.buffer).equals(Buffer.from(base!.grads[i]!.buffer))).toBe(true));
+          r.grads.forEach((g, i) =>
+            expect(Buffer.from(g.buffer).equals(Buffer.from(base!.grads[i]!.buffer))).toBe(true),
+          );
         }
       }),
       { numRuns: runs(6) },
@@ -68,7 +88,10 @@ describe("remat policies", () => {
   });
 
   it("predicts colaM's activation memory per layer as 2·n·d + 7·n·r values (plus the head's input and logits)", () => {
-    for (const [d, r, L] of [[8, 2, 1], [16, 4, 3]] as const) {
+    for (const [d, r, L] of [
+      [8, 2, 1],
+      [16, 4, 3],
+    ] as const) {
       const m = modelFor("colaM", { d, rank: r, layers: L, heads: 2, dFF: 12 });
       const n = m.config.batch * m.config.seq;
       const joint = unwrap(planTrainStep(m, m.config.batch, m.config.seq)).graph;
@@ -105,7 +128,9 @@ describe("budget(bytes)", () => {
       const b = Math.round(all * frac);
       const step = compileTrainStep({ ...m, remat: budget(b) }, referenceBackend(), 4, 16);
       if (E.isLeft(step)) {
-        expect(step.left.message).toMatch(/no plan fits a budget of .*; the smallest predicted peak is .* \((\d+) bytes\)/);
+        expect(step.left.message).toMatch(
+          /no plan fits a budget of .*; the smallest predicted peak is .* \((\d+) bytes\)/,
+        );
         const min = Number(/\((\d+) bytes\)/.exec(step.left.message)![1]);
         expect(min).toBeGreaterThan(b);
         expect(E.isRight(compileTrainStep({ ...m, remat: budget(min) }, referenceBackend(), 4, 16))).toBe(true);
@@ -122,6 +147,8 @@ describe("budget(bytes)", () => {
 
   it("a budget no plan fits is a Left naming the minimum", () => {
     const step = compileTrainStep({ ...m, remat: budget(1000) }, referenceBackend(), 4, 16);
-    expect(E.isLeft(step) && step.left.message).toMatch(/^remat: no plan fits a budget of 1\.00KB; the smallest predicted peak is /);
+    expect(E.isLeft(step) && step.left.message).toMatch(
+      /^remat: no plan fits a budget of 1\.00KB; the smallest predicted peak is /,
+    );
   });
 });

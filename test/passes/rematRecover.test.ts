@@ -16,7 +16,8 @@ const n = dim("n", 5);
 const args = [{ a: spec([n]), b: spec([n]) }] as const;
 type P = { a: Tensor; b: Tensor };
 // backward reads both named values: d(h·k)/dh = k, d(h·k)/dk = h
-const loss = (p: P) => op.sum(op.mul(checkpointName(op.mul(p.a, p.b as never), "h"), checkpointName(op.exp(p.a), "k") as never));
+const loss = (p: P) =>
+  op.sum(op.mul(checkpointName(op.mul(p.a, p.b as never), "h"), checkpointName(op.exp(p.a), "k") as never));
 const joint = ((p: never) => valueAndGrad(loss)(p)) as never;
 
 /** Saves nothing; gets h back as b·a (its forward equation is a·b), and leaves k to be recomputed. */
@@ -51,10 +52,19 @@ describe("a remat policy's recover hook", () => {
   });
 
   it("runs through compile: loss and gradients bit-equal to saveAll's", async () => {
-    const floats = fc.float32Array({ minLength: 5, maxLength: 5, noNaN: true, noDefaultInfinity: true, min: -4, max: 4 });
+    const floats = fc.float32Array({
+      minLength: 5,
+      maxLength: 5,
+      noNaN: true,
+      noDefaultInfinity: true,
+      min: -4,
+      max: 4,
+    });
     const run = async (remat: RematPolicy, a: Float32Array, b: Float32Array) => {
       const c = unwrap(compile(joint, { args, backend: referenceBackend(), remat }));
-      const { out } = unwrap(await c.run({ a: Float64Array.from(a), b: Float64Array.from(b) } as never)) as unknown as { out: [ArrayLike<number>, Record<string, ArrayLike<number>>] };
+      const { out } = unwrap(await c.run({ a: Float64Array.from(a), b: Float64Array.from(b) } as never)) as unknown as {
+        out: [ArrayLike<number>, Record<string, ArrayLike<number>>];
+      };
       return [out[0][0]!, ...Array.from(out[1].a!), ...Array.from(out[1].b!)];
     };
     await fc.assert(

@@ -10,7 +10,10 @@ export const ALL_CHAINS: ChainCaps = { maxRank: Infinity, kinds: new Set(CHAIN_K
 export const fusedNodes = (g: Graph<Node>): FusedEqn[] => g.eqns.filter((e): e is FusedEqn => e.prim === "fused");
 
 /** The same backend with other caps (its kernels unchanged): how tests make the planner fuse or not. */
-export const withCaps = <B>(be: Backend<B>, caps: Partial<BackendCaps>): Backend<B> => ({ ...be, caps: { ...be.caps, ...caps } });
+export const withCaps = <B>(be: Backend<B>, caps: Partial<BackendCaps>): Backend<B> => ({
+  ...be,
+  caps: { ...be.caps, ...caps },
+});
 
 /** Claims every chain kind: a backend with no fused kernel then runs each fused node by its parts. */
 export const claimingChains = <B>(be: Backend<B>, maxFusedRank = Infinity): Backend<B> =>

@@ -3,12 +3,19 @@ import { formatNumber, markdownTable } from "../../report/markdownTable.ts";
 
 describe("markdownTable", () => {
   it("right-aligns numeric columns and pads cells", () => {
-    const t = markdownTable(["model", "params", "loss"], [["full", formatNumber(124e6, 2), 3.21456], ["rank | 64", "31M", 3.3]]);
+    const t = markdownTable(
+      ["model", "params", "loss"],
+      [
+        ["full", formatNumber(124e6, 2), 3.21456],
+        ["rank | 64", "31M", 3.3],
+      ],
+    );
     expect(t).toBe(
       "| model      | params |  loss |\n" +
-      "| ---------- | -----: | ----: |\n" +
-      "| full       |   124M | 3.215 |\n" +
-      "| rank \\| 64 |    31M |   3.3 |\n");
+        "| ---------- | -----: | ----: |\n" +
+        "| full       |   124M | 3.215 |\n" +
+        "| rank \\| 64 |    31M |   3.3 |\n",
+    );
   });
 
   it("pads short rows and refuses long ones", () => {

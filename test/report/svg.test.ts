@@ -6,10 +6,26 @@ import { expectWellFormed } from "./svgChecks.ts";
 describe("lineChart", () => {
   it("draws series with names, distinct colors, a legend and round ticks", () => {
     const svg = lineChart({
-      title: "Loss <train & val>", xLabel: "step", yLabel: "loss",
+      title: "Loss <train & val>",
+      xLabel: "step",
+      yLabel: "loss",
       series: [
-        { name: "rank 64", points: [[0, 5], [100, 4], [200, 3.5]] },
-        { name: "full 'rank'", points: [[0, 5.2], [100, 3.9], [200, 3.1]] },
+        {
+          name: "rank 64",
+          points: [
+            [0, 5],
+            [100, 4],
+            [200, 3.5],
+          ],
+        },
+        {
+          name: "full 'rank'",
+          points: [
+            [0, 5.2],
+            [100, 3.9],
+            [200, 3.1],
+          ],
+        },
       ],
     });
     expectWellFormed(svg);
@@ -23,7 +39,18 @@ describe("lineChart", () => {
   it("handles a single point, NaN gaps, empty series and no series without throwing", () => {
     const cases = [
       [{ name: "one", points: [[5, 1]] as [number, number][] }],
-      [{ name: "gappy", points: [[0, 1], [1, NaN], [2, 3], [3, 4]] as [number, number][] }, { name: "empty", points: [] }],
+      [
+        {
+          name: "gappy",
+          points: [
+            [0, 1],
+            [1, NaN],
+            [2, 3],
+            [3, 4],
+          ] as [number, number][],
+        },
+        { name: "empty", points: [] },
+      ],
       [{ name: "allnan", points: [[NaN, NaN]] as [number, number][] }],
       [],
     ];
@@ -37,7 +64,22 @@ describe("lineChart", () => {
   });
 
   it("supports a log y axis, skipping non-positive values", () => {
-    const svg = lineChart({ title: "t", xLabel: "x", yLabel: "y", logY: true, series: [{ name: "s", points: [[0, 0], [1, 0.01], [2, 50]] }] });
+    const svg = lineChart({
+      title: "t",
+      xLabel: "x",
+      yLabel: "y",
+      logY: true,
+      series: [
+        {
+          name: "s",
+          points: [
+            [0, 0],
+            [1, 0.01],
+            [2, 50],
+          ],
+        },
+      ],
+    });
     expectWellFormed(svg);
     expect(svg).toMatch(/>0\.01</);
     expect(svg).toMatch(/>100</);
@@ -47,8 +89,13 @@ describe("lineChart", () => {
 describe("barChart", () => {
   it("draws bars with error bars, labels escaped, and survives NaN and empty input", () => {
     const svg = barChart({
-      title: "Final loss", yLabel: "loss",
-      bars: [{ label: "r=16 & tied", value: 3.2, error: [3.1, 3.3] }, { label: "r=64", value: -0.5 }, { label: "bad", value: NaN, error: [NaN, 1] }],
+      title: "Final loss",
+      yLabel: "loss",
+      bars: [
+        { label: "r=16 & tied", value: 3.2, error: [3.1, 3.3] },
+        { label: "r=64", value: -0.5 },
+        { label: "bad", value: NaN, error: [NaN, 1] },
+      ],
     });
     expectWellFormed(svg);
     expect(svg).toContain("r=16 &amp; tied");

@@ -9,7 +9,9 @@ import { referenceBackend } from "../../backends/reference/backend.ts";
 import { colaLinear } from "../../models/layers.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 
-const n = dim("n", 16), d = dim("d", 8), r = dim("r", 2);
+const n = dim("n", 16),
+  d = dim("d", 8),
+  r = dim("r", 2);
 const args = [{ A: spec([d, r]), B: spec([r, d]) }, spec([n, d])] as const;
 const loss = (p: { A: Tensor; B: Tensor }, x: Tensor) => op.sum(op.square(colaLinear(x as never, p as never)));
 
@@ -19,7 +21,12 @@ describe("executor", () => {
     const backend = referenceBackend();
     const c = unwrap(compile((p: { A: Tensor; B: Tensor }, x: Tensor) => valueAndGrad(loss)(p, x), { args, backend }));
     const before = backend.liveBytes();
-    const { stats } = unwrap(await c.run({ A: new Float64Array(16).fill(0.1), B: new Float64Array(16).fill(0.2) }, new Float64Array(128).fill(1)));
+    const { stats } = unwrap(
+      await c.run(
+        { A: new Float64Array(16).fill(0.1), B: new Float64Array(16).fill(0.2) },
+        new Float64Array(128).fill(1),
+      ),
+    );
     expect(stats.peakBytes).toBe(c.plan.predictedPeakBytes);
     expect(backend.liveBytes()).toBe(before);
   });
@@ -39,7 +46,9 @@ describe("executor", () => {
   });
 
   it("drops equations no output needs", () => {
-    const c = unwrap(compile((x: Tensor) => (op.exp(x), op.neg(x)), { args: [spec([n])], backend: referenceBackend() }));
+    const c = unwrap(
+      compile((x: Tensor) => (op.exp(x), op.neg(x)), { args: [spec([n])], backend: referenceBackend() }),
+    );
     expect(c.plan.launches.map((l) => l.eqn.prim)).toEqual(["neg"]);
   });
 });

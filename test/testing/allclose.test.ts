@@ -14,7 +14,9 @@ describe("allclose", () => {
   });
 
   it("names the worst element when asserting", () => {
-    expect(() => assertAllclose([1, 5, 3], [1, 2, 3.1], { what: "grad A" })).toThrow("grad A: not close (rtol 0.001, atol 0.0001): at 1: 5 vs 2");
+    expect(() => assertAllclose([1, 5, 3], [1, 2, 3.1], { what: "grad A" })).toThrow(
+      "grad A: not close (rtol 0.001, atol 0.0001): at 1: 5 vs 2",
+    );
     expect(() => assertAllclose(new Float32Array([1, 2]), [1, 2])).not.toThrow();
   });
 });

@@ -29,12 +29,16 @@ describe("checkGrads", () => {
     const cpu = await loadBackend("cpu");
     if (E.isLeft(cpu)) throw new Error(cpu.left.message);
     const f32 = { A: Float32Array.from(inputs[0].A), B: Float32Array.from(inputs[0].B) };
-    await expect(checkGrads(loss, args, [f32, Float32Array.from(inputs[1])], { backend: cpu.right, seed: 5 })).resolves.toBeDefined();
+    await expect(
+      checkGrads(loss, args, [f32, Float32Array.from(inputs[1])], { backend: cpu.right, seed: 5 }),
+    ).resolves.toBeDefined();
   });
 
   it("fails, naming both figures, where the gradient is wrong (relu's kink: analytic 0, difference ≠ 0)", async () => {
     const x = dim("x", 4);
-    const atKink = checkGrads((p: Tensor<readonly [Dim<"x">]>) => op.sum(op.relu(p)), [spec([x])] as const, [new Float64Array(4)]);
+    const atKink = checkGrads((p: Tensor<readonly [Dim<"x">]>) => op.sum(op.relu(p)), [spec([x])] as const, [
+      new Float64Array(4),
+    ]);
     await expect(atKink).rejects.toThrow(/gradient check failed: <grad, v> = 0 but the float64 central difference is/);
   });
 });

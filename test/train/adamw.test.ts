@@ -31,7 +31,8 @@ describe("AdamW", () => {
     const ref = sizes.map((n) => Float64Array.from({ length: n }, () => rng.normal()));
     const params = ref.map((r) => Float32Array.from(r));
     for (let i = 0; i < ref.length; i++) ref[i] = Float64Array.from(params[i]); // same start after f32 rounding
-    const m = sizes.map((n) => new Float64Array(n)), v = sizes.map((n) => new Float64Array(n));
+    const m = sizes.map((n) => new Float64Array(n)),
+      v = sizes.map((n) => new Float64Array(n));
     const opt = new AdamW(shapes, { betas: [b1, b2], eps, weightDecay: wd, decayMask: [true, false, true] });
     for (let t = 1; t <= 25; t++) {
       const grads = sizes.map((n) => Float32Array.from({ length: n }, () => rng.normal(0, t % 5 === 0 ? 10 : 1)));
@@ -42,7 +43,7 @@ describe("AdamW", () => {
           if (i !== 1) p[j] -= lr * wd * p[j];
           m[i][j] = b1 * m[i][j] + (1 - b1) * g;
           v[i][j] = b2 * v[i][j] + (1 - b2) * g * g;
-          p[j] -= (lr * m[i][j] / (1 - b1 ** t)) / (Math.sqrt(v[i][j] / (1 - b2 ** t)) + eps);
+          p[j] -= (lr * m[i][j]) / (1 - b1 ** t) / (Math.sqrt(v[i][j] / (1 - b2 ** t)) + eps);
         }
       });
     }
@@ -51,7 +52,10 @@ describe("AdamW", () => {
 
   it("continues identically after state() → restore()", () => {
     const shapes = [[3, 2], [2]];
-    const grads = (k: number) => [Float32Array.from({ length: 6 }, (_, j) => Math.sin(k + j)), Float32Array.from([k, -k])];
+    const grads = (k: number) => [
+      Float32Array.from({ length: 6 }, (_, j) => Math.sin(k + j)),
+      Float32Array.from([k, -k]),
+    ];
     const a = new AdamW(shapes, { weightDecay: 0.1 });
     const pa = [new Float32Array(6).fill(1), new Float32Array(2).fill(1)];
     for (let k = 0; k < 3; k++) a.step(pa, grads(k), 0.01);

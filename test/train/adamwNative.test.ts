@@ -12,12 +12,22 @@ describe("AdamW on the native engine", () => {
     const shapes = [[300, 70], [70], [1, 100001]];
     const rng = Rng.fromSeed(5);
     const init = shapes.map((s) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal()));
-    const js = new AdamW(shapes, { weightDecay: 0.01 }), nat = new AdamW(shapes, { weightDecay: 0.01, kernel });
-    const pj = init.map((a) => a.slice()), pn = init.map((a) => a.slice());
+    const js = new AdamW(shapes, { weightDecay: 0.01 }),
+      nat = new AdamW(shapes, { weightDecay: 0.01, kernel });
+    const pj = init.map((a) => a.slice()),
+      pn = init.map((a) => a.slice());
     for (let step = 0; step < 4; step++) {
       const grads = shapes.map((_, i) => Float32Array.from(init[i]!, () => rng.normal() * 0.1));
-      js.step(pj, grads.map((g) => g.slice()), 1e-3 * (step + 1));
-      nat.step(pn, grads.map((g) => g.slice()), 1e-3 * (step + 1));
+      js.step(
+        pj,
+        grads.map((g) => g.slice()),
+        1e-3 * (step + 1),
+      );
+      nat.step(
+        pn,
+        grads.map((g) => g.slice()),
+        1e-3 * (step + 1),
+      );
     }
     pj.forEach((p, i) => expect(Buffer.from(pn[i]!.buffer).equals(Buffer.from(p.buffer))).toBe(true));
     const [sj, sn] = [js.state(), nat.state()];

@@ -47,7 +47,10 @@ describe("writeVerified / readVerified", () => {
 
   it("detects a single flipped byte with a checksum mismatch", () => {
     const file = path.join(tempDir(), "ckpt.bin");
-    writeVerified(file, Uint8Array.from({ length: 64 }, (_, i) => i));
+    writeVerified(
+      file,
+      Uint8Array.from({ length: 64 }, (_, i) => i),
+    );
     const damaged = fs.readFileSync(file);
     damaged[17] ^= 1;
     fs.writeFileSync(file, damaged);
@@ -55,7 +58,11 @@ describe("writeVerified / readVerified", () => {
     expect(E.isLeft(r)).toBe(true);
     if (E.isLeft(r)) {
       expect(r.left.tag).toBe("CheckpointError");
-      expect(r.left.message).toMatch(new RegExp(`^checkpoint .*ckpt\\.bin is corrupt: checksum mismatch \\(expected [0-9a-f]{64}, got [0-9a-f]{64}\\)$`));
+      expect(r.left.message).toMatch(
+        new RegExp(
+          `^checkpoint .*ckpt\\.bin is corrupt: checksum mismatch \\(expected [0-9a-f]{64}, got [0-9a-f]{64}\\)$`,
+        ),
+      );
     }
   });
 
@@ -64,7 +71,9 @@ describe("writeVerified / readVerified", () => {
     writeVerified(file, bytes(1, 2, 3, 4));
     fs.truncateSync(file, 2);
     const r = readVerified(file, "token cache", "DataError");
-    expect(E.isLeft(r) && r.left.tag === "DataError" && r.left.message.includes("size mismatch (expected 4 bytes, got 2)")).toBe(true);
+    expect(
+      E.isLeft(r) && r.left.tag === "DataError" && r.left.message.includes("size mismatch (expected 4 bytes, got 2)"),
+    ).toBe(true);
     fs.rmSync(checksumPath(file));
     const m = readVerified(file);
     expect(E.isLeft(m) && m.left.message.includes("no readable checksum file")).toBe(true);

@@ -3,7 +3,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import {
-  CHECKPOINT_FILE, PREV_CHECKPOINT_FILE, checkpointPath, loadCheckpoint, saveCheckpoint, type Checkpoint,
+  CHECKPOINT_FILE,
+  PREV_CHECKPOINT_FILE,
+  checkpointPath,
+  loadCheckpoint,
+  saveCheckpoint,
+  type Checkpoint,
 } from "../../train/checkpoint.ts";
 import { checksumPath, writeFileAtomic, writeVerified } from "../../train/atomicFile.ts";
 import { encodeSafetensors } from "../../train/safetensors.ts";
@@ -21,19 +26,37 @@ const sample = (step = 3, d = 256): Checkpoint => {
   const values = shapes.map((s) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal()));
   values[1].set([-0, 1e-45, NaN]);
   const opt = new AdamW(shapes, { weightDecay: 0.1 });
-  opt.step(values.map((v) => v.slice()), values.map((v) => v.map((x) => x * 0.5)), 0.01);
+  opt.step(
+    values.map((v) => v.slice()),
+    values.map((v) => v.map((x) => x * 0.5)),
+    0.01,
+  );
   rng.normal(); // leaves a cached spare in the state
-  const sampler = new BatchSampler(Int32Array.from({ length: 100 }, (_, i) => i), { seqLen: 4, batch: 2, seed: 1 });
+  const sampler = new BatchSampler(
+    Int32Array.from({ length: 100 }, (_, i) => i),
+    { seqLen: 4, batch: 2, seed: 1 },
+  );
   sampler.next();
   return {
-    config: config(d), step, params: { names: ["tok_emb", "ln.gain", "blocks.0/w"], shapes, values },
-    adam: opt.state(), rng: rng.state(), sampler: sampler.state(), extra: { losses: [5.1, 4.9] },
+    config: config(d),
+    step,
+    params: { names: ["tok_emb", "ln.gain", "blocks.0/w"], shapes, values },
+    adam: opt.state(),
+    rng: rng.state(),
+    sampler: sampler.state(),
+    extra: { losses: [5.1, 4.9] },
   };
 };
 
 const bits = (a: Float32Array) => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];
 
-const snapshot = (dir: string) => Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f)).toString("hex")]));
+const snapshot = (dir: string) =>
+  Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .sort()
+      .map((f) => [f, fs.readFileSync(path.join(dir, f)).toString("hex")]),
+  );
 
 const message = <A>(r: E.Either<{ message: string }, A>): string => (E.isLeft(r) ? r.left.message : "(loaded)");
 
@@ -61,13 +84,21 @@ describe("checkpoint", () => {
     const dir = tempDir();
     saveCheckpoint(dir, sample(1));
     saveCheckpoint(dir, sample(2));
-    expect(fs.readdirSync(dir).sort()).toEqual([
-      PREV_CHECKPOINT_FILE, `${PREV_CHECKPOINT_FILE}.sha256.json`, CHECKPOINT_FILE, `${CHECKPOINT_FILE}.sha256.json`,
-    ].sort());
+    expect(fs.readdirSync(dir).sort()).toEqual(
+      [
+        PREV_CHECKPOINT_FILE,
+        `${PREV_CHECKPOINT_FILE}.sha256.json`,
+        CHECKPOINT_FILE,
+        `${CHECKPOINT_FILE}.sha256.json`,
+      ].sort(),
+    );
     const cur = loadCheckpoint(dir);
     expect(E.isRight(cur) && cur.right.step).toBe(2);
     fs.renameSync(path.join(dir, PREV_CHECKPOINT_FILE), checkpointPath(dir));
-    fs.renameSync(path.join(dir, `${PREV_CHECKPOINT_FILE}.sha256.json`), path.join(dir, `${CHECKPOINT_FILE}.sha256.json`));
+    fs.renameSync(
+      path.join(dir, `${PREV_CHECKPOINT_FILE}.sha256.json`),
+      path.join(dir, `${CHECKPOINT_FILE}.sha256.json`),
+    );
     const prev = loadCheckpoint(dir);
     expect(E.isRight(prev) && prev.right.step).toBe(1);
   });
@@ -114,7 +145,9 @@ describe("checkpoint", () => {
     expect(snapshot(dir)).toEqual(before);
     // Same JSON with other key order and spacing is not a mismatch.
     expect(E.isRight(loadCheckpoint(dir, '{ "lr": 0.001, "layers": 2, "d": 256 }'))).toBe(true);
-    expect(message(loadCheckpoint(dir, JSON.stringify({ d: 256, layers: 2 })))).toContain("lr=0.001, this run has lr=(unset)");
+    expect(message(loadCheckpoint(dir, JSON.stringify({ d: 256, layers: 2 })))).toContain(
+      "lr=0.001, this run has lr=(unset)",
+    );
   });
 
   it("refuses a file that is not safetensors, has the wrong format tag, or lacks tensors", () => {
@@ -129,8 +162,14 @@ describe("checkpoint", () => {
     fs.rmSync(path.join(dir, PREV_CHECKPOINT_FILE));
     fs.rmSync(checksumPath(path.join(dir, PREV_CHECKPOINT_FILE)));
     const meta = {
-      format: "rankfuse-checkpoint-v1", config: c.config, step: "3", "adam.step": "1", params: JSON.stringify(["w"]),
-      rng: JSON.stringify(c.rng), sampler: JSON.stringify(c.sampler), extra: "null",
+      format: "rankfuse-checkpoint-v1",
+      config: c.config,
+      step: "3",
+      "adam.step": "1",
+      params: JSON.stringify(["w"]),
+      rng: JSON.stringify(c.rng),
+      sampler: JSON.stringify(c.sampler),
+      extra: "null",
     };
     writeVerified(file, encodeSafetensors({ "param/w": { dtype: "F32", shape: [1], data: Float32Array.of(1) } }, meta));
     expect(message(loadCheckpoint(dir))).toBe(`checkpoint ${file} is missing tensors: adam.m/w, adam.v/w`);
@@ -147,7 +186,10 @@ describe("checkpoint", () => {
     saveCheckpoint(dir, sample(1));
     saveCheckpoint(dir, sample(2));
     // Simulate the crash: a new payload landed, its sidecar did not.
-    writeFileAtomic(checkpointPath(dir), Uint8Array.from({ length: 100 }, (_, i) => i));
+    writeFileAtomic(
+      checkpointPath(dir),
+      Uint8Array.from({ length: 100 }, (_, i) => i),
+    );
     expect(message(loadCheckpoint(dir))).toMatch(/is corrupt: size mismatch.*previous checkpoint .* exists/);
     fs.renameSync(path.join(dir, PREV_CHECKPOINT_FILE), checkpointPath(dir));
     fs.renameSync(checksumPath(path.join(dir, PREV_CHECKPOINT_FILE)), checksumPath(checkpointPath(dir)));

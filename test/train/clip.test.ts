@@ -12,7 +12,12 @@ describe("clipGlobalNorm", () => {
   });
 
   it("leaves grads alone under the limit, when disabled, and when the norm is not finite", () => {
-    for (const [g, max] of [[Float32Array.of(0.3, 0.4), 1], [Float32Array.of(30, 40), 0], [Float32Array.of(30, 40), Infinity], [Float32Array.of(NaN, 1), 1]] as const) {
+    for (const [g, max] of [
+      [Float32Array.of(0.3, 0.4), 1],
+      [Float32Array.of(30, 40), 0],
+      [Float32Array.of(30, 40), Infinity],
+      [Float32Array.of(NaN, 1), 1],
+    ] as const) {
       const before = g.slice();
       expect(clipGlobalNorm([g], max).scale).toBe(1);
       expect(g).toEqual(before);

@@ -72,7 +72,9 @@ describe("loadCorpus: --data", () => {
     const f2 = must({ data: root }).fingerprint;
     expect(f2).not.toBe(f1);
     const single = path.join(root, "a.txt");
-    expect(must({ data: single, valFraction: 0.1 }).fingerprint).not.toBe(must({ data: single, valFraction: 0.5 }).fingerprint);
+    expect(must({ data: single, valFraction: 0.1 }).fingerprint).not.toBe(
+      must({ data: single, valFraction: 0.5 }).fingerprint,
+    );
   });
 
   it("refuses missing paths, empty directories, binary and non-UTF-8 files, naming the path", () => {

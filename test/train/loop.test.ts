@@ -26,8 +26,21 @@ const { cfg, data } = tinyRun();
 
 const options = (o: Partial<TrainOptions> = {}): TrainOptions => {
   const base = {
-    steps: 8, batch: cfg.batch, seq: cfg.seq, lr: 1e-2, warmupSteps: 2, minLrRatio: 0.1, weightDecay: 0.01, clip: 1,
-    seed: 3, evalEvery: 0, evalBatches: 4, checkpointEvery: 0, resume: false, progress: quiet(), ...o,
+    steps: 8,
+    batch: cfg.batch,
+    seq: cfg.seq,
+    lr: 1e-2,
+    warmupSteps: 2,
+    minLrRatio: 0.1,
+    weightDecay: 0.01,
+    clip: 1,
+    seed: 3,
+    evalEvery: 0,
+    evalBatches: 4,
+    checkpointEvery: 0,
+    resume: false,
+    progress: quiet(),
+    ...o,
   };
   return { ...base, fingerprint: o.fingerprint ?? { model: cfg, lr: base.lr, steps: base.steps, seed: base.seed } };
 };
@@ -44,9 +57,16 @@ const refused = async (model: LanguageModel, o: TrainOptions): Promise<{ tag: st
   return r.left;
 };
 
-const snapshot = (dir: string) => Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, fs.readFileSync(path.join(dir, f)).toString("hex")]));
+const snapshot = (dir: string) =>
+  Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .sort()
+      .map((f) => [f, fs.readFileSync(path.join(dir, f)).toString("hex")]),
+  );
 /** Metrics records without the wall-clock fields, which legitimately differ between runs. */
-const metricsOf = (dir: string) => unwrap(readMetrics(path.join(dir, "metrics.jsonl"))).map(({ ms: _ms, tokPerSec: _t, ...rest }) => rest);
+const metricsOf = (dir: string) =>
+  unwrap(readMetrics(path.join(dir, "metrics.jsonl"))).map(({ ms: _ms, tokPerSec: _t, ...rest }) => rest);
 
 describe.each(["full", "cola"] as const)("train (%s)", (method) => {
   const model: LanguageModel = unwrap(makeModel(method, cfg));
@@ -75,54 +95,65 @@ describe.each(["full", "cola"] as const)("train (%s)", (method) => {
     expect(avg(r.losses.slice(-5))).toBeLessThan(avg(r.losses.slice(0, 5)) - 0.4);
   });
 
-  it.each(["reference", "wasm"])("on %s, a run stopped after step 4 and resumed equals an uninterrupted run, bit for bit", async (backendName) => {
-    const backend = unwrap(await loadBackend(backendName));
-    const run = (m: LanguageModel, o: TrainOptions) => runOn(m, o, backend);
-    const [dirA, dirB] = [tempDir(), tempDir()];
-    const o = { steps: 8, evalEvery: 2, checkpointEvery: 3 };
-    const a = await run(model, options({ ...o, outDir: dirA }));
-    expect(a.steps).toBe(8);
-    expect(a.stopped).toBe(false);
+  it.each(["reference", "wasm"])(
+    "on %s, a run stopped after step 4 and resumed equals an uninterrupted run, bit for bit",
+    async (backendName) => {
+      const backend = unwrap(await loadBackend(backendName));
+      const run = (m: LanguageModel, o: TrainOptions) => runOn(m, o, backend);
+      const [dirA, dirB] = [tempDir(), tempDir()];
+      const o = { steps: 8, evalEvery: 2, checkpointEvery: 3 };
+      const a = await run(model, options({ ...o, outDir: dirA }));
+      expect(a.steps).toBe(8);
+      expect(a.stopped).toBe(false);
 
-    const controller = new AbortController();
-    const seen: number[] = [];
-    const b1 = await run(model, options({ ...o, outDir: dirB, signal: controller.signal, progress: quiet((step) => (seen.push(step), step === 4 && controller.abort())) }));
-    expect(seen).toEqual([1, 2, 3, 4]);
-    expect(b1.stopped).toBe(true);
-    expect(b1.steps).toBe(4);
-    expect(b1.resumedFrom).toBe(0);
-    expect(b1.losses.map((l) => l.step)).toEqual([1, 2, 3, 4]);
-    expect(unwrap(loadCheckpoint(dirB)).step).toBe(4);
+      const controller = new AbortController();
+      const seen: number[] = [];
+      const b1 = await run(
+        model,
+        options({
+          ...o,
+          outDir: dirB,
+          signal: controller.signal,
+          progress: quiet((step) => (seen.push(step), step === 4 && controller.abort())),
+        }),
+      );
+      expect(seen).toEqual([1, 2, 3, 4]);
+      expect(b1.stopped).toBe(true);
+      expect(b1.steps).toBe(4);
+      expect(b1.resumedFrom).toBe(0);
+      expect(b1.losses.map((l) => l.step)).toEqual([1, 2, 3, 4]);
+      expect(unwrap(loadCheckpoint(dirB)).step).toBe(4);
 
-    const b2 = await run(model, options({ ...o, outDir: dirB, resume: true }));
-    expect(b2.stopped).toBe(false);
-    expect(b2.resumedFrom).toBe(4);
-    expect(b2.steps).toBe(8);
+      const b2 = await run(model, options({ ...o, outDir: dirB, resume: true }));
+      expect(b2.stopped).toBe(false);
+      expect(b2.resumedFrom).toBe(4);
+      expect(b2.steps).toBe(8);
 
-    // the losses of the two halves, concatenated, are A's losses exactly (and so is B's restored history)
-    const concatenated = [...b1.losses, ...b2.losses.filter((l) => l.step > 4)];
-    expect(concatenated).toEqual(a.losses);
-    expect(b2.losses).toEqual(a.losses);
-    expect(b2.evals).toEqual(a.evals);
-    expect(b2.final).toEqual(a.final);
+      // the losses of the two halves, concatenated, are A's losses exactly (and so is B's restored history)
+      const concatenated = [...b1.losses, ...b2.losses.filter((l) => l.step > 4)];
+      expect(concatenated).toEqual(a.losses);
+      expect(b2.losses).toEqual(a.losses);
+      expect(b2.evals).toEqual(a.evals);
+      expect(b2.final).toEqual(a.final);
 
-    // final params and optimizer state are identical
-    const [ca, cb] = [unwrap(loadCheckpoint(dirA)), unwrap(loadCheckpoint(dirB))];
-    expect(cb.step).toBe(8);
-    expect(cb.params.names).toEqual(ca.params.names);
-    expect(cb.params.values.map(bits)).toEqual(ca.params.values.map(bits));
-    expect(cb.adam.step).toBe(ca.adam.step);
-    expect(cb.adam.m.map(bits)).toEqual(ca.adam.m.map(bits));
-    expect(cb.adam.v.map(bits)).toEqual(ca.adam.v.map(bits));
-    expect(cb.sampler).toEqual(ca.sampler);
-    expect(cb.rng).toEqual(ca.rng);
-    // and training did move them away from init
-    const init = model.init(3);
-    expect(ca.params.values.some((v, i) => bits(v).join() !== bits(init[i]!).join())).toBe(true);
+      // final params and optimizer state are identical
+      const [ca, cb] = [unwrap(loadCheckpoint(dirA)), unwrap(loadCheckpoint(dirB))];
+      expect(cb.step).toBe(8);
+      expect(cb.params.names).toEqual(ca.params.names);
+      expect(cb.params.values.map(bits)).toEqual(ca.params.values.map(bits));
+      expect(cb.adam.step).toBe(ca.adam.step);
+      expect(cb.adam.m.map(bits)).toEqual(ca.adam.m.map(bits));
+      expect(cb.adam.v.map(bits)).toEqual(ca.adam.v.map(bits));
+      expect(cb.sampler).toEqual(ca.sampler);
+      expect(cb.rng).toEqual(ca.rng);
+      // and training did move them away from init
+      const init = model.init(3);
+      expect(ca.params.values.some((v, i) => bits(v).join() !== bits(init[i]!).join())).toBe(true);
 
-    // the metrics log of the resumed run has each step once, with the same values as A's
-    expect(metricsOf(dirB)).toEqual(metricsOf(dirA));
-  });
+      // the metrics log of the resumed run has each step once, with the same values as A's
+      expect(metricsOf(dirB)).toEqual(metricsOf(dirA));
+    },
+  );
 
   it("refuses a checkpoint with one corrupted byte, clearly, and leaves the files untouched", async () => {
     const dir = tempDir();

@@ -25,7 +25,10 @@ describe("MetricsLog", () => {
     expect(fs.readFileSync(file, "utf8")).toBe('{"step":1,"loss":5.5}\n'); // before close: nothing buffered
     log.write({ step: 2, loss: NaN, note: "a\nb" });
     log.close();
-    expect(read(file)).toEqual([{ step: 1, loss: 5.5 }, { step: 2, loss: null, note: "a\nb" }]);
+    expect(read(file)).toEqual([
+      { step: 1, loss: 5.5 },
+      { step: 2, loss: null, note: "a\nb" },
+    ]);
     expect(E.isLeft(log.write({ step: 3 }))).toBe(true);
   });
 

@@ -3,7 +3,16 @@ import { createProgress } from "../../train/progress.ts";
 
 const fakeStream = (isTTY = false) => {
   const chunks: string[] = [];
-  return { chunks, isTTY, columns: 200, write: (s: string) => { chunks.push(s); return true; }, text: () => chunks.join("") };
+  return {
+    chunks,
+    isTTY,
+    columns: 200,
+    write: (s: string) => {
+      chunks.push(s);
+      return true;
+    },
+    text: () => chunks.join(""),
+  };
 };
 
 describe("createProgress (not a TTY)", () => {
@@ -37,9 +46,12 @@ describe("createProgress (not a TTY)", () => {
     p.update(4);
     p.log("eval loss 3.2");
     p.done();
-    expect(out.text().split("\n").map((l) => l.split(" eta")[0])).toEqual([
-      "   1/1000", "   3/1000", "eval loss 3.2", "   4/1000", "",
-    ]);
+    expect(
+      out
+        .text()
+        .split("\n")
+        .map((l) => l.split(" eta")[0]),
+    ).toEqual(["   1/1000", "   3/1000", "eval loss 3.2", "   4/1000", ""]);
   });
 
   it("shows extra fields with their keys", () => {
@@ -63,7 +75,8 @@ describe("createProgress (TTY)", () => {
     expect(out.chunks).toEqual([
       "\r\x1b[2K[##------------------]  1/10 loss 2.0000 eta ?",
       "\r\x1b[2K[##########----------]  5/10 loss 1.5000 eta 1s",
-      "\r\x1b[2K", "saved checkpoint\n",
+      "\r\x1b[2K",
+      "saved checkpoint\n",
       "\r\x1b[2K[##########----------]  5/10 loss 1.5000 eta 1s",
       "\n",
     ]);

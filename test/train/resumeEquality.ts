@@ -20,11 +20,19 @@ export interface Trainer {
  * checkpoints' params, both Adam moments and the scheme's own state. Determinism is what makes resuming
  * trustworthy, so every method with state of its own (projections, rounds, restarts, phases) checks it.
  */
-export async function expectResumeEqualsUninterrupted(t: Trainer, model: LanguageModel, steps: number, stopAt: number): Promise<void> {
+export async function expectResumeEqualsUninterrupted(
+  t: Trainer,
+  model: LanguageModel,
+  steps: number,
+  stopAt: number,
+): Promise<void> {
   const [dirA, dirB] = [tempDir(), tempDir()];
   const a = await t.run(model, t.options({ steps, outDir: dirA }));
   const stop = new AbortController();
-  const b1 = await t.run(model, t.options({ steps, outDir: dirB, signal: stop.signal, progress: quiet((s) => s === stopAt && stop.abort()) }));
+  const b1 = await t.run(
+    model,
+    t.options({ steps, outDir: dirB, signal: stop.signal, progress: quiet((s) => s === stopAt && stop.abort()) }),
+  );
   expect(b1.stopped).toBe(true);
   const b2 = await t.run(model, t.options({ steps, outDir: dirB, resume: true }));
   expect(b2.resumedFrom).toBe(stopAt);
@@ -42,7 +50,12 @@ export async function expectResumeEqualsUninterrupted(t: Trainer, model: Languag
  * settings) and asserts the loop refuses with `message`: resuming under other settings would silently
  * mix two schedules.
  */
-export async function expectResumeRefused(t: Trainer & { backend: Backend<any>; data: TrainData }, model: LanguageModel, changed: LanguageModel, message: RegExp): Promise<void> {
+export async function expectResumeRefused(
+  t: Trainer & { backend: Backend<any>; data: TrainData },
+  model: LanguageModel,
+  changed: LanguageModel,
+  message: RegExp,
+): Promise<void> {
   const dir = tempDir();
   await t.run(model, t.options({ steps: 3, outDir: dir }));
   const r = await train(changed, t.backend, t.data, t.options({ steps: 6, outDir: dir, resume: true }));

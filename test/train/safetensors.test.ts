@@ -29,9 +29,11 @@ const tensorArb: fc.Arbitrary<TensorInput> = fc
   .chain(([dtype, shape]) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const data =
-      dtype === "F32" ? fc.float32Array({ minLength: n, maxLength: n })
-      : dtype === "I32" ? fc.int32Array({ minLength: n, maxLength: n })
-      : fc.float64Array({ minLength: n, maxLength: n });
+      dtype === "F32"
+        ? fc.float32Array({ minLength: n, maxLength: n })
+        : dtype === "I32"
+          ? fc.int32Array({ minLength: n, maxLength: n })
+          : fc.float64Array({ minLength: n, maxLength: n });
     return (data as fc.Arbitrary<TensorInput["data"]>).map((d) => ({ dtype, shape, data: d }) as TensorInput);
   });
 
@@ -48,7 +50,10 @@ describe("safetensors", () => {
 
   it("sorts names, pads the header with spaces to 8 bytes, and puts metadata first", () => {
     const bytes = encodeSafetensors(
-      { b: { dtype: "I32", shape: [1], data: Int32Array.of(7) }, a: { dtype: "F64", shape: [], data: Float64Array.of(0.5) } },
+      {
+        b: { dtype: "I32", shape: [1], data: Int32Array.of(7) },
+        a: { dtype: "F64", shape: [], data: Float64Array.of(0.5) },
+      },
       { step: "10", format: "pt" },
     );
     const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
@@ -64,7 +69,11 @@ describe("safetensors", () => {
   it("round-trips random tensors bit-exactly (NaN payloads, -0 included)", () => {
     fc.assert(
       fc.property(
-        fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }).filter((s) => s !== "__metadata__"), tensorArb, { maxKeys: 5 }),
+        fc.dictionary(
+          fc.string({ minLength: 1, maxLength: 8 }).filter((s) => s !== "__metadata__"),
+          tensorArb,
+          { maxKeys: 5 },
+        ),
         fc.dictionary(fc.string({ maxLength: 6 }), fc.string({ maxLength: 10 }), { maxKeys: 3 }),
         (tensors, metadata) => {
           const r = decodeSafetensors(encodeSafetensors(tensors, metadata));
@@ -118,10 +127,18 @@ describe("safetensors", () => {
     expect(t({ a: { dtype: "BF16", shape: [1], data_offsets: [0, 2] } }, 2)).toMatch(/unsupported dtype BF16/);
     expect(t({ a: { dtype: "X", shape: [1], data_offsets: [0, 4] } }, 4)).toMatch(/invalid dtype/);
     expect(t({ a: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, 4)).toMatch(/shape/);
-    expect(t({ a: { dtype: "F32", shape: [2], data_offsets: [0, 4] } }, 4)).toMatch(/4 bytes for dtype F32 shape \[2\] \(expected 8\)/);
+    expect(t({ a: { dtype: "F32", shape: [2], data_offsets: [0, 4] } }, 4)).toMatch(
+      /4 bytes for dtype F32 shape \[2\] \(expected 8\)/,
+    );
     expect(t({ a: { dtype: "F32", shape: [1], data_offsets: [4, 0] } }, 4)).toMatch(/data_offsets/);
     expect(
-      t({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, 8),
+      t(
+        {
+          a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+          b: { dtype: "F32", shape: [1], data_offsets: [4, 8] },
+        },
+        8,
+      ),
     ).toMatch(/overlapping/);
     expect(t({ a: { dtype: "F32", shape: [1], data_offsets: [4, 8] } }, 8)).toMatch(/gap/);
     expect(t({ a: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, 8)).toMatch(/4 trailing bytes/);
@@ -131,6 +148,8 @@ describe("safetensors", () => {
 
   it("throws (programmer error) on inconsistent encode input", () => {
     expect(() => encodeSafetensors({ a: { dtype: "F32", shape: [3], data: new Float32Array(2) } })).toThrow(/shape/);
-    expect(() => encodeSafetensors({ a: { dtype: "I32", shape: [2], data: new Float32Array(2) } })).toThrow(/Int32Array/);
+    expect(() => encodeSafetensors({ a: { dtype: "I32", shape: [2], data: new Float32Array(2) } })).toThrow(
+      /Int32Array/,
+    );
   });
 });

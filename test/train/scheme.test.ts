@@ -19,14 +19,34 @@ import { tempDir } from "./tempDir.ts";
  * and a resumed run equals an uninterrupted one.
  */
 const backend = referenceBackend();
-const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
+const cfg: ModelConfig = unwrap(
+  resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }),
+);
 const rng = Rng.fromSeed(5);
 const tokens = Int32Array.from({ length: 2048 }, () => rng.nextInt(cfg.vocab));
 const data: TrainData = { train: tokens, val: tokens.slice(0, 512), bytesPerToken: 1 };
-const quiet = (onUpdate: (step: number) => void = () => {}): Progress => ({ update: (s) => onUpdate(s), log: () => {}, done: () => {} });
+const quiet = (onUpdate: (step: number) => void = () => {}): Progress => ({
+  update: (s) => onUpdate(s),
+  log: () => {},
+  done: () => {},
+});
 const options = (o: Partial<TrainOptions> = {}): TrainOptions => ({
-  steps: 6, batch: cfg.batch, seq: cfg.seq, lr: 1e-2, warmupSteps: 1, minLrRatio: 0.1, weightDecay: 0.01, clip: 1,
-  seed: 3, evalEvery: 0, evalBatches: 2, checkpointEvery: 0, resume: false, progress: quiet(), fingerprint: { cfg }, ...o,
+  steps: 6,
+  batch: cfg.batch,
+  seq: cfg.seq,
+  lr: 1e-2,
+  warmupSteps: 1,
+  minLrRatio: 0.1,
+  weightDecay: 0.01,
+  clip: 1,
+  seed: 3,
+  evalEvery: 0,
+  evalBatches: 2,
+  checkpointEvery: 0,
+  resume: false,
+  progress: quiet(),
+  fingerprint: { cfg },
+  ...o,
 });
 const run = async (m: TrainableModel, o: TrainOptions): Promise<TrainResult> => {
   const r = await train(m, backend, data, o);
@@ -51,7 +71,10 @@ function sgdScheme(log: { lrs: number[]; owned: number[] }): TrainingScheme {
       log.lrs.push(lr);
     },
     afterStep: () => void log.owned.push(updates),
-    state: (): SchemeState => ({ tensors: { marker: { shape: [1], data: Float32Array.of(updates) } }, meta: { updates } }),
+    state: (): SchemeState => ({
+      tensors: { marker: { shape: [1], data: Float32Array.of(updates) } },
+      meta: { updates },
+    }),
     restore(s) {
       const u = (s.meta as { updates?: unknown })?.updates;
       if (typeof u !== "number" || s.tensors.marker?.data[0] !== u) return E.left("inconsistent state");
@@ -72,7 +95,13 @@ describe("training schemes in the loop", () => {
     expect(r.grads[FROZEN]!.length).toBe(0);
     expect(r.grads.filter((g, i) => i !== FROZEN).every((g) => g.length > 0 && g.some((x) => x !== 0))).toBe(true);
     // the same loss as the model without frozen params
-    const full = unwrap(await unwrap(compileTrainStep(base, backend, cfg.batch, cfg.seq)).run(params, tokens.slice(0, 16), tokens.slice(1, 17)));
+    const full = unwrap(
+      await unwrap(compileTrainStep(base, backend, cfg.batch, cfg.seq)).run(
+        params,
+        tokens.slice(0, 16),
+        tokens.slice(1, 17),
+      ),
+    );
     expect(r.loss).toBe(full.loss);
     expect(r.grads[OWNED]).toEqual(full.grads[OWNED]);
   });
@@ -102,7 +131,10 @@ describe("training schemes in the loop", () => {
     const logB = { lrs: [] as number[], owned: [] as number[] };
     const model = { ...base, scheme: () => sgdScheme(logB) };
     const stop = new AbortController();
-    const b1 = await run(model, options({ outDir: dir, signal: stop.signal, progress: quiet((s) => s === 3 && stop.abort()) }));
+    const b1 = await run(
+      model,
+      options({ outDir: dir, signal: stop.signal, progress: quiet((s) => s === 3 && stop.abort()) }),
+    );
     expect(b1.stopped).toBe(true);
     const b2 = await run(model, options({ outDir: dir, resume: true }));
     expect(b2.losses).toEqual(a.losses);
@@ -114,7 +146,12 @@ describe("training schemes in the loop", () => {
   it("refuses a checkpoint without the scheme's state", async () => {
     const dir = tempDir();
     await run(base, options({ outDir: dir }));
-    const r = await train({ ...base, scheme: () => sgdScheme({ lrs: [], owned: [] }) }, backend, data, options({ outDir: dir, resume: true }));
+    const r = await train(
+      { ...base, scheme: () => sgdScheme({ lrs: [], owned: [] }) },
+      backend,
+      data,
+      options({ outDir: dir, resume: true }),
+    );
     expect(E.isLeft(r) && r.left.message).toMatch(/no state for full's training scheme/);
   });
 });

@@ -13,7 +13,9 @@ import { unwrap } from "../../testing/unwrap.ts";
  * loop: a tiny model of `layers` blocks, its LoRA slots and scale (α = 32), and a state as if mid-training.
  */
 export function schemeFixture(make: (cfg: ModelConfig) => E.Either<RankfuseError, TrainableModel>, layers: number) {
-  const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
+  const cfg: ModelConfig = unwrap(
+    resolveConfig("tiny", { d: 16, heads: 2, layers, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }),
+  );
   const model = unwrap(make(cfg));
   const layout = model.layout;
   const shapes = layout.shapes.map((s) => [...s]);
@@ -22,9 +24,20 @@ export function schemeFixture(make: (cfg: ModelConfig) => E.Either<RankfuseError
     const rng = Rng.fromSeed(seed);
     const params = model.init(seed).map((a) => a.map((x) => x + 0.1 * rng.normal()));
     const adam = new AdamW(shapes);
-    for (let t = 0; t < 2; t++) adam.step(params, params.map((p) => p.map(() => rng.normal())), 1e-3);
+    for (let t = 0; t < 2; t++)
+      adam.step(
+        params,
+        params.map((p) => p.map(() => rng.normal())),
+        1e-3,
+      );
     return { params, adam };
   };
-  const ctxAt = (step: number, s: ReturnType<typeof trainedState>, totalSteps = 100): SchemeContext => ({ step, totalSteps, params: s.params, adam: s.adam, layout });
+  const ctxAt = (step: number, s: ReturnType<typeof trainedState>, totalSteps = 100): SchemeContext => ({
+    step,
+    totalSteps,
+    params: s.params,
+    adam: s.adam,
+    layout,
+  });
   return { cfg, model, layout, slots: loraSlots(layout), SCALE: 32 / cfg.rank, shapes, trainedState, ctxAt };
 }

@@ -15,14 +15,30 @@ import { unwrap } from "../../testing/unwrap.ts";
  * stopped-and-resumed run must equal an uninterrupted one bit for bit.
  */
 export function tinyRun(over: Partial<ModelConfig> = {}, backend: Backend<any> = referenceBackend()) {
-  const cfg: ModelConfig = unwrap(resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2, ...over }));
+  const cfg: ModelConfig = unwrap(
+    resolveConfig("tiny", { d: 16, heads: 2, layers: 1, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2, ...over }),
+  );
   const rng = Rng.fromSeed(42);
   const pattern = Int32Array.from({ length: 64 }, () => rng.nextInt(cfg.vocab));
   const tile = (n: number) => Int32Array.from({ length: n }, (_, i) => pattern[i % pattern.length]!);
   const data: TrainData = { train: tile(4096), val: tile(1024), bytesPerToken: 1 };
   const options = (o: Partial<TrainOptions> = {}): TrainOptions => ({
-    steps: 8, batch: cfg.batch, seq: cfg.seq, lr: 1e-2, warmupSteps: 2, minLrRatio: 0.1, weightDecay: 0.01, clip: 1,
-    seed: 3, evalEvery: 0, evalBatches: 4, checkpointEvery: 0, resume: false, progress: quiet(), fingerprint: { cfg }, ...o,
+    steps: 8,
+    batch: cfg.batch,
+    seq: cfg.seq,
+    lr: 1e-2,
+    warmupSteps: 2,
+    minLrRatio: 0.1,
+    weightDecay: 0.01,
+    clip: 1,
+    seed: 3,
+    evalEvery: 0,
+    evalBatches: 4,
+    checkpointEvery: 0,
+    resume: false,
+    progress: quiet(),
+    fingerprint: { cfg },
+    ...o,
   });
   const run = async (m: LanguageModel, o: TrainOptions): Promise<TrainResult> => {
     const r = await train(m, backend, data, o);
@@ -33,7 +49,11 @@ export function tinyRun(over: Partial<ModelConfig> = {}, backend: Backend<any> =
 }
 
 /** A progress sink that only reports steps (to stop a run at one). */
-export const quiet = (onUpdate: (step: number) => void = () => {}): Progress => ({ update: (s) => onUpdate(s), log: () => {}, done: () => {} });
+export const quiet = (onUpdate: (step: number) => void = () => {}): Progress => ({
+  update: (s) => onUpdate(s),
+  log: () => {},
+  done: () => {},
+});
 
 /** The bit pattern of a float32 array, for bit-for-bit comparisons. */
 export const bits = (a: Float32Array): number[] => [...new Uint32Array(a.buffer, a.byteOffset, a.length)];

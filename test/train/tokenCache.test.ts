@@ -72,8 +72,17 @@ describe("loadTokens", () => {
   });
 
   it("reports a tokenizer failure as a TokenizerError", () => {
-    const broken: Tokenizer = { ...byteTokenizer, name: "broken", encode: () => { throw new Error("boom"); } };
+    const broken: Tokenizer = {
+      ...byteTokenizer,
+      name: "broken",
+      encode: () => {
+        throw new Error("boom");
+      },
+    };
     const r = loadTokens(corpus, broken, tempDir());
-    expect(E.isLeft(r) && r.left).toEqual({ tag: "TokenizerError", message: "tokenizer broken failed on corpus tiny: boom" });
+    expect(E.isLeft(r) && r.left).toEqual({
+      tag: "TokenizerError",
+      message: "tokenizer broken failed on corpus tiny: boom",
+    });
   });
 });

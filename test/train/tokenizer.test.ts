@@ -43,7 +43,17 @@ describe("llama2 tokenizer", () => {
     const raw = fromPreTrained();
     const whole = (s: string) => raw.encode(s, { add_special_tokens: false });
     const alice = fs.readFileSync(path.join(gutenbergDir(), "carroll-alice.txt"), "utf8").slice(0, 30_000);
-    for (const s of [alice, "\nleading newline", "a\n\n\n b\n \n  c\n", "x\n", "\n", "", " ", "trailing space \n", "<s> in text\n</s>"]) {
+    for (const s of [
+      alice,
+      "\nleading newline",
+      "a\n\n\n b\n \n  c\n",
+      "x\n",
+      "\n",
+      "",
+      " ",
+      "trailing space \n",
+      "<s> in text\n</s>",
+    ]) {
       expect([...t.encode(s)]).toEqual(whole(s));
     }
   });
@@ -54,6 +64,9 @@ describe("llama2 tokenizer", () => {
     const t = await tokenizerByName("llama2");
     expect(E.isRight(t) && t.right.name).toBe("llama2");
     const bad = await tokenizerByName("gpt2");
-    expect(E.isLeft(bad) && bad.left).toEqual({ tag: "TokenizerError", message: 'unknown tokenizer "gpt2" (expected one of: bytes, llama2)' });
+    expect(E.isLeft(bad) && bad.left).toEqual({
+      tag: "TokenizerError",
+      message: 'unknown tokenizer "gpt2" (expected one of: bytes, llama2)',
+    });
   });
 });

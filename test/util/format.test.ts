@@ -11,7 +11,13 @@ describe("formatNumber", () => {
   });
 
   it("prints small integers exactly, decimals trimmed, tiny values as exponents", () => {
-    expect([formatNumber(0), formatNumber(5), formatNumber(999), formatNumber(123.456), formatNumber(0.5)]).toEqual(["0", "5", "999", "123", "0.5"]);
+    expect([formatNumber(0), formatNumber(5), formatNumber(999), formatNumber(123.456), formatNumber(0.5)]).toEqual([
+      "0",
+      "5",
+      "999",
+      "123",
+      "0.5",
+    ]);
     expect(formatNumber(3.14159, 4)).toBe("3.142");
     expect(formatNumber(0.00123)).toBe("0.00123");
     expect(formatNumber(1.5e-5)).toBe("1.5e-5");
@@ -21,7 +27,14 @@ describe("formatNumber", () => {
 
 describe("formatDuration", () => {
   it("formats ETAs compactly", () => {
-    expect([0, 45, 65, 192, 7500, 300_000].map(formatDuration)).toEqual(["0s", "45s", "1m05s", "3m12s", "2h05m", "3d11h"]);
+    expect([0, 45, 65, 192, 7500, 300_000].map(formatDuration)).toEqual([
+      "0s",
+      "45s",
+      "1m05s",
+      "3m12s",
+      "2h05m",
+      "3d11h",
+    ]);
     expect([NaN, -1, Infinity].map(formatDuration)).toEqual(["?", "?", "?"]);
   });
 });

@@ -17,7 +17,9 @@ describe("Rng", () => {
   it("is deterministic per seed and differs across seeds, streams and high seed bits", () => {
     const draw = (r: Rng) => Array.from({ length: 4 }, () => r.nextU32());
     expect(draw(Rng.fromSeed(7))).toEqual(draw(Rng.fromSeed(7)));
-    const variants = [Rng.fromSeed(7), Rng.fromSeed(8), Rng.fromSeed(7, 1), Rng.fromSeed(7 + 2 ** 32)].map((r) => draw(r).join());
+    const variants = [Rng.fromSeed(7), Rng.fromSeed(8), Rng.fromSeed(7, 1), Rng.fromSeed(7 + 2 ** 32)].map((r) =>
+      draw(r).join(),
+    );
     expect(new Set(variants).size).toBe(4);
   });
 

@@ -20,7 +20,15 @@ import { chromiumRequirement } from "../helpers/requirements.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const ARTIFACTS = path.join(ROOT, "test-artifacts");
-const FLAGS = ["--headless", "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 const browser = await chromiumRequirement();
 
 let server: http.Server;
@@ -29,7 +37,12 @@ const contexts: BrowserContext[] = [];
 
 async function openPage(webgpu: boolean): Promise<{ page: Page; problems: string[] }> {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-chromium-"));
-  const ctx = await chromium.launchPersistentContext(userDir, { executablePath: browser.get(), headless: true, args: webgpu ? [...FLAGS, "--enable-unsafe-webgpu"] : FLAGS, viewport: { width: 1200, height: 900 } });
+  const ctx = await chromium.launchPersistentContext(userDir, {
+    executablePath: browser.get(),
+    headless: true,
+    args: webgpu ? [...FLAGS, "--enable-unsafe-webgpu"] : FLAGS,
+    viewport: { width: 1200, height: 900 },
+  });
   contexts.push(ctx);
   const page = ctx.pages()[0] ?? (await ctx.newPage());
   const problems: string[] = [];
@@ -39,7 +52,8 @@ async function openPage(webgpu: boolean): Promise<{ page: Page; problems: string
   return { page, problems };
 }
 
-const series = async (page: Page, which: "train" | "val") => JSON.parse((await page.locator("#loss-chart").getAttribute(`data-${which}`))!) as [number, number][];
+const series = async (page: Page, which: "train" | "val") =>
+  JSON.parse((await page.locator("#loss-chart").getAttribute(`data-${which}`))!) as [number, number][];
 const state = (page: Page) => page.evaluate(() => document.body.dataset.state);
 const untilState = (page: Page, states: string[], timeout: number) =>
   page.waitForFunction((s) => s.includes(document.body.dataset.state ?? ""), states, { timeout });
@@ -58,58 +72,66 @@ describe.skipIf(browser.skip)(browser.title("the playground in headless Chromium
     server?.close();
   });
 
-  it("trains CoLA: the loss falls, the plan panel lists its kernels and their WGSL, a sample appears", { timeout: 150_000 }, async () => {
-    const { page, problems } = await openPage(true);
-    await page.goto(`${url}?method=cola&preset=micro&steps=6&lr=0.02&evalEvery=0&sampleEvery=6&sampleBytes=8`);
-    await page.click("#train");
-    // SwiftShader compiles every WebGPU pipeline on the CPU: the first step is slow, more so on a busy machine
-    await untilState(page, ["done", "error"], 140_000);
-    expect(await page.locator("#error").textContent()).toBe("");
-    expect(await state(page)).toBe("done");
+  it(
+    "trains CoLA: the loss falls, the plan panel lists its kernels and their WGSL, a sample appears",
+    { timeout: 150_000 },
+    async () => {
+      const { page, problems } = await openPage(true);
+      await page.goto(`${url}?method=cola&preset=micro&steps=6&lr=0.02&evalEvery=0&sampleEvery=6&sampleBytes=8`);
+      await page.click("#train");
+      // SwiftShader compiles every WebGPU pipeline on the CPU: the first step is slow, more so on a busy machine
+      await untilState(page, ["done", "error"], 140_000);
+      expect(await page.locator("#error").textContent()).toBe("");
+      expect(await state(page)).toBe("done");
 
-    const backend = await page.locator("#stat-backend").getAttribute("data-backend");
-    // headless Chromium with --enable-unsafe-webgpu has WebGPU (SwiftShader): auto must take it
-    expect(backend).toBe("webgpu");
+      const backend = await page.locator("#stat-backend").getAttribute("data-backend");
+      // headless Chromium with --enable-unsafe-webgpu has WebGPU (SwiftShader): auto must take it
+      expect(backend).toBe("webgpu");
 
-    const train = await series(page, "train"), val = await series(page, "val");
-    expect(train.map((p) => p[0])).toEqual([1, 2, 3, 4, 5, 6]);
-    // byte-level: ln 256 = 5.55 at init; six steps learn at least the byte frequencies
-    expect(train[0]![1]).toBeGreaterThan(5);
-    expect(train[5]![1]).toBeLessThan(train[0]![1] - 1);
-    // validation runs at the end only here (each evaluation costs seconds on SwiftShader); the wasm run below checks the curve
-    expect(val.map((p) => p[0])).toEqual([6]);
-    expect(val[0]![1]).toBeLessThan(Math.log(256) - 1);
+      const train = await series(page, "train"),
+        val = await series(page, "val");
+      expect(train.map((p) => p[0])).toEqual([1, 2, 3, 4, 5, 6]);
+      // byte-level: ln 256 = 5.55 at init; six steps learn at least the byte frequencies
+      expect(train[0]![1]).toBeGreaterThan(5);
+      expect(train[5]![1]).toBeLessThan(train[0]![1] - 1);
+      // validation runs at the end only here (each evaluation costs seconds on SwiftShader); the wasm run below checks the curve
+      expect(val.map((p) => p[0])).toEqual([6]);
+      expect(val[0]![1]).toBeLessThan(Math.log(256) - 1);
 
-    const kernels = await page.locator("#kernel-select option").allTextContents();
-    const header = (await page.locator("#plan-header").textContent())!;
-    expect(header).toMatch(new RegExp(`^${kernels.length} kernels, \\d+ fused`));
-    expect(await page.locator("#plan-text").textContent()).toMatch(new RegExp(`^plan: ${kernels.length} kernels`));
-    expect(await page.locator("#plan-saved").textContent()).toMatch(/^\d+ values, /);
-    // the planner fuses the low-rank chains for a backend that runs fused kernels
-    const fusedKinds = (await page.locator("#stat-backend").getAttribute("data-fused-kinds"))!;
-    const fused = await page.locator("#kernel-select option.fused").count();
-    if (fusedKinds !== "") expect(fused).toBeGreaterThan(0);
-    expect(header).toContain(`, ${fused} fused`);
+      const kernels = await page.locator("#kernel-select option").allTextContents();
+      const header = (await page.locator("#plan-header").textContent())!;
+      expect(header).toMatch(new RegExp(`^${kernels.length} kernels, \\d+ fused`));
+      expect(await page.locator("#plan-text").textContent()).toMatch(new RegExp(`^plan: ${kernels.length} kernels`));
+      expect(await page.locator("#plan-saved").textContent()).toMatch(/^\d+ values, /);
+      // the planner fuses the low-rank chains for a backend that runs fused kernels
+      const fusedKinds = (await page.locator("#stat-backend").getAttribute("data-fused-kinds"))!;
+      const fused = await page.locator("#kernel-select option.fused").count();
+      if (fusedKinds !== "") expect(fused).toBeGreaterThan(0);
+      expect(header).toContain(`, ${fused} fused`);
 
-    // the WGSL panel: rankfuse's own shader for a fused kernel, tfjs's program for a plain matmul
-    const showShader = async (k: number) => {
-      await page.selectOption("#kernel-select", String(k));
-      await page.waitForFunction((i) => document.getElementById("shader-kernel")?.textContent === `kernel ${i}`, k);
-      return (await page.locator("#shader").textContent())!;
-    };
-    const matmul = kernels.findIndex((k) => / = matmul\(/.test(k));
-    expect(matmul).toBeGreaterThanOrEqual(0);
-    expect(await showShader(matmul)).toMatch(/^\/\/ kernel \d+ \(matmul\) runs \d+ WebGPU programs?[^]*fn main/);
-    const firstFused = kernels.findIndex((k) => / = fused\.\w+\(/.test(k));
-    if (fused > 0) expect(await showShader(firstFused)).toMatch(/^\/\/ kernel \d+ \(fused\.\w+\) runs \d+ rankfuse WGSL programs?\n\/\/ rankfuse fused kernel [^]*@compute/);
+      // the WGSL panel: rankfuse's own shader for a fused kernel, tfjs's program for a plain matmul
+      const showShader = async (k: number) => {
+        await page.selectOption("#kernel-select", String(k));
+        await page.waitForFunction((i) => document.getElementById("shader-kernel")?.textContent === `kernel ${i}`, k);
+        return (await page.locator("#shader").textContent())!;
+      };
+      const matmul = kernels.findIndex((k) => / = matmul\(/.test(k));
+      expect(matmul).toBeGreaterThanOrEqual(0);
+      expect(await showShader(matmul)).toMatch(/^\/\/ kernel \d+ \(matmul\) runs \d+ WebGPU programs?[^]*fn main/);
+      const firstFused = kernels.findIndex((k) => / = fused\.\w+\(/.test(k));
+      if (fused > 0)
+        expect(await showShader(firstFused)).toMatch(
+          /^\/\/ kernel \d+ \(fused\.\w+\) runs \d+ rankfuse WGSL programs?\n\/\/ rankfuse fused kernel [^]*@compute/,
+        );
 
-    expect((await page.locator("#sample-text").textContent())!.length).toBeGreaterThan(24);
-    expect(await page.locator("#stat-memory").textContent()).toMatch(/B \/ .*B$/);
+      expect((await page.locator("#sample-text").textContent())!.length).toBeGreaterThan(24);
+      expect(await page.locator("#stat-memory").textContent()).toMatch(/B \/ .*B$/);
 
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: path.join(ARTIFACTS, "playground.png"), fullPage: true });
-    expect(problems).toEqual([]);
-  });
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, "playground.png"), fullPage: true });
+      expect(problems).toEqual([]);
+    },
+  );
 
   it("shows user errors in the page: a rank above the width, a binary file, a file that is not UTF-8", async () => {
     const { page } = await openPage(false);
@@ -118,9 +140,17 @@ describe.skipIf(browser.skip)(browser.title("the playground in headless Chromium
     await expect.poll(() => page.locator("#error").textContent()).toMatch(/rank 100 is larger than the width d = 64/);
     expect(await state(page)).toBe("idle");
 
-    await page.setInputFiles("#file", { name: "weights.bin", mimeType: "application/octet-stream", buffer: Buffer.from([1, 2, 0, 3]) });
+    await page.setInputFiles("#file", {
+      name: "weights.bin",
+      mimeType: "application/octet-stream",
+      buffer: Buffer.from([1, 2, 0, 3]),
+    });
     await expect.poll(() => page.locator("#error").textContent()).toMatch(/weights\.bin looks binary/);
-    await page.setInputFiles("#file", { name: "latin1.txt", mimeType: "text/plain", buffer: Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x20]) });
+    await page.setInputFiles("#file", {
+      name: "latin1.txt",
+      mimeType: "text/plain",
+      buffer: Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x20]),
+    });
     await expect.poll(() => page.locator("#error").textContent()).toMatch(/latin1\.txt is not UTF-8 text/);
     expect(await page.locator("#text-name").textContent()).toBe("built-in sample");
   });
@@ -129,10 +159,16 @@ describe.skipIf(browser.skip)(browser.title("the playground in headless Chromium
     const { page, problems } = await openPage(false);
     await page.goto(`${url}?method=cola&preset=micro&backend=webgpu&steps=24&evalEvery=12&sampleEvery=0&sampleBytes=8`);
     await page.click("#train");
-    await expect.poll(() => page.locator("#notice").textContent(), { timeout: 30_000 }).toMatch(/WebGPU was asked for, but .*: training on wasm instead/);
+    await expect
+      .poll(() => page.locator("#notice").textContent(), { timeout: 30_000 })
+      .toMatch(/WebGPU was asked for, but .*: training on wasm instead/);
     expect(await page.locator("#stat-backend").getAttribute("data-backend")).toBe("wasm");
 
-    await page.waitForFunction(() => JSON.parse(document.getElementById("loss-chart")!.dataset.train!).length >= 2, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => JSON.parse(document.getElementById("loss-chart")!.dataset.train!).length >= 2,
+      undefined,
+      { timeout: 60_000 },
+    );
     await page.click("#stop");
     await untilState(page, ["stopped"], 30_000);
     const stoppedAt = (await series(page, "train")).length;

@@ -23,7 +23,15 @@ import { summarizePlan } from "../../web/planSummary.ts";
 import { nodeModulesIn } from "../../web/build.ts";
 import { runs } from "../helpers/runs.ts";
 
-const OPTS: SessionOptions = { method: "cola", preset: "micro", steps: 4, lr: 0.01, seed: 3, evalBatches: 2, sampleContext: 32 };
+const OPTS: SessionOptions = {
+  method: "cola",
+  preset: "micro",
+  steps: 4,
+  lr: 0.01,
+  seed: 3,
+  evalBatches: 2,
+  sampleContext: 32,
+};
 let backend: Backend<any>;
 let text: string;
 
@@ -60,7 +68,9 @@ describe("Session", () => {
 
     const st = decodeSafetensors(s.weights());
     if (E.isLeft(st)) throw new Error(st.left.message);
-    const model = right(E.mapLeft((e: { message: string }) => e.message)(makeModel("cola", JSON.parse(st.right.metadata.config!))));
+    const model = right(
+      E.mapLeft((e: { message: string }) => e.message)(makeModel("cola", JSON.parse(st.right.metadata.config!))),
+    );
     expect(Object.keys(st.right.tensors).sort()).toEqual([...model.layout.names].sort());
     expect(st.right.metadata).toMatchObject({ method: "cola", step: "4" });
     // trained weights differ from the init of the same seed
@@ -87,7 +97,9 @@ describe("every method the page offers", () => {
     const methods = METHODS.filter((m) => E.isRight(makeModel(m, cfg)));
     expect(methods).toEqual(expect.arrayContaining(["full", "cola", "colaM"]));
     for (const method of methods) {
-      const s = right(E.mapLeft((e: string) => `${method}: ${e}`)(Session.create(backend, text, { ...OPTS, method, steps: 3 })));
+      const s = right(
+        E.mapLeft((e: string) => `${method}: ${e}`)(Session.create(backend, text, { ...OPTS, method, steps: 3 })),
+      );
       const losses: number[] = [];
       while (!s.done) losses.push(right(await s.trainOne()).loss);
       expect(losses.every(Number.isFinite), `${method}: ${losses}`).toBe(true);
@@ -99,13 +111,18 @@ describe("every method the page offers", () => {
 describe("pick", () => {
   it("is the argmax at temperature 0 and always a valid index", () => {
     fc.assert(
-      fc.property(fc.array(fc.float({ min: -20, max: 20, noNaN: true }), { minLength: 1, maxLength: 40 }), fc.float({ min: 0, max: 5, noNaN: true }), fc.nat(), (xs, t, seed) => {
-        const row = Float32Array.from(xs);
-        const argmax = row.indexOf(Math.max(...row));
-        expect(pick(row, 0, Rng.fromSeed(seed))).toBe(argmax);
-        const j = pick(row, t, Rng.fromSeed(seed));
-        expect(Number.isInteger(j) && j >= 0 && j < row.length).toBe(true);
-      }),
+      fc.property(
+        fc.array(fc.float({ min: -20, max: 20, noNaN: true }), { minLength: 1, maxLength: 40 }),
+        fc.float({ min: 0, max: 5, noNaN: true }),
+        fc.nat(),
+        (xs, t, seed) => {
+          const row = Float32Array.from(xs);
+          const argmax = row.indexOf(Math.max(...row));
+          expect(pick(row, 0, Rng.fromSeed(seed))).toBe(argmax);
+          const j = pick(row, t, Rng.fromSeed(seed));
+          expect(Number.isInteger(j) && j >= 0 && j < row.length).toBe(true);
+        },
+      ),
       { numRuns: runs(100) },
     );
   });
@@ -123,9 +140,15 @@ describe("decodeTextFile", () => {
   const enc = (s: string) => new TextEncoder().encode(s);
   it("accepts UTF-8 text (CRLF becomes LF) and refuses binary, non-UTF-8 and too-short files", () => {
     expect(decodeTextFile("a.txt", enc("héllo\r\nworld\r\n"), 4)).toEqual(E.right("héllo\nworld\n"));
-    expect(decodeTextFile("a.bin", Uint8Array.from([65, 66, 0, 1]), 1)).toEqual(E.left("a.bin looks binary (a NUL byte at offset 2): drop a UTF-8 text file"));
-    expect(decodeTextFile("l.txt", Uint8Array.from([0x63, 0xe9]), 1)).toEqual(E.left("l.txt is not UTF-8 text: drop a UTF-8 text file"));
-    expect(decodeTextFile("s.txt", enc("hi"), 1024)).toEqual(E.left("s.txt has 2 bytes; the playground needs at least 1024 to train and validate on"));
+    expect(decodeTextFile("a.bin", Uint8Array.from([65, 66, 0, 1]), 1)).toEqual(
+      E.left("a.bin looks binary (a NUL byte at offset 2): drop a UTF-8 text file"),
+    );
+    expect(decodeTextFile("l.txt", Uint8Array.from([0x63, 0xe9]), 1)).toEqual(
+      E.left("l.txt is not UTF-8 text: drop a UTF-8 text file"),
+    );
+    expect(decodeTextFile("s.txt", enc("hi"), 1024)).toEqual(
+      E.left("s.txt has 2 bytes; the playground needs at least 1024 to train and validate on"),
+    );
   });
 });
 
@@ -149,7 +172,8 @@ describe("summarizePlan", () => {
     return { s: summarizePlan(plan.right, model.right, cfg.batch, cfg.seq), plan: plan.right };
   };
   it("lists every kernel, what CoLA saves, and what CoLA-M recomputes instead", () => {
-    const cola = summary("cola"), colaM = summary("colaM");
+    const cola = summary("cola"),
+      colaM = summary("colaM");
     expect(cola.s.kernels).toHaveLength(cola.plan.kernelCount);
     expect(cola.s.recomputed).toMatch(/^nothing/);
     expect(cola.s.saved).toMatch(/cola_act ×14/);
@@ -164,7 +188,10 @@ describe("summarizePlan", () => {
     const model = makeModel("cola", cfg);
     if (E.isLeft(model)) throw new Error(model.left.message);
     const ref = referenceBackend();
-    const fusing: Backend<any> = { ...ref, caps: { ...ref.caps, float64: false, fusedChains: true, fusedKinds: new Set(CHAIN_KINDS) } };
+    const fusing: Backend<any> = {
+      ...ref,
+      caps: { ...ref.caps, float64: false, fusedChains: true, fusedKinds: new Set(CHAIN_KINDS) },
+    };
     const step = compileTrainStep(model.right, fusing, cfg.batch, cfg.seq);
     if (E.isLeft(step)) throw new Error(step.left.message);
     const s = summarizePlan(step.right.plan, model.right, cfg.batch, cfg.seq);
@@ -180,8 +207,17 @@ describe("nodeModulesIn", () => {
   it("finds Node built-ins among a bundle's inputs and imports", () => {
     const meta = {
       inputs: {
-        "web/main.ts": { bytes: 1, imports: [{ path: "node:fs", kind: "import-statement" as const, original: "node:fs" }] },
-        "train/x.ts": { bytes: 1, imports: [{ path: "path", kind: "import-statement" as const, original: "path" }, { path: "web/y.ts", kind: "import-statement" as const, original: "./y.ts" }] },
+        "web/main.ts": {
+          bytes: 1,
+          imports: [{ path: "node:fs", kind: "import-statement" as const, original: "node:fs" }],
+        },
+        "train/x.ts": {
+          bytes: 1,
+          imports: [
+            { path: "path", kind: "import-statement" as const, original: "path" },
+            { path: "web/y.ts", kind: "import-statement" as const, original: "./y.ts" },
+          ],
+        },
       },
       outputs: {},
     };

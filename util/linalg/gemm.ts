@@ -6,12 +6,21 @@
  *
  * out (M×N) = op(a)·op(b), op transposing when asked: a is stored M×K (K×M when transA), b K×N (N×K when transB).
  */
-export type Gemm = (a: Float32Array, b: Float32Array, M: number, K: number, N: number, transA?: boolean, transB?: boolean) => Float32Array;
+export type Gemm = (
+  a: Float32Array,
+  b: Float32Array,
+  M: number,
+  K: number,
+  N: number,
+  transA?: boolean,
+  transB?: boolean,
+) => Float32Array;
 
 /** The JavaScript GEMM: float64 accumulation, the fallback and the tests' reference. */
 export const jsGemm: Gemm = (a, b, M, K, N, transA = false, transB = false) => {
   checkSizes(a, b, M, K, N);
-  const out = new Float32Array(M * N), acc = new Float64Array(N);
+  const out = new Float32Array(M * N),
+    acc = new Float64Array(N);
   for (let i = 0; i < M; i++) {
     acc.fill(0);
     for (let k = 0; k < K; k++) {
@@ -27,5 +36,6 @@ export const jsGemm: Gemm = (a, b, M, K, N, transA = false, transB = false) => {
 
 /** Throws a RangeError when a or b does not hold the sizes given (a caller's bug, not user input). */
 export function checkSizes(a: Float32Array, b: Float32Array, M: number, K: number, N: number): void {
-  if (a.length !== M * K || b.length !== K * N) throw new RangeError(`gemm: ${M}x${K} by ${K}x${N} given ${a.length} and ${b.length} values`);
+  if (a.length !== M * K || b.length !== K * N)
+    throw new RangeError(`gemm: ${M}x${K} by ${K}x${N} given ${a.length} and ${b.length} values`);
 }

@@ -59,8 +59,12 @@ export function svd(a: Float64Array, m: number, n: number): Svd {
         rotated = true;
         const zeta = (beta - alpha) / (2 * gamma);
         const t = Math.sign(zeta || 1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
-        const c = 1 / Math.sqrt(1 + t * t), s = c * t;
-        for (const [mat, len] of [[w, m], [v, n]] as const)
+        const c = 1 / Math.sqrt(1 + t * t),
+          s = c * t;
+        for (const [mat, len] of [
+          [w, m],
+          [v, n],
+        ] as const)
           for (let i = 0; i < len; i++) {
             const [x, y] = [mat[p * len + i]!, mat[q * len + i]!];
             mat[p * len + i] = c * x - s * y;
@@ -71,7 +75,9 @@ export function svd(a: Float64Array, m: number, n: number): Svd {
   }
   const norms = Array.from({ length: n }, (_, j) => Math.hypot(...w.subarray(j * m, (j + 1) * m)));
   const order = norms.map((_, j) => j).sort((x, y) => norms[y]! - norms[x]!);
-  const U = new Float64Array(m * n), S = new Float64Array(n), V = new Float64Array(n * n);
+  const U = new Float64Array(m * n),
+    S = new Float64Array(n),
+    V = new Float64Array(n * n);
   order.forEach((j, c) => {
     S[c] = norms[j]!;
     for (let i = 0; i < m; i++) U[i * n + c] = norms[j]! > 0 ? w[j * m + i]! / norms[j]! : 0;
@@ -106,7 +112,8 @@ export function truncatedSvd(a: Float64Array, m: number, n: number, r: number, s
   const k = Math.min(full, r + 10);
   const take = (s: Svd, rows: number): Svd => {
     const kk = Math.min(r, s.k);
-    const cut = (x: Float64Array, len: number) => Float64Array.from({ length: len * kk }, (_, idx) => x[Math.floor(idx / kk) * s.k + (idx % kk)]!);
+    const cut = (x: Float64Array, len: number) =>
+      Float64Array.from({ length: len * kk }, (_, idx) => x[Math.floor(idx / kk) * s.k + (idx % kk)]!);
     return { U: cut(s.U, rows), S: s.S.slice(0, kk), V: cut(s.V, n), k: kk };
   };
   if (k === full) return take(svd(a, m, n), m);

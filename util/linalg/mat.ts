@@ -10,11 +10,13 @@ export interface Mat {
 }
 
 export const mat = (rows: number, cols: number, data: Float64Array = new Float64Array(rows * cols)): Mat => {
-  if (data.length !== rows * cols) throw new RangeError(`a ${rows}x${cols} matrix needs ${rows * cols} values, got ${data.length}`);
+  if (data.length !== rows * cols)
+    throw new RangeError(`a ${rows}x${cols} matrix needs ${rows * cols} values, got ${data.length}`);
   return { rows, cols, data };
 };
 
-export const fromArray = (a: ArrayLike<number>, rows: number, cols: number): Mat => mat(rows, cols, Float64Array.from(a));
+export const fromArray = (a: ArrayLike<number>, rows: number, cols: number): Mat =>
+  mat(rows, cols, Float64Array.from(a));
 
 export const row = (a: Mat, i: number): Float64Array => a.data.subarray(i * a.cols, (i + 1) * a.cols);
 
@@ -26,8 +28,12 @@ export function transpose(a: Mat): Mat {
 
 /** Four independent partial sums: JavaScript does not vectorize, but it does overlap independent adds. */
 export function dot(x: Float64Array, y: Float64Array): number {
-  const n = x.length, n4 = n - (n % 4);
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  const n = x.length,
+    n4 = n - (n % 4);
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   for (let i = 0; i < n4; i += 4) {
     s0 += x[i]! * y[i]!;
     s1 += x[i + 1]! * y[i + 1]!;
@@ -70,7 +76,10 @@ export function mulNN(a: Mat, b: Mat): Mat {
 
 /** AᵀA (symmetric), computing the upper half and mirroring it. */
 export function gram(a: Mat): Mat {
-  const n = a.cols, out = mat(n, n), c = out.data, d = a.data;
+  const n = a.cols,
+    out = mat(n, n),
+    c = out.data,
+    d = a.data;
   for (let k = 0; k < a.rows; k++) {
     const off = k * n;
     for (let i = 0; i < n; i++) {
@@ -91,7 +100,8 @@ export function gram(a: Mat): Mat {
  * orthonormal rows (requires rows ≤ cols). Returns the indices of the rows that were replaced.
  */
 export function orthonormalizeRows(a: Mat, from = 0): number[] {
-  if (a.rows > a.cols) throw new RangeError(`orthonormalizeRows: ${a.rows} rows cannot be orthonormal in ${a.cols} dimensions`);
+  if (a.rows > a.cols)
+    throw new RangeError(`orthonormalizeRows: ${a.rows} rows cannot be orthonormal in ${a.cols} dimensions`);
   const replaced: number[] = [];
   for (let i = from; i < a.rows; i++) {
     const v = row(a, i);

@@ -45,9 +45,17 @@ export function svd(a: ArrayLike<number>, m: number, n: number): Svd {
 }
 
 /** The top-r triplets of the m×n row-major `a`, by randomized range finding (exact when r + oversample ≥ min(m, n)). */
-export function svdTop(a: ArrayLike<number>, m: number, n: number, r: number, rng: Rng, opts: { oversample?: number; powerIters?: number } = {}): Svd {
+export function svdTop(
+  a: ArrayLike<number>,
+  m: number,
+  n: number,
+  r: number,
+  rng: Rng,
+  opts: { oversample?: number; powerIters?: number } = {},
+): Svd {
   checkShape(a, m, n);
-  if (!(Number.isInteger(r) && r >= 1 && r <= Math.min(m, n))) throw new RangeError(`svdTop: rank must be in [1, ${Math.min(m, n)}], got ${r}`);
+  if (!(Number.isInteger(r) && r >= 1 && r <= Math.min(m, n)))
+    throw new RangeError(`svdTop: rank must be in [1, ${Math.min(m, n)}], got ${r}`);
   return toSvd(truncate(svdTop64(fromArray(a, m, n), r, rng, opts), r), m, n);
 }
 
@@ -62,7 +70,8 @@ export function svd64(a: Mat): Svd64 {
   // σ = ‖A·v‖ (not √λ): consistent with u = A·v/σ, so U·diag(σ)·Vᵀ = A·V·Vᵀ = A to rounding
   const order = Array.from(norms.keys()).sort((x, y) => norms[y]! - norms[x]!);
   const s = Float64Array.from(order, (i) => norms[i]!);
-  const ut = mat(vt.rows, a.rows), vs = mat(vt.rows, vt.cols);
+  const ut = mat(vt.rows, a.rows),
+    vs = mat(vt.rows, vt.cols);
   order.forEach((src, dst) => {
     row(vs, dst).set(row(vt, src));
     const u = row(ut, dst);
@@ -99,10 +108,18 @@ function truncate(x: Svd64, r: number): Svd64 {
 }
 
 function toSvd(x: Svd64, m: number, n: number): Svd {
-  return { m, n, k: x.s.length, U: Float32Array.from(transpose(x.ut).data), S: Float32Array.from(x.s), V: Float32Array.from(transpose(x.vt).data) };
+  return {
+    m,
+    n,
+    k: x.s.length,
+    U: Float32Array.from(transpose(x.ut).data),
+    S: Float32Array.from(x.s),
+    V: Float32Array.from(transpose(x.vt).data),
+  };
 }
 
 function checkShape(a: ArrayLike<number>, m: number, n: number): void {
-  if (!(Number.isInteger(m) && Number.isInteger(n) && m >= 1 && n >= 1)) throw new RangeError(`svd: dimensions must be positive integers, got ${m}x${n}`);
+  if (!(Number.isInteger(m) && Number.isInteger(n) && m >= 1 && n >= 1))
+    throw new RangeError(`svd: dimensions must be positive integers, got ${m}x${n}`);
   if (a.length !== m * n) throw new RangeError(`svd: a ${m}x${n} matrix needs ${m * n} values, got ${a.length}`);
 }

@@ -30,8 +30,10 @@ function identity(n: number): Mat {
  * accumulates Qᵀ = …H₁H₀ into `qt`. Returns T's diagonal d and off-diagonal e (e[i] links i and i+1).
  */
 function tridiagonalize(a: Mat, qt: Mat): { d: Float64Array; e: Float64Array } {
-  const n = a.rows, A = a.data;
-  const d = new Float64Array(n), e = new Float64Array(n);
+  const n = a.rows,
+    A = a.data;
+  const d = new Float64Array(n),
+    e = new Float64Array(n);
   for (let k = 0; k < n - 2; k++) {
     const len = n - k - 1;
     const v = new Float64Array(len);
@@ -48,7 +50,9 @@ function tridiagonalize(a: Mat, qt: Mat): { d: Float64Array; e: Float64Array } {
     for (let i = 0; i < len; i++) p[i] = dot(A.subarray((k + 1 + i) * n + k + 1, (k + 2 + i) * n), v);
     axpy(-dot(v, p), v, p);
     for (let i = 0; i < len; i++) {
-      const ri = (k + 1 + i) * n + k + 1, vi = 2 * v[i]!, wi = 2 * p[i]!;
+      const ri = (k + 1 + i) * n + k + 1,
+        vi = 2 * v[i]!,
+        wi = 2 * p[i]!;
       for (let j = 0; j < len; j++) A[ri + j] -= vi * p[j]! + wi * v[j]!;
     }
     A[(k + 1) * n + k] = A[k * n + k + 1] = alpha;
@@ -83,11 +87,14 @@ function diagonalizeTridiagonal(d: Float64Array, e: Float64Array, vt: Mat): void
       let g = (d[l + 1]! - d[l]!) / (2 * e[l]!);
       let r = Math.hypot(g, 1);
       g = d[m]! - d[l]! + e[l]! / (g + (g >= 0 ? r : -r));
-      let s = 1, c = 1, p = 0;
+      let s = 1,
+        c = 1,
+        p = 0;
       let i = m - 1;
       let underflow = false;
       for (; i >= l; i--) {
-        const f = s * e[i]!, b = c * e[i]!;
+        const f = s * e[i]!,
+          b = c * e[i]!;
         r = Math.hypot(f, g);
         e[i + 1] = r;
         if (r === 0) {
@@ -115,9 +122,11 @@ function diagonalizeTridiagonal(d: Float64Array, e: Float64Array, vt: Mat): void
 
 /** (row i, row j) ← (c·row i − s·row j, s·row i + c·row j). */
 function rotateRows(a: Mat, i: number, j: number, c: number, s: number): void {
-  const x = row(a, i), y = row(a, j);
+  const x = row(a, i),
+    y = row(a, j);
   for (let k = 0; k < x.length; k++) {
-    const xi = x[k]!, yj = y[k]!;
+    const xi = x[k]!,
+      yj = y[k]!;
     x[k] = c * xi - s * yj;
     y[k] = s * xi + c * yj;
   }

@@ -19,8 +19,16 @@ fn geluSig_(x : f32) -> f32 { return sigmoid_(2.0 * GELU_C * (x + GELU_A * x * x
 
 const BODY: Record<ChainAct, { act: string; dact: string; needs: string }> = {
   identity: { act: "return x;", dact: "return 1.0;", needs: "" },
-  silu: { act: "return x * sigmoid_(x);", dact: "let s = sigmoid_(x);\n  return s * (1.0 + x * (1.0 - s));", needs: SIGMOID },
-  gelu: { act: "return x * geluSig_(x);", dact: "let s = geluSig_(x);\n  return s + 2.0 * x * s * (1.0 - s) * GELU_C * (1.0 + 3.0 * GELU_A * x * x);", needs: SIGMOID + GELU_U },
+  silu: {
+    act: "return x * sigmoid_(x);",
+    dact: "let s = sigmoid_(x);\n  return s * (1.0 + x * (1.0 - s));",
+    needs: SIGMOID,
+  },
+  gelu: {
+    act: "return x * geluSig_(x);",
+    dact: "let s = geluSig_(x);\n  return s + 2.0 * x * s * (1.0 - s) * GELU_C * (1.0 + 3.0 * GELU_A * x * x);",
+    needs: SIGMOID + GELU_U,
+  },
   relu: { act: "return max(x, 0.0);", dact: "return select(0.0, 1.0, x > 0.0);", needs: "" },
 };
 

@@ -19,7 +19,10 @@ export function countDispatches(device: GPUDevice): DispatchCounter {
   encoder.finish(); // never submitted: only opened to reach the pass encoder's prototype
   const original = proto.dispatchWorkgroups;
   const counter = { count: 0, stop: () => void (proto.dispatchWorkgroups = original) };
-  proto.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: Parameters<GPUComputePassEncoder["dispatchWorkgroups"]>) {
+  proto.dispatchWorkgroups = function (
+    this: GPUComputePassEncoder,
+    ...args: Parameters<GPUComputePassEncoder["dispatchWorkgroups"]>
+  ) {
     counter.count++;
     return original.apply(this, args);
   };

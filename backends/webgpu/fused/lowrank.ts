@@ -43,7 +43,10 @@ function plan(node: FusedEqn, limits: DeviceLimits): { steps: Step[]; temps: Map
   const by4 = (...widths: number[]) => widths.every((w) => w > 0 && w % 4 === 0);
   const rowTile = (r: number) => {
     const t = rowChainTile(r, limits);
-    if (!t) throw new Error(`webgpu: rank ${r} does not fit a fused kernel on this device (caps.maxFusedRank says so; the planner should not have fused it)`);
+    if (!t)
+      throw new Error(
+        `webgpu: rank ${r} does not fit a fused kernel on this device (caps.maxFusedRank says so; the planner should not have fused it)`,
+      );
     return t;
   };
   if (isLowrank(node)) {
@@ -52,8 +55,21 @@ function plan(node: FusedEqn, limits: DeviceLimits): { steps: Step[]; temps: Map
     const dOut = inVar("B")!.shape[1]!;
     const n = lead(inVar("x")!);
     const tile = rowTile(r);
-    const program = new RowChainProgram({ direction: "forward", act, epilogue, writeMid: has("z"), writeH: has("h"), second: true, tile, vec4: by4(dIn, r, dOut) });
-    const launch = { program, dispatch: flatGrid(Math.ceil(n / tile.rows), maxDim), uniforms: [n, dIn, r, dOut] } as const;
+    const program = new RowChainProgram({
+      direction: "forward",
+      act,
+      epilogue,
+      writeMid: has("z"),
+      writeH: has("h"),
+      second: true,
+      tile,
+      vec4: by4(dIn, r, dOut),
+    });
+    const launch = {
+      program,
+      dispatch: flatGrid(Math.ceil(n / tile.rows), maxDim),
+      uniforms: [n, dIn, r, dOut],
+    } as const;
     return { steps: [{ launch, inputs: program.variableNames, outputs: program.outputNames }], temps };
   }
   if (isLowrankBwd(node)) {
@@ -66,13 +82,30 @@ function plan(node: FusedEqn, limits: DeviceLimits): { steps: Step[]; temps: Map
     if (has("dA") && !has("dZ")) temps.set("dZ", [n, r]);
     if (has("dX") || needDZ) {
       const tile = rowTile(r);
-      const program = new RowChainProgram({ direction: "backward", act, epilogue: inVar("acc") ? "add" : "none", writeMid: needDZ, writeH: false, second: has("dX"), tile, vec4: by4(dIn, r, dOut) });
-      const launch = { program, dispatch: flatGrid(Math.ceil(n / tile.rows), maxDim), uniforms: [n, dOut, r, dIn] } as const;
+      const program = new RowChainProgram({
+        direction: "backward",
+        act,
+        epilogue: inVar("acc") ? "add" : "none",
+        writeMid: needDZ,
+        writeH: false,
+        second: has("dX"),
+        tile,
+        vec4: by4(dIn, r, dOut),
+      });
+      const launch = {
+        program,
+        dispatch: flatGrid(Math.ceil(n / tile.rows), maxDim),
+        uniforms: [n, dOut, r, dIn],
+      } as const;
       steps.push({ launch, inputs: program.variableNames, outputs: program.outputNames });
     }
     const reduce = (names: [string, string, string], p: number, q: number) => {
       const program = new TokenReduceProgram(names, reduceTile(limits)!, by4(p, q));
-      steps.push({ launch: { program, dispatch: program.grid(p, q), uniforms: [n, p, q] }, inputs: program.variableNames, outputs: program.outputNames });
+      steps.push({
+        launch: { program, dispatch: program.grid(p, q), uniforms: [n, p, q] },
+        inputs: program.variableNames,
+        outputs: program.outputNames,
+      });
     };
     if (has("dA")) reduce(["x", "dZ", "dA"], dIn, r);
     if (has("dB")) reduce(["h", "dY", "dB"], r, dOut);
@@ -87,7 +120,11 @@ export function fusedPrograms(node: FusedEqn, limits: DeviceLimits): FusedProgra
 }
 
 /** One fused node as WebGPU dispatches: tensors in (the node's inputs), tensors out (its outputs, in order). */
-export function webgpuFused(runner: FusedRunner, limits: DeviceLimits, node: FusedEqn): (inputs: readonly tf.Tensor[]) => tf.Tensor[] {
+export function webgpuFused(
+  runner: FusedRunner,
+  limits: DeviceLimits,
+  node: FusedEqn,
+): (inputs: readonly tf.Tensor[]) => tf.Tensor[] {
   const { steps, temps } = plan(node, limits);
   const { inputNames, outputNames } = node.params;
   return (inputs) => {
@@ -110,5 +147,7 @@ export function webgpuFused(runner: FusedRunner, limits: DeviceLimits, node: Fus
 }
 
 function fail(node: FusedEqn, name: string): never {
-  throw new Error(`webgpu fused ${node.params.kind}: no buffer for ${name} (inputs ${node.params.inputNames}, outputs ${node.params.outputNames})`);
+  throw new Error(
+    `webgpu fused ${node.params.kind}: no buffer for ${name} (inputs ${node.params.inputNames}, outputs ${node.params.outputNames})`,
+  );
 }

@@ -37,7 +37,8 @@ export function makeShader(p: FusedProgram): string {
   if (p.uniformNames.length) lines.push(`struct Sizes { ${p.uniformNames.map((u) => `${u} : i32`).join(", ")} };`);
   let b = 0;
   const elem = p.vec4 ? "vec4<f32>" : "f32";
-  for (const o of p.outputNames) lines.push(`@group(0) @binding(${b++}) var<storage, read_write> ${o} : array<${elem}>;`);
+  for (const o of p.outputNames)
+    lines.push(`@group(0) @binding(${b++}) var<storage, read_write> ${o} : array<${elem}>;`);
   for (const v of p.variableNames) lines.push(`@group(0) @binding(${b++}) var<storage, read> ${v} : array<${elem}>;`);
   if (p.uniformNames.length) lines.push(`@group(0) @binding(${b++}) var<uniform> sizes : Sizes;`);
   const [x, y, z] = p.workgroupSize;

@@ -47,18 +47,26 @@ fn main(tid : i32, grp : i32, wid : vec2<i32>) {
   let p0 = wid.y * 4 * TY + (tid / TX) * 4;
   let q0 = wid.x * 4 * TX + (tid % TX) * 4;
   // clamped indices: lanes past the edge read valid memory and store nothing
-  ${this.vec4 ? "" : `let pc = min(vec4<i32>(p0, p0 + 1, p0 + 2, p0 + 3), vec4<i32>(max(np - 1, 0)));
-  let qc = min(vec4<i32>(q0, q0 + 1, q0 + 2, q0 + 3), vec4<i32>(max(nq - 1, 0)));`}
+  ${
+    this.vec4
+      ? ""
+      : `let pc = min(vec4<i32>(p0, p0 + 1, p0 + 2, p0 + 3), vec4<i32>(max(np - 1, 0)));
+  let qc = min(vec4<i32>(q0, q0 + 1, q0 + 2, q0 + 3), vec4<i32>(max(nq - 1, 0)));`
+  }
   var s0 = vec4<f32>(0.0);
   var s1 = vec4<f32>(0.0);
   var s2 = vec4<f32>(0.0);
   var s3 = vec4<f32>(0.0);
   for (var t = 0; t < n; t++) {
-    ${this.vec4 ? `let l = ${L}[(t * np + min(p0, np - 4)) / 4];
-    let rv = ${R}[(t * nq + min(q0, nq - 4)) / 4];` : `let lo = t * np;
+    ${
+      this.vec4
+        ? `let l = ${L}[(t * np + min(p0, np - 4)) / 4];
+    let rv = ${R}[(t * nq + min(q0, nq - 4)) / 4];`
+        : `let lo = t * np;
     let ro = t * nq;
     let l = vec4<f32>(${L}[lo + pc.x], ${L}[lo + pc.y], ${L}[lo + pc.z], ${L}[lo + pc.w]);
-    let rv = vec4<f32>(${R}[ro + qc.x], ${R}[ro + qc.y], ${R}[ro + qc.z], ${R}[ro + qc.w]);`}
+    let rv = vec4<f32>(${R}[ro + qc.x], ${R}[ro + qc.y], ${R}[ro + qc.z], ${R}[ro + qc.w]);`
+    }
     s0 = fma(vec4<f32>(l.x), rv, s0);
     s1 = fma(vec4<f32>(l.y), rv, s1);
     s2 = fma(vec4<f32>(l.z), rv, s2);
@@ -67,11 +75,15 @@ fn main(tid : i32, grp : i32, wid : vec2<i32>) {
   var rows = array<vec4<f32>, 4>(s0, s1, s2, s3);
   for (var a = 0; a < 4; a++) {
     let p = p0 + a;
-    ${this.vec4 ? `if (p < np && q0 < nq) { ${O}[(p * nq + q0) / 4] = rows[a]; }` : `if (p < np) {
+    ${
+      this.vec4
+        ? `if (p < np && q0 < nq) { ${O}[(p * nq + q0) / 4] = rows[a]; }`
+        : `if (p < np) {
       for (var b = 0; b < 4; b++) {
         if (q0 + b < nq) { ${O}[p * nq + q0 + b] = rows[a][b]; }
       }
-    }`}
+    }`
+    }
   }
 }`;
   }

@@ -47,27 +47,58 @@ export class RowChainProgram implements FusedProgram {
   readonly vec4: boolean;
 
   constructor(readonly spec: RowChainSpec) {
-    const s = spec, n = ROLES[s.direction], fwd = s.direction === "forward";
+    const s = spec,
+      n = ROLES[s.direction],
+      fwd = s.direction === "forward";
     if (!fwd && s.writeH) throw new Error("rowChain: h is a forward output");
     if (!s.second && !s.writeMid && !s.writeH) throw new Error("rowChain: a program that writes nothing");
-    this.variableNames = [n.inp, n.w1, ...(!fwd && s.act !== "identity" ? ["z"] : []), ...(s.second ? [n.w2] : []), ...(s.second && s.epilogue !== "none" ? [n.epi] : [])];
+    this.variableNames = [
+      n.inp,
+      n.w1,
+      ...(!fwd && s.act !== "identity" ? ["z"] : []),
+      ...(s.second ? [n.w2] : []),
+      ...(s.second && s.epilogue !== "none" ? [n.epi] : []),
+    ];
     this.outputNames = [...(s.second ? [n.out] : []), ...(s.writeMid ? [n.mid] : []), ...(s.writeH ? ["h"] : [])];
     this.workgroupSize = [s.tile.threads, 1, 1];
     const t = s.tile;
-    this.shaderKey = ["rowChain", s.direction, s.act, s.epilogue, `o${this.outputNames.join("")}`, `r${t.rankTile}`, `m${t.rows}x${t.rm}x${t.threads}`, s.vec4 ? "vec4" : "f32"].join("_");
+    this.shaderKey = [
+      "rowChain",
+      s.direction,
+      s.act,
+      s.epilogue,
+      `o${this.outputNames.join("")}`,
+      `r${t.rankTile}`,
+      `m${t.rows}x${t.rm}x${t.threads}`,
+      s.vec4 ? "vec4" : "f32",
+    ].join("_");
     this.vec4 = s.vec4;
   }
 
   getUserCode(): string {
-    const s = this.spec, n = ROLES[s.direction], fwd = s.direction === "forward";
+    const s = this.spec,
+      n = ROLES[s.direction],
+      fwd = s.direction === "forward";
     if (s.vec4) return rowChainVec4Code(s, n);
     // first matrix: forward A[c, k] (dIn × r); backward Bᵀ, B[k, c] (r × dOut). Second: forward B[k, j]; backward Aᵀ, A[j, k].
     const w1 = fwd ? `A[c * sizes.r + k]` : `B[k * sizes.k1 + c]`;
     const w2 = fwd ? `B[k * sizes.k2 + j]` : `A[j * sizes.r + k]`;
     const block = fwd
-      ? [`v = act_(sum);`, s.writeMid ? `if (gi < n) { z[gi * r + k] = sum; }` : "", s.writeH ? `if (gi < n) { h[gi * r + k] = v; }` : ""]
-      : [s.act === "identity" ? `v = sum;` : `v = sum * dact_(z[min(gi, last) * r + k]);`, s.writeMid ? `if (gi < n) { dZ[gi * r + k] = v; }` : ""];
-    const epi = s.epilogue === "add" ? `o = o + ${n.epi}[gi * k2 + j];` : s.epilogue === "mul" ? `o = o * ${n.epi}[gi * k2 + j];` : "";
+      ? [
+          `v = act_(sum);`,
+          s.writeMid ? `if (gi < n) { z[gi * r + k] = sum; }` : "",
+          s.writeH ? `if (gi < n) { h[gi * r + k] = v; }` : "",
+        ]
+      : [
+          s.act === "identity" ? `v = sum;` : `v = sum * dact_(z[min(gi, last) * r + k]);`,
+          s.writeMid ? `if (gi < n) { dZ[gi * r + k] = v; }` : "",
+        ];
+    const epi =
+      s.epilogue === "add"
+        ? `o = o + ${n.epi}[gi * k2 + j];`
+        : s.epilogue === "mul"
+          ? `o = o * ${n.epi}[gi * k2 + j];`
+          : "";
     const helpers = `fn w1At(c : i32, k : i32) -> f32 { return ${w1}; }
 ${s.second ? `fn w2At(k : i32, j : i32) -> f32 { return ${w2}; }` : ""}
 fn clamp4(i0 : i32, hi : i32) -> vec4<i32> { return min(vec4<i32>(i0, i0 + 1, i0 + 2, i0 + 3), vec4<i32>(max(hi, 0))); }`;
@@ -104,7 +135,9 @@ fn clamp4(i0 : i32, hi : i32) -> vec4<i32> { return min(vec4<i32>(i0, i0 + 1, i0
     }
   }
   workgroupBarrier();
-${s.second ? `  // ${fwd ? "y = h·B" : "dX = dZ·Aᵀ"} from the rank block, in micro-tiles of RM rows × 4 output columns
+${
+  s.second
+    ? `  // ${fwd ? "y = h·B" : "dX = dZ·Aᵀ"} from the rank block, in micro-tiles of RM rows × 4 output columns
   let jg = (k2 + 3) / 4;
   for (var mt = tid; mt < (ROWS / RM) * jg; mt += THREADS) {
     let i0 = (mt / jg) * RM;
@@ -129,7 +162,9 @@ ${s.second ? `  // ${fwd ? "y = h·B" : "dX = dZ·Aᵀ"} from the rank block, in
         }
       }
     }
-  }` : ""}
+  }`
+    : ""
+}
 }`;
   }
 }

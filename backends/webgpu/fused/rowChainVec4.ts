@@ -14,16 +14,46 @@ import { rowChainPreamble } from "./rowChainPreamble.ts";
 export function rowChainVec4Code(s: RowChainSpec, names: { inp: string; epi: string; out: string }): string {
   const fwd = s.direction === "forward";
   const first = fwd
-    ? step4({ mat: "A", load: "w", outer: "c", stride: "r", inner: "k0", src: `${names.inp}[at[a] + c / 4]`, v: "xv", form: "axpy" })
-    : step4({ mat: "B", load: "b", outer: "k0", stride: "k1", inner: "c", src: `${names.inp}[at[a] + c / 4]`, v: "xv", form: "dot" });
+    ? step4({
+        mat: "A",
+        load: "w",
+        outer: "c",
+        stride: "r",
+        inner: "k0",
+        src: `${names.inp}[at[a] + c / 4]`,
+        v: "xv",
+        form: "axpy",
+      })
+    : step4({
+        mat: "B",
+        load: "b",
+        outer: "k0",
+        stride: "k1",
+        inner: "c",
+        src: `${names.inp}[at[a] + c / 4]`,
+        v: "xv",
+        form: "dot",
+      });
   const rankRow = "rankBlock[((i0 + a) * RT + k) / 4]";
   const second = fwd
     ? step4({ mat: "B", load: "w", outer: "k", stride: "k2", inner: "j0", src: rankRow, v: "hv", form: "axpy" })
     : step4({ mat: "A", load: "a", outer: "j0", stride: "r", inner: "k", src: rankRow, v: "hv", form: "dot" });
   const block = fwd
-    ? [`let v = act4(sum);`, s.writeMid ? `if (gi < n) { z[(gi * r + k0) / 4] = sum; }` : "", s.writeH ? `if (gi < n) { h[(gi * r + k0) / 4] = v; }` : ""]
-    : [s.act === "identity" ? `let v = sum;` : `let v = sum * dact4(z[(min(gi, last) * r + k0) / 4]);`, s.writeMid ? `if (gi < n) { dZ[(gi * r + k0) / 4] = v; }` : ""];
-  const epi = s.epilogue === "add" ? `o = o + ${names.epi}[(gi * k2 + j0) / 4];` : s.epilogue === "mul" ? `o = o * ${names.epi}[(gi * k2 + j0) / 4];` : "";
+    ? [
+        `let v = act4(sum);`,
+        s.writeMid ? `if (gi < n) { z[(gi * r + k0) / 4] = sum; }` : "",
+        s.writeH ? `if (gi < n) { h[(gi * r + k0) / 4] = v; }` : "",
+      ]
+    : [
+        s.act === "identity" ? `let v = sum;` : `let v = sum * dact4(z[(min(gi, last) * r + k0) / 4]);`,
+        s.writeMid ? `if (gi < n) { dZ[(gi * r + k0) / 4] = v; }` : "",
+      ];
+  const epi =
+    s.epilogue === "add"
+      ? `o = o + ${names.epi}[(gi * k2 + j0) / 4];`
+      : s.epilogue === "mul"
+        ? `o = o * ${names.epi}[(gi * k2 + j0) / 4];`
+        : "";
   const helpers = `fn act4(v : vec4<f32>) -> vec4<f32> { return vec4<f32>(act_(v.x), act_(v.y), act_(v.z), act_(v.w)); }
 fn dact4(v : vec4<f32>) -> vec4<f32> { return vec4<f32>(dact_(v.x), dact_(v.y), dact_(v.z), dact_(v.w)); }`;
   return `${rowChainPreamble(s, helpers)}
@@ -50,7 +80,9 @@ fn dact4(v : vec4<f32>) -> vec4<f32> { return vec4<f32>(dact_(v.x), dact_(v.y), 
     }
   }
   workgroupBarrier();
-${s.second ? `  // ${fwd ? "y = h·B" : "dX = dZ·Aᵀ"} from the rank block, in micro-tiles of RM rows × 4 output columns
+${
+  s.second
+    ? `  // ${fwd ? "y = h·B" : "dX = dZ·Aᵀ"} from the rank block, in micro-tiles of RM rows × 4 output columns
   let jg = k2 / 4;
   for (var mt = tid; mt < (ROWS / RM) * jg; mt += THREADS) {
     let i0 = (mt / jg) * RM;
@@ -68,7 +100,9 @@ ${s.second ? `  // ${fwd ? "y = h·B" : "dX = dZ·Aᵀ"} from the rank block, in
         ${names.out}[(gi * k2 + j0) / 4] = o;
       }
     }
-  }` : ""}
+  }`
+    : ""
+}
 }`;
 }
 
@@ -77,12 +111,24 @@ ${s.second ? `  // ${fwd ? "y = h·B" : "dX = dZ·Aᵀ"} from the rank block, in
  * (each a vec4 at columns inner..inner+3), then fold in that row's 4 inputs `src`, either as an axpy over
  * the 4 rows (the matrix as stored: forward's A and B) or as 4 dot products (the matrix transposed: backward's Bᵀ and Aᵀ).
  */
-function step4(p: { mat: string; load: string; outer: string; stride: string; inner: string; src: string; v: string; form: "axpy" | "dot" }): string {
+function step4(p: {
+  mat: string;
+  load: string;
+  outer: string;
+  stride: string;
+  inner: string;
+  src: string;
+  v: string;
+  form: "axpy" | "dot";
+}): string {
   const { load: w, v } = p;
-  const loads = [0, 1, 2, 3].map((q) => `let ${w}${q} = ${p.mat}[(${q === 0 ? p.outer : `(${p.outer} + ${q})`} * ${p.stride} + ${p.inner}) / 4];`);
-  const update = p.form === "axpy"
-    ? `part[a] = fma(vec4<f32>(${v}.x), ${w}0, fma(vec4<f32>(${v}.y), ${w}1, fma(vec4<f32>(${v}.z), ${w}2, fma(vec4<f32>(${v}.w), ${w}3, part[a]))));`
-    : `part[a] += vec4<f32>(dot(${v}, ${w}0), dot(${v}, ${w}1), dot(${v}, ${w}2), dot(${v}, ${w}3));`;
+  const loads = [0, 1, 2, 3].map(
+    (q) => `let ${w}${q} = ${p.mat}[(${q === 0 ? p.outer : `(${p.outer} + ${q})`} * ${p.stride} + ${p.inner}) / 4];`,
+  );
+  const update =
+    p.form === "axpy"
+      ? `part[a] = fma(vec4<f32>(${v}.x), ${w}0, fma(vec4<f32>(${v}.y), ${w}1, fma(vec4<f32>(${v}.z), ${w}2, fma(vec4<f32>(${v}.w), ${w}3, part[a]))));`
+      : `part[a] += vec4<f32>(dot(${v}, ${w}0), dot(${v}, ${w}1), dot(${v}, ${w}2), dot(${v}, ${w}3));`;
   return `${loads.join("\n      ")}
       for (var a = 0; a < RM; a++) {
         let ${v} = ${p.src};

@@ -57,7 +57,11 @@ export class FusedRunner {
       const g = this.gpu as unknown as TfInternals;
       const code = this.source(p);
       const module = g.device.createShaderModule({ code, label: p.shaderKey });
-      pl = g.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "_start" }, label: p.shaderKey });
+      pl = g.device.createComputePipeline({
+        layout: "auto",
+        compute: { module, entryPoint: "_start" },
+        label: p.shaderKey,
+      });
       this.pipelines.set(p.shaderKey, pl);
     }
     return pl;
@@ -74,15 +78,24 @@ export class FusedRunner {
   run(launch: FusedLaunch, inputs: readonly tf.Tensor[], outputs: readonly tf.Tensor[]): void {
     const { program } = launch;
     if (inputs.length !== program.variableNames.length || outputs.length !== program.outputNames.length) {
-      throw new Error(`${program.shaderKey}: ${inputs.length} inputs and ${outputs.length} outputs for ${program.variableNames} -> ${program.outputNames}`);
+      throw new Error(
+        `${program.shaderKey}: ${inputs.length} inputs and ${outputs.length} outputs for ${program.variableNames} -> ${program.outputNames}`,
+      );
     }
     if (outputs.every((t) => t.size === 0)) return; // nothing to write (tfjs short-circuits empty outputs the same way)
     this.errors.scoped(program.shaderKey, () => {
       const g = this.gpu as unknown as TfInternals;
       const tensors = [...outputs, ...inputs];
       for (const t of tensors) g.uploadToGPU(t.dataId);
-      const entries: GPUBindGroupEntry[] = tensors.map((t, i) => ({ binding: i, resource: { buffer: this.bufferOf(t) } }));
-      if (program.uniformNames.length) entries.push({ binding: tensors.length, resource: g.makeUniforms(launch.uniforms.map((v) => ({ type: "int32", data: [v] }))) });
+      const entries: GPUBindGroupEntry[] = tensors.map((t, i) => ({
+        binding: i,
+        resource: { buffer: this.bufferOf(t) },
+      }));
+      if (program.uniformNames.length)
+        entries.push({
+          binding: tensors.length,
+          resource: g.makeUniforms(launch.uniforms.map((v) => ({ type: "int32", data: [v] }))),
+        });
       const pipeline = this.pipeline(program);
       const bindGroup = g.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
       for (const t of tensors) g.commandQueueOwnedIds.add(t.dataId);
@@ -94,7 +107,7 @@ export class FusedRunner {
       this.dispatches++;
       this.onRun?.(program);
       g.dispatchCountInPass++;
-      if (tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") as number <= g.dispatchCountInPass) {
+      if ((tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") as number) <= g.dispatchCountInPass) {
         g.endComputePassEncoder();
         g.submitQueue();
       }

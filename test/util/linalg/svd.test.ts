@@ -7,36 +7,41 @@ import { runs } from "../../helpers/runs.ts";
 /** A random m×n matrix of rank ≤ rank (a product of Gaussian m×rank and rank×n factors), row-major. */
 function lowRank(m: number, n: number, rank: number, seed: number): Float32Array {
   const rng = Rng.fromSeed(seed);
-  const L = Array.from({ length: m * rank }, () => rng.normal()), R = Array.from({ length: rank * n }, () => rng.normal());
+  const L = Array.from({ length: m * rank }, () => rng.normal()),
+    R = Array.from({ length: rank * n }, () => rng.normal());
   const a = new Float32Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let k = 0; k < rank; k++) s += L[i * rank + k]! * R[k * n + j]!;
-    a[i * n + j] = s;
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < rank; k++) s += L[i * rank + k]! * R[k * n + j]!;
+      a[i * n + j] = s;
+    }
   return a;
 }
 
 /** max |A − U·diag(S)·Vᵀ| relative to max |A|. */
 function reconstructionError(a: Float32Array, r: Svd): number {
-  let err = 0, scale = 1e-30;
-  for (let i = 0; i < r.m; i++) for (let j = 0; j < r.n; j++) {
-    let s = 0;
-    for (let k = 0; k < r.k; k++) s += r.U[i * r.k + k]! * r.S[k]! * r.V[j * r.k + k]!;
-    err = Math.max(err, Math.abs(s - a[i * r.n + j]!));
-    scale = Math.max(scale, Math.abs(a[i * r.n + j]!));
-  }
+  let err = 0,
+    scale = 1e-30;
+  for (let i = 0; i < r.m; i++)
+    for (let j = 0; j < r.n; j++) {
+      let s = 0;
+      for (let k = 0; k < r.k; k++) s += r.U[i * r.k + k]! * r.S[k]! * r.V[j * r.k + k]!;
+      err = Math.max(err, Math.abs(s - a[i * r.n + j]!));
+      scale = Math.max(scale, Math.abs(a[i * r.n + j]!));
+    }
   return err / scale;
 }
 
 /** max |QᵀQ − I| for the rows×k matrix Q (row-major). */
 function orthonormalityError(q: Float32Array, rows: number, k: number): number {
   let worst = 0;
-  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) {
-    let s = 0;
-    for (let i = 0; i < rows; i++) s += q[i * k + a]! * q[i * k + b]!;
-    worst = Math.max(worst, Math.abs(s - (a === b ? 1 : 0)));
-  }
+  for (let a = 0; a < k; a++)
+    for (let b = 0; b < k; b++) {
+      let s = 0;
+      for (let i = 0; i < rows; i++) s += q[i * k + a]! * q[i * k + b]!;
+      worst = Math.max(worst, Math.abs(s - (a === b ? 1 : 0)));
+    }
   return worst;
 }
 
@@ -45,18 +50,24 @@ const nonIncreasingAndNonNegative = (s: Float32Array) => s.every((x, i) => x >= 
 describe("svd (exact, float64 inside)", () => {
   it("reconstructs A with orthonormal U, V and sorted singular values: tall, wide, square, rank-deficient", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 24 }), fc.integer({ min: 1, max: 24 }), fc.integer({ min: 0, max: 24 }), fc.integer(), (m, n, rank0, seed) => {
-        const rank = Math.min(rank0, m, n);
-        const a = lowRank(m, n, rank, seed);
-        const r = svd(a, m, n);
-        expect(r.k).toBe(Math.min(m, n));
-        expect(reconstructionError(a, r)).toBeLessThan(1e-5);
-        expect(orthonormalityError(r.U, m, r.k)).toBeLessThan(1e-5);
-        expect(orthonormalityError(r.V, n, r.k)).toBeLessThan(1e-5);
-        expect(nonIncreasingAndNonNegative(r.S)).toBe(true);
-        // a rank-ρ matrix has ρ nonzero singular values (up to float32 rounding of A)
-        for (let k = rank; k < r.k; k++) expect(r.S[k]!).toBeLessThan(1e-4 * Math.max(r.S[0]!, 1e-30));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 24 }),
+        fc.integer({ min: 1, max: 24 }),
+        fc.integer({ min: 0, max: 24 }),
+        fc.integer(),
+        (m, n, rank0, seed) => {
+          const rank = Math.min(rank0, m, n);
+          const a = lowRank(m, n, rank, seed);
+          const r = svd(a, m, n);
+          expect(r.k).toBe(Math.min(m, n));
+          expect(reconstructionError(a, r)).toBeLessThan(1e-5);
+          expect(orthonormalityError(r.U, m, r.k)).toBeLessThan(1e-5);
+          expect(orthonormalityError(r.V, n, r.k)).toBeLessThan(1e-5);
+          expect(nonIncreasingAndNonNegative(r.S)).toBe(true);
+          // a rank-ρ matrix has ρ nonzero singular values (up to float32 rounding of A)
+          for (let k = rank; k < r.k; k++) expect(r.S[k]!).toBeLessThan(1e-4 * Math.max(r.S[0]!, 1e-30));
+        },
+      ),
       { numRuns: runs(60) },
     );
   });
@@ -88,16 +99,22 @@ describe("svd (exact, float64 inside)", () => {
 describe("svdTop (randomized range finder)", () => {
   it("recovers the top r triplets exactly when A has rank ≤ r", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 12, max: 40 }), fc.integer({ min: 12, max: 40 }), fc.integer({ min: 1, max: 3 }), fc.integer(), (m, n, r, seed) => {
-        const a = lowRank(m, n, r, seed);
-        const top = svdTop(a, m, n, r, Rng.fromSeed(seed, 1));
-        const exact = svd(a, m, n);
-        expect(top.k).toBe(r);
-        expect(reconstructionError(a, top)).toBeLessThan(1e-5);
-        expect(orthonormalityError(top.U, m, r)).toBeLessThan(1e-5);
-        expect(orthonormalityError(top.V, n, r)).toBeLessThan(1e-5);
-        for (let k = 0; k < r; k++) expect(Math.abs(top.S[k]! - exact.S[k]!)).toBeLessThan(1e-5 * exact.S[0]!);
-      }),
+      fc.property(
+        fc.integer({ min: 12, max: 40 }),
+        fc.integer({ min: 12, max: 40 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer(),
+        (m, n, r, seed) => {
+          const a = lowRank(m, n, r, seed);
+          const top = svdTop(a, m, n, r, Rng.fromSeed(seed, 1));
+          const exact = svd(a, m, n);
+          expect(top.k).toBe(r);
+          expect(reconstructionError(a, top)).toBeLessThan(1e-5);
+          expect(orthonormalityError(top.U, m, r)).toBeLessThan(1e-5);
+          expect(orthonormalityError(top.V, n, r)).toBeLessThan(1e-5);
+          for (let k = 0; k < r; k++) expect(Math.abs(top.S[k]! - exact.S[k]!)).toBeLessThan(1e-5 * exact.S[0]!);
+        },
+      ),
       { numRuns: runs(25) },
     );
   });
@@ -108,7 +125,8 @@ describe("svdTop (randomized range finder)", () => {
     const rng = Rng.fromSeed(8);
     const a = new Float32Array(m * n);
     for (let k = 0; k < 12; k++) {
-      const u = Array.from({ length: m }, () => rng.normal()), v = Array.from({ length: n }, () => rng.normal());
+      const u = Array.from({ length: m }, () => rng.normal()),
+        v = Array.from({ length: n }, () => rng.normal());
       for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) a[i * n + j] += 2 ** -k * u[i]! * v[j]!;
     }
     const top = svdTop(a, m, n, r, Rng.fromSeed(1));
