@@ -6,7 +6,7 @@ import { decodeSafetensors, encodeSafetensors, type TensorInput } from "../train
 import { trainError, causeMessage, type TrainError } from "../train/errors.ts";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
 import { type LanguageModel } from "../models/model.ts";
-import { makeModel } from "../methods/index.ts";
+import { makeModel } from "./index.ts";
 
 /**
  * Export to safetensors + config.json in Hugging Face LLaMA naming, so other tools can load the weights.
