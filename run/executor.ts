@@ -3,7 +3,7 @@ import type { Launch, Plan } from "../passes/plan.ts";
 import { prepareLaunch, type LaunchKernel } from "./lower.ts";
 import type { Backend, HostTensor } from "../ir/backend.ts";
 
-/** Per-primitive time, collected when RANKFUSE_PROFILE is set and printed by `printProfile`. */
+/** Per-primitive time, collected when RANKFUSE_PROFILE is set and printed to stderr at exit. */
 class Profile {
   readonly ms = new Map<string, { ms: number; calls: number; flops: number }>();
   add(l: Launch, ms: number) {
@@ -26,6 +26,8 @@ class Profile {
   }
 }
 export const profile = process.env.RANKFUSE_PROFILE ? new Profile() : null;
+// the table goes to stderr when the process ends, so any program (CLI, benchmark, a user's script) shows it
+if (profile) process.once("exit", () => profile.ms.size && console.error(`[rankfuse] profile:\n${profile.toString()}`));
 
 /** What one run measured: peak bytes held by the backend and wall time. */
 export interface RunStats {
