@@ -4,7 +4,7 @@ import { LOWRANK, LOWRANK_TAIL, type ChainAct, type LowrankParams } from "../ir/
 import { build, plainMatmul, sameShape, type GraphIndex, type Match } from "./chainIndex.ts";
 
 /** The activations a chain may have in its middle, by primitive. */
-export const ACT_OF: Partial<Record<Prim, ChainAct>> = { silu: "silu", gelu: "gelu", relu: "relu" };
+const ACT_OF: Partial<Record<Prim, ChainAct>> = { silu: "silu", gelu: "gelu", relu: "relu" };
 const ACT_PRIMS: Prim[] = ["silu", "gelu", "relu"];
 
 /** y = act(x·A)·B [⊕ e], anchored at the second matmul (index j). */
