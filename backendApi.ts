@@ -17,18 +17,21 @@ export {
 export { PRIMS, type Prim, type PrimParams, type DType } from "./ir/prims.ts";
 export {
   LOWRANK,
+  LOWRANK_TAIL,
   LOWRANK_BWD,
   ATTENTION,
   ATTENTION_BWD,
   CHAIN_KINDS,
   CHAIN_ACTS,
   isLowrank,
+  isLowrankTail,
   isLowrankBwd,
   isAttention,
   isAttentionBwd,
   type ChainAct,
   type ChainCaps,
   type LowrankParams,
+  type LowrankTailParams,
   type LowrankBwdParams,
   type AttentionParams,
 } from "./ir/fusedKinds.ts";

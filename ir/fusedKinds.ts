@@ -6,6 +6,10 @@ import type { FusedEqn, FusedParams } from "./graph.ts";
  *
  * lowrank:          y = act(x·A)·B, then an optional epilogue y ⊕ e (⊕ = add: residual, mul: gating);
  *                   inputs x, A, B[, e]; outputs y[, z = x·A][, h = act(z)] (z, h where backward reads them).
+ * lowrankTail:      y = act(x)·B [⊕ e], the next link of a longer chain (`C·σ(B·σ(A·x))`), whose first
+ *                   product belongs to the lowrank node before it: x is that node's y, of width r;
+ *                   inputs x, B[, e]; outputs y[, h = act(x)]. Its backward is a lowrankBackward with no
+ *                   dX or dA (those belong to the previous link's backward): outputs dB and dZ.
  * lowrankBackward:  dZ = (dY·Bᵀ) ⊙ act'(z); dX = dZ·Aᵀ [+ acc], dA = xᵀ·dZ, dB = hᵀ·dY, each where the
  *                   graph computes it; inputs dY, B[, z][, A][, acc][, x][, h]; outputs [dX][, dA][, dB][, dZ].
  *
@@ -16,6 +20,8 @@ import type { FusedEqn, FusedParams } from "./graph.ts";
  *                    graph computes it; inputs q, k, v, dO; outputs [dQ][, dK][, dV].
  */
 export const LOWRANK = "lowrank";
+/** The next link of a longer lowrank chain: y = act(x)·B [⊕ e] on the previous lowrank node's y. */
+export const LOWRANK_TAIL = "lowrankTail";
 /** Fused backward of a lowrank chain. */
 export const LOWRANK_BWD = "lowrankBackward";
 /** Fused causal attention O = softmax_causal(q·kᵀ)·v. */
@@ -23,7 +29,7 @@ export const ATTENTION = "attention";
 /** Fused backward of attention, recomputing P. */
 export const ATTENTION_BWD = "attentionBackward";
 /** Every fused kind above. */
-export const CHAIN_KINDS: readonly string[] = [LOWRANK, LOWRANK_BWD, ATTENTION, ATTENTION_BWD];
+export const CHAIN_KINDS: readonly string[] = [LOWRANK, LOWRANK_TAIL, LOWRANK_BWD, ATTENTION, ATTENTION_BWD];
 
 /** Activations a lowrank chain may have in its middle. */
 export const CHAIN_ACTS = ["identity", "silu", "gelu", "relu"] as const;
@@ -33,6 +39,14 @@ export type ChainAct = (typeof CHAIN_ACTS)[number];
 /** Params of a lowrank node: its activation, rank and epilogue. */
 export interface LowrankParams extends FusedParams {
   readonly kind: typeof LOWRANK;
+  readonly act: ChainAct;
+  readonly r: number;
+  readonly epilogue: "none" | "add" | "mul";
+}
+
+/** Params of a lowrankTail node: its activation, the width r of its input x, and its epilogue. */
+export interface LowrankTailParams extends FusedParams {
+  readonly kind: typeof LOWRANK_TAIL;
   readonly act: ChainAct;
   readonly r: number;
   readonly epilogue: "none" | "add" | "mul";
@@ -53,6 +67,9 @@ export interface AttentionParams extends FusedParams {
 
 /** Is this fused node a lowrank chain? */
 export const isLowrank = (e: FusedEqn): e is FusedEqn & { params: LowrankParams } => e.params.kind === LOWRANK;
+/** Is this fused node the tail link of a longer lowrank chain? */
+export const isLowrankTail = (e: FusedEqn): e is FusedEqn & { params: LowrankTailParams } =>
+  e.params.kind === LOWRANK_TAIL;
 /** Is this fused node a lowrank chain's backward? */
 export const isLowrankBwd = (e: FusedEqn): e is FusedEqn & { params: LowrankBwdParams } =>
   e.params.kind === LOWRANK_BWD;

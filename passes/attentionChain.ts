@@ -1,5 +1,5 @@
 import { Graph, Var, type Eqn, type FusedEqn } from "../ir/graph.ts";
-import type { GraphIndex, Match } from "./chain.ts";
+import type { GraphIndex, Match } from "./chainIndex.ts";
 import { ATTENTION, ATTENTION_BWD, type AttentionParams, type ChainCaps } from "../ir/fusedKinds.ts";
 
 /**

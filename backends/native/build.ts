@@ -130,6 +130,18 @@ export interface NativeAddon {
     sizes: Int32Array,
   ): void;
   /**
+   * The tail link of a longer chain, tile by tile: out (n x dOut) = act(x (n x r))·B (r x dOut), with the
+   * same epilogue as lowrankForwardEx and h = act(x) written out where non-empty. sizes: [n, r, dOut, act, epilogue].
+   */
+  lowrankTailForward(
+    x: Float32Array,
+    B: Float32Array,
+    e: Float32Array,
+    out: Float32Array,
+    h: Float32Array,
+    sizes: Int32Array,
+  ): void;
+  /**
    * Fused backward of y = act(x·A)·B, tile by tile: dZ = (dY·Bᵀ) ⊙ act'(z); dX = dZ·Aᵀ (+ acc), dA = xᵀ·dZ, dB = hᵀ·dY,
    * dZ itself; an empty Float32Array means "not wanted" (outputs) or "not needed" (inputs). sizes: [n, dIn, r, dOut, act].
    */
@@ -364,7 +376,7 @@ export function loadNativeAddon(): E.Either<string, NativeAddon> {
     process.env.OMP_WAIT_POLICY = "passive";
   try {
     const addon = createRequire(import.meta.url)(built.right) as NativeAddon;
-    const missing = ["matmul", "unary", "lowrankForward", "threads"].filter(
+    const missing = ["matmul", "unary", "lowrankForward", "lowrankTailForward", "threads"].filter(
       (f) => typeof (addon as unknown as Record<string, unknown>)[f] !== "function",
     );
     loaded =

@@ -7,15 +7,23 @@ import {
   isAttentionBwd,
   isLowrank,
   isLowrankBwd,
+  isLowrankTail,
   LOWRANK,
   LOWRANK_BWD,
+  LOWRANK_TAIL,
   type ChainAct,
 } from "../../ir/fusedKinds.ts";
 import { BinaryOp, UnaryOp } from "./build.ts";
 import type { NativeCtx, NBuf } from "./kernels.ts";
 
 /** The chain kinds the addon runs as one kernel (lowrank.cc, attention.cc). */
-export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([LOWRANK, LOWRANK_BWD, ATTENTION, ATTENTION_BWD]);
+export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([
+  LOWRANK,
+  LOWRANK_TAIL,
+  LOWRANK_BWD,
+  ATTENTION,
+  ATTENTION_BWD,
+]);
 /**
  * The largest rank the planner fuses for this engine. The kernels take any rank, but the larger the
  * rank, the closer the unfused GEMMs run to full speed and the less fusing saves: `npm run bench --
@@ -63,6 +71,24 @@ export function nativeFused(ctx: NativeCtx, node: FusedEqn): (inputs: readonly N
         input(inputs, "e"),
         out(bufs, "y"),
         out(bufs, "z"),
+        out(bufs, "h"),
+        sizes,
+      );
+      return bufs;
+    };
+  }
+  if (isLowrankTail(node)) {
+    const [r, dOut] = inVar("B")!.shape as [number, number];
+    const n = numel(inVar("x")!.abs.dims.slice(0, -1));
+    const epi = node.params.epilogue === "mul" ? BinaryOp.mul : BinaryOp.add;
+    const sizes = Int32Array.from([n, r, dOut, ACT[node.params.act], epi]);
+    return (inputs) => {
+      const bufs = alloc();
+      ctx.addon.lowrankTailForward(
+        input(inputs, "x"),
+        input(inputs, "B"),
+        input(inputs, "e"),
+        out(bufs, "y"),
         out(bufs, "h"),
         sizes,
       );

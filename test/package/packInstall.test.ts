@@ -121,7 +121,7 @@ describe("the packed package, installed and imported as a user would", () => {
       gradCheck: true,
       model: "cola",
       lr0: 0.5,
-      fusedKinds: 4,
+      fusedKinds: 5, // CHAIN_KINDS: lowrank, lowrankTail, lowrankBackward, attention, attentionBackward
       deepImport: "ERR_PACKAGE_PATH_NOT_EXPORTED",
     });
     expect(result.methods).toBeGreaterThan(3);

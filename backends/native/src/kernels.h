@@ -89,6 +89,10 @@ void lowrankForward(const float* x, const float* A, const float* B, float* out, 
 // rank-r values the backward pass reads written out where non-null: zOut = x . A, hOut = act(zOut).
 void lowrankForwardEx(const float* x, const float* A, const float* B, const float* e, int epilogue, float* out,
                       float* zOut, float* hOut, int64_t n, int64_t dIn, int64_t r, int64_t dOut, int act);
+// The tail link of a longer chain: out (n x dOut) = act(x (n x r)) . B (r x dOut) (op) e, with x the
+// previous link's output (its first product already done) and hOut = act(x) where non-null.
+void lowrankTailForward(const float* x, const float* B, const float* e, int epilogue, float* out, float* hOut,
+                        int64_t n, int64_t r, int64_t dOut, int act);
 // Backward of y = act(x . A) . B from dY (n x dOut): dZ = (dY . B^T) * act'(z), then where non-null
 // dX = dZ . A^T (+ acc when non-null), dA = x^T . dZ, dB = h^T . dY, dZout = dZ. z is read when act != 0,
 // A for dX, x for dA, h for dB. dA and dB repeat bit for bit run to run at a fixed thread count.

@@ -3,6 +3,7 @@
 // buffer. The right-hand sides (A, B, and their transposes) are packed once per call and shared.
 //
 // Forward:  y = act(x . A) . B  [+ e | * e]; z = x . A and h = act(z) are written out only when asked.
+// Tail:     y = act(x) . B  [+ e | * e], the next link of a longer chain: x is already rank r wide.
 // Backward: dZ = (dY . B^T) * act'(z); dX = dZ . A^T [+ acc]; dA = x^T . dZ; dB = h^T . dY.
 // dA and dB are sums over every row: each thread accumulates its own contiguous range of tiles into a
 // private partial, and the partials are added in thread order, so results repeat run to run.
@@ -25,14 +26,14 @@ int64_t tileRowsFor(int64_t r, int64_t mr, int64_t atLeast) {
   const int64_t rows = std::max<int64_t>(atLeast, (16384 / std::max<int64_t>(r, 1)) / mr * mr);
   return std::min<int64_t>(rows, 512);
 }
-}  // namespace
 
-void lowrankForwardEx(const float* x, const float* A, const float* B, const float* e, int epilogue, float* out,
-                      float* zOut, float* hOut, int64_t n, int64_t dIn, int64_t r, int64_t dOut, int act) {
+// The forward tile loop; with `first` false there is no first product: z = x (dIn == r).
+void forwardTiles(const float* x, const float* A, const float* B, const float* e, int epilogue, float* out, float* zOut,
+                  float* hOut, int64_t n, int64_t dIn, int64_t r, int64_t dOut, int act, bool first) {
   if (n == 0) return;
   const bool zEmpty = r == 0 || dIn == 0, yEmpty = r == 0 || dOut == 0;
   PackedB pa{}, pb{};
-  if (!zEmpty) pa = packB(A, r, dIn, r, packBuffer(0).get(static_cast<size_t>(packedBSize(dIn, r))), true);
+  if (first && !zEmpty) pa = packB(A, r, dIn, r, packBuffer(0).get(static_cast<size_t>(packedBSize(dIn, r))), true);
   if (!yEmpty) pb = packB(B, dOut, r, dOut, packBuffer(1).get(static_cast<size_t>(packedBSize(r, dOut))), true);
   const int64_t mr = activeMicroKernel().mr;
   const int64_t tileRows = tileRowsFor(r, mr, 8 * mr);
@@ -43,7 +44,10 @@ void lowrankForwardEx(const float* x, const float* A, const float* B, const floa
     float* z = t_tile.get(static_cast<size_t>(tileRows * std::max<int64_t>(r, 1)));
     float* y = out + i0 * dOut;
     const float* et = e ? e + i0 * dOut : nullptr;
-    if (zEmpty) std::fill(z, z + m * r, 0.0f);
+    if (!first) {
+      if (r > 0) std::memcpy(z, x + i0 * r, sizeof(float) * m * r);
+    }
+    else if (zEmpty) std::fill(z, z + m * r, 0.0f);
     else gemmPackedSerial(x + i0 * dIn, dIn, pa, z, r, m, false);
     if (zOut) std::memcpy(zOut + i0 * r, z, sizeof(float) * m * r);
     if (act != 0) unaryBlock(act, z, m * r);
@@ -56,6 +60,17 @@ void lowrankForwardEx(const float* x, const float* A, const float* B, const floa
     if (epilogue == kMul && et)
       for (int64_t i = 0; i < m * dOut; ++i) y[i] *= et[i];
   }
+}
+}  // namespace
+
+void lowrankForwardEx(const float* x, const float* A, const float* B, const float* e, int epilogue, float* out,
+                      float* zOut, float* hOut, int64_t n, int64_t dIn, int64_t r, int64_t dOut, int act) {
+  forwardTiles(x, A, B, e, epilogue, out, zOut, hOut, n, dIn, r, dOut, act, true);
+}
+
+void lowrankTailForward(const float* x, const float* B, const float* e, int epilogue, float* out, float* hOut,
+                        int64_t n, int64_t r, int64_t dOut, int act) {
+  forwardTiles(x, nullptr, B, e, epilogue, out, nullptr, hOut, n, r, r, dOut, act, false);
 }
 
 void lowrankForward(const float* x, const float* A, const float* B, float* out, int64_t n, int64_t dIn, int64_t r,

@@ -1,7 +1,7 @@
-// JS entry points of lowrank.cc: the fused low-rank chain act(x . A) . B and its backward. The fused
-// forms take optional buffers (a zero-length Float32Array means "not wanted", "not needed" or "no
-// epilogue") and their sizes in one Int32Array: forward [n, dIn, r, dOut, act, epilogue], backward
-// [n, dIn, r, dOut, act].
+// JS entry points of lowrank.cc: the fused low-rank chain act(x . A) . B, the tail link act(x) . B of a
+// longer chain, and their backward. The fused forms take optional buffers (a zero-length Float32Array
+// means "not wanted", "not needed" or "no epilogue") and their sizes in one Int32Array: forward
+// [n, dIn, r, dOut, act, epilogue], tail [n, r, dOut, act, epilogue], backward [n, dIn, r, dOut, act].
 #include <string>
 
 #include "kernels.h"
@@ -41,6 +41,21 @@ napi_value LowrankForwardEx(napi_env env, napi_callback_info info) {
   });
 }
 
+napi_value LowrankTailForward(napi_env env, napi_callback_info info) {
+  Args a(env, info, "lowrankTailForward", 6);
+  const auto x = a.f32(0), B = a.f32(1), e = a.f32(2), out = a.f32(3), h = a.f32(4);
+  int64_t d[5] = {};
+  a.sizes(5, d, 5, 3, "[n, r, dOut, act, epilogue]");
+  const int64_t n = d[0], r = d[1], dOut = d[2], act = d[3], epi = d[4];
+  a.require(!e.len || epi == kAdd || epi == kMul, "epilogue must be 0 (add) or 2 (mul)") && validAct(a, act) &&
+      a.need(x, prod({n, r})) && a.need(B, prod({r, dOut})) && a.needOpt(e, prod({n, dOut})) &&
+      a.need(out, prod({n, dOut})) && a.needOpt(h, prod({n, r}));
+  return a.run([&] {
+    lowrankTailForward(x.p, B.p, e.get(), e.len ? static_cast<int>(epi) : -1, out.p, h.get(), n, r, dOut,
+                       static_cast<int>(act));
+  });
+}
+
 napi_value LowrankBackward(napi_env env, napi_callback_info info) {
   Args a(env, info, "lowrankBackward", 12);
   const auto dY = a.f32(0), B = a.f32(1), z = a.f32(2), A = a.f32(3), acc = a.f32(4), x = a.f32(5), h = a.f32(6);
@@ -66,6 +81,7 @@ bool defineLowrank(napi_env env, napi_value exports) {
   return defineAll(env, exports,
                    {{"lowrankForward", LowrankForward},
                     {"lowrankForwardEx", LowrankForwardEx},
+                    {"lowrankTailForward", LowrankTailForward},
                     {"lowrankBackward", LowrankBackward}});
 }
 

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { numel } from "../../../ir/dim.ts";
 import type { FusedEqn, Var } from "../../../ir/graph.ts";
-import { isLowrank, isLowrankBwd, LOWRANK, LOWRANK_BWD } from "../../../ir/fusedKinds.ts";
+import { isLowrank, isLowrankBwd, isLowrankTail, LOWRANK, LOWRANK_BWD, LOWRANK_TAIL } from "../../../ir/fusedKinds.ts";
 import { flatGrid, type FusedLaunch, type FusedProgram } from "./program.ts";
 import { TokenReduceProgram } from "./reduce.ts";
 import { RowChainProgram } from "./rowChain.ts";
@@ -9,10 +9,10 @@ import type { FusedRunner } from "./runner.ts";
 import { reduceTile, rowChainTile, type DeviceLimits } from "./tiling.ts";
 
 /** The chain kinds the webgpu backend runs as its own WGSL kernels. */
-export const WEBGPU_FUSED_KINDS: ReadonlySet<string> = new Set([LOWRANK, LOWRANK_BWD]);
+export const WEBGPU_FUSED_KINDS: ReadonlySet<string> = new Set([LOWRANK, LOWRANK_TAIL, LOWRANK_BWD]);
 
 /**
- * The launches of one fused node: a forward chain is one row-chain dispatch; a backward chain is a
+ * The launches of one fused node: a forward chain (or tail link) is one row-chain dispatch; a backward chain is a
  * row-chain dispatch for dZ (and dX), then one token reduction each for dA and dB: at most three.
  * Each step names its buffers by role: a node input, a node output, or a temporary (dZ when only dA
  * reads it).
@@ -69,6 +69,29 @@ function plan(node: FusedEqn, limits: DeviceLimits): { steps: Step[]; temps: Map
       program,
       dispatch: flatGrid(Math.ceil(n / tile.rows), maxDim),
       uniforms: [n, dIn, r, dOut],
+    } as const;
+    return { steps: [{ launch, inputs: program.variableNames, outputs: program.outputNames }], temps };
+  }
+  if (isLowrankTail(node)) {
+    const { act, epilogue } = node.params;
+    const [r, dOut] = inVar("B")!.shape as [number, number];
+    const n = lead(inVar("x")!);
+    const tile = rowTile(r);
+    const program = new RowChainProgram({
+      direction: "forward",
+      act,
+      epilogue,
+      writeMid: false,
+      writeH: has("h"),
+      second: true,
+      tail: true,
+      tile,
+      vec4: by4(r, dOut),
+    });
+    const launch = {
+      program,
+      dispatch: flatGrid(Math.ceil(n / tile.rows), maxDim),
+      uniforms: [n, r, r, dOut],
     } as const;
     return { steps: [{ launch, inputs: program.variableNames, outputs: program.outputNames }], temps };
   }

@@ -8,6 +8,7 @@ import type { RowChainTile } from "./tiling.ts";
  * The row chain: a whole low-rank chain for a tile of tokens in one workgroup, in one dispatch.
  *
  *   forward   z = x·A,  h = act(z),           y  = h·B  [+ e | ⊙ e]     (x n×dIn, A dIn×r, B r×dOut)
+ *   tail      z = x,    h = act(x),           y  = h·B  [+ e | ⊙ e]     (x n×r: a longer chain's next link)
  *   backward  dH = dY·Bᵀ, dZ = dH ⊙ act'(z),  dX = dZ·Aᵀ [+ acc]
  *
  * Both are `rank block = first product, elementwise; out = rank block · second matrix`: the first
@@ -27,6 +28,8 @@ export interface RowChainSpec {
   readonly writeH: boolean;
   /** Compute the second product (forward: always; backward: when the graph wants dX). */
   readonly second: boolean;
+  /** A forward tail link: no first product, x is already the rank-r block (z = x). */
+  readonly tail?: boolean;
   readonly tile: RowChainTile;
   /** Every width (dIn, r, dOut) is a multiple of 4: buffers as vec4, 4 columns per step (rowChainVec4.ts). */
   readonly vec4: boolean;
@@ -52,9 +55,11 @@ export class RowChainProgram implements FusedProgram {
       fwd = s.direction === "forward";
     if (!fwd && s.writeH) throw new Error("rowChain: h is a forward output");
     if (!s.second && !s.writeMid && !s.writeH) throw new Error("rowChain: a program that writes nothing");
+    if (s.tail && (!fwd || s.writeMid))
+      throw new Error("rowChain: only a forward chain starts without its first product");
     this.variableNames = [
       n.inp,
-      n.w1,
+      ...(s.tail ? [] : [n.w1]),
       ...(!fwd && s.act !== "identity" ? ["z"] : []),
       ...(s.second ? [n.w2] : []),
       ...(s.second && s.epilogue !== "none" ? [n.epi] : []),
@@ -64,7 +69,7 @@ export class RowChainProgram implements FusedProgram {
     const t = s.tile;
     this.shaderKey = [
       "rowChain",
-      s.direction,
+      s.tail ? "tail" : s.direction,
       s.act,
       s.epilogue,
       `o${this.outputNames.join("")}`,
@@ -99,11 +104,11 @@ export class RowChainProgram implements FusedProgram {
         : s.epilogue === "mul"
           ? `o = o * ${n.epi}[gi * k2 + j];`
           : "";
-    const helpers = `fn w1At(c : i32, k : i32) -> f32 { return ${w1}; }
+    const helpers = `${s.tail ? "" : `fn w1At(c : i32, k : i32) -> f32 { return ${w1}; }`}
 ${s.second ? `fn w2At(k : i32, j : i32) -> f32 { return ${w2}; }` : ""}
 fn clamp4(i0 : i32, hi : i32) -> vec4<i32> { return min(vec4<i32>(i0, i0 + 1, i0 + 2, i0 + 3), vec4<i32>(max(hi, 0))); }`;
-    return `${rowChainPreamble(s, helpers)}
-  // ${fwd ? "z = x·A" : "dH = dY·Bᵀ"} for this workgroup's rows, in micro-tiles of RM rows × 4 rank columns
+    const rank = !s.tail
+      ? `  // ${fwd ? "z = x·A" : "dH = dY·Bᵀ"} for this workgroup's rows, in micro-tiles of RM rows × 4 rank columns
   // (rows past n read row n-1 and store nothing)
   let kg = (r + 3) / 4;
   for (var mt = tid; mt < (ROWS / RM) * kg; mt += THREADS) {
@@ -134,7 +139,10 @@ fn clamp4(i0 : i32, hi : i32) -> vec4<i32> { return min(vec4<i32>(i0, i0 + 1, i0
       }
     }
   }
-  workgroupBarrier();
+`
+      : tailBlock(s.writeH);
+    return `${rowChainPreamble(s, helpers)}
+${rank}  workgroupBarrier();
 ${
   s.second
     ? `  // ${fwd ? "y = h·B" : "dX = dZ·Aᵀ"} from the rank block, in micro-tiles of RM rows × 4 output columns
@@ -167,4 +175,18 @@ ${
 }
 }`;
   }
+}
+
+/** The tail's rank block: h = act(x) for this workgroup's rows, x already r wide (rows past n read row n-1). */
+function tailBlock(writeH: boolean): string {
+  return `  // the rank block, kept in workgroup memory: h = act(x) (a tail link: x is the previous link's y)
+  for (var idx = tid; idx < ROWS * r; idx += THREADS) {
+    let i0 = idx / r;
+    let k = idx % r;
+    let gi = row0 + i0;
+    let v = act_(x[min(gi, last) * r + k]);
+    ${writeH ? "if (gi < n) { h[gi * r + k] = v; }" : ""}
+    rankBlock[i0 * RT + k] = v;
+  }
+`;
 }

@@ -8,7 +8,7 @@ import { rowChainPreamble } from "./rowChainPreamble.ts";
  * multiply-adds instead of 8 scalar loads per 16. (Software adapters such as llvmpipe gather every
  * load lane by lane, so fewer, wider loads are most of the speed there; GPUs like them too.)
  *
- *   forward   part += x[i, c..c+3] · A[c..c+3, k..k+3]        (axpy over 4 rows of A)
+ *   forward   part += x[i, c..c+3] · A[c..c+3, k..k+3]        (axpy over 4 rows of A; a tail has no A: h = act(x))
  *   backward  part += dY[i, c..c+3] · B[k..k+3, c..c+3]ᵀ     (4 dot products)
  */
 export function rowChainVec4Code(s: RowChainSpec, names: { inp: string; epi: string; out: string }): string {
@@ -56,8 +56,19 @@ export function rowChainVec4Code(s: RowChainSpec, names: { inp: string; epi: str
         : "";
   const helpers = `fn act4(v : vec4<f32>) -> vec4<f32> { return vec4<f32>(act_(v.x), act_(v.y), act_(v.z), act_(v.w)); }
 fn dact4(v : vec4<f32>) -> vec4<f32> { return vec4<f32>(dact_(v.x), dact_(v.y), dact_(v.z), dact_(v.w)); }`;
-  return `${rowChainPreamble(s, helpers)}
-  // ${fwd ? "z = x·A" : "dH = dY·Bᵀ"} in micro-tiles of RM rows × 4 rank columns (rows past n read row n-1, store nothing)
+  const rank = s.tail
+    ? `  // the rank block, kept in workgroup memory: h = act(x) (a tail link: x is the previous link's y)
+  let kg = r / 4;
+  for (var idx = tid; idx < ROWS * kg; idx += THREADS) {
+    let i0 = idx / kg;
+    let k0 = (idx % kg) * 4;
+    let gi = row0 + i0;
+    let v = act4(${names.inp}[(min(gi, last) * r + k0) / 4]);
+    ${s.writeH ? "if (gi < n) { h[(gi * r + k0) / 4] = v; }" : ""}
+    rankBlock[(i0 * RT + k0) / 4] = v;
+  }
+`
+    : `  // ${fwd ? "z = x·A" : "dH = dY·Bᵀ"} in micro-tiles of RM rows × 4 rank columns (rows past n read row n-1, store nothing)
   let kg = r / 4;
   for (var mt = tid; mt < (ROWS / RM) * kg; mt += THREADS) {
     let i0 = (mt / kg) * RM;
@@ -79,7 +90,9 @@ fn dact4(v : vec4<f32>) -> vec4<f32> { return vec4<f32>(dact_(v.x), dact_(v.y), 
       rankBlock[((i0 + a) * RT + k0) / 4] = v;
     }
   }
-  workgroupBarrier();
+`;
+  return `${rowChainPreamble(s, helpers)}
+${rank}  workgroupBarrier();
 ${
   s.second
     ? `  // ${fwd ? "y = h·B" : "dX = dZ·Aᵀ"} from the rank block, in micro-tiles of RM rows × 4 output columns
