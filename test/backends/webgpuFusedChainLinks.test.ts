@@ -8,7 +8,7 @@ import * as op from "../../dsl/ops.ts";
 import type { Backend } from "../../ir/backend.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import type { WebgpuBackend } from "../../backends/webgpu/backend.ts";
-import { countDispatches, type DispatchCounter } from "../../backends/webgpu/fused/dispatchCount.ts";
+import { countDispatches, type DispatchCounter } from "./dispatchCount.ts";
 import { allcloseViolation } from "../../testing/allclose.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 import { backendRequirement } from "../helpers/requirements.ts";
