@@ -29,4 +29,12 @@ describe("the rankfuse/testing example", () => {
     const body = test.slice(test.indexOf("// the example:") + 1);
     expect(code(body)).toEqual(code(docExample()));
   });
+
+  it("is the README's example too", () => {
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Testing and benchmarking your own layers"));
+    const block = section.slice(section.indexOf("```ts\n") + 6, section.indexOf("\n```", section.indexOf("```ts")));
+    const nonEmpty = (lines: string[]) => lines.filter((l) => l.trim() !== "");
+    expect(nonEmpty(block.split("\n"))).toEqual(nonEmpty(docExample()));
+  });
 });
