@@ -11,6 +11,7 @@ commands:
   export     write a run's weights as safetensors + config.json
   inspect    parameters, FLOPs per token and the plan of a model (paper sizes too)
   demo       compile one CoLA layer, run forward+backward, print the plan and a gradient check
+  bench      time your own layer fused against unfused (rankfuse bench fusion --layer FILE)
   backends   list the backends available on this machine`;
 
 type Command = (argv: string[]) => Promise<number>;
@@ -21,6 +22,7 @@ const commands: Record<string, () => Promise<Command>> = {
   export: async () => (await import("./export.ts")).exportCommand,
   inspect: async () => (await import("./inspect.ts")).inspectCommand,
   demo: async () => (await import("./demo.ts")).demo,
+  bench: async () => (await import("./bench.ts")).benchCommand,
   backends: async () => (await import("./backends.ts")).backends,
 };
 

@@ -1,7 +1,8 @@
 /**
  * A user's project that depends on the packed rankfuse: its package.json, a strict tsconfig (nodenext,
  * no .ts import specifiers) and one script that imports every entry point, compiles a CoLA layer
- * B·silu(A·x) on the default backend, runs forward and backward, and prints what the test asserts.
+ * B·silu(A·x) on the default backend, runs forward and backward, checks its gradient and a fast-check
+ * property of rankfuse/testing, and prints what the test asserts.
  */
 
 /** package.json of the consumer project. */
@@ -23,11 +24,12 @@ export const CONSUMER_TSCONFIG = {
 
 /** src/main.ts: ends with one `RESULT {...}` line of JSON. */
 export const CONSUMER_MAIN = `import * as E from "fp-ts/lib/Either.js";
-import { dim, spec, compile, valueAndGrad, loadBackend, mean, square, renderError, saveAll, type Tensor, type Dim } from "rankfuse";
+import fc from "fast-check";
+import { dim, spec, compile, valueAndGrad, loadBackend, matmul, mean, square, renderError, saveAll, type Tensor, type Dim } from "rankfuse";
 import { colaLinear, CONFIGS, type ColaParams } from "rankfuse/models";
 import { METHODS, makeModel } from "rankfuse/methods";
 import { warmupCosine, type TrainOptions } from "rankfuse/train";
-import { assertAllclose, checkGrads } from "rankfuse/testing";
+import { assertAllclose, checkGrads, forAllInputs, matchesDense } from "rankfuse/testing";
 import { CHAIN_KINDS, type Backend } from "rankfuse/backend-api";
 
 const [n, d, r] = [dim("n", 64), dim("d", 32), dim("r", 8)];
@@ -52,6 +54,9 @@ if (E.isLeft(res)) throw new Error(renderError(res.left));
 const [value, grads] = res.right.out;
 assertAllclose(grads.A, grads.A);
 const checked = await checkGrads(loss, args, [{ A: Float64Array.from(params.A), B: Float64Array.from(params.B) }, Float64Array.from(x)]);
+const factored = (p: P, x: X) => matmul(matmul(x, p.A), p.B);
+const dense = (p: P, x: X) => matmul(x, matmul(p.A, p.B));
+await fc.assert(forAllInputs(matchesDense(factored, dense, args)), { numRuns: 2 });
 
 const model = makeModel("cola", CONFIGS.tiny!);
 const options: Pick<TrainOptions, "steps"> = { steps: 10 };
@@ -68,6 +73,7 @@ console.log("RESULT " + JSON.stringify({
   gradA: grads.A.length,
   gradB: grads.B.length,
   gradCheck: checked.numeric !== 0 && Math.abs(checked.analytic - checked.numeric) <= 1e-6 * checked.scale,
+  property: true,
   methods: METHODS.length,
   model: E.isRight(model) ? model.right.method : "none",
   lr0: warmupCosine({ lr: 1, warmupSteps: 2, totalSteps: options.steps })(0),

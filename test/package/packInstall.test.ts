@@ -73,7 +73,15 @@ describe("the packed package, installed and imported as a user would", () => {
     const typescript = JSON.parse(
       fs.readFileSync(path.join(ROOT, "node_modules", "typescript", "package.json"), "utf8"),
     ).version as string;
-    installLog = run(NPM, ["install", tarball, `typescript@${typescript}`, ...INSTALL], project, env).stdout;
+    // fast-check is rankfuse/testing's peer: a user who imports that entry point installs it alongside
+    const fastCheck = JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "fast-check", "package.json"), "utf8"))
+      .version as string;
+    installLog = run(
+      NPM,
+      ["install", tarball, `typescript@${typescript}`, `fast-check@${fastCheck}`, ...INSTALL],
+      project,
+      env,
+    ).stdout;
   }, 600_000);
 
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -119,6 +127,7 @@ describe("the packed package, installed and imported as a user would", () => {
       gradA: 32 * 8,
       gradB: 8 * 32,
       gradCheck: true,
+      property: true,
       model: "cola",
       lr0: 0.5,
       fusedKinds: 5, // CHAIN_KINDS: lowrank, lowrankTail, lowrankBackward, attention, attentionBackward
@@ -138,9 +147,11 @@ describe("the packed package, installed and imported as a user would", () => {
     expect(help.stdout).toMatch(/^usage: rankfuse <command>/m);
   });
 
-  it("declares every package its compiled JavaScript imports as a dependency", () => {
+  it("declares every package its compiled JavaScript imports as a dependency (or, for rankfuse/testing's fast-check, an optional peer)", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8"));
-    const declared = new Set(Object.keys(pkg.dependencies ?? {}));
+    const peers = Object.keys(pkg.peerDependencies ?? {});
+    expect(peers.every((p) => pkg.peerDependenciesMeta?.[p]?.optional === true)).toBe(true);
+    const declared = new Set([...Object.keys(pkg.dependencies ?? {}), ...peers]);
     const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
     const bare = new Set<string>();
     const specifier = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\.resolve\(\s*)["']([^"'.][^"']*)["']/g;
@@ -148,7 +159,9 @@ describe("the packed package, installed and imported as a user would", () => {
       .readdirSync(path.join(installed, "dist"), { recursive: true })
       .map(String)
       .filter((f) => f.endsWith(".js"))) {
-      for (const m of fs.readFileSync(path.join(installed, "dist", file), "utf8").matchAll(specifier)) {
+      // doc comments hold examples of a user's code (rankfuse/testing's imports vitest): not imports of rankfuse's
+      const code = fs.readFileSync(path.join(installed, "dist", file), "utf8").replace(/\/\*\*[^]*?\*\//g, "");
+      for (const m of code.matchAll(specifier)) {
         const parts = m[1]!.split("/");
         bare.add(m[1]!.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!);
       }
@@ -158,6 +171,8 @@ describe("the packed package, installed and imported as a user would", () => {
     );
     expect(undeclared).toEqual([]);
     expect([...bare].filter((b) => declared.has(b)).sort()).toEqual([...declared].sort()); // and nothing declared is unused
-    expect(declared.has(CUDA_PACKAGE) || declared.has("tsx") || declared.has("fast-check")).toBe(false);
+    expect(declared.has(CUDA_PACKAGE) || declared.has("tsx")).toBe(false);
+    expect(peers).toEqual(["fast-check"]); // a peer, so a user's property tests and rankfuse/testing share one fast-check
+    expect(Object.keys(pkg.dependencies ?? {})).not.toContain("fast-check");
   });
 });

@@ -39,6 +39,20 @@ describe("checkGrads", () => {
     const atKink = checkGrads((p: Tensor<readonly [Dim<"x">]>) => op.sum(op.relu(p)), [spec([x])] as const, [
       new Float64Array(4),
     ]);
-    await expect(atKink).rejects.toThrow(/gradient check failed: <grad, v> = 0 but the float64 central difference is/);
+    await expect(atKink).rejects.toThrow(
+      /gradient check failed[^]*analytic <grad, v> = 0 \(valueAndGrad on reference\)[^]*numeric {12}= [1-9]/,
+    );
+  });
+
+  it("names the parameters whose gradient is wrong, checking each alone", async () => {
+    const x = dim("x", 3);
+    type Q = { a: Tensor<readonly [Dim<"x">]>; b: Tensor<readonly [Dim<"x">]> };
+    const f = (q: Q) => op.add(op.sum(op.relu(q.a)), op.sum(op.square(q.b)));
+    const wrong = checkGrads(f, [{ a: spec([x]), b: spec([x]) }] as const, [
+      { a: new Float64Array(3), b: Float64Array.of(1, -2, 0.5) },
+    ]);
+    await expect(wrong).rejects.toThrow(
+      /each parameter alone[^]*\n {4}a: analytic 0, numeric [^\n]*<- differs\n {4}b: analytic [^\n]*[0-9]$/,
+    );
   });
 });
