@@ -6,7 +6,11 @@ import type { LoadedData } from "../train/data.ts";
 import { train, type TrainResult } from "../train/loop.ts";
 import { createProgress } from "../train/progress.ts";
 import type { RunError } from "../train/errors.ts";
+import type { OptionWording } from "../train/wording.ts";
 import type { RunSettings } from "./trainFlags.ts";
+
+/** The loop's suggestions in flag terms. */
+const CLI_WORDING: OptionWording = { resume: "pass --resume", outDir: "--out", lr: "--lr" };
 
 /** One training run as the CLI does it: progress on stderr, Ctrl-C checkpoints and stops. */
 export async function runTraining(
@@ -36,6 +40,7 @@ export async function runTraining(
       outDir: opts.outDir,
       resume: opts.resume,
       signal: stop.signal,
+      wording: CLI_WORDING,
       progress: createProgress({ total: s.steps, label: opts.label }),
       fingerprint: {
         method: model.method,
