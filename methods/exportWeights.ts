@@ -24,20 +24,26 @@ const PROJ: Record<string, string> = {
   down: "mlp.down_proj",
 };
 
-/** rankfuse's param path -> [exported name, stored transposed?] */
+/** CoLA's factor names, in the CoLA authors' layout. */
+const COLA_FACTORS: Record<string, string> = { A: "cola_a", B: "cola_b" };
+
+/**
+ * rankfuse's param path -> [exported name, stored transposed?]. Params outside the LLaMA and CoLA table
+ * (other methods' factors, a user method's own) keep their rankfuse name and layout under the
+ * projection they belong to (`model.layers.i.self_attn.q_proj.C`), or under `rankfuse.` at the top level.
+ */
 export function exportName(name: string): [string, boolean] {
   if (name === "embed") return ["model.embed_tokens.weight", false];
   if (name === "head") return ["lm_head.weight", true];
   if (name === "finalNorm") return ["model.norm.weight", false];
-  const m = /^blocks\.(\d+)\.(\w+)(?:\.(A|B))?$/.exec(name);
-  if (!m) throw new Error(`export: no name for param ${name}`);
-  const [, i, part, ab] = m;
-  const pre = `model.layers.${i}.`;
-  if (part === "attnNorm") return [`${pre}input_layernorm.weight`, false];
-  if (part === "mlpNorm") return [`${pre}post_attention_layernorm.weight`, false];
-  const proj = PROJ[part!];
-  if (!proj) throw new Error(`export: no name for param ${name}`);
-  return ab ? [`${pre}${proj}.${ab === "A" ? "cola_a" : "cola_b"}`, false] : [`${pre}${proj}.weight`, true];
+  const m = /^blocks\.(\d+)\.(\w+)(?:\.(.+))?$/.exec(name);
+  const pre = `model.layers.${m?.[1]}.`;
+  if (m && !m[3] && m[2] === "attnNorm") return [`${pre}input_layernorm.weight`, false];
+  if (m && !m[3] && m[2] === "mlpNorm") return [`${pre}post_attention_layernorm.weight`, false];
+  const proj = m && PROJ[m[2]!];
+  if (!m || !proj) return [`rankfuse.${name}`, false];
+  const rest = m[3];
+  return rest ? [`${pre}${proj}.${COLA_FACTORS[rest] ?? rest}`, false] : [`${pre}${proj}.weight`, true];
 }
 
 function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -75,9 +81,12 @@ export function exportWeights(
   model: LanguageModel,
   params: readonly Float32Array[],
 ): E.Either<TrainError, string> {
+  const names = model.layout.names.map(exportName);
+  const clash = names.find(([key], i) => names.findIndex(([k]) => k === key) !== i);
+  if (clash) return E.left(trainError("SafetensorsError", `two params would export as ${clash[0]}`));
   const tensors: Record<string, TensorInput> = {};
-  model.layout.names.forEach((name, i) => {
-    const [key, t] = exportName(name);
+  model.layout.names.forEach((_, i) => {
+    const [key, t] = names[i]!;
     const shape = model.layout.shapes[i]!;
     tensors[key] = t
       ? { dtype: "F32", shape: [shape[1]!, shape[0]!], data: transpose2d(params[i]!, shape[0]!, shape[1]!) }

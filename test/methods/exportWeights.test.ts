@@ -3,7 +3,7 @@ import * as E from "fp-ts/lib/Either.js";
 import fs from "node:fs";
 import path from "node:path";
 import { resolveConfig } from "../../models/config.ts";
-import { makeModel } from "../../methods/index.ts";
+import { makeModel, METHODS } from "../../methods/index.ts";
 import { exportName, exportWeights, importWeights } from "../../methods/exportWeights.ts";
 import { decodeSafetensors } from "../../train/safetensors.ts";
 import { tempDir } from "../train/tempDir.ts";
@@ -13,7 +13,7 @@ const cfg = E.getOrElseW(() => {
 })(resolveConfig("tiny", { d: 16, heads: 2, layers: 2, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
 
 describe("export to safetensors + config.json", () => {
-  it.each(["full", "cola"])("%s: export then import is exact", (method) => {
+  it.each(METHODS)("%s: export then import is exact", (method) => {
     const model = E.getOrElseW(() => {
       throw new Error("model");
     })(makeModel(method, cfg));
@@ -56,6 +56,12 @@ describe("export to safetensors + config.json", () => {
       vocab_size: 32,
       tie_word_embeddings: false,
     });
+  });
+
+  it("keeps other params' rankfuse names, under their projection or under rankfuse.", () => {
+    expect(exportName("blocks.1.q.beta")).toEqual(["model.layers.1.self_attn.q_proj.beta", false]);
+    expect(exportName("blocks.0.up.shuffle1")).toEqual(["model.layers.0.mlp.up_proj.shuffle1", false]);
+    expect(exportName("guideAlpha")).toEqual(["rankfuse.guideAlpha", false]);
   });
 
   it("refuses an export with a missing tensor or a wrong shape, naming it", () => {
