@@ -6,7 +6,8 @@ import { decodeSafetensors, encodeSafetensors, type TensorInput } from "../train
 import { trainError, causeMessage, type TrainError } from "../train/errors.ts";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
 import { type LanguageModel } from "../models/model.ts";
-import { makeModel } from "../methods/index.ts";
+import type { MethodSource } from "./fromFile.ts";
+import { isMethodSource, methodRecord, rebuildModel } from "./resolve.ts";
 
 /**
  * Export to safetensors + config.json in Hugging Face LLaMA naming, so other tools can load the weights.
@@ -52,7 +53,11 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
   return out;
 }
 
-export function hfConfig(model: LanguageModel): Record<string, unknown> {
+/**
+ * config.json: Hugging Face's LlamaConfig fields, CoLA's where the model is not full rank, and a
+ * `rankfuse` section (the method, where it came from, the config) from which `importWeights` rebuilds it.
+ */
+export function hfConfig(model: LanguageModel, source?: MethodSource): Record<string, unknown> {
   const c = model.config;
   return {
     architectures: [model.method !== "full" ? "ColaForCausalLM" : "LlamaForCausalLM"],
@@ -71,15 +76,19 @@ export function hfConfig(model: LanguageModel): Record<string, unknown> {
     attention_bias: false,
     mlp_bias: false,
     ...(model.method !== "full" ? { rank: c.rank, lr_act: true, lr_act_type: "silu", only_lr_act: c.onlyLrAct } : {}),
-    rankfuse: { method: model.method, config: c },
+    rankfuse: { ...methodRecord(model, source), config: c },
   };
 }
 
-/** Writes DIR/model.safetensors and DIR/config.json (atomically). */
+/**
+ * Writes DIR/model.safetensors and DIR/config.json (atomically). `source`: the file the model's method
+ * came from, recorded so that importing the export loads it again.
+ */
 export function exportWeights(
   dir: string,
   model: LanguageModel,
   params: readonly Float32Array[],
+  source?: MethodSource,
 ): E.Either<TrainError, string> {
   const names = model.layout.names.map(exportName);
   const clash = names.find(([key], i) => names.findIndex(([k]) => k === key) !== i);
@@ -104,17 +113,22 @@ export function exportWeights(
       E.map(() => file)(
         writeFileAtomic(
           path.join(dir, "config.json"),
-          new TextEncoder().encode(JSON.stringify(hfConfig(model), null, 2) + "\n"),
+          new TextEncoder().encode(JSON.stringify(hfConfig(model, source), null, 2) + "\n"),
           "SafetensorsError",
         ),
       ),
   );
 }
 
-/** Reads an export back: the model it describes and its params in rankfuse's layout order. */
-export function importWeights(dir: string): E.Either<TrainError, { model: LanguageModel; params: Float32Array[] }> {
+/**
+ * Reads an export back: the model it describes and its params in rankfuse's layout order. A model whose
+ * method came from a file imports that file again (refused if it is missing or changed since).
+ */
+export async function importWeights(
+  dir: string,
+): Promise<E.Either<TrainError, { model: LanguageModel; params: Float32Array[] }>> {
   const bad = (m: string) => E.left(trainError("SafetensorsError", m));
-  let cfgJson: { rankfuse?: { method?: string; config?: ModelConfig } };
+  let cfgJson: { rankfuse?: { method?: string; config?: ModelConfig; methodFile?: unknown } };
   let bytes: Uint8Array;
   try {
     cfgJson = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
@@ -126,7 +140,8 @@ export function importWeights(dir: string): E.Either<TrainError, { model: Langua
   if (!rf?.method || !rf.config) return bad(`${dir}/config.json has no "rankfuse" section (method and config)`);
   const cfg = resolveConfig(rf.config.name, rf.config);
   if (E.isLeft(cfg)) return bad(`${dir}/config.json: ${cfg.left.message}`);
-  const model = makeModel(rf.method, cfg.right);
+  const methodFile = isMethodSource(rf.methodFile) ? rf.methodFile : undefined;
+  const model = await rebuildModel({ method: rf.method, methodFile }, cfg.right, dir);
   if (E.isLeft(model)) return bad(`${dir}/config.json: ${model.left.message}`);
   const st = decodeSafetensors(bytes);
   if (E.isLeft(st)) return st;
