@@ -89,7 +89,8 @@ export async function loadMethodFile(
     return E.left(methodFileChanged(opts.recorded, source.right, opts.run ?? "its run"));
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+    // the content hash in the URL: an edited file is a new module, never a stale cached one (long-lived processes)
+    mod = (await import(`${pathToFileURL(abs).href}?sha256=${source.right.sha256}`)) as Record<string, unknown>;
   } catch (e) {
     return fail(importFailure(file, abs, e));
   }

@@ -62,6 +62,15 @@ describe("methods from the user's files", () => {
     }
   });
 
+  it("imports a file edited since it was last imported afresh, in the same process", async () => {
+    const dir = project({ "m.mjs": methodFile(DENSE, "before") });
+    const first = unwrap(await loadMethodFile("./m.mjs", { cwd: dir }));
+    fs.writeFileSync(path.join(dir, "m.mjs"), methodFile(DENSE, "after"));
+    const second = unwrap(await loadMethodFile("./m.mjs", { cwd: dir }));
+    expect([first.method.name, second.method.name]).toEqual(["before", "after"]);
+    expect(second.source.sha256).not.toBe(first.source.sha256);
+  });
+
   it("refuses, in one line naming the file: a missing file, another extension, a throw at import, no method, a non-Method", async () => {
     const dir = project({
       "throws.mjs": 'throw new Error("no GPU here");',
