@@ -1,8 +1,12 @@
 /**
  * "rankfuse/methods": every training method by name (`makeModel`, `METHODS`), each method's own
- * constructor with its options, and weight export/import in Hugging Face's layout.
+ * constructor with its options, methods from the user's own files, and weight export/import in
+ * Hugging Face's layout.
  */
 export { makeModel, findMethod, METHODS, METHOD_LIST, type Method } from "./methods/index.ts";
+export { buildModel } from "./methods/method.ts";
+export { loadMethodFile, isMethodPath, type MethodSource, type FileMethod } from "./methods/fromFile.ts";
+export { resolveMethod, type ResolvedMethod } from "./methods/resolve.ts";
 export type { TrainableModel } from "./train/scheme.ts";
 export { makeCrnet } from "./methods/crnet/model.ts";
 export { crnetRemat, crnetInversion } from "./methods/crnet/remat.ts";

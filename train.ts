@@ -3,6 +3,7 @@
  * training schemes), data and tokenizers, evaluation, checkpoints and safetensors.
  */
 export { train, type TrainOptions, type TrainData, type TrainResult } from "./train/loop.ts";
+export { API_WORDING, type OptionWording } from "./train/wording.ts";
 export { compileTrainStep, compileEvalStep, planTrainStep, type TrainStep, type EvalStep } from "./train/step.ts";
 export { evaluate, type EvalResult } from "./train/evaluate.ts";
 export { AdamW, type AdamWOptions, type AdamState } from "./train/adamw.ts";

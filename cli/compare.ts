@@ -3,7 +3,9 @@ import path from "node:path";
 import { renderError } from "../ir/errors.ts";
 import { loadBackend } from "../backends/index.ts";
 import { type LanguageModel } from "../models/model.ts";
-import { makeModel, METHODS } from "../methods/index.ts";
+import { METHODS } from "../methods/index.ts";
+import { resolveModel } from "../methods/resolve.ts";
+import type { MethodSource } from "../methods/fromFile.ts";
 import { loadData } from "../train/data.ts";
 import { renderRunError } from "../train/errors.ts";
 import { markdownTable } from "../report/markdownTable.ts";
@@ -12,13 +14,15 @@ import { formatNumber } from "../util/format.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import { MODEL_HELP, modelConfigFrom, RUN_FLAGS, RUN_HELP, runSettingsFrom } from "./trainFlags.ts";
 import { runTraining } from "./session.ts";
+import { checkResumable } from "./runDir.ts";
 import { trainableParams } from "../models/model.ts";
 
 const HELP = `rankfuse compare: train several methods at the same width, on the same data, for the same tokens,
 and print a table (params, FLOPs/token, tokens/s, peak memory, validation perplexity, bits/byte);
 writes a report folder (report.md, SVG plots, results.json) and each run's checkpoint.
 
-  --methods LIST       comma-separated, from ${METHODS.join(", ")} (default full,cola)
+  --methods LIST       comma-separated, from ${METHODS.join(", ")} (default full,cola);
+                       a method file of your own counts too: full,./my-method.ts
   --out DIR            report folder (default runs/compare-<date>-<time>); each method trains in DIR/<method>
 ${MODEL_HELP}
 ${RUN_HELP}`;
@@ -32,14 +36,15 @@ export async function compareCommand(argv: string[]): Promise<number> {
     .split(",")
     .map((m) => m.trim())
     .filter(Boolean);
-  const models: LanguageModel[] = [];
+  const models: { model: LanguageModel; source?: MethodSource }[] = [];
   for (const m of methods) {
-    const model = makeModel(m, cfg);
+    const model = await resolveModel(m, cfg);
     if (E.isLeft(model)) throw new UsageError(renderError(model.left));
     models.push(model.right);
   }
-  if (new Set(methods).size !== methods.length)
-    throw new UsageError(`--methods lists a method twice: ${methods.join(",")}`);
+  const names = models.map((m) => m.model.method);
+  if (new Set(names).size !== names.length)
+    throw new UsageError(`--methods lists a method twice: ${methods.join(",")} (methods ${names.join(", ")})`);
   const backend = await loadBackend(values.backend || undefined);
   if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
   const data = await loadData({ data: values.data, tokenizer: values.tokenizer });
@@ -48,17 +53,23 @@ export async function compareCommand(argv: string[]): Promise<number> {
     values.out ??
     path.join("runs", `compare-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-")}`);
 
+  for (const { model, source } of models) {
+    const ok = values.resume && source ? checkResumable(path.join(out, model.method), source) : E.right(undefined);
+    if (E.isLeft(ok)) throw new UsageError(ok.left);
+  }
+
   const tokens = s.steps * s.batch * s.seq;
   console.error(
-    `compare ${methods.join(", ")} on ${cfg.name} (d ${cfg.d}, ${cfg.layers} layers, rank ${cfg.rank}), ${backend.right.name} backend, ${s.steps} steps x ${s.batch}x${s.seq} = ${formatNumber(tokens)} tokens each, ${data.right.corpus}`,
+    `compare ${names.join(", ")} on ${cfg.name} (d ${cfg.d}, ${cfg.layers} layers, rank ${cfg.rank}), ${backend.right.name} backend, ${s.steps} steps x ${s.batch}x${s.seq} = ${formatNumber(tokens)} tokens each, ${data.right.corpus}`,
   );
   const rows: CompareRow[] = [];
-  for (const model of models) {
+  for (const { model, source } of models) {
     console.error(`\n== ${model.method}: ${formatNumber(model.counts.total)} params`);
     const r = await runTraining(model, backend.right, data.right, s, {
       outDir: path.join(out, model.method),
       resume: !!values.resume,
       label: model.method,
+      source,
     });
     if (E.isLeft(r)) return (console.error(`rankfuse compare: ${model.method}: ${renderRunError(r.left)}`), 1);
     if (r.right.stopped)

@@ -29,7 +29,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     backend: { type: "string" },
   });
   if (values.help) return (console.log(HELP), 0);
-  const w = loadWeights({ run: values.run, weights: values.weights });
+  const w = await loadWeights({ run: values.run, weights: values.weights });
   if (E.isLeft(w)) throw new UsageError(renderRunError(w.left));
   const { model, params, tokenizer } = w.right;
   const batch = intFlag(values.batch, "batch", model.config.batch),

@@ -14,9 +14,9 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { run: { type: "string" }, to: { type: "string" } });
   if (values.help) return (console.log(HELP), 0);
   if (!values.to) throw new UsageError("--to DIR is required");
-  const w = loadWeights({ run: values.run });
+  const w = await loadWeights({ run: values.run });
   if (E.isLeft(w)) throw new UsageError(renderRunError(w.left));
-  const r = exportWeights(values.to, w.right.model, w.right.params);
+  const r = exportWeights(values.to, w.right.model, w.right.params, w.right.source);
   if (E.isLeft(r)) return (console.error(`rankfuse export: ${renderRunError(r.left)}`), 1);
   console.log(
     `wrote ${r.right} and config.json (${w.right.model.method} ${w.right.model.config.name}, step ${w.right.step})`,

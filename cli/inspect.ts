@@ -1,6 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { renderError } from "../ir/errors.ts";
-import { makeModel, METHODS } from "../methods/index.ts";
+import { METHODS } from "../methods/index.ts";
+import { resolveModel } from "../methods/resolve.ts";
 import { compileTrainStep, planTrainStep } from "../train/step.ts";
 import { loadBackend } from "../backends/index.ts";
 import { formatNumber } from "../util/format.ts";
@@ -43,7 +44,8 @@ import { MODEL_FLAGS, MODEL_HELP, modelConfigFrom } from "./trainFlags.ts";
 const HELP = `rankfuse inspect: a model's parameters, FLOPs per token and the plan of one training step
 (traced and planned only: nothing is allocated or run, so paper-size configs are fine)
 
-  --model NAME         ${METHODS.join(" | ")} (default cola; --method NAME says the same)
+  --model NAME         ${METHODS.join(" | ")} (default cola; --method NAME says the same),
+                       or a method file of your own, ./my-method.ts
 ${MODEL_HELP}
   --batch B --seq T    the step to plan (default 1 x the config's seq)
   --remat POLICY       also plan with a remat policy (saveAll | saveNothing | colaM) and list what it saves
@@ -120,9 +122,9 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   });
   if (values.help) return (console.log(HELP), 0);
   const cfg = modelConfigFrom(values);
-  const model = makeModel(aliasedFlag(values, "model", "method") ?? "cola", cfg);
+  const model = await resolveModel(aliasedFlag(values, "model", "method") ?? "cola", cfg);
   if (E.isLeft(model)) throw new UsageError(renderError(model.left));
-  const m = model.right;
+  const m = model.right.model;
   const batch = intFlag(values.batch, "batch", 1),
     seq = intFlag(values.seq, "seq", cfg.seq);
   console.log(

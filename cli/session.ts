@@ -6,15 +6,24 @@ import type { LoadedData } from "../train/data.ts";
 import { train, type TrainResult } from "../train/loop.ts";
 import { createProgress } from "../train/progress.ts";
 import type { RunError } from "../train/errors.ts";
+import type { OptionWording } from "../train/wording.ts";
+import { methodRecord } from "../methods/resolve.ts";
+import type { MethodSource } from "../methods/fromFile.ts";
 import type { RunSettings } from "./trainFlags.ts";
 
-/** One training run as the CLI does it: progress on stderr, Ctrl-C checkpoints and stops. */
+/** The loop's suggestions in flag terms. */
+const CLI_WORDING: OptionWording = { resume: "pass --resume", outDir: "--out", lr: "--lr" };
+
+/**
+ * One training run as the CLI does it: progress on stderr, Ctrl-C checkpoints and stops. The checkpoint's
+ * fingerprint records the method (and, for a method from a file, the file's path and content hash).
+ */
 export async function runTraining(
   model: TrainableModel,
   backend: Backend<any>,
   data: LoadedData,
   s: RunSettings,
-  opts: { outDir?: string; resume: boolean; label: string },
+  opts: { outDir?: string; resume: boolean; label: string; source?: MethodSource },
 ): Promise<E.Either<RunError, TrainResult>> {
   const stop = new AbortController();
   const onSigint = () => {
@@ -36,9 +45,10 @@ export async function runTraining(
       outDir: opts.outDir,
       resume: opts.resume,
       signal: stop.signal,
+      wording: CLI_WORDING,
       progress: createProgress({ total: s.steps, label: opts.label }),
       fingerprint: {
-        method: model.method,
+        ...methodRecord(model, opts.source),
         config: model.config,
         backend: backend.name,
         corpus: data.fingerprint,

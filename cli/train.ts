@@ -1,17 +1,20 @@
 import * as E from "fp-ts/lib/Either.js";
 import { renderError } from "../ir/errors.ts";
 import { loadBackend } from "../backends/index.ts";
-import { makeModel, METHODS } from "../methods/index.ts";
+import { METHODS } from "../methods/index.ts";
+import { resolveModel } from "../methods/resolve.ts";
 import { loadData } from "../train/data.ts";
 import { renderRunError } from "../train/errors.ts";
 import { formatNumber } from "../util/format.ts";
 import { aliasedFlag, parseFlags, UsageError } from "./args.ts";
 import { MODEL_HELP, modelConfigFrom, RUN_FLAGS, RUN_HELP, runSettingsFrom } from "./trainFlags.ts";
 import { runTraining } from "./session.ts";
+import { checkResumable } from "./runDir.ts";
 
 const HELP = `rankfuse train: train one model on text and report validation perplexity
 
-  --method NAME        ${METHODS.join(" | ")} (default cola; --model NAME says the same)
+  --method NAME        ${METHODS.join(" | ")} (default cola; --model NAME says the same),
+                       or a file of your own, ./my-method.ts (see examples/README.md)
 ${MODEL_HELP}
 ${RUN_HELP}`;
 
@@ -20,15 +23,20 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (values.help) return (console.log(HELP), 0);
   const cfg = modelConfigFrom(values);
   const settings = runSettingsFrom(values, cfg);
-  const model = makeModel(aliasedFlag(values, "method", "model") ?? "cola", cfg);
-  if (E.isLeft(model)) throw new UsageError(renderError(model.left));
   if (values.resume && !values.out) throw new UsageError("--resume needs --out DIR (where the checkpoint is)");
+  const model = await resolveModel(aliasedFlag(values, "method", "model") ?? "cola", cfg);
+  if (E.isLeft(model)) throw new UsageError(renderError(model.left));
+  const { source } = model.right;
+  if (values.resume && source) {
+    const ok = checkResumable(values.out!, source);
+    if (E.isLeft(ok)) throw new UsageError(ok.left);
+  }
   const backend = await loadBackend(values.backend || undefined);
   if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
   const data = await loadData({ data: values.data, tokenizer: values.tokenizer });
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));
 
-  const m = model.right;
+  const m = model.right.model;
   console.error(
     `${m.method} ${cfg.name}: ${formatNumber(m.counts.total)} params (${formatNumber(m.counts.nonEmbedding)} non-embedding), backend ${backend.right.name}, ${settings.steps} steps of ${settings.batch}x${settings.seq} tokens on ${data.right.corpus} (${formatNumber(data.right.train.length)} train / ${formatNumber(data.right.val.length)} val tokens)`,
   );
@@ -36,6 +44,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     outDir: values.out,
     resume: !!values.resume,
     label: m.method,
+    source,
   });
   if (E.isLeft(r)) return (console.error(`rankfuse train: ${renderRunError(r.left)}`), 1);
   const res = r.right;

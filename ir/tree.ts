@@ -7,6 +7,12 @@ export type TreeDef =
   | { readonly kind: "array"; readonly children: readonly TreeDef[] }
   | { readonly kind: "object"; readonly keys: readonly string[]; readonly children: readonly TreeDef[] };
 
+/** An object literal, or a dictionary without a prototype (`Object.create(null)`, fast-check's records). */
+const isPlainObject = (t: unknown): t is object =>
+  t !== null &&
+  typeof t === "object" &&
+  (Object.getPrototypeOf(t) === Object.prototype || Object.getPrototypeOf(t) === null);
+
 export function flatten<L>(tree: unknown, isLeaf: (x: unknown) => x is L): { leaves: L[]; def: TreeDef } {
   const leaves: L[] = [];
   const walk = (t: unknown, path: string): TreeDef => {
@@ -15,7 +21,7 @@ export function flatten<L>(tree: unknown, isLeaf: (x: unknown) => x is L): { lea
       return { kind: "leaf" };
     }
     if (Array.isArray(t)) return { kind: "array", children: t.map((c, i) => walk(c, `${path}[${i}]`)) };
-    if (t !== null && typeof t === "object" && Object.getPrototypeOf(t) === Object.prototype) {
+    if (isPlainObject(t)) {
       const keys = Object.keys(t);
       return {
         kind: "object",

@@ -6,7 +6,8 @@ import { decodeSafetensors, encodeSafetensors, type TensorInput } from "../train
 import { trainError, causeMessage, type TrainError } from "../train/errors.ts";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
 import { type LanguageModel } from "../models/model.ts";
-import { makeModel } from "./index.ts";
+import type { MethodSource } from "./fromFile.ts";
+import { isMethodSource, methodRecord, rebuildModel } from "./resolve.ts";
 
 /**
  * Export to safetensors + config.json in Hugging Face LLaMA naming, so other tools can load the weights.
@@ -24,20 +25,26 @@ const PROJ: Record<string, string> = {
   down: "mlp.down_proj",
 };
 
-/** rankfuse's param path -> [exported name, stored transposed?] */
+/** CoLA's factor names, in the CoLA authors' layout. */
+const COLA_FACTORS: Record<string, string> = { A: "cola_a", B: "cola_b" };
+
+/**
+ * rankfuse's param path -> [exported name, stored transposed?]. Params outside the LLaMA and CoLA table
+ * (other methods' factors, a user method's own) keep their rankfuse name and layout under the
+ * projection they belong to (`model.layers.i.self_attn.q_proj.C`), or under `rankfuse.` at the top level.
+ */
 export function exportName(name: string): [string, boolean] {
   if (name === "embed") return ["model.embed_tokens.weight", false];
   if (name === "head") return ["lm_head.weight", true];
   if (name === "finalNorm") return ["model.norm.weight", false];
-  const m = /^blocks\.(\d+)\.(\w+)(?:\.(A|B))?$/.exec(name);
-  if (!m) throw new Error(`export: no name for param ${name}`);
-  const [, i, part, ab] = m;
-  const pre = `model.layers.${i}.`;
-  if (part === "attnNorm") return [`${pre}input_layernorm.weight`, false];
-  if (part === "mlpNorm") return [`${pre}post_attention_layernorm.weight`, false];
-  const proj = PROJ[part!];
-  if (!proj) throw new Error(`export: no name for param ${name}`);
-  return ab ? [`${pre}${proj}.${ab === "A" ? "cola_a" : "cola_b"}`, false] : [`${pre}${proj}.weight`, true];
+  const m = /^blocks\.(\d+)\.(\w+)(?:\.(.+))?$/.exec(name);
+  const pre = `model.layers.${m?.[1]}.`;
+  if (m && !m[3] && m[2] === "attnNorm") return [`${pre}input_layernorm.weight`, false];
+  if (m && !m[3] && m[2] === "mlpNorm") return [`${pre}post_attention_layernorm.weight`, false];
+  const proj = m && PROJ[m[2]!];
+  if (!m || !proj) return [`rankfuse.${name}`, false];
+  const rest = m[3];
+  return rest ? [`${pre}${proj}.${COLA_FACTORS[rest] ?? rest}`, false] : [`${pre}${proj}.weight`, true];
 }
 
 function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -46,7 +53,11 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
   return out;
 }
 
-export function hfConfig(model: LanguageModel): Record<string, unknown> {
+/**
+ * config.json: Hugging Face's LlamaConfig fields, CoLA's where the model is not full rank, and a
+ * `rankfuse` section (the method, where it came from, the config) from which `importWeights` rebuilds it.
+ */
+export function hfConfig(model: LanguageModel, source?: MethodSource): Record<string, unknown> {
   const c = model.config;
   return {
     architectures: [model.method !== "full" ? "ColaForCausalLM" : "LlamaForCausalLM"],
@@ -65,19 +76,26 @@ export function hfConfig(model: LanguageModel): Record<string, unknown> {
     attention_bias: false,
     mlp_bias: false,
     ...(model.method !== "full" ? { rank: c.rank, lr_act: true, lr_act_type: "silu", only_lr_act: c.onlyLrAct } : {}),
-    rankfuse: { method: model.method, config: c },
+    rankfuse: { ...methodRecord(model, source), config: c },
   };
 }
 
-/** Writes DIR/model.safetensors and DIR/config.json (atomically). */
+/**
+ * Writes DIR/model.safetensors and DIR/config.json (atomically). `source`: the file the model's method
+ * came from, recorded so that importing the export loads it again.
+ */
 export function exportWeights(
   dir: string,
   model: LanguageModel,
   params: readonly Float32Array[],
+  source?: MethodSource,
 ): E.Either<TrainError, string> {
+  const names = model.layout.names.map(exportName);
+  const clash = names.find(([key], i) => names.findIndex(([k]) => k === key) !== i);
+  if (clash) return E.left(trainError("SafetensorsError", `two params would export as ${clash[0]}`));
   const tensors: Record<string, TensorInput> = {};
-  model.layout.names.forEach((name, i) => {
-    const [key, t] = exportName(name);
+  model.layout.names.forEach((_, i) => {
+    const [key, t] = names[i]!;
     const shape = model.layout.shapes[i]!;
     tensors[key] = t
       ? { dtype: "F32", shape: [shape[1]!, shape[0]!], data: transpose2d(params[i]!, shape[0]!, shape[1]!) }
@@ -95,17 +113,22 @@ export function exportWeights(
       E.map(() => file)(
         writeFileAtomic(
           path.join(dir, "config.json"),
-          new TextEncoder().encode(JSON.stringify(hfConfig(model), null, 2) + "\n"),
+          new TextEncoder().encode(JSON.stringify(hfConfig(model, source), null, 2) + "\n"),
           "SafetensorsError",
         ),
       ),
   );
 }
 
-/** Reads an export back: the model it describes and its params in rankfuse's layout order. */
-export function importWeights(dir: string): E.Either<TrainError, { model: LanguageModel; params: Float32Array[] }> {
+/**
+ * Reads an export back: the model it describes and its params in rankfuse's layout order. A model whose
+ * method came from a file imports that file again (refused if it is missing or changed since).
+ */
+export async function importWeights(
+  dir: string,
+): Promise<E.Either<TrainError, { model: LanguageModel; params: Float32Array[] }>> {
   const bad = (m: string) => E.left(trainError("SafetensorsError", m));
-  let cfgJson: { rankfuse?: { method?: string; config?: ModelConfig } };
+  let cfgJson: { rankfuse?: { method?: string; config?: ModelConfig; methodFile?: unknown } };
   let bytes: Uint8Array;
   try {
     cfgJson = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
@@ -117,7 +140,8 @@ export function importWeights(dir: string): E.Either<TrainError, { model: Langua
   if (!rf?.method || !rf.config) return bad(`${dir}/config.json has no "rankfuse" section (method and config)`);
   const cfg = resolveConfig(rf.config.name, rf.config);
   if (E.isLeft(cfg)) return bad(`${dir}/config.json: ${cfg.left.message}`);
-  const model = makeModel(rf.method, cfg.right);
+  const methodFile = isMethodSource(rf.methodFile) ? rf.methodFile : undefined;
+  const model = await rebuildModel({ method: rf.method, methodFile }, cfg.right, dir);
   if (E.isLeft(model)) return bad(`${dir}/config.json: ${model.left.message}`);
   const st = decodeSafetensors(bytes);
   if (E.isLeft(st)) return st;

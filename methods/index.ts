@@ -7,7 +7,7 @@ import * as E from "fp-ts/lib/Either.js";
 import type { RankfuseError } from "../ir/errors.ts";
 import type { ModelConfig } from "../models/config.ts";
 import type { TrainableModel } from "../train/scheme.ts";
-import type { Method } from "./method.ts";
+import { buildModel, type Method } from "./method.ts";
 import { full } from "./full/index.ts";
 import { cola } from "./cola/index.ts";
 import { colaM } from "./colaM/index.ts";
@@ -56,6 +56,6 @@ export function findMethod(name: string): E.Either<RankfuseError, Method> {
 
 /** Builds a method's model (with its training scheme, where it has one) for a validated config. */
 export const makeModel = (method: string, cfg: ModelConfig): E.Either<RankfuseError, TrainableModel> =>
-  E.flatMap((m: Method) => m.build(cfg))(findMethod(method));
+  E.flatMap((m: Method) => buildModel(m, cfg))(findMethod(method));
 
 export type { Method } from "./method.ts";

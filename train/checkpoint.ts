@@ -18,7 +18,14 @@ import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { causeMessage, trainError, type TrainError } from "./errors.ts";
 import { checksumPath, readVerified, writeVerified } from "./atomicFile.ts";
-import { encodeSafetensors, decodeSafetensors, type Tensor, type TensorInput } from "./safetensors.ts";
+import {
+  encodeSafetensors,
+  decodeSafetensors,
+  decodeSafetensorsMetadata,
+  MAX_HEADER_BYTES,
+  type Tensor,
+  type TensorInput,
+} from "./safetensors.ts";
 import { configDifferences } from "./configDiff.ts";
 import { isRngState, type RngState } from "../util/rng.ts";
 import type { SamplerState } from "./batches.ts";
@@ -220,6 +227,41 @@ const readScheme = (
     }
     return E.right({ tensors: out, meta: s.meta ?? null });
   });
+};
+
+/** The first bytes of a file: its 8-byte header length and the header (capped), for reading metadata alone. */
+const readHead = (file: string): Uint8Array => {
+  const fd = fs.openSync(file, "r");
+  try {
+    const len = Buffer.alloc(8);
+    fs.readSync(fd, len, 0, 8, 0);
+    const n = Number(len.readBigUInt64LE(0));
+    const head = Buffer.alloc(8 + Math.min(n, MAX_HEADER_BYTES + 1));
+    len.copy(head);
+    return head.subarray(0, 8 + fs.readSync(fd, head, 8, head.length - 8, 8));
+  } finally {
+    fs.closeSync(fd);
+  }
+};
+
+/**
+ * The config (the caller's fingerprint JSON) `<dir>/checkpoint.safetensors` was made with, from its
+ * header alone: a cheap look before a resume. Unverified: `loadCheckpoint` checks the whole file.
+ */
+export const readCheckpointConfig = (dir: string): E.Either<TrainError, string> => {
+  const file = checkpointPath(dir);
+  if (!fs.existsSync(file)) return fail(`no checkpoint in ${dir}`);
+  let head: Uint8Array;
+  try {
+    head = readHead(file);
+  } catch (cause) {
+    return fail(`cannot read ${file}: ${causeMessage(cause)}`);
+  }
+  return pipe(
+    decodeSafetensorsMetadata(head),
+    E.mapLeft((e) => trainError("CheckpointError", `checkpoint ${file} is not a valid safetensors file: ${e.message}`)),
+    E.flatMap((meta) => E.map(() => meta.config!)(checkHeader(file, meta))),
+  );
 };
 
 /**

@@ -14,6 +14,7 @@ import { compileEvalStep, compileTrainStep, frozenMask } from "./step.ts";
 import type { SchemeState } from "./scheme.ts";
 import { Updater, type UpdateOptions } from "./update.ts";
 import type { RunError } from "./errors.ts";
+import { API_WORDING, type OptionWording } from "./wording.ts";
 
 /** A run's settings: its length and batch shape, the optimizer's (UpdateOptions), evaluation and checkpoints. */
 export interface TrainOptions extends UpdateOptions {
@@ -36,6 +37,8 @@ export interface TrainOptions extends UpdateOptions {
   readonly signal?: AbortSignal;
   /** Compiled host loops for the optimizer (a backend's, e.g. the native AdamW); JavaScript without them. */
   readonly hostKernels?: HostKernels;
+  /** How messages name options (default: these options' names; the CLI passes its flags). */
+  readonly wording?: OptionWording;
 }
 
 /** Token ids to train and validate on, and the UTF-8 bytes per validation token. */
@@ -112,6 +115,7 @@ export async function train(
   };
 
   const modelFrozen = frozenMask(model);
+  const say = o.wording ?? API_WORDING;
 
   const ckptExists = o.outDir !== undefined && fs.existsSync(checkpointPath(o.outDir));
   if (o.resume && ckptExists) {
@@ -144,11 +148,11 @@ export async function train(
     }
     Object.assign(history, ck.right.extra as Partial<typeof history>);
   } else {
-    if (o.resume) o.progress?.log(`no checkpoint in ${o.outDir ?? "(no --out)"}: starting from step 0`);
+    if (o.resume) o.progress?.log(`no checkpoint in ${o.outDir ?? `(no ${say.outDir})`}: starting from step 0`);
     else if (ckptExists)
       return E.left({
         tag: "CheckpointError",
-        message: `${checkpointPath(o.outDir!)} exists: pass --resume to continue it, or choose another --out (nothing was overwritten)`,
+        message: `${checkpointPath(o.outDir!)} exists: ${say.resume} to continue it, or choose another ${say.outDir} (nothing was overwritten)`,
       });
     params = model.init(o.seed);
     const created = Updater.create(model, o, run);
@@ -221,7 +225,7 @@ export async function train(
       if (!Number.isFinite(loss))
         return E.left({
           tag: "InputError",
-          message: `training diverged at step ${step + 1}: loss is ${loss} (try a lower --lr)`,
+          message: `training diverged at step ${step + 1}: loss is ${loss} (try a lower ${say.lr})`,
         });
       const { lr, gradNorm: norm } = updater.apply(step, params, grads);
       step++;

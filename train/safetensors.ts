@@ -164,6 +164,13 @@ const parseHeader = (
   return E.right({ header: header as Record<string, unknown>, dataStart });
 };
 
+/**
+ * The string metadata of a safetensors file from its head alone (the 8-byte length and the header that
+ * follows), so a caller can read a large file's metadata without reading its tensors.
+ */
+export const decodeSafetensorsMetadata = (head: Uint8Array): E.Either<TrainError, Record<string, string>> =>
+  E.flatMap(parseHeader(head), ({ header }) => checkMetadata(header[METADATA_KEY]));
+
 /** Parse and fully validate a safetensors file; tensors are copied out, so `bytes` may be reused afterwards. */
 export const decodeSafetensors = (bytes: Uint8Array): E.Either<TrainError, Safetensors> =>
   E.flatMap(parseHeader(bytes), ({ header, dataStart }) => {

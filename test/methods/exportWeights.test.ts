@@ -3,7 +3,7 @@ import * as E from "fp-ts/lib/Either.js";
 import fs from "node:fs";
 import path from "node:path";
 import { resolveConfig } from "../../models/config.ts";
-import { makeModel } from "../../methods/index.ts";
+import { makeModel, METHODS } from "../../methods/index.ts";
 import { exportName, exportWeights, importWeights } from "../../methods/exportWeights.ts";
 import { decodeSafetensors } from "../../train/safetensors.ts";
 import { tempDir } from "../train/tempDir.ts";
@@ -13,7 +13,7 @@ const cfg = E.getOrElseW(() => {
 })(resolveConfig("tiny", { d: 16, heads: 2, layers: 2, dFF: 24, rank: 4, vocab: 32, seq: 8, batch: 2 }));
 
 describe("export to safetensors + config.json", () => {
-  it.each(["full", "cola"])("%s: export then import is exact", (method) => {
+  it.each(METHODS)("%s: export then import is exact", async (method) => {
     const model = E.getOrElseW(() => {
       throw new Error("model");
     })(makeModel(method, cfg));
@@ -21,7 +21,7 @@ describe("export to safetensors + config.json", () => {
     const dir = path.join(tempDir(), "export");
     const w = exportWeights(dir, model, params);
     expect(E.isRight(w)).toBe(true);
-    const back = importWeights(dir);
+    const back = await importWeights(dir);
     if (E.isLeft(back)) throw new Error(back.left.message);
     expect(back.right.model.method).toBe(method);
     expect(back.right.model.config).toEqual(cfg);
@@ -58,7 +58,13 @@ describe("export to safetensors + config.json", () => {
     });
   });
 
-  it("refuses an export with a missing tensor or a wrong shape, naming it", () => {
+  it("keeps other params' rankfuse names, under their projection or under rankfuse.", () => {
+    expect(exportName("blocks.1.q.beta")).toEqual(["model.layers.1.self_attn.q_proj.beta", false]);
+    expect(exportName("blocks.0.up.shuffle1")).toEqual(["model.layers.0.mlp.up_proj.shuffle1", false]);
+    expect(exportName("guideAlpha")).toEqual(["rankfuse.guideAlpha", false]);
+  });
+
+  it("refuses an export with a missing tensor or a wrong shape, naming it", async () => {
     const model = E.getOrElseW(() => {
       throw new Error("model");
     })(makeModel("cola", cfg));
@@ -67,9 +73,9 @@ describe("export to safetensors + config.json", () => {
     const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
     config.rankfuse.config.layers = 3;
     fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(config));
-    const r = importWeights(dir);
+    const r = await importWeights(dir);
     expect(E.isLeft(r) && r.left.message).toContain("has no tensor model.layers.2.");
-    const none = importWeights(path.join(tempDir(), "nothing-here"));
+    const none = await importWeights(path.join(tempDir(), "nothing-here"));
     expect(E.isLeft(none) && none.left.message).toContain("cannot read an export");
   });
 });
