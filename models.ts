@@ -20,11 +20,20 @@ export {
   mlp,
   decoderLogits,
   decoderLoss,
-  type Projection,
   type BlockParams,
   type DecoderParams,
   type DecoderOptions,
+  type DModel,
+  type DFF,
+  type Vocab,
 } from "./models/transformer.ts";
+export {
+  type Projection,
+  type WeightKind,
+  type Weights,
+  type DenseWeights,
+  type ColaWeights,
+} from "./models/projection.ts";
 export {
   assembleModel,
   declare,

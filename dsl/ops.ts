@@ -1,8 +1,19 @@
-import { anon, dim, numel, type Dim, type Shape } from "../ir/dim.ts";
+import { anon, dim, numel, showShape, type Dim, type Shape } from "../ir/dim.ts";
 export { broadcastDims } from "../ir/dim.ts";
 import type { DType } from "../ir/prims.ts";
 import { bind, Tensor } from "./trace.ts";
-import type { DropLast, Last, MatmulCheck, MatmulShape, Permute, Suffixes, SwapLast } from "../ir/shapeTypes.ts";
+import { RankfuseException, shapeError } from "../ir/errors.ts";
+import type {
+  BroadcastCheck,
+  BroadcastShape,
+  DropLast,
+  IfUntyped,
+  MatmulCheck,
+  MatmulShape,
+  Permute,
+  ShowShape,
+  SwapLast,
+} from "../ir/shapeTypes.ts";
 
 /**
  * The user-facing ops. Each appends one primitive (or a few) to the current trace; shapes are checked
@@ -39,16 +50,28 @@ export const drelu = <S extends Shape>(x: T<S>): T<S> => as(bind("drelu", [x], {
 
 // ---- constants
 /** A constant tensor of `dims` filled with `value`. */
-export const full = <S extends Shape>(dims: S, value: number, dtype: DType = "float32"): T<S> =>
+export const full = <const S extends Shape>(dims: S, value: number, dtype: DType = "float32"): T<S> =>
   as(bind("literal", [], { value, dims, dtype }));
 /** Zeros of x's shape and dtype. */
 export const zerosLike = <S extends Shape>(x: T<S>): T<S> => full(x.dims, 0, x.dtype);
 /** Ones of x's shape and dtype. */
 export const onesLike = <S extends Shape>(x: T<S>): T<S> => full(x.dims, 1, x.dtype);
 
-// ---- elementwise binary with numpy broadcasting (the smaller operand may be a trailing shape or a number)
-/** The second operand of a binary op: a tensor of a trailing part of the shape (broadcast), or a number. */
-export type Operand<S extends Shape> = T<Suffixes<S>> | number;
+// ---- elementwise binary with numpy broadcasting (aligned right; either operand may be a number)
+/**
+ * A binary elementwise op. Its overloads, tried in order: operands of the same shape (or a scalar, or a
+ * number); a vector along x's last axis (a bias, a gain) or a one-element anonymous tensor, which also
+ * type-checks in layers generic over leading dims; numpy broadcasting of any two shapes the types know,
+ * `add(bias[o], y[n, o])` included, with a `ShapeError` when two dims disagree.
+ */
+export interface Binary {
+  <S extends Shape>(x: T<S>, y: T<S> | T<readonly []> | number): T<S>;
+  <L extends Shape, D extends Dim>(
+    x: T<readonly [...L, D]>,
+    y: T<readonly [D]> | T<readonly [Dim<"_">]>,
+  ): T<readonly [...L, D]>;
+  <X extends Shape, Y extends Shape>(x: T<X>, y: T<Y> & BroadcastCheck<X, Y>): T<BroadcastShape<X, Y>>;
+}
 
 /** Numbers become scalar literals; the binary primitives broadcast (numpy rules) themselves. */
 function operands(x: Tensor | number, y: Tensor | number): [Tensor, Tensor] {
@@ -59,10 +82,8 @@ function operands(x: Tensor | number, y: Tensor | number): [Tensor, Tensor] {
   return [tx, ty];
 }
 
-const binop =
-  (prim: "add" | "sub" | "mul" | "div" | "maximum" | "equal") =>
-  <S extends Shape>(x: T<S>, y: Operand<S>): T<S> =>
-    as(bind(prim, operands(x, y), {}));
+const binop = (prim: "add" | "sub" | "mul" | "div" | "maximum" | "equal"): Binary =>
+  ((x: Tensor, y: Tensor | number) => bind(prim, operands(x, y), {})) as Binary;
 /** x + y, broadcasting y. */
 export const add = binop("add");
 /** x - y, broadcasting y. */
@@ -80,7 +101,7 @@ export const rsub = <S extends Shape>(a: number, x: T<S>): T<S> => as(bind("sub"
 /** `rdiv(a, x)` is a / x. */
 export const rdiv = <S extends Shape>(a: number, x: T<S>): T<S> => as(bind("div", operands(a, x), {}));
 /** x², elementwise. */
-export const square = <S extends Shape>(x: T<S>): T<S> => mul(x, x as Operand<S>);
+export const square = <S extends Shape>(x: T<S>): T<S> => mul(x, x);
 
 // ---- reductions
 type Reducer = {
@@ -106,16 +127,37 @@ const keepLast = <S extends Shape>(r: Tensor, x: T<S>): T<S> =>
   as(bind("reshape", [r], { dims: [...r.dims, anon(1)] }));
 
 // ---- matmul and movement
-/** [..., M, K] · [..., K, N] (or a shared [K, N]); a mismatched inner dim does not compile. */
-export const matmul = <X extends Shape, Y extends Shape>(x: T<X>, y: T<Y> & MatmulCheck<X, Y>): T<MatmulShape<X, Y>> =>
-  as(bind("matmul", [x, y], {}));
-/** x·yᵀ (y stored [..., N, K]): attention scores without a transpose kernel. */
-export const matmulNT = (x: Tensor, y: Tensor): Tensor => bind("matmul", [x, y], { transB: true });
+/**
+ * x·y: [..., M, K] by a shared [K, N], or by [..., K, N] with the same batch dims, is [..., M, N]. The first
+ * overload infers the dims, so it also type-checks in layers generic over leading dims
+ * (`matmul(Tensor<[...B, N, D]>, Tensor<[D, R]>)` is `Tensor<[...B, N, R]>`); the second explains a
+ * mismatch (`ShapeError<"Cannot multiply [n, d] by [r, d]">`) and lets tensors of unknown shape through.
+ */
+export function matmul<B extends Shape, N extends Dim, K extends Dim, M extends Dim>(
+  x: T<readonly [...B, N, K]>,
+  y: T<readonly [K, M]> | T<readonly [...B, K, M]>,
+): T<readonly [...B, N, M]>;
+export function matmul<X extends Shape, Y extends Shape>(x: T<X>, y: T<Y> & MatmulCheck<X, Y>): T<MatmulShape<X, Y>>;
+export function matmul(x: Tensor, y: Tensor): Tensor {
+  return bind("matmul", [x, y], {});
+}
+/** x·yᵀ with y stored [..., N, K] (or a shared [N, K]): attention scores without a transpose kernel. */
+export function matmulNT<B extends Shape, N extends Dim, K extends Dim, M extends Dim>(
+  x: T<readonly [...B, N, K]>,
+  y: T<readonly [M, K]> | T<readonly [...B, M, K]>,
+): T<readonly [...B, N, M]>;
+export function matmulNT<X extends Shape, Y extends Shape>(
+  x: T<X>,
+  y: T<Y> & MatmulCheck<X, SwapLast<Y>>,
+): T<MatmulShape<X, SwapLast<Y>>>;
+export function matmulNT(x: Tensor, y: Tensor): Tensor {
+  return bind("matmul", [x, y], { transB: true });
+}
 /** Matmul with transpose flags, for rules and passes that work on loosely typed tensors. */
 export const matmulT = (x: Tensor, y: Tensor, transA: boolean, transB: boolean): Tensor =>
   bind("matmul", [x, y], transA || transB ? { transA, transB } : {});
 /** x with new dims of the same element count. */
-export const reshape = <S extends Shape>(x: Tensor, dims: S): T<S> => as(bind("reshape", [x], { dims }));
+export const reshape = <const S extends Shape>(x: Tensor, dims: S): T<S> => as(bind("reshape", [x], { dims }));
 /** x with its axes permuted: output axis k is input axis perm[k]. */
 export const transpose = <S extends Shape, const P extends readonly number[]>(x: T<S>, perm: P): T<Permute<S, P>> =>
   as(bind("transpose", [x], { perm }));
@@ -125,7 +167,7 @@ export const mT = <S extends Shape>(x: T<S>): T<SwapLast<S>> => {
   return as(bind("transpose", [x], { perm: [...Array(n - 2).keys(), n - 1, n - 2] }));
 };
 /** x broadcast to `dims` (numpy rules, aligned right). */
-export const broadcastTo = <S extends Shape>(x: Tensor, dims: S): T<S> => as(bind("broadcast", [x], { dims }));
+export const broadcastTo = <const S extends Shape>(x: Tensor, dims: S): T<S> => as(bind("broadcast", [x], { dims }));
 
 // ---- embeddings
 /** Rows of table [V, D] at int ids [...S]: [...S, D] (embedding lookup). */
@@ -148,9 +190,20 @@ export const oneHot = <S extends Shape, V extends Dim>(ids: T<S>, depth: V): T<r
 export const softmax = <S extends Shape>(x: T<S>, causal = false): T<S> => as(bind("softmax", [x], { causal }));
 /** Log-softmax over the last axis. */
 export const logSoftmax = <S extends Shape>(x: T<S>): T<S> => as(bind("logSoftmax", [x], {}));
-/** x / sqrt(mean(x², -1) + eps) · w, with w of the last axis's size. */
-export const rmsnorm = <S extends Shape>(x: T<S>, w: T<readonly [Last<S>]>, eps = 1e-6): T<S> =>
-  as(bind("rmsnorm", [x, w], { eps }));
+/** x / sqrt(mean(x², -1) + eps) · w, with w [D] (or an anonymous axis) over x's last axis D. */
+export function rmsnorm<L extends Shape, D extends Dim>(
+  x: T<readonly [...L, D]>,
+  w: T<readonly [D]> | T<readonly [Dim<"_">]>,
+  eps?: number,
+): T<readonly [...L, D]>;
+export function rmsnorm<S extends Shape, W extends Shape>(
+  x: T<S>,
+  w: T<W> & IfUntyped<S, `rmsnorm: weight ${ShowShape<W>} does not fit the last axis of ${ShowShape<S>}`>,
+  eps?: number,
+): T<S>;
+export function rmsnorm(x: Tensor, w: Tensor, eps = 1e-6): Tensor {
+  return bind("rmsnorm", [x, w], { eps });
+}
 /** Rotary position embedding (LLaMA's half-split convention) over x [..., T, Dh]; `inverse` rotates back. */
 export const rope = <S extends Shape>(x: T<S>, base = 10000, inverse = false): T<S> =>
   as(bind("rope", [x], { base, inverse }));
@@ -161,7 +214,38 @@ export const crossEntropy = <S extends Shape, V extends Dim>(logits: T<readonly 
   as(bind("crossEntropy", [logits, targets], {}));
 
 /** Merges all leading axes: [..., D] -> [N, D] (N anonymous). */
-export const flatten2d = <S extends Shape>(x: T<S>): T<readonly [Dim<"_">, Last<S>]> =>
-  reshape(x, [anon(numel(x.dims.slice(0, -1))), x.dims[x.rank - 1]!] as const) as T<readonly [Dim<"_">, Last<S>]>;
+export function flatten2d<L extends Shape, D extends Dim>(x: T<readonly [...L, D]>): T<readonly [Dim<"_">, D]>;
+export function flatten2d<S extends Shape>(
+  x: T<S> & IfUntyped<S, `flatten2d: ${ShowShape<S>} has no axis`>,
+): T<readonly [Dim<"_">, Dim]>;
+export function flatten2d(x: Tensor): Tensor {
+  return reshape(x, [anon(numel(x.dims.slice(0, -1))), x.dims[x.rank - 1]!]);
+}
+/** flatten2d's inverse: y [N, E] back to the leading axes of `like` [..., D]: [..., E]. */
+export const unflatten2d = <L extends Shape, E extends Dim>(
+  y: T<readonly [Dim, E]>,
+  like: T<readonly [...L, Dim]>,
+): T<readonly [...L, E]> => {
+  const lead: Shape = like.dims.slice(0, -1);
+  return reshape(y, [...(lead as L), y.dims[1]]);
+};
+
+/** The tensor types for each rank, with unnamed dims. */
+type OfRank = [
+  readonly [],
+  readonly [Dim],
+  readonly [Dim, Dim],
+  readonly [Dim, Dim, Dim],
+  readonly [Dim, Dim, Dim, Dim],
+];
+/**
+ * x typed as a tensor of rank `n` (dims unnamed), after checking its rank at trace time: how a `Tensor`
+ * whose shape the types do not know (a function's untyped argument) enters typed code.
+ */
+export function withRank<N extends 0 | 1 | 2 | 3 | 4>(x: Tensor, n: N): T<OfRank[N]> {
+  if (x.rank !== n)
+    throw new RankfuseException(shapeError("input", `expected a rank-${n} tensor, got ${showShape(x.dims)}`));
+  return as(x);
+}
 
 export { dim };

@@ -8,11 +8,11 @@ import { COLA_ACT } from "../passes/remat.ts";
 
 export type Activation = <S extends Shape>(x: Tensor<S>) => Tensor<S>;
 
-/** A dense map `x·W` with W: [d_in, d_out] (no bias, as in LLaMA). */
-export const linear = <I extends Dim, O extends Dim, S extends Shape>(
-  x: Tensor<readonly [...S, I]>,
+/** A dense map `x·W` over x [..., n, d_in] with W: [d_in, d_out] (no bias, as in LLaMA). */
+export const linear = <B extends Shape, N extends Dim, I extends Dim, O extends Dim>(
+  x: Tensor<readonly [...B, N, I]>,
   w: Tensor<readonly [I, O]>,
-): Tensor<readonly [...S, O]> => op.matmul(x, w as never) as unknown as Tensor<readonly [...S, O]>;
+): Tensor<readonly [...B, N, O]> => op.matmul(x, w);
 
 /** A CoLA layer's factors: A [d_in, r] and B [r, d_out]. */
 export interface ColaParams<I extends Dim = Dim, R extends Dim = Dim, O extends Dim = Dim> {
@@ -25,8 +25,8 @@ export interface ColaParams<I extends Dim = Dim, R extends Dim = Dim, O extends 
  * is where CoLA's nonlinearity lives and what CoLA-M keeps for backward (z = x·A, named before σ so that
  * backward gets σ(z) and σ'(z) from it without recomputing x·A; passes/remat.ts `colaM`).
  */
-export const colaLinear = <I extends Dim, R extends Dim, O extends Dim, S extends Shape>(
-  x: Tensor<readonly [...S, I]>,
+export const colaLinear = <B extends Shape, N extends Dim, I extends Dim, R extends Dim, O extends Dim>(
+  x: Tensor<readonly [...B, N, I]>,
   p: ColaParams<I, R, O>,
   act: Activation = op.silu,
-): Tensor<readonly [...S, O]> => linear(act(checkpointName(linear(x, p.A), COLA_ACT)), p.B);
+): Tensor<readonly [...B, N, O]> => linear(act(checkpointName(linear(x, p.A), COLA_ACT)), p.B);

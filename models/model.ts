@@ -1,8 +1,10 @@
 import { dim, type Dim } from "../ir/dim.ts";
 import type { Tensor } from "../dsl/trace.ts";
-import { colaLinear, linear, type ColaParams } from "./layers.ts";
+import { colaLinear, linear } from "./layers.ts";
 import type { ModelConfig } from "./config.ts";
-import { decoderLogits, decoderLoss, type DecoderOptions, type DecoderParams, type Projection } from "./transformer.ts";
+import { decoderLogits, decoderLoss, type DecoderOptions, type DecoderParams } from "./transformer.ts";
+import type { ColaWeights, DenseWeights, Projection, WeightKind } from "./projection.ts";
+import { withRank } from "../dsl/ops.ts";
 import type { RematPolicy } from "../passes/remat.ts";
 import { initParams, layoutOf, normal, ONES, param, type ParamDecl, type ParamLayout } from "./params.ts";
 
@@ -87,19 +89,20 @@ export function declare<W>(cfg: ModelConfig, w: Decl<W>) {
 }
 
 /** The dense projection x·W. */
-export const denseProj: Projection<Tensor> = { apply: (x, w) => linear(x as never, w as never) };
+export const denseProj: Projection<DenseWeights> = { apply: (x, w) => linear(x, w) };
 /** The CoLA projection σ(x·A)·B. */
-export const colaProj: Projection<ColaParams> = { apply: (x, w) => colaLinear(x as never, w as never) };
+export const colaProj: Projection<ColaWeights> = { apply: (x, w) => colaLinear(x, w) };
 
 /**
  * A LanguageModel from a declared param tree and a decoder: counts and FLOPs from the layout, the loss and
- * logits from the shared decoder. Method folders (methods/<name>/) call it with their own projection.
+ * logits from the shared decoder. Method folders (methods/<name>/) call it with their own projection, or
+ * with a function of the params (P, the decoder's params and any of the method's own) that makes it.
  */
-export function assembleModel<W>(
+export function assembleModel<K extends WeightKind, P extends DecoderParams<K> = DecoderParams<K>>(
   method: string,
   cfg: ModelConfig,
   tree: unknown,
-  opts: DecoderOptions<W>,
+  opts: DecoderOptions<K> | ((params: P) => DecoderOptions<K>),
   parts: ModelParts = {},
 ): LanguageModel {
   const layout = layoutOf(tree);
@@ -112,13 +115,15 @@ export function assembleModel<W>(
     0,
   );
   const attentionFlops = cfg.layers * 4 * cfg.seq * cfg.d;
+  const optionsFor = (params: P) => (typeof opts === "function" ? opts(params) : opts);
   return {
     method,
     config: cfg,
     layout,
     init: (seed) => (parts.init ? parts.init(layout, seed) : initParams(layout, seed)),
-    loss: (params, ids, targets) => decoderLoss(cfg, params as DecoderParams<W>, ids, targets, opts),
-    logits: (params, ids) => decoderLogits(cfg, params as DecoderParams<W>, ids, opts),
+    loss: (params, ids, targets) =>
+      decoderLoss(cfg, params as P, withRank(ids, 2), withRank(targets, 2), optionsFor(params as P)),
+    logits: (params, ids) => decoderLogits(cfg, params as P, withRank(ids, 2), optionsFor(params as P)),
     counts: { embedding, nonEmbedding: total - embedding, total },
     forwardFlopsPerToken: parts.forwardFlopsPerToken ?? 2 * matmulWeights + attentionFlops,
     remat: parts.remat,

@@ -1,3 +1,4 @@
+import type { Dim, Shape } from "../../ir/dim.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
 import { crnetScale } from "./decoder.ts";
@@ -10,6 +11,11 @@ import { crnetScale } from "./decoder.ts";
  * full-size value but Y_{ℓ+1}, so backward can walk down from a checkpoint layer holding one Y at a time.
  * s(β) is never 0 (|s| ≥ 1e-6), but a tiny |s| amplifies rounding: the error grows like 1/|s| per step.
  */
-export function invertCrnetStep(yNext: Tensor, xaNext: Tensor, bNext: Tensor, betaNext: Tensor): Tensor {
-  return op.div(op.sub(yNext, op.matmul(xaNext, bNext as never) as never), crnetScale(betaNext) as never);
+export function invertCrnetStep<B extends Shape, N extends Dim, R extends Dim, O extends Dim>(
+  yNext: Tensor<readonly [...B, N, O]>,
+  xaNext: Tensor<readonly [...B, N, R]>,
+  bNext: Tensor<readonly [R, O]>,
+  betaNext: Tensor<readonly [Dim<"_">]>,
+): Tensor<readonly [...B, N, O]> {
+  return op.div(op.sub(yNext, op.matmul(xaNext, bNext)), crnetScale(betaNext));
 }

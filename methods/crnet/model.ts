@@ -7,6 +7,7 @@ import type { ModelConfig } from "../../models/config.ts";
 import { assembleModel, colaStd, dense, denseProj, type LanguageModel } from "../../models/model.ts";
 import { ONES, normal, param, type ParamDecl } from "../../models/params.ts";
 import { crnetLogits, crnetLoss, type CrnetParams } from "./decoder.ts";
+import { withRank } from "../../dsl/ops.ts";
 
 /**
  * CR-Net (cross-layer low-rank residuals, PAPERS.md): layer 1 is a dense LLaMA block; in every later
@@ -55,7 +56,7 @@ export function makeCrnet(cfg: ModelConfig): E.Either<RankfuseError, TrainableMo
   );
   return E.right({
     ...base,
-    loss: (params, ids, targets) => crnetLoss(cfg, params as CrnetParams, ids, targets),
-    logits: (params, ids) => crnetLogits(cfg, params as CrnetParams, ids),
+    loss: (params, ids, targets) => crnetLoss(cfg, params as CrnetParams, withRank(ids, 2), withRank(targets, 2)),
+    logits: (params, ids) => crnetLogits(cfg, params as CrnetParams, withRank(ids, 2)),
   });
 }

@@ -8,7 +8,7 @@ import type { ModelConfig } from "../../models/config.ts";
 import { linear } from "../../models/layers.ts";
 import { assembleModel, declare, dense, type LanguageModel } from "../../models/model.ts";
 import { initParams, param, normal, type ParamDecl, type ParamLayout } from "../../models/params.ts";
-import type { Projection } from "../../models/transformer.ts";
+import type { Projection, WeightKind } from "../../models/projection.ts";
 import { Rng } from "../../util/rng.ts";
 import { kaimingUniformA, loraSlots } from "./ops.ts";
 import { reloraScheme, type ReloraOptions, checkReloraOptions } from "./scheme.ts";
@@ -16,11 +16,15 @@ import { reloraScheme, type ReloraOptions, checkReloraOptions } from "./scheme.t
 /** ReLoRA's adapter scale numerator (PAPERS.md): the adapter's output is multiplied by α/r. */
 export const LORA_ALPHA = 32;
 
-/** One LoRA projection: a dense W [d_in, d_out] plus the adapter A [d_in, r], B [r, d_out]. */
-export interface LoraParams {
-  readonly W: Tensor;
-  readonly A: Tensor;
-  readonly B: Tensor;
+/** One LoRA projection I → O: a dense W [d_in, d_out] plus the adapter A [d_in, r], B [r, d_out]. */
+export interface LoraParams<I extends Dim = Dim, O extends Dim = Dim> {
+  readonly W: Tensor<readonly [I, O]>;
+  readonly A: Tensor<readonly [I, Dim<"r">]>;
+  readonly B: Tensor<readonly [Dim<"r">, O]>;
+}
+/** LoRA weights for every map of the decoder. */
+export interface LoraWeights extends WeightKind {
+  readonly weights: LoraParams<this["in"], this["out"]>;
 }
 
 /**
@@ -39,12 +43,8 @@ export const lora =
  * `y = x·W + (α/r)·(x·A)·B` (row-vector form of `Wx + (α/r)·B·A·x`). The scale multiplies the rank-r
  * middle, the cheapest place, and keeps x·A·B a matmul-elementwise-matmul chain the planner fuses.
  */
-export const loraProj = (scale: number): Projection<LoraParams> => ({
-  apply: (x, w) =>
-    op.add(
-      linear(x as never, w.W as never),
-      linear(op.mul(linear(x as never, w.A as never), scale) as never, w.B as never),
-    ),
+export const loraProj = (scale: number): Projection<LoraWeights> => ({
+  apply: (x, w) => op.add(linear(x, w.W), linear(op.mul(linear(x, w.A), scale), w.B)),
 });
 
 /** The usual init for W, embeddings and norms; each A kaiming-uniform from its own stream; B = 0, so the adapted model starts as the dense one. */

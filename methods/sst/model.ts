@@ -10,7 +10,7 @@ import type { TrainableModel } from "../../train/scheme.ts";
 import type { ModelConfig } from "../../models/config.ts";
 import { assembleModel, declare, type LanguageModel } from "../../models/model.ts";
 import { initParams, normal, ONES, param, type ParamLayout } from "../../models/params.ts";
-import type { Projection } from "../../models/transformer.ts";
+import type { Projection, WeightKind } from "../../models/projection.ts";
 
 /**
  * SST (Sparse Spectral Training): every projection is W = U·diag(Σ)·Vᵀ with U [d_in, k], Σ [k],
@@ -26,14 +26,20 @@ export interface SstSettings extends Partial<Pick<SstOptions, "roundSteps" | "re
   readonly spectrum?: number;
 }
 
-export interface SstParams {
-  readonly U: Tensor;
-  readonly S: Tensor;
-  readonly V: Tensor;
+/** One SST projection I → O: U [d_in, k], Σ [k], V [d_out, k] (k named per size, `sv<k>`). */
+export interface SstParams<I extends Dim = Dim, O extends Dim = Dim> {
+  readonly U: Tensor<readonly [I, Dim]>;
+  readonly S: Tensor<readonly [Dim]>;
+  readonly V: Tensor<readonly [O, Dim]>;
+}
+/** SST weights for every map of the decoder. */
+export interface SstWeights extends WeightKind {
+  readonly weights: SstParams<this["in"], this["out"]>;
 }
 
-export const sstProj: Projection<SstParams> = {
-  apply: (x, w) => op.matmulNT(op.mul(op.matmul(x as never, w.U as never) as Tensor, w.S as never), w.V),
+/** ((x·U) ⊙ Σ)·Vᵀ. */
+export const sstProj: Projection<SstWeights> = {
+  apply: (x, w) => op.matmulNT(op.mul(op.matmul(x, w.U), w.S), w.V),
 };
 
 const DENSE_STD = 0.02;

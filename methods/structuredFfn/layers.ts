@@ -1,4 +1,4 @@
-import { anon, dim, type Dim } from "../../ir/dim.ts";
+import { anon, dim, type Dim, type Shape } from "../../ir/dim.ts";
 import type { Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
 import { normal, param, type ParamDecl } from "../../models/params.ts";
@@ -16,19 +16,26 @@ import { normal, param, type ParamDecl } from "../../models/params.ts";
  */
 export type StructuredKind = "lowRank" | "blockShuffle" | "blockDense";
 
-export interface LowRankParams {
-  readonly U: Tensor;
-  readonly V: Tensor;
+/** LowRank's factors of one map I → O: U [i, r], V [r, o]. */
+export interface LowRankParams<I extends Dim = Dim, O extends Dim = Dim> {
+  readonly U: Tensor<readonly [I, Dim<"r">]>;
+  readonly V: Tensor<readonly [Dim<"r">, O]>;
 }
+/** nb diagonal blocks [nb, k_in, k_out] (all three axes anonymous: maps of different sizes pick their own nb). */
+export type Blocks = Tensor<readonly [Dim<"_">, Dim<"_">, Dim<"_">]>;
+/** BlockShuffle's two block-diagonal factors. */
 export interface BlockShuffleParams {
-  readonly shuffle1: Tensor;
-  readonly shuffle2: Tensor;
+  readonly shuffle1: Blocks;
+  readonly shuffle2: Blocks;
 }
-export interface BlockDenseParams {
-  readonly blocks: Tensor;
-  readonly dense: Tensor;
+/** BlockDense's block-diagonal factor and the dense [r, o] after it. */
+export interface BlockDenseParams<O extends Dim = Dim> {
+  readonly blocks: Blocks;
+  readonly dense: Tensor<readonly [Dim<"r">, O]>;
 }
-export type StructuredParams = LowRankParams | BlockShuffleParams | BlockDenseParams;
+/** One structured map I → O. */
+export type StructuredParams<I extends Dim = Dim, O extends Dim = Dim> =
+  LowRankParams<I, O> | BlockShuffleParams | BlockDenseParams<O>;
 
 /** Default number of blocks (the largest divisor of the sizes at most this). */
 export const DEFAULT_BLOCKS = 4;
@@ -74,34 +81,41 @@ export function declareStructured(
   };
 }
 
-/** x [..., i] through nb diagonal blocks w [nb, ki, ko]: [..., i] -> [nb, n, ko] (block-major). */
-function blockDiagonal(x2: Tensor, w: Tensor): Tensor {
-  const [nb, ki] = [w.dims[0]!, w.dims[1]!];
-  const n = x2.dims[0]!;
+/** x [n, i] through nb diagonal blocks w [nb, ki, ko]: [n, i] -> [nb, n, ko] (block-major). */
+function blockDiagonal<N extends Dim>(
+  x2: Tensor<readonly [N, Dim]>,
+  w: Blocks,
+): Tensor<readonly [Dim<"_">, N, Dim<"_">]> {
+  const [nb, ki] = [w.dims[0], w.dims[1]];
+  const n = x2.dims[0];
   const grouped = op.transpose(op.reshape(x2, [n, nb, ki]), [1, 0, 2]); // [nb, n, ki]
-  return op.matmul(grouped, w as never); // [nb, n, ko]
+  return op.matmul(grouped, w); // [nb, n, ko]
 }
 
 /** Block-major [nb, n, k] back to [n, nb·k]. */
-const unblock = (z: Tensor): Tensor => {
-  const [nb, n, k] = z.dims as readonly Dim[];
-  return op.reshape(op.transpose(z, [1, 0, 2]), [n!, anon(nb!.size * k!.size)]);
+const unblock = <N extends Dim>(z: Tensor<readonly [Dim, N, Dim]>): Tensor<readonly [N, Dim<"_">]> => {
+  const [nb, n, k] = z.dims;
+  return op.reshape(op.transpose(z, [1, 0, 2]), [n, anon(nb.size * k.size)]);
 };
 
-/** The structured map applied to x [..., i]. */
-export function applyStructured(x: Tensor, w: StructuredParams): Tensor {
-  if ("U" in w) return op.matmul(op.matmul(x, w.U as never), w.V as never);
-  const lead = x.dims.slice(0, -1);
+/** The structured map applied to x [..., n, i]: [..., n, o]. */
+export function applyStructured<B extends Shape, N extends Dim, I extends Dim, O extends Dim>(
+  x: Tensor<readonly [...B, N, I]>,
+  w: StructuredParams<I, O>,
+): Tensor<readonly [...B, N, O]> {
+  if ("U" in w) return op.matmul(op.matmul(x, w.U), w.V);
   const x2 = op.flatten2d(x);
-  let y: Tensor;
+  let y: Tensor<readonly [Dim, O]>;
   if ("shuffle1" in w) {
     const z = blockDiagonal(x2, w.shuffle1); // [nb, n, kh]
-    const [nb, n, kh] = z.dims as readonly Dim[];
+    const [nb, n, kh] = z.dims;
     // the perfect shuffle: the hidden vector, an [nb, kh] grid block-major, is read out column-major
-    const shuffled = op.reshape(op.transpose(z, [1, 2, 0]), [n!, anon(nb!.size * kh!.size)]); // [n, kh·nb]
-    y = unblock(blockDiagonal(shuffled, w.shuffle2));
+    const shuffled = op.reshape(op.transpose(z, [1, 2, 0]), [n, anon(nb.size * kh.size)]); // [n, kh·nb]
+    const out: Tensor<readonly [Dim, Dim]> = unblock(blockDiagonal(shuffled, w.shuffle2));
+    // the factors' axes are anonymous, so nothing names o: the width is o by construction (declareStructured)
+    y = out as Tensor<readonly [Dim, O]>;
   } else {
-    y = op.matmul(unblock(blockDiagonal(x2, w.blocks)), w.dense as never);
+    y = op.matmul(unblock(blockDiagonal(x2, w.blocks)), w.dense);
   }
-  return op.reshape(y, [...lead, y.dims[1]!]);
+  return op.unflatten2d(y, x);
 }

@@ -8,7 +8,8 @@ import type { ModelConfig } from "../../models/config.ts";
 import { assembleModel, dense, type LanguageModel } from "../../models/model.ts";
 import { initParams, ONES, normal, param, type ParamLayout } from "../../models/params.ts";
 import { Rng } from "../../util/rng.ts";
-import { decoderLogits, decoderLoss, type DecoderParams, type Projection } from "../../models/transformer.ts";
+import type { DecoderParams } from "../../models/transformer.ts";
+import type { Projection, WeightKind } from "../../models/projection.ts";
 import {
   applyStructured,
   declareStructured,
@@ -39,8 +40,18 @@ export interface StructuredFfnOptions {
   readonly guided?: boolean;
 }
 
-type GuidedMap = StructuredParams & { readonly guide: Tensor };
-type Params = DecoderParams<Tensor | GuidedMap> & { readonly guideAlpha: Tensor };
+/** A structured map I → O beside its dense guide G [i, o]. */
+type GuidedMap<I extends Dim, O extends Dim> = StructuredParams<I, O> & { readonly guide: Tensor<readonly [I, O]> };
+/** Dense attention maps; guided structured MLP maps. */
+interface GuidedWeights extends WeightKind {
+  readonly weights: Tensor<readonly [this["in"], this["out"]]> | GuidedMap<this["in"], this["out"]>;
+}
+/** Dense attention maps; structured MLP maps alone. */
+interface UnguidedWeights extends WeightKind {
+  readonly weights: Tensor<readonly [this["in"], this["out"]]> | StructuredParams<this["in"], this["out"]>;
+}
+/** The guided model's params: the decoder's and the guide's weight α. */
+type Params = DecoderParams<GuidedWeights> & { readonly guideAlpha: Tensor<readonly [Dim<"_">]> };
 
 export function declareStructuredFfn(cfg: ModelConfig, kind: StructuredKind, blocks = DEFAULT_BLOCKS, guided = true) {
   const [V, D, F] = [dim("vocab", cfg.vocab), dim("d", cfg.d), dim("ff", cfg.dFF)];
@@ -69,11 +80,11 @@ export function declareStructuredFfn(cfg: ModelConfig, kind: StructuredKind, blo
 }
 
 /** Dense for attention; for the MLP maps α·x·G + (1−α)·structured(x). */
-const guidedProjection = (alpha: Tensor): Projection<Tensor | GuidedMap> => ({
+const guidedProjection = (alpha: Tensor<readonly [Dim<"_">]>): Projection<GuidedWeights> => ({
   apply: (x, w) => {
-    if (isTensor(w)) return op.matmul(x, w as never);
-    const guided = op.mul(op.matmul(x, w.guide as never), alpha as never);
-    return op.add(guided, op.mul(applyStructured(x, w), op.rsub(1, alpha) as never) as never);
+    if (isTensor(w)) return op.matmul(x, w);
+    const guided = op.mul(op.matmul(x, w.guide), alpha);
+    return op.add(guided, op.mul(applyStructured(x, w), op.rsub(1, alpha)));
   },
 });
 
@@ -110,8 +121,8 @@ const METHOD_OF: Record<StructuredKind, string> = {
 
 /** The unguided model: dense attention, structured MLP maps alone. */
 function makeUnguided(cfg: ModelConfig, kind: StructuredKind, method: string, blocks?: number): LanguageModel {
-  const proj: Projection<Tensor | StructuredParams> = {
-    apply: (x, w) => (isTensor(w) ? op.matmul(x, w as never) : applyStructured(x, w)),
+  const proj: Projection<UnguidedWeights> = {
+    apply: (x, w) => (isTensor(w) ? op.matmul(x, w) : applyStructured(x, w)),
   };
   const base = assembleModel(
     method,
@@ -140,17 +151,12 @@ export function makeStructuredFfn(
   opts: StructuredFfnOptions = {},
 ): E.Either<RankfuseError, TrainableModel> {
   if (opts.guided === false) return E.right(makeUnguided(cfg, kind, METHOD_OF[kind], opts.blocks));
-  const tree = declareStructuredFfn(cfg, kind, opts.blocks);
-  const loss = (p: Params, ids: Tensor, targets: Tensor) =>
-    decoderLoss(cfg, p, ids, targets, { proj: guidedProjection(p.guideAlpha), gateSilu: true });
-  const logits = (p: Params, ids: Tensor) =>
-    decoderLogits(cfg, p, ids, { proj: guidedProjection(p.guideAlpha), gateSilu: true });
-  // assembleModel's own loss/logits are replaced below (they need α from the params), so its decoder options go unused
-  const base = assembleModel(
+  const base = assembleModel<GuidedWeights, Params>(
     `${METHOD_OF[kind]}Guided`,
     cfg,
-    tree,
-    { proj: guidedProjection(null as never), gateSilu: true },
+    declareStructuredFfn(cfg, kind, opts.blocks),
+    // α is a param, so the projection is made from the params of each call
+    (p) => ({ proj: guidedProjection(p.guideAlpha), gateSilu: true }),
     {
       frozen: (layout) => layout.names.map((n) => n === GUIDE_ALPHA),
       init: (layout, seed) => svdInit(layout, seed, cfg.rank),
@@ -158,8 +164,6 @@ export function makeStructuredFfn(
   );
   return E.right({
     ...base,
-    loss: (p, ids, targets) => loss(p as Params, ids, targets),
-    logits: (p, ids) => logits(p as Params, ids),
     forwardFlopsPerToken: matmulFlops(base, cfg),
     scheme: (o) => selfGuidedScheme(o),
   });

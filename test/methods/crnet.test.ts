@@ -2,7 +2,7 @@ import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
-import { dim } from "../../ir/dim.ts";
+import { anon, dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
 import { compile } from "../../run/compile.ts";
 import { currentTrace, Tensor } from "../../dsl/trace.ts";
@@ -160,12 +160,12 @@ describe("crnet recurrence", () => {
         const B0 = param(p32, `blocks.1.${name}.B`);
         const [n, o, r] = [ys[j]!.length / (B0.length / cfg.rank), B0.length / cfg.rank, cfg.rank];
         const step = unwrap(
-          compile((y: Tensor, xa: Tensor, B: Tensor, beta: Tensor) => invertCrnetStep(y, xa, B, beta), {
+          compile((y, xa, B, beta) => invertCrnetStep(y, xa, B, beta), {
             args: [
               spec([dim("n", n), dim("o", o)]),
               spec([dim("n", n), dim("r", r)]),
               spec([dim("r", r), dim("o", o)]),
-              spec([dim("one", 1)]),
+              spec([anon(1)]),
             ] as const,
             backend: wasm,
           }),

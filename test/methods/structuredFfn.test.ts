@@ -1,7 +1,7 @@
 import { runs } from "../helpers/runs.ts";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { anon, dim } from "../../ir/dim.ts";
+import { anon, dim, type Dim } from "../../ir/dim.ts";
 import { spec } from "../../dsl/spec.ts";
 import { compile } from "../../run/compile.ts";
 import { valueAndGrad } from "../../dsl/autodiff.ts";
@@ -11,7 +11,12 @@ import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import { makeModel } from "../../methods/index.ts";
 import { layoutOf } from "../../models/params.ts";
-import { applyStructured, declareStructured, type StructuredKind } from "../../methods/structuredFfn/layers.ts";
+import {
+  applyStructured,
+  declareStructured,
+  type StructuredKind,
+  type StructuredParams,
+} from "../../methods/structuredFfn/layers.ts";
 import { matmul } from "../../util/linalg/jacobiSvd.ts";
 import { Rng } from "../../util/rng.ts";
 import { unwrap } from "../../testing/unwrap.ts";
@@ -70,7 +75,7 @@ describe("structured FFN maps", () => {
           const n = 3;
           const x = Float64Array.from({ length: 2 * n * i }, () => rng.normal());
           const f = unwrap(
-            compile((xs: Tensor, ps: unknown) => applyStructured(xs, ps as never), {
+            compile((xs, ps: unknown) => applyStructured(xs, ps as StructuredParams<Dim<"i">, Dim<"o">>), {
               args: [spec([dim("b", 2), dim("t", n), dim("i", i)]), layout.specs] as const,
               backend: reference,
             }),
@@ -96,7 +101,7 @@ describe("structured FFN maps", () => {
       );
       const x = Float64Array.from({ length: 6 }, () => rng.normal());
       const f = unwrap(
-        compile((xs: Tensor, ps: unknown) => applyStructured(xs, ps as never), {
+        compile((xs, ps: unknown) => applyStructured(xs, ps as StructuredParams<Dim<"i">, Dim<"o">>), {
           args: [spec([anon(1), dim("i", 6)]), layout.specs] as const,
           backend: reference,
         }),

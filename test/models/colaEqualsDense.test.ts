@@ -11,8 +11,9 @@ import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import { type LanguageModel } from "../../models/model.ts";
 import { makeModel } from "../../methods/index.ts";
-import { linear, type ColaParams } from "../../models/layers.ts";
-import { decoderLoss, type DecoderOptions, type DecoderParams, type Projection } from "../../models/transformer.ts";
+import { linear } from "../../models/layers.ts";
+import { decoderLoss, type DecoderOptions, type DecoderParams } from "../../models/transformer.ts";
+import type { ColaWeights, DenseWeights, Projection, WeightKind } from "../../models/projection.ts";
 import { Rng } from "../../util/rng.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 
@@ -32,21 +33,17 @@ const cfg = cfgWith(true);
 const cola: LanguageModel = unwrap(makeModel("cola", cfg));
 const full: LanguageModel = unwrap(makeModel("full", cfg));
 
-const identityCola: Projection<ColaParams> = {
-  apply: (x, w) => linear(linear(x as never, w.A as never), w.B as never),
-};
-const siluCola: Projection<ColaParams> = {
-  apply: (x, w) => linear(op.silu(linear(x as never, w.A as never)), w.B as never),
-};
-const dense: Projection<Tensor> = { apply: (x, w) => linear(x as never, w as never) };
+const identityCola: Projection<ColaWeights> = { apply: (x, w) => linear(linear(x, w.A), w.B) };
+const siluCola: Projection<ColaWeights> = { apply: (x, w) => linear(op.silu(linear(x, w.A)), w.B) };
+const dense: Projection<DenseWeights> = { apply: (x, w) => linear(x, w) };
 
 const [b, t] = [dim("b", cfg.batch), dim("t", cfg.seq)];
 const batchSpecs = [spec([b, t], "int32"), spec([b, t], "int32")] as const;
 
 /** A compiled decoder loss over a model's param layout, with a custom projection. */
-function decoderLossFn<W>(model: LanguageModel, opts: DecoderOptions<W>) {
+function decoderLossFn<K extends WeightKind>(model: LanguageModel, opts: DecoderOptions<K>) {
   const c = unwrap(
-    compile((p: unknown, x: Tensor, y: Tensor) => decoderLoss(model.config, p as DecoderParams<W>, x, y, opts), {
+    compile((p: unknown, x, y) => decoderLoss(model.config, p as DecoderParams<K>, x, y, opts), {
       args: [model.layout.specs, ...batchSpecs] as const,
       backend,
     }),
