@@ -6,19 +6,25 @@
  *   node cli/bin.js compare --methods cola,./examples/colaGelu.ts --steps 200
  */
 import { dim, gelu, type Dim, type Shape, type Tensor } from "rankfuse";
-import { assembleModel, cola, colaLinear, declare, type ColaParams, type Projection } from "rankfuse/models";
+import {
+  assembleModel,
+  cola,
+  colaLinear,
+  declare,
+  type ColaParams,
+  type ColaWeights,
+  type Projection,
+} from "rankfuse/models";
 import type { Method } from "rankfuse/methods";
 
 /** The layer: x ↦ gelu(x·A)·B, the row-vector form of B·gelu(A·x). */
-export const colaGeluLinear = <I extends Dim, R extends Dim, O extends Dim, S extends Shape>(
-  x: Tensor<readonly [...S, I]>,
+export const colaGeluLinear = <B extends Shape, N extends Dim, I extends Dim, R extends Dim, O extends Dim>(
+  x: Tensor<readonly [...B, N, I]>,
   p: ColaParams<I, R, O>,
-): Tensor<readonly [...S, O]> => colaLinear(x, p, gelu);
+): Tensor<readonly [...B, N, O]> => colaLinear(x, p, gelu);
 
-/** Every projection of the decoder through the layer (x is [..., d_in]). */
-export const colaGeluProj: Projection<ColaParams> = {
-  apply: (x: Tensor<readonly [...Shape, Dim]>, p) => colaGeluLinear(x, p),
-};
+/** Every projection of the decoder through the layer (x is [..., n, d_in]; CoLA's weight kind). */
+export const colaGeluProj: Projection<ColaWeights> = { apply: (x, p) => colaGeluLinear(x, p) };
 
 /** The method: CoLA's factors and init (A [d_in, r], B [r, d_out]) with GELU in the middle. */
 const colaGelu = {

@@ -16,6 +16,7 @@ import {
   type Decl,
   type ParamDecl,
   type Projection,
+  type WeightKind,
 } from "rankfuse/models";
 import type { Method } from "rankfuse/methods";
 
@@ -27,10 +28,15 @@ export interface TwoStageParams<I extends Dim = Dim, R extends Dim = Dim, O exte
 }
 
 /** The layer: x ↦ silu(silu(x·A)·B)·C, the row-vector form of C·silu(B·silu(A·x)). */
-export const twoStageLinear = <I extends Dim, R extends Dim, O extends Dim, S extends Shape>(
-  x: Tensor<readonly [...S, I]>,
+export const twoStageLinear = <B extends Shape, N extends Dim, I extends Dim, R extends Dim, O extends Dim>(
+  x: Tensor<readonly [...B, N, I]>,
   p: TwoStageParams<I, R, O>,
-): Tensor<readonly [...S, O]> => linear(silu(linear(silu(linear(x, p.A)), p.B)), p.C);
+): Tensor<readonly [...B, N, O]> => linear(silu(linear(silu(linear(x, p.A)), p.B)), p.C);
+
+/** The weight kind: one map in → out holds TwoStageParams (rank r named by the method). */
+export interface TwoStageWeights extends WeightKind {
+  readonly weights: TwoStageParams<this["in"], Dim, this["out"]>;
+}
 
 /**
  * The factors' init: A and C as CoLA's (so C·A has a Xavier-like scale), B with variance 1/r (so the
@@ -47,10 +53,8 @@ export const twoStage =
     };
   };
 
-/** Every projection of the decoder through the layer (x is [..., d_in]). */
-export const twoStageProj: Projection<TwoStageParams> = {
-  apply: (x: Tensor<readonly [...Shape, Dim]>, p) => twoStageLinear(x, p),
-};
+/** Every projection of the decoder through the layer (x is [..., n, d_in]). */
+export const twoStageProj: Projection<TwoStageWeights> = { apply: (x, p) => twoStageLinear(x, p) };
 
 /** The method: the two-stage projection everywhere, SwiGLU's gate kept (only_lr_act drops it, as in CoLA). */
 const twoStageLowRank = {
