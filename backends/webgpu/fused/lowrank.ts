@@ -35,6 +35,13 @@ const rolesOf = (node: FusedEqn): Roles => ({
 
 const lead = (v: Var) => numel(v.shape.slice(0, -1));
 
+/** One row-chain dispatch over n rows, `tile.rows` rows a workgroup. */
+const rowChainStep = (program: RowChainProgram, n: number, rows: number, maxDim: number, uniforms: number[]): Step => ({
+  launch: { program, dispatch: flatGrid(Math.ceil(n / rows), maxDim), uniforms },
+  inputs: program.variableNames,
+  outputs: program.outputNames,
+});
+
 function plan(node: FusedEqn, limits: DeviceLimits): { steps: Step[]; temps: Map<string, number[]> } {
   const { inVar, outVar } = rolesOf(node);
   const has = (name: string) => outVar(name) !== undefined;
@@ -65,12 +72,7 @@ function plan(node: FusedEqn, limits: DeviceLimits): { steps: Step[]; temps: Map
       tile,
       vec4: by4(dIn, r, dOut),
     });
-    const launch = {
-      program,
-      dispatch: flatGrid(Math.ceil(n / tile.rows), maxDim),
-      uniforms: [n, dIn, r, dOut],
-    } as const;
-    return { steps: [{ launch, inputs: program.variableNames, outputs: program.outputNames }], temps };
+    return { steps: [rowChainStep(program, n, tile.rows, maxDim, [n, dIn, r, dOut])], temps };
   }
   if (isLowrankTail(node)) {
     const { act, epilogue } = node.params;
@@ -88,12 +90,7 @@ function plan(node: FusedEqn, limits: DeviceLimits): { steps: Step[]; temps: Map
       tile,
       vec4: by4(r, dOut),
     });
-    const launch = {
-      program,
-      dispatch: flatGrid(Math.ceil(n / tile.rows), maxDim),
-      uniforms: [n, r, r, dOut],
-    } as const;
-    return { steps: [{ launch, inputs: program.variableNames, outputs: program.outputNames }], temps };
+    return { steps: [rowChainStep(program, n, tile.rows, maxDim, [n, r, r, dOut])], temps };
   }
   if (isLowrankBwd(node)) {
     const { act } = node.params;
@@ -115,12 +112,7 @@ function plan(node: FusedEqn, limits: DeviceLimits): { steps: Step[]; temps: Map
         tile,
         vec4: by4(dIn, r, dOut),
       });
-      const launch = {
-        program,
-        dispatch: flatGrid(Math.ceil(n / tile.rows), maxDim),
-        uniforms: [n, dOut, r, dIn],
-      } as const;
-      steps.push({ launch, inputs: program.variableNames, outputs: program.outputNames });
+      steps.push(rowChainStep(program, n, tile.rows, maxDim, [n, dOut, r, dIn]));
     }
     const reduce = (names: [string, string, string], p: number, q: number) => {
       const program = new TokenReduceProgram(names, reduceTile(limits)!, by4(p, q));
