@@ -23,6 +23,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as E from "fp-ts/lib/Either.js";
+import type { AdamwKernel } from "../../ir/hostKernels.ts";
 
 /** Op codes of `unary` (and the activation codes of `lowrankForward`: 0 identity, 6, 7, 8). */
 export const UnaryOp = {
@@ -49,9 +50,11 @@ export const ReduceOp = { sum: 0, max: 1, mean: 2 } as const;
  * written in place. Wrong argument types or counts throw TypeError; buffers shorter than the sizes
  * given, unknown op codes and out-of-range ids throw RangeError.
  */
-export interface NativeAddon {
-  /** out[i] = a[i] (M x K) . b[i] (K x N) for i < batch; one K x N b for all i when bShared. */
-  /** out[i] = op(a[i]) · op(b[i]); op transposes: a[i] is then stored K×M, b[i] N×K. */
+export interface NativeAddon extends AdamwKernel {
+  /**
+   * out[i] = op(a[i]) · op(b[i]) for i < batch, a[i] M×K and b[i] K×N (one b for all i when bShared);
+   * op transposes: a[i] is then stored K×M, b[i] N×K.
+   */
   matmul(
     a: Float32Array,
     b: Float32Array,
@@ -183,22 +186,9 @@ export interface NativeAddon {
     dV: Float32Array,
     sizes: Int32Array,
   ): void;
-  /** OpenMP threads used by parallel kernels. */
-  /** AdamW's update in place, in the same float64 arithmetic as train/adamw.ts (bit-identical). */
-  adamwStep(
-    p: Float32Array,
-    g: Float32Array,
-    m: Float32Array,
-    v: Float32Array,
-    b1: number,
-    b2: number,
-    eps: number,
-    decay: number,
-    stepSize: number,
-    sqrtBc2: number,
-  ): void;
   /** Σ x², accumulated in float64. */
   sumSquares(x: Float32Array): number;
+  /** OpenMP threads used by parallel kernels. */
   threads(): number;
   setThreads(n: number): void;
   /** The GEMM micro-kernel in use: "avx512", "avx2" or "generic". */
