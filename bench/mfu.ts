@@ -5,7 +5,8 @@ import type { Stat } from "./stats.ts";
  * Model FLOPs utilisation of a training step: the model's analytic training FLOPs per token
  * (3 × LanguageModel.forwardFlopsPerToken: forward, and a backward of twice its cost) times tokens/s,
  * over the GEMM peak measured in the same run (bench/gemmPeak.ts). Recomputation (CoLA-M) and
- * elementwise work are not model FLOPs, so they lower MFU rather than raise it.
+ * elementwise work are not model FLOPs, so they lower MFU rather than raise it; attention counts in full
+ * (4·seq·d per layer), so a causal kernel that skips the masked half raises it.
  */
 export const trainFlopsPerToken = (model: Pick<LanguageModel, "forwardFlopsPerToken">): number =>
   3 * model.forwardFlopsPerToken;

@@ -400,7 +400,7 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
 
   notes.unshift(
     `"measured peak" = the best GFLOP/s of the addon's own matmul (${addon.gemmKernel()} micro-kernel) on an in-cache ${PEAK_N}x${PEAK_N}x${PEAK_N} product, repeated; not the CPU's theoretical peak (which JS cannot measure without C). The % of peak figures are against the ${allThreads}-thread best.`,
-    `MFU (model FLOPs utilisation) = 3 × the model's forward FLOPs per token (LanguageModel.forwardFlopsPerToken: matmul weights and attention) × tokens/s ÷ the ${allThreads}-thread measured peak (${peak.best.toFixed(1)} GFLOP/s); wasm runs 1 thread, so its MFU is against the same whole-machine figure.`,
+    `MFU (model FLOPs utilisation) = 3 × the model's forward FLOPs per token (LanguageModel.forwardFlopsPerToken: matmul weights and attention) × tokens/s ÷ the ${allThreads}-thread measured peak (${peak.best.toFixed(1)} GFLOP/s); wasm runs 1 thread, so its MFU is against the same whole-machine figure; attention counts in full though a causal kernel can skip half of it, so MFU can exceed the GEMM rows' % of peak.`,
     ...(coreTypes ? [`PyTorch: ${coreTypes.summary}.`] : []),
     `kernels: ${repeats} repeats of >= 60-100 ms each after a warm-up call, median [min-max]; fused and unfused repeats interleaved, the speedup is per repeat (unfused time / fused time).`,
     `training: compileTrainStep + train/update.ts's Updater (AdamW, constant lr ${LR}, wd ${WD}, no clipping, native adamwStep kernel) on the inputs of bench/peers/makeInputs.ts (init seed 0, Gutenberg batches); tokens/s per timed step, median [min-max]; native 2+5, wasm 2+5 on tiny and 1+3 on small (warm-up+timed); PyTorch: bench/peers/torch_llama.py, 7 steps, steps 3-7 timed.`,
