@@ -7,8 +7,8 @@ process was started with (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE as the caller set
 Checks the product first (an n x n x n one and an odd-shaped one with a transposed operand, against a
 float64 reference that uses no BLAS), then times torch.mm on n x n x n, and prints one JSON line:
 {kernel, kernelSource, blas, torch, threads, n, gflops: [per repeat], checks: [{shape, maxError, tol}], correct}.
-maxError is max |C - ref| / (|A|·|B|) over the checked entries (null for NaN or inf); the float32 bound for a K-term dot
-product, whatever the summation order, is about K·2^-24, and tol is twice that.
+maxError is max |C - ref| / (|A|·|B|) over the checked entries (null for NaN or inf); the float32
+bound for a K-term dot product, whatever the summation order, is about K·2^-24, and tol is twice that.
 """
 import ctypes
 import json
