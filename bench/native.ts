@@ -14,6 +14,10 @@ import { constantLr, Updater } from "../train/update.ts";
 import { compileTrainStep } from "../train/step.ts";
 import { stats, type SuiteResult } from "./report.ts";
 import { random } from "./report.ts";
+import { measureGemmPeak, PEAK_N } from "./gemmPeak.ts";
+import { formatMfu, mfu, trainFlopsPerToken } from "./mfu.ts";
+import { probeCoreTypes, type CoreTypeChoice } from "./peers/openblasCoreType.ts";
+import { timeRepeats } from "./timing.ts";
 
 /**
  * The native engine against the machine and its peers, in one process:
@@ -28,31 +32,10 @@ import { random } from "./report.ts";
 
 const LR = 3e-3,
   WD = 0.01; // makeInputs' defaults, so every peer runs the same protocol
-const PEAK_N = 384;
 
 type Stat = ReturnType<typeof stats>;
 const fmt = (s: Stat, digits = 1, unit = ""): string =>
   `${s.median.toFixed(digits)}${unit} [${s.min.toFixed(digits)}-${s.max.toFixed(digits)}]`;
-
-/** Seconds per call of each f, per repeat (each repeat calls f for at least minMs), after one warm-up call each; the fs alternate within a repeat. */
-function timeRepeats(funcs: (() => void)[], repeats: number, minMs: number): number[][] {
-  for (const f of funcs) f();
-  const out = funcs.map(() => [] as number[]);
-  for (let r = 0; r < repeats; r++) {
-    funcs.forEach((f, i) => {
-      const t0 = performance.now();
-      let calls = 0,
-        elapsed = 0;
-      do {
-        f();
-        calls++;
-        elapsed = performance.now() - t0;
-      } while (elapsed < minMs);
-      out[i]!.push(elapsed / 1000 / calls);
-    });
-  }
-  return out;
-}
 
 function unwrap<T>(e: E.Either<{ message: string } | string, T>): T {
   if (E.isLeft(e)) throw new Error(typeof e.left === "string" ? e.left : e.left.message);
@@ -176,11 +159,14 @@ interface TorchResult {
   version: string;
 }
 
-function runTorch(dir: string): E.Either<string, TorchResult> {
+/** torch_llama.py on `dir`, with the OpenBLAS kernels the probe chose (exactly those: no fix of its own). */
+function runTorch(dir: string, coreTypes: CoreTypeChoice | null): E.Either<string, TorchResult> {
   const out = path.join(dir, "torch.json");
-  const r = spawnSync("/usr/bin/python3", ["bench/peers/torch_llama.py", dir, out], {
+  const fix = coreTypes?.chosen ? ["--no-coretype-fix"] : [];
+  const r = spawnSync("/usr/bin/python3", ["bench/peers/torch_llama.py", dir, out, ...fix], {
     encoding: "utf8",
     timeout: 300_000,
+    env: coreTypes?.env ?? process.env,
   });
   if (r.error || r.status !== 0)
     return E.left(
@@ -217,19 +203,8 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
 
   // 1. measured peak, then the training GEMMs as % of it (all threads)
   // 1 thread and all threads alternate repeat by repeat, so their ratio sees the same machine state
-  const pa = random(PEAK_N * PEAK_N, 1),
-    pb = random(PEAK_N * PEAK_N, 2),
-    pout = new Float32Array(PEAK_N * PEAK_N);
-  const peakCall = (t: number) => () => {
-    addon.setThreads(t);
-    addon.matmul(pa, pb, pout, 1, PEAK_N, PEAK_N, PEAK_N, false, false, false);
-  };
-  const [p1, pAll] = timeRepeats([peakCall(1), peakCall(allThreads)], repeats, 100);
-  const peakFlops = 2 * PEAK_N ** 3;
-  const peak1 = stats(p1!.map((s) => peakFlops / s / 1e9)),
-    peakAll = stats(pAll!.map((s) => peakFlops / s / 1e9));
-  const scaling = stats(p1!.map((s, i) => s / pAll![i]!));
-  addon.setThreads(allThreads);
+  const peak = measureGemmPeak(addon, repeats, 100, allThreads);
+  const { oneThread: peak1, allThreads: peakAll, scaling } = peak;
   log(`measured peak ${peak1.max.toFixed(1)} GFLOP/s (1 thread), ${peakAll.max.toFixed(1)} (${allThreads} threads)`);
   rows.push([
     `measured peak: matmul ${PEAK_N}³, 1 thread, GFLOP/s (best; median [range])`,
@@ -318,6 +293,9 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
   const wasmBe = unwrap(await loadBackend("wasm"));
   const noTorch = torchUnavailable();
   if (noTorch) notes.push(`PyTorch: n/a: ${noTorch}`);
+  // PyTorch at its best: the fastest correct OpenBLAS kernel set, measured here (never the environment's unchecked)
+  const coreTypes = noTorch ? null : probeCoreTypes({ rounds: repeats >= 3 ? 2 : 1, log });
+  if (coreTypes) log(coreTypes.summary);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-bench-native-"));
   const trainData: Record<string, Record<string, unknown>> = {};
   const tps: Record<string, Record<string, Stat | undefined>> = {};
@@ -351,7 +329,7 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
         let torch: TorchResult | undefined;
         let torchWhy = noTorch ?? (E.isLeft(inputs) ? inputs.left : "");
         if (!torchWhy) {
-          const t = runTorch(dir);
+          const t = runTorch(dir, coreTypes);
           if (E.isRight(t)) torch = t.right;
           else {
             torchWhy = t.left;
@@ -383,12 +361,28 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
           torchTps ? fmt(torchTps, 0) : "n/a",
           ratioCell,
         ]);
+        // MFU: the model's training FLOPs per second over this run's measured peak (all threads, best)
+        const flopsPerToken = trainFlopsPerToken(model);
+        const mfus = {
+          native: mfu(nat.tokensPerSec, flopsPerToken, peak.best),
+          wasm: mfu(was.tokensPerSec, flopsPerToken, peak.best),
+          torch: torchTps ? mfu(torchTps, flopsPerToken, peak.best) : undefined,
+        };
+        rows.push([
+          `train ${key}: MFU, % of the measured peak`,
+          formatMfu(mfus.native),
+          formatMfu(mfus.wasm),
+          formatMfu(mfus.torch),
+          `${(flopsPerToken / 1e6).toFixed(1)} MFLOP/token`,
+        ]);
         trainData[key] = {
           preset,
           method,
           batch: cfg.batch,
           seq: cfg.seq,
           params: model.counts.total,
+          trainFlopsPerToken: flopsPerToken,
+          mfu: mfus,
           native: { ...nat, warmup: nWarm, timed: nTimed, backend: nativeBe.describe() },
           wasm: { ...was, warmup: wWarm, timed: wTimed, backend: wasmBe.describe() },
           torch: torch ? { ...torch, tokensPerSecStats: torchTps } : { unavailable: torchWhy },
@@ -406,6 +400,8 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
 
   notes.unshift(
     `"measured peak" = the best GFLOP/s of the addon's own matmul (${addon.gemmKernel()} micro-kernel) on an in-cache ${PEAK_N}x${PEAK_N}x${PEAK_N} product, repeated; not the CPU's theoretical peak (which JS cannot measure without C). The % of peak figures are against the ${allThreads}-thread best.`,
+    `MFU (model FLOPs utilisation) = 3 × the model's forward FLOPs per token (LanguageModel.forwardFlopsPerToken: matmul weights and attention) × tokens/s ÷ the ${allThreads}-thread measured peak (${peak.best.toFixed(1)} GFLOP/s); wasm runs 1 thread, so its MFU is against the same whole-machine figure; attention counts in full though a causal kernel can skip half of it, so MFU can exceed the GEMM rows' % of peak.`,
+    ...(coreTypes ? [`PyTorch: ${coreTypes.summary}.`] : []),
     `kernels: ${repeats} repeats of >= 60-100 ms each after a warm-up call, median [min-max]; fused and unfused repeats interleaved, the speedup is per repeat (unfused time / fused time).`,
     `training: compileTrainStep + train/update.ts's Updater (AdamW, constant lr ${LR}, wd ${WD}, no clipping, native adamwStep kernel) on the inputs of bench/peers/makeInputs.ts (init seed 0, Gutenberg batches); tokens/s per timed step, median [min-max]; native 2+5, wasm 2+5 on tiny and 1+3 on small (warm-up+timed); PyTorch: bench/peers/torch_llama.py, 7 steps, steps 3-7 timed.`,
     `threads: native ${defaultThreads} OpenMP threads (${allThreads} CPUs), wasm 1 (no threads in Node: ${wasmBe.describe()}), PyTorch torch.set_num_threads(${os.cpus().length}).`,
@@ -421,7 +417,13 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
     data: {
       threads: allThreads,
       gemmKernel: addon.gemmKernel(),
-      peak: { oneThread: peak1, allThreads: peakAll, scaling },
+      peak,
+      openblas: coreTypes && {
+        chosen: coreTypes.chosen?.candidate ?? null,
+        kernel: coreTypes.chosen?.kernel ?? null,
+        shape: coreTypes.shape,
+        measurements: coreTypes.measurements,
+      },
       gemms: gemmData,
       lowrank: lowrankData,
       training: trainData,

@@ -5,8 +5,13 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { loadNativeAddon } from "../backends/native/build.ts";
+import { makeModel } from "../methods/index.ts";
+import { resolveConfig, type ModelConfig } from "../models/config.ts";
 import type { Bar } from "../report/svg.ts";
 import type { SuiteChart } from "./charts.ts";
+import { measureGemmPeak, type GemmPeak } from "./gemmPeak.ts";
+import { formatMfu, mfu, trainFlopsPerToken } from "./mfu.ts";
+import { probeCoreTypes, type CoreTypeChoice } from "./peers/openblasCoreType.ts";
 import type { PeerResult } from "./peers/peerFiles.ts";
 import type { SuiteResult } from "./report.ts";
 import { formatRatio, formatStat, ratioOfMedians, stats, type Stat } from "./stats.ts";
@@ -14,8 +19,11 @@ import { formatRatio, formatStat, ratioOfMedians, stats, type Stat } from "./sta
 /**
  * The same model trained for the same few steps from the same weights on the same batches in rankfuse
  * (native, wasm), hand-written TensorFlow.js (wasm), jax-js (wasm) and PyTorch (CPU): training tokens/s,
- * peak memory, and the losses, so that a speed gain is never a wrong result. Each peer runs in a fresh
- * process (bench/peers/*); the repeats are interleaved across peers so drift hits them alike. A peer that
+ * MFU against the native GEMM peak measured in the same run, peak memory, and the losses, so that a
+ * speed gain is never a wrong result. Each peer runs in a fresh process (bench/peers/*); the repeats are
+ * interleaved across peers so drift hits them alike. PyTorch runs with the fastest correct OpenBLAS
+ * kernel set measured at the start (bench/peers/openblasCoreType.ts). `paper` adds the paper's 60m
+ * config (vocabulary 32000) at PAPER.batch sequences, for rankfuse-native and PyTorch only. A peer that
  * cannot run here is listed as skipped with the reason.
  */
 
@@ -24,12 +32,15 @@ const LR = 3e-3,
 const WARM = 1; // step 1 compiles / jits / warms caches: excluded from tokens/s
 const METHODS = ["full", "cola"] as const;
 const BASE = "rankfuse-native";
+/** The paper size `paper` adds: the peers that finish it in minutes (the wasm ones run 1 thread), at a batch a CPU step fits. */
+export const PAPER = { preset: "60m", batch: 8, peers: ["rankfuse-native", "torch-cpu"] } as const;
 
 interface Peer {
   readonly name: string;
   /** Why it cannot run here, or null. */
   unavailable(): string | null;
-  command(dir: string, out: string): [string, string[]];
+  /** The process to run; `torch` is the OpenBLAS choice for PyTorch's processes (null: not probed). */
+  command(dir: string, out: string, torch: CoreTypeChoice | null): [string, string[], NodeJS.ProcessEnv?];
 }
 
 const req = createRequire(import.meta.url);
@@ -78,7 +89,12 @@ export const PEERS: readonly Peer[] = [
   {
     name: "torch-cpu",
     unavailable: torchUnavailable,
-    command: (dir, out) => ["/usr/bin/python3", ["bench/peers/torch_llama.py", dir, out]],
+    // exactly the measured kernels where the probe chose (no fix of the script's own), else its own fix
+    command: (dir, out, torch) => [
+      "/usr/bin/python3",
+      ["bench/peers/torch_llama.py", dir, out, ...(torch?.chosen ? ["--no-coretype-fix"] : [])],
+      torch?.env,
+    ],
   },
 ];
 
@@ -95,8 +111,8 @@ const oneLine = (s: string | null, max = 300): string | null => {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 };
 
-function spawnOk(cmd: string, args: string[], timeoutMs: number): string | null {
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+function spawnOk(cmd: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): string | null {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env });
   if (r.error) return r.error.message;
   if (r.signal) return `killed by ${r.signal}${r.signal === "SIGTERM" ? ` (over ${timeoutMs / 1000} s)` : ""}`;
   if (r.status !== 0) return `exit ${r.status}: ${lastLines(r.stderr || r.stdout, 3)}`;
@@ -108,6 +124,8 @@ interface Cell {
   runs: PeerResult[];
   failures: string[];
   tokensPerSec: Stat;
+  /** Model FLOPs/s over the measured peak, per figure of tokensPerSec (NaN figures where no peak). */
+  mfu: Stat;
   rss: Stat;
   framework: Stat;
 }
@@ -116,13 +134,24 @@ const mib = (s: Stat) => formatStat({ median: s.median / 2 ** 20, min: s.min / 2
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
 export async function run(
-  opts: { quick?: boolean; repeats?: number; steps?: number; presets?: string[]; peers?: string[] } = {},
+  opts: {
+    quick?: boolean;
+    repeats?: number;
+    steps?: number;
+    presets?: string[];
+    peers?: string[];
+    /** Adds PAPER.preset (60m) after the CPU presets. */
+    paper?: boolean;
+  } = {},
 ): Promise<SuiteResult> {
   const quick = opts.quick ?? false;
-  // processes per peer: small's steps are ~4x tiny's, so it gets 2 to keep the whole bench near 25 minutes
-  const repeatsFor = (preset: string) => opts.repeats ?? (quick ? 1 : preset === "small" ? 2 : 3);
+  // processes per peer: small's (and 60m's) steps are ~4x tiny's (or more), so they get 2 to keep the whole bench near 25 minutes
+  const repeatsFor = (preset: string) => opts.repeats ?? (quick ? 1 : preset === "tiny" ? 3 : 2);
   const steps = Math.max(WARM + 1, opts.steps ?? 3);
-  const presets = opts.presets ?? (quick ? ["tiny"] : ["tiny", "small"]);
+  const presets = [...(opts.presets ?? (quick ? ["tiny"] : ["tiny", "small"]))];
+  if (opts.paper && !presets.includes(PAPER.preset)) presets.push(PAPER.preset);
+  /** A paper config (vocabulary 32000): PAPER's batch and peers; the CPU presets keep theirs. */
+  const paperSized = (preset: string) => !["tiny", "small"].includes(preset);
   const log = (s: string) => process.stderr.write(`peers: ${s}\n`);
   const notes: string[] = [];
   const skipped = new Map<string, string>();
@@ -134,10 +163,18 @@ export async function run(
     }
     return !why;
   });
+  // PyTorch at its best: its OpenBLAS kernels chosen by measurement, not left to the environment
+  const torchChoice = peers.some((p) => p.name === "torch-cpu") ? probeCoreTypes({ rounds: quick ? 1 : 2, log }) : null;
+  if (torchChoice) log(torchChoice.summary);
+  // the denominator of MFU: the native addon's GEMM peak, measured once here while no peer runs
+  const addon = loadNativeAddon();
+  const peak: GemmPeak | null = E.isRight(addon) ? measureGemmPeak(addon.right, quick ? 3 : 7) : null;
+  if (peak)
+    log(`measured GEMM peak ${peak.best.toFixed(1)} GFLOP/s (native matmul ${peak.n}³, ${peak.threads} threads, best)`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-bench-peers-"));
   const rows: (string | number)[][] = [];
   const charts: SuiteChart[] = [];
-  const data: Record<string, unknown> = {};
+  const data: Record<string, unknown> = {}; // one entry per "preset method"
   const machine: Record<string, unknown> = {};
   try {
     for (const preset of presets) {
@@ -146,6 +183,12 @@ export async function run(
       for (const method of METHODS) {
         const key = `${preset} ${method}`;
         const dir = path.join(tmp, `${preset}-${method}`);
+        const paper = paperSized(preset);
+        const here = paper ? peers.filter((p) => (PAPER.peers as readonly string[]).includes(p.name)) : peers;
+        const model = E.flatMap((cfg: ModelConfig) => makeModel(method, cfg))(
+          resolveConfig(preset, paper ? { batch: PAPER.batch } : {}),
+        );
+        const flopsPerToken = E.isRight(model) ? trainFlopsPerToken(model.right) : NaN;
         const made = spawnOk(
           process.execPath,
           [
@@ -165,6 +208,7 @@ export async function run(
             String(WD),
             "--seed",
             "0",
+            ...(paper ? ["--batch", String(PAPER.batch)] : []),
           ],
           300_000,
         );
@@ -174,18 +218,18 @@ export async function run(
           continue;
         }
         const spec = JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")) as {
-          config: { batch: number; seq: number };
+          config: { batch: number; seq: number; vocab: number };
         };
         const tokens = spec.config.batch * spec.config.seq;
         const repeats = repeatsFor(preset);
         const cells = new Map<string, { runs: PeerResult[]; failures: string[] }>(
-          peers.map((p) => [p.name, { runs: [], failures: [] }]),
+          here.map((p) => [p.name, { runs: [], failures: [] }]),
         );
         for (let r = 0; r < repeats; r++) {
-          for (const p of peers) {
+          for (const p of here) {
             const out = path.join(dir, `${p.name}-${r}.json`);
-            const [cmd, args] = p.command(dir, out);
-            const failed = spawnOk(cmd, args, 600_000);
+            const [cmd, args, env] = p.command(dir, out, torchChoice);
+            const failed = spawnOk(cmd, args, 600_000, env);
             const cell = cells.get(p.name)!;
             if (failed) {
               cell.failures.push(failed);
@@ -206,13 +250,17 @@ export async function run(
             if (p.name === "tfjs-wasm") machine.tfjs = `@tensorflow/tfjs-core ${res.version}`;
           }
         }
-        const summary: Cell[] = [...cells].map(([peer, c]) => ({
-          peer,
-          ...c,
-          tokensPerSec: stats(c.runs.map((x) => tokens / (median(x.stepMs.slice(WARM)) / 1000))),
-          rss: stats(c.runs.map((x) => x.peakRssBytes ?? x.peakMemoryBytes)),
-          framework: stats(c.runs.map((x) => x.peakMemoryBytes)),
-        }));
+        const summary: Cell[] = [...cells].map(([peer, c]) => {
+          const tokensPerSec = stats(c.runs.map((x) => tokens / (median(x.stepMs.slice(WARM)) / 1000)));
+          return {
+            peer,
+            ...c,
+            tokensPerSec,
+            mfu: mfu(tokensPerSec, flopsPerToken, peak?.best ?? NaN),
+            rss: stats(c.runs.map((x) => x.peakRssBytes ?? x.peakMemoryBytes)),
+            framework: stats(c.runs.map((x) => x.peakMemoryBytes)),
+          };
+        });
         const base = summary.find((c) => c.peer === BASE && c.runs.length) ?? summary.find((c) => c.runs.length);
         const baseLoss = base?.runs[0]?.losses;
         if (base && base.peer !== BASE)
@@ -228,6 +276,7 @@ export async function run(
             c.peer,
             c.runs.length ? formatStat(c.tokensPerSec) : `failed: ${c.failures[0] ?? "?"}`,
             c.runs.length ? formatRatio(ratioOfMedians(c.tokensPerSec, base?.tokensPerSec)) : "n/a",
+            c.runs.length ? formatMfu(c.mfu) : "n/a",
             c.runs.length ? mib(c.rss) : "n/a",
             c.runs.length ? mib(c.framework) : "n/a",
             l ? l[0]!.toFixed(5) : "n/a",
@@ -249,11 +298,15 @@ export async function run(
           if (c.failures.length)
             notes.push(`${key} ${c.peer}: ${c.failures.length} of ${repeats} runs failed: ${c.failures[0]}`);
         }
-        for (const name of skipped.keys())
+        const notHere = peers.filter((p) => !here.includes(p)).map((p) => p.name);
+        for (const name of [...skipped.keys(), ...notHere])
           rows.push([
             key,
             name,
-            `skipped (see notes): ${oneLine(skipped.get(name)!, 80)}`,
+            skipped.has(name)
+              ? `skipped (see notes): ${oneLine(skipped.get(name)!, 80)}`
+              : `not run at ${preset} (see notes)`,
+            "n/a",
             "n/a",
             "n/a",
             "n/a",
@@ -265,6 +318,8 @@ export async function run(
         data[key] = {
           preset,
           method,
+          vocab: spec.config.vocab,
+          trainFlopsPerToken: flopsPerToken,
           batch: spec.config.batch,
           seq: spec.config.seq,
           tokensPerStep: tokens,
@@ -296,6 +351,21 @@ export async function run(
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   for (const [name, why] of skipped) notes.unshift(`SKIPPED ${name}: ${why}`);
+  if (torchChoice) {
+    notes.unshift(`PyTorch: ${torchChoice.summary}.`);
+    machine.torchOpenblas = torchChoice.chosen
+      ? `${torchChoice.chosen.candidate.label} (${torchChoice.chosen.kernel ?? "?"} kernels), ${torchChoice.chosen.gflops.median.toFixed(0)} GFLOP/s sgemm ${torchChoice.shape}`
+      : "no candidate passed: the environment's setting";
+  }
+  if (presets.some(paperSized))
+    notes.unshift(
+      `${presets.filter(paperSized).join(", ")}: the paper config (vocabulary 32000) at batch ${PAPER.batch}x256 (the paper's 512 sequences do not fit a CPU step), for ${PAPER.peers.join(" and ")} only: the wasm peers run 1 thread and would take minutes per step.`,
+    );
+  notes.unshift(
+    peak
+      ? `MFU = 3 × the model's forward FLOPs per token (LanguageModel.forwardFlopsPerToken: matmul weights and attention) × tokens/s ÷ the GEMM peak measured at the start of this run: ${peak.best.toFixed(1)} GFLOP/s, the best of ${peak.allThreads.n} repeats of rankfuse-native's own matmul ${peak.n}³ on ${peak.threads} threads (median ${peak.allThreads.median.toFixed(1)}); the same denominator for every peer, whatever its threads. Attention counts in full (4·seq·d per layer and token, as the usual MFU convention does) though a causal kernel can skip half of it, and the peak is one short measurement on a shared machine, so MFU near or above 100% says the step runs at the GEMM's pace, not that the figure is exact.${torchChoice?.chosen && torchChoice.chosen.gflops.max > peak.best ? ` PyTorch's OpenBLAS sgemm (${torchChoice.chosen.gflops.max.toFixed(0)} GFLOP/s at ${torchChoice.shape}) beats it: the machine's peak is higher than this denominator.` : ""}`
+      : `MFU: n/a (the native addon did not load, so no GEMM peak was measured).`,
+  );
   notes.unshift(
     `each peer: a fresh process trains ${steps} steps (AdamW lr ${LR}, wd ${WD} on 2-D weights, constant lr, no clipping) from rankfuse's init (seed 0) on the same Gutenberg batches (bench/peers/makeInputs.ts); step 1 is warm-up (compile/jit), tokens/s = median over steps ${WARM + 1}..${steps} per process, then median [min-max] over ${presets.map((p) => `${repeatsFor(p)} on ${p}`).join(", ")} processes per peer, repeats interleaved across peers.`,
     `"vs ${BASE}" is the ratio of medians from this run; "Δloss" is the relative difference from ${BASE}'s loss at step 1 (same weights, same batch: float32 rounding only) / at step ${steps} (after ${steps - 1} updates).`,
@@ -309,6 +379,7 @@ export async function run(
       "peer",
       "tokens/s",
       `vs ${BASE}`,
+      "MFU",
       "peak RSS MiB",
       "framework peak MiB",
       "loss @1",
@@ -319,7 +390,16 @@ export async function run(
     notes,
     charts,
     machine,
-    data,
+    data: {
+      gemmPeak: peak,
+      openblas: torchChoice && {
+        chosen: torchChoice.chosen?.candidate ?? null,
+        kernel: torchChoice.chosen?.kernel ?? null,
+        shape: torchChoice.shape,
+        measurements: torchChoice.measurements,
+      },
+      runs: data,
+    },
   };
 }
 

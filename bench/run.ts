@@ -2,9 +2,10 @@ import { markdownTable } from "../report/markdownTable.ts";
 import { saveSuite, type SuiteResult } from "./report.ts";
 
 /**
- * `npm run bench [-- suite...] [--quick]`: runs the suites one after another (never two at once) and saves
- * each (bench/results/<suite>.json, .md, charts, summary.md). --quick gives each suite its short settings
- * (fewer repeats and sizes) for smoke runs. A suite that fails is reported and the others still run.
+ * `npm run bench [-- suite...] [--quick] [--paper]`: runs the suites one after another (never two at once)
+ * and saves each (bench/results/<suite>.json, .md, charts, summary.md). --quick gives each suite its short
+ * settings (fewer repeats and sizes) for smoke runs; --paper adds the paper's 60m config to the peers
+ * suite (rankfuse-native and PyTorch). A suite that fails is reported and the others still run.
  */
 type Suite = { run: (opts?: any) => Promise<SuiteResult> };
 const SUITES: Record<string, { load: () => Promise<Suite>; quick: Record<string, unknown> }> = {
@@ -16,12 +17,14 @@ const SUITES: Record<string, { load: () => Promise<Suite>; quick: Record<string,
 };
 
 const args = process.argv.slice(2);
+const FLAGS = ["--quick", "--paper"];
 const quick = args.includes("--quick");
-const asked = args.filter((a) => a !== "--quick");
+const paper = args.includes("--paper");
+const asked = args.filter((a) => !FLAGS.includes(a));
 const unknown = asked.filter((s) => !SUITES[s]);
 if (unknown.length) {
   console.error(
-    `bench: unknown suite or flag ${unknown.join(", ")} (suites: ${Object.keys(SUITES).join(", ")}; flag: --quick)`,
+    `bench: unknown suite or flag ${unknown.join(", ")} (suites: ${Object.keys(SUITES).join(", ")}; flags: ${FLAGS.join(", ")})`,
   );
   process.exit(2);
 }
@@ -30,7 +33,7 @@ for (const name of asked.length ? asked : Object.keys(SUITES)) {
   const t0 = Date.now();
   try {
     const suite = SUITES[name]!;
-    const r = await (await suite.load()).run(quick ? suite.quick : {});
+    const r = await (await suite.load()).run({ ...(quick ? suite.quick : {}), ...(paper ? { paper: true } : {}) });
     console.log(
       `\n## ${r.title}\n\n${markdownTable(r.headers, r.rows)}\n${(r.notes ?? []).map((n) => `- ${n}`).join("\n")}`,
     );

@@ -8,8 +8,10 @@
  *   DIR/run.json                             {method, config, steps, lr, weightDecay, seed}
  *
  * Usage:
- *   npx tsx bench/peers/makeInputs.ts DIR [--method full|cola] [--config tiny|small] [--steps 5]
- *        [--lr 3e-3] [--wd 0.01] [--seed 0] [--rankfuse OUT.json] [--rankfuse-steps N] [--backend wasm]
+ *   npx tsx bench/peers/makeInputs.ts DIR [--method full|cola] [--config tiny|small|60m|...] [--batch N]
+ *        [--steps 5] [--lr 3e-3] [--wd 0.01] [--seed 0] [--rankfuse OUT.json] [--rankfuse-steps N] [--backend wasm]
+ *
+ * --batch overrides the config's batch (the paper configs' 512 sequences do not fit a CPU step).
  *
  * --rankfuse OUT.json also runs rankfuse itself on the same inputs (compiled train step on --backend,
  * rankfuse's AdamW with the peers' protocol: constant lr, no clipping) and writes the peers' result
@@ -61,7 +63,7 @@ const { pos, opts } = parseArgs(process.argv.slice(2));
 const dir =
   pos[0] ??
   die(
-    "usage: makeInputs.ts DIR [--method full|cola] [--config tiny] [--steps 5] [--lr 3e-3] [--wd 0.01] [--seed 0] [--rankfuse OUT.json]",
+    "usage: makeInputs.ts DIR [--method full|cola] [--config tiny] [--batch N] [--steps 5] [--lr 3e-3] [--wd 0.01] [--seed 0] [--rankfuse OUT.json]",
   );
 const method = opts.method ?? "full";
 const configName = opts.config ?? "tiny";
@@ -71,7 +73,10 @@ const weightDecay = Number(opts.wd ?? 0.01);
 const seed = Number(opts.seed ?? 0);
 if (!Number.isInteger(steps) || steps < 1) die(`--steps must be a positive integer, got ${opts.steps}`);
 
-const cfg = unwrap(resolveConfig(configName));
+const batch = opts.batch === undefined ? undefined : Number(opts.batch);
+if (batch !== undefined && !(Number.isInteger(batch) && batch > 0))
+  die(`--batch must be a positive integer, got ${opts.batch}`);
+const cfg = unwrap(resolveConfig(configName, { batch }));
 const model = unwrap(makeModel(method, cfg));
 
 const params = model.init(seed);

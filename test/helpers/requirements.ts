@@ -1,9 +1,10 @@
 /**
  * Tests that need something of the machine: the native addon (g++ and Node headers), WebGPU in Node
- * (Dawn on Mesa's EGL/OpenGL drivers) or a headless Chromium. Where it is missing they are skipped and
- * the reason is printed, unless the requirement's environment variable is set (CI sets all three):
- * then they run and fail with the reason instead of passing by skipping.
+ * (Dawn on Mesa's EGL/OpenGL drivers), a headless Chromium, or PyTorch (the benchmarks' peer). Where it
+ * is missing they are skipped and the reason is printed, unless the requirement's environment variable
+ * is set (CI sets the first three): then they run and fail with the reason instead of passing by skipping.
  */
+import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import * as E from "fp-ts/lib/Either.js";
 import { loadBackend } from "../../backends/index.ts";
@@ -15,6 +16,7 @@ const REQUIREMENTS = {
   native: { what: "the native addon", variable: "RANKFUSE_REQUIRE_NATIVE" },
   webgpu: { what: "WebGPU in Node", variable: "RANKFUSE_REQUIRE_WEBGPU" },
   browser: { what: "headless Chromium", variable: "RANKFUSE_REQUIRE_BROWSER" },
+  torch: { what: "PyTorch at /usr/bin/python3", variable: "RANKFUSE_REQUIRE_TORCH" },
 } as const;
 
 /** One of REQUIREMENTS' keys. */
@@ -92,4 +94,19 @@ export const chromiumRequirement = (): Promise<Requirement<string>> =>
     } catch {
       return E.left(`no executable Chromium at ${file}: apt-get install chromium, or point RANKFUSE_CHROMIUM at one`);
     }
+  });
+
+/** The Python the benchmarks run PyTorch with (bench/peers.ts): Debian's, where python3-torch installs. */
+export const TORCH_PYTHON = "/usr/bin/python3";
+
+/** /usr/bin/python3 that imports torch (apt-get install python3-torch libopenblas0-openmp); gives its path. */
+export const torchRequirement = (): Promise<Requirement<string>> =>
+  requirement("torch", () => {
+    const r = spawnSync(TORCH_PYTHON, ["-c", "import torch"], { encoding: "utf8", timeout: 120_000 });
+    if (r.error) return E.left(`${TORCH_PYTHON} could not run: ${r.error.message}`);
+    if (r.status !== 0)
+      return E.left(
+        `${TORCH_PYTHON} cannot import torch (apt-get install python3-torch libopenblas0-openmp): ${(r.stderr || "").trim().split("\n").slice(-1)[0]}`,
+      );
+    return E.right(TORCH_PYTHON);
   });
