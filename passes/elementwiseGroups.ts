@@ -1,5 +1,5 @@
 import { sizes } from "../ir/dim.ts";
-import { isFused, type Eqn, type Graph, type Node, type Var } from "../ir/graph.ts";
+import { isFused, outsOf, type Eqn, type Graph, type Node, type Var } from "../ir/graph.ts";
 import type { Prim } from "../ir/prims.ts";
 
 /** Primitives an elementwise group may hold: unary and binary ops (numpy broadcasting) and broadcast. */
@@ -34,102 +34,89 @@ const fusible = (e: Node): e is Eqn =>
 /** A float32 constant: it joins the group that reads it when that group is its only reader. */
 const isConstant = (e: Node): e is Eqn => !isFused(e) && e.prim === "literal" && isF32(e.out);
 
-/** A growable bit set over group ids. */
-class Bits {
-  words: Uint32Array;
-  constructor(n: number) {
-    this.words = new Uint32Array(Math.ceil(n / 32) || 1);
-  }
-  add(i: number): void {
-    this.words[i >>> 5]! |= 1 << (i & 31);
-  }
-  has(i: number): boolean {
-    return (this.words[i >>> 5]! & (1 << (i & 31))) !== 0;
-  }
-  or(o: Bits): void {
-    for (let k = 0; k < this.words.length; k++) this.words[k]! |= o.words[k]!;
-  }
-}
-
 /**
  * Maximal groups of elementwise equations that can run as one loop over one output shape: every
  * member's output has the group's shape (an input from outside may be smaller and is read with
- * broadcasting; a scalar constant read only by the group joins it). Greedy in graph order: an
- * equation joins the groups of the producers of its inputs that share its shape, merging them, unless
- * that would put a cycle through the rest of the graph (a path that leaves the group and comes back),
- * which the ancestor sets below rule out. Returns each group's equation indices, in graph order, for
- * groups of two or more non-constant members.
+ * broadcasting; a constant read only by the group joins it). Greedy in graph order: an equation joins
+ * the groups of the producers of its inputs that share its shape, merging them, unless that would put
+ * a cycle through the rest of the graph (a path that leaves the group and comes back, where a group on
+ * the way counts as one node: everything it outputs waits for all it reads). Returns each group's
+ * equation indices, in graph order, for groups of two or more non-constant members.
  */
 export function elementwiseGroups(g: Graph<Node>): number[][] {
   const n = g.eqns.length;
   const producer = new Map<Var, number>();
+  g.eqns.forEach((e, i) => outsOf(e).forEach((v) => producer.set(v, i)));
+  const consumers: number[][] = g.eqns.map(() => []);
   g.eqns.forEach((e, i) => {
-    if (isFused(e)) e.outs.forEach((v) => producer.set(v, i));
-    else producer.set(e.out, i);
+    for (const p of new Set(e.inputs.map((v) => producer.get(v)))) if (p !== undefined) consumers[p]!.push(i);
   });
   const parent: number[] = []; // union-find over group ids
   const find = (x: number): number => (parent[x] === x ? x : (parent[x] = find(parent[x]!)));
-  const aliases: number[][] = []; // raw ids that find() maps to each root
+  const members: number[][] = []; // per root
   const shapeOf: string[] = [];
-  const ext: Bits[] = []; // per root: groups that the group's outside producers depend on
   const grp: (number | undefined)[] = new Array(n);
-  const anc: Bits[] = new Array(n); // groups each equation depends on
-  const meets = (b: Bits, roots: readonly number[]) => roots.some((r) => aliases[r]!.some((a) => b.has(a)));
+  const rootOf = (i: number) => (grp[i] === undefined ? undefined : find(grp[i]!));
+
+  // Would the groups `roots` together with equation i (which reads them) close a cycle? Walks forward
+  // from every edge that leaves the merged set, up to i, and fails on coming back into it.
+  const cyclic = (roots: readonly number[], i: number): boolean => {
+    const inM = new Set<number>([i, ...roots.flatMap((r) => members[r]!)]);
+    const seen = new Set<number>();
+    const seenGroups = new Set<number>(roots);
+    const stack: number[] = [];
+    const visitFrom = (j: number) => {
+      for (const c of consumers[j]!) if (c <= i && !seen.has(c)) stack.push(c);
+    };
+    // edges inside the merged set are not paths out of it
+    for (const m of inM) for (const c of consumers[m]!) if (c <= i && !inM.has(c)) stack.push(c);
+    while (stack.length) {
+      const q = stack.pop()!;
+      if (seen.has(q)) continue;
+      if (inM.has(q)) return true;
+      seen.add(q);
+      const h = rootOf(q);
+      if (h !== undefined && !seenGroups.has(h)) {
+        seenGroups.add(h);
+        for (const m of members[h]!) {
+          seen.add(m);
+          visitFrom(m);
+        }
+      } else visitFrom(q);
+    }
+    return false;
+  };
 
   g.eqns.forEach((e, i) => {
-    const a = new Bits(n);
-    const producers = [...new Set(e.inputs.map((v) => producer.get(v)).filter((p) => p !== undefined))];
-    for (const p of producers) {
-      a.or(anc[p]!);
-      if (grp[p] !== undefined) a.add(grp[p]!);
-    }
-    anc[i] = a;
     if (!fusible(e)) return;
     const key = shapeKey(e.out);
-    const cands = [...new Set(producers.filter((p) => grp[p] !== undefined).map((p) => find(grp[p]!)))].filter(
-      (r) => shapeOf[r] === key,
-    );
-    const outside = (roots: readonly number[]) => producers.filter((p) => !roots.includes(find(grp[p] ?? -1)));
-    const valid = (roots: readonly number[]) =>
-      outside(roots).every((p) => !meets(anc[p]!, roots)) &&
-      roots.every(
-        (r) =>
-          !meets(
-            ext[r]!,
-            roots.filter((o) => o !== r),
-          ),
-      );
-    const join = valid(cands) ? cands : (cands.find((r) => valid([r])) ?? null);
-    const roots = join ? (Array.isArray(join) ? join : [join]) : [];
+    const producers = e.inputs.map((v) => producer.get(v)).filter((p) => p !== undefined);
+    const cands = [...new Set(producers.map(rootOf).filter((r) => r !== undefined))].filter((r) => shapeOf[r] === key);
+    let roots: number[] = [];
+    if (cands.length && !cyclic(cands, i)) roots = cands;
+    else {
+      const one = cands.find((r) => !cyclic([r], i));
+      if (one !== undefined) roots = [one];
+    }
     let root: number;
     if (roots.length === 0) {
       root = parent.length;
       parent.push(root);
-      aliases.push([root]);
+      members.push([]);
       shapeOf.push(key);
-      ext.push(new Bits(n));
     } else {
       root = roots[0]!;
       for (const r of roots.slice(1)) {
         parent[r] = root;
-        aliases[root]!.push(...aliases[r]!);
-        ext[root]!.or(ext[r]!);
+        members[root]!.push(...members[r]!);
+        members[r] = [];
       }
     }
-    for (const p of outside(roots.length ? roots : [root])) {
-      ext[root]!.or(anc[p]!);
-      if (grp[p] !== undefined) ext[root]!.add(grp[p]!);
-    }
+    members[root]!.push(i);
     grp[i] = root;
   });
 
-  const members = new Map<number, number[]>();
-  grp.forEach((r, i) => {
-    if (r === undefined) return;
-    const k = find(r);
-    members.set(k, [...(members.get(k) ?? []), i]);
-  });
-  const groups = [...members.values()].filter((m) => m.length >= 2);
+  const groups = members.filter((m, r) => find(r) === r && m.length >= 2).map((m) => [...m]);
   // constants read only by one group's members join it
   const groupOf = new Map<number, number[]>();
   for (const m of groups) for (const i of m) groupOf.set(i, m);
