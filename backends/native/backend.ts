@@ -21,6 +21,7 @@ export function nativeBackend(): E.Either<string, Backend<NBuf>> {
   if (E.isLeft(loaded)) return loaded;
   const ctx = { addon: loaded.right, pool: new BufferPool() };
   const { pool } = ctx;
+  const told = new Set<string>(); // fallback reasons already printed: one line each
   const backend: Backend<NBuf> & { kernelSource(node: FusedEqn): string | undefined } = {
     name: "native",
     caps: {
