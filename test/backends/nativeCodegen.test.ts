@@ -16,7 +16,8 @@ import { kernelLibrary } from "../../backends/native/codegen/compile.ts";
 import { fusedMatchesUnfused } from "../../testing/equivalence.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
-import { chainsOnly, nativeOrSkip } from "../passes/targets.ts";
+import { chainsOnly, fusedNodes, nativeOrSkip } from "../passes/targets.ts";
+import type { FusedEqn } from "../../ir/graph.ts";
 import { elementwiseCases, elementwiseProgram } from "../passes/elementwiseCases.ts";
 
 const native = await nativeOrSkip({ elementwise: true });
@@ -55,7 +56,18 @@ describe.skipIf(!native)("generated elementwise kernels on native", () => {
     expect(Array.from(fused)).toEqual(Array.from(plain));
   });
 
+  it("shows the generated source (what RANKFUSE_DEBUG=4 prints)", () => {
+    const node = fusedNodes(unwrap(compile(f, { args, backend: native! })).graph)[0]!;
+    const source = (native as unknown as { kernelSource(n: FusedEqn): string | undefined }).kernelSource(node)!;
+    expect(source).toContain('#include "codegen.h"');
+    expect(source).toContain("vm::silu(");
+    expect(source.match(/gen::ld\(/g)).toHaveLength(3);
+  });
+
   it("fused ≡ unfused over random elementwise graphs, outputs and gradients bit for bit", async () => {
+    // random bodies are new kernels every run: compile them into a folder of their own, removed after
+    const dir = mkdtempSync(path.join(tmpdir(), "rankfuse-kernels-"));
+    process.env.RANKFUSE_NATIVE_CACHE = dir;
     const before = codegenStats.compiled + codegenStats.fromDisk + codegenStats.fromMemory;
     await fc.assert(
       fc.asyncProperty(elementwiseCases, async (c) => {
@@ -65,6 +77,7 @@ describe.skipIf(!native)("generated elementwise kernels on native", () => {
       { numRuns: runs(20) },
     );
     expect(codegenStats.compiled + codegenStats.fromDisk + codegenStats.fromMemory).toBeGreaterThan(before);
+    rmSync(dir, { recursive: true, force: true });
   }, 300_000);
 
   it("a tiny training step gives the same loss and gradients with and without elementwise kernels", async () => {
