@@ -37,7 +37,9 @@ const isConstant = (e: Node): e is Eqn => !isFused(e) && e.prim === "literal" &&
 /**
  * Maximal groups of elementwise equations that can run as one loop over one output shape: every
  * member's output has the group's shape (an input from outside may be smaller and is read with
- * broadcasting; a constant read only by the group joins it). Greedy in graph order: an equation joins
+ * broadcasting; a constant read only by the group joins it), and every member comes from one phase of
+ * a training step (forward or backward): a forward group that waited for a backward op would keep its
+ * inputs alive across the step (+9% predicted peak on the tiny full step). Greedy in graph order: an equation joins
  * the groups of the producers of its inputs that share its shape, merging them, unless that would put
  * a cycle through the rest of the graph (a path that leaves the group and comes back, where a group on
  * the way counts as one node: everything it outputs waits for all it reads). Returns each group's
@@ -55,6 +57,7 @@ export function elementwiseGroups(g: Graph<Node>): number[][] {
   const find = (x: number): number => (parent[x] === x ? x : (parent[x] = find(parent[x]!)));
   const members: number[][] = []; // per root
   const shapeOf: string[] = [];
+  const phaseOf: (string | undefined)[] = [];
   const grp: (number | undefined)[] = new Array(n);
   const rootOf = (i: number) => (grp[i] === undefined ? undefined : find(grp[i]!));
 
@@ -91,7 +94,9 @@ export function elementwiseGroups(g: Graph<Node>): number[][] {
     if (!fusible(e)) return;
     const key = shapeKey(e.out);
     const producers = e.inputs.map((v) => producer.get(v)).filter((p) => p !== undefined);
-    const cands = [...new Set(producers.map(rootOf).filter((r) => r !== undefined))].filter((r) => shapeOf[r] === key);
+    const cands = [...new Set(producers.map(rootOf).filter((r) => r !== undefined))].filter(
+      (r) => shapeOf[r] === key && phaseOf[r] === e.meta.phase,
+    );
     let roots: number[] = [];
     if (cands.length && !cyclic(cands, i)) roots = cands;
     else {
@@ -104,6 +109,7 @@ export function elementwiseGroups(g: Graph<Node>): number[][] {
       parent.push(root);
       members.push([]);
       shapeOf.push(key);
+      phaseOf.push(e.meta.phase);
     } else {
       root = roots[0]!;
       for (const r of roots.slice(1)) {
