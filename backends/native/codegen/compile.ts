@@ -76,9 +76,11 @@ export function kernelLibrary(source: string): E.Either<string, KernelLibrary> {
   if (dir === undefined) return E.left(`no writable folder for generated kernels in ${dirs.join(", ")}`);
   const cc = path.join(dir, `${key}.cc`);
   const target = path.join(dir, `${key}.so`);
-  const tmp = path.join(dir, `${key}.${process.pid}.${randomBytes(4).toString("hex")}.tmp.so`);
-  writeFileSync(cc, source);
-  const built = spawnSync(cxx, [...FLAGS, `-I${nativeSrcDir}`, cc, "-o", tmp], { encoding: "utf8" });
+  const stem = path.join(dir, `${key}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const [tmpCc, tmp] = [`${stem}.cc`, `${stem}.so`]; // a concurrent compile of the same key has its own
+  writeFileSync(tmpCc, source);
+  const built = spawnSync(cxx, [...FLAGS, `-I${nativeSrcDir}`, tmpCc, "-o", tmp], { encoding: "utf8" });
+  renameSync(tmpCc, cc); // kept beside the library, for reading
   if (built.error || built.status !== 0) {
     rmSync(tmp, { force: true });
     const why = built.error?.message ?? (built.stderr || built.stdout).split("\n").slice(0, 3).join(" ");
