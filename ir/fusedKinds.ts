@@ -28,8 +28,16 @@ export const LOWRANK_BWD = "lowrankBackward";
 export const ATTENTION = "attention";
 /** Fused backward of attention, recomputing P. */
 export const ATTENTION_BWD = "attentionBackward";
-/** Every fused kind above. */
+/** Every fused chain kind above. */
 export const CHAIN_KINDS: readonly string[] = [LOWRANK, LOWRANK_TAIL, LOWRANK_BWD, ATTENTION, ATTENTION_BWD];
+/**
+ * A group of elementwise primitives run as one loop over one output shape (passes/elementwiseFusion.ts):
+ * inputs are read with numpy broadcasting, outputs are every member value the rest of the graph reads.
+ * Its inputs and outputs are named in0.. and out0..; the body holds the equations in order.
+ */
+export const ELEMENTWISE = "elementwise";
+/** Every fused kind a target's caps may list: the chain kinds and elementwise groups. */
+export const FUSED_KINDS: readonly string[] = [...CHAIN_KINDS, ELEMENTWISE];
 
 /** Activations a lowrank chain may have in its middle. */
 export const CHAIN_ACTS = ["identity", "silu", "gelu", "relu"] as const;
@@ -78,6 +86,9 @@ export const isAttention = (e: FusedEqn): e is FusedEqn & { params: AttentionPar
 /** Is this fused node attention's backward? */
 export const isAttentionBwd = (e: FusedEqn): e is FusedEqn & { params: AttentionParams } =>
   e.params.kind === ATTENTION_BWD;
+
+/** Is this fused node a group of elementwise primitives? */
+export const isElementwise = (e: FusedEqn): boolean => e.params.kind === ELEMENTWISE;
 
 /** What the pass may fuse on a target: read from a backend's caps, never from its name. */
 export interface ChainCaps {

@@ -3,13 +3,14 @@ import type { Graph } from "../ir/graph.ts";
 import type { RankfuseError } from "../ir/errors.ts";
 import { isBudget, resolveBudget } from "./budget.ts";
 import { fuseChains } from "./chain.ts";
-import type { ChainCaps } from "../ir/fusedKinds.ts";
+import { ELEMENTWISE, type ChainCaps } from "../ir/fusedKinds.ts";
+import { fuseElementwise } from "./elementwiseFusion.ts";
 import { makePlan, type Plan } from "./plan.ts";
 import { rematGraph, type RematPolicy } from "./remat.ts";
 
 /**
  * The plan of a joint graph under a remat policy (none: store everything), then chain fusion where
- * `fusion` (a target's caps) is given. Remat comes first: it decides what backward recomputes, and
+ * `fusion` (a target's caps) is given, then elementwise fusion where they list its kind. Remat comes first: it decides what backward recomputes, and
  * fusion then fuses forward, backward and recomputed chains alike. A budget is first resolved into the
  * concrete policy that fits it, or a Left naming the smallest budget that would.
  */
@@ -19,7 +20,12 @@ export function planWithRemat(
   bytesPerValue: number,
   fusion?: ChainCaps,
 ): E.Either<RankfuseError, Plan> {
-  const plan = (h: Graph) => makePlan(fusion ? fuseChains(h, fusion) : h, bytesPerValue);
+  const fuse = (h: Graph) => {
+    if (!fusion) return h;
+    const chained = fuseChains(h, fusion);
+    return fusion.kinds.has(ELEMENTWISE) ? fuseElementwise(chained) : chained;
+  };
+  const plan = (h: Graph) => makePlan(fuse(h), bytesPerValue);
   if (!remat) return E.right(plan(g));
   if (!isBudget(remat)) return E.right(plan(rematGraph(g, remat)));
   return E.map((r: { policy: RematPolicy }) => plan(rematGraph(g, r.policy)))(resolveBudget(g, remat, bytesPerValue));

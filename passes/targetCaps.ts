@@ -1,5 +1,5 @@
 import type { BackendCaps } from "../ir/backend.ts";
-import { CHAIN_KINDS, type ChainCaps } from "../ir/fusedKinds.ts";
+import { FUSED_KINDS, type ChainCaps } from "../ir/fusedKinds.ts";
 
 /**
  * What the chain pass may fuse for a backend, from its caps alone: nothing where it has no fused
@@ -7,6 +7,6 @@ import { CHAIN_KINDS, type ChainCaps } from "../ir/fusedKinds.ts";
  */
 export function chainCapsOf(caps: BackendCaps, fusion = true): ChainCaps | undefined {
   if (!fusion || !caps.fusedChains) return undefined;
-  const kinds = new Set(CHAIN_KINDS.filter((k) => caps.fusedKinds?.has(k) ?? false));
+  const kinds = new Set(FUSED_KINDS.filter((k) => caps.fusedKinds?.has(k) ?? false));
   return kinds.size ? { maxRank: caps.maxFusedRank ?? Infinity, kinds } : undefined;
 }

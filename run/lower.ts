@@ -28,7 +28,8 @@ export function prepareLaunch<B>(backend: Backend<B>, node: Node): LaunchKernel<
   return byParts(backend, node);
 }
 
-function byParts<B>(backend: Backend<B>, node: FusedEqn): LaunchKernel<B> {
+/** A fused node run as its body, equation by equation with the backend's own kernels. */
+export function byParts<B>(backend: Backend<B>, node: FusedEqn): LaunchKernel<B> {
   const steps = node.body.eqns.map((e) => ({ e, k: backend.prepare(e) }));
   const last = new Map<Var, number>();
   steps.forEach(({ e }, i) => e.inputs.forEach((v) => last.set(v, i)));

@@ -5,6 +5,11 @@ import { loadNativeAddon } from "./build.ts";
 import { nativeKernels, type NativeKernel } from "./kernels.ts";
 import { BufferPool, type NBuf } from "./pool.ts";
 import { nativeFused, NATIVE_FUSED_KINDS, NATIVE_MAX_FUSED_RANK } from "./fused.ts";
+import { isElementwise } from "../../ir/fusedKinds.ts";
+import type { FusedEqn } from "../../ir/graph.ts";
+import { byParts } from "../../run/lower.ts";
+import { debugLevel } from "../../run/debug.ts";
+import { elementwiseSource, nativeElementwise } from "./codegen/elementwise.ts";
 
 /**
  * The native CPU engine: float32 kernels in a Node addon (OpenMP threads, SIMD for the CPU it was built
@@ -16,7 +21,8 @@ export function nativeBackend(): E.Either<string, Backend<NBuf>> {
   if (E.isLeft(loaded)) return loaded;
   const ctx = { addon: loaded.right, pool: new BufferPool() };
   const { pool } = ctx;
-  return E.right({
+  const told = new Set<string>(); // fallback reasons already printed: one line each
+  const backend: Backend<NBuf> & { kernelSource(node: FusedEqn): string | undefined } = {
     name: "native",
     caps: {
       prims: new Set<Prim>(PRIMS),
@@ -37,10 +43,19 @@ export function nativeBackend(): E.Either<string, Backend<NBuf>> {
       const abs = eqn.inputs.map((v) => v.abs);
       return (inputs) => k(ctx, inputs, abs, eqn.out.abs, eqn.params);
     },
-    prepareFused: (node) => nativeFused(ctx, node),
+    prepareFused: (node) => {
+      if (!isElementwise(node)) return nativeFused(ctx, node);
+      const generated = nativeElementwise(ctx, node);
+      if (E.isRight(generated)) return generated.right;
+      if (debugLevel() >= 1)
+        console.error(`[rankfuse] native: running a fused elementwise node by parts: ${generated.left}`);
+      return byParts(backend, node);
+    },
+    kernelSource: (node) => (isElementwise(node) ? elementwiseSource(node) : undefined),
     dispatch: (kernel, inputs) => kernel(inputs),
     liveBytes: () => pool.liveBytes,
     describe: () =>
       `native addon (g++ -O3 -march=native, ${ctx.addon.gemmKernel()} GEMM, OpenMP ${ctx.addon.threads()} threads)`,
-  });
+  };
+  return E.right(backend);
 }

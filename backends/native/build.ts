@@ -25,6 +25,9 @@ import { fileURLToPath } from "node:url";
 import * as E from "fp-ts/lib/Either.js";
 import type { AdamwKernel } from "../../ir/hostKernels.ts";
 
+/** An opaque handle to a loaded generated kernel (NativeAddon.loadKernel). */
+export type GeneratedKernel = { readonly __generatedKernel: unique symbol };
+
 /** Op codes of `unary` (and the activation codes of `lowrankForward`: 0 identity, 6, 7, 8). */
 export const UnaryOp = {
   neg: 0,
@@ -186,6 +189,13 @@ export interface NativeAddon extends AdamwKernel {
     dV: Float32Array,
     sizes: Int32Array,
   ): void;
+  /** A generated kernel's entry point (backends/native/codegen), from the library at `path`; throws if it cannot load. */
+  loadKernel(path: string, symbol: string): GeneratedKernel;
+  /**
+   * Runs a generated kernel: outputs (contiguous, the loop's shape) from inputs read through strides;
+   * meta = [rank, shape, strides of each input]. Buffers too short for them throw RangeError.
+   */
+  runKernel(kernel: GeneratedKernel, inputs: Float32Array[], outputs: Float32Array[], meta: Int32Array): void;
   /** Σ x², accumulated in float64. */
   sumSquares(x: Float32Array): number;
   /** OpenMP threads used by parallel kernels. */
@@ -203,6 +213,8 @@ const srcDir =
   [path.join(here, "src"), path.join(here, "..", "..", "..", "backends", "native", "src")].find((d) => existsSync(d)) ??
   path.join(here, "src");
 const packageRoot = path.resolve(srcDir, "..", "..", "..");
+/** The C++ sources and headers of the engine (generated kernels include its headers from here). */
+export const nativeSrcDir = srcDir;
 const compiler = (): string => process.env.CXX ?? "g++";
 
 function nodeIncludeDir(): E.Either<string, string> {
@@ -219,7 +231,7 @@ function nodeIncludeDir(): E.Either<string, string> {
 }
 
 /** Model name and flags of the first CPU (what -march=native compiles for). */
-function cpuSignature(): string {
+export function cpuSignature(): string {
   try {
     const info = readFileSync("/proc/cpuinfo", "utf8").split("\n\n")[0] ?? "";
     return info
@@ -328,6 +340,7 @@ export function nativeAddonPath(): E.Either<string, string> {
     ...files.filter((f) => f.endsWith(".cc")).map((f) => path.join(srcDir, f)),
     "-o",
     tmp,
+    "-ldl",
   ];
   const built = spawnSync(cxx, args, { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 });
   if (built.error || built.status !== 0) {

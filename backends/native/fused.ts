@@ -3,6 +3,7 @@ import type { FusedEqn, Var } from "../../ir/graph.ts";
 import {
   ATTENTION,
   ATTENTION_BWD,
+  ELEMENTWISE,
   isAttention,
   isAttentionBwd,
   isLowrank,
@@ -16,13 +17,17 @@ import {
 import { BinaryOp, UnaryOp } from "./build.ts";
 import type { NativeCtx, NBuf } from "./kernels.ts";
 
-/** The chain kinds the addon runs as one kernel (lowrank.cc, attention.cc). */
+/**
+ * The fused kinds the addon runs as one kernel: chains (lowrank.cc, attention.cc) and elementwise
+ * groups (a kernel generated for each, backends/native/codegen).
+ */
 export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([
   LOWRANK,
   LOWRANK_TAIL,
   LOWRANK_BWD,
   ATTENTION,
   ATTENTION_BWD,
+  ELEMENTWISE,
 ]);
 /**
  * The largest rank the planner fuses for this engine. The kernels take any rank, but the larger the

@@ -27,7 +27,7 @@ const i32out = (ctx: NativeCtx, a: AbsVal) => ctx.pool.i32(count(a));
 const i32 = (x: readonly number[]) => Int32Array.from(x);
 
 /** Strides that read an input of `inShape` broadcast to `outShape` (0 along broadcast axes). */
-function broadcastStrides(inShape: readonly number[], outShape: readonly number[]): Int32Array {
+export function broadcastStrides(inShape: readonly number[], outShape: readonly number[]): Int32Array {
   const s = stridesOf(inShape);
   const off = outShape.length - inShape.length;
   return Int32Array.from(outShape, (_, i) => (i < off || inShape[i - off] === 1 ? 0 : s[i - off]!));

@@ -1,5 +1,5 @@
 import type { Backend, BackendCaps } from "../../ir/backend.ts";
-import { CHAIN_KINDS, type ChainCaps } from "../../ir/fusedKinds.ts";
+import { CHAIN_KINDS, ELEMENTWISE, type ChainCaps } from "../../ir/fusedKinds.ts";
 import type { FusedEqn, Graph, Node } from "../../ir/graph.ts";
 import { backendRequirement } from "../helpers/requirements.ts";
 
@@ -22,11 +22,19 @@ export const claimingChains = <B>(be: Backend<B>, maxFusedRank = Infinity): Back
 /** Declares no fused kernels: the planner then leaves every chain unfused. */
 export const noFusedKernels = <B>(be: Backend<B>): Backend<B> => withCaps(be, { fusedChains: false });
 
+/** The same backend claiming only the chain kinds: no elementwise groups, so chain kernel counts stay exact. */
+export const chainsOnly = <B>(be: Backend<B>): Backend<B> =>
+  withCaps(be, { fusedKinds: new Set([...(be.caps.fusedKinds ?? [])].filter((k) => k !== ELEMENTWISE)) });
+
 /**
  * The native backend, or null with the reason printed (its addon needs g++ and Node headers); CI sets
  * RANKFUSE_REQUIRE_NATIVE, which turns a missing addon into a failure (this throws, failing the file).
+ * The chain tests count chain kernels, so by default it claims the chain kinds only (chainsOnly);
+ * `{ elementwise: true }` gives it whole, elementwise groups (generated kernels) included.
  */
-export async function nativeOrSkip(): Promise<Backend<any> | null> {
+export async function nativeOrSkip(o: { elementwise?: boolean } = {}): Promise<Backend<any> | null> {
   const native = await backendRequirement("native");
-  return native.skip ? null : native.get();
+  if (native.skip) return null;
+  const be = native.get();
+  return o.elementwise ? be : chainsOnly(be);
 }

@@ -33,5 +33,6 @@ bool defineIndexing(napi_env env, napi_value exports);     // gather, scatterAdd
 bool defineLowrank(napi_env env, napi_value exports);      // lowrankForward(Ex), lowrankBackward
 bool defineAttention(napi_env env, napi_value exports);    // attentionForward, attentionBackward
 bool defineOptim(napi_env env, napi_value exports);        // adamwStep, sumSquares
+bool defineCodegen(napi_env env, napi_value exports);      // loadKernel, runKernel (generated kernels)
 
 }  // namespace rankfuse
