@@ -113,3 +113,22 @@ type Missing = Exclude<Prim, (typeof PRIMS)[number]>;
 // A primitive missing from PRIMS is a compile error here.
 const _allListed: Missing extends never ? true : Missing = true;
 void _allListed;
+
+/** The elementwise unary primitives (activations and their derivatives included). */
+export const UNARY_PRIMS = [
+  "neg",
+  "exp",
+  "log",
+  "sqrt",
+  "tanh",
+  "sigmoid",
+  "silu",
+  "gelu",
+  "relu",
+  "dsilu",
+  "dgelu",
+  "drelu",
+] as const;
+
+/** The elementwise binary primitives, which broadcast with numpy's rules. */
+export const BINARY_PRIMS = ["add", "sub", "mul", "div", "maximum", "equal"] as const;

@@ -1,29 +1,9 @@
 import { sizes } from "../ir/dim.ts";
 import { isFused, outsOf, type Eqn, type Graph, type Node, type Var } from "../ir/graph.ts";
-import type { Prim } from "../ir/prims.ts";
+import { BINARY_PRIMS, UNARY_PRIMS, type Prim } from "../ir/prims.ts";
 
 /** Primitives an elementwise group may hold: unary and binary ops (numpy broadcasting) and broadcast. */
-export const ELEMENTWISE_PRIMS: ReadonlySet<Prim> = new Set<Prim>([
-  "neg",
-  "exp",
-  "log",
-  "sqrt",
-  "tanh",
-  "sigmoid",
-  "silu",
-  "gelu",
-  "relu",
-  "dsilu",
-  "dgelu",
-  "drelu",
-  "add",
-  "sub",
-  "mul",
-  "div",
-  "maximum",
-  "equal",
-  "broadcast",
-]);
+export const ELEMENTWISE_PRIMS: ReadonlySet<Prim> = new Set<Prim>([...UNARY_PRIMS, ...BINARY_PRIMS, "broadcast"]);
 
 const isF32 = (v: Var) => v.abs.dtype === "float32";
 const shapeKey = (v: Var) => sizes(v.abs.dims).join(",");

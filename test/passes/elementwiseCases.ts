@@ -5,24 +5,11 @@ import type { Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
 import type { Backend } from "../../ir/backend.ts";
 import { ELEMENTWISE } from "../../ir/fusedKinds.ts";
+import { BINARY_PRIMS, UNARY_PRIMS } from "../../ir/prims.ts";
 import { randomInputs } from "../../testing/inputs.ts";
 import { withCaps } from "./targets.ts";
 
-const UNARY = [
-  "neg",
-  "exp",
-  "log",
-  "sqrt",
-  "tanh",
-  "sigmoid",
-  "silu",
-  "gelu",
-  "relu",
-  "dsilu",
-  "dgelu",
-  "drelu",
-] as const;
-const BINARY = ["add", "sub", "mul", "div", "maximum", "equal"] as const;
+const [UNARY, BINARY] = [UNARY_PRIMS, BINARY_PRIMS];
 const CONST = ["scale", "shift"] as const; // x * 1.5, 0.25 - x: literals inside a group
 type OpName = (typeof UNARY)[number] | (typeof BINARY)[number] | (typeof CONST)[number];
 /** Input shapes over [a, b] that broadcast together: full, a row, a column, a scalar. */
