@@ -1,6 +1,8 @@
 import type { Backend } from "../ir/backend.ts";
 import type { WebgpuBackend } from "../backends/webgpu/backend.ts";
 import { fusedPrograms } from "../backends/webgpu/fused/lowrank.ts";
+import { elementwisePrograms } from "../backends/webgpu/fused/elementwise.ts";
+import { isElementwise } from "../ir/fusedKinds.ts";
 import { isFused } from "../ir/graph.ts";
 import type { Plan } from "../passes/plan.ts";
 
@@ -103,8 +105,14 @@ export function shaderSource(
       note: `the ${backend.name} backend runs compiled kernels, not WGSL: shader source exists only on the webgpu backend`,
     };
   const node = launch.eqn;
-  if (isFused(node) && webgpu.caps.fusedKinds?.has(node.params.kind)) {
-    const programs = fusedPrograms(node, webgpu.device.limits);
+  const programs = !isFused(node)
+    ? []
+    : isElementwise(node)
+      ? elementwisePrograms(node, webgpu.device.limits) // none where the group runs op by op
+      : webgpu.caps.fusedKinds?.has(node.params.kind)
+        ? fusedPrograms(node, webgpu.device.limits)
+        : [];
+  if (isFused(node) && programs.length) {
     const head = `// kernel ${kernel} (fused.${node.params.kind}) runs ${programs.length} rankfuse WGSL program${programs.length > 1 ? "s" : ""}\n`;
     return { wgsl: head + programs.map((p) => webgpu.fused.source(p)).join("\n\n"), note: "" };
   }

@@ -42,6 +42,8 @@
  * reads), which runWebGPUProgram cannot bind, so they are programs of the same shape run by
  * fused/runner.ts on the same device, buffers and command encoder (`fused` below). fused/tiling.ts
  * picks their tiles from the device limits and `caps.maxFusedRank` from what fits its workgroup memory.
+ * Fused elementwise groups (passes/elementwiseFusion.ts) are one generated program each
+ * (fused/elementwise.ts), run the same way; a group with more buffers than the device binds runs op by op.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
@@ -54,6 +56,9 @@ import { requestFullDevice, showAdapter, summarize, type AdapterSummary } from "
 import { GpuErrorLog } from "./errors.ts";
 import { webgpuKernels } from "./kernels.ts";
 import { fusedPrograms, webgpuFused, WEBGPU_FUSED_KINDS } from "./fused/lowrank.ts";
+import { elementwisePrograms, webgpuElementwise } from "./fused/elementwise.ts";
+import { ELEMENTWISE, isElementwise } from "../../ir/fusedKinds.ts";
+import { byParts } from "../../run/lower.ts";
 import { FusedRunner } from "./fused/runner.ts";
 import { maxFusedRankOf } from "./fused/tiling.ts";
 
@@ -94,7 +99,7 @@ export async function webgpuBackend(gpuAdapter: GPUAdapter, route: string): Prom
     caps: {
       prims: new Set<Prim>(PRIMS),
       fusedChains: maxFusedRank > 0,
-      fusedKinds: WEBGPU_FUSED_KINDS,
+      fusedKinds: new Set([...WEBGPU_FUSED_KINDS, ELEMENTWISE]),
       maxFusedRank,
       float64: false,
       maxWorkgroupMemory: device.limits.maxComputeWorkgroupStorageSize,
@@ -137,10 +142,22 @@ export async function webgpuBackend(gpuAdapter: GPUAdapter, route: string): Prom
           }
         });
     },
-    prepareFused: (node) => webgpuFused(fused, device.limits, node),
+    prepareFused: (node) => {
+      if (!isElementwise(node)) return webgpuFused(fused, device.limits, node);
+      // a group wider than the device's storage bindings (or with an op WGSL lacks) runs op by op
+      return elementwisePrograms(node, device.limits).length
+        ? webgpuElementwise(fused, device.limits, node)
+        : byParts(be, node);
+    },
     kernelSource: (node) => {
-      if (!isFused(node) || !WEBGPU_FUSED_KINDS.has(node.params.kind)) return undefined;
-      return fusedPrograms(node, device.limits)
+      if (!isFused(node)) return undefined;
+      const programs = isElementwise(node)
+        ? elementwisePrograms(node, device.limits)
+        : WEBGPU_FUSED_KINDS.has(node.params.kind)
+          ? fusedPrograms(node, device.limits)
+          : [];
+      if (!programs.length) return undefined;
+      return programs
         .map((p) =>
           shown.has(p.shaderKey) ? `// ${p.shaderKey}: WGSL shown above` : (shown.add(p.shaderKey), fused.source(p)),
         )

@@ -97,6 +97,7 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu: a two-link chain C·silu(B·g
       expect(ran).toEqual([
         ["lowrank", 1],
         ["lowrankTail", 1],
+        ["elementwise", 1], // the loss's cotangent, broadcast then multiplied by w: one elementwise group
         ["lowrankBackward", 2], // the tail's: dZ (row chain), dC (token reduction)
         ["lowrankBackward", 3], // the first link's: dZ and dX (row chain), dA, dB
       ]);

@@ -62,7 +62,7 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu fused kernels: counted dispatc
 
   it("caps come from the device: fused chains up to the rank whose block fits its workgroup memory", () => {
     expect(gpu!.caps.fusedChains).toBe(true);
-    expect([...gpu!.caps.fusedKinds!].sort()).toEqual(["lowrank", "lowrankBackward", "lowrankTail"]);
+    expect([...gpu!.caps.fusedKinds!].sort()).toEqual(["elementwise", "lowrank", "lowrankBackward", "lowrankTail"]);
     expect(gpu!.caps.maxFusedRank).toBe(maxFusedRankOf(gpu!.device.limits));
     expect(gpu!.caps.maxFusedRank).toBeGreaterThanOrEqual(512); // the 1B config's rank fits even 16 KiB of workgroup memory
   });
@@ -114,7 +114,8 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu fused kernels: counted dispatc
         ),
       );
       const total = counter.count - before;
-      expect(byKind).toEqual({ lowrank: [1], lowrankBackward: [3] });
+      // and one elementwise group (1 dispatch): the loss's cotangent, broadcast then multiplied by w
+      expect(byKind).toEqual({ elementwise: [1], lowrank: [1], lowrankBackward: [3] });
       // the same step unfused dispatches more kernels, for the same loss
       const plain = unwrap(compile(joint, { args: gradArgs, backend: gpu!, remat, fusion: false }));
       const at = counter.count;
