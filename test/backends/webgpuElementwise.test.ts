@@ -15,6 +15,7 @@ import { runs } from "../helpers/runs.ts";
 import { backendRequirement } from "../helpers/requirements.ts";
 import { chainsOnly, fusedNodes } from "../passes/targets.ts";
 import { elementwiseCases, elementwiseProgram } from "../passes/elementwiseCases.ts";
+import { elementwiseLaunch } from "../../backends/webgpu/fused/elementwise.ts";
 import { countDispatches, type DispatchCounter } from "./dispatchCount.ts";
 
 /**
@@ -84,6 +85,20 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu elementwise groups: generated 
     );
     expect(gpu!.fused.compiled().filter((k) => k.startsWith("elementwise_"))).toEqual(key); // other sizes, same pipeline
   });
+
+  it("past maxComputeWorkgroupsPerDimension workgroups the grid folds into y, every element as unfused", async () => {
+    const per = gpu!.device.limits.maxComputeWorkgroupsPerDimension;
+    const [a, b] = [dim("a", 3), dim("b", Math.ceil((per * 64) / 3) + 101)];
+    const big = [spec([a, b]), spec([b]), spec([])] as const;
+    const k = a.size * b.size;
+    const xs = [rnd(k, 4), rnd(b.size, 5), Float32Array.of(0.5)];
+    const node = fusedNodes(unwrap(compile(f, { args: big, backend: gpu! })).graph)[0]!;
+    expect(elementwiseLaunch(node, gpu!.device.limits).dispatch[1]).toBeGreaterThan(1);
+    const fused = await counted(gpu!, f, big, xs);
+    const plain = await counted(chainsOnly(gpu!), f, big, xs);
+    expect(fused.dispatches).toBe(1);
+    expectAllclose(fused.out.out, plain.out.out, TOL);
+  }, 120_000);
 
   it("fused ≡ unfused over random elementwise graphs with broadcasting, outputs and gradients", async () => {
     let groups = 0;
