@@ -15,7 +15,10 @@ import { runs } from "../helpers/runs.ts";
 import { backendRequirement } from "../helpers/requirements.ts";
 import { chainsOnly, fusedNodes } from "../passes/targets.ts";
 import { elementwiseCases, elementwiseProgram } from "../passes/elementwiseCases.ts";
-import { elementwiseLaunch } from "../../backends/webgpu/fused/elementwise.ts";
+import { elementwiseLaunch, elementwisePrograms } from "../../backends/webgpu/fused/elementwise.ts";
+import { resolveConfig } from "../../models/config.ts";
+import { makeModel } from "../../methods/index.ts";
+import { compileTrainStep } from "../../train/step.ts";
 import { countDispatches, type DispatchCounter } from "./dispatchCount.ts";
 
 /**
@@ -99,6 +102,33 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu elementwise groups: generated 
     expect(fused.dispatches).toBe(1);
     expectAllclose(fused.out.out, plain.out.out, TOL);
   }, 120_000);
+
+  it("a group with more buffers than the device binds has no program: it runs op by op", () => {
+    const node = fusedNodes(unwrap(compile(f, { args, backend: gpu! })).graph)[0]!;
+    expect(elementwisePrograms(node, gpu!.device.limits)).toHaveLength(1);
+    expect(elementwisePrograms(node, { ...gpu!.device.limits, maxStorageBuffersPerShaderStage: 3 })).toEqual([]);
+  });
+
+  it("a tiny training step gives the same loss and gradients with and without elementwise groups", async () => {
+    for (const method of ["full", "cola"]) {
+      const cfg = unwrap(
+        resolveConfig("tiny", { d: 32, dFF: 48, vocab: 29, seq: 8, batch: 2, layers: 2, heads: 2, rank: 8 }),
+      );
+      const m = unwrap(makeModel(method, cfg));
+      const step = async (backend: any) => {
+        const ts = unwrap(compileTrainStep(m, backend, 2, 8));
+        const ids = Int32Array.from({ length: 16 }, (_, i) => (i * 5 + 1) % 29);
+        const targets = Int32Array.from({ length: 16 }, (_, i) => (i * 3 + 2) % 29);
+        const r = unwrap(await ts.run(m.init(3) as Float32Array[], ids, targets));
+        return { loss: r.loss, grads: r.grads.map((g) => Float32Array.from(g)), kernels: ts.plan.kernelCount };
+      };
+      const fused = await step(gpu!);
+      const plain = await step(chainsOnly(gpu!));
+      expect(fused.kernels).toBeLessThan(plain.kernels);
+      expectAllclose([fused.loss], [plain.loss], TOL);
+      expectAllclose(fused.grads, plain.grads, TOL);
+    }
+  }, 300_000);
 
   it("fused ≡ unfused over random elementwise graphs with broadcasting, outputs and gradients", async () => {
     let groups = 0;
