@@ -75,9 +75,11 @@ describe.skipIf(browser.skip)(browser.title("webgpu backend in headless Chromium
     expect(result.gradNorm).toBeGreaterThan(0.1); // a real signal, not two zeros agreeing
     for (const [what, rel] of Object.entries(result.errors!)) expect(rel, what).toBeLessThan(1e-4);
     expect(Object.keys(result.errors!).sort()).toEqual(["A", "B", "value", "x"]);
-    // the layer ran on the fused WGSL kernels: per seed 1 forward dispatch and 3 backward (dZ+dX, dA, dB)
-    expect(result.fused!.dispatches).toBe(2 * 4);
+    // the layer ran on the fused WGSL kernels: per seed 1 forward dispatch and 3 backward (dZ+dX, dA, dB),
+    // and 1 for the elementwise group of the loss's cotangent (broadcast, then multiplied by w)
+    expect(result.fused!.dispatches).toBe(2 * 5);
     expect(result.fused!.programs.map((k) => k.split("_").slice(0, 2).join("_")).sort()).toEqual([
+      "elementwise_2",
       "rowChain_backward",
       "rowChain_forward",
       "tokenReduce_hdYdB",
