@@ -52,8 +52,11 @@ async function openPage(webgpu: boolean): Promise<{ page: Page; problems: string
   return { page, problems };
 }
 
-const series = async (page: Page, which: "train" | "val") =>
-  JSON.parse((await page.locator("#loss-chart").getAttribute(`data-${which}`))!) as [number, number][];
+/** The chart's points; it redraws on the next animation frame, so a point posted just now lands first. */
+const series = async (page: Page, which: "train" | "val") => {
+  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+  return JSON.parse((await page.locator("#loss-chart").getAttribute(`data-${which}`))!) as [number, number][];
+};
 const state = (page: Page) => page.evaluate(() => document.body.dataset.state);
 const untilState = (page: Page, states: string[], timeout: number) =>
   page.waitForFunction((s) => s.includes(document.body.dataset.state ?? ""), states, { timeout });
