@@ -70,8 +70,8 @@ export interface PrimParams {
 /** The name of a primitive. */
 export type Prim = keyof PrimParams;
 
-/** Every primitive, in a fixed order (tests iterate over this). */
-export const PRIMS = [
+/** The elementwise unary primitives (activations and their derivatives included). */
+export const UNARY_PRIMS = [
   "neg",
   "exp",
   "log",
@@ -84,12 +84,15 @@ export const PRIMS = [
   "dsilu",
   "dgelu",
   "drelu",
-  "add",
-  "sub",
-  "mul",
-  "div",
-  "maximum",
-  "equal",
+] as const;
+
+/** The elementwise binary primitives, which broadcast with numpy's rules. */
+export const BINARY_PRIMS = ["add", "sub", "mul", "div", "maximum", "equal"] as const;
+
+/** Every primitive, in a fixed order (tests iterate over this). */
+export const PRIMS = [
+  ...UNARY_PRIMS,
+  ...BINARY_PRIMS,
   "literal",
   "sum",
   "max",
@@ -113,22 +116,3 @@ type Missing = Exclude<Prim, (typeof PRIMS)[number]>;
 // A primitive missing from PRIMS is a compile error here.
 const _allListed: Missing extends never ? true : Missing = true;
 void _allListed;
-
-/** The elementwise unary primitives (activations and their derivatives included). */
-export const UNARY_PRIMS = [
-  "neg",
-  "exp",
-  "log",
-  "sqrt",
-  "tanh",
-  "sigmoid",
-  "silu",
-  "gelu",
-  "relu",
-  "dsilu",
-  "dgelu",
-  "drelu",
-] as const;
-
-/** The elementwise binary primitives, which broadcast with numpy's rules. */
-export const BINARY_PRIMS = ["add", "sub", "mul", "div", "maximum", "equal"] as const;
