@@ -66,27 +66,46 @@ export const cola =
     return { A: param([i, r], normal(std)), B: param([r, o], normal(std)) };
   };
 
-/** The decoder's param tree for a config, each projection declared by `w`. */
-export function declare<W>(cfg: ModelConfig, w: Decl<W>) {
+/**
+ * The decoder's param tree for a config: embedding, blocks, final norm, head. Block `layer`'s attention
+ * projections (q, k, v, o) are declared by `attn(layer)` and its MLP maps (gate, up, down) by `mlp(layer)`;
+ * the tree's order is the param layout's order.
+ */
+export function declareDecoder<A, M>(
+  cfg: ModelConfig,
+  attn: (layer: number) => Decl<A>,
+  mlp: (layer: number) => Decl<M>,
+) {
   const [V, D, F] = [dim("vocab", cfg.vocab), dim("d", cfg.d), dim("ff", cfg.dFF)];
-  const block = () => ({
-    attnNorm: param([D], ONES),
-    q: w(D, D),
-    k: w(D, D),
-    v: w(D, D),
-    o: w(D, D),
-    mlpNorm: param([D], ONES),
-    gate: w(D, F),
-    up: w(D, F),
-    down: w(F, D),
-  });
+  const block = (layer: number) => {
+    const [a, m] = [attn(layer), mlp(layer)];
+    return {
+      attnNorm: param([D], ONES),
+      q: a(D, D),
+      k: a(D, D),
+      v: a(D, D),
+      o: a(D, D),
+      mlpNorm: param([D], ONES),
+      gate: m(D, F),
+      up: m(D, F),
+      down: m(F, D),
+    };
+  };
   return {
     embed: param([V, D], normal(STD)),
-    blocks: Array.from({ length: cfg.layers }, block),
+    blocks: Array.from({ length: cfg.layers }, (_, layer) => block(layer)),
     finalNorm: param([D], ONES),
     head: param([D, V], normal(STD)),
   };
 }
+
+/** The decoder's param tree for a config, every projection declared by `w`. */
+export const declare = <W>(cfg: ModelConfig, w: Decl<W>) =>
+  declareDecoder(
+    cfg,
+    () => w,
+    () => w,
+  );
 
 /** The dense projection x·W. */
 export const denseProj: Projection<DenseWeights> = { apply: (x, w) => linear(x, w) };

@@ -4,7 +4,15 @@ import type { RankfuseError } from "../../ir/errors.ts";
 import { crnetInversion } from "./remat.ts";
 import type { TrainableModel } from "../../train/scheme.ts";
 import type { ModelConfig } from "../../models/config.ts";
-import { assembleModel, colaStd, dense, denseProj, type LanguageModel } from "../../models/model.ts";
+import {
+  assembleModel,
+  colaStd,
+  declareDecoder,
+  dense,
+  denseProj,
+  type Decl,
+  type LanguageModel,
+} from "../../models/model.ts";
 import { ONES, normal, param, type ParamDecl } from "../../models/params.ts";
 import { crnetLogits, crnetLoss, type CrnetParams } from "./decoder.ts";
 import { withRank } from "../../dsl/ops.ts";
@@ -19,28 +27,18 @@ import { withRank } from "../../dsl/ops.ts";
  */
 
 /** A low-rank residual projection's params: A [i, r], B [r, o], β [1]. */
+type LowRankDecl = { A: ParamDecl; B: ParamDecl; beta: ParamDecl };
 const lowRank =
-  (r: Dim) =>
-  (i: Dim, o: Dim): { A: ParamDecl; B: ParamDecl; beta: ParamDecl } => {
+  (r: Dim): Decl<LowRankDecl> =>
+  (i, o) => {
     const std = colaStd(r.size, i.size, o.size);
     return { A: param([i, r], normal(std)), B: param([r, o], normal(std)), beta: param([anon(1)], ONES) };
   };
 
 export function declareCrnet(cfg: ModelConfig) {
-  const [V, D, F, R] = [dim("vocab", cfg.vocab), dim("d", cfg.d), dim("ff", cfg.dFF), dim("r", cfg.rank)];
-  const block = <W>(w: (i: Dim, o: Dim) => W) => ({
-    attnNorm: param([D], ONES),
-    q: w(D, D),
-    k: w(D, D),
-    v: w(D, D),
-    o: w(D, D),
-    mlpNorm: param([D], ONES),
-    gate: w(D, F),
-    up: w(D, F),
-    down: w(F, D),
-  });
-  const blocks = Array.from({ length: cfg.layers }, (_, l) => (l === 0 ? block(dense) : block(lowRank(R))));
-  return { embed: param([V, D], normal(0.02)), blocks, finalNorm: param([D], ONES), head: param([D, V], normal(0.02)) };
+  const R = dim("r", cfg.rank);
+  const proj = (layer: number): Decl<ParamDecl | LowRankDecl> => (layer === 0 ? dense : lowRank(R));
+  return declareDecoder(cfg, proj, proj);
 }
 
 /** CR-Net: a dense first layer, then cross-layer low-rank residual projections, under its inversion remat policy. */

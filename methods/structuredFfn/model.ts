@@ -5,7 +5,7 @@ import { isTensor, type Tensor } from "../../dsl/trace.ts";
 import * as op from "../../dsl/ops.ts";
 import type { TrainableModel } from "../../train/scheme.ts";
 import type { ModelConfig } from "../../models/config.ts";
-import { assembleModel, dense, type LanguageModel } from "../../models/model.ts";
+import { assembleModel, declareDecoder, dense, type LanguageModel } from "../../models/model.ts";
 import { initParams, ONES, normal, param, type ParamLayout } from "../../models/params.ts";
 import { Rng } from "../../util/rng.ts";
 import type { DecoderParams } from "../../models/transformer.ts";
@@ -54,27 +54,16 @@ interface UnguidedWeights extends WeightKind {
 type Params = DecoderParams<GuidedWeights> & { readonly guideAlpha: Tensor<readonly [Dim<"_">]> };
 
 export function declareStructuredFfn(cfg: ModelConfig, kind: StructuredKind, blocks = DEFAULT_BLOCKS, guided = true) {
-  const [V, D, F] = [dim("vocab", cfg.vocab), dim("d", cfg.d), dim("ff", cfg.dFF)];
   const mlpMap = (i: Dim, o: Dim) =>
     guided
       ? { guide: dense(i, o), ...declareStructured(kind, i, o, cfg.rank, blocks) }
       : declareStructured(kind, i, o, cfg.rank, blocks);
-  const block = () => ({
-    attnNorm: param([D], ONES),
-    q: dense(D, D),
-    k: dense(D, D),
-    v: dense(D, D),
-    o: dense(D, D),
-    mlpNorm: param([D], ONES),
-    gate: mlpMap(D, F),
-    up: mlpMap(D, F),
-    down: mlpMap(F, D),
-  });
   return {
-    embed: param([V, D], normal(0.02)),
-    blocks: Array.from({ length: cfg.layers }, block),
-    finalNorm: param([D], ONES),
-    head: param([D, V], normal(0.02)),
+    ...declareDecoder(
+      cfg,
+      () => dense,
+      () => mlpMap,
+    ),
     ...(guided ? { [GUIDE_ALPHA]: param([anon(1)], ONES) } : {}),
   };
 }
