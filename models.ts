@@ -37,6 +37,7 @@ export {
 export {
   assembleModel,
   declare,
+  declareDecoder,
   dense,
   cola,
   denseProj,
