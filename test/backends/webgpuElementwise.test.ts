@@ -16,10 +16,8 @@ import { backendRequirement } from "../helpers/requirements.ts";
 import { chainsOnly, fusedNodes } from "../passes/targets.ts";
 import { elementwiseCases, elementwiseProgram } from "../passes/elementwiseCases.ts";
 import { elementwiseLaunch, elementwisePrograms } from "../../backends/webgpu/fused/elementwise.ts";
-import { resolveConfig } from "../../models/config.ts";
-import { makeModel } from "../../methods/index.ts";
-import { compileTrainStep } from "../../train/step.ts";
 import { countDispatches, type DispatchCounter } from "./dispatchCount.ts";
+import { tinyTrainStep } from "../helpers/tinyTrainStep.ts";
 
 /**
  * Fused elementwise groups on webgpu: one generated WGSL program per group (fused/elementwise.ts),
@@ -111,19 +109,8 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu elementwise groups: generated 
 
   it("a tiny training step gives the same loss and gradients with and without elementwise groups", async () => {
     for (const method of ["full", "cola"]) {
-      const cfg = unwrap(
-        resolveConfig("tiny", { d: 32, dFF: 48, vocab: 29, seq: 8, batch: 2, layers: 2, heads: 2, rank: 8 }),
-      );
-      const m = unwrap(makeModel(method, cfg));
-      const step = async (backend: any) => {
-        const ts = unwrap(compileTrainStep(m, backend, 2, 8));
-        const ids = Int32Array.from({ length: 16 }, (_, i) => (i * 5 + 1) % 29);
-        const targets = Int32Array.from({ length: 16 }, (_, i) => (i * 3 + 2) % 29);
-        const r = unwrap(await ts.run(m.init(3) as Float32Array[], ids, targets));
-        return { loss: r.loss, grads: r.grads.map((g) => Float32Array.from(g)), kernels: ts.plan.kernelCount };
-      };
-      const fused = await step(gpu!);
-      const plain = await step(chainsOnly(gpu!));
+      const fused = await tinyTrainStep(method, gpu!);
+      const plain = await tinyTrainStep(method, chainsOnly(gpu!));
       expect(fused.kernels).toBeLessThan(plain.kernels);
       expectAllclose([fused.loss], [plain.loss], TOL);
       expectAllclose(fused.grads, plain.grads, TOL);
