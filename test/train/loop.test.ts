@@ -22,26 +22,11 @@ import { bits, quiet, tinyRun } from "./tinyRun.ts";
  */
 
 const reference: Backend<any> = referenceBackend();
-const { cfg, data } = tinyRun();
+const { cfg, data, options: tinyOptions } = tinyRun();
 
+// tinyRun's options, with a fingerprint of the settings that matter here unless a test gives its own
 const options = (o: Partial<TrainOptions> = {}): TrainOptions => {
-  const base = {
-    steps: 8,
-    batch: cfg.batch,
-    seq: cfg.seq,
-    lr: 1e-2,
-    warmupSteps: 2,
-    minLrRatio: 0.1,
-    weightDecay: 0.01,
-    clip: 1,
-    seed: 3,
-    evalEvery: 0,
-    evalBatches: 4,
-    checkpointEvery: 0,
-    resume: false,
-    progress: quiet(),
-    ...o,
-  };
+  const base = tinyOptions(o);
   return { ...base, fingerprint: o.fingerprint ?? { model: cfg, lr: base.lr, steps: base.steps, seed: base.seed } };
 };
 
