@@ -19,3 +19,5 @@ export { makeSst, type SstSettings } from "./methods/sst/model.ts";
 export { makeStructuredFfn, type StructuredFfnOptions } from "./methods/structuredFfn/model.ts";
 export type { StructuredKind } from "./methods/structuredFfn/layers.ts";
 export { exportWeights, importWeights } from "./methods/exportWeights.ts";
+export { mergeDense, nonlinearity, type Merged } from "./methods/mergeDense.ts";
+export { LLAMA_EXPORT, DEFAULT_EXPORT, loraExport, type ExportSpec } from "./methods/exportSpec.ts";

@@ -8,12 +8,15 @@ import { resolveConfig, type ModelConfig } from "../models/config.ts";
 import { type LanguageModel } from "../models/model.ts";
 import type { MethodSource } from "./fromFile.ts";
 import { isMethodSource, methodRecord, rebuildModel } from "./resolve.ts";
+import { DEFAULT_EXPORT, type ExportSpec } from "./exportSpec.ts";
+import { METHOD_LIST } from "./index.ts";
 
 /**
  * Export to safetensors + config.json in Hugging Face LLaMA naming, so other tools can load the weights.
  * Dense projections are stored as PyTorch Linear weights, [out, in] (rankfuse keeps [in, out], so they
- * are transposed); CoLA projections keep the CoLA authors' names and layout: `cola_a` [in, r] and
- * `cola_b` [r, out], computing `cola_b·silu(cola_a·x)`. The mapping is the README's table.
+ * are transposed); each method names its factors and says what its function is (its `export` spec,
+ * methods/exportSpec.ts): CoLA's `cola_a` [in, r] and `cola_b` [r, out], LoRA adapters in PEFT's names,
+ * SST's U, Σ, V, CR-Net's factors and β, the structured FFNs' blocks. The README's table lists them.
  */
 const PROJ: Record<string, string> = {
   q: "self_attn.q_proj",
@@ -25,15 +28,18 @@ const PROJ: Record<string, string> = {
   down: "mlp.down_proj",
 };
 
-/** CoLA's factor names, in the CoLA authors' layout. */
-const COLA_FACTORS: Record<string, string> = { A: "cola_a", B: "cola_b" };
+/** The export spec of a model: its built-in method's, or (a user's method from a file) rankfuse's names. */
+export function exportSpecOf(model: LanguageModel, source?: MethodSource): ExportSpec {
+  if (source) return DEFAULT_EXPORT;
+  return METHOD_LIST.find((m) => m.name === model.method)?.export ?? DEFAULT_EXPORT;
+}
 
 /**
- * rankfuse's param path -> [exported name, stored transposed?]. Params outside the LLaMA and CoLA table
- * (other methods' factors, a user method's own) keep their rankfuse name and layout under the
- * projection they belong to (`model.layers.i.self_attn.q_proj.C`), or under `rankfuse.` at the top level.
+ * rankfuse's param path -> [exported name, stored transposed?]. A projection's own params are named by
+ * the spec's `factors` (else they keep their rankfuse name under the projection,
+ * `model.layers.i.self_attn.q_proj.C`); top-level params outside LLaMA by its `globals` (else `rankfuse.<name>`).
  */
-export function exportName(name: string): [string, boolean] {
+export function exportName(name: string, spec: ExportSpec = DEFAULT_EXPORT): [string, boolean] {
   if (name === "embed") return ["model.embed_tokens.weight", false];
   if (name === "head") return ["lm_head.weight", true];
   if (name === "finalNorm") return ["model.norm.weight", false];
@@ -42,9 +48,11 @@ export function exportName(name: string): [string, boolean] {
   if (m && !m[3] && m[2] === "attnNorm") return [`${pre}input_layernorm.weight`, false];
   if (m && !m[3] && m[2] === "mlpNorm") return [`${pre}post_attention_layernorm.weight`, false];
   const proj = m && PROJ[m[2]!];
-  if (!m || !proj) return [`rankfuse.${name}`, false];
+  if (!m || !proj) return [spec.globals?.[name] ?? `rankfuse.${name}`, false];
   const rest = m[3];
-  return rest ? [`${pre}${proj}.${COLA_FACTORS[rest] ?? rest}`, false] : [`${pre}${proj}.weight`, true];
+  if (!rest) return [`${pre}${proj}.weight`, true];
+  const [factor, transposed] = spec.factors?.[rest] ?? [rest, false];
+  return [`${pre}${proj}.${factor}`, transposed];
 }
 
 function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -53,29 +61,36 @@ function transpose2d(data: Float32Array, rows: number, cols: number): Float32Arr
   return out;
 }
 
+/** The Hugging Face LlamaConfig fields of a config (import checks them against the rankfuse section). */
+const hfFields = (c: ModelConfig) => ({
+  vocab_size: c.vocab,
+  hidden_size: c.d,
+  intermediate_size: c.dFF,
+  num_attention_heads: c.heads,
+  num_key_value_heads: c.heads,
+  num_hidden_layers: c.layers,
+  rms_norm_eps: c.normEps,
+  rope_theta: c.ropeBase,
+});
+
 /**
- * config.json: Hugging Face's LlamaConfig fields, CoLA's where the model is not full rank, and a
- * `rankfuse` section (the method, where it came from, the config) from which `importWeights` rebuilds it.
+ * config.json: Hugging Face's LlamaConfig fields, the architecture and model_type that are true of the
+ * method (its export spec) with its own fields, and a `rankfuse` section (the method, where it came
+ * from, the config) from which `importWeights` rebuilds it.
  */
 export function hfConfig(model: LanguageModel, source?: MethodSource): Record<string, unknown> {
   const c = model.config;
+  const spec = exportSpecOf(model, source);
   return {
-    architectures: [model.method !== "full" ? "ColaForCausalLM" : "LlamaForCausalLM"],
-    model_type: model.method !== "full" ? "cola" : "llama",
-    vocab_size: c.vocab,
-    hidden_size: c.d,
-    intermediate_size: c.dFF,
-    num_attention_heads: c.heads,
-    num_key_value_heads: c.heads,
-    num_hidden_layers: c.layers,
-    rms_norm_eps: c.normEps,
-    rope_theta: c.ropeBase,
+    architectures: [spec.architecture],
+    model_type: spec.modelType,
+    ...hfFields(c),
     max_position_embeddings: c.seq,
     hidden_act: "silu",
     tie_word_embeddings: false,
     attention_bias: false,
     mlp_bias: false,
-    ...(model.method !== "full" ? { rank: c.rank, lr_act: true, lr_act_type: "silu", only_lr_act: c.onlyLrAct } : {}),
+    ...spec.config?.(c),
     rankfuse: { ...methodRecord(model, source), config: c },
   };
 }
@@ -90,7 +105,8 @@ export function exportWeights(
   params: readonly Float32Array[],
   source?: MethodSource,
 ): E.Either<TrainError, string> {
-  const names = model.layout.names.map(exportName);
+  const spec = exportSpecOf(model, source);
+  const names = model.layout.names.map((n) => exportName(n, spec));
   const clash = names.find(([key], i) => names.findIndex(([k]) => k === key) !== i);
   if (clash) return E.left(trainError("SafetensorsError", `two params would export as ${clash[0]}`));
   const tensors: Record<string, TensorInput> = {};
@@ -128,7 +144,7 @@ export async function importWeights(
   dir: string,
 ): Promise<E.Either<TrainError, { model: LanguageModel; params: Float32Array[] }>> {
   const bad = (m: string) => E.left(trainError("SafetensorsError", m));
-  let cfgJson: { rankfuse?: { method?: string; config?: ModelConfig; methodFile?: unknown } };
+  let cfgJson: Record<string, unknown> & { rankfuse?: { method?: string; config?: ModelConfig; methodFile?: unknown } };
   let bytes: Uint8Array;
   try {
     cfgJson = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
@@ -143,11 +159,22 @@ export async function importWeights(
   const methodFile = isMethodSource(rf.methodFile) ? rf.methodFile : undefined;
   const model = await rebuildModel({ method: rf.method, methodFile }, cfg.right, dir);
   if (E.isLeft(model)) return bad(`${dir}/config.json: ${model.left.message}`);
+  // the Hugging Face fields are what other tools read: they must describe the model rankfuse rebuilds
+  const disagree = Object.entries(hfFields(cfg.right)).filter(
+    ([k, v]) => k in cfgJson && cfgJson[k] !== v && !(k === "num_key_value_heads" && cfgJson[k] == null),
+  );
+  if (disagree.length)
+    return bad(
+      `${dir}/config.json: ${disagree.map(([k, v]) => `${k} is ${JSON.stringify(cfgJson[k])} but the rankfuse section says ${v}`).join("; ")}`,
+    );
   const st = decodeSafetensors(bytes);
   if (E.isLeft(st)) return st;
+  const spec = exportSpecOf(model.right, methodFile);
+  const used = new Set<string>();
   const params: Float32Array[] = [];
   for (const [i, name] of model.right.layout.names.entries()) {
-    const [key, t] = exportName(name);
+    const [key, t] = exportName(name, spec);
+    used.add(key);
     const tensor = st.right.tensors[key];
     const shape = model.right.layout.shapes[i]!;
     const want = t ? [shape[1], shape[0]] : shape;
@@ -156,5 +183,10 @@ export async function importWeights(
       return bad(`${key} is ${tensor.dtype}[${tensor.shape}], expected F32[${want}]`);
     params.push(t ? transpose2d(tensor.data as Float32Array, shape[1]!, shape[0]!) : (tensor.data as Float32Array));
   }
+  const unused = Object.keys(st.right.tensors).filter((k) => !used.has(k));
+  if (unused.length)
+    return bad(
+      `${dir}/model.safetensors has ${unused.length} tensor${unused.length > 1 ? "s" : ""} a ${rf.method} model does not use: ${unused.slice(0, 5).join(", ")}${unused.length > 5 ? ", …" : ""}`,
+    );
   return E.right({ model: model.right, params });
 }

@@ -2,6 +2,7 @@ import * as E from "fp-ts/lib/Either.js";
 import type { RankfuseError } from "../ir/errors.ts";
 import type { ModelConfig } from "../models/config.ts";
 import type { TrainableModel } from "../train/scheme.ts";
+import type { ExportSpec } from "./exportSpec.ts";
 
 /**
  * A pre-training method as the CLI, the playground and the benchmarks see it: a name, one line that
@@ -19,6 +20,8 @@ export interface Method {
    * why this method cannot take the config.
    */
   build(cfg: ModelConfig): TrainableModel | E.Either<RankfuseError, TrainableModel>;
+  /** How `export` names its weights and describes it (exportSpec.ts); absent: its rankfuse names. */
+  readonly export?: ExportSpec;
 }
 
 /** Whether a build's result is an Either rather than a model. */

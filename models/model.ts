@@ -33,6 +33,12 @@ export interface LanguageModel {
   readonly remat?: RematPolicy;
   /** Params (layout order) that never train: the step computes no gradient for them (ReLoRA's W, a guide's α). */
   readonly frozen?: readonly boolean[];
+  /**
+   * The shared LLaMA decoder's options (the projection and the SwiGLU switch) for a param tree, where
+   * the model is that decoder with its own projections; absent where the decoder is the method's own
+   * (CR-Net's recurrence). `export --merge` reads it to write each projection as a dense weight.
+   */
+  readonly decoder?: (params: unknown) => DecoderOptions<WeightKind>;
 }
 
 /** Params the optimizer may train: all but the model's frozen ones. */
@@ -147,5 +153,6 @@ export function assembleModel<K extends WeightKind, P extends DecoderParams<K> =
     forwardFlopsPerToken: parts.forwardFlopsPerToken ?? 2 * matmulWeights + attentionFlops,
     remat: parts.remat,
     frozen: parts.frozen?.(layout),
+    decoder: (params) => optionsFor(params as P) as DecoderOptions<WeightKind>,
   };
 }

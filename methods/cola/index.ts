@@ -4,6 +4,15 @@ import { assembleModel, cola as colaDecl, colaProj, declare } from "../../models
 import type { ModelConfig } from "../../models/config.ts";
 import type { RematPolicy } from "../../passes/remat.ts";
 import type { Method } from "../method.ts";
+import type { ExportSpec } from "../exportSpec.ts";
+
+/** CoLA's factors in the CoLA authors' names and layout: cola_a [in, r], cola_b [r, out], computing cola_b·silu(cola_a·x). */
+export const COLA_EXPORT: ExportSpec = {
+  architecture: "ColaForCausalLM",
+  modelType: "cola",
+  factors: { A: ["cola_a", false], B: ["cola_b", false] },
+  config: (cfg) => ({ rank: cfg.rank, lr_act: true, lr_act_type: "silu", only_lr_act: cfg.onlyLrAct }),
+};
 
 /** A CoLA model: every projection is `B·silu(A·x)` at rank cfg.rank (only_lr_act drops the MLP's SiLU gate). */
 export const colaModel = (name: string, cfg: ModelConfig, remat?: RematPolicy) =>
@@ -19,5 +28,6 @@ export const colaModel = (name: string, cfg: ModelConfig, remat?: RematPolicy) =
 export const cola: Method = {
   name: "cola",
   summary: "CoLA: every projection is B·silu(A·x) at rank r",
+  export: COLA_EXPORT,
   build: (cfg) => E.right(colaModel("cola", cfg)),
 };

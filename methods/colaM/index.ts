@@ -1,5 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
-import { colaModel } from "../cola/index.ts";
+import { COLA_EXPORT, colaModel } from "../cola/index.ts";
 import type { Method } from "../method.ts";
 import { colaMPolicy } from "./policy.ts";
 
@@ -7,5 +7,6 @@ import { colaMPolicy } from "./policy.ts";
 export const colaM: Method = {
   name: "colaM",
   summary: "CoLA-M: CoLA that recomputes in backward, storing only rank-r activations and block inputs",
+  export: COLA_EXPORT, // the same model as CoLA: only what backward stores differs
   build: (cfg) => E.right(colaModel("colaM", cfg, colaMPolicy)),
 };

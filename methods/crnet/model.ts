@@ -54,6 +54,7 @@ export function makeCrnet(cfg: ModelConfig): E.Either<RankfuseError, TrainableMo
   );
   return E.right({
     ...base,
+    decoder: undefined, // the recurrence is not the shared decoder's
     loss: (params, ids, targets) => crnetLoss(cfg, params as CrnetParams, withRank(ids, 2), withRank(targets, 2)),
     logits: (params, ids) => crnetLogits(cfg, params as CrnetParams, withRank(ids, 2)),
   });

@@ -7,6 +7,7 @@ import { makeModel, METHODS } from "../../methods/index.ts";
 import { exportName, exportWeights, importWeights } from "../../methods/exportWeights.ts";
 import { decodeSafetensors } from "../../train/safetensors.ts";
 import { tempDir } from "../train/tempDir.ts";
+import { COLA_EXPORT } from "../../methods/cola/index.ts";
 
 const cfg = E.getOrElseW(() => {
   throw new Error("config");
@@ -46,7 +47,7 @@ describe("export to safetensors + config.json", () => {
     // q_proj.weight[o][i] is rankfuse's q[i][o]
     const qi = model.layout.names.indexOf("blocks.0.q");
     expect(t["model.layers.0.self_attn.q_proj.weight"]!.data[1 * 16 + 2]).toBe(params[qi]![2 * 16 + 1]);
-    expect(exportName("blocks.3.down.A")).toEqual(["model.layers.3.mlp.down_proj.cola_a", false]);
+    expect(exportName("blocks.3.down.A", COLA_EXPORT)).toEqual(["model.layers.3.mlp.down_proj.cola_a", false]);
     const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
     expect(config).toMatchObject({
       architectures: ["LlamaForCausalLM"],
@@ -72,6 +73,7 @@ describe("export to safetensors + config.json", () => {
     exportWeights(dir, model, model.init(0));
     const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
     config.rankfuse.config.layers = 3;
+    config.num_hidden_layers = 3;
     fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(config));
     const r = await importWeights(dir);
     expect(E.isLeft(r) && r.left.message).toContain("has no tensor model.layers.2.");
