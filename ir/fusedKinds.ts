@@ -36,8 +36,14 @@ export const CHAIN_KINDS: readonly string[] = [LOWRANK, LOWRANK_TAIL, LOWRANK_BW
  * Its inputs and outputs are named in0.. and out0..; the body holds the equations in order.
  */
 export const ELEMENTWISE = "elementwise";
-/** Every fused kind a target's caps may list: the chain kinds and elementwise groups. */
-export const FUSED_KINDS: readonly string[] = [...CHAIN_KINDS, ELEMENTWISE];
+/**
+ * A matmul with an accumulate epilogue (passes/matmulEpilogue.ts): y = op(a)·op(b) + c, c of y's shape,
+ * read once (the GEMM starts each output tile from c); params transA, transB as the matmul's.
+ * Inputs a, b, c; output y. Residual adds and gradient accumulations are its cases.
+ */
+export const MATMUL_ADD = "matmulAdd";
+/** Every fused kind a target's caps may list: the chain kinds, elementwise groups and matmul epilogues. */
+export const FUSED_KINDS: readonly string[] = [...CHAIN_KINDS, ELEMENTWISE, MATMUL_ADD];
 
 /** Activations a lowrank chain may have in its middle. */
 export const CHAIN_ACTS = ["identity", "silu", "gelu", "relu"] as const;
@@ -95,3 +101,13 @@ export interface ChainCaps {
   readonly maxRank: number;
   readonly kinds: ReadonlySet<string>;
 }
+
+/** Params of a matmulAdd node: the matmul's transpose flags. */
+export interface MatmulAddParams extends FusedParams {
+  readonly kind: typeof MATMUL_ADD;
+  readonly transA: boolean;
+  readonly transB: boolean;
+}
+
+/** Is this fused node a matmul with an accumulate epilogue? */
+export const isMatmulAdd = (e: FusedEqn): e is FusedEqn & { params: MatmulAddParams } => e.params.kind === MATMUL_ADD;

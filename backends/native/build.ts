@@ -70,6 +70,23 @@ export interface NativeAddon extends AdamwKernel {
     transA: boolean,
     transB: boolean,
   ): void;
+  /**
+   * out = init + op(a) · op(b), as matmul with the same sizes and flags: each output tile starts from
+   * init (laid out as out) and the GEMM accumulates onto it, so the sum costs no pass of its own.
+   */
+  matmulAdd(
+    a: Float32Array,
+    b: Float32Array,
+    init: Float32Array,
+    out: Float32Array,
+    batch: number,
+    M: number,
+    K: number,
+    N: number,
+    bShared: boolean,
+    transA: boolean,
+    transB: boolean,
+  ): void;
   /** out = op(x) elementwise over x.length elements; op from UnaryOp. */
   unary(op: number, x: Float32Array, out: Float32Array): void;
   /** out = x op y; strides (in elements, 0 = broadcast) index x and y along each output axis. */

@@ -12,14 +12,17 @@ import {
   LOWRANK,
   LOWRANK_BWD,
   LOWRANK_TAIL,
+  MATMUL_ADD,
   type ChainAct,
 } from "../../ir/fusedKinds.ts";
+import { nativeMatmulAdd } from "./matmulAdd.ts";
 import { BinaryOp, UnaryOp } from "./build.ts";
 import type { NativeCtx, NBuf } from "./kernels.ts";
 
 /**
- * The fused kinds the addon runs as one kernel: chains (lowrank.cc, attention.cc) and elementwise
- * groups (a kernel generated for each, backends/native/codegen).
+ * The fused kinds the addon runs as one kernel: chains (lowrank.cc, attention.cc), elementwise
+ * groups (a kernel generated for each, backends/native/codegen) and matmuls that accumulate onto a
+ * value (gemm.cc's matmul from an initial value).
  */
 export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([
   LOWRANK,
@@ -28,6 +31,7 @@ export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([
   ATTENTION,
   ATTENTION_BWD,
   ELEMENTWISE,
+  MATMUL_ADD,
 ]);
 /**
  * The largest rank the planner fuses for this engine. The kernels take any rank, but the larger the
@@ -61,6 +65,7 @@ export function nativeFused(ctx: NativeCtx, node: FusedEqn): (inputs: readonly N
     const i = node.params.outputNames.indexOf(name);
     return i < 0 ? NONE : bufs[i]!;
   };
+  if (node.params.kind === MATMUL_ADD) return nativeMatmulAdd(ctx, node);
   if (isLowrank(node)) {
     const [dIn, r] = inVar("A")!.shape as [number, number];
     const dOut = inVar("B")!.shape[1]!;

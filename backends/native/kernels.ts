@@ -33,6 +33,21 @@ export function broadcastStrides(inShape: readonly number[], outShape: readonly 
   return Int32Array.from(outShape, (_, i) => (i < off || inShape[i - off] === 1 ? 0 : s[i - off]!));
 }
 
+/**
+ * The addon's matmul sizes for op(a)·op(b): batch, M, K, N, and whether b is one matrix shared by
+ * every batch index. A shared weight with a batched input is one tall product (transA never comes
+ * with a shared weight).
+ */
+export function matmulSizes(ax: AbsVal, ay: AbsVal, transA: boolean, transB: boolean) {
+  const a = shapeOf(ax),
+    b = shapeOf(ay);
+  const M = a[a.length - (transA ? 1 : 2)]!,
+    K = a[a.length - (transA ? 2 : 1)]!,
+    N = b[b.length - (transB ? 2 : 1)]!;
+  const batch = a.slice(0, -2).reduce((p, q) => p * q, 1);
+  return b.length === 2 ? { batch: 1, M: batch * M, K, N, shared: true } : { batch, M, K, N, shared: false };
+}
+
 const unary =
   (op: keyof typeof UNARY): NativeKernel<Prim> =>
   (ctx, [x], _, out) => {
@@ -151,17 +166,9 @@ export const nativeKernels: { readonly [P in Prim]: NativeKernel<P> } = {
   max: reduce("max"),
   mean: reduce("mean"),
   matmul: (ctx, [x, y], [ax, ay], out, { transA = false, transB = false }) => {
-    const a = shapeOf(ax!),
-      b = shapeOf(ay!);
-    const M = a[a.length - (transA ? 1 : 2)]!,
-      K = a[a.length - (transA ? 2 : 1)]!,
-      N = b[b.length - (transB ? 2 : 1)]!;
-    const batch = a.slice(0, -2).reduce((p, q) => p * q, 1);
     const o = f32(ctx, out);
-    // a shared weight with a batched input is one tall product (transA never comes with a shared weight)
-    if (b.length === 2)
-      ctx.addon.matmul(x as Float32Array, y as Float32Array, o, 1, batch * M, K, N, true, transA, transB);
-    else ctx.addon.matmul(x as Float32Array, y as Float32Array, o, batch, M, K, N, false, transA, transB);
+    const s = matmulSizes(ax!, ay!, transA, transB);
+    ctx.addon.matmul(x as Float32Array, y as Float32Array, o, s.batch, s.M, s.K, s.N, s.shared, transA, transB);
     return o;
   },
   reshape: (ctx, [x]) => ctx.pool.view(x!),

@@ -1,5 +1,5 @@
 import type { Backend, BackendCaps } from "../../ir/backend.ts";
-import { CHAIN_KINDS, ELEMENTWISE, type ChainCaps } from "../../ir/fusedKinds.ts";
+import { CHAIN_KINDS, ELEMENTWISE, MATMUL_ADD, type ChainCaps } from "../../ir/fusedKinds.ts";
 import type { FusedEqn, Graph, Node } from "../../ir/graph.ts";
 import { backendRequirement } from "../helpers/requirements.ts";
 
@@ -22,19 +22,31 @@ export const claimingChains = <B>(be: Backend<B>, maxFusedRank = Infinity): Back
 /** Declares no fused kernels: the planner then leaves every chain unfused. */
 export const noFusedKernels = <B>(be: Backend<B>): Backend<B> => withCaps(be, { fusedChains: false });
 
-/** The same backend claiming only the chain kinds: no elementwise groups, so chain kernel counts stay exact. */
+/**
+ * The same backend claiming only the chain kinds: no elementwise groups or matmul epilogues, so chain
+ * kernel counts stay exact.
+ */
 export const chainsOnly = <B>(be: Backend<B>): Backend<B> =>
-  withCaps(be, { fusedKinds: new Set([...(be.caps.fusedKinds ?? [])].filter((k) => k !== ELEMENTWISE)) });
+  withCaps(be, { fusedKinds: new Set([...(be.caps.fusedKinds ?? [])].filter((k) => CHAIN_KINDS.includes(k))) });
+
+/** The same backend without matmul epilogues (every other kind it claims kept): the pass off. */
+export const noMatmulEpilogues = <B>(be: Backend<B>): Backend<B> =>
+  withCaps(be, { fusedKinds: new Set([...(be.caps.fusedKinds ?? [])].filter((k) => k !== MATMUL_ADD)) });
 
 /**
  * The native backend, or null with the reason printed (its addon needs g++ and Node headers); CI sets
  * RANKFUSE_REQUIRE_NATIVE, which turns a missing addon into a failure (this throws, failing the file).
  * The chain tests count chain kernels, so by default it claims the chain kinds only (chainsOnly);
- * `{ elementwise: true }` gives it whole, elementwise groups (generated kernels) included.
+ * `{ elementwise: true }` adds elementwise groups (generated kernels); `{ epilogues: true }` adds matmul
+ * epilogues (passes/matmulEpilogue.ts), so each suite's kernel counts and exact comparisons see only
+ * the fusions it tests.
  */
-export async function nativeOrSkip(o: { elementwise?: boolean } = {}): Promise<Backend<any> | null> {
+export async function nativeOrSkip(
+  o: { elementwise?: boolean; epilogues?: boolean } = {},
+): Promise<Backend<any> | null> {
   const native = await backendRequirement("native");
   if (native.skip) return null;
   const be = native.get();
-  return o.elementwise ? be : chainsOnly(be);
+  const kinds = [...CHAIN_KINDS, ...(o.elementwise ? [ELEMENTWISE] : []), ...(o.epilogues ? [MATMUL_ADD] : [])];
+  return withCaps(be, { fusedKinds: new Set([...(be.caps.fusedKinds ?? [])].filter((k) => kinds.includes(k))) });
 }

@@ -158,18 +158,26 @@ TilePlan planTiles(const MicroKernel& kern, int64_t M, int64_t N, int threads) {
   return P;
 }
 
-void runTile(const TilePlan& P, int64_t t, View a, const PackedB& B, float* c, int64_t ldc, int64_t M) {
-  const int mr = B.kernel->mr;
+// One tile of the output; with `init` (laid out as c), the tile starts from init's values, copied
+// while the tile is about to be written, and the product accumulates onto them.
+void runTile(const TilePlan& P, int64_t t, View a, const PackedB& B, float* c, int64_t ldc, int64_t M,
+             const float* init) {
+  const int mr = B.kernel->mr, nr = B.kernel->nr;
   const int64_t i0 = (t / P.nBlocks) * P.mc, m = std::min(P.mc, M - i0);
   const int64_t p0 = (t % P.nBlocks) * P.perBlock, p1 = std::min(P.panels, p0 + P.perBlock);
   if (p0 >= p1) return;
+  if (init) {
+    const int64_t j0 = p0 * nr, j1 = std::min(B.N, p1 * nr);
+    for (int64_t i = i0; i < i0 + m; ++i)
+      std::memcpy(c + i * ldc + j0, init + i * ldc + j0, sizeof(float) * static_cast<size_t>(j1 - j0));
+  }
   float* apack = t_packA.get(static_cast<size_t>(ceilDiv(m, mr) * mr * std::min(kKc, B.K)));
-  gemmTile(a, B, c, ldc, i0, m, p0, p1, false, apack);
+  gemmTile(a, B, c, ldc, i0, m, p0, p1, init != nullptr, apack);
 }
 
 // c = a . b for one M x K by K x N product: B is packed by the team and, after one barrier, the
 // tiles are shared out dynamically, all inside a single parallel region.
-void gemmParallel(View a, View b, float* c, int64_t M, int64_t K, int64_t N, float* bpack) {
+void gemmParallel(View a, View b, float* c, int64_t M, int64_t K, int64_t N, float* bpack, const float* init) {
   const MicroKernel& kern = activeMicroKernel();
   const int threads = maxThreads();
   const PackedB B{bpack, K, N, ceilDiv(N, kern.nr) * kern.nr, &kern};
@@ -180,7 +188,7 @@ void gemmParallel(View a, View b, float* c, int64_t M, int64_t K, int64_t N, flo
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < packTasks; ++t) packBTask(b, K, N, kern.nr, bpack, t);
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < P.tiles; ++t) runTile(P, t, a, B, c, N, M);
+    for (int64_t t = 0; t < P.tiles; ++t) runTile(P, t, a, B, c, N, M, init);
   }
 }
 
@@ -296,7 +304,7 @@ void gemmSerial(View a, View b, float* c, int64_t ldc, int64_t M, int64_t K, int
 }
 
 void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t K, int64_t N, bool bShared,
-            bool transA, bool transB) {
+            bool transA, bool transB, const float* init) {
   if (batch == 0 || M == 0 || N == 0) return;
   if (bShared && !transA) {  // the stacked a[i] are one (batch * M) x K matrix
     M *= batch;
@@ -304,7 +312,15 @@ void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, 
   }
   const int threads = maxThreads();
   const int64_t flopsEach = M * N * K;
-  if (K == 0) return fill(c, batch * M * N, 0.0f);
+  const bool acc = init != nullptr;
+  // c[first, first + n) = init[first, first + n): the start of an accumulating product
+  const auto start = [&](int64_t first, int64_t n) {
+    if (acc) std::memcpy(c + first, init + first, sizeof(float) * static_cast<size_t>(n));
+  };
+  if (K == 0) {
+    if (acc) return start(0, batch * M * N);
+    return fill(c, batch * M * N, 0.0f);
+  }
   // element (i, k) of a[i] is at i * rs + k * cs; a transposed operand is stored the other way round
   const auto viewA = [&](int64_t i) { return transA ? View{a + i * M * K, 1, M} : View{a + i * M * K, K, 1}; };
   const auto viewB = [&](int64_t i) {
@@ -317,22 +333,30 @@ void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, 
 #pragma omp parallel for schedule(static) if (threads > 1 && rows * N * K > 65536)
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = r / M;
-        gemmDirect(View{a + r * K, K, 1}, viewB(i), c + r * N, N, 1, K, N, false);
+        start(r * N, N);
+        gemmDirect(View{a + r * K, K, 1}, viewB(i), c + r * N, N, 1, K, N, acc);
       }
       return;
     }
 #pragma omp parallel for schedule(static) if (threads > 1 && batch > 1)
-    for (int64_t i = 0; i < batch; ++i) gemmDirect(viewA(i), viewB(i), c + i * M * N, N, M, K, N, false);
+    for (int64_t i = 0; i < batch; ++i) {
+      start(i * M * N, M * N);
+      gemmDirect(viewA(i), viewB(i), c + i * M * N, N, M, K, N, acc);
+    }
     return;
   }
   if (batch >= 2 * threads && flopsEach < (int64_t{1} << 24)) {
     // Many small products: one per thread at a time, each packing its own B.
 #pragma omp parallel for schedule(dynamic, 1) if (threads > 1)
-    for (int64_t i = 0; i < batch; ++i) gemmSerial(viewA(i), viewB(i), c + i * M * N, N, M, K, N, false);
+    for (int64_t i = 0; i < batch; ++i) {
+      start(i * M * N, M * N);
+      gemmSerial(viewA(i), viewB(i), c + i * M * N, N, M, K, N, acc);
+    }
     return;
   }
   float* bpack = t_packB.get(static_cast<size_t>(packedBSize(K, N)));
-  for (int64_t i = 0; i < batch; ++i) gemmParallel(viewA(i), viewB(i), c + i * M * N, M, K, N, bpack);
+  for (int64_t i = 0; i < batch; ++i)
+    gemmParallel(viewA(i), viewB(i), c + i * M * N, M, K, N, bpack, acc ? init + i * M * N : nullptr);
 }
 
 }  // namespace rankfuse

@@ -38,9 +38,10 @@ constexpr int64_t kParallelElems = 32768;
 
 // ---- gemm.cc ----
 // c[i] = op(a[i]) (M x K) . op(b[i]) (K x N) for i < batch; b is one matrix for every i when bShared.
-// op transposes when transA / transB: a[i] is then stored K x M, b[i] N x K.
+// op transposes when transA / transB: a[i] is then stored K x M, b[i] N x K. With `init` (batch x M x N,
+// laid out as c), c = init + op(a) . op(b): each output tile starts from init and the GEMM accumulates.
 void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, int64_t K, int64_t N, bool bShared,
-            bool transA, bool transB);
+            bool transA, bool transB, const float* init = nullptr);
 // Single GEMM with leading dimensions, for callers that tile (lowrank.cc). Runs on the calling
 // thread only. c = a . b when accumulate is false, c += a . b otherwise.
 void gemmSerial(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t K,

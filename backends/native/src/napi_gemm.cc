@@ -15,6 +15,17 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   return a.run([&] { matmul(A.p, B.p, C.p, batch, M, K, N, shared, transA, transB); });
 }
 
+// matmulAdd(a, b, init, out, batch, M, K, N, shared, transA, transB): out = init + op(a) . op(b).
+napi_value MatmulAdd(napi_env env, napi_callback_info info) {
+  Args a(env, info, "matmulAdd", 11);
+  const auto A = a.f32(0), B = a.f32(1), I = a.f32(2), C = a.f32(3);
+  const int64_t batch = a.size(4), M = a.size(5), K = a.size(6), N = a.size(7);
+  const bool shared = a.boolean(8), transA = a.boolean(9), transB = a.boolean(10);
+  a.need(A, prod({batch, M, K})) && a.need(B, prod({shared ? 1 : batch, K, N})) && a.need(I, prod({batch, M, N})) &&
+      a.need(C, prod({batch, M, N}));
+  return a.run([&] { matmul(A.p, B.p, C.p, batch, M, K, N, shared, transA, transB, I.p); });
+}
+
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value v;
   napi_create_int32(env, maxThreads(), &v);
@@ -51,6 +62,7 @@ napi_value SetGemmKernel(napi_env env, napi_callback_info info) {
 bool defineGemm(napi_env env, napi_value exports) {
   return defineAll(env, exports,
                    {{"matmul", Matmul},
+                    {"matmulAdd", MatmulAdd},
                     {"threads", Threads},
                     {"setThreads", SetThreads},
                     {"gemmKernel", GemmKernel},
