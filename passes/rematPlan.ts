@@ -5,6 +5,7 @@ import { isBudget, resolveBudget } from "./budget.ts";
 import { fuseChains } from "./chain.ts";
 import { ELEMENTWISE, type ChainCaps } from "../ir/fusedKinds.ts";
 import { fuseElementwise } from "./elementwiseFusion.ts";
+import { layoutHeads } from "./headLayout.ts";
 import { makePlan, type Plan } from "./plan.ts";
 import { rematGraph, type RematPolicy } from "./remat.ts";
 
@@ -22,7 +23,7 @@ export function planWithRemat(
 ): E.Either<RankfuseError, Plan> {
   const fuse = (h: Graph) => {
     if (!fusion) return h;
-    const chained = fuseChains(h, fusion);
+    const chained = layoutHeads(fuseChains(h, fusion), fusion);
     return fusion.kinds.has(ELEMENTWISE) ? fuseElementwise(chained) : chained;
   };
   const plan = (h: Graph) => makePlan(fuse(h), bytesPerValue);
