@@ -18,6 +18,12 @@ import type { FusedEqn, FusedParams } from "./graph.ts";
  * attentionBackward: from dO, with P recomputed from q and k (flash-style, so P is never saved):
  *                    dS = P ⊙ (dO·vᵀ − rowsum(dO·vᵀ ⊙ P)); dQ = dS·k, dK = dSᵀ·q, dV = Pᵀ·dO, each where the
  *                    graph computes it; inputs q, k, v, dO; outputs [dQ][, dK][, dV].
+ *                    Either attention node may have `layout: "bthd"` (passes/headLayout.ts): then every
+ *                    input and output but P is [.., T, H, d], the head-split layout, and the body starts
+ *                    and ends with the transposes to and from the [.., H, T, d] it computes in.
+ * ropeHeads:         y = rope(x) on x [.., T, H, Dh] (position is the T index), times a scalar c before or
+ *                    after the rotation; inputs x[, c]; output y. A target that lists it also runs the
+ *                    attention nodes' `bthd` layout.
  */
 export const LOWRANK = "lowrank";
 /** The next link of a longer lowrank chain: y = act(x)·B [⊕ e] on the previous lowrank node's y. */
@@ -28,6 +34,8 @@ export const LOWRANK_BWD = "lowrankBackward";
 export const ATTENTION = "attention";
 /** Fused backward of attention, recomputing P. */
 export const ATTENTION_BWD = "attentionBackward";
+/** RoPE (and a scalar factor) on the head-split layout [.., T, H, Dh], with no transposes. */
+export const ROPE_HEADS = "ropeHeads";
 /** Every fused chain kind above. */
 export const CHAIN_KINDS: readonly string[] = [LOWRANK, LOWRANK_TAIL, LOWRANK_BWD, ATTENTION, ATTENTION_BWD];
 /**
@@ -42,8 +50,8 @@ export const ELEMENTWISE = "elementwise";
  * Inputs a, b, c; output y. Residual adds and gradient accumulations are its cases.
  */
 export const MATMUL_ADD = "matmulAdd";
-/** Every fused kind a target's caps may list: the chain kinds, elementwise groups and matmul epilogues. */
-export const FUSED_KINDS: readonly string[] = [...CHAIN_KINDS, ELEMENTWISE, MATMUL_ADD];
+/** Every fused kind a target's caps may list: the chain kinds, elementwise groups, matmul epilogues and rope on the head-split layout. */
+export const FUSED_KINDS: readonly string[] = [...CHAIN_KINDS, ELEMENTWISE, MATMUL_ADD, ROPE_HEADS];
 
 /** Activations a lowrank chain may have in its middle. */
 export const CHAIN_ACTS = ["identity", "silu", "gelu", "relu"] as const;
@@ -73,10 +81,19 @@ export interface LowrankBwdParams extends FusedParams {
   readonly r: number;
 }
 
-/** Params of an attention or attentionBackward node. */
+/** Params of an attention or attentionBackward node; `layout: "bthd"`: operands in the head-split layout. */
 export interface AttentionParams extends FusedParams {
   readonly kind: typeof ATTENTION | typeof ATTENTION_BWD;
   readonly causal: true;
+  readonly layout?: "bthd";
+}
+
+/** Params of a ropeHeads node: the rope's base and direction, and where the scalar c multiplies. */
+export interface RopeHeadsParams extends FusedParams {
+  readonly kind: typeof ROPE_HEADS;
+  readonly base: number;
+  readonly inverse: boolean;
+  readonly scale: "none" | "before" | "after";
 }
 
 /** Is this fused node a lowrank chain? */
@@ -92,6 +109,9 @@ export const isAttention = (e: FusedEqn): e is FusedEqn & { params: AttentionPar
 /** Is this fused node attention's backward? */
 export const isAttentionBwd = (e: FusedEqn): e is FusedEqn & { params: AttentionParams } =>
   e.params.kind === ATTENTION_BWD;
+
+/** Is this fused node rope on the head-split layout? */
+export const isRopeHeads = (e: FusedEqn): e is FusedEqn & { params: RopeHeadsParams } => e.params.kind === ROPE_HEADS;
 
 /** Is this fused node a group of elementwise primitives? */
 export const isElementwise = (e: FusedEqn): boolean => e.params.kind === ELEMENTWISE;

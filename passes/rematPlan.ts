@@ -6,6 +6,7 @@ import { fuseChains } from "./chain.ts";
 import { ELEMENTWISE, MATMUL_ADD, type ChainCaps } from "../ir/fusedKinds.ts";
 import { fuseElementwise } from "./elementwiseFusion.ts";
 import { fuseMatmulEpilogues } from "./matmulEpilogue.ts";
+import { layoutHeads } from "./headLayout.ts";
 import { makePlan, type Plan } from "./plan.ts";
 import { rematGraph, type RematPolicy } from "./remat.ts";
 
@@ -23,7 +24,7 @@ export function planWithRemat(
 ): E.Either<RankfuseError, Plan> {
   const fuse = (h: Graph) => {
     if (!fusion) return h;
-    const chained = fuseChains(h, fusion);
+    const chained = layoutHeads(fuseChains(h, fusion), fusion);
     const epilogues = fusion.kinds.has(MATMUL_ADD) ? fuseMatmulEpilogues(chained) : chained;
     return fusion.kinds.has(ELEMENTWISE) ? fuseElementwise(epilogues) : epilogues;
   };

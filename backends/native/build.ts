@@ -117,6 +117,11 @@ export interface NativeAddon extends AdamwKernel {
   rmsnorm(x: Float32Array, w: Float32Array, out: Float32Array, rows: number, width: number, eps: number): void;
   /** Rotary embedding, half-split convention; row r is position r % T; inverse rotates by -theta. */
   rope(x: Float32Array, out: Float32Array, rows: number, T: number, Dh: number, base: number, inverse: boolean): void;
+  /**
+   * rope on [.., T, H, Dh] rows (row r is position (r / H) % T), times `scale` before or after the rotation:
+   * sizes [rows, T, H, Dh, scaleAt + 1] with scaleAt -1 (x · scale, then rotate), 0 (no scale), 1 (rotate, then · scale).
+   */
+  ropeHeads(x: Float32Array, out: Float32Array, sizes: Int32Array, base: number, inverse: boolean, scale: number): void;
   /** out[i, :] = table[ids[i], :] (table V x D, out ids.length x D). */
   gather(table: Float32Array, ids: Int32Array, out: Float32Array, V: number, D: number): void;
   /** out[ids[i], :] += values[i, :] (out V x D, zero-filled by the caller). */
@@ -184,7 +189,8 @@ export interface NativeAddon extends AdamwKernel {
   ): void;
   /**
    * Fused causal attention over bh slices (attention.cc): O (bh×T×dv) = softmax_causal(q·kᵀ)·v, q and k bh×T×dk;
-   * P (bh×T×T) is written where non-empty. sizes: [bh, T, dk, dv].
+   * P (bh×T×T) is written where non-empty. sizes: [bh, T, dk, dv[, heads]]; with heads > 0, every operand but P
+   * is [bh / heads, T, heads, d] (the layout before the head split) instead of [bh, T, d].
    */
   attentionForward(
     q: Float32Array,

@@ -9,10 +9,12 @@ import {
   isLowrank,
   isLowrankBwd,
   isLowrankTail,
+  isRopeHeads,
   LOWRANK,
   LOWRANK_BWD,
   LOWRANK_TAIL,
   MATMUL_ADD,
+  ROPE_HEADS,
   type ChainAct,
 } from "../../ir/fusedKinds.ts";
 import { nativeMatmulAdd } from "./matmulAdd.ts";
@@ -20,9 +22,10 @@ import { BinaryOp, UnaryOp } from "./build.ts";
 import type { NativeCtx, NBuf } from "./kernels.ts";
 
 /**
- * The fused kinds the addon runs as one kernel: chains (lowrank.cc, attention.cc), elementwise
- * groups (a kernel generated for each, backends/native/codegen) and matmuls that accumulate onto a
- * value (gemm.cc's matmul from an initial value).
+ * The fused kinds the addon runs as one kernel: chains (lowrank.cc, attention.cc, which also reads and
+ * writes the head-split layout), rope on that layout (rows.cc), elementwise groups (a kernel generated
+ * for each, backends/native/codegen) and matmuls that accumulate onto a value (gemm.cc's matmul from
+ * an initial value).
  */
 export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([
   LOWRANK,
@@ -32,6 +35,7 @@ export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([
   ATTENTION_BWD,
   ELEMENTWISE,
   MATMUL_ADD,
+  ROPE_HEADS,
 ]);
 /**
  * The largest rank the planner fuses for this engine. The kernels take any rank, but the larger the
@@ -130,18 +134,30 @@ export function nativeFused(ctx: NativeCtx, node: FusedEqn): (inputs: readonly N
       return bufs;
     };
   }
+  if (isRopeHeads(node)) {
+    // x [..., T, H, Dh]
+    const [T, H, Dh] = inVar("x")!.shape.slice(-3) as [number, number, number];
+    const rows = numel(inVar("x")!.abs.dims) / Math.max(Dh, 1);
+    const at = { before: 0, none: 1, after: 2 }[node.params.scale];
+    const sizes = Int32Array.from([rows, T, H, Dh, at]);
+    const { base, inverse } = node.params;
+    return (inputs) => {
+      const bufs = alloc();
+      const c = node.params.scale === "none" ? 1 : input(inputs, "c")[0]!;
+      ctx.addon.ropeHeads(input(inputs, "x"), bufs[0]!, sizes, base, inverse, c);
+      return bufs;
+    };
+  }
   if (isAttention(node) || isAttentionBwd(node)) {
-    // q [..., T, dk] and v [..., T, dv]: bh slices of T rows
-    const [T, dk] = inVar("q")!.shape.slice(-2) as [number, number];
+    // q [..., T, dk] and v [..., T, dv]: bh slices of T rows; or, in the head-split layout, q
+    // [..., T, H, dk] and v [..., T, H, dv]: bh = (leading size) · H slices, rows H · d apart
+    const heads = node.params.layout === "bthd";
+    const q = inVar("q")!.shape;
+    const [T, dk] = (heads ? [q.at(-3), q.at(-1)] : q.slice(-2)) as [number, number];
     const dv = inVar("v")!.shape.at(-1)!;
-    const sizes = Int32Array.from([
-      inVar("q")!
-        .shape.slice(0, -2)
-        .reduce((p, s) => p * s, 1),
-      T,
-      dk,
-      dv,
-    ]);
+    const H = heads ? q.at(-2)! : 0;
+    const bh = q.slice(0, heads ? -3 : -2).reduce((p, s) => p * s, 1) * (heads ? H : 1);
+    const sizes = Int32Array.from([bh, T, dk, dv, H]);
     const i = (inputs: readonly NBuf[], name: string) => input(inputs, name);
     if (isAttention(node))
       return (inputs) => {

@@ -1,5 +1,5 @@
 import type { Backend, BackendCaps } from "../../ir/backend.ts";
-import { CHAIN_KINDS, ELEMENTWISE, MATMUL_ADD, type ChainCaps } from "../../ir/fusedKinds.ts";
+import { CHAIN_KINDS, ELEMENTWISE, MATMUL_ADD, ROPE_HEADS, type ChainCaps } from "../../ir/fusedKinds.ts";
 import type { FusedEqn, Graph, Node } from "../../ir/graph.ts";
 import { backendRequirement } from "../helpers/requirements.ts";
 
@@ -38,15 +38,20 @@ export const noMatmulEpilogues = <B>(be: Backend<B>): Backend<B> =>
  * RANKFUSE_REQUIRE_NATIVE, which turns a missing addon into a failure (this throws, failing the file).
  * The chain tests count chain kernels, so by default it claims the chain kinds only (chainsOnly);
  * `{ elementwise: true }` adds elementwise groups (generated kernels); `{ epilogues: true }` adds matmul
- * epilogues (passes/matmulEpilogue.ts), so each suite's kernel counts and exact comparisons see only
- * the fusions it tests.
+ * epilogues (passes/matmulEpilogue.ts), `{ heads: true }` the head-split layout (passes/headLayout.ts),
+ * so each suite's kernel counts and exact comparisons see only the fusions it tests.
  */
 export async function nativeOrSkip(
-  o: { elementwise?: boolean; epilogues?: boolean } = {},
+  o: { elementwise?: boolean; epilogues?: boolean; heads?: boolean } = {},
 ): Promise<Backend<any> | null> {
   const native = await backendRequirement("native");
   if (native.skip) return null;
   const be = native.get();
-  const kinds = [...CHAIN_KINDS, ...(o.elementwise ? [ELEMENTWISE] : []), ...(o.epilogues ? [MATMUL_ADD] : [])];
+  const kinds = [
+    ...CHAIN_KINDS,
+    ...(o.elementwise ? [ELEMENTWISE] : []),
+    ...(o.epilogues ? [MATMUL_ADD] : []),
+    ...(o.heads ? [ROPE_HEADS] : []),
+  ];
   return withCaps(be, { fusedKinds: new Set([...(be.caps.fusedKinds ?? [])].filter((k) => kinds.includes(k))) });
 }

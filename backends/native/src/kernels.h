@@ -73,6 +73,10 @@ void softmax(const float* x, float* out, int64_t rows, int64_t width, int64_t ca
 void logSoftmax(const float* x, float* out, int64_t rows, int64_t width);
 void rmsnorm(const float* x, const float* w, float* out, int64_t rows, int64_t width, float eps);
 void rope(const float* x, float* out, int64_t rows, int64_t T, int64_t Dh, double base, bool inverse);
+// rope on [.., T, H, Dh] rows (row r is position (r / H) % T), with an optional scalar factor applied
+// before (scaleAt < 0) or after (scaleAt > 0) the rotation, as a separate mul would round it.
+void ropeHeads(const float* x, float* out, int64_t rows, int64_t T, int64_t H, int64_t Dh, double base, bool inverse,
+               float scale, int scaleAt);
 // Returns -1, or the index r of the first row whose target is out of range.
 int64_t crossEntropy(const float* logits, const int32_t* targets, float* out, int64_t rows, int64_t V);
 
@@ -103,13 +107,14 @@ void lowrankBackward(const float* dY, const float* B, const float* z, const floa
 
 // ---- attention.cc ----
 // Causal attention over bh slices of T rows: O (bh x T x dv) = softmax_causal(q . k^T) . v with q, k
-// bh x T x dk (the 1/sqrt(dk) scale is the caller's); P (bh x T x T) written out where non-null.
+// bh x T x dk (the 1/sqrt(dk) scale is the caller's); P (bh x T x T) written out where non-null. With
+// heads > 0 every operand but P is [bh / heads, T, heads, d] instead (the layout before the head split).
 void attentionForward(const float* q, const float* k, const float* v, float* o, float* pOut, int64_t bh, int64_t T,
-                      int64_t dk, int64_t dv);
+                      int64_t dk, int64_t dv, int64_t heads);
 // Its backward from dO: dQ, dK, dV where non-null. P is the forward's probabilities, or null to recompute
 // them from q and k block by block. Repeats bit for bit run to run and at any thread count.
 void attentionBackward(const float* q, const float* k, const float* v, const float* dO, const float* P, float* dQ,
-                       float* dK, float* dV, int64_t bh, int64_t T, int64_t dk, int64_t dv);
+                       float* dK, float* dV, int64_t bh, int64_t T, int64_t dk, int64_t dv, int64_t heads);
 
 // ---- optim.cc ----
 // One AdamW update in place (the JavaScript optimizer's double-precision arithmetic, bit for bit).

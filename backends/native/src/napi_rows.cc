@@ -41,6 +41,21 @@ napi_value Rope(napi_env env, napi_callback_info info) {
   return a.run([&] { rope(x.p, out.p, rows, T, Dh, base, inverse); });
 }
 
+napi_value RopeHeads(napi_env env, napi_callback_info info) {
+  Args a(env, info, "ropeHeads", 6);
+  const auto x = a.f32(0), out = a.f32(1);
+  int64_t d[5] = {};
+  a.sizes(2, d, 5, 5, "[rows, T, H, Dh, scaleAt + 1]");
+  const double base = a.number(3);
+  const bool inverse = a.boolean(4);
+  const double scale = a.number(5);
+  const int64_t rows = d[0], T = d[1], H = d[2], Dh = d[3];
+  const int scaleAt = static_cast<int>(d[4]) - 1;
+  a.require(rows == 0 || (T > 0 && H > 0), "T and H must be positive") && a.need(x, prod({rows, Dh})) &&
+      a.need(out, prod({rows, Dh}));
+  return a.run([&] { ropeHeads(x.p, out.p, rows, T, H, Dh, base, inverse, static_cast<float>(scale), scaleAt); });
+}
+
 napi_value CrossEntropy(napi_env env, napi_callback_info info) {
   Args a(env, info, "crossEntropy", 5);
   const auto logits = a.f32(0);
@@ -62,6 +77,7 @@ bool defineRows(napi_env env, napi_value exports) {
                     {"logSoftmax", LogSoftmax},
                     {"rmsnorm", Rmsnorm},
                     {"rope", Rope},
+                    {"ropeHeads", RopeHeads},
                     {"crossEntropy", CrossEntropy}});
 }
 

@@ -113,6 +113,32 @@ void rope(const float* x, float* out, int64_t rows, int64_t T, int64_t Dh, doubl
   }
 }
 
+void ropeHeads(const float* x, float* out, int64_t rows, int64_t T, int64_t H, int64_t Dh, double base, bool inverse,
+               float scale, int scaleAt) {
+  if (rows == 0 || Dh == 0 || T == 0 || H == 0) return;
+  const auto table = ropeTable(T, Dh, base);
+  const int64_t half = table->half;
+  const float sign = inverse ? -1.0f : 1.0f;
+  const float pre = scaleAt < 0 ? scale : 1.0f;
+#pragma omp parallel for schedule(dynamic, rowChunk(Dh)) if (rows * Dh > kParallelElems)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t t = (r / H) % T;
+    const float* xr = x + r * Dh;
+    float* o = out + r * Dh;
+    const float* c = table->cos.data() + t * half;
+    const float* s = table->sin.data() + t * half;
+    for (int64_t i = 0; i < half; ++i) {
+      // the scale multiplies x (before) or the rotated value (after), each rounded as its own mul would be
+      const float x1 = scaleAt < 0 ? xr[i] * pre : xr[i], x2 = scaleAt < 0 ? xr[i + half] * pre : xr[i + half];
+      const float si = sign * s[i];
+      const float a = x1 * c[i] - x2 * si, b = x2 * c[i] + x1 * si;
+      o[i] = scaleAt > 0 ? a * scale : a;
+      o[i + half] = scaleAt > 0 ? b * scale : b;
+    }
+    if (Dh % 2) o[Dh - 1] = scaleAt != 0 ? xr[Dh - 1] * scale : xr[Dh - 1];
+  }
+}
+
 int64_t crossEntropy(const float* logits, const int32_t* targets, float* out, int64_t rows, int64_t V) {
   for (int64_t r = 0; r < rows; ++r)
     if (targets[r] < 0 || targets[r] >= V) return r;
