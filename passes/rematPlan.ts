@@ -3,14 +3,15 @@ import type { Graph } from "../ir/graph.ts";
 import type { RankfuseError } from "../ir/errors.ts";
 import { isBudget, resolveBudget } from "./budget.ts";
 import { fuseChains } from "./chain.ts";
-import { ELEMENTWISE, type ChainCaps } from "../ir/fusedKinds.ts";
+import { ELEMENTWISE, ROW, type ChainCaps } from "../ir/fusedKinds.ts";
+import { fuseRows } from "./rowFusion.ts";
 import { fuseElementwise } from "./elementwiseFusion.ts";
 import { makePlan, type Plan } from "./plan.ts";
 import { rematGraph, type RematPolicy } from "./remat.ts";
 
 /**
  * The plan of a joint graph under a remat policy (none: store everything), then chain fusion where
- * `fusion` (a target's caps) is given, then elementwise fusion where they list its kind. Remat comes first: it decides what backward recomputes, and
+ * `fusion` (a target's caps) is given, then row fusion and elementwise fusion where they list their kinds. Remat comes first: it decides what backward recomputes, and
  * fusion then fuses forward, backward and recomputed chains alike. A budget is first resolved into the
  * concrete policy that fits it, or a Left naming the smallest budget that would.
  */
@@ -23,7 +24,8 @@ export function planWithRemat(
   const fuse = (h: Graph) => {
     if (!fusion) return h;
     const chained = fuseChains(h, fusion);
-    return fusion.kinds.has(ELEMENTWISE) ? fuseElementwise(chained) : chained;
+    const rowed = fusion.kinds.has(ROW) ? fuseRows(chained) : chained;
+    return fusion.kinds.has(ELEMENTWISE) ? fuseElementwise(rowed) : rowed;
   };
   const plan = (h: Graph) => makePlan(fuse(h), bytesPerValue);
   if (!remat) return E.right(plan(g));

@@ -12,14 +12,15 @@ import {
   LOWRANK,
   LOWRANK_BWD,
   LOWRANK_TAIL,
+  ROW,
   type ChainAct,
 } from "../../ir/fusedKinds.ts";
 import { BinaryOp, UnaryOp } from "./build.ts";
 import type { NativeCtx, NBuf } from "./kernels.ts";
 
 /**
- * The fused kinds the addon runs as one kernel: chains (lowrank.cc, attention.cc) and elementwise
- * groups (a kernel generated for each, backends/native/codegen).
+ * The fused kinds the addon runs as one kernel: chains (lowrank.cc, attention.cc), elementwise and
+ * row groups (a kernel generated for each, backends/native/codegen).
  */
 export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([
   LOWRANK,
@@ -28,6 +29,7 @@ export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([
   ATTENTION,
   ATTENTION_BWD,
   ELEMENTWISE,
+  ROW,
 ]);
 /**
  * The largest rank the planner fuses for this engine. The kernels take any rank, but the larger the

@@ -1,5 +1,5 @@
 import type { Backend, BackendCaps } from "../../ir/backend.ts";
-import { CHAIN_KINDS, ELEMENTWISE, type ChainCaps } from "../../ir/fusedKinds.ts";
+import { CHAIN_KINDS, ELEMENTWISE, ROW, type ChainCaps } from "../../ir/fusedKinds.ts";
 import type { FusedEqn, Graph, Node } from "../../ir/graph.ts";
 import { backendRequirement } from "../helpers/requirements.ts";
 
@@ -22,9 +22,9 @@ export const claimingChains = <B>(be: Backend<B>, maxFusedRank = Infinity): Back
 /** Declares no fused kernels: the planner then leaves every chain unfused. */
 export const noFusedKernels = <B>(be: Backend<B>): Backend<B> => withCaps(be, { fusedChains: false });
 
-/** The same backend claiming only the chain kinds: no elementwise groups, so chain kernel counts stay exact. */
+/** The same backend claiming only the chain kinds: no elementwise or row groups, so chain kernel counts stay exact. */
 export const chainsOnly = <B>(be: Backend<B>): Backend<B> =>
-  withCaps(be, { fusedKinds: new Set([...(be.caps.fusedKinds ?? [])].filter((k) => k !== ELEMENTWISE)) });
+  withCaps(be, { fusedKinds: new Set([...(be.caps.fusedKinds ?? [])].filter((k) => k !== ELEMENTWISE && k !== ROW)) });
 
 /**
  * The native backend, or null with the reason printed (its addon needs g++ and Node headers); CI sets
@@ -38,3 +38,7 @@ export async function nativeOrSkip(o: { elementwise?: boolean } = {}): Promise<B
   const be = native.get();
   return o.elementwise ? be : chainsOnly(be);
 }
+
+/** The same backend without row groups: elementwise groups stay as they were, bit for bit. */
+export const withoutRows = <B>(be: Backend<B>): Backend<B> =>
+  withCaps(be, { fusedKinds: new Set([...(be.caps.fusedKinds ?? [])].filter((k) => k !== ROW)) });
