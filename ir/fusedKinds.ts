@@ -50,8 +50,17 @@ export const ELEMENTWISE = "elementwise";
  * Inputs a, b, c; output y. Residual adds and gradient accumulations are its cases.
  */
 export const MATMUL_ADD = "matmulAdd";
-/** Every fused kind a target's caps may list: the chain kinds, elementwise groups, matmul epilogues and rope on the head-split layout. */
-export const FUSED_KINDS: readonly string[] = [...CHAIN_KINDS, ELEMENTWISE, MATMUL_ADD, ROPE_HEADS];
+/**
+ * A group over rows [...rowDims, width] (passes/rowFusion.ts): elementwise ops on full rows or on
+ * row scalars ([...rowDims, 1] or [...rowDims]), last-axis sum/mean/max, the reshapes between row
+ * scalars, rmsnorm, softmax and logSoftmax, run as one pass over each row. Named like elementwise.
+ */
+export const ROW = "row";
+/**
+ * Every fused kind a target's caps may list: the chain kinds, elementwise and row groups, matmul
+ * epilogues and rope on the head-split layout.
+ */
+export const FUSED_KINDS: readonly string[] = [...CHAIN_KINDS, ELEMENTWISE, ROW, MATMUL_ADD, ROPE_HEADS];
 
 /** Activations a lowrank chain may have in its middle. */
 export const CHAIN_ACTS = ["identity", "silu", "gelu", "relu"] as const;
@@ -115,6 +124,15 @@ export const isRopeHeads = (e: FusedEqn): e is FusedEqn & { params: RopeHeadsPar
 
 /** Is this fused node a group of elementwise primitives? */
 export const isElementwise = (e: FusedEqn): boolean => e.params.kind === ELEMENTWISE;
+
+/** Params of a row node: the row shape its members are read against. */
+export interface RowParams extends FusedParams {
+  readonly kind: typeof ROW;
+  readonly rowDims: readonly number[];
+  readonly width: number;
+}
+/** Is this fused node a row group? */
+export const isRow = (e: FusedEqn): e is FusedEqn & { params: RowParams } => e.params.kind === ROW;
 
 /** What the pass may fuse on a target: read from a backend's caps, never from its name. */
 export interface ChainCaps {

@@ -13,7 +13,21 @@ import { elementwiseGroups } from "./elementwiseGroups.ts";
  * the original order wherever it can.
  */
 export function fuseElementwise(g: Graph<Node>): Graph<Node> {
-  const groups = elementwiseGroups(g);
+  return fuseGroups(g, elementwiseGroups(g), ELEMENTWISE);
+}
+
+/**
+ * Each group (equation indices in graph order) becomes one fused node of `kind` whose body is its
+ * equations: inputs in0.. are the values it reads from outside, outputs out0.. every member value the
+ * rest of the graph reads; the node takes its last member's place, then the graph is reordered so
+ * every value is defined before it is read.
+ */
+export function fuseGroups(
+  g: Graph<Node>,
+  groups: readonly (readonly number[])[],
+  kind: string,
+  paramsOf: (body: readonly Eqn[]) => Record<string, unknown> = () => ({}),
+): Graph<Node> {
   if (groups.length === 0) return g;
   const readers = new Map<Var, number[]>();
   g.eqns.forEach((e, i) => e.inputs.forEach((v) => readers.set(v, [...(readers.get(v) ?? []), i])));
@@ -32,7 +46,8 @@ export function fuseElementwise(g: Graph<Node>): Graph<Node> {
     const node: FusedEqn = {
       prim: "fused",
       params: {
-        kind: ELEMENTWISE,
+        ...paramsOf(body),
+        kind,
         inputNames: inputs.map((_, k) => `in${k}`),
         outputNames: outs.map((_, k) => `out${k}`),
       },
@@ -103,6 +118,6 @@ function topoOrder(nodes: readonly Node[]): Node[] {
     out.push(nodes[i]!);
     for (const d of dependents[i]!) if (--waiting[d]! === 0) push(d);
   }
-  if (out.length !== nodes.length) throw new Error("elementwise fusion: the fused graph has a cycle");
+  if (out.length !== nodes.length) throw new Error("fusion: the fused graph has a cycle");
   return out;
 }

@@ -1,5 +1,6 @@
 import { sizes } from "../ir/dim.ts";
-import { isFused, outsOf, type Eqn, type Graph, type Node, type Var } from "../ir/graph.ts";
+import { isFused, type Eqn, type Graph, type Node, type Var } from "../ir/graph.ts";
+import { greedyGroups } from "./fusionGroups.ts";
 import { BINARY_PRIMS, UNARY_PRIMS, type Prim } from "../ir/prims.ts";
 
 /** Primitives an elementwise group may hold: unary and binary ops (numpy broadcasting) and broadcast. */
@@ -11,8 +12,6 @@ const shapeKey = (v: Var) => sizes(v.abs.dims).join(",");
 /** Can this node be a member of a group (a float32 elementwise primitive)? */
 const fusible = (e: Node): e is Eqn =>
   !isFused(e) && ELEMENTWISE_PRIMS.has(e.prim) && isF32(e.out) && e.inputs.every(isF32);
-/** A float32 constant: it joins the group that reads it when that group is its only reader. */
-const isConstant = (e: Node): e is Eqn => !isFused(e) && e.prim === "literal" && isF32(e.out);
 
 /**
  * Maximal groups of elementwise equations that can run as one loop over one output shape: every
@@ -26,94 +25,5 @@ const isConstant = (e: Node): e is Eqn => !isFused(e) && e.prim === "literal" &&
  * equation indices, in graph order, for groups of two or more non-constant members.
  */
 export function elementwiseGroups(g: Graph<Node>): number[][] {
-  const n = g.eqns.length;
-  const producer = new Map<Var, number>();
-  g.eqns.forEach((e, i) => outsOf(e).forEach((v) => producer.set(v, i)));
-  const consumers: number[][] = g.eqns.map(() => []);
-  g.eqns.forEach((e, i) => {
-    for (const p of new Set(e.inputs.map((v) => producer.get(v)))) if (p !== undefined) consumers[p]!.push(i);
-  });
-  const parent: number[] = []; // union-find over group ids
-  const find = (x: number): number => (parent[x] === x ? x : (parent[x] = find(parent[x]!)));
-  const members: number[][] = []; // per root
-  const shapeOf: string[] = [];
-  const phaseOf: (string | undefined)[] = [];
-  const grp: (number | undefined)[] = new Array(n);
-  const rootOf = (i: number) => (grp[i] === undefined ? undefined : find(grp[i]!));
-
-  // Would the groups `roots` together with equation i (which reads them) close a cycle? Walks forward
-  // from every edge that leaves the merged set, up to i, and fails on coming back into it.
-  const cyclic = (roots: readonly number[], i: number): boolean => {
-    const inM = new Set<number>([i, ...roots.flatMap((r) => members[r]!)]);
-    const seen = new Set<number>();
-    const seenGroups = new Set<number>(roots);
-    const stack: number[] = [];
-    const visitFrom = (j: number) => {
-      for (const c of consumers[j]!) if (c <= i && !seen.has(c)) stack.push(c);
-    };
-    // edges inside the merged set are not paths out of it
-    for (const m of inM) for (const c of consumers[m]!) if (c <= i && !inM.has(c)) stack.push(c);
-    while (stack.length) {
-      const q = stack.pop()!;
-      if (seen.has(q)) continue;
-      if (inM.has(q)) return true;
-      seen.add(q);
-      const h = rootOf(q);
-      if (h !== undefined && !seenGroups.has(h)) {
-        seenGroups.add(h);
-        for (const m of members[h]!) {
-          seen.add(m);
-          visitFrom(m);
-        }
-      } else visitFrom(q);
-    }
-    return false;
-  };
-
-  g.eqns.forEach((e, i) => {
-    if (!fusible(e)) return;
-    const key = shapeKey(e.out);
-    const producers = e.inputs.map((v) => producer.get(v)).filter((p) => p !== undefined);
-    const cands = [...new Set(producers.map(rootOf).filter((r) => r !== undefined))].filter(
-      (r) => shapeOf[r] === key && phaseOf[r] === e.meta.phase,
-    );
-    let roots: number[] = [];
-    if (cands.length && !cyclic(cands, i)) roots = cands;
-    else {
-      const one = cands.find((r) => !cyclic([r], i));
-      if (one !== undefined) roots = [one];
-    }
-    let root: number;
-    if (roots.length === 0) {
-      root = parent.length;
-      parent.push(root);
-      members.push([]);
-      shapeOf.push(key);
-      phaseOf.push(e.meta.phase);
-    } else {
-      root = roots[0]!;
-      for (const r of roots.slice(1)) {
-        parent[r] = root;
-        members[root]!.push(...members[r]!);
-        members[r] = [];
-      }
-    }
-    members[root]!.push(i);
-    grp[i] = root;
-  });
-
-  const groups = members.filter((m, r) => find(r) === r && m.length >= 2).map((m) => [...m]);
-  // constants read only by one group's members join it
-  const groupOf = new Map<number, number[]>();
-  for (const m of groups) for (const i of m) groupOf.set(i, m);
-  const readers = new Map<Var, number[]>();
-  g.eqns.forEach((e, i) => e.inputs.forEach((v) => readers.set(v, [...(readers.get(v) ?? []), i])));
-  const outputs = new Set(g.outputs);
-  g.eqns.forEach((e, i) => {
-    if (!isConstant(e) || outputs.has(e.out)) return;
-    const rs = readers.get(e.out) ?? [];
-    const m = rs.length ? groupOf.get(rs[0]!) : undefined;
-    if (m && rs.every((r) => groupOf.get(r) === m)) m.push(i);
-  });
-  return groups.map((m) => m.sort((x, y) => x - y));
+  return greedyGroups(g, (e) => (fusible(e) ? [shapeKey(e.out)] : undefined));
 }

@@ -3,7 +3,8 @@ import type { Graph } from "../ir/graph.ts";
 import type { RankfuseError } from "../ir/errors.ts";
 import { isBudget, resolveBudget } from "./budget.ts";
 import { fuseChains } from "./chain.ts";
-import { ELEMENTWISE, MATMUL_ADD, type ChainCaps } from "../ir/fusedKinds.ts";
+import { ELEMENTWISE, MATMUL_ADD, ROW, type ChainCaps } from "../ir/fusedKinds.ts";
+import { fuseRows } from "./rowFusion.ts";
 import { fuseElementwise } from "./elementwiseFusion.ts";
 import { fuseMatmulEpilogues } from "./matmulEpilogue.ts";
 import { layoutHeads } from "./headLayout.ts";
@@ -12,7 +13,7 @@ import { rematGraph, type RematPolicy } from "./remat.ts";
 
 /**
  * The plan of a joint graph under a remat policy (none: store everything), then chain fusion where
- * `fusion` (a target's caps) is given, then matmul epilogues and elementwise fusion where they list those kinds. Remat comes first: it decides what backward recomputes, and
+ * `fusion` (a target's caps) is given, then matmul epilogues, row fusion and elementwise fusion where they list their kinds. Remat comes first: it decides what backward recomputes, and
  * fusion then fuses forward, backward and recomputed chains alike. A budget is first resolved into the
  * concrete policy that fits it, or a Left naming the smallest budget that would.
  */
@@ -25,8 +26,10 @@ export function planWithRemat(
   const fuse = (h: Graph) => {
     if (!fusion) return h;
     const chained = layoutHeads(fuseChains(h, fusion), fusion);
+    // an add into a matmul's output is cheapest inside the GEMM; row and elementwise groups take what is left
     const epilogues = fusion.kinds.has(MATMUL_ADD) ? fuseMatmulEpilogues(chained) : chained;
-    return fusion.kinds.has(ELEMENTWISE) ? fuseElementwise(epilogues) : epilogues;
+    const rowed = fusion.kinds.has(ROW) ? fuseRows(epilogues) : epilogues;
+    return fusion.kinds.has(ELEMENTWISE) ? fuseElementwise(rowed) : rowed;
   };
   const plan = (h: Graph) => makePlan(fuse(h), bytesPerValue);
   if (!remat) return E.right(plan(g));

@@ -5,11 +5,12 @@ import { loadNativeAddon } from "./build.ts";
 import { nativeKernels, type NativeKernel } from "./kernels.ts";
 import { BufferPool, type NBuf } from "./pool.ts";
 import { nativeFused, NATIVE_FUSED_KINDS, NATIVE_MAX_FUSED_RANK } from "./fused.ts";
-import { isElementwise } from "../../ir/fusedKinds.ts";
+import { isElementwise, isRow } from "../../ir/fusedKinds.ts";
 import type { FusedEqn } from "../../ir/graph.ts";
 import { byParts } from "../../run/lower.ts";
 import { debugLevel } from "../../run/debug.ts";
 import { elementwiseSource, nativeElementwise } from "./codegen/elementwise.ts";
+import { nativeRow, rowSource } from "./codegen/row.ts";
 
 /**
  * The native CPU engine: float32 kernels in a Node addon (OpenMP threads, SIMD for the CPU it was built
@@ -44,14 +45,14 @@ export function nativeBackend(): E.Either<string, Backend<NBuf>> {
       return (inputs) => k(ctx, inputs, abs, eqn.out.abs, eqn.params);
     },
     prepareFused: (node) => {
-      if (!isElementwise(node)) return nativeFused(ctx, node);
-      const generated = nativeElementwise(ctx, node);
+      if (!isElementwise(node) && !isRow(node)) return nativeFused(ctx, node);
+      const generated = isRow(node) ? nativeRow(ctx, node) : nativeElementwise(ctx, node);
       if (E.isRight(generated)) return generated.right;
       if (debugLevel() >= 1)
-        console.error(`[rankfuse] native: running a fused elementwise node by parts: ${generated.left}`);
+        console.error(`[rankfuse] native: running a fused ${node.params.kind} node by parts: ${generated.left}`);
       return byParts(backend, node);
     },
-    kernelSource: (node) => (isElementwise(node) ? elementwiseSource(node) : undefined),
+    kernelSource: (node) => (isRow(node) ? rowSource(node) : isElementwise(node) ? elementwiseSource(node) : undefined),
     dispatch: (kernel, inputs) => kernel(inputs),
     liveBytes: () => pool.liveBytes,
     describe: () =>

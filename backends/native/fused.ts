@@ -15,6 +15,7 @@ import {
   LOWRANK_TAIL,
   MATMUL_ADD,
   ROPE_HEADS,
+  ROW,
   type ChainAct,
 } from "../../ir/fusedKinds.ts";
 import { nativeMatmulAdd } from "./matmulAdd.ts";
@@ -23,9 +24,9 @@ import type { NativeCtx, NBuf } from "./kernels.ts";
 
 /**
  * The fused kinds the addon runs as one kernel: chains (lowrank.cc, attention.cc, which also reads and
- * writes the head-split layout), rope on that layout (rows.cc), elementwise groups (a kernel generated
- * for each, backends/native/codegen) and matmuls that accumulate onto a value (gemm.cc's matmul from
- * an initial value).
+ * writes the head-split layout), rope on that layout (rows.cc), elementwise and row groups (a kernel
+ * generated for each, backends/native/codegen) and matmuls that accumulate onto a value (gemm.cc's
+ * matmul from an initial value).
  */
 export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([
   LOWRANK,
@@ -36,6 +37,7 @@ export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([
   ELEMENTWISE,
   MATMUL_ADD,
   ROPE_HEADS,
+  ROW,
 ]);
 /**
  * The largest rank the planner fuses for this engine. The kernels take any rank, but the larger the

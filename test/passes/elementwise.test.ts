@@ -81,6 +81,7 @@ describe("elementwise fusion: kernel counts", () => {
       const cfg = unwrap(resolveConfig("tiny", { layers: 2 }));
       const m = unwrap(makeModel(method, cfg));
       const before = unwrap(planTrainStep(m, cfg.batch, cfg.seq, { caps: capsWith([...CHAIN_KINDS, ROPE_HEADS]) }));
+      // elementwise groups alone (row groups are test/passes/row.test.ts's)
       const after = unwrap(
         planTrainStep(m, cfg.batch, cfg.seq, { caps: capsWith([...CHAIN_KINDS, ROPE_HEADS, ELEMENTWISE]) }),
       );

@@ -1,5 +1,5 @@
 import type { Backend, BackendCaps } from "../../ir/backend.ts";
-import { CHAIN_KINDS, ELEMENTWISE, MATMUL_ADD, ROPE_HEADS, type ChainCaps } from "../../ir/fusedKinds.ts";
+import { CHAIN_KINDS, ELEMENTWISE, MATMUL_ADD, ROPE_HEADS, ROW, type ChainCaps } from "../../ir/fusedKinds.ts";
 import type { FusedEqn, Graph, Node } from "../../ir/graph.ts";
 import { backendRequirement } from "../helpers/requirements.ts";
 
@@ -23,7 +23,7 @@ export const claimingChains = <B>(be: Backend<B>, maxFusedRank = Infinity): Back
 export const noFusedKernels = <B>(be: Backend<B>): Backend<B> => withCaps(be, { fusedChains: false });
 
 /**
- * The same backend claiming only the chain kinds: no elementwise groups or matmul epilogues, so chain
+ * The same backend claiming only the chain kinds: no elementwise or row groups, matmul epilogues or head layouts, so chain
  * kernel counts stay exact.
  */
 export const chainsOnly = <B>(be: Backend<B>): Backend<B> =>
@@ -37,12 +37,12 @@ export const noMatmulEpilogues = <B>(be: Backend<B>): Backend<B> =>
  * The native backend, or null with the reason printed (its addon needs g++ and Node headers); CI sets
  * RANKFUSE_REQUIRE_NATIVE, which turns a missing addon into a failure (this throws, failing the file).
  * The chain tests count chain kernels, so by default it claims the chain kinds only (chainsOnly);
- * `{ elementwise: true }` adds elementwise groups (generated kernels); `{ epilogues: true }` adds matmul
+ * `{ elementwise: true }` adds elementwise groups (generated kernels), `{ rows: true }` row groups; `{ epilogues: true }` adds matmul
  * epilogues (passes/matmulEpilogue.ts), `{ heads: true }` the head-split layout (passes/headLayout.ts),
  * so each suite's kernel counts and exact comparisons see only the fusions it tests.
  */
 export async function nativeOrSkip(
-  o: { elementwise?: boolean; epilogues?: boolean; heads?: boolean } = {},
+  o: { elementwise?: boolean; rows?: boolean; epilogues?: boolean; heads?: boolean } = {},
 ): Promise<Backend<any> | null> {
   const native = await backendRequirement("native");
   if (native.skip) return null;
@@ -50,8 +50,13 @@ export async function nativeOrSkip(
   const kinds = [
     ...CHAIN_KINDS,
     ...(o.elementwise ? [ELEMENTWISE] : []),
+    ...(o.rows ? [ROW] : []),
     ...(o.epilogues ? [MATMUL_ADD] : []),
     ...(o.heads ? [ROPE_HEADS] : []),
   ];
   return withCaps(be, { fusedKinds: new Set([...(be.caps.fusedKinds ?? [])].filter((k) => kinds.includes(k))) });
 }
+
+/** The same backend without row groups: elementwise groups stay as they were, bit for bit. */
+export const withoutRows = <B>(be: Backend<B>): Backend<B> =>
+  withCaps(be, { fusedKinds: new Set([...(be.caps.fusedKinds ?? [])].filter((k) => k !== ROW)) });

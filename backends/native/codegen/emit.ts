@@ -5,7 +5,7 @@ import type { Prim } from "../../../ir/prims.ts";
 export const KERNEL_SYMBOL = "rankfuse_elementwise";
 
 /** C++ for one op on 16-lane vectors a (and b): the expressions elementwise.cc's kernels use. */
-const OPS: Partial<Record<Prim, (a: string, b: string) => string>> = {
+export const OPS: Partial<Record<Prim, (a: string, b: string) => string>> = {
   neg: (a) => `-${a}`,
   exp: (a) => `vm::exp(${a})`,
   log: (a) => `gen::log(${a})`,
@@ -32,7 +32,7 @@ export const canEmit = (body: readonly Eqn[]): boolean =>
   body.every((e) => e.prim === "literal" || OPS[e.prim] !== undefined);
 
 /** A float32 constant in C++, rounded from the double the way a Float32Array fill rounds it. */
-function floatLiteral(value: number): string {
+export function floatLiteral(value: number): string {
   if (Number.isNaN(value)) return '__builtin_nanf("")';
   if (!Number.isFinite(value)) return value > 0 ? "__builtin_inff()" : "-__builtin_inff()";
   return `static_cast<float>(${value.toPrecision(17)})`;

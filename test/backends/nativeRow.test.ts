@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { dim } from "../../ir/dim.ts";
+import { spec } from "../../dsl/spec.ts";
+import type { Tensor } from "../../dsl/trace.ts";
+import * as op from "../../dsl/ops.ts";
+import { compile } from "../../run/compile.ts";
+import { codegenStats } from "../../backends/native/codegen/elementwise.ts";
+import { fusedMatchesUnfused } from "../../testing/equivalence.ts";
+import { unwrap } from "../../testing/unwrap.ts";
+import { runs } from "../helpers/runs.ts";
+import { chainsOnly, fusedNodes, nativeOrSkip, withoutRows } from "../passes/targets.ts";
+import type { FusedEqn } from "../../ir/graph.ts";
+import { rowCases, rowProgramCase } from "../passes/rowCases.ts";
+import { tinyTrainStep } from "../helpers/tinyTrainStep.ts";
+
+const native = await nativeOrSkip({ elementwise: true, rows: true });
+/**
+ * A row kernel sums and takes maxima in another order than the prebuilt kernels (16 lanes, then the
+ * lanes), so it agrees with the unfused graph to float32 rounding of a sum, not bit for bit.
+ */
+const F32 = { rtol: 1e-4, atol: 1e-5 };
+
+const [n, d] = [dim("n", 37), dim("d", 53)];
+const args = [spec([n, d]), spec([n, d]), spec([d])] as const;
+const f = (x: Tensor, y: Tensor, w: Tensor) => {
+  const h = op.add(x as Tensor<any>, y as Tensor<any>);
+  return op.mul(op.softmax(op.rmsnorm(h, w) as Tensor<any>), h);
+};
+const rnd = (k: number, seed: number) => Float32Array.from({ length: k }, (_, i) => Math.sin(i * 12.9898 + seed) * 3);
+const inputs = [rnd(37 * 53, 1), rnd(37 * 53, 2), rnd(53, 3)] as const;
+
+const env = { ...process.env };
+afterEach(() => {
+  for (const k of ["RANKFUSE_CODEGEN_CXX", "RANKFUSE_NATIVE_CACHE"]) {
+    if (env[k] === undefined) delete process.env[k];
+    else process.env[k] = env[k];
+  }
+});
+const run = async (backend: any) =>
+  unwrap(
+    await unwrap(compile(f, { args, backend })).run(
+      ...(inputs as unknown as [Float32Array, Float32Array, Float32Array]),
+    ),
+  ).out as Float32Array;
+const close = (a: Float32Array, b: Float32Array) =>
+  a.every((x, i) => Math.abs(x - b[i]!) <= F32.atol + F32.rtol * Math.abs(b[i]!));
+
+describe.skipIf(!native)("generated row kernels on native", () => {
+  it("add, rmsnorm, softmax and a product are one generated kernel, close to the unfused kernels", async () => {
+    expect(unwrap(compile(f, { args, backend: native! })).plan.kernelCount).toBe(1);
+    expect(unwrap(compile(f, { args, backend: withoutRows(native!) })).plan.kernelCount).toBe(4);
+    const before = { ...codegenStats };
+    const fused = await run(native!);
+    expect(codegenStats.failed).toBe(before.failed);
+    expect(close(fused, await run(chainsOnly(native!)))).toBe(true);
+  });
+
+  it("shows the generated source (what RANKFUSE_DEBUG=4 prints)", () => {
+    const node = fusedNodes(unwrap(compile(f, { args, backend: native! })).graph)[0]!;
+    const source = (native as unknown as { kernelSource(n: FusedEqn): string | undefined }).kernelSource(node)!;
+    expect(source).toContain("row group add → rmsnorm → softmax → mul");
+    expect(source).toContain("constexpr int64_t D = 53;");
+    expect(source).toContain("#pragma omp for");
+    // sweeps: x² for rmsnorm, the max, the sum of exponentials, the output
+    expect(source.match(/for \(int64_t i = 0; i < D;/g)).toHaveLength(4);
+  });
+
+  it("fused ≡ unfused over random row graphs, outputs and gradients within float32 rounding", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "rankfuse-kernels-"));
+    process.env.RANKFUSE_NATIVE_CACHE = dir;
+    const before = codegenStats.compiled + codegenStats.fromDisk + codegenStats.fromMemory;
+    const failed = codegenStats.failed;
+    await fc.assert(
+      fc.asyncProperty(rowCases, async (c) => {
+        const { fn, args: a, inputs: x } = rowProgramCase(c);
+        await fusedMatchesUnfused(fn, a, { backend: native!, requireFused: false, tolerance: F32 })(x);
+      }),
+      { numRuns: runs(12) },
+    );
+    expect(codegenStats.compiled + codegenStats.fromDisk + codegenStats.fromMemory).toBeGreaterThan(before);
+    expect(codegenStats.failed).toBe(failed);
+    rmSync(dir, { recursive: true, force: true });
+  }, 300_000);
+
+  it("a tiny training step gives the same loss and gradients (to float32 rounding) with and without row kernels", async () => {
+    for (const method of ["full", "cola"]) {
+      const fused = await tinyTrainStep(method, native!);
+      const plain = await tinyTrainStep(method, withoutRows(native!));
+      expect(fused.kernels).toBeLessThan(plain.kernels);
+      expect(Math.abs(fused.loss - plain.loss)).toBeLessThanOrEqual(1e-6 * Math.abs(plain.loss));
+      fused.grads.forEach((g, k) => expect(close(g, plain.grads[k]!)).toBe(true));
+    }
+  }, 300_000);
+
+  it("without a compiler the row groups run by parts, with the unfused kernels' results", async () => {
+    const expected = await run(chainsOnly(native!));
+    process.env.RANKFUSE_CODEGEN_CXX = "/nonexistent/c++";
+    const before = codegenStats.failed;
+    const got = await run(native!);
+    expect(codegenStats.failed).toBe(before + 1);
+    expect(Array.from(got)).toEqual(Array.from(expected));
+  });
+});
