@@ -93,8 +93,12 @@ function packageConfig(i: TorchPackageInput): Record<string, unknown> {
   };
 }
 
-/** Refuses a folder that cannot be written, or one with files in it unless `force`. */
-function checkTarget(dir: string, force: boolean): E.Either<TrainError, void> {
+/**
+ * Refuses a folder that cannot be written, or one with files in it unless `force`; creates it (empty)
+ * where it does not exist. `writeTorchPackage` checks too; a command calls this first to fail before
+ * it loads data.
+ */
+export function checkTorchTarget(dir: string, force: boolean): E.Either<TrainError, void> {
   let entries: string[] = [];
   try {
     if (fs.existsSync(dir)) {
@@ -109,7 +113,7 @@ function checkTarget(dir: string, force: boolean): E.Either<TrainError, void> {
       `${dir} is not empty (${entries.length} entries): choose an empty folder, or pass --force to write into it`,
     );
   try {
-    fs.mkdirSync(path.join(dir, "data"), { recursive: true });
+    fs.mkdirSync(dir, { recursive: true });
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (e) {
     return fail(`cannot write to ${dir}: ${causeMessage(e)}`);
@@ -125,7 +129,7 @@ export function writeTorchPackage(dir: string, i: TorchPackageInput): E.Either<T
   const provenance = { version: RANKFUSE_VERSION, method: i.source?.path ?? i.model.method };
   const modeling = modelingSource(i.model, provenance, { batch: s.batch, seq: s.seq });
   if (E.isLeft(modeling)) return fail(`cannot write ${i.model.method} as PyTorch: ${renderError(modeling.left)}`);
-  const ok = checkTarget(dir, !!i.force);
+  const ok = checkTorchTarget(dir, !!i.force);
   if (E.isLeft(ok)) return ok;
   const tensors: Record<string, TensorInput> = {};
   i.model.layout.names.forEach((n, k) => {
@@ -140,6 +144,7 @@ export function writeTorchPackage(dir: string, i: TorchPackageInput): E.Either<T
     ["data/eval_batches.bin", batchBytes(i.evalBatches)],
   ];
   try {
+    fs.mkdirSync(path.join(dir, "data"), { recursive: true });
     for (const [name, body] of files) fs.writeFileSync(path.join(dir, name), body);
   } catch (e) {
     return fail(`cannot write to ${dir}: ${causeMessage(e)}`);
