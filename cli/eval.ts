@@ -12,7 +12,8 @@ import { loadWeights } from "./runDir.ts";
 const HELP = `rankfuse eval: validation loss, perplexity and bits per byte of trained weights
 
   --run DIR            a training run folder (its checkpoint.safetensors)
-  --weights DIR        or an export folder (model.safetensors + config.json)
+  --weights DIR        or an export folder (model.safetensors + config.json), or a PyTorch package's
+                       weights (weights.safetensors + config.json, as its train.py writes them)
   --data PATH          text to evaluate on (default: the held-out Gutenberg books)
   --batch B --seq T    evaluation batch (default from the model's config)
   --eval-batches N     batches to average (default 16)

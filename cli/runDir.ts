@@ -4,6 +4,7 @@ import { resolveConfig, type ModelConfig } from "../models/config.ts";
 import { type LanguageModel } from "../models/model.ts";
 import { loadCheckpoint, readCheckpointConfig, checkpointPath } from "../train/checkpoint.ts";
 import { importWeights } from "../methods/exportWeights.ts";
+import { importTorchWeights, isTorchPackage } from "../export/torch/package.ts";
 import type { MethodSource } from "../methods/fromFile.ts";
 import { methodFileChanged } from "../methods/fromFile.ts";
 import { isMethodSource, rebuildModel } from "../methods/resolve.ts";
@@ -24,7 +25,9 @@ export interface LoadedWeights {
 type RunFingerprint = { method: string; methodFile?: unknown; config: ModelConfig; tokenizer: string };
 
 /**
- * Weights from a training run's checkpoint (--run DIR) or from an export (--weights DIR). A run of a
+ * Weights from a training run's checkpoint (--run DIR) or from an export (--weights DIR): a weights export,
+ * or a PyTorch package (`export --torch`) or what its train.py wrote (weights.safetensors under rankfuse's
+ * param names). A run of a
  * method from a file imports that file again, refused when it is missing or has changed since.
  */
 export async function loadWeights(opts: {
@@ -32,7 +35,7 @@ export async function loadWeights(opts: {
   weights?: string;
 }): Promise<E.Either<TrainError, LoadedWeights>> {
   if (opts.weights) {
-    const w = await importWeights(opts.weights);
+    const w = await (isTorchPackage(opts.weights) ? importTorchWeights : importWeights)(opts.weights);
     return E.map((x: { model: LanguageModel; params: Float32Array[] }) => ({
       ...x,
       tokenizer: tokenizerOfVocab(x.model.config),

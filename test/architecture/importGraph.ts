@@ -16,6 +16,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["models"],
   ["train"],
   ["methods"],
+  ["export"],
   ["report"],
   ["testing"],
   ["entry"],

@@ -1,0 +1,195 @@
+/**
+ * A self-contained PyTorch package of a model (`rankfuse export --torch DIR`):
+ *
+ *   DIR/modeling.py            the traced loss as an nn.Module (modeling.ts)
+ *   DIR/train.py               rankfuse's training loop for torchrun (trainScript.ts)
+ *   DIR/config.json            {"rankfuse": method, config, version; "train": batch shape and optimizer}
+ *   DIR/weights.safetensors    the starting weights under rankfuse's param names (`blocks.0.q.A`, ...)
+ *   DIR/data/train_batches.bin one global batch per step: ids then targets, int32 [batch, seq] each
+ *   DIR/data/eval_batches.bin  the validation batches `rankfuse eval` averages, same layout
+ *
+ * and the way back: `importTorchWeights` reads what train.py writes (OUT/weights.safetensors and
+ * OUT/config.json) as rankfuse params.
+ */
+import * as E from "fp-ts/lib/Either.js";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { renderError } from "../../ir/errors.ts";
+import { resolveConfig, type ModelConfig } from "../../models/config.ts";
+import type { LanguageModel } from "../../models/model.ts";
+import type { Batch } from "../../train/batches.ts";
+import { causeMessage, trainError, type TrainError } from "../../train/errors.ts";
+import { decodeSafetensors, encodeSafetensors, type TensorInput } from "../../train/safetensors.ts";
+import type { UpdateOptions } from "../../train/update.ts";
+import type { MethodSource } from "../../methods/fromFile.ts";
+import { isMethodSource, methodRecord, rebuildModel } from "../../methods/resolve.ts";
+import { modelingSource } from "./modeling.ts";
+import { trainScriptSource } from "./trainScript.ts";
+
+/** The weights file of a package, and of what its train.py writes. */
+export const TORCH_WEIGHTS = "weights.safetensors";
+
+/** rankfuse's version, from the nearest package.json above this file (sources or dist/): generated files say which version made them. */
+export const RANKFUSE_VERSION: string = (() => {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === "rankfuse" && pkg.version) return pkg.version;
+    } catch {
+      // no package.json here: look further up
+    }
+    if (path.dirname(dir) === dir) return "unknown";
+  }
+})();
+
+/** The run a package's train.py repeats: its batch shape, length and optimizer. */
+export interface TorchTrainSettings extends UpdateOptions {
+  readonly steps: number;
+  readonly batch: number;
+  readonly seq: number;
+  readonly seed: number;
+}
+
+/** Everything a package is written from. */
+export interface TorchPackageInput {
+  readonly model: LanguageModel;
+  readonly params: readonly Float32Array[];
+  /** The file the method came from, for a method of a user's own. */
+  readonly source?: MethodSource;
+  readonly settings: TorchTrainSettings;
+  /** `settings.steps` batches of `settings.batch` × `settings.seq`, in training order. */
+  readonly batches: readonly Batch[];
+  readonly evalBatches: readonly Batch[];
+  /** Write into a folder that is not empty (files of the same names are replaced). */
+  readonly force?: boolean;
+}
+
+const fail = (message: string) => E.left(trainError("CheckpointError", message));
+
+/** The bytes of batches as the package stores them: for each, ids then targets, int32 little-endian. */
+function batchBytes(batches: readonly Batch[]): Uint8Array {
+  const n = batches.reduce((s, b) => s + b.inputs.length + b.targets.length, 0);
+  const out = new Int32Array(n);
+  let at = 0;
+  for (const b of batches) {
+    out.set(b.inputs, at);
+    out.set(b.targets, at + b.inputs.length);
+    at += b.inputs.length + b.targets.length;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+/** The package's config.json. */
+function packageConfig(i: TorchPackageInput): Record<string, unknown> {
+  const { steps, batch, seq, seed, lr, warmupSteps, minLrRatio, weightDecay, clip } = i.settings;
+  return {
+    rankfuse: { version: RANKFUSE_VERSION, ...methodRecord(i.model, i.source), config: i.model.config },
+    train: { steps, batch, seq, seed, lr, warmupSteps, minLrRatio, weightDecay, clip, betas: [0.9, 0.999], eps: 1e-8 },
+    frozen: i.model.layout.names.filter((_, k) => i.model.frozen?.[k]),
+  };
+}
+
+/**
+ * Refuses a folder that cannot be written, or one with files in it unless `force`; creates it (empty)
+ * where it does not exist. `writeTorchPackage` checks too; a command calls this first to fail before
+ * it loads data.
+ */
+export function checkTorchTarget(dir: string, force: boolean): E.Either<TrainError, void> {
+  let entries: string[] = [];
+  try {
+    if (fs.existsSync(dir)) {
+      if (!fs.statSync(dir).isDirectory()) return fail(`${dir} exists and is not a folder`);
+      entries = fs.readdirSync(dir);
+    }
+  } catch (e) {
+    return fail(`cannot read ${dir}: ${causeMessage(e)}`);
+  }
+  if (entries.length > 0 && !force)
+    return fail(
+      `${dir} is not empty (${entries.length} entries): choose an empty folder, or pass --force to write into it`,
+    );
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    return fail(`cannot write to ${dir}: ${causeMessage(e)}`);
+  }
+  return E.right(undefined);
+}
+
+/** Writes the package into `dir`; gives the paths written. */
+export function writeTorchPackage(dir: string, i: TorchPackageInput): E.Either<TrainError, string[]> {
+  const { settings: s } = i;
+  if (i.batches.length !== s.steps)
+    throw new Error(`writeTorchPackage: ${i.batches.length} batches for ${s.steps} steps`);
+  const provenance = { version: RANKFUSE_VERSION, method: i.source?.path ?? i.model.method };
+  const modeling = modelingSource(i.model, provenance, { batch: s.batch, seq: s.seq });
+  if (E.isLeft(modeling)) return fail(`cannot write ${i.model.method} as PyTorch: ${renderError(modeling.left)}`);
+  const ok = checkTorchTarget(dir, !!i.force);
+  if (E.isLeft(ok)) return ok;
+  const tensors: Record<string, TensorInput> = {};
+  i.model.layout.names.forEach((n, k) => {
+    tensors[n] = { dtype: "F32", shape: [...i.model.layout.shapes[k]!], data: i.params[k]! };
+  });
+  const files: [string, string | Uint8Array][] = [
+    ["modeling.py", modeling.right],
+    ["train.py", trainScriptSource(provenance)],
+    ["config.json", JSON.stringify(packageConfig(i), null, 2) + "\n"],
+    [TORCH_WEIGHTS, encodeSafetensors(tensors, { format: "pt", producer: `rankfuse ${RANKFUSE_VERSION}` })],
+    ["data/train_batches.bin", batchBytes(i.batches)],
+    ["data/eval_batches.bin", batchBytes(i.evalBatches)],
+  ];
+  try {
+    fs.mkdirSync(path.join(dir, "data"), { recursive: true });
+    for (const [name, body] of files) fs.writeFileSync(path.join(dir, name), body);
+  } catch (e) {
+    return fail(`cannot write to ${dir}: ${causeMessage(e)}`);
+  }
+  return E.right(files.map(([name]) => path.join(dir, name)));
+}
+
+/** Is `dir` a package, or the output of its train.py (a config.json with "rankfuse" and "train", and weights)? */
+export const isTorchPackage = (dir: string): boolean =>
+  fs.existsSync(path.join(dir, TORCH_WEIGHTS)) && fs.existsSync(path.join(dir, "config.json"));
+
+/**
+ * The model and params of a package or of its train.py's output: config.json's "rankfuse" section
+ * rebuilds the model (a method from a file is imported again, refused where it changed), and the
+ * weights are read by rankfuse's param names.
+ */
+export async function importTorchWeights(
+  dir: string,
+): Promise<E.Either<TrainError, { model: LanguageModel; params: Float32Array[] }>> {
+  const bad = (m: string) => E.left(trainError("SafetensorsError", m));
+  let cfgJson: { rankfuse?: { method?: string; config?: ModelConfig; methodFile?: unknown } };
+  let bytes: Uint8Array;
+  try {
+    cfgJson = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
+    bytes = fs.readFileSync(path.join(dir, TORCH_WEIGHTS));
+  } catch (e) {
+    return bad(`cannot read PyTorch weights in ${dir}: ${causeMessage(e)}`);
+  }
+  const rf = cfgJson.rankfuse;
+  if (!rf?.method || !rf.config) return bad(`${dir}/config.json has no "rankfuse" section (method and config)`);
+  const cfg = resolveConfig(rf.config.name, rf.config);
+  if (E.isLeft(cfg)) return bad(`${dir}/config.json: ${cfg.left.message}`);
+  const methodFile = isMethodSource(rf.methodFile) ? rf.methodFile : undefined;
+  const model = await rebuildModel({ method: rf.method, methodFile }, cfg.right, dir);
+  if (E.isLeft(model)) return bad(`${dir}/config.json: ${model.left.message}`);
+  const st = decodeSafetensors(bytes);
+  if (E.isLeft(st)) return st;
+  const params: Float32Array[] = [];
+  for (const [k, name] of model.right.layout.names.entries()) {
+    const t = st.right.tensors[name];
+    const shape = model.right.layout.shapes[k]!;
+    if (!t) return bad(`${dir}/${TORCH_WEIGHTS} has no tensor ${name}`);
+    if (t.dtype !== "F32" || t.shape.join(",") !== shape.join(","))
+      return bad(`${dir}/${TORCH_WEIGHTS}: ${name} is ${t.dtype}[${t.shape}], expected F32[${shape}]`);
+    params.push(t.data as Float32Array);
+  }
+  return E.right({ model: model.right, params });
+}
