@@ -79,8 +79,9 @@ function accFinish(i: RowInstr, s: string): string {
  * One row group as one program, from its row program (passes/rowProgram.ts): each row is owned by
  * `lanes` invocations of a 64-invocation workgroup (several rows a workgroup where rows are short).
  * Each stage is one strided sweep over the row: an invocation computes its elements' full values,
- * stores the outputs among them and accumulates the stage's reductions, which the row's invocations
- * then combine in workgroup memory (a tree, so sums are in another order than the unfused kernels').
+ * stores the outputs among them and accumulates the stage's reductions; each invocation then combines
+ * its row's partials from workgroup memory in lane order (a tree with a barrier per level gave stale
+ * values on Mesa's llvmpipe), so sums are in another order than the unfused kernels'.
  * A full value a later stage reads again is recomputed there from the inputs and the row scalars.
  * Width, rows and row strides are uniforms: nodes with the same body share one pipeline.
  */
@@ -162,11 +163,11 @@ export class RowProgramWgsl implements FusedProgram {
         const combine = i.step.t === "acc" && i.step.kind === "max" ? "max_(a_, b_)" : "a_ + b_";
         line(`red_[tid] = acc_${i.out};`);
         line(`workgroupBarrier();`);
-        for (let s = T / 2; s >= 1; s /= 2) {
-          line(`if (lane < ${s}) { let a_ = red_[tid]; let b_ = red_[tid + ${s}]; red_[tid] = ${combine}; }`);
-          line(`workgroupBarrier();`);
-        }
-        line(`let ${i.out} = keep_(${accFinish(i, `red_[base]`)});`);
+        line(`var s_${i.out} = red_[base];`);
+        line(
+          `for (var j = 1; j < ${T}; j++) { let a_ = s_${i.out}; let b_ = red_[base + j]; s_${i.out} = ${combine}; }`,
+        );
+        line(`let ${i.out} = keep_(${accFinish(i, `s_${i.out}`)});`);
         line(`workgroupBarrier();`);
       }
       scalars(k + 1);
