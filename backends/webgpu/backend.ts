@@ -44,6 +44,9 @@
  * picks their tiles from the device limits and `caps.maxFusedRank` from what fits its workgroup memory.
  * Fused elementwise groups (passes/elementwiseFusion.ts) are one generated program each
  * (fused/elementwise.ts), run the same way; a group with more buffers than the device binds runs op by op.
+ * Row groups (passes/rowFusion.ts) are one program each generated from their row program (fused/row.ts),
+ * run by parts where they have none; matmul accumulate epilogues (y = op(a)·op(b) + c) are tfjs's fused
+ * matmul with c as its bias, added in the matmul's store (fused/matmulAdd.ts).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
@@ -57,7 +60,9 @@ import { GpuErrorLog } from "./errors.ts";
 import { webgpuKernels } from "./kernels.ts";
 import { fusedPrograms, webgpuFused, WEBGPU_FUSED_KINDS } from "./fused/lowrank.ts";
 import { elementwisePrograms, webgpuElementwise } from "./fused/elementwise.ts";
-import { ELEMENTWISE, isElementwise } from "../../ir/fusedKinds.ts";
+import { rowPrograms, webgpuRow } from "./fused/row.ts";
+import { webgpuMatmulAdd } from "./fused/matmulAdd.ts";
+import { ELEMENTWISE, isElementwise, isMatmulAdd, isRow, MATMUL_ADD, ROW } from "../../ir/fusedKinds.ts";
 import { byParts } from "../../run/lower.ts";
 import { FusedRunner } from "./fused/runner.ts";
 import { maxFusedRankOf } from "./fused/tiling.ts";
@@ -99,7 +104,7 @@ export async function webgpuBackend(gpuAdapter: GPUAdapter, route: string): Prom
     caps: {
       prims: new Set<Prim>(PRIMS),
       fusedChains: maxFusedRank > 0,
-      fusedKinds: new Set([...WEBGPU_FUSED_KINDS, ELEMENTWISE]),
+      fusedKinds: new Set([...WEBGPU_FUSED_KINDS, ELEMENTWISE, ROW, MATMUL_ADD]),
       maxFusedRank,
       float64: false,
       maxWorkgroupMemory: device.limits.maxComputeWorkgroupStorageSize,
@@ -143,6 +148,13 @@ export async function webgpuBackend(gpuAdapter: GPUAdapter, route: string): Prom
         });
     },
     prepareFused: (node) => {
+      if (isMatmulAdd(node)) {
+        const k = webgpuMatmulAdd(node);
+        return (inputs) => errors.scoped("matmulAdd", () => k(inputs));
+      }
+      // a row group with no row program, or wider than the device's storage bindings, runs by parts
+      if (isRow(node))
+        return rowPrograms(node, device.limits).length ? webgpuRow(fused, device.limits, node) : byParts(be, node);
       if (!isElementwise(node)) return webgpuFused(fused, device.limits, node);
       // a group wider than the device's storage bindings (or with an op WGSL lacks) runs op by op
       return elementwisePrograms(node, device.limits).length
@@ -153,9 +165,11 @@ export async function webgpuBackend(gpuAdapter: GPUAdapter, route: string): Prom
       if (!isFused(node)) return undefined;
       const programs = isElementwise(node)
         ? elementwisePrograms(node, device.limits)
-        : WEBGPU_FUSED_KINDS.has(node.params.kind)
-          ? fusedPrograms(node, device.limits)
-          : [];
+        : isRow(node)
+          ? rowPrograms(node, device.limits)
+          : WEBGPU_FUSED_KINDS.has(node.params.kind)
+            ? fusedPrograms(node, device.limits)
+            : [];
       if (!programs.length) return undefined;
       return programs
         .map((p) =>

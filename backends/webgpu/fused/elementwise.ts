@@ -12,7 +12,7 @@ import type { DeviceLimits } from "./tiling.ts";
  * them (silu = x·sigmoid(x), gelu from tanh and pow(x, 3), ...), so a fused group computes what its
  * parts compute, op for op; only the GPU compiler's freedom inside one shader can differ.
  */
-const OPS: Partial<Record<Prim, (a: string, b: string) => string>> = {
+export const OPS: Partial<Record<Prim, (a: string, b: string) => string>> = {
   neg: (a) => `-${a}`,
   exp: (a) => `exp(${a})`,
   log: (a) => `log_(${a})`,
@@ -40,7 +40,7 @@ const OPS: Partial<Record<Prim, (a: string, b: string) => string>> = {
  * shader compiler can neither fold across ops (x - x as 0, then y / 0 as 0 where tfjs's separate
  * kernels give ±inf) nor contract a product with the next sum: each op rounds as its own kernel does.
  */
-const HELPERS = `
+export const HELPERS = `
 fn keep_(x : f32) -> f32 { return bitcast<f32>(bitcast<i32>(x) | sizes.zero); }
 fn nan_() -> f32 { return bitcast<f32>(sizes.nanBits); }
 fn isnan_(x : f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
@@ -64,7 +64,7 @@ export const canEmitWgsl = (node: FusedEqn): boolean =>
   node.body.eqns.every((e) => e.prim === "literal" || OPS[e.prim] !== undefined);
 
 /** A float32 constant, rounded as tf.fill rounds it; NaN and infinities built from the NaN uniform at run time. */
-function floatLiteral(value: number): string {
+export function floatLiteral(value: number): string {
   const f = Math.fround(value);
   if (Number.isNaN(f)) return "nan_()";
   if (!Number.isFinite(f)) return `${f > 0 ? "" : "-"}bitcast<f32>((sizes.nanBits & 0) | 0x7f800000)`;
@@ -149,7 +149,8 @@ function broadcastStrides(inShape: readonly number[], outShape: readonly number[
   return strides;
 }
 
-const NAN_BITS = 0x7fc00000;
+/** The bits of the NaN the programs build at run time (the `nanBits` uniform). */
+export const NAN_BITS = 0x7fc00000;
 
 /** The launch of a fused elementwise node: its program, grid and uniforms (shape, strides). */
 export function elementwiseLaunch(node: FusedEqn, limits: DeviceLimits): FusedLaunch {
