@@ -62,7 +62,14 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu fused kernels: counted dispatc
 
   it("caps come from the device: fused chains up to the rank whose block fits its workgroup memory", () => {
     expect(gpu!.caps.fusedChains).toBe(true);
-    expect([...gpu!.caps.fusedKinds!].sort()).toEqual(["elementwise", "lowrank", "lowrankBackward", "lowrankTail"]);
+    expect([...gpu!.caps.fusedKinds!].sort()).toEqual([
+      "elementwise",
+      "lowrank",
+      "lowrankBackward",
+      "lowrankTail",
+      "matmulAdd",
+      "row",
+    ]);
     expect(gpu!.caps.maxFusedRank).toBe(maxFusedRankOf(gpu!.device.limits));
     expect(gpu!.caps.maxFusedRank).toBeGreaterThanOrEqual(512); // the 1B config's rank fits even 16 KiB of workgroup memory
   });
