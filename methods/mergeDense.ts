@@ -9,6 +9,7 @@ import { compile } from "../run/compile.ts";
 import { referenceBackend } from "../backends/reference/backend.ts";
 import type { LanguageModel } from "../models/model.ts";
 import type { DecoderParams } from "../models/transformer.ts";
+import { specLeaves } from "../models/params.ts";
 import type { WeightKind } from "../models/projection.ts";
 import { full } from "./full/index.ts";
 import { buildModel } from "./method.ts";
@@ -75,10 +76,7 @@ export async function mergeDense(
   const dense = buildModel(full, model.config);
   if (E.isLeft(dense)) return E.left(dense.left.message);
   const target = dense.right;
-  const tree = unflatten(
-    model.layout.def,
-    params.map((p) => Float64Array.from(p)),
-  );
+  const params64 = params.map((p) => Float64Array.from(p));
   const byName = new Map(model.layout.names.map((n, i) => [n, params[i]!]));
   const out: Float32Array[] = [];
   const io = widths(model);
@@ -95,13 +93,14 @@ export async function mergeDense(
     const [I, O] = io[map!];
     const N = dim("n", I.size);
     let gateSilu = true;
-    const fn = (x: Tensor, p: unknown) => {
+    const fn = (x: Tensor<readonly [Dim<"n">, Dim]>, leaves: readonly Tensor[]) => {
+      const p = unflatten(model.layout.def, leaves);
       const opts = decoder(p);
       gateSilu = opts.gateSilu;
-      const w = (p as DecoderParams<WeightKind>).blocks[layer]![map!];
-      return opts.proj.apply(x as Tensor<readonly [typeof N, typeof I]>, w as never) as Tensor;
+      const w: unknown = (p as DecoderParams<WeightKind>).blocks[layer]![map!];
+      return opts.proj.apply(x, w);
     };
-    const args = [spec([N, I]), model.layout.specs] as const;
+    const args = [spec([N, I]), specLeaves(model.layout)] as const;
     const traced = trace(fn as (...a: unknown[]) => unknown, args);
     if (E.isLeft(traced)) return no(`tracing ${name}: ${traced.left.message}`);
     const why = nonlinearity(traced.right.graph, traced.right.graph.inputs[0]!);
@@ -111,10 +110,10 @@ export async function mergeDense(
     if (E.isLeft(c)) return no(`${name}: ${c.left.message}`);
     const identity = new Float64Array(I.size * I.size);
     for (let i = 0; i < I.size; i++) identity[i * I.size + i] = 1;
-    const run = c.right.run as unknown as (...a: unknown[]) => Promise<E.Either<{ message: string }, { out: unknown }>>;
-    const r = await run(identity, tree);
+    const r = await c.right.run(identity, params64);
     if (E.isLeft(r)) return no(`${name}: ${r.left.message}`);
-    const w = r.right.out as Float64Array;
+    const w: unknown = r.right.out;
+    if (!(w instanceof Float64Array)) return no(`${name}: the reference backend returned no float64 array`);
     if (w.length !== I.size * O.size) return no(`${name} maps ${I.size} to ${w.length / I.size} values, not ${O.size}`);
     out.push(Float32Array.from(w));
   }
