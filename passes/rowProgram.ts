@@ -1,7 +1,7 @@
 import { sizes } from "../ir/dim.ts";
 import type { FusedEqn, Var } from "../ir/graph.ts";
 import { BINARY_PRIMS, UNARY_PRIMS } from "../ir/prims.ts";
-import { rowClass, type RowShape } from "./rowGroups.ts";
+import { columnReduction, rowClass, type RowShape } from "./rowGroups.ts";
 
 /** An elementwise primitive a row program computes (on full rows or on row scalars alike). */
 export type RowOpPrim = (typeof UNARY_PRIMS)[number] | (typeof BINARY_PRIMS)[number];
@@ -43,6 +43,17 @@ export interface RowInput {
 }
 
 /**
+ * A column reduction of a row program: the sum (or mean) over all rows of the full value `arg`, which
+ * is ready in the sweep of stage `stage`; its result [D] is an output only (no step reads it).
+ */
+export interface RowColumn {
+  readonly out: string;
+  readonly kind: "sum" | "mean";
+  readonly arg: string;
+  readonly stage: number;
+}
+
+/**
  * A row group as a program over one row: inputs, instructions in an order where every value is
  * defined before it is read, and outputs (names, full or scalar). Stages split the row at its
  * reductions: stage k is one sweep over the row that computes the full values of stage k and
@@ -54,9 +65,11 @@ export interface RowProgram {
   readonly width: number;
   readonly inputs: readonly RowInput[];
   readonly instrs: readonly RowInstr[];
-  readonly outputs: readonly { readonly name: string; readonly full: boolean }[];
+  readonly outputs: readonly { readonly name: string; readonly full: boolean; readonly column?: boolean }[];
   readonly stages: number;
   readonly stored: ReadonlySet<string>;
+  /** column reductions (only where rowProgram was asked for them; their outputs have `column`) */
+  readonly columns?: readonly RowColumn[];
 }
 
 const UNARY = new Set<string>(UNARY_PRIMS);
@@ -89,9 +102,13 @@ function broadcastStrides(inShape: readonly number[], outShape: readonly number[
 
 /**
  * The row program of a row node, or the reason there is none (an input read with a stride that is
- * not one per row, or read two ways). Pure: backends emit code from it (native C++, WGSL).
+ * not one per row, or read two ways; a column reduction, unless `opts.columns`). Pure: backends emit
+ * code from it (native C++, WGSL).
  */
-export function rowProgram(node: FusedEqn & { params: RowShape }): RowProgram | string {
+export function rowProgram(
+  node: FusedEqn & { params: RowShape },
+  opts: { readonly columns?: boolean } = {},
+): RowProgram | string {
   const row: RowShape = { rowDims: node.params.rowDims, width: node.params.width };
   const full = [...row.rowDims, row.width];
   const nR = row.rowDims.length;
@@ -125,10 +142,12 @@ export function rowProgram(node: FusedEqn & { params: RowShape }): RowProgram | 
   };
   // the stage from which a value is usable (inputs: from the start)
   const at = (n: string) => info.get(n)?.stage ?? 0;
+  const columns: RowColumn[] = [];
   for (const [j, e] of node.body.eqns.entries()) {
     const out = `t${j}`;
     const cls = rowClass(sizes(e.out.abs.dims), row);
     const args = e.inputs.map((v) => name.get(v)!);
+    if (args.some((a) => columns.some((c) => c.out === a))) return `${e.prim} reads a column reduction`;
     const asRead = (v: Var, shape: readonly number[]) => read(v, shape);
     let why: string | undefined;
     if (e.prim === "literal") {
@@ -138,6 +157,13 @@ export function rowProgram(node: FusedEqn & { params: RowShape }): RowProgram | 
       if (why) return why;
       name.set(e.out, args[0]!);
       continue;
+    } else if ((e.prim === "sum" || e.prim === "mean") && cls === undefined && columnReduction(e)) {
+      if (!opts.columns) return "a column reduction has no row form here";
+      why = asRead(e.inputs[0]!, full);
+      if (why) return why;
+      const d = info.get(args[0]!);
+      if (d && !d.full) return "a column reduction of row scalars";
+      columns.push({ out, kind: e.prim, arg: args[0]!, stage: at(args[0]!) });
     } else if (e.prim === "sum" || e.prim === "mean" || e.prim === "max") {
       why = asRead(e.inputs[0]!, full);
       if (why) return why;
@@ -192,9 +218,12 @@ export function rowProgram(node: FusedEqn & { params: RowShape }): RowProgram | 
   }
   const outputs = node.outs.map((v) => {
     const n = name.get(v)!;
-    return { name: n, full: info.get(n)?.full ?? false };
+    return columns.some((c) => c.out === n)
+      ? { name: n, full: false, column: true }
+      : { name: n, full: info.get(n)?.full ?? false };
   });
-  const stages = Math.max(0, ...instrs.map((i) => (i.full ? i.stage : i.stage - 1))) + 1;
+  const stages =
+    Math.max(0, ...instrs.map((i) => (i.full ? i.stage : i.stage - 1)), ...columns.map((c) => c.stage)) + 1;
   return {
     rows: full.slice(0, nR).reduce((p, s) => p * s, 1),
     width: row.width,
@@ -203,5 +232,6 @@ export function rowProgram(node: FusedEqn & { params: RowShape }): RowProgram | 
     outputs,
     stages,
     stored,
+    ...(columns.length ? { columns } : {}),
   };
 }

@@ -22,6 +22,8 @@ const STEPS = [
   "softmax",
   "logSoftmax",
   "scale",
+  "colSum",
+  "colMean",
 ] as const;
 
 /** A random row program over x [a, t, d], w [d] and s [a, t, 1]; two of its values come out. */
@@ -71,6 +73,11 @@ export function rowProgramCase(c: RowCase) {
         case "logSoftmax":
           v = op[st.op](p);
           break;
+        case "colSum":
+        case "colMean":
+          // a column reduction over [a, t], an output only
+          out.push((st.op === "colSum" ? op.sum : op.mean)(p, [0, 1]) as Tensor);
+          continue;
         default: {
           // a last-axis reduction, kept as [a, t, 1]
           const r = op[st.op](p, -1) as Tensor<any>;
