@@ -80,7 +80,7 @@ export function rowShapeOf(body: readonly Eqn[]): RowShape {
  * on full rows [...R, D] or on row scalars ([...R, 1], [...R]), and the reshapes between row scalars.
  * Grouping follows passes/fusionGroups.ts (greedy in graph order, one phase, never a cycle; constants
  * read only by the group join it); a group is kept only if it holds a reduction or row primitive, so
- * purely elementwise groups are left to elementwise fusion. A column reduction (columnReduction) joins
+ * purely elementwise groups are left to elementwise fusion. oneHot of int32 ids joins as a full row. A column reduction (columnReduction) joins
  * the group of its rows that computes its input, as an output of that group: no member reads its
  * result, which is complete only after the last row.
  */
@@ -101,6 +101,9 @@ export function rowGroups(g: Graph<Node>): number[][] {
   const keysFor = (e: Node, i: number): string[] | undefined => {
     if (e.inputs.some((v) => columnOuts.has(v))) return undefined;
     if (anchors.has(i)) return [keyOf(rowAnchor(e)!)];
+    // oneHot of int32 ids [...R] is a full row: equal(iota, id)
+    if (!isFused(e) && e.prim === "oneHot" && isF32(e.out) && e.inputs[0]!.abs.dtype === "int32")
+      return rows.filter((r) => rowClass(shapeOf(e.out), r) === "full").map(keyOf);
     if (isFused(e) || !isF32(e.out) || !e.inputs.every(isF32)) return undefined;
     const col = columnReduction(e);
     if (col) return keys.has(keyOf(col)) ? [keyOf(col)] : undefined;

@@ -17,6 +17,8 @@ export type RowStep =
   | { readonly t: "op"; readonly prim: RowOpPrim; readonly args: readonly string[] }
   | { readonly t: "copy"; readonly args: readonly [string] }
   | { readonly t: "literal"; readonly value: number }
+  /** the column index of each element of a row (only where rowProgram was asked for `ints`) */
+  | { readonly t: "iota" }
   | { readonly t: "exp"; readonly args: readonly [x: string, m: string] }
   | { readonly t: "norm"; readonly args: readonly [x: string, inv: string, w: string] }
   | {
@@ -40,6 +42,8 @@ export interface RowInput {
   readonly name: string;
   readonly full: boolean;
   readonly rowStride: number;
+  /** int32 (read as its float value; only where rowProgram was asked for `ints`) */
+  readonly int?: boolean;
 }
 
 /**
@@ -102,12 +106,13 @@ function broadcastStrides(inShape: readonly number[], outShape: readonly number[
 
 /**
  * The row program of a row node, or the reason there is none (an input read with a stride that is
- * not one per row, or read two ways; a column reduction, unless `opts.columns`). Pure: backends emit
+ * not one per row, or read two ways; a column reduction, unless `opts.columns`; oneHot of int32 ids,
+ * as equal(iota, id), unless `opts.ints`). Pure: backends emit
  * code from it (native C++, WGSL).
  */
 export function rowProgram(
   node: FusedEqn & { params: RowShape },
-  opts: { readonly columns?: boolean } = {},
+  opts: { readonly columns?: boolean; readonly ints?: boolean } = {},
 ): RowProgram | string {
   const row: RowShape = { rowDims: node.params.rowDims, width: node.params.width };
   const full = [...row.rowDims, row.width];
@@ -127,7 +132,7 @@ export function rowProgram(
     if (isFull && s[nR] !== 1) return `input ${q} is not contiguous along its rows`;
     const c = linearStride(s.slice(0, nR), row.rowDims);
     if (c === undefined) return `input ${q} is not read at one stride per row`;
-    const mode = { name: `a${q}`, full: isFull, rowStride: c };
+    const mode = { name: `a${q}`, full: isFull, rowStride: c, ...(v.abs.dtype === "int32" ? { int: true } : {}) };
     const known = inputMode.get(v);
     if (known && (known.full !== mode.full || known.rowStride !== mode.rowStride)) return `input ${q} is read two ways`;
     inputMode.set(v, mode);
@@ -164,6 +169,12 @@ export function rowProgram(
       const d = info.get(args[0]!);
       if (d && !d.full) return "a column reduction of row scalars";
       columns.push({ out, kind: e.prim, arg: args[0]!, stage: at(args[0]!) });
+    } else if (e.prim === "oneHot") {
+      if (!opts.ints || cls !== "full") return "oneHot has no row form here";
+      why = asRead(e.inputs[0]!, sizes(e.inputs[0]!.abs.dims));
+      if (why) return why;
+      const iota = emit(true, 0, { t: "iota" });
+      emit(true, at(args[0]!), { t: "op", prim: "equal", args: [iota, args[0]!] }, out);
     } else if (e.prim === "sum" || e.prim === "mean" || e.prim === "max") {
       why = asRead(e.inputs[0]!, full);
       if (why) return why;
@@ -210,7 +221,7 @@ export function rowProgram(
   // a full value read in a later stage than its own is stored
   const stored = new Set<string>();
   for (const i of instrs) {
-    const reads = i.step.t === "literal" ? [] : i.step.args;
+    const reads = i.step.t === "literal" || i.step.t === "iota" ? [] : i.step.args;
     for (const a of reads) {
       const d = info.get(a);
       if (d?.full && (i.full ? i.stage : i.stage - 1) > d.stage) stored.add(a);

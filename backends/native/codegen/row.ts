@@ -17,6 +17,11 @@ inline vf padded(vf v, int64_t n, float p) {
   for (int64_t l = n; l < gen::kLanes; ++l) v[l] = p;
   return v;
 }
+inline vf iota(int64_t i) {
+  vf v;
+  for (int l = 0; l < gen::kLanes; ++l) v[l] = static_cast<float>(i + l);
+  return v;
+}
 inline float hsum(vf v) {
   float s = 0.0f;
   for (int l = 0; l < gen::kLanes; ++l) s += v[l];
@@ -74,6 +79,8 @@ function expr(i: RowInstr): string {
   switch (s.t) {
     case "literal":
       return `vm::splat(${floatLiteral(s.value)})`;
+    case "iota":
+      return `iota(i)`;
     case "copy":
       return s.args[0];
     case "exp":
@@ -108,7 +115,9 @@ export function emitRow(p: RowProgram, title: string): string {
       3,
       inp.full
         ? `const float* p${q} = in[${q}] + r * meta[${3 + 2 * q}];`
-        : `const vf ${inp.name} = vm::splat(in[${q}][r * meta[${3 + 2 * q}]]);`,
+        : inp.int
+          ? `const vf ${inp.name} = vm::splat(static_cast<float>(reinterpret_cast<const int32_t*>(in[${q}])[r * meta[${3 + 2 * q}]]));`
+          : `const vf ${inp.name} = vm::splat(in[${q}][r * meta[${3 + 2 * q}]]);`,
     ),
   );
   const fullInputs = new Map(
@@ -132,7 +141,7 @@ export function emitRow(p: RowProgram, title: string): string {
     line(4, `const int64_t n = std::min<int64_t>(gen::kLanes, D - i);`);
     // the full values this sweep reads from inputs or from earlier sweeps
     const reads = new Set([
-      ...[...fulls, ...accs].flatMap((i) => (i.step.t === "literal" ? [] : i.step.args)),
+      ...[...fulls, ...accs].flatMap((i) => (i.step.t === "literal" || i.step.t === "iota" ? [] : i.step.args)),
       ...cols.map((c) => c.arg),
     ]);
     for (const a of reads) {
@@ -203,7 +212,7 @@ ${finish.join("\n")}
 
 /** The generated C++ of a row node (what RANKFUSE_DEBUG=4 prints), if it has one. */
 export function rowSource(node: RowNode): string | undefined {
-  const p = rowProgram(node, { columns: true });
+  const p = rowProgram(node, { columns: true, ints: true });
   return typeof p === "string" ? undefined : emitRow(p, node.body.eqns.map((e) => e.prim).join(" → "));
 }
 
@@ -212,7 +221,7 @@ export function rowSource(node: RowNode): string | undefined {
  * input read in a way the kernel cannot): the caller then runs the node by its parts.
  */
 export function nativeRow(ctx: NativeCtx, node: RowNode): E.Either<string, (inputs: readonly NBuf[]) => NBuf[]> {
-  const p = rowProgram(node, { columns: true });
+  const p = rowProgram(node, { columns: true, ints: true });
   if (typeof p === "string") return E.left(p);
   const kernel = loadGenerated(ctx.addon, emitRow(p, node.body.eqns.map((e) => e.prim).join(" → ")));
   if (E.isLeft(kernel)) return kernel;
