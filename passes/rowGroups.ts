@@ -51,6 +51,20 @@ export function rowAnchor(e: Node): RowShape | undefined {
   return undefined;
 }
 
+/**
+ * The row shape whose full rows a column reduction reduces: a float32 sum or mean over every axis but
+ * the last of a value [...R, D] (R not empty), giving [D], e.g. rmsnorm's weight gradient.
+ */
+export function columnReduction(e: Node): RowShape | undefined {
+  if (isFused(e) || (e.prim !== "sum" && e.prim !== "mean") || !isF32(e.out) || !isF32(e.inputs[0]!)) return undefined;
+  const s = shapeOf(e.inputs[0]!);
+  const { axes } = e.params as { axes: readonly number[] };
+  const norm = [...new Set(axes.map((a) => (a + s.length) % s.length))].sort((a, b) => a - b);
+  if (s.length < 2 || norm.length !== s.length - 1 || norm.some((a, k) => a !== k)) return undefined;
+  const width = s[s.length - 1]!;
+  return same(shapeOf(e.out), [width]) && width >= 2 ? { rowDims: s.slice(0, -1), width } : undefined;
+}
+
 /** The row shape a row group's members are read against: that of its first anchor. */
 export function rowShapeOf(body: readonly Eqn[]): RowShape {
   for (const e of body) {
@@ -66,7 +80,9 @@ export function rowShapeOf(body: readonly Eqn[]): RowShape {
  * on full rows [...R, D] or on row scalars ([...R, 1], [...R]), and the reshapes between row scalars.
  * Grouping follows passes/fusionGroups.ts (greedy in graph order, one phase, never a cycle; constants
  * read only by the group join it); a group is kept only if it holds a reduction or row primitive, so
- * purely elementwise groups are left to elementwise fusion. Column reductions are never members.
+ * purely elementwise groups are left to elementwise fusion. oneHot of int32 ids joins as a full row. A column reduction (columnReduction) joins
+ * the group of its rows that computes its input, as an output of that group: no member reads its
+ * result, which is complete only after the last row.
  */
 export function rowGroups(g: Graph<Node>): number[][] {
   const anchors = new Set<number>();
@@ -80,9 +96,17 @@ export function rowGroups(g: Graph<Node>): number[][] {
   });
   if (anchors.size === 0) return [];
   const rows = [...keys].map(rowOfKey);
+  const columnOuts = new Set<Var>();
+  for (const e of g.eqns) if (columnReduction(e)) columnOuts.add(e.out);
   const keysFor = (e: Node, i: number): string[] | undefined => {
+    if (e.inputs.some((v) => columnOuts.has(v))) return undefined;
     if (anchors.has(i)) return [keyOf(rowAnchor(e)!)];
+    // oneHot of int32 ids [...R] is a full row: equal(iota, id)
+    if (!isFused(e) && e.prim === "oneHot" && isF32(e.out) && e.inputs[0]!.abs.dtype === "int32")
+      return rows.filter((r) => rowClass(shapeOf(e.out), r) === "full").map(keyOf);
     if (isFused(e) || !isF32(e.out) || !e.inputs.every(isF32)) return undefined;
+    const col = columnReduction(e);
+    if (col) return keys.has(keyOf(col)) ? [keyOf(col)] : undefined;
     const s = shapeOf(e.out);
     if (e.prim === "reshape") {
       const t = shapeOf(e.inputs[0]!);

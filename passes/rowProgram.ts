@@ -1,7 +1,7 @@
 import { sizes } from "../ir/dim.ts";
 import type { FusedEqn, Var } from "../ir/graph.ts";
 import { BINARY_PRIMS, UNARY_PRIMS } from "../ir/prims.ts";
-import { rowClass, type RowShape } from "./rowGroups.ts";
+import { columnReduction, rowClass, type RowShape } from "./rowGroups.ts";
 
 /** An elementwise primitive a row program computes (on full rows or on row scalars alike). */
 export type RowOpPrim = (typeof UNARY_PRIMS)[number] | (typeof BINARY_PRIMS)[number];
@@ -17,6 +17,8 @@ export type RowStep =
   | { readonly t: "op"; readonly prim: RowOpPrim; readonly args: readonly string[] }
   | { readonly t: "copy"; readonly args: readonly [string] }
   | { readonly t: "literal"; readonly value: number }
+  /** the column index of each element of a row (only where rowProgram was asked for `ints`) */
+  | { readonly t: "iota" }
   | { readonly t: "exp"; readonly args: readonly [x: string, m: string] }
   | { readonly t: "norm"; readonly args: readonly [x: string, inv: string, w: string] }
   | {
@@ -40,6 +42,19 @@ export interface RowInput {
   readonly name: string;
   readonly full: boolean;
   readonly rowStride: number;
+  /** int32 (read as its float value; only where rowProgram was asked for `ints`) */
+  readonly int?: boolean;
+}
+
+/**
+ * A column reduction of a row program: the sum (or mean) over all rows of the full value `arg`, which
+ * is ready in the sweep of stage `stage`; its result [D] is an output only (no step reads it).
+ */
+export interface RowColumn {
+  readonly out: string;
+  readonly kind: "sum" | "mean";
+  readonly arg: string;
+  readonly stage: number;
 }
 
 /**
@@ -54,9 +69,11 @@ export interface RowProgram {
   readonly width: number;
   readonly inputs: readonly RowInput[];
   readonly instrs: readonly RowInstr[];
-  readonly outputs: readonly { readonly name: string; readonly full: boolean }[];
+  readonly outputs: readonly { readonly name: string; readonly full: boolean; readonly column?: boolean }[];
   readonly stages: number;
   readonly stored: ReadonlySet<string>;
+  /** column reductions (only where rowProgram was asked for them; their outputs have `column`) */
+  readonly columns?: readonly RowColumn[];
 }
 
 const UNARY = new Set<string>(UNARY_PRIMS);
@@ -89,9 +106,14 @@ function broadcastStrides(inShape: readonly number[], outShape: readonly number[
 
 /**
  * The row program of a row node, or the reason there is none (an input read with a stride that is
- * not one per row, or read two ways). Pure: backends emit code from it (native C++, WGSL).
+ * not one per row, or read two ways; a column reduction, unless `opts.columns`; oneHot of int32 ids,
+ * as equal(iota, id), unless `opts.ints`). Pure: backends emit
+ * code from it (native C++, WGSL).
  */
-export function rowProgram(node: FusedEqn & { params: RowShape }): RowProgram | string {
+export function rowProgram(
+  node: FusedEqn & { params: RowShape },
+  opts: { readonly columns?: boolean; readonly ints?: boolean } = {},
+): RowProgram | string {
   const row: RowShape = { rowDims: node.params.rowDims, width: node.params.width };
   const full = [...row.rowDims, row.width];
   const nR = row.rowDims.length;
@@ -110,7 +132,7 @@ export function rowProgram(node: FusedEqn & { params: RowShape }): RowProgram | 
     if (isFull && s[nR] !== 1) return `input ${q} is not contiguous along its rows`;
     const c = linearStride(s.slice(0, nR), row.rowDims);
     if (c === undefined) return `input ${q} is not read at one stride per row`;
-    const mode = { name: `a${q}`, full: isFull, rowStride: c };
+    const mode = { name: `a${q}`, full: isFull, rowStride: c, ...(v.abs.dtype === "int32" ? { int: true } : {}) };
     const known = inputMode.get(v);
     if (known && (known.full !== mode.full || known.rowStride !== mode.rowStride)) return `input ${q} is read two ways`;
     inputMode.set(v, mode);
@@ -125,10 +147,12 @@ export function rowProgram(node: FusedEqn & { params: RowShape }): RowProgram | 
   };
   // the stage from which a value is usable (inputs: from the start)
   const at = (n: string) => info.get(n)?.stage ?? 0;
+  const columns: RowColumn[] = [];
   for (const [j, e] of node.body.eqns.entries()) {
     const out = `t${j}`;
     const cls = rowClass(sizes(e.out.abs.dims), row);
     const args = e.inputs.map((v) => name.get(v)!);
+    if (args.some((a) => columns.some((c) => c.out === a))) return `${e.prim} reads a column reduction`;
     const asRead = (v: Var, shape: readonly number[]) => read(v, shape);
     let why: string | undefined;
     if (e.prim === "literal") {
@@ -138,6 +162,19 @@ export function rowProgram(node: FusedEqn & { params: RowShape }): RowProgram | 
       if (why) return why;
       name.set(e.out, args[0]!);
       continue;
+    } else if ((e.prim === "sum" || e.prim === "mean") && cls === undefined && columnReduction(e)) {
+      if (!opts.columns) return "a column reduction has no row form here";
+      why = asRead(e.inputs[0]!, full);
+      if (why) return why;
+      const d = info.get(args[0]!);
+      if (d && !d.full) return "a column reduction of row scalars";
+      columns.push({ out, kind: e.prim, arg: args[0]!, stage: at(args[0]!) });
+    } else if (e.prim === "oneHot") {
+      if (!opts.ints || cls !== "full") return "oneHot has no row form here";
+      why = asRead(e.inputs[0]!, sizes(e.inputs[0]!.abs.dims));
+      if (why) return why;
+      const iota = emit(true, 0, { t: "iota" });
+      emit(true, at(args[0]!), { t: "op", prim: "equal", args: [iota, args[0]!] }, out);
     } else if (e.prim === "sum" || e.prim === "mean" || e.prim === "max") {
       why = asRead(e.inputs[0]!, full);
       if (why) return why;
@@ -184,7 +221,7 @@ export function rowProgram(node: FusedEqn & { params: RowShape }): RowProgram | 
   // a full value read in a later stage than its own is stored
   const stored = new Set<string>();
   for (const i of instrs) {
-    const reads = i.step.t === "literal" ? [] : i.step.args;
+    const reads = i.step.t === "literal" || i.step.t === "iota" ? [] : i.step.args;
     for (const a of reads) {
       const d = info.get(a);
       if (d?.full && (i.full ? i.stage : i.stage - 1) > d.stage) stored.add(a);
@@ -192,9 +229,12 @@ export function rowProgram(node: FusedEqn & { params: RowShape }): RowProgram | 
   }
   const outputs = node.outs.map((v) => {
     const n = name.get(v)!;
-    return { name: n, full: info.get(n)?.full ?? false };
+    return columns.some((c) => c.out === n)
+      ? { name: n, full: false, column: true }
+      : { name: n, full: info.get(n)?.full ?? false };
   });
-  const stages = Math.max(0, ...instrs.map((i) => (i.full ? i.stage : i.stage - 1))) + 1;
+  const stages =
+    Math.max(0, ...instrs.map((i) => (i.full ? i.stage : i.stage - 1)), ...columns.map((c) => c.stage)) + 1;
   return {
     rows: full.slice(0, nR).reduce((p, s) => p * s, 1),
     width: row.width,
@@ -203,5 +243,6 @@ export function rowProgram(node: FusedEqn & { params: RowShape }): RowProgram | 
     outputs,
     stages,
     stored,
+    ...(columns.length ? { columns } : {}),
   };
 }

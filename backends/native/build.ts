@@ -217,8 +217,16 @@ export interface NativeAddon extends AdamwKernel {
   /**
    * Runs a generated kernel: outputs (contiguous, the loop's shape) from inputs read through strides;
    * meta = [rank, shape, strides of each input]. Buffers too short for them throw RangeError.
+   * An input may be an Int32Array (read as int32 by the kernel); `outLengths`, one per output, gives
+   * the length each output must have where it is not the loop's size.
    */
-  runKernel(kernel: GeneratedKernel, inputs: Float32Array[], outputs: Float32Array[], meta: Int32Array): void;
+  runKernel(
+    kernel: GeneratedKernel,
+    inputs: (Float32Array | Int32Array)[],
+    outputs: Float32Array[],
+    meta: Int32Array,
+    outLengths?: Int32Array,
+  ): void;
   /** Σ x², accumulated in float64. */
   sumSquares(x: Float32Array): number;
   /** OpenMP threads used by parallel kernels. */

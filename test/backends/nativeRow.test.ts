@@ -96,6 +96,30 @@ describe.skipIf(!native)("generated row kernels on native", () => {
     }
   }, 300_000);
 
+  it.each([37, 300])(
+    "an rmsnorm's weight gradient (a column sum over %i rows) is in the row kernel, deterministic and close to unfused",
+    async (rows) => {
+      const [r, c] = [dim("r", rows), dim("c", 53)];
+      const a = [spec([r, c]), spec([r, c]), spec([c])] as const;
+      const g = (x: Tensor, dy: Tensor, w: Tensor) => {
+        const y = op.rmsnorm(x as Tensor<any>, w);
+        return [op.sum(op.mul(dy as Tensor<any>, y), [0]), op.mean(op.softmax(y), [0]), y];
+      };
+      const x = [rnd(rows * 53, 4), rnd(rows * 53, 5), rnd(53, 6)] as const;
+      const exe = unwrap(compile(g, { args: a, backend: native! }));
+      expect(exe.plan.kernelCount).toBe(1);
+      const go = async (e: typeof exe) =>
+        (
+          unwrap(await e.run(...(x as unknown as [Float32Array, Float32Array, Float32Array]))).out as Float32Array[]
+        ).map((o) => Array.from(o));
+      const [one, two] = [await go(exe), await go(exe)];
+      // the same kernel twice: bit for bit the same (a fixed partition of rows, the blocks summed in order)
+      expect(two).toEqual(one);
+      const plain = await go(unwrap(compile(g, { args: a, backend: chainsOnly(native!) })));
+      one.forEach((o, k) => expect(close(Float32Array.from(o), Float32Array.from(plain[k]!))).toBe(true));
+    },
+  );
+
   it("without a compiler the row groups run by parts, with the unfused kernels' results", async () => {
     const expected = await run(chainsOnly(native!));
     process.env.RANKFUSE_CODEGEN_CXX = "/nonexistent/c++";

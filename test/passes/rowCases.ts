@@ -22,9 +22,12 @@ const STEPS = [
   "softmax",
   "logSoftmax",
   "scale",
+  "colSum",
+  "colMean",
+  "oneHot",
 ] as const;
 
-/** A random row program over x [a, t, d], w [d] and s [a, t, 1]; two of its values come out. */
+/** A random row program over x [a, t, d], w [d], s [a, t, 1] and int32 ids [a, t]; two of its values come out. */
 export const rowCases = fc.record({
   a: fc.integer({ min: 1, max: 3 }),
   t: fc.integer({ min: 1, max: 5 }),
@@ -42,8 +45,8 @@ export type RowCase = typeof rowCases extends fc.Arbitrary<infer C> ? C : never;
 /** The case's function, its specs and random inputs. */
 export function rowProgramCase(c: RowCase) {
   const [a, t, d, one] = [dim("a", c.a), dim("t", c.t), dim("d", c.d), dim("one", 1)];
-  const args = [spec([a, t, d]), spec([d]), spec([a, t, one])] as const;
-  const fn = (x: Tensor, w: Tensor, s: Tensor) => {
+  const args = [spec([a, t, d]), spec([d]), spec([a, t, one]), spec([a, t], "int32")] as const;
+  const fn = (x: Tensor, w: Tensor, s: Tensor, ids: Tensor) => {
     const full: Tensor[] = [x];
     const scalars: Tensor[] = [s];
     const out: Tensor[] = [];
@@ -71,6 +74,15 @@ export function rowProgramCase(c: RowCase) {
         case "logSoftmax":
           v = op[st.op](p);
           break;
+        case "oneHot":
+          // a one-hot row of int32 ids (some outside [0, d): all zeros)
+          v = op.oneHot(ids as Tensor<any>, d) as Tensor;
+          break;
+        case "colSum":
+        case "colMean":
+          // a column reduction over [a, t], an output only
+          out.push((st.op === "colSum" ? op.sum : op.mean)(p, [0, 1]) as Tensor);
+          continue;
         default: {
           // a last-axis reduction, kept as [a, t, 1]
           const r = op[st.op](p, -1) as Tensor<any>;
@@ -86,7 +98,7 @@ export function rowProgramCase(c: RowCase) {
     if (out.length === 0) out.push(op.mul(x as Tensor<any>, s as Tensor<any>));
     return [out[out.length - 1]!, out[c.extra % out.length]!];
   };
-  return { fn, args, inputs: randomInputs(args, c.seed) };
+  return { fn, args, inputs: randomInputs(args, c.seed, { intMax: c.d + 1 }) };
 }
 
 /** A backend that claims row and elementwise groups but has no kernel for them: it runs them by parts. */

@@ -1,6 +1,7 @@
 // JS entry points for generated kernels (backends/native/codegen): loadKernel opens a compiled
 // kernel library and returns its entry point as an opaque handle; runKernel calls it on Float32Array
-// inputs and outputs with the loop's shape and strides (codegen.h's meta layout).
+// inputs and outputs with the loop's shape and strides (codegen.h's meta layout). An input may be an
+// Int32Array (row kernels' targets): the kernel gets its bytes and reads them as int32_t.
 #include <dlfcn.h>
 
 #include <cstdint>
@@ -57,8 +58,9 @@ napi_value LoadKernel(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-// The Float32Arrays of a JS array, or false with a TypeError pending.
-bool floatArrays(napi_env env, napi_value arr, std::vector<float*>* ptrs, std::vector<size_t>* lens) {
+// The Float32Arrays (and Int32Arrays where ints) of a JS array, or false with a TypeError pending.
+bool floatArrays(napi_env env, napi_value arr, std::vector<float*>* ptrs, std::vector<size_t>* lens,
+                 bool ints = false) {
   bool isArray = false;
   napi_is_array(env, arr, &isArray);
   if (!isArray) return fail(env, "runKernel: inputs and outputs must be arrays of Float32Array"), false;
@@ -75,7 +77,7 @@ bool floatArrays(napi_env env, napi_value arr, std::vector<float*>* ptrs, std::v
     void* data = nullptr;
     napi_value buf;
     if (!is || napi_get_typedarray_info(env, v, &type, &length, &data, &buf, &offset) != napi_ok ||
-        type != napi_float32_array)
+        (type != napi_float32_array && !(ints && type == napi_int32_array)))
       return fail(env, "runKernel: inputs and outputs must be arrays of Float32Array"), false;
     ptrs->push_back(length ? static_cast<float*>(data) : dummy);
     lens->push_back(length);
@@ -83,10 +85,12 @@ bool floatArrays(napi_env env, napi_value arr, std::vector<float*>* ptrs, std::v
   return true;
 }
 
-// runKernel(handle, inputs, outputs, meta): meta is an Int32Array [rank, shape, strides of each input].
+// runKernel(handle, inputs, outputs, meta, outLengths?): meta is an Int32Array [rank, shape, strides of
+// each input]; outLengths (an Int32Array, one per output) replaces the loop's size as the length each
+// output must have, for kernels whose outputs are not all of the loop's size (row kernels' columns).
 napi_value RunKernel(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   if (argc < 4) return fail(env, "runKernel: expects (handle, inputs, outputs, meta)");
   void* fn = nullptr;
@@ -94,7 +98,7 @@ napi_value RunKernel(napi_env env, napi_callback_info info) {
     return fail(env, "runKernel: argument 0 must be a handle from loadKernel");
   std::vector<float*> in, out;
   std::vector<size_t> inLen, outLen;
-  if (!floatArrays(env, argv[1], &in, &inLen) || !floatArrays(env, argv[2], &out, &outLen)) return nullptr;
+  if (!floatArrays(env, argv[1], &in, &inLen, true) || !floatArrays(env, argv[2], &out, &outLen)) return nullptr;
   bool is = false;
   napi_is_typedarray(env, argv[3], &is);
   napi_typedarray_type type;
@@ -114,8 +118,29 @@ napi_value RunKernel(napi_env env, napi_callback_info info) {
     if (meta[1 + a] < 0) return fail(env, "negative size", true);
     total *= static_cast<uint64_t>(meta[1 + a]);
   }
+  std::vector<uint64_t> need(out.size(), total);
+  if (argc >= 5) {
+    napi_valuetype t;
+    napi_typeof(env, argv[4], &t);
+    if (t != napi_undefined) {
+      bool isT = false;
+      napi_is_typedarray(env, argv[4], &isT);
+      napi_typedarray_type lt;
+      size_t llen = 0, loff = 0;
+      void* ldata = nullptr;
+      napi_value lbuf;
+      if (!isT || napi_get_typedarray_info(env, argv[4], &lt, &llen, &ldata, &lbuf, &loff) != napi_ok ||
+          lt != napi_int32_array || llen != out.size())
+        return fail(env, "runKernel: argument 4 must be an Int32Array with one length per output");
+      for (size_t q = 0; q < out.size(); ++q) {
+        const int32_t l = static_cast<const int32_t*>(ldata)[q];
+        if (l < 0) return fail(env, "negative output length", true);
+        need[q] = static_cast<uint64_t>(l);
+      }
+    }
+  }
   for (size_t q = 0; q < out.size(); ++q)
-    if (outLen[q] < total) return fail(env, "output " + std::to_string(q) + " is too short", true);
+    if (outLen[q] < need[q]) return fail(env, "output " + std::to_string(q) + " is too short", true);
   if (total > 0)
     for (size_t q = 0; q < in.size(); ++q) {
       uint64_t maxOff = 0;
