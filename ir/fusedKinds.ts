@@ -57,10 +57,15 @@ export const MATMUL_ADD = "matmulAdd";
  */
 export const ROW = "row";
 /**
+ * Not a node kind but a capability of a target's row kernels: they also compute column reductions
+ * (sum or mean over every leading axis, e.g. RMSNorm's weight gradient) and oneHot of int32 ids.
+ */
+export const ROW_COLUMNS = "rowColumns";
+/**
  * Every fused kind a target's caps may list: the chain kinds, elementwise and row groups, matmul
  * epilogues and rope on the head-split layout.
  */
-export const FUSED_KINDS: readonly string[] = [...CHAIN_KINDS, ELEMENTWISE, ROW, MATMUL_ADD, ROPE_HEADS];
+export const FUSED_KINDS: readonly string[] = [...CHAIN_KINDS, ELEMENTWISE, ROW, ROW_COLUMNS, MATMUL_ADD, ROPE_HEADS];
 
 /** Activations a lowrank chain may have in its middle. */
 export const CHAIN_ACTS = ["identity", "silu", "gelu", "relu"] as const;

@@ -3,7 +3,7 @@ import type { Graph } from "../ir/graph.ts";
 import type { RankfuseError } from "../ir/errors.ts";
 import { isBudget, resolveBudget } from "./budget.ts";
 import { fuseChains } from "./chain.ts";
-import { ELEMENTWISE, MATMUL_ADD, ROW, type ChainCaps } from "../ir/fusedKinds.ts";
+import { ELEMENTWISE, MATMUL_ADD, ROW, ROW_COLUMNS, type ChainCaps } from "../ir/fusedKinds.ts";
 import { fuseRows } from "./rowFusion.ts";
 import { fuseElementwise } from "./elementwiseFusion.ts";
 import { fuseMatmulEpilogues } from "./matmulEpilogue.ts";
@@ -28,7 +28,7 @@ export function planWithRemat(
     const chained = layoutHeads(fuseChains(h, fusion), fusion);
     // an add into a matmul's output is cheapest inside the GEMM; row and elementwise groups take what is left
     const epilogues = fusion.kinds.has(MATMUL_ADD) ? fuseMatmulEpilogues(chained) : chained;
-    const rowed = fusion.kinds.has(ROW) ? fuseRows(epilogues) : epilogues;
+    const rowed = fusion.kinds.has(ROW) ? fuseRows(epilogues, { columns: fusion.kinds.has(ROW_COLUMNS) }) : epilogues;
     return fusion.kinds.has(ELEMENTWISE) ? fuseElementwise(rowed) : rowed;
   };
   const plan = (h: Graph) => makePlan(fuse(h), bytesPerValue);

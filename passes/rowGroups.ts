@@ -82,9 +82,10 @@ export function rowShapeOf(body: readonly Eqn[]): RowShape {
  * read only by the group join it); a group is kept only if it holds a reduction or row primitive, so
  * purely elementwise groups are left to elementwise fusion. oneHot of int32 ids joins as a full row. A column reduction (columnReduction) joins
  * the group of its rows that computes its input, as an output of that group: no member reads its
- * result, which is complete only after the last row.
+ * result, which is complete only after the last row. Those two join only where the target's row kernels
+ * take them (`opts.columns`: native's do, webgpu's do not yet).
  */
-export function rowGroups(g: Graph<Node>): number[][] {
+export function rowGroups(g: Graph<Node>, opts: { readonly columns?: boolean } = {}): number[][] {
   const anchors = new Set<number>();
   const keys = new Set<string>();
   g.eqns.forEach((e, i) => {
@@ -97,15 +98,16 @@ export function rowGroups(g: Graph<Node>): number[][] {
   if (anchors.size === 0) return [];
   const rows = [...keys].map(rowOfKey);
   const columnOuts = new Set<Var>();
-  for (const e of g.eqns) if (columnReduction(e)) columnOuts.add(e.out);
+  if (opts.columns) for (const e of g.eqns) if (columnReduction(e)) columnOuts.add(e.out);
   const keysFor = (e: Node, i: number): string[] | undefined => {
     if (e.inputs.some((v) => columnOuts.has(v))) return undefined;
     if (anchors.has(i)) return [keyOf(rowAnchor(e)!)];
     // oneHot of int32 ids [...R] is a full row: equal(iota, id)
-    if (!isFused(e) && e.prim === "oneHot" && isF32(e.out) && e.inputs[0]!.abs.dtype === "int32")
+    if (opts.columns && !isFused(e) && e.prim === "oneHot" && isF32(e.out) && e.inputs[0]!.abs.dtype === "int32")
       return rows.filter((r) => rowClass(shapeOf(e.out), r) === "full").map(keyOf);
     if (isFused(e) || !isF32(e.out) || !e.inputs.every(isF32)) return undefined;
     const col = columnReduction(e);
+    if (col && !opts.columns) return undefined;
     if (col) return keys.has(keyOf(col)) ? [keyOf(col)] : undefined;
     const s = shapeOf(e.out);
     if (e.prim === "reshape") {

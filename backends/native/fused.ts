@@ -16,6 +16,7 @@ import {
   MATMUL_ADD,
   ROPE_HEADS,
   ROW,
+  ROW_COLUMNS,
   type ChainAct,
 } from "../../ir/fusedKinds.ts";
 import { nativeMatmulAdd } from "./matmulAdd.ts";
@@ -38,6 +39,7 @@ export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([
   MATMUL_ADD,
   ROPE_HEADS,
   ROW,
+  ROW_COLUMNS,
 ]);
 /**
  * The largest rank the planner fuses for this engine. The kernels take any rank, but the larger the

@@ -20,6 +20,9 @@ export const rowLanes = (width: number): number => {
   return t;
 };
 
+/** The values a step reads (none for constants and the column index). */
+const argsOf = (s: RowInstr["step"]): readonly string[] => (s.t === "literal" || s.t === "iota" ? [] : s.args);
+
 /** The WGSL expression of one non-reduction step (ops as the elementwise generator writes them). */
 function expr(i: RowInstr): string {
   const s = i.step;
@@ -28,6 +31,8 @@ function expr(i: RowInstr): string {
       return floatLiteral(s.value);
     case "copy":
       return s.args[0];
+    case "iota": // only in programs built with { ints } (native's); here for exhaustiveness
+      return "f32(i)";
     case "exp":
       return `exp(keep_(${s.args[0]} - ${s.args[1]}))`;
     case "norm":
@@ -135,7 +140,7 @@ export class RowProgramWgsl implements FusedProgram {
         const d = byName.get(n);
         if (d?.full && !need.has(n)) {
           need.add(n);
-          if (d.step.t !== "literal") d.step.args.forEach(want);
+          argsOf(d.step).forEach(want);
         }
       };
       p.instrs.filter((i) => i.full && i.stage === k && outIndex.has(i.out)).forEach((i) => want(i.out));
@@ -148,7 +153,7 @@ export class RowProgramWgsl implements FusedProgram {
       const maxInit = `bitcast<f32>(u32(sizes.zero) | 0xff800000u)`;
       accs.forEach((i) => line(`var acc_${i.out} = ${i.step.t === "acc" && i.step.kind === "max" ? maxInit : "0.0"};`));
       line(`for (var i = lane; valid && i < sizes.width; i += ${T}) {`);
-      const reads = new Set([...fulls, ...accs].flatMap((i) => (i.step.t === "literal" ? [] : i.step.args)));
+      const reads = new Set([...fulls, ...accs].flatMap((i) => argsOf(i.step)));
       for (const a of reads) {
         const q = inputQ.get(a);
         if (q !== undefined && p.inputs[q]!.full) line(`let ${a} = keep_(in${q}[rc * sizes.rs${q} + i]);`, 2);
