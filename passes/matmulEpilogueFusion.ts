@@ -50,6 +50,45 @@ export function fuseMatmulElementwise(g: Graph<Node>): Graph<Node> {
     }
     return false;
   };
+  /** The graph's nodes with the merges so far, in an order that defines before reading; null: a cycle. */
+  const ordered = (): Node[] | null => {
+    const nodes: Node[] = [];
+    g.eqns.forEach((e, i) => {
+      if (!taken.has(i)) nodes.push(placed.get(i) ?? e);
+    });
+    try {
+      return topoOrder(nodes);
+    } catch {
+      return null;
+    }
+  };
+  /** The fused node of the matmul at `i` and its elementwise consumer c (at `at`, equations `body`). */
+  const merged = (c: Node, body: readonly Eqn[], i: number, at: number): FusedEqn => {
+    const mm = g.eqns[i] as Eqn;
+    const y = mm.out;
+    const [a, b] = mm.inputs as [Var, Var];
+    const extras = [...new Set(c.inputs)].filter((v) => v !== y);
+    const keepY = outputs.has(y) || (readers.get(y) ?? []).some((r) => r !== at);
+    const outs = [...(keepY ? [y] : []), ...outsOf(c)];
+    const { transA = false, transB = false } = mmFlags(mm);
+    const params: MatmulEpilogueParams = {
+      kind: MATMUL_EPILOGUE,
+      transA,
+      transB,
+      inputNames: ["a", "b", ...extras.map((_, k) => `in${k}`)],
+      outputNames: [...(keepY ? ["y"] : []), ...outsOf(c).map((_, k) => `out${k}`)],
+    };
+    const inputs = [a, b, ...extras];
+    return {
+      prim: "fused",
+      params,
+      inputs,
+      outs,
+      out: outs[0]!,
+      body: new Graph(inputs, [mm, ...body], outs),
+      meta: c.meta.phase ? { phase: c.meta.phase } : {},
+    };
+  };
   g.eqns.forEach((c, at) => {
     const body = elementwiseBody(c);
     if (!body || outsOf(c).some((v) => shapeKey(v) !== shapeKey(c.out))) return;
@@ -69,38 +108,17 @@ export function fuseMatmulElementwise(g: Graph<Node>): Graph<Node> {
         );
       })
       .sort((p, q) => q.i - p.i);
-    const pick = products[0];
-    if (!pick) return;
-    const mm = g.eqns[pick.i] as Eqn;
-    const y = mm.out;
-    const [a, b] = mm.inputs as [Var, Var];
-    const extras = [...new Set(c.inputs)].filter((v) => v !== y);
-    const keepY = outputs.has(y) || (readers.get(y) ?? []).some((r) => r !== at);
-    const outs = [...(keepY ? [y] : []), ...outsOf(c)];
-    const { transA = false, transB = false } = mmFlags(mm);
-    const params: MatmulEpilogueParams = {
-      kind: MATMUL_EPILOGUE,
-      transA,
-      transB,
-      inputNames: ["a", "b", ...extras.map((_, k) => `in${k}`)],
-      outputNames: [...(keepY ? ["y"] : []), ...outsOf(c).map((_, k) => `out${k}`)],
-    };
-    const inputs = [a, b, ...extras];
-    placed.set(at, {
-      prim: "fused",
-      params,
-      inputs,
-      outs,
-      out: outs[0]!,
-      body: new Graph(inputs, [mm, ...body], outs),
-      meta: c.meta.phase ? { phase: c.meta.phase } : {},
-    });
-    taken.add(pick.i);
+    // the first product whose merge leaves an order (two merges together can close a cycle
+    // neither closes alone: each node's product then waits for the other's epilogue inputs)
+    for (const pick of products) {
+      const node = merged(c, body, pick.i, at);
+      placed.set(at, node);
+      taken.add(pick.i);
+      if (ordered() !== null) return;
+      placed.delete(at);
+      taken.delete(pick.i);
+    }
   });
-  if (placed.size === 0) return g;
-  const nodes: Node[] = [];
-  g.eqns.forEach((e, i) => {
-    if (!taken.has(i)) nodes.push(placed.get(i) ?? e);
-  });
-  return new Graph<Node>(g.inputs, topoOrder(nodes), g.outputs);
+  const nodes = ordered();
+  return placed.size === 0 || nodes === null ? g : new Graph<Node>(g.inputs, nodes, g.outputs);
 }
