@@ -62,10 +62,25 @@ export const ROW = "row";
  */
 export const ROW_COLUMNS = "rowColumns";
 /**
+ * A matmul whose product feeds an elementwise group of its shape (passes/matmulEpilogueFusion.ts):
+ * the body is the matmul then the group's equations, run on each block of the product while it is in
+ * cache. Params transA, transB as the matmul's; inputs a, b, in0.. (the group's other inputs, read
+ * with broadcasting); outputs [y (the product, where the graph reads it),] out0.. (the group's).
+ */
+export const MATMUL_EPILOGUE = "matmulEpilogue";
+/**
  * Every fused kind a target's caps may list: the chain kinds, elementwise and row groups, matmul
  * epilogues and rope on the head-split layout.
  */
-export const FUSED_KINDS: readonly string[] = [...CHAIN_KINDS, ELEMENTWISE, ROW, ROW_COLUMNS, MATMUL_ADD, ROPE_HEADS];
+export const FUSED_KINDS: readonly string[] = [
+  ...CHAIN_KINDS,
+  ELEMENTWISE,
+  ROW,
+  ROW_COLUMNS,
+  MATMUL_ADD,
+  MATMUL_EPILOGUE,
+  ROPE_HEADS,
+];
 
 /** Activations a lowrank chain may have in its middle. */
 export const CHAIN_ACTS = ["identity", "silu", "gelu", "relu"] as const;
@@ -154,3 +169,14 @@ export interface MatmulAddParams extends FusedParams {
 
 /** Is this fused node a matmul with an accumulate epilogue? */
 export const isMatmulAdd = (e: FusedEqn): e is FusedEqn & { params: MatmulAddParams } => e.params.kind === MATMUL_ADD;
+
+/** Params of a matmulEpilogue node: the matmul's transpose flags. */
+export interface MatmulEpilogueParams extends FusedParams {
+  readonly kind: typeof MATMUL_EPILOGUE;
+  readonly transA: boolean;
+  readonly transB: boolean;
+}
+
+/** Is this fused node a matmul with an elementwise epilogue? */
+export const isMatmulEpilogue = (e: FusedEqn): e is FusedEqn & { params: MatmulEpilogueParams } =>
+  e.params.kind === MATMUL_EPILOGUE;

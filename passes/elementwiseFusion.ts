@@ -73,7 +73,7 @@ export function fuseGroups(
  * The nodes in an order where each reads only defined values: each step takes the earliest node in
  * the given order whose inputs are all defined (the given order, where it already is one).
  */
-function topoOrder(nodes: readonly Node[]): Node[] {
+export function topoOrder(nodes: readonly Node[]): Node[] {
   const producer = new Map<Var, number>();
   nodes.forEach((e, i) => outsOf(e).forEach((v) => producer.set(v, i)));
   const waiting = nodes.map((e) => new Set(e.inputs.map((v) => producer.get(v)).filter((p) => p !== undefined)).size);

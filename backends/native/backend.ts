@@ -5,12 +5,13 @@ import { loadNativeAddon } from "./build.ts";
 import { nativeKernels, type NativeKernel } from "./kernels.ts";
 import { BufferPool, type NBuf } from "./pool.ts";
 import { nativeFused, NATIVE_FUSED_KINDS, NATIVE_MAX_FUSED_RANK } from "./fused.ts";
-import { isElementwise, isRow } from "../../ir/fusedKinds.ts";
+import { isElementwise, isMatmulEpilogue, isRow } from "../../ir/fusedKinds.ts";
 import type { FusedEqn } from "../../ir/graph.ts";
 import { byParts } from "../../run/lower.ts";
 import { debugLevel } from "../../run/debug.ts";
 import { elementwiseSource, nativeElementwise } from "./codegen/elementwise.ts";
 import { nativeRow, rowSource } from "./codegen/row.ts";
+import { matmulEpilogueSource, nativeMatmulEpilogue } from "./codegen/matmulEpilogue.ts";
 
 /**
  * The native CPU engine: float32 kernels in a Node addon (OpenMP threads, SIMD for the CPU it was built
@@ -45,14 +46,25 @@ export function nativeBackend(): E.Either<string, Backend<NBuf>> {
       return (inputs) => k(ctx, inputs, abs, eqn.out.abs, eqn.params);
     },
     prepareFused: (node) => {
-      if (!isElementwise(node) && !isRow(node)) return nativeFused(ctx, node);
-      const generated = isRow(node) ? nativeRow(ctx, node) : nativeElementwise(ctx, node);
+      if (!isElementwise(node) && !isRow(node) && !isMatmulEpilogue(node)) return nativeFused(ctx, node);
+      const generated = isRow(node)
+        ? nativeRow(ctx, node)
+        : isMatmulEpilogue(node)
+          ? nativeMatmulEpilogue(ctx, node)
+          : nativeElementwise(ctx, node);
       if (E.isRight(generated)) return generated.right;
       if (debugLevel() >= 1)
         console.error(`[rankfuse] native: running a fused ${node.params.kind} node by parts: ${generated.left}`);
       return byParts(backend, node);
     },
-    kernelSource: (node) => (isRow(node) ? rowSource(node) : isElementwise(node) ? elementwiseSource(node) : undefined),
+    kernelSource: (node) =>
+      isRow(node)
+        ? rowSource(node)
+        : isElementwise(node)
+          ? elementwiseSource(node)
+          : isMatmulEpilogue(node)
+            ? matmulEpilogueSource(node)
+            : undefined,
     dispatch: (kernel, inputs) => kernel(inputs),
     liveBytes: () => pool.liveBytes,
     describe: () =>

@@ -227,6 +227,20 @@ export interface NativeAddon extends AdamwKernel {
     meta: Int32Array,
     outLengths?: Int32Array,
   ): void;
+  /**
+   * A matmul with a generated elementwise epilogue (matmul_epilogue.cc): y = op(a)·op(b) one block of
+   * output rows at a time, the kernel run on each block with inputs [y's block, extras...] and outputs
+   * outs; sizes = [batch, M, K, N, bShared, transA, transB], strides = [row, column stride of each extra];
+   * an empty y: the product is not kept.
+   */
+  runMatmulEpilogue(
+    kernel: GeneratedKernel,
+    abc: [Float32Array, Float32Array, Float32Array],
+    extras: Float32Array[],
+    outputs: Float32Array[],
+    sizes: Int32Array,
+    strides: Int32Array,
+  ): void;
   /** Σ x², accumulated in float64. */
   sumSquares(x: Float32Array): number;
   /** OpenMP threads used by parallel kernels. */

@@ -14,6 +14,7 @@ import {
   LOWRANK_BWD,
   LOWRANK_TAIL,
   MATMUL_ADD,
+  MATMUL_EPILOGUE,
   ROPE_HEADS,
   ROW,
   ROW_COLUMNS,
@@ -27,7 +28,7 @@ import type { NativeCtx, NBuf } from "./kernels.ts";
  * The fused kinds the addon runs as one kernel: chains (lowrank.cc, attention.cc, which also reads and
  * writes the head-split layout), rope on that layout (rows.cc), elementwise and row groups (a kernel
  * generated for each, backends/native/codegen) and matmuls that accumulate onto a value (gemm.cc's
- * matmul from an initial value).
+ * matmul from an initial value) or feed an elementwise epilogue (matmul_epilogue.cc with a generated kernel).
  */
 export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([
   LOWRANK,
@@ -37,6 +38,7 @@ export const NATIVE_FUSED_KINDS: ReadonlySet<string> = new Set([
   ATTENTION_BWD,
   ELEMENTWISE,
   MATMUL_ADD,
+  MATMUL_EPILOGUE,
   ROPE_HEADS,
   ROW,
   ROW_COLUMNS,

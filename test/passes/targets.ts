@@ -1,5 +1,13 @@
 import type { Backend, BackendCaps } from "../../ir/backend.ts";
-import { CHAIN_KINDS, ELEMENTWISE, MATMUL_ADD, ROPE_HEADS, ROW, type ChainCaps } from "../../ir/fusedKinds.ts";
+import {
+  CHAIN_KINDS,
+  ELEMENTWISE,
+  MATMUL_ADD,
+  ROPE_HEADS,
+  ROW,
+  ROW_COLUMNS,
+  type ChainCaps,
+} from "../../ir/fusedKinds.ts";
 import type { FusedEqn, Graph, Node } from "../../ir/graph.ts";
 import { backendRequirement } from "../helpers/requirements.ts";
 
@@ -50,7 +58,7 @@ export async function nativeOrSkip(
   const kinds = [
     ...CHAIN_KINDS,
     ...(o.elementwise ? [ELEMENTWISE] : []),
-    ...(o.rows ? [ROW] : []),
+    ...(o.rows ? [ROW, ROW_COLUMNS] : []),
     ...(o.epilogues ? [MATMUL_ADD] : []),
     ...(o.heads ? [ROPE_HEADS] : []),
   ];

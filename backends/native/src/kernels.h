@@ -47,6 +47,17 @@ void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, 
 void gemmSerial(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t M, int64_t K,
                 int64_t N, bool accumulate);
 const char* gemmKernelName();
+// ---- matmul_epilogue.cc ----
+// A generated elementwise kernel's entry point (codegen.h's meta layout).
+typedef void (*EpilogueKernel)(const float* const* in, float* const* out, const int64_t* meta);
+constexpr int kMaxEpilogueInputs = 32;
+// y = op(a)·op(b) as matmul() computes it, one block of output rows per thread, each block then fed to
+// `kernel` with inputs [block of y, extra inputs...] and the matching blocks of outs; y may be null (the
+// product then lives in a per-thread block only). Extra input q is read at row stride
+// extraStrides[2q] and column stride extraStrides[2q + 1] over the batch * M x N output rows.
+void matmulEpilogue(EpilogueKernel kernel, const float* a, const float* b, float* y, int64_t batch, int64_t M,
+                    int64_t K, int64_t N, bool bShared, bool transA, bool transB, int nExtra,
+                    const float* const* extra, const int64_t* extraStrides, int nOut, float* const* outs);
 // Force a micro-kernel ("avx512", "avx2", "generic", or "auto"); returns false if unsupported here.
 bool setGemmKernel(const char* name);
 

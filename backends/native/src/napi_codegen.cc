@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "napi_bindings.h"
+#include "kernels.h"
 #include "napi_run.h"
 #include "strided.h"
 
@@ -155,10 +156,71 @@ napi_value RunKernel(napi_env env, napi_callback_info info) {
   return runKernel(env, [&] { reinterpret_cast<GenKernel>(fn)(in.data(), out.data(), meta.data()); });
 }
 
+// An Int32Array argument, or nullptr with a TypeError pending.
+const int32_t* int32s(napi_env env, napi_value v, size_t* len) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  napi_typedarray_type type;
+  size_t offset = 0;
+  void* data = nullptr;
+  napi_value buf;
+  if (!is || napi_get_typedarray_info(env, v, &type, len, &data, &buf, &offset) != napi_ok || type != napi_int32_array)
+    return fail(env, "runMatmulEpilogue: sizes and strides must be Int32Arrays"), nullptr;
+  static const int32_t none[1] = {0};
+  return *len ? static_cast<const int32_t*>(data) : none;
+}
+
+// runMatmulEpilogue(handle, [a, b, y], extras, outs, sizes, strides): matmul_epilogue.cc's matmulEpilogue;
+// sizes = [batch, M, K, N, bShared, transA, transB], strides = [row, column stride of each extra input];
+// an empty y: the product is not kept.
+napi_value RunMatmulEpilogue(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < 6) return fail(env, "runMatmulEpilogue: expects (handle, [a, b, y], extras, outs, sizes, strides)");
+  void* fn = nullptr;
+  if (napi_get_value_external(env, argv[0], &fn) != napi_ok || !fn)
+    return fail(env, "runMatmulEpilogue: argument 0 must be a handle from loadKernel");
+  std::vector<float*> abc, ex, out;
+  std::vector<size_t> abcLen, exLen, outLen;
+  if (!floatArrays(env, argv[1], &abc, &abcLen) || !floatArrays(env, argv[2], &ex, &exLen) ||
+      !floatArrays(env, argv[3], &out, &outLen))
+    return nullptr;
+  size_t ns = 0, nst = 0;
+  const int32_t* s = int32s(env, argv[4], &ns);
+  const int32_t* st = s ? int32s(env, argv[5], &nst) : nullptr;
+  if (!s || !st) return nullptr;
+  if (abc.size() != 3 || ns != 7 || nst != 2 * ex.size() || ex.size() > kMaxEpilogueInputs ||
+      out.size() > kMaxEpilogueInputs)
+    return fail(env, "runMatmulEpilogue: bad argument counts", true);
+  const int64_t batch = s[0], M = s[1], K = s[2], N = s[3];
+  const bool shared = s[4] != 0, transA = s[5] != 0, transB = s[6] != 0;
+  if (batch < 0 || M < 0 || K < 0 || N < 0) return fail(env, "negative size", true);
+  const uint64_t rows = static_cast<uint64_t>(batch * M), total = rows * static_cast<uint64_t>(N);
+  if (abcLen[0] < rows * K || abcLen[1] < static_cast<uint64_t>((shared ? 1 : batch) * K * N) ||
+      (abcLen[2] != 0 && abcLen[2] < total))
+    return fail(env, "a, b or y is too short", true);
+  for (size_t q = 0; q < out.size(); ++q)
+    if (outLen[q] < total) return fail(env, "output " + std::to_string(q) + " is too short", true);
+  std::vector<int64_t> strides(st, st + nst);
+  for (size_t q = 0; q < ex.size() && total > 0; ++q) {
+    const int64_t rs = strides[2 * q], cs = strides[2 * q + 1];
+    if (rs < 0 || cs < 0) return fail(env, "negative stride", true);
+    if (exLen[q] < (rows - 1) * rs + (N - 1) * cs + 1)
+      return fail(env, "input " + std::to_string(q) + " is too short", true);
+  }
+  if (total == 0) return nullptr;
+  return runKernel(env, [&] {
+    matmulEpilogue(reinterpret_cast<EpilogueKernel>(fn), abc[0], abc[1], abcLen[2] ? abc[2] : nullptr, batch, M, K,
+                   N, shared, transA, transB, static_cast<int>(ex.size()), ex.data(), strides.data(),
+                   static_cast<int>(out.size()), out.data());
+  });
+}
+
 }  // namespace
 
 bool defineCodegen(napi_env env, napi_value exports) {
-  return defineAll(env, exports, {{"loadKernel", LoadKernel}, {"runKernel", RunKernel}});
+  return defineAll(env, exports, {{"loadKernel", LoadKernel}, {"runKernel", RunKernel}, {"runMatmulEpilogue", RunMatmulEpilogue}});
 }
 
 }  // namespace rankfuse
