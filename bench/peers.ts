@@ -170,7 +170,9 @@ export async function run(
   const addon = loadNativeAddon();
   const peak: GemmPeak | null = E.isRight(addon) ? measureGemmPeak(addon.right, quick ? 3 : 7) : null;
   if (peak)
-    log(`measured GEMM peak ${peak.best.toFixed(1)} GFLOP/s (native matmul ${peak.n}³, ${peak.threads} threads, best)`);
+    log(
+      `measured GEMM peak ${peak.best.toFixed(1)} GFLOP/s (native matmul ${peak.bestShape}, ${peak.threads} threads, best)`,
+    );
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-bench-peers-"));
   const rows: (string | number)[][] = [];
   const charts: SuiteChart[] = [];
@@ -363,7 +365,7 @@ export async function run(
     );
   notes.unshift(
     peak
-      ? `MFU = 3 × the model's forward FLOPs per token (LanguageModel.forwardFlopsPerToken: matmul weights and attention) × tokens/s ÷ the GEMM peak measured at the start of this run: ${peak.best.toFixed(1)} GFLOP/s, the best of ${peak.allThreads.n} repeats of rankfuse-native's own matmul ${peak.n}³ on ${peak.threads} threads (median ${peak.allThreads.median.toFixed(1)}); the same denominator for every peer, whatever its threads. Attention counts in full (4·seq·d per layer and token, as the usual MFU convention does) though a causal kernel can skip half of it, and the peak is one short measurement on a shared machine, so MFU near or above 100% says the step runs at the GEMM's pace, not that the figure is exact.${torchChoice?.chosen && torchChoice.chosen.gflops.max > peak.best ? ` PyTorch's OpenBLAS sgemm (${torchChoice.chosen.gflops.max.toFixed(0)} GFLOP/s at ${torchChoice.shape}) beats it: the machine's peak is higher than this denominator.` : ""}`
+      ? `MFU = 3 × the model's forward FLOPs per token (LanguageModel.forwardFlopsPerToken: matmul weights and attention) × tokens/s ÷ the GEMM peak measured at the start of this run: ${peak.best.toFixed(1)} GFLOP/s, the best repeat of rankfuse-native's own matmul on ${peak.threads} threads over ${Object.keys(peak.shapes).join(", ")} (${peak.bestShape}; ${peak.allThreads.n} repeats each); the same denominator for every peer, whatever its threads. Attention counts in full (4·seq·d per layer and token, as the usual MFU convention does) though a causal kernel can skip half of it, and the peak is one short measurement on a shared machine, so MFU near or above 100% says the step runs at the GEMM's pace, not that the figure is exact.${torchChoice?.chosen && torchChoice.chosen.gflops.max > peak.best ? ` PyTorch's OpenBLAS sgemm (${torchChoice.chosen.gflops.max.toFixed(0)} GFLOP/s at ${torchChoice.shape}) beats it: the machine's peak is higher than this denominator.` : ""}`
       : `MFU: n/a (the native addon did not load, so no GEMM peak was measured).`,
   );
   notes.unshift(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
-import { measureGemmPeak, PEAK_N } from "../../bench/gemmPeak.ts";
+import { measureGemmPeak, PEAK_N, PEAK_SHAPES } from "../../bench/gemmPeak.ts";
 import { formatMfu, mfu, trainFlopsPerToken } from "../../bench/mfu.ts";
 import { stats } from "../../bench/stats.ts";
 import { makeModel } from "../../methods/index.ts";
@@ -32,12 +32,15 @@ describe("MFU", () => {
 const native = await nativeAddonRequirement();
 
 describe.skipIf(native.skip)(native.title("measured GEMM peak"), () => {
-  it("times the addon's matmul on 1 and all threads and divides by the best all-threads repeat", () => {
+  it("times the addon's matmul on 1 and all threads and divides by the best all-threads repeat over every shape", () => {
     const peak = measureGemmPeak(native.get(), 2, 5, 2);
     expect(peak).toMatchObject({ n: PEAK_N, threads: 2 });
     expect(peak.allThreads.n).toBe(2);
     expect(peak.oneThread.median).toBeGreaterThan(0);
-    expect(peak.best).toBe(peak.allThreads.max);
+    expect(Object.keys(peak.shapes)).toEqual(PEAK_SHAPES.map((s) => s.join("x")));
+    const bests = Object.values(peak.shapes).map((s) => s.max);
+    expect(peak.best).toBe(Math.max(...bests));
+    expect(peak.shapes[peak.bestShape]!.max).toBe(peak.best);
     expect(peak.scaling.median).toBeGreaterThan(0);
   });
 });
