@@ -9,8 +9,6 @@ import { lowerFused } from "../../run/lower.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { isFused, outsOf, type Graph, type Node, type Var } from "../../ir/graph.ts";
 import { CHAIN_KINDS, ELEMENTWISE, ROPE_HEADS } from "../../ir/fusedKinds.ts";
-import type { BackendCaps } from "../../ir/backend.ts";
-import { PRIMS } from "../../ir/prims.ts";
 import { fuseElementwise } from "../../passes/elementwiseFusion.ts";
 import { ELEMENTWISE_PRIMS } from "../../passes/elementwiseGroups.ts";
 import { resolveConfig } from "../../models/config.ts";
@@ -19,16 +17,8 @@ import { planTrainStep } from "../../train/step.ts";
 import { fusedMatchesUnfused } from "../../testing/equivalence.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
-import { fusedNodes } from "./targets.ts";
+import { fusedNodes, capsWith } from "./targets.ts";
 import { claimingElementwise, elementwiseCases, elementwiseProgram } from "./elementwiseCases.ts";
-
-const capsWith = (kinds: readonly string[]): BackendCaps => ({
-  prims: new Set(PRIMS),
-  fusedChains: true,
-  float64: false,
-  maxFusedRank: 256,
-  fusedKinds: new Set(kinds),
-});
 
 describe("elementwise fusion: kernel counts", () => {
   const [n, d] = [dim("n", 6), dim("d", 5)];

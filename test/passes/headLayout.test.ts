@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { dim } from "../../ir/dim.ts";
-import { PRIMS } from "../../ir/prims.ts";
-import type { Backend, BackendCaps } from "../../ir/backend.ts";
+import type { Backend } from "../../ir/backend.ts";
 import { ATTENTION, ATTENTION_BWD, CHAIN_KINDS, FUSED_KINDS, ROPE_HEADS } from "../../ir/fusedKinds.ts";
 import { isFused, type Graph, type Node } from "../../ir/graph.ts";
 import { spec } from "../../dsl/spec.ts";
@@ -20,7 +19,7 @@ import { unwrap } from "../../testing/unwrap.ts";
 import { backendRequirement } from "../helpers/requirements.ts";
 import { runs } from "../helpers/runs.ts";
 import { tinyTrainStep } from "../helpers/tinyTrainStep.ts";
-import { fusedNodes, withCaps } from "./targets.ts";
+import { fusedNodes, withCaps, capsWith } from "./targets.ts";
 
 /**
  * Layout planning (passes/headLayout.ts): the head split/merge transposes around fused attention are
@@ -31,13 +30,6 @@ const native = nativeReq.skip ? null : nativeReq.get();
 const webgpuReq = await backendRequirement("webgpu");
 const webgpu = webgpuReq.skip ? null : webgpuReq.get();
 
-const capsWith = (kinds: readonly string[]): BackendCaps => ({
-  prims: new Set(PRIMS),
-  fusedChains: true,
-  float64: false,
-  maxFusedRank: 256,
-  fusedKinds: new Set(kinds),
-});
 const without = (kinds: Iterable<string>) => [...kinds].filter((k) => k !== ROPE_HEADS);
 /** The same backend without the head layout: the plan keeps its transposes. */
 const noLayout = <B>(be: Backend<B>) => withCaps(be, { fusedKinds: new Set(without(be.caps.fusedKinds ?? [])) });

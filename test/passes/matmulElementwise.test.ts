@@ -6,22 +6,13 @@ import * as op from "../../dsl/ops.ts";
 import { plan } from "../../run/plan.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { ELEMENTWISE, MATMUL_ADD, MATMUL_EPILOGUE } from "../../ir/fusedKinds.ts";
-import type { BackendCaps } from "../../ir/backend.ts";
-import { PRIMS } from "../../ir/prims.ts";
 import { fusedMatchesUnfused } from "../../testing/equivalence.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
 import { tinyTrainStep } from "../helpers/tinyTrainStep.ts";
-import { fusedNodes, withCaps } from "./targets.ts";
+import { fusedNodes, withCaps, capsWith } from "./targets.ts";
 import { matmulElementwiseCases, matmulElementwiseProgram } from "./matmulElementwiseCases.ts";
 
-const caps = (kinds: readonly string[]): BackendCaps => ({
-  prims: new Set(PRIMS),
-  fusedChains: true,
-  float64: false,
-  maxFusedRank: 256,
-  fusedKinds: new Set(kinds),
-});
 const EXACT = { rtol: 0, atol: 0, equalNan: true };
 /** The float64 reference claiming `kinds` with no kernel for them: fused nodes run by parts. */
 const refClaiming = (kinds: readonly string[]) =>
@@ -36,8 +27,8 @@ describe("matmul elementwise epilogues: the pattern", () => {
   it("silu(g) ⊙ x·W is one launch (two without the kind), the product not kept", () => {
     const f = (g: any, x: any, w: any) => op.mul(op.silu(g), op.matmul(x, w));
     const args = [spec([n, d]), spec([n, k]), spec([k, d])] as const;
-    const on = unwrap(plan(f, { args, caps: caps([ELEMENTWISE, MATMUL_EPILOGUE]) })).plan;
-    const off = unwrap(plan(f, { args, caps: caps([ELEMENTWISE]) })).plan;
+    const on = unwrap(plan(f, { args, caps: capsWith([ELEMENTWISE, MATMUL_EPILOGUE]) })).plan;
+    const off = unwrap(plan(f, { args, caps: capsWith([ELEMENTWISE]) })).plan;
     expect([on.kernelCount, off.kernelCount]).toEqual([1, 2]);
     const [node] = fusedNodes(on.graph);
     expect(node!.params).toMatchObject({ kind: MATMUL_EPILOGUE, inputNames: ["a", "b", "in0"], outputNames: ["out0"] });
@@ -50,7 +41,7 @@ describe("matmul elementwise epilogues: the pattern", () => {
       return op.add(op.sum(op.mul(a, b)), op.sum(b));
     };
     const args = [spec([n, k]), spec([k, d]), spec([k, d])] as const;
-    const g = unwrap(plan(f, { args, caps: caps([MATMUL_EPILOGUE]) })).plan.graph;
+    const g = unwrap(plan(f, { args, caps: capsWith([MATMUL_EPILOGUE]) })).plan.graph;
     const [node] = fusedNodes(g);
     expect(node!.params.outputNames).toEqual(["y", "out0"]);
     expect(node!.body.eqns[0]!.out).toBe(node!.outs[0]);
@@ -62,11 +53,11 @@ describe("matmul elementwise epilogues: the pattern", () => {
       return op.mul(y, op.broadcastTo(op.sum(y), y.dims));
     };
     const args = [spec([n, k]), spec([k, d])] as const;
-    const g = unwrap(plan(cyc, { args, caps: caps([MATMUL_EPILOGUE]) })).plan.graph;
+    const g = unwrap(plan(cyc, { args, caps: capsWith([MATMUL_EPILOGUE]) })).plan.graph;
     expect(fusedNodes(g).map((e) => e.params.kind)).not.toContain(MATMUL_EPILOGUE);
     const wider = (x: any, w: any, e: any) => op.mul(op.matmul(x, w), e);
     const args2 = [spec([n, k]), spec([k, dim("one", 1)]), spec([n, d])] as const;
-    const g2 = unwrap(plan(wider, { args: args2, caps: caps([MATMUL_EPILOGUE]) })).plan.graph;
+    const g2 = unwrap(plan(wider, { args: args2, caps: capsWith([MATMUL_EPILOGUE]) })).plan.graph;
     expect(fusedNodes(g2)).toHaveLength(0);
   });
 

@@ -8,8 +8,6 @@ import { lowerFused } from "../../run/lower.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { isFused, type Graph, type Node } from "../../ir/graph.ts";
 import { CHAIN_KINDS, ELEMENTWISE, MATMUL_ADD } from "../../ir/fusedKinds.ts";
-import type { BackendCaps } from "../../ir/backend.ts";
-import { PRIMS } from "../../ir/prims.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel } from "../../methods/index.ts";
 import { planTrainStep } from "../../train/step.ts";
@@ -17,16 +15,9 @@ import { fusedMatchesUnfused } from "../../testing/equivalence.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
 import { tinyTrainStep } from "../helpers/tinyTrainStep.ts";
-import { fusedNodes, withCaps } from "./targets.ts";
+import { fusedNodes, withCaps, capsWith } from "./targets.ts";
 import { matmulEpilogueCases, matmulEpilogueProgram } from "./matmulEpilogueCases.ts";
 
-const capsWith = (kinds: readonly string[]): BackendCaps => ({
-  prims: new Set(PRIMS),
-  fusedChains: true,
-  float64: false,
-  maxFusedRank: 256,
-  fusedKinds: new Set(kinds),
-});
 const EPILOGUES = capsWith([MATMUL_ADD]);
 const EXACT = { rtol: 0, atol: 0, equalNan: true };
 /** The float64 reference claiming `kinds` with no kernel for them: fused nodes run by parts. */

@@ -9,9 +9,8 @@ import { plan } from "../../run/plan.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { loadBackend } from "../../backends/index.ts";
 import { isFused, type FusedEqn, type Node } from "../../ir/graph.ts";
-import type { Backend, BackendCaps } from "../../ir/backend.ts";
+import type { Backend } from "../../ir/backend.ts";
 import { CHAIN_KINDS, ELEMENTWISE, FUSED_KINDS, ROW } from "../../ir/fusedKinds.ts";
-import { PRIMS } from "../../ir/prims.ts";
 import { rowAnchor } from "../../passes/rowGroups.ts";
 import { saveAll, saveNothing } from "../../passes/remat.ts";
 import { colaMPolicy as colaM } from "../../methods/colaM/policy.ts";
@@ -21,16 +20,9 @@ import { planTrainStep } from "../../train/step.ts";
 import { fusedMatchesUnfused, rematMatchesSaveAll } from "../../testing/equivalence.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
-import { fusedNodes } from "./targets.ts";
+import { fusedNodes, capsWith } from "./targets.ts";
 import { claimingRows, rowCases, rowProgramCase } from "./rowCases.ts";
 
-const capsWith = (kinds: readonly string[]): BackendCaps => ({
-  prims: new Set(PRIMS),
-  fusedChains: true,
-  float64: false,
-  maxFusedRank: 256,
-  fusedKinds: new Set(kinds),
-});
 const EXACT = { rtol: 0, atol: 0, equalNan: true };
 const kinds = (g: { eqns: readonly Node[] }) => g.eqns.filter(isFused).map((e) => (e as FusedEqn).params.kind);
 

@@ -1,4 +1,5 @@
 import type { Backend, BackendCaps } from "../../ir/backend.ts";
+import { PRIMS } from "../../ir/prims.ts";
 import {
   CHAIN_KINDS,
   ELEMENTWISE,
@@ -68,3 +69,12 @@ export async function nativeOrSkip(
 /** The same backend without row groups: elementwise groups stay as they were, bit for bit. */
 export const withoutRows = <B>(be: Backend<B>): Backend<B> =>
   withCaps(be, { fusedKinds: new Set([...(be.caps.fusedKinds ?? [])].filter((k) => k !== ROW)) });
+
+/** Caps of a float32 target with every primitive that fuses exactly `kinds` (ranks up to 256): plans without a backend. */
+export const capsWith = (kinds: readonly string[]): BackendCaps => ({
+  prims: new Set(PRIMS),
+  fusedChains: true,
+  float64: false,
+  maxFusedRank: 256,
+  fusedKinds: new Set(kinds),
+});
