@@ -136,6 +136,44 @@ export function exportWeights(
   );
 }
 
+/** A folder holding weights and a config.json with a "rankfuse" section, read and its model rebuilt. */
+export interface ModelFolder {
+  readonly config: Record<string, unknown>;
+  readonly model: LanguageModel;
+  readonly methodFile?: MethodSource;
+  /** The weights file's bytes. */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Reads DIR/config.json and DIR/`weights` and rebuilds the model its "rankfuse" section describes (a
+ * method from a file imports that file again: refused if it is missing or changed since). `what` names
+ * the folder's kind in messages ("an export", "PyTorch weights").
+ */
+export async function readModelFolder(
+  dir: string,
+  weights: string,
+  what: string,
+): Promise<E.Either<TrainError, ModelFolder>> {
+  const bad = (m: string) => E.left(trainError("SafetensorsError", m));
+  let config: Record<string, unknown> & { rankfuse?: { method?: string; config?: ModelConfig; methodFile?: unknown } };
+  let bytes: Uint8Array;
+  try {
+    config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
+    bytes = fs.readFileSync(path.join(dir, weights));
+  } catch (e) {
+    return bad(`cannot read ${what} in ${dir}: ${causeMessage(e)}`);
+  }
+  const rf = config.rankfuse;
+  if (!rf?.method || !rf.config) return bad(`${dir}/config.json has no "rankfuse" section (method and config)`);
+  const cfg = resolveConfig(rf.config.name, rf.config);
+  if (E.isLeft(cfg)) return bad(`${dir}/config.json: ${cfg.left.message}`);
+  const methodFile = isMethodSource(rf.methodFile) ? rf.methodFile : undefined;
+  const model = await rebuildModel({ method: rf.method, methodFile }, cfg.right, dir);
+  if (E.isLeft(model)) return bad(`${dir}/config.json: ${model.left.message}`);
+  return E.right({ config, model: model.right, methodFile, bytes });
+}
+
 /**
  * Reads an export back: the model it describes and its params in rankfuse's layout order. A model whose
  * method came from a file imports that file again (refused if it is missing or changed since).
@@ -144,39 +182,27 @@ export async function importWeights(
   dir: string,
 ): Promise<E.Either<TrainError, { model: LanguageModel; params: Float32Array[] }>> {
   const bad = (m: string) => E.left(trainError("SafetensorsError", m));
-  let cfgJson: Record<string, unknown> & { rankfuse?: { method?: string; config?: ModelConfig; methodFile?: unknown } };
-  let bytes: Uint8Array;
-  try {
-    cfgJson = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
-    bytes = fs.readFileSync(path.join(dir, "model.safetensors"));
-  } catch (e) {
-    return bad(`cannot read an export in ${dir}: ${causeMessage(e)}`);
-  }
-  const rf = cfgJson.rankfuse;
-  if (!rf?.method || !rf.config) return bad(`${dir}/config.json has no "rankfuse" section (method and config)`);
-  const cfg = resolveConfig(rf.config.name, rf.config);
-  if (E.isLeft(cfg)) return bad(`${dir}/config.json: ${cfg.left.message}`);
-  const methodFile = isMethodSource(rf.methodFile) ? rf.methodFile : undefined;
-  const model = await rebuildModel({ method: rf.method, methodFile }, cfg.right, dir);
-  if (E.isLeft(model)) return bad(`${dir}/config.json: ${model.left.message}`);
+  const folder = await readModelFolder(dir, "model.safetensors", "an export");
+  if (E.isLeft(folder)) return folder;
+  const { config, model, methodFile, bytes } = folder.right;
   // the Hugging Face fields are what other tools read: they must describe the model rankfuse rebuilds
-  const disagree = Object.entries(hfFields(cfg.right)).filter(
-    ([k, v]) => k in cfgJson && cfgJson[k] !== v && !(k === "num_key_value_heads" && cfgJson[k] == null),
+  const disagree = Object.entries(hfFields(model.config)).filter(
+    ([k, v]) => k in config && config[k] !== v && !(k === "num_key_value_heads" && config[k] == null),
   );
   if (disagree.length)
     return bad(
-      `${dir}/config.json: ${disagree.map(([k, v]) => `${k} is ${JSON.stringify(cfgJson[k])} but the rankfuse section says ${v}`).join("; ")}`,
+      `${dir}/config.json: ${disagree.map(([k, v]) => `${k} is ${JSON.stringify(config[k])} but the rankfuse section says ${v}`).join("; ")}`,
     );
   const st = decodeSafetensors(bytes);
   if (E.isLeft(st)) return st;
-  const spec = exportSpecOf(model.right, methodFile);
+  const spec = exportSpecOf(model, methodFile);
   const used = new Set<string>();
   const params: Float32Array[] = [];
-  for (const [i, name] of model.right.layout.names.entries()) {
+  for (const [i, name] of model.layout.names.entries()) {
     const [key, t] = exportName(name, spec);
     used.add(key);
     const tensor = st.right.tensors[key];
-    const shape = model.right.layout.shapes[i]!;
+    const shape = model.layout.shapes[i]!;
     const want = t ? [shape[1], shape[0]] : shape;
     if (!tensor) return bad(`${dir}/model.safetensors has no tensor ${key}`);
     if (tensor.dtype !== "F32" || tensor.shape.join(",") !== want.join(","))
@@ -186,7 +212,7 @@ export async function importWeights(
   const unused = Object.keys(st.right.tensors).filter((k) => !used.has(k));
   if (unused.length)
     return bad(
-      `${dir}/model.safetensors has ${unused.length} tensor${unused.length > 1 ? "s" : ""} a ${rf.method} model does not use: ${unused.slice(0, 5).join(", ")}${unused.length > 5 ? ", …" : ""}`,
+      `${dir}/model.safetensors has ${unused.length} tensor${unused.length > 1 ? "s" : ""} a ${model.method} model does not use: ${unused.slice(0, 5).join(", ")}${unused.length > 5 ? ", …" : ""}`,
     );
-  return E.right({ model: model.right, params });
+  return E.right({ model, params });
 }

@@ -16,14 +16,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { renderError } from "../../ir/errors.ts";
-import { resolveConfig, type ModelConfig } from "../../models/config.ts";
+
 import type { LanguageModel } from "../../models/model.ts";
 import type { Batch } from "../../train/batches.ts";
 import { causeMessage, trainError, type TrainError } from "../../train/errors.ts";
 import { decodeSafetensors, encodeSafetensors, type TensorInput } from "../../train/safetensors.ts";
 import type { UpdateOptions } from "../../train/update.ts";
 import type { MethodSource } from "../../methods/fromFile.ts";
-import { isMethodSource, methodRecord, rebuildModel } from "../../methods/resolve.ts";
+import { methodRecord } from "../../methods/resolve.ts";
+import { readModelFolder } from "../../methods/exportWeights.ts";
 import { modelingSource } from "./modeling.ts";
 import { trainScriptSource } from "./trainScript.ts";
 
@@ -165,31 +166,19 @@ export async function importTorchWeights(
   dir: string,
 ): Promise<E.Either<TrainError, { model: LanguageModel; params: Float32Array[] }>> {
   const bad = (m: string) => E.left(trainError("SafetensorsError", m));
-  let cfgJson: { rankfuse?: { method?: string; config?: ModelConfig; methodFile?: unknown } };
-  let bytes: Uint8Array;
-  try {
-    cfgJson = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
-    bytes = fs.readFileSync(path.join(dir, TORCH_WEIGHTS));
-  } catch (e) {
-    return bad(`cannot read PyTorch weights in ${dir}: ${causeMessage(e)}`);
-  }
-  const rf = cfgJson.rankfuse;
-  if (!rf?.method || !rf.config) return bad(`${dir}/config.json has no "rankfuse" section (method and config)`);
-  const cfg = resolveConfig(rf.config.name, rf.config);
-  if (E.isLeft(cfg)) return bad(`${dir}/config.json: ${cfg.left.message}`);
-  const methodFile = isMethodSource(rf.methodFile) ? rf.methodFile : undefined;
-  const model = await rebuildModel({ method: rf.method, methodFile }, cfg.right, dir);
-  if (E.isLeft(model)) return bad(`${dir}/config.json: ${model.left.message}`);
+  const folder = await readModelFolder(dir, TORCH_WEIGHTS, "PyTorch weights");
+  if (E.isLeft(folder)) return folder;
+  const { bytes } = folder.right;
   const st = decodeSafetensors(bytes);
   if (E.isLeft(st)) return st;
   const params: Float32Array[] = [];
-  for (const [k, name] of model.right.layout.names.entries()) {
+  for (const [k, name] of folder.right.model.layout.names.entries()) {
     const t = st.right.tensors[name];
-    const shape = model.right.layout.shapes[k]!;
+    const shape = folder.right.model.layout.shapes[k]!;
     if (!t) return bad(`${dir}/${TORCH_WEIGHTS} has no tensor ${name}`);
     if (t.dtype !== "F32" || t.shape.join(",") !== shape.join(","))
       return bad(`${dir}/${TORCH_WEIGHTS}: ${name} is ${t.dtype}[${t.shape}], expected F32[${shape}]`);
     params.push(t.data as Float32Array);
   }
-  return E.right({ model: model.right, params });
+  return E.right({ model: folder.right.model, params });
 }
