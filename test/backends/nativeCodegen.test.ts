@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -17,6 +17,7 @@ import { chainsOnly, fusedNodes, nativeOrSkip, withoutRows } from "../passes/tar
 import type { FusedEqn } from "../../ir/graph.ts";
 import { elementwiseCases, elementwiseProgram } from "../passes/elementwiseCases.ts";
 import { tinyTrainStep } from "../helpers/tinyTrainStep.ts";
+import { restoreCodegenEnv, runOn, wavy } from "../helpers/codegenFixture.ts";
 
 // elementwise groups alone: row groups reduce in another order (test/backends/nativeRow.test.ts)
 const whole = await nativeOrSkip({ elementwise: true });
@@ -26,23 +27,11 @@ const EXACT = { rtol: 0, atol: 0, equalNan: true };
 const [n, d] = [dim("n", 37), dim("d", 53)];
 const args = [spec([n, d]), spec([d]), spec([n, d])] as const;
 const f = (x: any, y: any, z: any) => op.silu(op.add(op.mul(x, y), z));
-const rnd = (k: number, seed: number) => Float32Array.from({ length: k }, (_, i) => Math.sin(i * 12.9898 + seed) * 3);
-const inputs = [rnd(37 * 53, 1), rnd(53, 2), rnd(37 * 53, 3)] as const;
+const inputs = [wavy(37 * 53, 1), wavy(53, 2), wavy(37 * 53, 3)] as const;
 
-const env = { ...process.env };
-afterEach(() => {
-  for (const k of ["RANKFUSE_CODEGEN_CXX", "RANKFUSE_NATIVE_CACHE"]) {
-    if (env[k] === undefined) delete process.env[k];
-    else process.env[k] = env[k];
-  }
-});
+restoreCodegenEnv();
 
-const run = async (backend: any) =>
-  unwrap(
-    await unwrap(compile(f, { args, backend })).run(
-      ...(inputs as unknown as [Float32Array, Float32Array, Float32Array]),
-    ),
-  ).out as Float32Array;
+const run = runOn(f, args, inputs);
 
 describe.skipIf(!native)("generated elementwise kernels on native", () => {
   it("x*y+z then silu is one generated kernel, bit-identical to the prebuilt kernels op by op", async () => {

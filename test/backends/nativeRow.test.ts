@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ import { chainsOnly, fusedNodes, nativeOrSkip, withoutRows } from "../passes/tar
 import type { FusedEqn } from "../../ir/graph.ts";
 import { rowCases, rowProgramCase } from "../passes/rowCases.ts";
 import { tinyTrainStep } from "../helpers/tinyTrainStep.ts";
+import { restoreCodegenEnv, runOn, wavy } from "../helpers/codegenFixture.ts";
 
 const native = await nativeOrSkip({ elementwise: true, rows: true });
 /**
@@ -30,22 +31,10 @@ const f = (x: Tensor, y: Tensor, w: Tensor) => {
   const h = op.add(x as Tensor<any>, y as Tensor<any>);
   return op.mul(op.softmax(op.rmsnorm(h, w) as Tensor<any>), h);
 };
-const rnd = (k: number, seed: number) => Float32Array.from({ length: k }, (_, i) => Math.sin(i * 12.9898 + seed) * 3);
-const inputs = [rnd(37 * 53, 1), rnd(37 * 53, 2), rnd(53, 3)] as const;
+const inputs = [wavy(37 * 53, 1), wavy(37 * 53, 2), wavy(53, 3)] as const;
 
-const env = { ...process.env };
-afterEach(() => {
-  for (const k of ["RANKFUSE_CODEGEN_CXX", "RANKFUSE_NATIVE_CACHE"]) {
-    if (env[k] === undefined) delete process.env[k];
-    else process.env[k] = env[k];
-  }
-});
-const run = async (backend: any) =>
-  unwrap(
-    await unwrap(compile(f, { args, backend })).run(
-      ...(inputs as unknown as [Float32Array, Float32Array, Float32Array]),
-    ),
-  ).out as Float32Array;
+restoreCodegenEnv();
+const run = runOn(f, args, inputs);
 const close = (a: Float32Array, b: Float32Array) =>
   a.every((x, i) => Math.abs(x - b[i]!) <= F32.atol + F32.rtol * Math.abs(b[i]!));
 
@@ -105,7 +94,7 @@ describe.skipIf(!native)("generated row kernels on native", () => {
         const y = op.rmsnorm(x as Tensor<any>, w);
         return [op.sum(op.mul(dy as Tensor<any>, y), [0]), op.mean(op.softmax(y), [0]), y];
       };
-      const x = [rnd(rows * 53, 4), rnd(rows * 53, 5), rnd(53, 6)] as const;
+      const x = [wavy(rows * 53, 4), wavy(rows * 53, 5), wavy(53, 6)] as const;
       const exe = unwrap(compile(g, { args: a, backend: native! }));
       expect(exe.plan.kernelCount).toBe(1);
       const go = async (e: typeof exe) =>
