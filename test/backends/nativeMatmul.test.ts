@@ -49,6 +49,7 @@ describe("native addon", () => {
           [3, 33, 65, 129, false],
           [4, 64, 300, 40, true],
           [1, 2, 9, 1, false],
+          [2, 40, 1300, 70, false], // K ≫ M, N: K split across threads, partials summed in order
         ] as const) {
           const a = f32(batch * M * K, seed++),
             b = f32((shared ? 1 : batch) * K * N, seed++);
@@ -97,6 +98,25 @@ describe("native addon", () => {
           }
         });
         expect(outs[0]!.every((v, i) => Object.is(v, outs[1]![i]))).toBe(true); // each element: one tile, fixed k order
+      }),
+    );
+    nit("K split across 3 threads (K ≫ M, N): correct, and bitwise the same on every run", () =>
+      withKernel(() => {
+        const threads = addon.threads();
+        addon.setThreads(3);
+        try {
+          check(1, 30, 2000, 45, false, 11);
+          const a = f32(64 * 1800, 12),
+            b = f32(1800 * 50, 13);
+          const outs = [0, 1, 2].map(() => {
+            const out = new Float32Array(64 * 50);
+            addon.matmul(a, b, out, 1, 64, 1800, 50, false, true, false);
+            return out;
+          });
+          for (const o of outs.slice(1)) expect(o.every((v, i) => Object.is(v, outs[0]![i]))).toBe(true);
+        } finally {
+          addon.setThreads(threads);
+        }
       }),
     );
     nit("batched, shared b, K = 0, random shapes", () =>

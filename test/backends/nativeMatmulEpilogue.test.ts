@@ -37,6 +37,7 @@ describe("native addon matmulAdd", () => {
       [8, 9, 17, 33],
       [1, 300, 257, 150],
       [2, 129, 64, 200],
+      [1, 50, 1500, 37], // K split across threads: c starts the first part
     ] as const)
       for (const shared of [false, true]) check(batch, M, K, N, shared, (seed += 3));
   });

@@ -192,6 +192,69 @@ void gemmParallel(View a, View b, float* c, int64_t M, int64_t K, int64_t N, flo
   }
 }
 
+// c = a . b with the K block outermost: each KC x N block of B is packed once and stays in L2 while
+// every M block (packed once per K block) sweeps it, so a long K streams each operand from memory once
+// instead of re-reading a K x N packed B (beyond L2) per M block.
+void gemmKOuter(View a, View b, float* c, int64_t ldc, int64_t M, int64_t K, int64_t N, bool accumulate) {
+  const MicroKernel& kern = activeMicroKernel();
+  const int mr = kern.mr, nr = kern.nr;
+  const int64_t mc = mcFor(kern), panels = ceilDiv(N, nr);
+  float* bpack = t_packB.get(static_cast<size_t>(std::min(kKc, K) * panels * nr));
+  float* apack = t_packA.get(static_cast<size_t>(mc * std::min(kKc, K)));
+  for (int64_t k0 = 0; k0 < K; k0 += kKc) {
+    const int64_t kc = std::min(kKc, K - k0);
+    for (int64_t p = 0; p < panels; ++p) packBTask(View{b.p + k0 * b.rs, b.rs, b.cs}, kc, N, nr, bpack, p);
+    const bool acc = accumulate || k0 > 0;
+    for (int64_t i0 = 0; i0 < M; i0 += mc) {
+      const int64_t m = std::min(mc, M - i0);
+      packA(View{a.p + i0 * a.rs, a.rs, a.cs}, m, k0, kc, mr, apack);
+      for (int64_t p = 0; p < panels; ++p) {
+        const int cols = static_cast<int>(std::min<int64_t>(nr, N - p * nr));
+        float* cp = c + i0 * ldc + p * nr;
+        for (int64_t ir = 0; ir < m; ir += mr) {
+          const int rows = static_cast<int>(std::min<int64_t>(mr, m - ir));
+          kern.fn(kc, apack + ir * kc, bpack + p * kc * nr, cp + ir * ldc, ldc, rows, cols, acc);
+        }
+      }
+    }
+  }
+}
+
+// Parts a product's K is cut into when its output is too small to keep the team busy (a weight
+// gradient xᵀ·g: K = tokens, M and N = widths); 1 when output tiles share the work well.
+int64_t kPartsFor(int64_t M, int64_t K, int64_t N, int threads) {
+  if (threads == 1 || K < 2 * std::max(M, N) || K < 2 * kKc * threads) return 1;
+  return threads;
+}
+
+// c = a . b as `parts` K ranges (whole K blocks), each a serial K-outer product into c (the first,
+// from init when given) or a partial buffer, then summed part by part in order: the result depends
+// only on `parts`, not on which thread ran what.
+void gemmKSplit(View a, View b, float* c, int64_t M, int64_t K, int64_t N, int64_t parts, const float* init) {
+  thread_local AlignedBuffer t_partial;
+  float* partial = t_partial.get(static_cast<size_t>((parts - 1) * M * N));
+  const int64_t blocks = ceilDiv(K, kKc);
+#pragma omp parallel num_threads(static_cast<int>(parts))
+  {
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < parts; ++t) {
+      const int64_t k0 = blocks * t / parts * kKc, k1 = std::min(K, blocks * (t + 1) / parts * kKc);
+      float* dst = t == 0 ? c : partial + (t - 1) * M * N;
+      if (t == 0 && init) std::memcpy(c, init, sizeof(float) * static_cast<size_t>(M * N));
+      gemmKOuter(View{a.p + k0 * a.cs, a.rs, a.cs}, View{b.p + k0 * b.rs, b.rs, b.cs}, dst, N, M, k1 - k0, N,
+                 t == 0 && init != nullptr);
+    }
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < M; ++i) {
+      float* __restrict ci = c + i * N;
+      for (int64_t t = 1; t < parts; ++t) {
+        const float* __restrict pi = partial + (t - 1) * M * N + i * N;
+        for (int64_t j = 0; j < N; ++j) ci[j] += pi[j];
+      }
+    }
+  }
+}
+
 // Unpacked kernel for shapes where packing costs more than it saves (tiny, or M or N of 1-2).
 void gemmDirect(View av, View bv, float* c, int64_t ldc, int64_t M, int64_t K, int64_t N, bool accumulate) {
   if (av.cs != 1 || bv.cs != 1) {  // transposed operands: plain strided loops (these shapes are tiny)
@@ -352,6 +415,12 @@ void matmul(const float* a, const float* b, float* c, int64_t batch, int64_t M, 
       start(i * M * N, M * N);
       gemmSerial(viewA(i), viewB(i), c + i * M * N, N, M, K, N, acc);
     }
+    return;
+  }
+  const int64_t parts = kPartsFor(M, K, N, threads);
+  if (parts > 1) {
+    for (int64_t i = 0; i < batch; ++i)
+      gemmKSplit(viewA(i), viewB(i), c + i * M * N, M, K, N, parts, acc ? init + i * M * N : nullptr);
     return;
   }
   float* bpack = t_packB.get(static_cast<size_t>(packedBSize(K, N)));
