@@ -1,7 +1,7 @@
 import { sizes } from "../ir/dim.ts";
 import type { FusedEqn, Var } from "../ir/graph.ts";
 import { BINARY_PRIMS, UNARY_PRIMS } from "../ir/prims.ts";
-import { columnReduction, rowClass, type RowShape } from "./rowGroups.ts";
+import { columnReduction, rowAnchor, rowClass, type RowShape } from "./rowGroups.ts";
 
 /** An elementwise primitive a row program computes (on full rows or on row scalars alike). */
 export type RowOpPrim = (typeof UNARY_PRIMS)[number] | (typeof BINARY_PRIMS)[number];
@@ -162,7 +162,8 @@ export function rowProgram(
       if (why) return why;
       name.set(e.out, args[0]!);
       continue;
-    } else if ((e.prim === "sum" || e.prim === "mean") && cls === undefined && columnReduction(e)) {
+    } else if ((e.prim === "sum" || e.prim === "mean") && columnReduction(e)) {
+      // by its axes, not its output's shape: on a square [D, D] a column sum's [D] looks like row scalars
       if (!opts.columns) return "a column reduction has no row form here";
       why = asRead(e.inputs[0]!, full);
       if (why) return why;
@@ -176,6 +177,7 @@ export function rowProgram(
       const iota = emit(true, 0, { t: "iota" });
       emit(true, at(args[0]!), { t: "op", prim: "equal", args: [iota, args[0]!] }, out);
     } else if (e.prim === "sum" || e.prim === "mean" || e.prim === "max") {
+      if (!rowAnchor(e)) return `${e.prim} over axes other than the last`;
       why = asRead(e.inputs[0]!, full);
       if (why) return why;
       emit(false, at(args[0]!) + 1, { t: "acc", kind: e.prim, args }, out);
