@@ -23,12 +23,14 @@ import { tinyTrainStep } from "../helpers/tinyTrainStep.ts";
  * Fused elementwise groups on webgpu: one generated WGSL program per group (fused/elementwise.ts),
  * counted as real GPU dispatches. Its ops are written as tfjs-webgpu's kernels write them, but one
  * shader gives the GPU compiler room the separate kernels do not (contraction, reassociated exp/pow),
- * so fused and unfused are compared to a few float32 ulps: rtol 1e-5, atol 1e-6 (NaN equal to NaN).
+ * so fused and unfused are compared at float32 rounding: rtol 1e-4, atol 1e-5 (NaN equal to NaN). A few
+ * ulps per element is not enough: a broadcast input's gradient sums its elements' terms, and with
+ * cancellation one ulp each became 3e-5 relative (a [5, 1] input read across 26 columns).
  * Skipped without an adapter unless RANKFUSE_REQUIRE_WEBGPU is set (CI).
  */
 const webgpu = await backendRequirement("webgpu");
 const gpu = webgpu.skip ? null : (webgpu.get() as WebgpuBackend);
-const TOL = { rtol: 1e-5, atol: 1e-6, equalNan: true };
+const TOL = { rtol: 1e-4, atol: 1e-5, equalNan: true };
 
 const [n, d] = [dim("n", 37), dim("d", 53)];
 const args = [spec([n, d]), spec([d]), spec([n, d])] as const;

@@ -62,7 +62,12 @@ export function rowProgramCase(c: RowCase) {
         case "mul":
         case "add":
         case "sub":
-          v = st.y % 2 ? op[st.op](p, q) : op[st.op](p, full[st.y % full.length]! as Tensor<any>);
+          {
+            // never p − p: an exact 0 fed to rmsnorm (whose slope there is 1/√eps) makes its gradient the
+            // difference of two large equal terms, which no float32 order computes to a fair tolerance
+            const r = full[st.y % full.length]! as Tensor<any>;
+            v = st.y % 2 || r === p ? op[st.op](p, q) : op[st.op](p, r);
+          }
           break;
         case "scale":
           v = op.mul(p, w as Tensor<any>);
