@@ -25,6 +25,7 @@ on data/eval_batches.bin, and writes OUT/weights.safetensors and OUT/config.json
 """
 import argparse
 import contextlib
+import datetime
 import json
 import math
 import os
@@ -79,7 +80,10 @@ def main():
     if cuda:
         torch.cuda.set_device(device)
     if world > 1:
-        dist.init_process_group(backend="nccl" if cuda else "gloo")
+        # a rank that never arrives (a crashed peer, an unreachable address) is an error after this
+        # many seconds instead of a hang: RANKFUSE_DIST_TIMEOUT, default 30 minutes as torch's
+        wait = datetime.timedelta(seconds=float(os.environ.get("RANKFUSE_DIST_TIMEOUT", "1800")))
+        dist.init_process_group(backend="nccl" if cuda else "gloo", timeout=wait)
     if o["batch"] % world:
         sys.exit(f"train.py: the global batch {o['batch']} does not split over {world} ranks")
     share = o["batch"] // world

@@ -85,6 +85,9 @@ async function torchTrain(pkg: string, out: string, world: number): Promise<Torc
     const env = {
       ...process.env,
       OMP_NUM_THREADS: "1",
+      // the loopback interface, and a peer that never arrives is an error in a minute, not a hang
+      GLOO_SOCKET_IFNAME: "lo",
+      RANKFUSE_DIST_TIMEOUT: "60",
       ...(world > 1
         ? {
             MASTER_ADDR: "127.0.0.1",
@@ -96,7 +99,12 @@ async function torchTrain(pkg: string, out: string, world: number): Promise<Torc
           }
         : {}),
     };
-    const p = spawn(TORCH_PYTHON, [path.join(pkg, "train.py"), "--out", out, "--device", "cpu"], { env });
+    // a last guard: ranks still running after 4 minutes are killed, and the test fails with their stderr
+    const p = spawn(TORCH_PYTHON, [path.join(pkg, "train.py"), "--out", out, "--device", "cpu"], {
+      env,
+      timeout: 240_000,
+      killSignal: "SIGKILL",
+    });
     let stdout = "",
       stderr = "";
     p.stdout.on("data", (d) => (stdout += d));
