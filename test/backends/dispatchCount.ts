@@ -1,4 +1,6 @@
 /// <reference types="@webgpu/types" />
+import { compile } from "../../run/compile.ts";
+import { unwrap } from "../../testing/unwrap.ts";
 /**
  * Counts real GPU dispatches: every `dispatchWorkgroups` on a compute pass of this WebGPU
  * implementation, tfjs's kernels and rankfuse's fused ones alike. Kernel counts are the spec of
@@ -27,4 +29,22 @@ export function countDispatches(device: GPUDevice): DispatchCounter {
     return original.apply(this, args);
   };
   return counter;
+}
+
+/**
+ * Compiles `fn` for a backend, runs it once (which builds its pipelines), then runs it again counting
+ * that run's dispatches: its outputs, the dispatches and the plan's kernel count.
+ */
+export async function countedRun(
+  counter: DispatchCounter,
+  backend: any,
+  fn: any,
+  args: any,
+  inputs: readonly unknown[],
+): Promise<{ out: any; dispatches: number; kernels: number }> {
+  const c = unwrap(compile(fn, { args, backend })) as any;
+  await unwrap(await c.run(...inputs)); // first run compiles the pipelines
+  const before = counter.count;
+  const out: any = unwrap(await c.run(...inputs));
+  return { out, dispatches: counter.count - before, kernels: c.plan.kernelCount };
 }

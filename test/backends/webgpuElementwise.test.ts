@@ -16,7 +16,7 @@ import { backendRequirement } from "../helpers/requirements.ts";
 import { chainsOnly, fusedNodes } from "../passes/targets.ts";
 import { elementwiseCases, elementwiseProgram } from "../passes/elementwiseCases.ts";
 import { elementwiseLaunch, elementwisePrograms } from "../../backends/webgpu/fused/elementwise.ts";
-import { countDispatches, type DispatchCounter } from "./dispatchCount.ts";
+import { countDispatches, countedRun, type DispatchCounter } from "./dispatchCount.ts";
 import { tinyTrainStep } from "../helpers/tinyTrainStep.ts";
 
 /**
@@ -43,13 +43,8 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu elementwise groups: generated 
   beforeAll(() => void (counter = countDispatches(gpu!.device)));
   afterAll(() => counter.stop());
 
-  const counted = async (backend: any, fn: any = f, a: any = args, xs: any[] = inputs) => {
-    const c = unwrap(compile(fn, { args: a, backend })) as any;
-    await unwrap(await c.run(...xs)); // first run compiles the pipelines
-    const before = counter.count;
-    const out: any = unwrap(await c.run(...xs));
-    return { out, dispatches: counter.count - before, kernels: c.plan.kernelCount };
-  };
+  const counted = (backend: any, fn: any = f, a: any = args, xs: readonly unknown[] = inputs) =>
+    countedRun(counter, backend, fn, a, xs);
 
   it("x*y+z then silu is one dispatch (four op by op), close to the unfused kernels", async () => {
     const fused = await counted(gpu!);

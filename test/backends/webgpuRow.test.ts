@@ -16,7 +16,7 @@ import { runs } from "../helpers/runs.ts";
 import { backendRequirement } from "../helpers/requirements.ts";
 import { fusedNodes, withoutRows } from "../passes/targets.ts";
 import { rowCases, rowProgramCase } from "../passes/rowCases.ts";
-import { countDispatches, type DispatchCounter } from "./dispatchCount.ts";
+import { countDispatches, countedRun, type DispatchCounter } from "./dispatchCount.ts";
 
 /**
  * Row groups on webgpu: one WGSL program per group generated from its row program (fused/row.ts).
@@ -58,13 +58,8 @@ describe.skipIf(webgpu.skip)(webgpu.title("webgpu row groups: generated WGSL"), 
   beforeAll(() => void (counter = countDispatches(gpu!.device)));
   afterAll(() => counter.stop());
 
-  const counted = async (backend: any, fn: any = f, a: any = args, xs: any[] = inputs) => {
-    const c = unwrap(compile(fn, { args: a, backend })) as any;
-    await unwrap(await c.run(...xs)); // first run compiles the pipelines
-    const before = counter.count;
-    const out: any = unwrap(await c.run(...xs));
-    return { out, dispatches: counter.count - before, kernels: c.plan.kernelCount };
-  };
+  const counted = (backend: any, fn: any = f, a: any = args, xs: readonly unknown[] = inputs) =>
+    countedRun(counter, backend, fn, a, xs);
 
   it("add, rmsnorm, softmax and a product are one dispatch, close to the unfused kernels", async () => {
     const fused = await counted(gpu!);
