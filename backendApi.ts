@@ -3,7 +3,7 @@
  * tensors and kernels, the graph's equations, the primitive set and the fused-kernel vocabulary.
  */
 export type { Backend, BackendCaps, BackendModule, HostTensor, Kernel } from "./ir/backend.ts";
-export type { HostKernels, AdamwKernel } from "./ir/hostKernels.ts";
+export type { HostKernels } from "./ir/hostKernels.ts";
 export {
   Var,
   isFused,

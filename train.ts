@@ -1,30 +1,33 @@
 /**
- * "rankfuse/train": the training loop and its parts (compiled steps, the update step, AdamW, schedule, clipping,
+ * "rankfuse/train": the training loop and its parts (compiled steps, the training state with its on-backend update, schedule,
  * training schemes), data and tokenizers, evaluation, checkpoints and safetensors.
  */
 export { train, type TrainOptions, type TrainData, type TrainResult } from "./train/loop.ts";
 export { API_WORDING, type OptionWording } from "./train/wording.ts";
 export { compileTrainStep, compileEvalStep, planTrainStep, type TrainStep, type EvalStep } from "./train/step.ts";
 export { evaluate, type EvalResult } from "./train/evaluate.ts";
-export { AdamW, type AdamWOptions, type AdamState } from "./train/adamw.ts";
+export { AdamMoments, type AdamState } from "./train/adamMoments.ts";
+export {
+  TrainState,
+  type TrainStateOptions,
+  type TrainStateStart,
+  type StepReport,
+  type HostState,
+  type Transfers,
+} from "./train/trainState.ts";
+export { updateStep, ADAM_DEFAULTS, type AdamConstants, type StepRoles } from "./train/updateStep.ts";
 export { warmupCosine, type WarmupCosineOptions } from "./train/schedule.ts";
-export { clipGlobalNorm } from "./train/clip.ts";
 export {
   EMPTY_SCHEME_STATE,
   type TrainingScheme,
   type TrainableModel,
   type SchemeContext,
+  type SchemeUpdateContext,
+  type HostNeed,
   type SchemeState,
   type SchemeOptions,
 } from "./train/scheme.ts";
-export {
-  Updater,
-  UPDATE_DEFAULTS,
-  defaultWarmupSteps,
-  constantLr,
-  type UpdateOptions,
-  type UpdateReport,
-} from "./train/update.ts";
+export { UPDATE_DEFAULTS, defaultWarmupSteps, constantLr, type UpdateOptions } from "./train/update.ts";
 export { loadData, type LoadedData } from "./train/data.ts";
 export { loadCorpus, type Corpus, type CorpusOptions } from "./train/corpus.ts";
 export {

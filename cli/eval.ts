@@ -43,7 +43,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (E.isLeft(batches)) throw new UsageError(renderRunError(batches.left));
   const step = compileEvalStep(model, backend.right, batch, seq);
   if (E.isLeft(step)) return (console.error(renderError(step.left)), 1);
-  const r = await evaluate(step.right, params, batches.right, data.right.bytesPerToken);
+  const r = await evaluate((x, y) => step.right.run(params, x, y), batches.right, data.right.bytesPerToken);
   if (E.isLeft(r)) return (console.error(renderRunError(r.left)), 1);
   console.log(
     `${model.method} ${model.config.name}${w.right.step !== undefined ? ` at step ${w.right.step}` : ""} on ${data.right.corpus} (${batches.right.length} x ${batch}x${seq} tokens): loss ${r.right.loss.toFixed(4)}, perplexity ${r.right.ppl.toFixed(2)}, ${r.right.bitsPerByte.toFixed(3)} bits/byte`,

@@ -22,6 +22,11 @@ export interface Compiled<A, O> {
   readonly graph: Graph<Node>;
   readonly plan: Plan;
   readonly backend: Backend<any>;
+  /**
+   * The plan's executor, for callers that keep buffers on the backend between runs (training state):
+   * flat inputs in the graph's input order, host or resident (`Executor.runOn`).
+   */
+  readonly executor: Executor<any>;
   /** Runs on host data (one flat typed array per input leaf); input shape and dtype errors are a Left. */
   run(
     ...args: HostOf<A> extends readonly unknown[] ? HostOf<A> : never
@@ -48,7 +53,7 @@ function bind<A, O>(traced: Traced, p: Plan, backend: Backend<any>): Compiled<A,
     const { outputs, stats } = await exec.run(host.right);
     return E.right({ out: unflatten(traced.outDef, outputs) as OutputsOf<O>, stats });
   };
-  return { graph: p.graph, plan: p, backend, run } as Compiled<A, O>;
+  return { graph: p.graph, plan: p, backend, executor: exec, run } as Compiled<A, O>;
 }
 
 function checkInputs(t: Traced, args: readonly unknown[]) {

@@ -29,16 +29,41 @@ export const profile = process.env.RANKFUSE_PROFILE ? new Profile() : null;
 // the table goes to stderr when the process ends, so any program (CLI, benchmark, a user's script) shows it
 if (profile) process.once("exit", () => profile.ms.size && console.error(`[rankfuse] profile:\n${profile.toString()}`));
 
-/** What one run measured: peak bytes held by the backend and wall time. */
+/** What one run measured: peak bytes held by the backend, wall time and the bytes that crossed to and from it. */
 export interface RunStats {
   /** Measured peak of the bytes the backend held above what it held before the run. */
   readonly peakBytes: number;
   readonly ms: number;
+  /** Bytes written from the host into the backend (host inputs). */
+  readonly bytesWritten: number;
+  /** Bytes read back from the backend to the host (outputs not kept on it). */
+  readonly bytesRead: number;
 }
 
 /**
- * Runs a plan on a backend: writes the inputs, dispatches each launch, frees every buffer right after
- * its last use, reads the outputs back. Kernels are prepared once per plan.
+ * An input already on the backend (a parameter or a moment that lives there between steps). `donate`
+ * hands the buffer to the run, which frees it after its last use (the caller no longer holds it, as
+ * JAX's donated arguments); otherwise it is only lent and stays the caller's.
+ */
+export interface ResidentInput<B> {
+  readonly resident: B;
+  readonly donate?: boolean;
+}
+
+/** One input of a run: host data to write, or a buffer already on the backend. */
+export type RunInput<B> = HostTensor | ResidentInput<B>;
+
+const isResident = <B>(x: RunInput<B>): x is ResidentInput<B> => typeof x === "object" && x !== null && "resident" in x;
+
+/** An output of a run: read back to the host, or (where kept) the backend buffer, now the caller's. */
+export type RunOutput<B> = Float32Array | Float64Array | Int32Array | B;
+
+const bytesOf = (a: { byteLength: number }) => a.byteLength;
+
+/**
+ * Runs a plan on a backend: writes the host inputs, dispatches each launch, frees every buffer right
+ * after its last use, reads the outputs back (or hands kept ones to the caller). Kernels are prepared
+ * once per plan.
  */
 export class Executor<B> {
   private readonly kernels: LaunchKernel<B>[];
@@ -50,24 +75,50 @@ export class Executor<B> {
     this.kernels = plan.launches.map((l) => prepareLaunch(backend, l.eqn));
   }
 
+  /** Host inputs in, host outputs out. */
   async run(
     inputs: readonly HostTensor[],
   ): Promise<{ outputs: (Float32Array | Float64Array | Int32Array)[]; stats: RunStats }> {
+    const r = await this.runOn(inputs, []);
+    return r as { outputs: (Float32Array | Float64Array | Int32Array)[]; stats: RunStats };
+  }
+
+  /**
+   * Inputs from the host or already on the backend; `keep[i]` leaves output i on the backend (the
+   * caller frees it) instead of reading it back. Only host inputs and read outputs cross, and the
+   * stats count their bytes.
+   */
+  async runOn(
+    inputs: readonly RunInput<B>[],
+    keep: readonly boolean[],
+  ): Promise<{ outputs: RunOutput<B>[]; stats: RunStats }> {
     const { plan, backend } = this;
     await backend.activate?.();
     const t0 = performance.now();
     const base = backend.liveBytes();
     const env = new Map<Var, B>();
+    // buffers the run must not free: lent inputs, and (once made) the outputs it hands over
+    const held = new Set<B>();
     let peak = 0;
+    let bytesWritten = 0;
     const release = (v: Var) => {
       const b = env.get(v);
-      if (b !== undefined && !plan.graph.outputs.includes(v)) {
+      if (b !== undefined && !plan.graph.outputs.includes(v) && !held.has(b)) {
         backend.free(b);
         env.delete(v);
       }
     };
     try {
-      plan.graph.inputs.forEach((v, i) => env.set(v, backend.write(inputs[i]!)));
+      plan.graph.inputs.forEach((v, i) => {
+        const x = inputs[i]!;
+        if (isResident(x)) {
+          if (!x.donate) held.add(x.resident);
+          env.set(v, x.resident);
+        } else {
+          bytesWritten += bytesOf(x.data);
+          env.set(v, backend.write(x));
+        }
+      });
       peak = backend.liveBytes() - base;
       plan.unusedInputs.forEach(release);
       plan.launches.forEach((l, i) => {
@@ -78,10 +129,14 @@ export class Executor<B> {
         peak = Math.max(peak, backend.liveBytes() - base);
         l.frees.forEach(release);
       });
-      const outputs = await Promise.all(plan.graph.outputs.map((v) => backend.read(env.get(v)!)));
-      return { outputs, stats: { peakBytes: peak, ms: performance.now() - t0 } };
+      const outputs = await Promise.all(
+        plan.graph.outputs.map((v, i) => (keep[i] ? env.get(v)! : backend.read(env.get(v)!))),
+      );
+      plan.graph.outputs.forEach((v, i) => keep[i] && held.add(env.get(v)!));
+      const bytesRead = outputs.reduce((s: number, o, i) => s + (keep[i] ? 0 : bytesOf(o as Float32Array)), 0);
+      return { outputs, stats: { peakBytes: peak, ms: performance.now() - t0, bytesWritten, bytesRead } };
     } finally {
-      for (const b of new Set(env.values())) backend.free(b);
+      for (const b of new Set(env.values())) if (!held.has(b)) backend.free(b);
     }
   }
 }

@@ -30,7 +30,7 @@ import { configDifferences } from "./configDiff.ts";
 import { isRngState, type RngState } from "../util/rng.ts";
 import type { SamplerState } from "./batches.ts";
 import type { NamedParams } from "./params.ts";
-import type { AdamState } from "./adamw.ts";
+import type { AdamState } from "./adamMoments.ts";
 import type { SchemeState } from "./scheme.ts";
 
 export const CHECKPOINT_FORMAT = "rankfuse-checkpoint-v1";

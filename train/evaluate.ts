@@ -1,6 +1,5 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { Batch } from "./batches.ts";
-import type { EvalStep } from "./step.ts";
 import type { RunError } from "./errors.ts";
 
 /** Validation figures: mean loss in nats per token, perplexity, and bits per byte of raw text. */
@@ -10,16 +9,15 @@ export interface EvalResult {
   readonly bitsPerByte: number;
 }
 
-/** Mean loss over fixed validation batches. `bytesPerToken` converts to bits per byte (1 for the byte tokenizer). */
+/** Mean loss over fixed validation batches (`lossOf` runs one, e.g. `TrainState.evalLoss`). `bytesPerToken` converts to bits per byte (1 for the byte tokenizer). */
 export async function evaluate(
-  step: EvalStep,
-  params: readonly Float32Array[],
+  lossOf: (ids: Int32Array, targets: Int32Array) => Promise<E.Either<RunError, number>>,
   batches: readonly Batch[],
   bytesPerToken: number,
 ): Promise<E.Either<RunError, EvalResult>> {
   let total = 0;
   for (const b of batches) {
-    const r = await step.run(params, b.inputs, b.targets);
+    const r = await lossOf(b.inputs, b.targets);
     if (E.isLeft(r)) return r;
     total += r.right;
   }

@@ -10,9 +10,10 @@ import { evaluate, type EvalResult } from "./evaluate.ts";
 import { MetricsLog, truncateAfterStep } from "./metricsLog.ts";
 import type { Progress } from "./progress.ts";
 import { Rng } from "../util/rng.ts";
-import { compileEvalStep, compileTrainStep, frozenMask } from "./step.ts";
+import { frozenMask } from "./step.ts";
 import type { SchemeState } from "./scheme.ts";
-import { Updater, type UpdateOptions } from "./update.ts";
+import type { UpdateOptions } from "./update.ts";
+import { TrainState } from "./trainState.ts";
 import type { RunError } from "./errors.ts";
 import { API_WORDING, type OptionWording } from "./wording.ts";
 
@@ -35,7 +36,7 @@ export interface TrainOptions extends UpdateOptions {
   readonly progress?: Progress;
   /** Stops after the current step, checkpointing first (Ctrl-C in the CLI). */
   readonly signal?: AbortSignal;
-  /** Compiled host loops for the optimizer (a backend's, e.g. the native AdamW); JavaScript without them. */
+  /** Compiled host loops for a scheme's host-side work (a backend's GEMM for Fira); JavaScript without them. */
   readonly hostKernels?: HostKernels;
   /** How messages name options (default: these options' names; the CLI passes its flags). */
   readonly wording?: OptionWording;
@@ -58,6 +59,11 @@ export interface TrainResult {
   readonly tokensPerSec: number;
   /** Measured peak bytes of the backend during a training step. */
   readonly peakBytes: number;
+  /**
+   * Bytes that crossed between host and backend per training step, the last step's (the batch's ids and
+   * three scalars in, loss and gradient norm out; more where a scheme works on the host).
+   */
+  readonly stepTransfers: { readonly written: number; readonly read: number };
   /**
    * Bytes of optimizer state the method needs at the end: AdamW's two moments of every param it updates,
    * plus the scheme's own state (Fira's projected moments and projections, SST's, ...).
@@ -89,19 +95,15 @@ export async function train(
   data: TrainData,
   o: TrainOptions,
 ): Promise<E.Either<RunError, TrainResult>> {
-  const stepFn = compileTrainStep(model, backend, o.batch, o.seq);
-  if (E.isLeft(stepFn)) return stepFn;
-  const evalFn = compileEvalStep(model, backend, o.batch, o.seq);
-  if (E.isLeft(evalFn)) return evalFn;
   const valBatches = evalWindows(data.val, o.seq, o.batch, o.evalBatches);
   if (E.isLeft(valBatches)) return valBatches;
+  const windows = valBatches.right;
 
   const config = JSON.stringify(o.fingerprint);
   const shapes = model.layout.shapes.map((s) => [...s]);
   const samplerOpts = { seqLen: o.seq, batch: o.batch, seed: o.seed };
-  const run = { totalSteps: o.steps, seed: o.seed, hostKernels: o.hostKernels };
-  let params: Float32Array[];
-  let updater: Updater;
+  const stateOpts = { ...o, totalSteps: o.steps };
+  let state: TrainState;
   let sampler: BatchSampler;
   let start = 0;
   let rng = Rng.fromSeed(o.seed);
@@ -121,31 +123,23 @@ export async function train(
   if (o.resume && ckptExists) {
     const ck = loadCheckpoint(o.outDir!, config);
     if (E.isLeft(ck)) return ck;
-    const restored = Updater.create(model, o, { ...run, adamState: ck.right.adam });
-    if (E.isLeft(restored)) return restored;
+    if (model.scheme && !ck.right.scheme)
+      return E.left({
+        tag: "CheckpointError",
+        message: `${checkpointPath(o.outDir!)} has no state for ${model.method}'s training scheme: it was not written by this method`,
+      });
+    const restored = TrainState.create(model, backend, stateOpts, {
+      params: ck.right.params.values,
+      adam: ck.right.adam,
+      scheme: ck.right.scheme,
+    });
+    if (E.isLeft(restored))
+      return restored.left.tag === "CheckpointError"
+        ? E.left({ ...restored.left, message: `${checkpointPath(o.outDir!)}: ${restored.left.message}` })
+        : restored;
     const smp = BatchSampler.restore(data.train, samplerOpts, ck.right.sampler);
     if (E.isLeft(smp)) return smp;
-    [params, updater, sampler, start, rng] = [
-      ck.right.params.values,
-      restored.right,
-      smp.right,
-      ck.right.step,
-      Rng.restore(ck.right.rng),
-    ];
-    const { scheme } = updater;
-    if (scheme) {
-      if (!ck.right.scheme)
-        return E.left({
-          tag: "CheckpointError",
-          message: `${checkpointPath(o.outDir!)} has no state for ${model.method}'s training scheme: it was not written by this method`,
-        });
-      const r = scheme.restore(ck.right.scheme);
-      if (E.isLeft(r))
-        return E.left({
-          tag: "CheckpointError",
-          message: `${checkpointPath(o.outDir!)}: cannot restore ${model.method}'s training scheme: ${r.left}`,
-        });
-    }
+    [state, sampler, start, rng] = [restored.right, smp.right, ck.right.step, Rng.restore(ck.right.rng)];
     Object.assign(history, ck.right.extra as Partial<typeof history>);
   } else {
     if (o.resume) o.progress?.log(`no checkpoint in ${o.outDir ?? `(no ${say.outDir})`}: starting from step 0`);
@@ -154,115 +148,139 @@ export async function train(
         tag: "CheckpointError",
         message: `${checkpointPath(o.outDir!)} exists: ${say.resume} to continue it, or choose another ${say.outDir} (nothing was overwritten)`,
       });
-    params = model.init(o.seed);
-    const created = Updater.create(model, o, run);
-    if (E.isLeft(created)) return created;
-    updater = created.right;
     const smp = BatchSampler.create(data.train, samplerOpts);
     if (E.isLeft(smp)) return smp;
     sampler = smp.right;
+    const created = TrainState.create(model, backend, stateOpts, { params: model.init(o.seed) });
+    if (E.isLeft(created)) return created;
+    state = created.right;
   }
-
-  const { scheme } = updater;
-  if (scheme) o.progress?.log(`${model.method}: ${scheme.describe()}`);
-
-  let log: MetricsLog | undefined;
-  if (o.outDir) {
-    fs.mkdirSync(o.outDir, { recursive: true });
-    const { metrics } = pathsOf(o.outDir);
-    if (start > 0) {
-      const t = truncateAfterStep(metrics, start);
-      if (E.isLeft(t)) return t;
-    }
-    const opened = MetricsLog.open(metrics, { append: start > 0 });
-    if (E.isLeft(opened)) return opened;
-    log = opened.right;
-  }
-
-  const save = (step: number) => {
-    if (!o.outDir) return E.right(undefined);
-    const r = saveCheckpoint(o.outDir, {
-      config,
-      step,
-      params: { names: [...model.layout.names], shapes, values: params },
-      adam: updater.adam.state(),
-      rng: rng.state(),
-      sampler: sampler.state(),
-      extra: history,
-      ...(scheme ? { scheme: scheme.state() } : {}),
-    });
-    if (E.isRight(r)) o.progress?.log(`checkpoint at step ${step}: ${r.right}`);
-    return r;
-  };
-  const runEval = async (step: number) => {
-    const r = await evaluate(evalFn.right, params, valBatches.right, data.bytesPerToken);
-    if (E.isRight(r)) {
-      history.evals.push({ step, ...r.right });
-      log?.write({ step, valLoss: r.right.loss, valPpl: r.right.ppl, bitsPerByte: r.right.bitsPerByte });
-      o.progress?.log(
-        `step ${step}: validation loss ${r.right.loss.toFixed(4)}, perplexity ${r.right.ppl.toFixed(2)}, ${r.right.bitsPerByte.toFixed(3)} bits/byte`,
-      );
-    }
-    return r;
-  };
-
-  const tokensPerStep = o.batch * o.seq;
-  let step = start,
-    stopped = false;
   try {
-    while (step < o.steps) {
-      // a step's awaits resolve as microtasks; without a turn of the event loop, SIGINT/SIGTERM handlers never run
-      await new Promise((resolve) => setImmediate(resolve));
-      if (o.signal?.aborted) {
-        stopped = true;
-        break;
-      }
-      const t0 = performance.now();
-      const batch = sampler.next();
-      const r = await stepFn.right.run(params, batch.inputs, batch.targets);
-      if (E.isLeft(r)) return r;
-      const { loss, grads, stats } = r.right;
-      if (!Number.isFinite(loss))
-        return E.left({
-          tag: "InputError",
-          message: `training diverged at step ${step + 1}: loss is ${loss} (try a lower ${say.lr})`,
-        });
-      const { lr, gradNorm: norm } = updater.apply(step, params, grads);
-      step++;
-      const ms = performance.now() - t0;
-      if (step > start + 1) ((history.timedMs += ms), history.timedSteps++);
-      history.peakBytes = Math.max(history.peakBytes, stats.peakBytes);
-      history.losses.push({ step, loss });
-      const tokPerSec = (tokensPerStep * 1000) / ms;
-      log?.write({ step, loss, lr, gradNorm: norm, ms, tokPerSec });
-      o.progress?.update(step, { loss, tokPerSec });
-      if (o.evalEvery > 0 && step % o.evalEvery === 0 && step < o.steps) {
-        const ev = await runEval(step);
-        if (E.isLeft(ev)) return ev;
-      }
-      if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0 && step < o.steps) {
-        const s = save(step);
-        if (E.isLeft(s)) return s;
-      }
-    }
-    o.progress?.done();
-    // a stopped run only checkpoints: its final evaluation belongs to the run that finishes
-    const final = stopped ? E.right({ loss: NaN, ppl: NaN, bitsPerByte: NaN }) : await runEval(step);
-    if (E.isLeft(final)) return final;
-    const s = save(step);
-    if (E.isLeft(s)) return s;
-    return E.right({
-      steps: step,
-      losses: history.losses,
-      evals: history.evals,
-      final: final.right,
-      tokensPerSec: history.timedSteps ? (tokensPerStep * history.timedSteps * 1000) / history.timedMs : NaN,
-      peakBytes: history.peakBytes,
-      stopped,
-      resumedFrom: start,
-      optimizerBytes: optimizerBytes(params, modelFrozen, scheme?.frozen?.(Math.max(0, step - 1)), scheme?.state()),
-    });
+    return await runSteps();
   } finally {
-    log?.close();
+    state.dispose();
+  }
+
+  async function runSteps(): Promise<E.Either<RunError, TrainResult>> {
+    const { scheme } = state;
+    if (scheme) o.progress?.log(`${model.method}: ${scheme.describe()}`);
+
+    let log: MetricsLog | undefined;
+    if (o.outDir) {
+      fs.mkdirSync(o.outDir, { recursive: true });
+      const { metrics } = pathsOf(o.outDir);
+      if (start > 0) {
+        const t = truncateAfterStep(metrics, start);
+        if (E.isLeft(t)) return t;
+      }
+      const opened = MetricsLog.open(metrics, { append: start > 0 });
+      if (E.isLeft(opened)) return opened;
+      log = opened.right;
+    }
+
+    const save = async (step: number) => {
+      if (!o.outDir) return E.right(undefined);
+      const host = await state.read();
+      const r = saveCheckpoint(o.outDir, {
+        config,
+        step,
+        params: { names: [...model.layout.names], shapes, values: host.params },
+        adam: host.adam,
+        rng: rng.state(),
+        sampler: sampler.state(),
+        extra: history,
+        ...(scheme ? { scheme: scheme.state() } : {}),
+      });
+      if (E.isRight(r)) o.progress?.log(`checkpoint at step ${step}: ${r.right}`);
+      return r;
+    };
+    const runEval = async (step: number) => {
+      const r = await evaluate((x, y) => state.evalLoss(x, y), windows, data.bytesPerToken);
+      if (E.isRight(r)) {
+        history.evals.push({ step, ...r.right });
+        log?.write({ step, valLoss: r.right.loss, valPpl: r.right.ppl, bitsPerByte: r.right.bitsPerByte });
+        o.progress?.log(
+          `step ${step}: validation loss ${r.right.loss.toFixed(4)}, perplexity ${r.right.ppl.toFixed(2)}, ${r.right.bitsPerByte.toFixed(3)} bits/byte`,
+        );
+      }
+      return r;
+    };
+
+    const tokensPerStep = o.batch * o.seq;
+    let step = start,
+      stopped = false;
+    let stepTransfers = { written: 0, read: 0 };
+    try {
+      while (step < o.steps) {
+        // a step's awaits resolve as microtasks; without a turn of the event loop, SIGINT/SIGTERM handlers never run
+        await new Promise((resolve) => setImmediate(resolve));
+        if (o.signal?.aborted) {
+          stopped = true;
+          break;
+        }
+        const t0 = performance.now();
+        const batch = sampler.next();
+        const r = await state.step(step, batch.inputs, batch.targets);
+        if (E.isLeft(r)) return r;
+        const { loss, stats, lr, gradNorm: norm, transfers } = r.right;
+        if (!Number.isFinite(loss))
+          return E.left({
+            tag: "InputError",
+            message: `training diverged at step ${step + 1}: loss is ${loss} (try a lower ${say.lr})`,
+          });
+        step++;
+        stepTransfers = transfers;
+        const ms = performance.now() - t0;
+        if (step > start + 1) ((history.timedMs += ms), history.timedSteps++);
+        history.peakBytes = Math.max(history.peakBytes, stats.peakBytes);
+        history.losses.push({ step, loss });
+        const tokPerSec = (tokensPerStep * 1000) / ms;
+        log?.write({
+          step,
+          loss,
+          lr,
+          gradNorm: norm,
+          ms,
+          tokPerSec,
+          bytesIn: transfers.written,
+          bytesOut: transfers.read,
+        });
+        o.progress?.update(step, { loss, tokPerSec });
+        if (o.evalEvery > 0 && step % o.evalEvery === 0 && step < o.steps) {
+          const ev = await runEval(step);
+          if (E.isLeft(ev)) return ev;
+        }
+        if (o.checkpointEvery > 0 && step % o.checkpointEvery === 0 && step < o.steps) {
+          const s = await save(step);
+          if (E.isLeft(s)) return s;
+        }
+      }
+      o.progress?.done();
+      // a stopped run only checkpoints: its final evaluation belongs to the run that finishes
+      const final = stopped ? E.right({ loss: NaN, ppl: NaN, bitsPerByte: NaN }) : await runEval(step);
+      if (E.isLeft(final)) return final;
+      const s = await save(step);
+      if (E.isLeft(s)) return s;
+      const finalParams = await state.readParams();
+      return E.right({
+        steps: step,
+        losses: history.losses,
+        evals: history.evals,
+        final: final.right,
+        tokensPerSec: history.timedSteps ? (tokensPerStep * history.timedSteps * 1000) / history.timedMs : NaN,
+        peakBytes: history.peakBytes,
+        stepTransfers,
+        stopped,
+        resumedFrom: start,
+        optimizerBytes: optimizerBytes(
+          finalParams,
+          modelFrozen,
+          scheme?.frozen?.(Math.max(0, step - 1)),
+          scheme?.state(),
+        ),
+      });
+    } finally {
+      log?.close();
+    }
   }
 }

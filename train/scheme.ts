@@ -1,5 +1,5 @@
 import type * as E from "fp-ts/lib/Either.js";
-import type { AdamW } from "./adamw.ts";
+import type { AdamMoments } from "./adamMoments.ts";
 import type { ParamLayout } from "../models/params.ts";
 import type { LanguageModel } from "../models/model.ts";
 import type { HostKernels } from "../ir/hostKernels.ts";
@@ -8,18 +8,20 @@ import type { HostKernels } from "../ir/hostKernels.ts";
  * A training scheme: what a method does around the plain AdamW step. Model-only methods (CoLA, CR-Net,
  * low-rank FFNs) have none; ReLoRA (merge and restart), Fira (its own optimizer for the matrices), SST
  * (sampled singular vectors, re-SVD), self-guided FFNs (the guide's α schedule) and dynamic adjustment
- * (which params train) are schemes. The loop calls the hooks in this order, every step:
+ * (which params train) are schemes. Every step (train/trainState.ts):
  *
- *   grads = step(params)                          (frozen params of the model get no gradient)
- *   clip(grads)
  *   mask = frozen(step)                           (params AdamW must leave alone this step)
- *   update(ctx, grads, lr)                        (the scheme updates the params it owns: Fira, SST)
- *   adam.step(params, grads, lr, mask)            (everything else)
- *   afterStep(ctx)                                (merges, resets, re-SVDs, α)
+ *   on the backend: grads, clip, AdamW on every trainable param not in mask
+ *   update(ctx, grads, lr)                        (on the host: the params the scheme owns, Fira, SST;
+ *                                                  ctx.params hold the values from before the step)
+ *   afterStep(ctx)                                (merges, resets, re-SVDs, α), where hostAfterStep asks
  *
- * The lr passed in is the run's warmup + cosine value times `lrFactor(step)`. A scheme holds state (its
- * own moments, projections, counters); `state()`/`restore()` put it in the checkpoint, so a resumed run
- * equals an uninterrupted one. Schemes are made per run by `TrainableModel.scheme(...)`.
+ * Params and moments live on the backend; they come to the host only where a hook needs them: for
+ * `update`, every param before the step and the clipped gradients of the params in `mask`; for
+ * `afterStep`, what `hostAfterStep(step)` declares. The lr passed in is the run's warmup + cosine value
+ * times `lrFactor(step)`. A scheme holds state (its own moments, projections, counters);
+ * `state()`/`restore()` put it in the checkpoint, so a resumed run equals an uninterrupted one.
+ * Schemes are made per run by `TrainableModel.scheme(...)`.
  */
 export interface TrainingScheme {
   /** Multiplies the run's learning rate at a step (0-based: the update that makes step+1). ReLoRA's jagged restarts. */
@@ -27,15 +29,28 @@ export interface TrainingScheme {
   /** true for params AdamW must not touch at this step (values and moments unchanged): owned by `update`, or frozen for now. */
   frozen?(step: number): readonly boolean[];
   /** Updates the params this scheme owns, in place, before AdamW updates the rest. */
-  update?(ctx: SchemeContext, grads: readonly Float32Array[], lr: number): void;
+  update?(ctx: SchemeUpdateContext, grads: readonly Float32Array[], lr: number): void;
   /** After the update: may change params and AdamW's state in place (ReLoRA merge, SST re-SVD, α schedule). */
   afterStep?(ctx: SchemeContext): void;
+  /**
+   * What `afterStep` needs on the host after `step`: nothing (it does nothing then), everything (params
+   * and moments, read back and written again: a merge, a reset), or only to write a few params it sets
+   * without reading (self-guided α: ctx.params holds zeroed arrays for those, empty ones elsewhere).
+   * Without it, a scheme with `afterStep` gets everything after every step (correct, and slow).
+   */
+  hostAfterStep?(step: number): HostNeed;
   /** Everything needed to resume exactly. */
   state(): SchemeState;
   restore(s: SchemeState): E.Either<string, void>;
   /** One line for logs and the report (e.g. "merge every 200 steps, magnitude pruning 0.9"). */
   describe(): string;
 }
+
+/** What a scheme's `afterStep` needs on the host at a step (see `TrainingScheme.hostAfterStep`). */
+export type HostNeed = "none" | "all" | { readonly writes: readonly number[] };
+
+/** What a scheme's `update` sees: the params (mutable) and the layout. */
+export type SchemeUpdateContext = Omit<SchemeContext, "adam">;
 
 /** What a scheme sees at a step: the params (mutable), the optimizer and the layout. */
 export interface SchemeContext {
@@ -44,7 +59,7 @@ export interface SchemeContext {
   readonly totalSteps: number;
   /** The flat params, in layout order; mutate in place. */
   readonly params: Float32Array[];
-  readonly adam: AdamW;
+  readonly adam: AdamMoments;
   readonly layout: ParamLayout;
 }
 

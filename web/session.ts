@@ -1,22 +1,21 @@
 /**
  * The playground's training loop, one step at a time so the worker can stop, resume and report between
  * steps. It is train/loop.ts without the parts a page has no use for (files, checkpoints): the same
- * compiled step, batches and update step (train/update.ts: clipping, warmup + cosine, the method's
- * training scheme and AdamW, with the CLI's defaults).
+ * batches and training state (train/trainState.ts: params and moments stay on the backend; clipping,
+ * warmup + cosine, the method's training scheme and AdamW, with the CLI's defaults).
  */
 import * as E from "fp-ts/lib/Either.js";
 import { dim } from "../ir/dim.ts";
 import { spec } from "../dsl/spec.ts";
-import { compile } from "../run/compile.ts";
-import { unflatten } from "../ir/tree.ts";
+import { compile, type Compiled } from "../run/compile.ts";
 import type { Tensor } from "../dsl/trace.ts";
 import type { Backend } from "../ir/backend.ts";
 import type { TrainableModel } from "../train/scheme.ts";
 import { makeModel } from "../methods/index.ts";
 import { BatchSampler, evalWindows, type Batch } from "../train/batches.ts";
 import { evaluate } from "../train/evaluate.ts";
-import { compileEvalStep, compileTrainStep, type EvalStep, type TrainStep } from "../train/step.ts";
-import { defaultWarmupSteps, Updater, UPDATE_DEFAULTS } from "../train/update.ts";
+import { defaultWarmupSteps, UPDATE_DEFAULTS } from "../train/update.ts";
+import { TrainState } from "../train/trainState.ts";
 import { byteTokenizer } from "../train/tokenizer.ts";
 import { encodeSafetensors } from "../train/safetensors.ts";
 import { Rng } from "../util/rng.ts";
@@ -45,12 +44,15 @@ export interface StepReport {
   readonly tokens: number;
   /** The executor's measured peak of backend bytes during this step. */
   readonly peakBytes: number;
+  /** Bytes written to and read from the backend during this step. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
 }
 
 /** The last tenth of the text validates, the rest trains: a fixed split, so validation stays unseen. */
 export const VAL_FRACTION = 0.1;
 
-type Logits = { run(params: readonly Float32Array[], ids: Int32Array): Promise<E.Either<string, Float32Array>> };
+type Logits = Compiled<any, any>;
 
 function compileLogits(model: TrainableModel, backend: Backend<any>, ctx: number): E.Either<string, Logits> {
   const ids = spec([dim("b", 1), dim("t", ctx)], "int32");
@@ -58,37 +60,33 @@ function compileLogits(model: TrainableModel, backend: Backend<any>, ctx: number
     args: [model.layout.specs, ids] as const,
     backend,
   });
-  if (E.isLeft(c)) return E.left(c.left.message);
-  return E.right({
-    run: async (params, x) => {
-      const r = await c.right.run(unflatten(model.layout.def, params) as never, x);
-      return E.isLeft(r) ? E.left(r.left.message) : E.right(r.right.out as unknown as Float32Array);
-    },
-  });
+  return E.isLeft(c) ? E.left(c.left.message) : E.right(c.right);
 }
 
 export class Session {
   private step = 0;
-  private readonly params: Float32Array[];
 
   private constructor(
     readonly model: TrainableModel,
     readonly options: SessionOptions,
-    private readonly trainStep: TrainStep,
-    private readonly evalStep: EvalStep,
+    private readonly state: TrainState,
+    /** The plan of a training step (the first step's: a scheme may change which params it updates). */
+    readonly plan: Plan,
     private readonly logits: Logits,
     private readonly sampler: BatchSampler,
     private readonly valBatches: readonly Batch[],
-    private readonly updater: Updater,
     /** The start of the validation text, the sampler's default prompt. */
     readonly prompt: string,
-  ) {
-    this.params = model.init(options.seed);
-  }
+  ) {}
 
   /** What the method does around AdamW, if anything (e.g. "merge every 200 steps"). */
   describeScheme(): string | undefined {
-    return this.updater.scheme?.describe();
+    return this.state.scheme?.describe();
+  }
+
+  /** Frees the session's buffers on the backend. */
+  dispose(): void {
+    this.state.dispose();
   }
 
   /** Builds the model, compiles its training, evaluation and sampling functions, and splits the text. */
@@ -112,37 +110,31 @@ export class Session {
     if (E.isLeft(sampler)) return E.left(sampler.left.message);
     const valBatches = evalWindows(val, seq, batch, o.evalBatches);
     if (E.isLeft(valBatches)) return E.left(valBatches.left.message);
-    const step = compileTrainStep(model.right, backend, batch, seq);
-    if (E.isLeft(step)) return E.left(step.left.message);
-    const ev = compileEvalStep(model.right, backend, batch, seq);
-    if (E.isLeft(ev)) return E.left(ev.left.message);
     const logits = compileLogits(model.right, backend, Math.min(o.sampleContext, seq));
     if (E.isLeft(logits)) return logits;
-    const updater = Updater.create(
+    const state = TrainState.create(
       model.right,
-      { ...UPDATE_DEFAULTS, lr: o.lr, warmupSteps: defaultWarmupSteps(o.steps) },
-      { totalSteps: o.steps, seed: o.seed },
+      backend,
+      {
+        ...UPDATE_DEFAULTS,
+        lr: o.lr,
+        warmupSteps: defaultWarmupSteps(o.steps),
+        batch,
+        seq,
+        totalSteps: o.steps,
+        seed: o.seed,
+      },
+      { params: model.right.init(o.seed) },
     );
-    if (E.isLeft(updater)) return E.left(updater.left.message);
+    if (E.isLeft(state)) return E.left(state.left.message);
+    const plan = state.right.planAt(0);
+    if (E.isLeft(plan)) return (state.right.dispose(), E.left(plan.left.message));
     const prompt = byteTokenizer.decode(val.subarray(0, 24));
     return E.right(
-      new Session(
-        model.right,
-        o,
-        step.right,
-        ev.right,
-        logits.right,
-        sampler.right,
-        valBatches.right,
-        updater.right,
-        prompt,
-      ),
+      new Session(model.right, o, state.right, plan.right.plan, logits.right, sampler.right, valBatches.right, prompt),
     );
   }
 
-  get plan(): Plan {
-    return this.trainStep.plan;
-  }
   get stepsDone(): number {
     return this.step;
   }
@@ -154,12 +146,11 @@ export class Session {
   async trainOne(): Promise<E.Either<string, StepReport>> {
     const t0 = performance.now();
     const b = this.sampler.next();
-    const r = await this.trainStep.run(this.params, b.inputs, b.targets);
+    const r = await this.state.step(this.step, b.inputs, b.targets);
     if (E.isLeft(r)) return E.left(r.left.message);
-    const { loss, grads, stats } = r.right;
+    const { loss, stats, lr, gradNorm, transfers } = r.right;
     if (!Number.isFinite(loss))
       return E.left(`training diverged at step ${this.step + 1}: the loss is ${loss} (try a lower learning rate)`);
-    const { lr, gradNorm } = this.updater.apply(this.step, this.params, grads);
     this.step++;
     return E.right({
       step: this.step,
@@ -169,12 +160,14 @@ export class Session {
       ms: performance.now() - t0,
       tokens: b.inputs.length,
       peakBytes: stats.peakBytes,
+      bytesIn: transfers.written,
+      bytesOut: transfers.read,
     });
   }
 
   /** Mean loss over the fixed validation batches. */
   async validate(): Promise<E.Either<string, number>> {
-    const r = await evaluate(this.evalStep, this.params, this.valBatches, 1);
+    const r = await evaluate((x, y) => this.state.evalLoss(x, y), this.valBatches, 1);
     return E.isLeft(r) ? E.left(r.left.message) : E.right(r.right.loss);
   }
 
@@ -194,19 +187,19 @@ export class Session {
       const context = ids.slice(-ctx);
       window.fill(0);
       window.set(context);
-      const out = await this.logits.run(this.params, window);
-      if (E.isLeft(out)) return out;
-      const row = out.right.subarray((context.length - 1) * vocab, context.length * vocab);
+      const [out] = await this.state.runOnParams(this.logits, [{ shape: [1, ctx], dtype: "int32", data: window }]);
+      const row = (out as Float32Array).subarray((context.length - 1) * vocab, context.length * vocab);
       ids.push(pick(row, temperature, rng));
     }
     return E.right(byteTokenizer.decode(ids.slice(start)));
   }
 
   /** The weights as safetensors, named by their rankfuse paths, with the model config in the metadata. */
-  weights(): Uint8Array {
+  async weights(): Promise<Uint8Array> {
     const { layout, config, method } = this.model;
+    const params = await this.state.readParams();
     const tensors = Object.fromEntries(
-      layout.names.map((n, i) => [n, { dtype: "F32" as const, shape: [...layout.shapes[i]!], data: this.params[i]! }]),
+      layout.names.map((n, i) => [n, { dtype: "F32" as const, shape: [...layout.shapes[i]!], data: params[i]! }]),
     );
     return encodeSafetensors(tensors, {
       format: "rankfuse",

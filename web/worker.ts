@@ -32,6 +32,7 @@ const fail = (message: string) => {
 
 async function start(r: RunRequest): Promise<void> {
   running = false;
+  session?.dispose(); // the previous run's buffers on the backend
   session = undefined;
   run = r;
   post({ type: "state", state: "loading" });
@@ -123,15 +124,20 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
       return;
     case "weights": {
       if (!session) return post({ type: "error", message: "nothing to download yet: train a model first" });
-      const bytes = session.weights();
-      post(
-        {
-          type: "weights",
-          bytes,
-          fileName: `rankfuse-${session.model.method}-${session.model.config.name}-step${session.stepsDone}.safetensors`,
-        },
-        [bytes.buffer],
-      );
+      const s = session;
+      void s
+        .weights()
+        .then((bytes) =>
+          post(
+            {
+              type: "weights",
+              bytes,
+              fileName: `rankfuse-${s.model.method}-${s.model.config.name}-step${s.stepsDone}.safetensors`,
+            },
+            [bytes.buffer],
+          ),
+        )
+        .catch((e) => fail(`internal error: ${(e as Error).message}`));
       return;
     }
     case "shader": {

@@ -23,7 +23,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as E from "fp-ts/lib/Either.js";
-import type { AdamwKernel } from "../../ir/hostKernels.ts";
 
 /** An opaque handle to a loaded generated kernel (NativeAddon.loadKernel). */
 export type GeneratedKernel = { readonly __generatedKernel: unique symbol };
@@ -53,7 +52,7 @@ export const ReduceOp = { sum: 0, max: 1, mean: 2 } as const;
  * written in place. Wrong argument types or counts throw TypeError; buffers shorter than the sizes
  * given, unknown op codes and out-of-range ids throw RangeError.
  */
-export interface NativeAddon extends AdamwKernel {
+export interface NativeAddon {
   /**
    * out[i] = op(a[i]) · op(b[i]) for i < batch, a[i] M×K and b[i] K×N (one b for all i when bShared);
    * op transposes: a[i] is then stored K×M, b[i] N×K.

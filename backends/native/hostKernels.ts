@@ -4,13 +4,11 @@ import { checkSizes } from "../../util/linalg/gemm.ts";
 import { loadNativeAddon, type NativeAddon } from "./build.ts";
 
 /**
- * The native engine's loops for host-side training work: AdamW's update and a GEMM. Callers that train
+ * The native engine's loops for host-side training work: a GEMM (Fira's projections). Callers that train
  * on any backend may pass them in (train's `hostKernels`); where the addon does not load, the reason.
  */
 export function nativeHostKernels(): E.Either<string, HostKernels> {
   return E.map((addon: NativeAddon): HostKernels => ({
-    adamwStep: (p, g, m, v, b1, b2, eps, decay, stepSize, sqrtBc2) =>
-      addon.adamwStep(p, g, m, v, b1, b2, eps, decay, stepSize, sqrtBc2),
     gemm: (a, b, M, K, N, transA = false, transB = false) => {
       checkSizes(a, b, M, K, N);
       const out = new Float32Array(M * N);

@@ -83,6 +83,7 @@ export function dynamicScheme(
     afterStep(ctx) {
       if ((ctx.step + 1) % plan.interval === 0) switchPhase(ctx, (ctx.step + 1) / plan.interval);
     },
+    hostAfterStep: (step) => ((step + 1) % plan.interval === 0 ? "all" : "none"),
     state: (): SchemeState => ({ tensors: {}, meta }),
     restore: (s) =>
       JSON.stringify(s.meta) === JSON.stringify(meta)

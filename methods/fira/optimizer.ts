@@ -10,7 +10,7 @@ import {
   type WideShape,
 } from "./matrix.ts";
 import { isRngState, Rng } from "../../util/rng.ts";
-import type { SchemeContext, SchemeState, TrainingScheme } from "../../train/scheme.ts";
+import type { SchemeUpdateContext, SchemeState, TrainingScheme } from "../../train/scheme.ts";
 
 /**
  * Fira as a training scheme: it owns the transformer's 2-D projection weights (q, k, v, o, gate, up,
@@ -80,7 +80,7 @@ export function firaScheme(o: FiraOptions): TrainingScheme {
 
   return {
     frozen: () => owned,
-    update(ctx: SchemeContext, grads: readonly Float32Array[], lr: number) {
+    update(ctx: SchemeUpdateContext, grads: readonly Float32Array[], lr: number) {
       t += 1;
       for (const i of idx)
         firaMatrixStep(ctx.params[i]!, grads[i]!, shapes.get(i)!, states.get(i)!, h, t, lr, rng, gemm);

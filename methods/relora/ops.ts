@@ -1,5 +1,5 @@
 import type { ParamLayout } from "../../models/params.ts";
-import type { AdamW } from "../../train/adamw.ts";
+import type { AdamMoments } from "../../train/adamMoments.ts";
 import type { Rng } from "../../util/rng.ts";
 
 /**
@@ -93,7 +93,7 @@ export function quantile(values: ArrayLike<number>, q: number): number {
  * momentum but no second moment (a step of m/ε). Magnitude pruning ranks entries by |m| per tensor and
  * keeps those strictly above the quantile, as `magnitude_prune_` does.
  */
-export function pruneMoments(adam: AdamW, indices: readonly number[], pruning: Pruning, rng: Rng): void {
+export function pruneMoments(adam: AdamMoments, indices: readonly number[], pruning: Pruning, rng: Rng): void {
   if (pruning.kind === "random") {
     adam.resetState([...indices], () => rng.nextFloat() >= pruning.ratio);
     return;

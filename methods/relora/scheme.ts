@@ -83,6 +83,10 @@ export function reloraScheme(o: SchemeOptions, scale: number, opts: ReloraOption
       const done = ctx.step + 1 - plan.warmStart;
       if (done > 0 && done % plan.cycle === 0) restart(ctx, done / plan.cycle);
     },
+    hostAfterStep(step) {
+      const done = step + 1 - plan.warmStart;
+      return done > 0 && done % plan.cycle === 0 ? "all" : "none";
+    },
     state: (): SchemeState => ({ tensors: {}, meta }),
     restore: (s) =>
       JSON.stringify(s.meta) === JSON.stringify(meta)

@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import type { ParamLayout } from "../../models/params.ts";
 import { isRngState, Rng } from "../../util/rng.ts";
-import type { SchemeContext, SchemeState, TrainingScheme } from "../../train/scheme.ts";
+import type { SchemeContext, SchemeUpdateContext, SchemeState, TrainingScheme } from "../../train/scheme.ts";
 import { composeW, decomposeInto, sampleWeighted, sstGroups, type SstGroup } from "./ops.ts";
 
 /**
@@ -64,7 +64,7 @@ export function sstScheme(o: SstOptions): TrainingScheme {
 
   return {
     frozen: () => owned,
-    update(ctx: SchemeContext, grads: readonly Float32Array[], lr: number) {
+    update(ctx: SchemeUpdateContext, grads: readonly Float32Array[], lr: number) {
       if (ctx.step % roundSteps === 0 || sampled.some((s) => s.length === 0)) newRound(ctx.params);
       t += 1;
       const stepSize = lr / (1 - b1 ** t),
@@ -77,6 +77,7 @@ export function sstScheme(o: SstOptions): TrainingScheme {
         adamColumns(ctx.params[g.v]!, grads[g.v]!, g.dOut, g.k, cols, mo.mV, mo.vV, adam);
       });
     },
+    hostAfterStep: (step) => ((step + 1) % (roundSteps * resvdRounds) === 0 ? "all" : "none"),
     afterStep(ctx: SchemeContext) {
       if ((ctx.step + 1) % (roundSteps * resvdRounds) !== 0) return;
       for (const g of groups) {

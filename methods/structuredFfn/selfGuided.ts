@@ -38,6 +38,8 @@ export function selfGuidedScheme(o: SchemeOptions, opts: SelfGuidedOptions = {})
     afterStep: (ctx: SchemeContext) => {
       ctx.params[alphaIndex]![0] = guideAlphaAt(ctx.step + 1, steps);
     },
+    // α is written, never read: 4 bytes per step while the guide decays, nothing after
+    hostAfterStep: (step) => (step < steps ? { writes: [alphaIndex] } : "none"),
     state: () => EMPTY_SCHEME_STATE,
     restore: () => E.right(undefined),
     describe: () => `self-guided: dense guide with α cosine 1 → 0 over the first ${steps} steps, guide frozen after`,

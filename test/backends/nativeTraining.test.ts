@@ -3,7 +3,7 @@ import * as E from "fp-ts/lib/Either.js";
 import { loadBackend } from "../../backends/index.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel } from "../../methods/index.ts";
-import { AdamW } from "../../train/adamw.ts";
+import { AdamW } from "../../train/adamMoments.ts";
 import { Rng } from "../../util/rng.ts";
 import { compileTrainStep } from "../../train/step.ts";
 import { nativeAddonRequirement } from "../helpers/requirements.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
-import { AdamW } from "../../train/adamw.ts";
+import { AdamW } from "../../train/adamMoments.ts";
 import { firaMatrixStep, newMatrixState, wideShape, type FiraHyper } from "../../methods/fira/matrix.ts";
 import { firaGap, firaOwned, firaScheme } from "../../methods/fira/optimizer.ts";
 import { jsGemm } from "../../util/linalg/gemm.ts";

@@ -11,7 +11,7 @@ import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import type { LanguageModel } from "../../models/model.ts";
 import { makeRelora } from "../../methods/relora/model.ts";
 import { makeDynamic } from "../../methods/dynamic/model.ts";
-import { AdamW } from "../../train/adamw.ts";
+import { AdamW } from "../../train/adamMoments.ts";
 import { loraSlots } from "../../methods/relora/ops.ts";
 import { compileTrainStep } from "../../train/step.ts";
 import { Rng } from "../../util/rng.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { AdamW } from "../../train/adamw.ts";
+import { AdamW } from "../../train/adamMoments.ts";
 import { Rng } from "../../util/rng.ts";
 import { kaimingUniformA, mergeAdapter, pruneMoments, quantile } from "../../methods/relora/ops.ts";
 import { runs } from "../helpers/runs.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
-import { AdamW } from "../../train/adamw.ts";
+import { AdamW } from "../../train/adamMoments.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeSst } from "../../methods/sst/model.ts";
 import { sstRoundSteps, sstScheme } from "../../methods/sst/scheme.ts";

@@ -4,7 +4,7 @@ import { makeModel } from "../../methods/index.ts";
 import type { TrainOptions } from "../../train/loop.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { guideAlphaAt, guideSteps, selfGuidedScheme } from "../../methods/structuredFfn/selfGuided.ts";
-import type { AdamW } from "../../train/adamw.ts";
+import type { AdamW } from "../../train/adamMoments.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 import { tempDir } from "../train/tempDir.ts";
 import { bits, quiet, tinyRun } from "../train/tinyRun.ts";

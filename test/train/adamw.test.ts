@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
-import { AdamW } from "../../train/adamw.ts";
+import { AdamW } from "../../train/adamMoments.ts";
 import { Rng } from "../../util/rng.ts";
 
 describe("AdamW", () => {

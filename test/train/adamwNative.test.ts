@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AdamW } from "../../train/adamw.ts";
+import { AdamW } from "../../train/adamMoments.ts";
 import { Rng } from "../../util/rng.ts";
 import { nativeAddonRequirement } from "../helpers/requirements.ts";
 

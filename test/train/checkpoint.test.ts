@@ -12,7 +12,7 @@ import {
 } from "../../train/checkpoint.ts";
 import { checksumPath, writeFileAtomic, writeVerified } from "../../train/atomicFile.ts";
 import { encodeSafetensors } from "../../train/safetensors.ts";
-import { AdamW } from "../../train/adamw.ts";
+import { AdamW } from "../../train/adamMoments.ts";
 import { Rng } from "../../util/rng.ts";
 import { BatchSampler } from "../../train/batches.ts";
 import { tempDir } from "./tempDir.ts";

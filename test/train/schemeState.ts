@@ -2,7 +2,7 @@ import type * as E from "fp-ts/lib/Either.js";
 import type { RankfuseError } from "../../ir/errors.ts";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import type { TrainableModel } from "../../train/scheme.ts";
-import { AdamW } from "../../train/adamw.ts";
+import { AdamW } from "../../train/adamMoments.ts";
 import { loraSlots } from "../../methods/relora/ops.ts";
 import { Rng } from "../../util/rng.ts";
 import type { SchemeContext } from "../../train/scheme.ts";
