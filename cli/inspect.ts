@@ -3,6 +3,7 @@ import { renderError } from "../ir/errors.ts";
 import { METHODS } from "../methods/index.ts";
 import { resolveModel } from "../methods/resolve.ts";
 import { compileTrainStep, planTrainStep } from "../train/step.ts";
+import { planUpdateStep } from "../train/updateStep.ts";
 import { loadBackend } from "../backends/index.ts";
 import { formatNumber } from "../util/format.ts";
 import { aliasedFlag, choiceFlag, intFlag, parseFlags, UsageError } from "./args.ts";
@@ -143,6 +144,11 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   for (const l of plan.launches) byPrim.set(l.eqn.prim, (byPrim.get(l.eqn.prim) ?? 0) + 1);
   console.log(
     `\nplan of one training step (batch ${batch} x seq ${seq}, float32): ${plan.kernelCount} kernels, ${formatNumber(plan.flops)}FLOP, ${formatNumber(plan.bytesMoved)}B moved, predicted peak ${formatNumber(plan.predictedPeakBytes)}B`,
+  );
+  const whole = planUpdateStep(m, batch, seq);
+  if (E.isLeft(whole)) return (console.error(renderError(whole.left)), 1);
+  console.log(
+    `with clipping and AdamW on the backend, as training runs it: ${whole.right.kernelCount} kernels, ${formatNumber(whole.right.flops)}FLOP, predicted peak ${formatNumber(whole.right.predictedPeakBytes)}B (params and both moments included)`,
   );
   console.log(
     `kernels by primitive: ${[...byPrim.entries()]

@@ -21,6 +21,11 @@ import { unflatten } from "../ir/tree.ts";
 import { specLeaves } from "../models/params.ts";
 import type { LanguageModel } from "../models/model.ts";
 import { dim } from "../ir/dim.ts";
+import * as E from "fp-ts/lib/Either.js";
+import { plan } from "../run/plan.ts";
+import type { Plan } from "../passes/plan.ts";
+import type { BackendCaps } from "../ir/backend.ts";
+import type { RankfuseError } from "../ir/errors.ts";
 
 /** AdamW's constants: betas and ε (as torch's defaults) and the clip threshold (0: no clipping). */
 export interface AdamConstants {
@@ -92,7 +97,8 @@ export function updateStep(model: LanguageModel, roles: StepRoles, c: AdamConsta
       const all = roles.frozen.map((f) => (f ? fr[j++]! : t[i++]!));
       return model.loss(unflatten(model.layout.def, all), ids, targets);
     })(tr);
-    const squares = grads.map((g) => op.sum(op.mul(g, g)));
+    // squares summed along rows first: one row kernel per gradient, no full-size temporary of g²
+    const squares = grads.map((g) => (g.rank === 0 ? op.mul(g, g) : op.sum(op.sum(op.mul(g, g), -1))));
     const norm = op.sqrt(squares.reduce((a, b) => op.add(a, b)));
     const scale = c.clip > 0 ? atMostOne(op.rdiv(c.clip, op.add(norm, 1e-6))) : undefined;
     const clipped = grads.map((g) => (scale ? op.mul(g, scale) : g));
@@ -111,4 +117,26 @@ export function updateStep(model: LanguageModel, roles: StepRoles, c: AdamConsta
     });
     return [loss, norm, next.p, next.m, next.v, next.hostGrads] as const;
   };
+}
+
+/**
+ * The plan of the whole training step (loss, gradients, clipping and AdamW, every trainable param
+ * updated) without a backend, for `rankfuse inspect`: float32 and unfused unless `caps` says otherwise,
+ * under the model's remat policy.
+ */
+export function planUpdateStep(
+  model: LanguageModel,
+  batch: number,
+  seq: number,
+  o: { readonly caps?: BackendCaps; readonly clip?: number } = {},
+): E.Either<RankfuseError, Plan> {
+  const frozen = model.frozen ?? model.layout.names.map(() => false);
+  const roles: StepRoles = { frozen, skip: frozen, hostGrad: frozen.map(() => false) };
+  return E.map((p: { plan: Plan }) => p.plan)(
+    plan(updateStep(model, roles, { ...ADAM_DEFAULTS, clip: o.clip ?? 0.5 }), {
+      args: updateStepSpecs(model, roles, batch, seq),
+      remat: model.remat,
+      caps: o.caps,
+    }),
+  );
 }

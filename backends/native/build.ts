@@ -240,8 +240,6 @@ export interface NativeAddon {
     sizes: Int32Array,
     strides: Int32Array,
   ): void;
-  /** Σ x², accumulated in float64. */
-  sumSquares(x: Float32Array): number;
   /** OpenMP threads used by parallel kernels. */
   threads(): number;
   setThreads(n: number): void;

@@ -127,10 +127,4 @@ void attentionForward(const float* q, const float* k, const float* v, float* o, 
 void attentionBackward(const float* q, const float* k, const float* v, const float* dO, const float* P, float* dQ,
                        float* dK, float* dV, int64_t bh, int64_t T, int64_t dk, int64_t dv, int64_t heads);
 
-// ---- optim.cc ----
-// One AdamW update in place (the JavaScript optimizer's double-precision arithmetic, bit for bit).
-void adamwStep(float* p, const float* g, float* m, float* v, int64_t n, double b1, double b2, double eps, double decay,
-               double stepSize, double sqrtBc2);
-double sumSquares(const float* x, int64_t n);
-
 }  // namespace rankfuse

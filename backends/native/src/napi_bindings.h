@@ -32,7 +32,6 @@ bool defineRows(napi_env env, napi_value exports);         // softmax, logSoftma
 bool defineIndexing(napi_env env, napi_value exports);     // gather, scatterAdd, oneHot
 bool defineLowrank(napi_env env, napi_value exports);      // lowrankForward(Ex), lowrankBackward
 bool defineAttention(napi_env env, napi_value exports);    // attentionForward, attentionBackward
-bool defineOptim(napi_env env, napi_value exports);        // adamwStep, sumSquares
 bool defineCodegen(napi_env env, napi_value exports);      // loadKernel, runKernel (generated kernels)
 
 }  // namespace rankfuse

@@ -8,7 +8,7 @@ NAPI_MODULE_INIT() {
   using namespace rankfuse;
   const bool defined = defineGemm(env, exports) && defineElementwise(env, exports) && defineLayout(env, exports) &&
                        defineReduce(env, exports) && defineRows(env, exports) && defineIndexing(env, exports) &&
-                       defineLowrank(env, exports) && defineAttention(env, exports) && defineOptim(env, exports) &&
+                       defineLowrank(env, exports) && defineAttention(env, exports) &&
                        defineCodegen(env, exports);
   return defined ? exports : nullptr;
 }
