@@ -56,6 +56,7 @@ import { isFused, type Node } from "../../ir/graph.ts";
 import type { Backend, HostTensor, Kernel } from "../../ir/backend.ts";
 import type { TfKernel } from "../tfjs/kernels.ts";
 import { requestFullDevice, showAdapter, summarize, type AdapterSummary } from "./adapter.ts";
+import { cacheUniforms } from "./uniformCache.ts";
 import { GpuErrorLog } from "./errors.ts";
 import { webgpuKernels } from "./kernels.ts";
 import { fusedPrograms, webgpuFused, WEBGPU_FUSED_KINDS } from "./fused/lowrank.ts";
@@ -91,6 +92,7 @@ export async function webgpuBackend(gpuAdapter: GPUAdapter, route: string): Prom
   // tfjs registers its own "webgpu" factory on import where navigator.gpu exists (browsers); ours owns the device
   if (tf.findBackendFactory(TF_NAME)) tf.removeBackend(TF_NAME);
   const gpu = new WebGPUBackend(device, gpuAdapter.info);
+  cacheUniforms(gpu); // uniforms stay on the device: a step uploads only its batch
   tf.registerBackend(TF_NAME, () => gpu);
   // small ops would otherwise run on the CPU when their inputs are there: parity should test the GPU kernels
   tf.env().set("WEBGPU_CPU_FORWARD", false);
