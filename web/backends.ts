@@ -1,7 +1,9 @@
 /**
  * Backends in a browser. The wasm backend is tfjs-backend-wasm with its .wasm files fetched from the
- * server (backends/wasm/backend.ts reads them from node_modules, which a page cannot). WebGPU is taken when the
- * browser has it and an adapter answers; otherwise the run falls back to wasm and says why.
+ * server (backends/wasm/backend.ts reads them from node_modules, which a page cannot). `auto` takes WebGPU
+ * when the browser has it and a hardware adapter answers; a software adapter (SwiftShader in headless
+ * Chromium: 20-40x slower than wasm) only when WebGPU is asked for by name. Otherwise the run falls back to
+ * wasm and says why.
  */
 import * as E from "fp-ts/lib/Either.js";
 import * as tf from "@tensorflow/tfjs-core";
@@ -9,6 +11,7 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import type { Backend } from "../ir/backend.ts";
 import { tfjsBackend } from "../backends/tfjs/backend.ts";
 import type { WebgpuBackend } from "../backends/webgpu/backend.ts";
+import { adapterInfo, adapterName, isSoftwareAdapter } from "../backends/webgpu/adapter.ts";
 import { webgpuBackendBrowser } from "../backends/webgpu/browser.ts";
 import type { BackendChoice } from "./protocol.ts";
 
@@ -45,34 +48,76 @@ export async function browserWasmBackend(): Promise<E.Either<string, Backend<any
   return E.right(be);
 }
 
-/** Why WebGPU cannot be used here, or null when an adapter answers. */
-export async function webgpuUnavailable(): Promise<string | null> {
-  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-  if (!gpu)
-    return "this browser has no WebGPU (navigator.gpu is missing; in Chromium it may need --enable-unsafe-webgpu)";
-  try {
-    if (!(await gpu.requestAdapter())) return "WebGPU is present but no GPU adapter is available";
-  } catch (e) {
-    return `WebGPU adapter request failed: ${(e as Error).message}`;
-  }
-  return null;
+/** navigator.gpu's adapter, its name and whether it is a software one; or why there is none. */
+export interface ProbedAdapter {
+  readonly adapter: GPUAdapter;
+  readonly name: string;
+  readonly software: boolean;
 }
 
-/** rankfuse's webgpu backend on navigator.gpu's adapter (SwiftShader in headless Chromium). */
-async function browserWebgpuBackend(): Promise<E.Either<string, WebgpuBackend>> {
-  const why = await webgpuUnavailable();
-  if (why) return E.left(why);
+export async function probeWebgpu(): Promise<E.Either<string, ProbedAdapter>> {
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu)
+    return E.left(
+      "this browser has no WebGPU (navigator.gpu is missing; in Chromium it may need --enable-unsafe-webgpu)",
+    );
+  let adapter: GPUAdapter | null;
   try {
-    return E.right(await webgpuBackendBrowser());
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch (e) {
+    return E.left(`WebGPU adapter request failed: ${(e as Error).message}`);
+  }
+  if (!adapter) return E.left("WebGPU is present but no GPU adapter is available");
+  const info = await adapterInfo(adapter);
+  return E.right({ adapter, name: adapterName(info), software: isSoftwareAdapter(info) });
+}
+
+/**
+ * The note for a software WebGPU adapter (SwiftShader in headless Chromium computes right answers at CPU
+ * speed, 20-40x slower than wasm there): auto passes over it for wasm, an explicit webgpu choice uses it.
+ */
+export function softwareAdapterNote(choice: BackendChoice, adapter: string): string {
+  return choice === "webgpu"
+    ? `WebGPU runs on a software adapter (${adapter}): it computes on the CPU, far slower than a GPU and usually slower than wasm`
+    : `auto passed over WebGPU because its adapter is a software one (${adapter}: it computes on the CPU, far slower than wasm): training on wasm; choose WebGPU to use it anyway`;
+}
+
+async function openWebgpu(adapter: GPUAdapter): Promise<E.Either<string, WebgpuBackend>> {
+  try {
+    return E.right(await webgpuBackendBrowser(adapter));
   } catch (e) {
     return E.left(`the webgpu backend failed to start: ${(e as Error).message}`);
   }
 }
 
+/**
+ * The backend for `choice`. wasm is wasm. auto takes a hardware WebGPU adapter and otherwise wasm, saying
+ * why; webgpu takes any adapter (a software one with a note) and falls back to wasm only when there is none
+ * or it fails to start. A note says why the backend in use is not the one asked for, or that it is slow.
+ */
 export async function loadBrowserBackend(choice: BackendChoice): Promise<E.Either<string, LoadedBackend>> {
   if (choice === "wasm") return E.map((backend: Backend<any>) => ({ backend }))(await browserWasmBackend());
-  const gpu = await browserWebgpuBackend();
-  if (E.isRight(gpu)) return E.right({ backend: gpu.right, webgpu: gpu.right });
+  const probed = await probeWebgpu();
+  const software = E.isRight(probed) && probed.right.software;
+  if (software && choice === "auto") {
+    const wasm = await browserWasmBackend();
+    if (E.isRight(wasm)) return E.right({ backend: wasm.right, note: softwareAdapterNote("auto", probed.right.name) });
+    // no wasm: a slow GPU beats none
+    const gpu = await openWebgpu(probed.right.adapter);
+    if (E.isLeft(gpu)) return E.left(`${wasm.left}; and ${gpu.left}`);
+    return E.right({
+      backend: gpu.right,
+      webgpu: gpu.right,
+      note: `${wasm.left}: ${softwareAdapterNote("webgpu", probed.right.name)}`,
+    });
+  }
+  const gpu = E.isRight(probed) ? await openWebgpu(probed.right.adapter) : probed;
+  if (E.isRight(gpu))
+    return E.right({
+      backend: gpu.right,
+      webgpu: gpu.right,
+      note: software && E.isRight(probed) ? softwareAdapterNote("webgpu", probed.right.name) : undefined,
+    });
   const wasm = await browserWasmBackend();
   if (E.isLeft(wasm)) return E.left(`${gpu.left}; and ${wasm.left}`);
   return E.right({

@@ -39,7 +39,9 @@ let text: { name: string; body: string | null } = { name: "built-in sample", bod
 let worker: Worker | undefined;
 let predictedPeak = 0,
   measuredPeak = 0,
-  speed = 0;
+  speed = 0,
+  paramBytes = 0,
+  tokensPerStep = 0;
 const curves = new Curves($("loss-chart"));
 
 function setState(state: string, note?: string) {
@@ -114,6 +116,8 @@ function onMessage(m: FromWorker) {
     case "model":
       $("stat-model").textContent = `${m.text}; ${fmt(m.params)} params`;
       $("stat-step").dataset.total = String(m.steps);
+      paramBytes = m.params * 4;
+      tokensPerStep = m.tokensPerStep;
       return;
     case "plan": {
       const p = m.plan;
@@ -144,6 +148,11 @@ function onMessage(m: FromWorker) {
       $("stat-speed").textContent = speed.toFixed(0);
       $("stat-memory").textContent = `${fmt(measuredPeak)}B / ${fmt(predictedPeak)}B`;
       $("plan-measured").textContent = `· measured peak ${fmt(measuredPeak)}B`;
+      // what crossed between this page's worker and the backend: the batch, not the weights
+      $("stat-bytes").textContent =
+        `${fmt(r.bytesIn)}B in, ${fmt(r.bytesOut)}B out (a batch's ids and targets: ${fmt(tokensPerStep * 8)}B; the params: ${fmt(paramBytes)}B)`;
+      $("stat-bytes").dataset.bytesIn = String(r.bytesIn);
+      $("stat-bytes").dataset.bytesOut = String(r.bytesOut);
       return curves.add("train", r.step, r.loss);
     }
     case "val":

@@ -1,6 +1,7 @@
 /**
  * End to end: build the playground, serve it, and train CoLA in headless Chromium (the Debian package,
- * or RANKFUSE_CHROMIUM; never a downloaded browser). Checks the backend it used, that the loss falls,
+ * or RANKFUSE_CHROMIUM; never a downloaded browser). Checks the backend it used (auto passes over
+ * SwiftShader for wasm and says so; WebGPU asked for by name runs on it), the bytes a step moves, that the loss falls,
  * that the plan panel lists the plan's kernels (a fused one where the backend fuses), that user errors
  * show in the page, and saves a screenshot to test-artifacts/playground.png. Skipped with the reason
  * printed where Chromium is missing, unless RANKFUSE_REQUIRE_BROWSER is set (CI), which makes that a failure.
@@ -17,6 +18,7 @@ import { serveStatic } from "../../web/serve.ts";
 import { decodeSafetensors } from "../../train/safetensors.ts";
 import { makeModel } from "../../methods/index.ts";
 import { chromiumRequirement } from "../helpers/requirements.ts";
+import { adapterName, isSoftwareAdapter } from "../../backends/webgpu/adapter.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const ARTIFACTS = path.join(ROOT, "test-artifacts");
@@ -52,6 +54,27 @@ async function openPage(webgpu: boolean): Promise<{ page: Page; problems: string
   return { page, problems };
 }
 
+/** What navigator.gpu's adapter is in this browser (the page's own detection, on an empty page). */
+async function pageAdapter(page: Page): Promise<{ name: string; software: boolean }> {
+  await page.goto(url); // WebGPU needs a secure context, which localhost is; nothing trains until Train is clicked
+  const info = await page.evaluate(async () => {
+    const a = await (navigator as Navigator & { gpu?: GPU }).gpu?.requestAdapter({
+      powerPreference: "high-performance",
+    });
+    if (!a) return null;
+    const { vendor, architecture, device, description } = a.info;
+    return {
+      vendor,
+      architecture,
+      device,
+      description,
+      isFallbackAdapter: (a.info as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+    };
+  });
+  if (!info) throw new Error("headless Chromium with --enable-unsafe-webgpu has no WebGPU adapter");
+  return { name: adapterName(info), software: isSoftwareAdapter(info) };
+}
+
 /** The chart's points; it redraws on the next animation frame, so a point posted just now lands first. */
 const series = async (page: Page, which: "train" | "val") => {
   await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
@@ -76,20 +99,28 @@ describe.skipIf(browser.skip)(browser.title("the playground in headless Chromium
   });
 
   it(
-    "trains CoLA: the loss falls, the plan panel lists its kernels and their WGSL, a sample appears",
+    "trains CoLA on WebGPU asked for by name: the loss falls, the plan panel lists its kernels and their WGSL, a sample appears",
     { timeout: 150_000 },
     async () => {
       const { page, problems } = await openPage(true);
-      await page.goto(`${url}?method=cola&preset=micro&steps=6&lr=0.02&evalEvery=0&sampleEvery=6&sampleBytes=8`);
+      const adapter = await pageAdapter(page);
+      await page.goto(
+        `${url}?method=cola&preset=micro&backend=webgpu&steps=6&lr=0.02&evalEvery=0&sampleEvery=6&sampleBytes=8`,
+      );
       await page.click("#train");
       // SwiftShader compiles every WebGPU pipeline on the CPU: the first step is slow, more so on a busy machine
       await untilState(page, ["done", "error"], 140_000);
       expect(await page.locator("#error").textContent()).toBe("");
       expect(await state(page)).toBe("done");
 
-      const backend = await page.locator("#stat-backend").getAttribute("data-backend");
-      // headless Chromium with --enable-unsafe-webgpu has WebGPU (SwiftShader): auto must take it
-      expect(backend).toBe("webgpu");
+      // asked for by name, WebGPU is used even on a software adapter (SwiftShader here), with a note that says so
+      expect(await page.locator("#stat-backend").getAttribute("data-backend")).toBe("webgpu");
+      expect(await page.locator("#stat-backend").textContent()).toContain(
+        adapter.software ? "software adapter" : "hardware adapter",
+      );
+      if (adapter.software)
+        expect(await page.locator("#notice").textContent()).toMatch(/^WebGPU runs on a software adapter \(.+\)/);
+      else expect(await page.locator("#notice").isHidden()).toBe(true);
 
       const train = await series(page, "train"),
         val = await series(page, "val");
@@ -132,6 +163,43 @@ describe.skipIf(browser.skip)(browser.title("the playground in headless Chromium
 
       fs.mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, "playground.png"), fullPage: true });
+      expect(problems).toEqual([]);
+    },
+  );
+
+  it(
+    "auto passes over a software WebGPU adapter, says so and trains on wasm; the stats show the bytes each step moves",
+    { timeout: 90_000 },
+    async () => {
+      const { page, problems } = await openPage(true);
+      const adapter = await pageAdapter(page);
+      await page.goto(`${url}?method=cola&preset=micro&backend=auto&steps=3&evalEvery=0&sampleEvery=0&sampleBytes=8`);
+      await page.click("#train");
+      await untilState(page, ["done", "error"], 80_000);
+      expect(await page.locator("#error").textContent()).toBe("");
+      expect(await state(page)).toBe("done");
+      const backend = await page.locator("#stat-backend").getAttribute("data-backend");
+      if (adapter.software) {
+        // headless Chromium's adapter is SwiftShader: auto takes wasm and names the adapter it passed over
+        expect(backend).toBe("wasm");
+        const note = (await page.locator("#notice").textContent())!;
+        expect(note).toMatch(
+          /^auto passed over WebGPU because its adapter is a software one \(.+\).*: training on wasm/,
+        );
+        expect(note.toLowerCase()).toContain(adapter.name.split(", ")[0]!.toLowerCase());
+      } else expect(backend).toBe("webgpu"); // a machine with a GPU: auto takes it
+
+      // only the batch crosses: its ids and targets (8 x 64 int32 each) and three scalars in, loss and grad norm out
+      const bytes = page.locator("#stat-bytes");
+      const bytesIn = Number(await bytes.getAttribute("data-bytes-in")),
+        bytesOut = Number(await bytes.getAttribute("data-bytes-out"));
+      expect(bytesIn).toBeGreaterThanOrEqual(2 * 8 * 64 * 4);
+      expect(bytesIn).toBeLessThan(2 * 8 * 64 * 4 + 64);
+      expect(bytesOut).toBeGreaterThan(0);
+      expect(bytesOut).toBeLessThan(64);
+      expect(await bytes.textContent()).toMatch(
+        /^[\d.]+KB in, \d+B out \(a batch's ids and targets: 4\.10KB; the params: [\d.]+[KM]B\)$/,
+      );
       expect(problems).toEqual([]);
     },
   );
