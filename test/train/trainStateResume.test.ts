@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
 import { loadBackend } from "../../backends/index.ts";
 import type { Backend } from "../../ir/backend.ts";
 import { makeRelora } from "../../methods/relora/model.ts";
@@ -59,24 +60,26 @@ async function uninterrupted(model: TrainableModel, backend: Backend<any>, o: Tr
   return finish(state, run);
 }
 
-async function resumed(model: TrainableModel, backend: Backend<any>, o: TrainStateOptions): Promise<Run> {
+async function resumed(
+  model: TrainableModel,
+  backend: Backend<any>,
+  o: TrainStateOptions,
+  split: number = SPLIT,
+): Promise<Run> {
   const first = unwrap(TrainState.create(model, backend, o, { params: model.init(3) }));
   const run = { losses: [] as number[], norms: [] as number[] };
-  await steps(first, 0, SPLIT, run);
+  await steps(first, 0, split, run);
   const host = await first.read();
   const scheme = first.scheme?.state();
   first.dispose();
-  expect(host.adam.step).toBe(SPLIT);
+  expect(host.adam.step).toBe(split);
   const second = unwrap(TrainState.create(model, backend, o, { params: host.params, adam: host.adam, scheme }));
-  expect(second.updates).toBe(SPLIT);
-  await steps(second, SPLIT, STEPS, run);
+  expect(second.updates).toBe(split);
+  await steps(second, split, STEPS, run);
   return finish(second, run);
 }
 
-async function expectResumeExact(method: string, backend: Backend<any>) {
-  const model = tinyModel(method);
-  const o = stateOptions(STEPS);
-  const [a, b] = [await uninterrupted(model, backend, o), await resumed(model, backend, o)];
+function expectSameRun(a: Run, b: Run) {
   expect(b.losses).toEqual(a.losses);
   expect(b.norms).toEqual(a.norms);
   expect(b.state.adam.step).toBe(STEPS);
@@ -84,6 +87,13 @@ async function expectResumeExact(method: string, backend: Backend<any>) {
   expect(b.state.adam.m.map(bits)).toEqual(a.state.adam.m.map(bits));
   expect(b.state.adam.v.map(bits)).toEqual(a.state.adam.v.map(bits));
   expect(b.scheme).toEqual(a.scheme);
+}
+
+async function expectResumeExact(method: string, backend: Backend<any>) {
+  const model = tinyModel(method);
+  const o = stateOptions(STEPS);
+  const [a, b] = [await uninterrupted(model, backend, o), await resumed(model, backend, o)];
+  expectSameRun(a, b);
   // and the runs trained: a resumed run that never moved would pass the rest trivially
   expect(a.losses[STEPS - 1]).not.toBe(a.losses[0]);
 }
@@ -94,6 +104,20 @@ describe.skipIf(native.skip)(native.title("TrainState on native: a resumed run e
 
 describe("TrainState on wasm: a resumed run equals an uninterrupted one", () => {
   it.each(ALL_METHODS)("%s", (method) => expectResumeExact(method, wasm));
+});
+
+describe("TrainState on wasm: any split point", () => {
+  it.each(["relora", "dynamic", "sst"])("%s: resumed after any step equals uninterrupted", async (method) => {
+    const model = tinyModel(method);
+    const o = stateOptions(STEPS);
+    const a = await uninterrupted(model, wasm, o);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: STEPS - 1 }), async (split) =>
+        expectSameRun(a, await resumed(model, wasm, o, split)),
+      ),
+      { numRuns: 4 },
+    );
+  });
 });
 
 describe("train() resumes from a periodic checkpoint exactly", () => {
