@@ -140,7 +140,11 @@ export class TrainState {
     });
     if (E.isLeft(evalPlan)) return evalPlan;
     const frozen = frozenMask(model);
-    const write = (a: Float32Array, shape: readonly number[]) => backend.write({ shape, dtype: "float32", data: a });
+    let written = 0;
+    const write = (a: Float32Array, shape: readonly number[]) => {
+      written += a.byteLength;
+      return backend.write({ shape, dtype: "float32", data: a });
+    };
     const { m, v } = moments.right.views();
     const state = new TrainState(
       model,
@@ -153,6 +157,7 @@ export class TrainState {
       v.map((a, i) => (frozen[i] ? undefined : write(a, shapes[i]!))),
       moments.right.step,
     );
+    state.total.written = written; // `transfers` counts the first write
     return E.right(state);
   }
 
