@@ -10,6 +10,7 @@ import type { Backend } from "../ir/backend.ts";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
 import { type LanguageModel } from "../models/model.ts";
 import { makeModel } from "../methods/index.ts";
+import { frozenMask } from "../train/step.ts";
 import type { StepReport } from "../train/trainState.ts";
 import { stats, type SuiteResult } from "./report.ts";
 import { random } from "./report.ts";
@@ -116,6 +117,8 @@ async function trainThroughput(
     state.dispose();
   }
   const tokens = cfg.batch * cfg.seq;
+  const frozen = frozenMask(model);
+  const resident = paramBytes(params0) + 2 * paramBytes(params0.filter((_, i) => !frozen[i]));
   return {
     compileMs,
     stepMs,
@@ -123,7 +126,8 @@ async function trainThroughput(
     tokensPerSec: stats(stepMs.slice(warm).map((ms) => tokens / (ms / 1000))),
     /** Host↔backend bytes per step (every step: they do not depend on warm-up). */
     transfers: transferStats(reports),
-    peakBytes: Math.max(...reports.map((r) => r.stats.peakBytes)),
+    /** The backend's peak during a step: the resident params and moments + the most it held above them. */
+    peakBytes: resident + Math.max(...reports.map((r) => r.stats.peakBytes)),
   };
 }
 
