@@ -14,6 +14,7 @@ import { loadBackend } from "../../backends/index.ts";
 import { nativeHostKernels } from "../../backends/native/hostKernels.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel } from "../../methods/index.ts";
+import { frozenMask } from "../../train/step.ts";
 import { benchState, paramBytes } from "../training.ts";
 import { maxRssBytes, medianAfter, readBatches, readSpec, writeResult } from "./peerFiles.ts";
 
@@ -70,6 +71,9 @@ const losses: number[] = [],
   stepMs: number[] = [],
   written: number[] = [],
   read: number[] = [];
+// the params and moments on the backend before every step: the step's own peak counts only what it adds
+const frozen = frozenMask(model);
+const resident = paramBytes(params) + 2 * paramBytes(params.filter((_, i) => !frozen[i]));
 let peakBytes = 0;
 for (let s = 0; s < spec.steps; s++) {
   const t0 = performance.now();
@@ -78,7 +82,7 @@ for (let s = 0; s < spec.steps; s++) {
   losses.push(r.loss);
   written.push(r.transfers.written);
   read.push(r.transfers.read);
-  peakBytes = Math.max(peakBytes, r.stats.peakBytes);
+  peakBytes = Math.max(peakBytes, resident + r.stats.peakBytes);
   console.log(
     `rankfuse-${backend.name} step ${s + 1}/${spec.steps}: loss ${r.loss.toFixed(6)}  ${stepMs[s]!.toFixed(0)} ms  ${r.transfers.written} B in / ${r.transfers.read} B out`,
   );
