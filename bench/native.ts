@@ -10,14 +10,15 @@ import type { Backend } from "../ir/backend.ts";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
 import { type LanguageModel } from "../models/model.ts";
 import { makeModel } from "../methods/index.ts";
-import { constantLr, Updater } from "../train/update.ts";
-import { compileTrainStep } from "../train/step.ts";
+import { frozenMask } from "../train/step.ts";
+import type { StepReport } from "../train/trainState.ts";
 import { stats, type SuiteResult } from "./report.ts";
 import { random } from "./report.ts";
 import { measureGemmPeak, PEAK_N } from "./gemmPeak.ts";
 import { formatMfu, mfu, trainFlopsPerToken } from "./mfu.ts";
 import { probeCoreTypes, type CoreTypeChoice } from "./peers/openblasCoreType.ts";
 import { timeRepeats } from "./timing.ts";
+import { BENCH_LR, BENCH_WD, benchState, formatBytes, formatTransfers, paramBytes, transferStats } from "./training.ts";
 
 /**
  * The native engine against the machine and its peers, in one process:
@@ -25,13 +26,14 @@ import { timeRepeats } from "./timing.ts";
  *     threads), then the training step's forward and backward GEMM shapes as % of that peak;
  *  2. a CoLA layer's forward, act(x·A)·B, fused (lowrankForward) against matmul + silu + matmul;
  *  3. training tokens/s of full-rank and CoLA `tiny` and `small` on the native and wasm backends
- *     (compiled train step + AdamW, as train/loop.ts) and in PyTorch (bench/peers/torch_llama.py) on the
+ *     (train/trainState.ts's whole step, AdamW included, as train/loop.ts; with the bytes it moves between
+ *     host and backend per step) and in PyTorch (bench/peers/torch_llama.py) on the
  *     same weights and batches (bench/peers/makeInputs.ts).
  * Figures are medians with [min-max] over repeats; ratios come from this same run.
  */
 
-const LR = 3e-3,
-  WD = 0.01; // makeInputs' defaults, so every peer runs the same protocol
+const LR = BENCH_LR,
+  WD = BENCH_WD; // makeInputs' defaults, so every peer runs the same protocol
 
 type Stat = ReturnType<typeof stats>;
 const fmt = (s: Stat, digits = 1, unit = ""): string =>
@@ -84,36 +86,49 @@ interface Batch {
 async function trainThroughput(
   model: LanguageModel,
   backend: Backend<any>,
-  kernel: NativeAddon,
   params0: readonly Float32Array[],
   batches: readonly Batch[],
   warm: number,
   timed: number,
 ) {
   const cfg = model.config;
-  const t0 = performance.now();
-  const step = unwrap(compileTrainStep(model, backend, cfg.batch, cfg.seq));
-  const compileMs = performance.now() - t0;
-  const opt = unwrap(
-    Updater.create(model, constantLr(LR, WD), {
+  const { state, compileMs } = unwrap(
+    benchState(model, backend, params0, {
+      batch: cfg.batch,
+      seq: cfg.seq,
       totalSteps: warm + timed,
-      seed: 0,
-      hostKernels: { adamwStep: kernel.adamwStep.bind(kernel) },
+      lr: LR,
+      weightDecay: WD,
     }),
   );
-  const p = params0.map((a) => a.slice());
   const stepMs: number[] = [],
-    losses: number[] = [];
-  for (let s = 0; s < warm + timed; s++) {
-    const b = batches[s % batches.length]!;
-    const t = performance.now();
-    const { loss, grads } = unwrap(await step.run(p, b.inputs, b.targets));
-    opt.apply(s, p, grads);
-    stepMs.push(performance.now() - t);
-    losses.push(loss);
+    losses: number[] = [],
+    reports: StepReport[] = [];
+  try {
+    for (let s = 0; s < warm + timed; s++) {
+      const b = batches[s % batches.length]!;
+      const t = performance.now();
+      const r = unwrap(await state.step(s, b.inputs, b.targets));
+      stepMs.push(performance.now() - t);
+      losses.push(r.loss);
+      reports.push(r);
+    }
+  } finally {
+    state.dispose();
   }
   const tokens = cfg.batch * cfg.seq;
-  return { compileMs, stepMs, losses, tokensPerSec: stats(stepMs.slice(warm).map((ms) => tokens / (ms / 1000))) };
+  const frozen = frozenMask(model);
+  const resident = paramBytes(params0) + 2 * paramBytes(params0.filter((_, i) => !frozen[i]));
+  return {
+    compileMs,
+    stepMs,
+    losses,
+    tokensPerSec: stats(stepMs.slice(warm).map((ms) => tokens / (ms / 1000))),
+    /** Host↔backend bytes per step (every step: they do not depend on warm-up). */
+    transfers: transferStats(reports),
+    /** The backend's peak during a step: the resident params and moments + the most it held above them. */
+    peakBytes: resident + Math.max(...reports.map((r) => r.stats.peakBytes)),
+  };
 }
 
 /** The peers' inputs, written by bench/peers/makeInputs.ts itself; the batches read back for rankfuse. */
@@ -339,9 +354,9 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
             targets: Int32Array.from({ length: m }, (_, i) => (i * 17 + 3 + s) % cfg.vocab),
           }));
         }
-        const nat = await trainThroughput(model, nativeBe, addon, params0, batches, nWarm, nTimed);
+        const nat = await trainThroughput(model, nativeBe, params0, batches, nWarm, nTimed);
         log(`${key} native: ${nat.tokensPerSec.median.toFixed(0)} tokens/s`);
-        const was = await trainThroughput(model, wasmBe, addon, params0, batches, wWarm, wTimed);
+        const was = await trainThroughput(model, wasmBe, params0, batches, wWarm, wTimed);
         log(`${key} wasm: ${was.tokensPerSec.median.toFixed(0)} tokens/s`);
         let torch: TorchResult | undefined;
         let torchWhy = noTorch ?? (E.isLeft(inputs) ? inputs.left : "");
@@ -392,12 +407,23 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
           formatMfu(mfus.torch),
           `${(flopsPerToken / 1e6).toFixed(1)} MFLOP/token`,
         ]);
+        // what crosses between host and backend per step, against what stays there
+        const pBytes = paramBytes(params0);
+        const perStep = (t: typeof nat.transfers) => t.written.median + t.read.median;
+        rows.push([
+          `train ${key}: host↔backend bytes/step (in / out)`,
+          formatTransfers(nat.transfers),
+          formatTransfers(was.transfers),
+          "-",
+          `params bytes ${formatBytes(pBytes)}; native moves ${((perStep(nat.transfers) / pBytes) * 100).toFixed(2)}% of them per step`,
+        ]);
         trainData[key] = {
           preset,
           method,
           batch: cfg.batch,
           seq: cfg.seq,
           params: model.counts.total,
+          paramBytes: pBytes,
           trainFlopsPerToken: flopsPerToken,
           mfu: mfus,
           native: { ...nat, warmup: nWarm, timed: nTimed, backend: nativeBe.describe() },
@@ -420,7 +446,8 @@ export async function run(opts: { repeats?: number; presets?: string[] } = {}): 
     `MFU (model FLOPs utilisation) = 3 × the model's forward FLOPs per token (LanguageModel.forwardFlopsPerToken: matmul weights and attention) × tokens/s ÷ the ${allThreads}-thread measured peak (${peak.best.toFixed(1)} GFLOP/s); wasm runs 1 thread, so its MFU is against the same whole-machine figure; attention counts in full though a causal kernel can skip half of it, so MFU can exceed the GEMM rows' % of peak.`,
     ...(coreTypes ? [`PyTorch: ${coreTypes.summary}.`] : []),
     `kernels: ${repeats} repeats of >= 60-100 ms each after a warm-up call, median [min-max]; fused and unfused repeats interleaved, the speedup is per repeat (unfused time / fused time).`,
-    `training: compileTrainStep + train/update.ts's Updater (AdamW, constant lr ${LR}, wd ${WD}, no clipping, native adamwStep kernel) on the inputs of bench/peers/makeInputs.ts (init seed 0, Gutenberg batches); tokens/s per timed step, median [min-max]; native 2+5, wasm 2+5 on tiny and 1+3 on small (warm-up+timed); PyTorch: bench/peers/torch_llama.py, 7 steps, steps 3-7 timed.`,
+    `training: train/trainState.ts's TrainState, one plan per step with AdamW on the backend (constant lr ${LR}, wd ${WD}, no clipping; params and moments stay on the backend) on the inputs of bench/peers/makeInputs.ts (init seed 0, Gutenberg batches); tokens/s per timed step, median [min-max]; native 2+5, wasm 2+5 on tiny and 1+3 on small (warm-up+timed); PyTorch: bench/peers/torch_llama.py, 7 steps, steps 3-7 timed.`,
+    `host↔backend bytes/step: what one training step wrote to the backend (the batch's ids and targets, three optimizer scalars) and read back (loss, gradient norm), from the step's own count (StepReport.transfers), beside the params' bytes (AdamW's moments, twice that, also stay on the backend); PyTorch trains in its own process's memory, so it has no such figure.`,
     `threads: native ${defaultThreads} OpenMP threads (${allThreads} CPUs), wasm 1 (no threads in Node: ${wasmBe.describe()}), PyTorch torch.set_num_threads(${os.cpus().length}).`,
     ...[...blasNotes].map((b) => `PyTorch: ${b}`),
     `step-1 losses native/wasm/PyTorch (same weights, same batch): ${lossChecks.join("; ")}.`,

@@ -15,6 +15,7 @@ import { probeCoreTypes, type CoreTypeChoice } from "./peers/openblasCoreType.ts
 import type { PeerResult } from "./peers/peerFiles.ts";
 import type { SuiteResult } from "./report.ts";
 import { formatRatio, formatStat, ratioOfMedians, stats, type Stat } from "./stats.ts";
+import { formatBytes, formatTransfers, type TransferStats } from "./training.ts";
 
 /**
  * The same model trained for the same few steps from the same weights on the same batches in rankfuse
@@ -128,6 +129,9 @@ interface Cell {
   mfu: Stat;
   rss: Stat;
   framework: Stat;
+  /** Host↔backend bytes per step over every step of every run, where the peer reports them (rankfuse). */
+  transfers?: TransferStats;
+  paramBytes?: number;
 }
 
 const mib = (s: Stat) => formatStat({ median: s.median / 2 ** 20, min: s.min / 2 ** 20, max: s.max / 2 ** 20, n: s.n });
@@ -261,6 +265,13 @@ export async function run(
             mfu: mfu(tokensPerSec, flopsPerToken, peak?.best ?? NaN),
             rss: stats(c.runs.map((x) => x.peakRssBytes ?? x.peakMemoryBytes)),
             framework: stats(c.runs.map((x) => x.peakMemoryBytes)),
+            ...(c.runs.some((x) => x.transfers) && {
+              transfers: {
+                written: stats(c.runs.flatMap((x) => x.transfers?.written ?? [])),
+                read: stats(c.runs.flatMap((x) => x.transfers?.read ?? [])),
+              },
+            }),
+            paramBytes: c.runs.find((x) => x.paramBytes !== undefined)?.paramBytes,
           };
         });
         const base = summary.find((c) => c.peer === BASE && c.runs.length) ?? summary.find((c) => c.runs.length);
@@ -281,6 +292,8 @@ export async function run(
             c.runs.length ? formatMfu(c.mfu) : "n/a",
             c.runs.length ? mib(c.rss) : "n/a",
             c.runs.length ? mib(c.framework) : "n/a",
+            c.transfers ? formatTransfers(c.transfers) : "-",
+            c.paramBytes !== undefined ? formatBytes(c.paramBytes) : "-",
             l ? l[0]!.toFixed(5) : "n/a",
             l ? l[l.length - 1]!.toFixed(5) : "n/a",
             agree,
@@ -312,6 +325,8 @@ export async function run(
             "n/a",
             "n/a",
             "n/a",
+            "-",
+            "-",
             "n/a",
             "n/a",
             "-",
@@ -372,6 +387,7 @@ export async function run(
     `each peer: a fresh process trains ${steps} steps (AdamW lr ${LR}, wd ${WD} on 2-D weights, constant lr, no clipping) from rankfuse's init (seed 0) on the same Gutenberg batches (bench/peers/makeInputs.ts); step 1 is warm-up (compile/jit), tokens/s = median over steps ${WARM + 1}..${steps} per process, then median [min-max] over ${presets.map((p) => `${repeatsFor(p)} on ${p}`).join(", ")} processes per peer, repeats interleaved across peers.`,
     `"vs ${BASE}" is the ratio of medians from this run; "Δloss" is the relative difference from ${BASE}'s loss at step 1 (same weights, same batch: float32 rounding only) / at step ${steps} (after ${steps - 1} updates).`,
     `peak RSS: the process's own peak resident set (VmHWM; getrusage would count the bench's own peak, which Linux carries across fork+exec), the one memory figure every peer shares (it includes the runtime: Node+tsx, Python+torch); framework peak: what the framework reports (rankfuse: backend live bytes; tfjs: tf.memory().numBytes; jax-js, PyTorch: none, so RSS).`,
+    `host↔backend bytes/step: what one rankfuse training step wrote to its backend (the batch's ids and targets, three optimizer scalars) and read back (loss, gradient norm), counted by the step itself (StepReport.transfers), median [min-max] over every step of every process; params and AdamW's moments stay on the backend ("params bytes" is their scale: the moments are twice that again). "-" for the peers that train in their own process's memory.`,
     `threads: rankfuse-native OpenMP over ${os.availableParallelism()} CPUs; wasm peers 1 thread (no Worker threads for wasm in Node); PyTorch torch.set_num_threads(${os.cpus().length}).`,
   );
   return {
@@ -384,6 +400,8 @@ export async function run(
       "MFU",
       "peak RSS MiB",
       "framework peak MiB",
+      "host↔backend bytes/step",
+      "params bytes",
       "loss @1",
       `loss @${steps}`,
       "Δloss @1 / @last",

@@ -4,15 +4,18 @@ import { resolveConfig } from "../models/config.ts";
 import { makeModel } from "../methods/index.ts";
 import { saveAll, saveNothing, savedResiduals, type RematPolicy } from "../passes/remat.ts";
 import { colaMPolicy as colaM } from "../methods/colaM/policy.ts";
-import { compileTrainStep } from "../train/step.ts";
 import { formatNumber } from "../util/format.ts";
 import type { SuiteResult } from "./report.ts";
 import { formatStat, pairedRatios, stats } from "./stats.ts";
+import { frozenMask } from "../train/step.ts";
+import { benchState, paramBytes } from "./training.ts";
 
 /**
  * Per remat policy, for CoLA-LLaMA at the tiny, 60M and 130M shapes (sequence 256): predicted and
  * measured peak memory of a training step, the activations kept for backward, step time and the FLOPs
- * recomputed in backward. Ratios are against saveAll, measured in the same process.
+ * recomputed in backward. The step is the whole update step training runs (train/trainState.ts: loss,
+ * gradients and AdamW in one plan, params and moments resident on the backend), so the peak is what a
+ * training run needs above its resident state. Ratios are against saveAll, measured in the same process.
  */
 const SHAPES: { config: string; batch: number }[] = [
   { config: "tiny", batch: 8 },
@@ -38,29 +41,44 @@ export async function run(opts: { repeats?: number; shapes?: string[] } = {}): P
     const n = batch * cfg.seq;
     const ids = Int32Array.from({ length: n }, (_, i) => (i * 31) % cfg.vocab);
     const targets = Int32Array.from({ length: n }, (_, i) => (i * 17 + 3) % cfg.vocab);
+    // the state a step finds on the backend (params, and AdamW's moments of the trainable ones): the plan's
+    // prediction counts it, the run's own peak (bytes above what the backend held before it) does not
+    const frozen = frozenMask(model);
+    const resident = paramBytes(params) + 2 * paramBytes(params.filter((_, i) => !frozen[i]));
+    // one training state per policy, each from the same params (its step's plan compiled up front)
     const steps = POLICIES.map((policy) => {
-      const step = compileTrainStep({ ...model, remat: policy }, be.right, batch, cfg.seq);
-      if (E.isLeft(step)) throw new Error(step.left.message);
-      const act = savedResiduals(step.right.plan.graph).reduce((sum, r) => sum + r.bytes, 0);
-      return { policy, step: step.right, act, times: [] as number[], peak: 0 };
+      const made = benchState({ ...model, remat: policy }, be.right, params, {
+        batch,
+        seq: cfg.seq,
+        totalSteps: repeats + 1,
+      });
+      if (E.isLeft(made)) throw new Error(made.left.message);
+      const plan = made.right.state.planAt(0);
+      if (E.isLeft(plan)) throw new Error(plan.left.message);
+      const act = savedResiduals(plan.right.plan.graph).reduce((sum, r) => sum + r.bytes, 0);
+      return { policy, state: made.right.state, plan: plan.right.plan, act, times: [] as number[], peak: 0 };
     });
     // Round-robin over the policies, starting each round at a different one, so that a slow stretch of
     // this shared machine hits every policy alike; the first round warms up and is not timed.
-    for (let round = 0; round <= repeats; round++) {
-      for (let k = 0; k < steps.length; k++) {
-        const s = steps[(round + k) % steps.length]!;
-        const r = await s.step.run(params, ids, targets);
-        if (E.isLeft(r)) throw new Error(r.left.message);
-        if (round > 0) s.times.push(r.right.stats.ms);
-        s.peak = Math.max(s.peak, r.right.stats.peakBytes);
+    try {
+      for (let round = 0; round <= repeats; round++) {
+        for (let k = 0; k < steps.length; k++) {
+          const s = steps[(round + k) % steps.length]!;
+          const r = await s.state.step(round, ids, targets);
+          if (E.isLeft(r)) throw new Error(r.left.message);
+          if (round > 0) s.times.push(r.right.stats.ms);
+          s.peak = Math.max(s.peak, resident + r.right.stats.peakBytes);
+        }
       }
+    } finally {
+      for (const s of steps) s.state.dispose();
     }
     const base = steps[0]!;
-    for (const { policy, step, act, times, peak } of steps) {
+    for (const { policy, plan, act, times, peak } of steps) {
       const t = stats(times);
       const slowdown = pairedRatios(times, base.times);
-      const flops = step.plan.flops;
-      const predicted = step.plan.predictedPeakBytes;
+      const flops = plan.flops;
+      const predicted = plan.predictedPeakBytes;
       rows.push([
         `${config} b${batch}`,
         policy.name,
@@ -71,7 +89,7 @@ export async function run(opts: { repeats?: number; shapes?: string[] } = {}): P
         `${(act / base.act).toFixed(2)}x`,
         formatStat(t, 0, " ms"),
         formatStat(slowdown, 2, "x"),
-        `${formatNumber(flops - base.step.plan.flops)}FLOP`,
+        `${formatNumber(flops - base.plan.flops)}FLOP`,
       ]);
       data.push({
         config,
@@ -80,11 +98,12 @@ export async function run(opts: { repeats?: number; shapes?: string[] } = {}): P
         policy: policy.name,
         predictedPeakBytes: predicted,
         measuredPeakBytes: peak,
+        residentStateBytes: resident,
         savedActivationBytes: act,
         stepMs: t,
         timeVsSaveAll: slowdown,
         flops,
-        recomputeFlops: flops - base.step.plan.flops,
+        recomputeFlops: flops - base.plan.flops,
       });
       process.stderr.write(
         `remat ${config} ${policy.name}: ${formatStat(t, 0, " ms")}, ${formatStat(slowdown, 2, "x")} saveAll\n`,
@@ -107,7 +126,7 @@ export async function run(opts: { repeats?: number; shapes?: string[] } = {}): P
     ],
     rows,
     notes: [
-      `${repeats} timed rounds after one warm-up round, in one process; each round runs every policy once, in rotated order, and "vs saveAll" is the median [range] of the per-round ratios; peak = bytes the backend held during a step (params, gradients and activations; AdamW runs on the host).`,
+      `${repeats} timed rounds after one warm-up round, in one process; each round runs every policy once, in rotated order, and "vs saveAll" is the median [range] of the per-round ratios; step = the whole training step (train/trainState.ts: loss, gradients and AdamW in one plan; params and AdamW's moments stay on the backend between steps, each policy its own state from the same init); measured peak = the resident state (params and moments) + the most bytes the backend held above it during a step (batch, activations, gradients, the new params and moments as the old ones are donated), as the plan's prediction counts it (its inputs included).`,
       "saved activations = forward values kept alive for backward (graph inputs excluded); recompute = extra FLOPs of the rewritten step.",
     ],
     data,

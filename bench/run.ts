@@ -13,6 +13,7 @@ const SUITES: Record<string, { load: () => Promise<Suite>; quick: Record<string,
   native: { load: () => import("./native.ts"), quick: { repeats: 2, presets: ["tiny"] } },
   peers: { load: () => import("./peers.ts"), quick: { quick: true } },
   scaling: { load: () => import("./scaling.ts"), quick: { quick: true } },
+  trainStep: { load: () => import("./trainStep.ts"), quick: { quick: true } },
   fusion: { load: () => import("./fusion.ts"), quick: { quick: true } }, // also reads --quick from argv itself
 };
 

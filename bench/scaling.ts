@@ -3,16 +3,18 @@ import { loadBackend } from "../backends/index.ts";
 import { resolveConfig, type ConfigOverrides } from "../models/config.ts";
 import { makeModel } from "../methods/index.ts";
 import { formatNumber } from "../util/format.ts";
-import { compileTrainStep } from "../train/step.ts";
+import { frozenMask } from "../train/step.ts";
 import type { LogLogSeries } from "./charts.ts";
 import type { SuiteChart } from "./charts.ts";
 import type { SuiteResult } from "./report.ts";
 import { formatStat, stats, type Stat } from "./stats.ts";
+import { benchState, paramBytes } from "./training.ts";
 
 /**
- * How a training step (forward + backward) grows with tokens per step, width and rank, for full-rank
- * LLaMA, CoLA and CoLA-M, with the analytic FLOPs (3 × forward FLOPs per token × tokens) beside the
- * measured time, and the backend's peak live bytes. Small 2-layer models, so it stays in minutes; plotted
+ * How a training step (forward, backward and AdamW: train/trainState.ts's whole step, as training runs
+ * it) grows with tokens per step, width and rank, for full-rank LLaMA, CoLA and CoLA-M, with the
+ * analytic FLOPs (3 × forward FLOPs per token × tokens) beside the measured time, and the backend's
+ * peak live bytes (the resident params and moments included). Small 2-layer models, so it stays in minutes; plotted
  * log-log, where a power law is a line whose slope is its exponent.
  */
 const METHODS = ["full", "cola", "colaM"] as const;
@@ -71,17 +73,27 @@ export async function run(opts: { quick?: boolean; repeats?: number } = {}): Pro
   for (const p of points(quick)) {
     const cfg = unwrap(resolveConfig("tiny", p.overrides));
     const model = unwrap(makeModel(p.method, cfg));
-    const step = unwrap(compileTrainStep(model, be, cfg.batch, cfg.seq));
     const params = model.init(0);
+    const { state } = unwrap(
+      benchState(model, be, params, { batch: cfg.batch, seq: cfg.seq, totalSteps: repeats + 1 }),
+    );
+    const plan = unwrap(state.planAt(0)).plan;
+    // params and the trainable ones' moments, on the backend before the step (its own peak leaves them out)
+    const frozen = frozenMask(model);
+    const resident = paramBytes(params) + 2 * paramBytes(params.filter((_, i) => !frozen[i]));
     const n = cfg.batch * cfg.seq;
     const ids = Int32Array.from({ length: n }, (_, i) => (i * 31) % cfg.vocab);
     const targets = Int32Array.from({ length: n }, (_, i) => (i * 17 + 3) % cfg.vocab);
     const ms: number[] = [];
     let peak = 0;
-    for (let i = 0; i <= repeats; i++) {
-      const r = unwrap(await step.run(params, ids, targets));
-      if (i > 0) ms.push(r.stats.ms); // run 0 warms up
-      peak = Math.max(peak, r.stats.peakBytes);
+    try {
+      for (let i = 0; i <= repeats; i++) {
+        const r = unwrap(await state.step(i, ids, targets));
+        if (i > 0) ms.push(r.stats.ms); // run 0 warms up
+        peak = Math.max(peak, resident + r.stats.peakBytes);
+      }
+    } finally {
+      state.dispose();
     }
     const analytic = 3 * model.forwardFlopsPerToken * n;
     const t = stats(ms),
@@ -91,7 +103,7 @@ export async function run(opts: { quick?: boolean; repeats?: number } = {}): Pro
       tokens: n,
       params: model.counts.total,
       analyticFlops: analytic,
-      plannedFlops: step.plan.flops,
+      plannedFlops: plan.flops,
       stepMs: t,
       peakBytes: peak,
       gflops: g,
@@ -104,7 +116,7 @@ export async function run(opts: { quick?: boolean; repeats?: number } = {}): Pro
       cfg.rank,
       formatNumber(model.counts.total),
       `${formatNumber(analytic)}FLOP`,
-      `${formatNumber(step.plan.flops)}FLOP`,
+      `${formatNumber(plan.flops)}FLOP`,
       formatStat(t, 1),
       formatStat(g, 1),
       `${formatNumber(peak)}B`,
@@ -164,9 +176,9 @@ export async function run(opts: { quick?: boolean; repeats?: number } = {}): Pro
     ],
     rows,
     notes: [
-      `step = one compiled training step (forward + backward, no optimizer) on ${be.describe()}; ${repeats} timed runs after one warm-up, median [min-max], in one process.`,
-      "analytic FLOPs = 3 × LanguageModel.forwardFlopsPerToken × tokens (matmul weights and attention); planned FLOPs = the compiled plan's own count (includes CoLA-M's recompute and the elementwise work).",
-      "peak = the backend's peak live bytes during a step (params, gradients, activations), per point (process RSS only grows, so it cannot separate points).",
+      `step = one whole training step (train/trainState.ts: forward, backward and AdamW in one plan, constant lr, no clipping; params and moments stay on the backend) on ${be.describe()}; ${repeats} timed runs after one warm-up, median [min-max], in one process.`,
+      "analytic FLOPs = 3 × LanguageModel.forwardFlopsPerToken × tokens (matmul weights and attention); planned FLOPs = the compiled plan's own count (includes CoLA-M's recompute, the elementwise work and AdamW's).",
+      "peak = the backend's peak live bytes during a step (the resident params and AdamW moments, the batch, gradients, activations), per point (process RSS only grows, so it cannot separate points).",
       "full rank has no rank; the rank sweep is CoLA and CoLA-M only. Width: heads = d/64, d_ff = 2.6875 d, rank = d/4.",
     ],
     charts,

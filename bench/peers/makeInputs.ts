@@ -13,9 +13,9 @@
  *
  * --batch overrides the config's batch (the paper configs' 512 sequences do not fit a CPU step).
  *
- * --rankfuse OUT.json also runs rankfuse itself on the same inputs (compiled train step on --backend,
- * rankfuse's AdamW with the peers' protocol: constant lr, no clipping) and writes the peers' result
- * format; its first loss is rankfuse's initial loss for these weights and the first batch.
+ * --rankfuse OUT.json also runs rankfuse itself on the same inputs (the training state on --backend,
+ * AdamW in the step's plan with the peers' protocol: constant lr, no clipping) and writes the peers' result
+ * format, with the bytes each step moved between host and backend; its first loss is rankfuse's initial loss for these weights and the first batch.
  * --rankfuse-steps limits that run (default: all `steps`; 1 gives just the initial loss).
  */
 import * as E from "fp-ts/lib/Either.js";
@@ -27,8 +27,7 @@ import { makeModel } from "../../methods/index.ts";
 import { exportWeights } from "../../methods/exportWeights.ts";
 import { loadData } from "../../train/data.ts";
 import { BatchSampler } from "../../train/batches.ts";
-import { compileTrainStep } from "../../train/step.ts";
-import { constantLr, Updater } from "../../train/update.ts";
+import { benchState, paramBytes } from "../training.ts";
 import { loadBackend } from "../../backends/index.ts";
 import { nativeHostKernels } from "../../backends/native/hostKernels.ts";
 
@@ -126,27 +125,33 @@ console.log(
 if (opts.rankfuse) {
   const rfSteps = Math.min(steps, Number(opts["rankfuse-steps"] ?? steps));
   const backend = unwrap(await loadBackend(opts.backend ?? "wasm"));
-  const step = unwrap(compileTrainStep(model, backend, cfg.batch, cfg.seq));
-  // as the CLI does: the native engine runs the optimizer's loop where it loaded (bit-identical)
+  // as the CLI does: the training state on the backend, one plan per step with AdamW in it
   const native = nativeHostKernels();
-  const opt = unwrap(
-    Updater.create(model, constantLr(lr, weightDecay), {
+  const { state } = unwrap(
+    benchState(model, backend, params, {
+      batch: cfg.batch,
+      seq: cfg.seq,
       totalSteps: rfSteps,
+      lr,
+      weightDecay,
       seed: 0,
       hostKernels: native._tag === "Right" ? native.right : undefined,
     }),
   );
-  const p = params.map((a) => a.slice());
   const losses: number[] = [];
   const stepMs: number[] = [];
+  const written: number[] = [],
+    read: number[] = [];
   for (let s = 0; s < rfSteps; s++) {
     const t0 = performance.now();
-    const { loss, grads } = unwrap(await step.run(p, batches[s]!.inputs, batches[s]!.targets));
-    opt.apply(s, p, grads);
+    const r = unwrap(await state.step(s, batches[s]!.inputs, batches[s]!.targets));
     stepMs.push(performance.now() - t0);
-    losses.push(loss);
-    console.log(`rankfuse step ${s + 1}: loss ${loss.toFixed(6)} (${stepMs[s]!.toFixed(0)} ms)`);
+    losses.push(r.loss);
+    written.push(r.transfers.written);
+    read.push(r.transfers.read);
+    console.log(`rankfuse step ${s + 1}: loss ${r.loss.toFixed(6)} (${stepMs[s]!.toFixed(0)} ms)`);
   }
+  state.dispose();
   const later = stepMs.slice(2).length ? stepMs.slice(2) : stepMs;
   const sorted = [...later].sort((a, b) => a - b);
   const med =
@@ -161,7 +166,9 @@ if (opts.rankfuse) {
     stepMs,
     tokensPerSec: (cfg.batch * cfg.seq) / (med / 1000),
     peakMemoryBytes: process.memoryUsage().rss,
-    notes: `rankfuse compileTrainStep on ${opts.backend ?? "wasm"}, rankfuse AdamW (constant lr ${lr}, wd ${weightDecay} on rank>=2, no clipping); peakMemoryBytes is process RSS at the end`,
+    transfers: { written, read },
+    paramBytes: paramBytes(params),
+    notes: `rankfuse TrainState on ${opts.backend ?? "wasm"}, AdamW on the backend (constant lr ${lr}, wd ${weightDecay} on rank>=2, no clipping); peakMemoryBytes is process RSS at the end; transfers: bytes written to / read from the backend per step`,
   };
   fs.mkdirSync(path.dirname(path.resolve(opts.rankfuse)), { recursive: true });
   fs.writeFileSync(opts.rankfuse, JSON.stringify(out, null, 2) + "\n");

@@ -40,6 +40,14 @@ export interface PeerResult {
   peakMemoryBytes: number;
   /** The whole process's maximum resident set (getrusage): the one memory figure every peer shares. */
   peakRssBytes?: number;
+  /**
+   * Bytes that crossed between the host and the framework's device per step (host → device: written,
+   * device → host: read), where the framework keeps its training state on a device of its own (rankfuse's
+   * backends); absent for peers that train in their own process's memory.
+   */
+  transfers?: { written: number[]; read: number[] };
+  /** Bytes of the model's params (float32), the scale for `transfers`. */
+  paramBytes?: number;
   notes?: string;
 }
 
