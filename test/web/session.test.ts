@@ -66,7 +66,7 @@ describe("Session", () => {
     expect(right(await s.sample("Alice was ", 6, 0, 2))).toBe(greedy); // greedy ignores the seed
     expect(right(await s.sample("Alice was ", 6, 1, 5))).toBe(right(await s.sample("Alice was ", 6, 1, 5)));
 
-    const st = decodeSafetensors(s.weights());
+    const st = decodeSafetensors(await s.weights());
     if (E.isLeft(st)) throw new Error(st.left.message);
     const model = right(
       E.mapLeft((e: { message: string }) => e.message)(makeModel("cola", JSON.parse(st.right.metadata.config!))),
