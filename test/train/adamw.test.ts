@@ -278,9 +278,9 @@ describe("TrainState's step against the textbook AdamW", () => {
     await trainStateAgainstTextbook(native.get(), 1e-6);
   });
 
-  // on a float32 backend: the reference keeps float64 between steps, which read() rounds
-  it("continues identically after read() → create from that state", async () => {
-    const backend = await wasmBackend();
+  // the reference computes in float64 but keeps the state in float32, as a checkpoint does
+  it.each(["reference", "wasm"])("on %s, continues identically after read() → create from that state", async (name) => {
+    const backend = name === "reference" ? referenceBackend() : await wasmBackend();
     const o = {
       lr: 0.05,
       warmupSteps: 1,
