@@ -268,6 +268,7 @@ export class TrainState {
     });
     this.total.written += run.stats.bytesWritten;
     this.total.read += run.stats.bytesRead;
+    if (this.backend.caps.float64) await this.roundToFloat32(upd);
     if (scheme?.update && hostParams) {
       const grads: Float32Array[] = this.shapes.map(() => new Float32Array(0));
       const hostGrads = rest.slice(3 * n) as Float32Array[];
@@ -284,6 +285,22 @@ export class TrainState {
       stats: run.stats,
       transfers: { written: this.total.written - before.written, read: this.total.read - before.read },
     });
+  }
+
+  /**
+   * A float64 backend (the reference) computes the float32 step in float64 and would keep that precision
+   * between steps; rounding the state to float32, as a float32 backend holds it and a checkpoint saves
+   * it, makes a resumed run equal an uninterrupted one there too. Not counted in `transfers`: a float32
+   * backend has nothing to round.
+   */
+  private async roundToFloat32(indices: readonly number[]) {
+    for (const list of [this.params, this.m, this.v])
+      for (const i of indices) {
+        const old = list[i];
+        const data = Float32Array.from(await this.backend.read(old));
+        list[i] = this.backend.write({ shape: this.shapes[i]!, dtype: "float32", data });
+        this.backend.free(old);
+      }
   }
 
   private async afterStep(scheme: TrainingScheme, step: number) {

@@ -3,9 +3,9 @@ import * as E from "fp-ts/lib/Either.js";
 import { loadBackend } from "../../backends/index.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeModel } from "../../methods/index.ts";
-import { AdamW } from "../../train/adamMoments.ts";
 import { Rng } from "../../util/rng.ts";
-import { compileTrainStep } from "../../train/step.ts";
+import { TrainState } from "../../train/trainState.ts";
+import { constantLr } from "../../train/update.ts";
 import { nativeAddonRequirement } from "../helpers/requirements.ts";
 
 /**
@@ -25,28 +25,22 @@ function unwrap<T>(e: E.Either<{ message: string }, T>): T {
 }
 
 async function losses(method: string, backendName: string): Promise<number[]> {
-  const kernel = native.get();
   // the tiny preset shrunk: d 32 (4 heads of 8), 2 layers, seq 16, batch 2, byte vocabulary
   const cfg = unwrap(resolveConfig("tiny", { d: 32, layers: 2, seq: 16, batch: 2, vocab: 256, dFF: 64, rank: 8 }));
   const model = unwrap(makeModel(method, cfg));
   const backend = unwrap(await loadBackend(backendName));
-  const step = unwrap(compileTrainStep(model, backend, cfg.batch, cfg.seq));
-  const params = model.init(0);
-  // the optimizer is the same on both sides (the native adamwStep is bit-identical to the JS loop)
-  const opt = new AdamW(
-    model.layout.shapes.map((s) => [...s]),
-    { lr: LR, weightDecay: 0.01, kernel },
-  );
+  // the whole step (gradients and AdamW) runs on each backend, from the same init
+  const o = { ...constantLr(LR, 0.01), batch: cfg.batch, seq: cfg.seq, totalSteps: STEPS, seed: 0 };
+  const state = unwrap(TrainState.create(model, backend, o, { params: model.init(0) }));
   const rng = Rng.fromSeed(7);
   const n = cfg.batch * cfg.seq;
   const out: number[] = [];
   for (let s = 0; s < STEPS; s++) {
     const ids = Int32Array.from({ length: n }, () => rng.nextInt(cfg.vocab));
     const targets = ids.map((t) => (3 * t + 1) % cfg.vocab);
-    const { loss, grads } = unwrap(await step.run(params, ids, targets));
-    opt.step(params, grads, LR);
-    out.push(loss);
+    out.push(unwrap(await state.step(s, ids, targets)).loss);
   }
+  state.dispose();
   return out;
 }
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
-import { AdamW } from "../../train/adamMoments.ts";
 import { firaMatrixStep, newMatrixState, wideShape, type FiraHyper } from "../../methods/fira/matrix.ts";
 import { firaGap, firaOwned, firaScheme } from "../../methods/fira/optimizer.ts";
 import { jsGemm } from "../../util/linalg/gemm.ts";
@@ -9,11 +8,12 @@ import { nativeHostKernels } from "../../backends/native/hostKernels.ts";
 import { Rng } from "../../util/rng.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeFira } from "../../methods/fira/model.ts";
-import type { SchemeContext } from "../../train/scheme.ts";
+import type { SchemeUpdateContext } from "../../train/scheme.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 import { allcloseViolation } from "../../testing/allclose.ts";
 import { runs } from "../helpers/runs.ts";
 import { nativeAddonRequirement } from "../helpers/requirements.ts";
+import { TextbookAdamW } from "../helpers/textbookAdamw.ts";
 
 const native = await nativeAddonRequirement();
 
@@ -29,7 +29,7 @@ const hyper = (o: Partial<FiraHyper> = {}): FiraHyper => ({
   ...o,
 });
 /**
- * Comparisons with AdamW use a negligible ε: Fira (like its authors' code) adds ε to √v and folds bias
+ * Comparisons with AdamW (the float64 textbook one) use a negligible ε: Fira (like its authors' code) adds ε to √v and folds bias
  * correction into the step size, AdamW adds it to √v̂, so they differ where an entry's |g| nears ε.
  */
 const EPS = 1e-30;
@@ -52,7 +52,7 @@ describe("Fira on one matrix", () => {
           adam = [w0.slice()];
         const shape = wideShape(m, n, Math.min(m, n));
         const st = newMatrixState(shape);
-        const opt = new AdamW([[m, n]], { eps: EPS });
+        const opt = new TextbookAdamW([[m, n]], { eps: EPS });
         // the first gradient fixes P (no refresh later); Adam's elementwise moments commute only with signed permutations
         const grads = [diagonal(m, n), ...Array.from({ length: 4 }, () => gaussian(m * n, rng))];
         grads.forEach((g, t) => {
@@ -79,7 +79,7 @@ describe("Fira on one matrix", () => {
           const w = new Float32Array(m * n);
           const st = newMatrixState(shape);
           const projected = [new Float32Array(r * b)];
-          const opt = new AdamW([[r, b]], { eps: EPS });
+          const opt = new TextbookAdamW([[r, b]], { eps: EPS });
           for (let t = 1; t <= 4; t++) {
             const g = gaussian(m * n, rng);
             firaMatrixStep(w, g, shape, st, hyper({ rank: r, alpha }), t, 0.01, rng, jsGemm);
@@ -227,11 +227,10 @@ describe("Fira as a training scheme", () => {
         ),
       ),
     );
-    const ctx = (params: Float32Array[], step: number): SchemeContext => ({
+    const ctx = (params: Float32Array[], step: number): SchemeUpdateContext => ({
       step,
       totalSteps: 6,
       params,
-      adam: new AdamW(layout.shapes.map((s) => [...s])),
       layout,
     });
     const make = () => firaScheme({ layout, rank: 4, seed: 11, totalSteps: 6, gap: 2 });

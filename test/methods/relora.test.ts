@@ -11,7 +11,7 @@ import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import type { LanguageModel } from "../../models/model.ts";
 import { makeRelora } from "../../methods/relora/model.ts";
 import { makeDynamic } from "../../methods/dynamic/model.ts";
-import { AdamW } from "../../train/adamMoments.ts";
+import { AdamMoments } from "../../train/adamMoments.ts";
 import { loraSlots } from "../../methods/relora/ops.ts";
 import { compileTrainStep } from "../../train/step.ts";
 import { Rng } from "../../util/rng.ts";
@@ -138,7 +138,7 @@ describe.each(["relora", "dynamic"] as const)("%s: a merge leaves the network's 
         const x = tokens(rng);
         const want = await run[method].logits(params, x);
         const scheme = model.scheme!({ seed, totalSteps: 40, layout: model.layout });
-        const adam = new AdamW(model.layout.shapes.map((s) => [...s]));
+        const adam = AdamMoments.zeros(model.layout.shapes);
         // the first restart: ReLoRA after `cycle` (20) steps, dynamic after `interval` (10)
         const boundary = method === "relora" ? 19 : 9;
         scheme.afterStep!({ step: boundary, totalSteps: 40, params, adam, layout: model.layout });

@@ -1,26 +1,18 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { AdamW } from "../../train/adamMoments.ts";
+import type { AdamMoments } from "../../train/adamMoments.ts";
 import { Rng } from "../../util/rng.ts";
 import { kaimingUniformA, mergeAdapter, pruneMoments, quantile } from "../../methods/relora/ops.ts";
 import { runs } from "../helpers/runs.ts";
+import { warmMoments } from "../helpers/textbookAdamw.ts";
 
 /** The between-step operations of LoRA schemes: merge, A's init, and the pruning of adapter moments. */
 
 const randoms = (rng: Rng, n: number) => Float32Array.from({ length: n }, () => rng.normal());
 
-/** An optimizer with every moment nonzero (a few steps on random gradients). */
-function warmedAdam(shapes: number[][], seed: number): { adam: AdamW; params: Float32Array[] } {
-  const rng = Rng.fromSeed(seed);
-  const adam = new AdamW(shapes);
-  const params = shapes.map((s) => randoms(rng, s[0]! * (s[1] ?? 1)));
-  for (let t = 0; t < 3; t++)
-    adam.step(
-      params,
-      params.map((p) => randoms(rng, p.length)),
-      1e-3,
-    );
-  return { adam, params };
+/** Optimizer moments with every entry nonzero, as after a few steps. */
+function warmedAdam(shapes: number[][], seed: number): { adam: AdamMoments } {
+  return { adam: warmMoments(shapes, Rng.fromSeed(seed)) };
 }
 
 describe("mergeAdapter", () => {

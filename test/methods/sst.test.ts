@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import * as E from "fp-ts/lib/Either.js";
-import { AdamW } from "../../train/adamMoments.ts";
+import { AdamMoments } from "../../train/adamMoments.ts";
+import { TrainState } from "../../train/trainState.ts";
+import { referenceBackend } from "../../backends/reference/backend.ts";
 import { resolveConfig } from "../../models/config.ts";
 import { makeSst } from "../../methods/sst/model.ts";
 import { sstRoundSteps, sstScheme } from "../../methods/sst/scheme.ts";
 import { composeW, sampleWeighted, sstGroups } from "../../methods/sst/ops.ts";
 import { Rng } from "../../util/rng.ts";
-import type { SchemeContext } from "../../train/scheme.ts";
+import type { SchemeContext, TrainableModel, TrainingScheme } from "../../train/scheme.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 import { allcloseViolation } from "../../testing/allclose.ts";
 
@@ -25,7 +27,7 @@ const randomGrads = (rng: Rng) =>
       rng,
     ),
   );
-const ctxOf = (params: Float32Array[], step: number, adam = new AdamW(shapes)): SchemeContext => ({
+const ctxOf = (params: Float32Array[], step: number, adam = AdamMoments.zeros(shapes)): SchemeContext => ({
   step,
   totalSteps: 100,
   params,
@@ -78,34 +80,62 @@ describe("SST scheme", () => {
     expect(next).not.toEqual(sampled);
   });
 
-  it("re-SVD preserves W, makes U and V orthonormal again and resets Σ's AdamW moments", () => {
-    const scheme = sstScheme({ layout, sampled: 4, seed: 2, totalSteps: 100, roundSteps: 2, resvdRounds: 2 });
-    const rng = Rng.fromSeed(4);
-    const params = model.init(2);
-    const adam = new AdamW(shapes);
-    for (let step = 0; step < 4; step++) {
-      const grads = randomGrads(rng);
-      scheme.update!(ctxOf(params, step, adam), grads, 0.05);
-      adam.step(params, grads, 0.05, scheme.frozen!(step) as boolean[]);
-      const w = groups.map((g) => composeW(g, params[g.u]!, params[g.s]!, params[g.v]!));
-      scheme.afterStep!(ctxOf(params, step, adam));
-      groups.forEach((g, gi) =>
-        expect(
+  it("re-SVD (in training) preserves W, makes U and V orthonormal again and resets Σ's AdamW moments", async () => {
+    const inner = sstScheme({ layout, sampled: 4, seed: 2, totalSteps: 100, roundSteps: 2, resvdRounds: 2 });
+    /** What the re-SVD did, seen from around the scheme's own afterStep. */
+    const seen: { step: number; sigmaMoments: boolean; wKept: (string | null)[] }[] = [];
+    const watched: TrainingScheme = {
+      ...inner,
+      afterStep(ctx) {
+        const { params } = ctx;
+        const w = groups.map((g) => composeW(g, params[g.u]!, params[g.s]!, params[g.v]!));
+        const sigmaMoments = groups.every((g) => ctx.adam.views().m[g.s]!.some((x) => x !== 0));
+        inner.afterStep!(ctx);
+        const wKept = groups.map((g, gi) =>
           allcloseViolation(composeW(g, params[g.u]!, params[g.s]!, params[g.v]!), w[gi]!, 1e-4, 1e-6),
-          g.name,
-        ).toBeNull(),
+        );
+        seen.push({ step: ctx.step, sigmaMoments, wKept });
+      },
+    };
+    const trained: TrainableModel = { ...model, scheme: () => watched };
+    const o = { lr: 0.05, warmupSteps: 0, minLrRatio: 1, weightDecay: 0, clip: 0, totalSteps: 100, seed: 0 };
+    const state = unwrap(
+      TrainState.create(
+        trained,
+        referenceBackend(),
+        { ...o, batch: cfg.batch, seq: cfg.seq },
+        { params: model.init(2) },
+      ),
+    );
+    const rng = Rng.fromSeed(4);
+    const n = cfg.batch * cfg.seq;
+    for (let step = 0; step < 4; step++) {
+      const ids = Int32Array.from({ length: n }, () => rng.nextInt(cfg.vocab));
+      unwrap(
+        await state.step(
+          step,
+          ids,
+          ids.map((t) => (t + 1) % cfg.vocab),
+        ),
       );
     }
-    // step 3 ended the 2nd round: re-SVD
+    // step 3 ended the 2nd round: the only re-SVD, the only step the scheme asked for the host state
+    expect(seen.map((s) => s.step)).toEqual([3]);
+    expect(seen[0]!.sigmaMoments).toBe(true); // AdamW trained Σ: there were moments to reset
+    groups.forEach((g, gi) => expect(seen[0]!.wKept[gi], g.name).toBeNull());
+    const host = await state.read();
     for (const g of groups) {
-      const U = params[g.u]!;
+      const U = host.params[g.u]!;
       for (let a = 0; a < g.k; a++) {
         let s = 0;
         for (let i = 0; i < g.dIn; i++) s += U[i * g.k + a]! ** 2;
         expect(Math.abs(s - 1)).toBeLessThan(1e-5);
       }
-      expect(adam.state().m[g.s]!.every((x) => x === 0)).toBe(true);
+      // the reset reached the backend's moments
+      expect(host.adam.m[g.s]!.every((x) => x === 0)).toBe(true);
+      expect(host.adam.v[g.s]!.every((x) => x === 0)).toBe(true);
     }
+    state.dispose();
   });
 
   it("state() then restore() resumes bit-identically across rounds and a re-SVD", () => {

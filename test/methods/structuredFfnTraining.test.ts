@@ -4,7 +4,7 @@ import { makeModel } from "../../methods/index.ts";
 import type { TrainOptions } from "../../train/loop.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { guideAlphaAt, guideSteps, selfGuidedScheme } from "../../methods/structuredFfn/selfGuided.ts";
-import type { AdamW } from "../../train/adamMoments.ts";
+import { AdamMoments } from "../../train/adamMoments.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 import { tempDir } from "../train/tempDir.ts";
 import { bits, quiet, tinyRun } from "../train/tinyRun.ts";
@@ -28,13 +28,20 @@ describe("self-guided scheme", () => {
 
   it("writes α after each step, and freezes the guides (only) once α is 0", () => {
     const scheme = selfGuidedScheme({ seed: 0, totalSteps: 10, layout: model.layout });
-    const params = model.init(0);
-    expect(params[idx("guideAlpha")]![0]).toBe(1);
+    expect(model.init(0)[idx("guideAlpha")]![0]).toBe(1);
     for (let step = 0; step < 10; step++) {
-      scheme.afterStep!({ step, totalSteps: 10, params, adam: null as unknown as AdamW, layout: model.layout });
-      expect(params[idx("guideAlpha")]![0]).toBe(Math.fround(guideAlphaAt(step + 1, 5)));
       const frozen = scheme.frozen!(step);
       model.layout.names.forEach((n, i) => expect(frozen[i], n).toBe(step >= 5 && /\.guide$/.test(n)));
+      // it asks only to write α, during the guide phase: the host gives it zeroed α and empty others
+      const need = scheme.hostAfterStep!(step);
+      expect(need, `step ${step}`).toEqual(step < 5 ? { writes: [idx("guideAlpha")] } : "none");
+      if (need === "none") continue;
+      const writes = typeof need === "object" ? need.writes : [];
+      const params = model.layout.shapes.map((s, i) =>
+        writes.includes(i) ? new Float32Array(s.reduce((a, b) => a * b, 1)) : new Float32Array(0),
+      );
+      scheme.afterStep!({ step, totalSteps: 10, params, adam: AdamMoments.zeros([]), layout: model.layout });
+      expect(params[idx("guideAlpha")]![0]).toBe(Math.fround(guideAlphaAt(step + 1, 5)));
     }
   });
 });

@@ -2,11 +2,11 @@ import type * as E from "fp-ts/lib/Either.js";
 import type { RankfuseError } from "../../ir/errors.ts";
 import { resolveConfig, type ModelConfig } from "../../models/config.ts";
 import type { TrainableModel } from "../../train/scheme.ts";
-import { AdamW } from "../../train/adamMoments.ts";
 import { loraSlots } from "../../methods/relora/ops.ts";
 import { Rng } from "../../util/rng.ts";
 import type { SchemeContext } from "../../train/scheme.ts";
 import { unwrap } from "../../testing/unwrap.ts";
+import { warmMoments } from "../helpers/textbookAdamw.ts";
 
 /**
  * The setting the adapter-scheme tests (ReLoRA, dynamic adjustment) call hooks in, without the training
@@ -19,18 +19,11 @@ export function schemeFixture(make: (cfg: ModelConfig) => E.Either<RankfuseError
   const model = unwrap(make(cfg));
   const layout = model.layout;
   const shapes = layout.shapes.map((s) => [...s]);
-  /** Params off init (so the adapters are nonzero) and an optimizer whose moments are all nonzero. */
+  /** Params off init (so the adapters are nonzero) and optimizer moments that are all nonzero. */
   const trainedState = (seed: number) => {
     const rng = Rng.fromSeed(seed);
     const params = model.init(seed).map((a) => a.map((x) => x + 0.1 * rng.normal()));
-    const adam = new AdamW(shapes);
-    for (let t = 0; t < 2; t++)
-      adam.step(
-        params,
-        params.map((p) => p.map(() => rng.normal())),
-        1e-3,
-      );
-    return { params, adam };
+    return { params, adam: warmMoments(shapes, rng, 2) };
   };
   const ctxAt = (step: number, s: ReturnType<typeof trainedState>, totalSteps = 100): SchemeContext => ({
     step,

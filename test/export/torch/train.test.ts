@@ -177,7 +177,8 @@ describe.skipIf(torch.skip)(torch.title("rankfuse export --torch: training in Py
       const step = compileEvalStep(imported.right.model, backend.right, 4, 8);
       const batches = evalWindows(data.right.val, 8, 4, 2);
       if (E.isLeft(step) || E.isLeft(batches)) throw new Error("eval step");
-      const r = await evaluate(step.right, imported.right.params, batches.right, data.right.bytesPerToken);
+      const { params } = imported.right;
+      const r = await evaluate((x, y) => step.right.run(params, x, y), batches.right, data.right.bytesPerToken);
       if (E.isLeft(r)) throw new Error("evaluate");
       report.push(
         `rankfuse eval of torch's weights vs torch's eval loss ${Math.abs(r.right.loss - two.evalLoss).toExponential(1)}`,
