@@ -16,6 +16,7 @@ import type { UpdateOptions } from "./update.ts";
 import { TrainState } from "./trainState.ts";
 import type { RunError } from "./errors.ts";
 import { API_WORDING, type OptionWording } from "./wording.ts";
+import { makeDirs } from "../util/outDir.ts";
 
 /** A run's settings: its length and batch shape, the optimizer's (UpdateOptions), evaluation and checkpoints. */
 export interface TrainOptions extends UpdateOptions {
@@ -167,7 +168,7 @@ export async function train(
 
     let log: MetricsLog | undefined;
     if (o.outDir) {
-      fs.mkdirSync(o.outDir, { recursive: true });
+      makeDirs(o.outDir);
       const { metrics } = pathsOf(o.outDir);
       if (start > 0) {
         const t = truncateAfterStep(metrics, start);
