@@ -15,6 +15,7 @@ import { parseFlags, UsageError } from "./args.ts";
 import { MODEL_HELP, modelConfigFrom, RUN_FLAGS, RUN_HELP, runSettingsFrom } from "./trainFlags.ts";
 import { runTraining } from "./session.ts";
 import { checkResumable } from "./runDir.ts";
+import { checkDataFits, checkMemory, checkOutDir, tokenizerFor } from "./preflight.ts";
 import { trainableParams } from "../models/model.ts";
 
 const HELP = `rankfuse compare: train several methods at the same width, on the same data, for the same tokens,
@@ -32,6 +33,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
   if (values.help) return (console.log(HELP), 0);
   const cfg = modelConfigFrom(values);
   const s = runSettingsFrom(values, cfg);
+  checkOutDir(values.out);
   const methods = (values.methods ?? "full,cola")
     .split(",")
     .map((m) => m.trim())
@@ -40,6 +42,8 @@ export async function compareCommand(argv: string[]): Promise<number> {
   for (const m of methods) {
     const model = await resolveModel(m, cfg);
     if (E.isLeft(model)) throw new UsageError(renderError(model.left));
+    checkMemory(model.right.model, s.batch, s.seq, { skip: values["no-memory-check"] });
+    await tokenizerFor(values.tokenizer, model.right.model);
     models.push(model.right);
   }
   const names = models.map((m) => m.model.method);
@@ -49,6 +53,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
   if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
   const data = await loadData({ data: values.data, tokenizer: values.tokenizer });
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));
+  checkDataFits(data.right, s);
   const out =
     values.out ??
     path.join("runs", `compare-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-")}`);

@@ -10,6 +10,7 @@ import { loadData } from "../train/data.ts";
 import { renderRunError } from "../train/errors.ts";
 import { aliasedFlag, intFlag, parseFlags, UsageError, type Options } from "./args.ts";
 import { loadWeights, type LoadedWeights } from "./runDir.ts";
+import { checkOutDir, tokenizerFor } from "./preflight.ts";
 import { MODEL_FLAGS, MODEL_HELP, modelConfigFrom, RUN_FLAGS, runSettingsFrom } from "./trainFlags.ts";
 
 const HELP = `rankfuse export: write a run's weights as model.safetensors + config.json (Hugging Face LLaMA names;
@@ -69,6 +70,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (values.help) return (console.log(HELP), 0);
   if (values.torch !== undefined) return torchExport(values);
   if (!values.to) throw new UsageError("--to DIR (a weights export) or --torch DIR (a PyTorch package) is required");
+  checkOutDir(values.to, "to");
   const w = await loadWeights({ run: values.run });
   if (E.isLeft(w)) throw new UsageError(renderRunError(w.left));
   const { model, params, source, step } = w.right;
@@ -91,6 +93,7 @@ type Values = Record<string, string | boolean | undefined>;
 async function torchExport(values: Values): Promise<number> {
   const dir = values.torch as string;
   if (!dir) throw new UsageError("--torch needs a folder");
+  checkOutDir(dir, "torch");
   if (values.merge) throw new UsageError("--merge applies to --to (a weights export), not --torch");
   if (values.to) throw new UsageError("give --to DIR (weights) or --torch DIR (a PyTorch package), not both");
   const method = aliasedFlag(values, "method", "model");
@@ -115,10 +118,8 @@ async function torchExport(values: Values): Promise<number> {
   const settings = runSettingsFrom(values, model.config);
   const target = checkTorchTarget(dir, !!values.force);
   if (E.isLeft(target)) throw new UsageError(target.left.message);
-  const data = await loadData({
-    data: values.data as string | undefined,
-    tokenizer: (values.tokenizer as string | undefined) ?? w.tokenizer,
-  });
+  const tokenizer = (await tokenizerFor((values.tokenizer as string | undefined) ?? w.tokenizer, model)).name;
+  const data = await loadData({ data: values.data as string | undefined, tokenizer });
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));
   const sampler = BatchSampler.create(data.right.train, {
     seqLen: settings.seq,

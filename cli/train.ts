@@ -10,6 +10,7 @@ import { aliasedFlag, parseFlags, UsageError } from "./args.ts";
 import { MODEL_HELP, modelConfigFrom, RUN_FLAGS, RUN_HELP, runSettingsFrom } from "./trainFlags.ts";
 import { runTraining } from "./session.ts";
 import { checkResumable } from "./runDir.ts";
+import { checkDataFits, checkMemory, checkOutDir, tokenizerFor } from "./preflight.ts";
 
 const HELP = `rankfuse train: train one model on text and report validation perplexity
 
@@ -24,9 +25,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const cfg = modelConfigFrom(values);
   const settings = runSettingsFrom(values, cfg);
   if (values.resume && !values.out) throw new UsageError("--resume needs --out DIR (where the checkpoint is)");
+  checkOutDir(values.out);
   const model = await resolveModel(aliasedFlag(values, "method", "model") ?? "cola", cfg);
   if (E.isLeft(model)) throw new UsageError(renderError(model.left));
   const { source } = model.right;
+  checkMemory(model.right.model, settings.batch, settings.seq, { skip: values["no-memory-check"] });
+  await tokenizerFor(values.tokenizer, model.right.model);
   if (values.resume && source) {
     const ok = checkResumable(values.out!, source);
     if (E.isLeft(ok)) throw new UsageError(ok.left);
@@ -35,6 +39,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
   const data = await loadData({ data: values.data, tokenizer: values.tokenizer });
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));
+  checkDataFits(data.right, settings);
 
   const m = model.right.model;
   console.error(

@@ -37,6 +37,7 @@ export const RUN_FLAGS = {
   "checkpoint-every": { type: "string" },
   out: { type: "string" },
   resume: { type: "boolean" },
+  "no-memory-check": { type: "boolean" },
 } as const satisfies Options;
 
 export const MODEL_HELP = `model:
@@ -62,7 +63,9 @@ training:
   --eval-batches N     validation batches (default 8)
   --out DIR            write checkpoint.safetensors and metrics.jsonl here
   --checkpoint-every N checkpoint every N steps (default: at the end and on Ctrl-C)
-  --resume             continue the checkpoint in --out`;
+  --resume             continue the checkpoint in --out
+  --no-memory-check    train even when the step's predicted peak memory exceeds the free memory
+                       (or RANKFUSE_NO_MEMORY_CHECK=1)`;
 
 type Values = Record<string, string | boolean | undefined>;
 const str = (v: Values, k: string) => v[k] as string | undefined;
