@@ -15,7 +15,7 @@ export function outDirProblem(dir: string): string | undefined {
   for (;;) {
     try {
       if (!fs.statSync(p).isDirectory())
-        return p === abs ? `${dir} is a file, not a folder` : `${dir} is under ${p}, which is a file, not a folder`;
+        return p === abs ? `${dir} is a file, not a folder` : `cannot write to ${dir}: ${p} is a file, not a folder`;
       break;
     } catch (e) {
       const code = codeOf(e);
@@ -30,7 +30,7 @@ export function outDirProblem(dir: string): string | undefined {
   try {
     fs.mkdirSync(probe);
   } catch (e) {
-    return `cannot write in ${p} (${codeOf(e)})`;
+    return `cannot write to ${dir}: cannot make a folder in ${p} (${codeOf(e)})`;
   }
   fs.rmdirSync(probe);
   return undefined;

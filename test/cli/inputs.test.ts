@@ -113,9 +113,10 @@ describe("output folders", () => {
     const file = path.join(dir, "file");
     fs.writeFileSync(file, "x");
     expect(outDirProblem(file)).toMatch(/is a file, not a folder/);
-    expect(outDirProblem(path.join(file, "a", "b"))).toMatch(/under .*file, which is a file/);
+    expect(outDirProblem(path.join(file, "a", "b"))).toMatch(/cannot write to .*: .*file is a file, not a folder/);
     expect(outDirProblem("")).toMatch(/empty/);
-    if (fs.existsSync("/proc/self")) expect(outDirProblem("/proc/x")).toMatch(/cannot write in \/proc/);
+    if (fs.existsSync("/proc/self"))
+      expect(outDirProblem("/proc/x")).toMatch(/cannot write to \/proc\/x: cannot make a folder in \/proc/);
     expect(outDirProblem(path.join(dir, "new", "nested"))).toBeUndefined();
     expect(fs.readdirSync(dir)).toEqual(["file"]); // the check leaves nothing behind
     makeDirs(path.join(dir, "new", "nested"));
@@ -126,7 +127,7 @@ describe("output folders", () => {
   it.skipIf(process.getuid?.() === 0)("refuses a folder without write permission", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-ro-"));
     fs.chmodSync(dir, 0o555);
-    expect(outDirProblem(path.join(dir, "run"))).toMatch(/cannot write in/);
+    expect(outDirProblem(path.join(dir, "run"))).toMatch(/cannot write to .*: cannot make a folder in/);
     fs.chmodSync(dir, 0o755);
     fs.rmSync(dir, { recursive: true });
   });
@@ -168,7 +169,10 @@ describe("the command refuses bad input in one line with exit code 2", () => {
     [["train", "--vocab", "100"], /vocabulary \(100, config tiny\) is smaller than the bytes tokenizer's 256/],
     [["train", "--tokenizer", "llama2", "--vocab", "256"], /smaller than the llama2 tokenizer's 32000 tokens/],
     [["train", "--out", "/etc/hostname"], /--out \/etc\/hostname is a file, not a folder/],
-    [["train", "--out", "/etc/hostname/run"], /which is a file, not a folder/],
+    [
+      ["train", "--out", "/etc/hostname/run"],
+      /cannot write to \/etc\/hostname\/run: \/etc\/hostname is a file, not a folder/,
+    ],
     [["train", "--out", ""], /--out is empty/],
     [["train", "--data", ""], /--data is empty/],
     [["train", "--data", short], /training text is too short for --seq 256/],
@@ -180,7 +184,9 @@ describe("the command refuses bad input in one line with exit code 2", () => {
     [["train", "--width", "65536", "--layers", "64"], /needs \d+ GB, this machine has/],
     [["train", "--method", "full", "--width", "65536", "--heads", "64"], /full tiny .* needs \d+ GB/],
     [["export", "--torch", "/etc/hostname", "--method", "cola"], /--torch \/etc\/hostname is a file/],
-    ...(fs.existsSync("/proc/self") ? [[["train", "--out", "/proc/x"], /--out cannot write in \/proc/]] : []),
+    ...(fs.existsSync("/proc/self")
+      ? [[["train", "--out", "/proc/x"], /--out cannot write to \/proc\/x: cannot make a folder in \/proc \(ENOENT\)/]]
+      : []),
   ])("%j", (args, message) => {
     const r = run(...(args as string[]));
     expect(r.err).toMatch(message as RegExp);
