@@ -13,7 +13,8 @@ const HELP = `rankfuse eval: validation loss, perplexity and bits per byte of tr
 
   --run DIR            a training run folder (its checkpoint.safetensors)
   --weights DIR        or an export folder (model.safetensors + config.json), or a PyTorch package's
-                       weights (weights.safetensors + config.json, as its train.py writes them)
+                       weights (weights.safetensors + config.json, as its train.py writes them); its
+                       checksums.json is verified first (a folder without one is read with a note)
   --data PATH          text to evaluate on (default: the held-out Gutenberg books)
   --batch B --seq T    evaluation batch (default from the model's config)
   --eval-batches N     batches to average (default 16)
@@ -32,6 +33,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (values.help) return (console.log(HELP), 0);
   const w = await loadWeights({ run: values.run, weights: values.weights });
   if (E.isLeft(w)) throw new UsageError(renderRunError(w.left));
+  if (w.right.note) console.error(`note: ${w.right.note}`);
   const { model, params, tokenizer } = w.right;
   const batch = intFlag(values.batch, "batch", model.config.batch),
     seq = intFlag(values.seq, "seq", model.config.seq);

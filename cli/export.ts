@@ -1,6 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { renderError } from "../ir/errors.ts";
-import { exportWeights } from "../methods/exportWeights.ts";
+import { EXPORT_FILES, exportWeights } from "../methods/exportWeights.ts";
+import { checkExportTarget } from "../export/files.ts";
 import { mergeDense } from "../methods/mergeDense.ts";
 import { METHODS } from "../methods/index.ts";
 import { resolveModel } from "../methods/resolve.ts";
@@ -28,7 +29,10 @@ see the README for the layout), or a model as a PyTorch package for torchrun
                        the batches of --steps steps (data/). Starts from --run DIR's weights, or from a
                        fresh --method NAME initialised with --seed
   --method NAME        ${METHODS.join(" | ")}, or ./my-method.ts (with --torch, instead of --run)
-  --force              write into a folder that is not empty
+  --force              overwrite files of the export's names (model.safetensors, config.json,
+                       checksums.json; a package's files) already in the target folder, which is
+                       refused without it. Every export writes checksums.json (the sha256 of each
+                       file), which eval --weights verifies
 ${MODEL_HELP}
 the run train.py repeats (as \`rankfuse train\` with the same flags):
   --data PATH --tokenizer NAME   the text (default: the shipped Gutenberg books, bytes)
@@ -71,6 +75,9 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (values.torch !== undefined) return torchExport(values);
   if (!values.to) throw new UsageError("--to DIR (a weights export) or --torch DIR (a PyTorch package) is required");
   checkOutDir(values.to, "to");
+  // before anything is loaded or merged; exportWeights checks again as it writes
+  const target = checkExportTarget(values.to, EXPORT_FILES, !!values.force);
+  if (E.isLeft(target)) throw new UsageError(target.left);
   const w = await loadWeights({ run: values.run });
   if (E.isLeft(w)) throw new UsageError(renderRunError(w.left));
   const { model, params, source, step } = w.right;
@@ -82,9 +89,9 @@ export async function exportCommand(argv: string[]): Promise<number> {
     out = { ...merged.right, source: undefined };
     what = `${model.method} ${model.config.name} merged into a dense LLaMA`;
   }
-  const r = exportWeights(values.to, out.model, out.params, out.source);
+  const r = exportWeights(values.to, out.model, out.params, out.source, { force: !!values.force });
   if (E.isLeft(r)) return (console.error(`rankfuse export: ${renderRunError(r.left)}`), 1);
-  console.log(`wrote ${r.right} and config.json (${what}, step ${step})`);
+  console.log(`wrote ${r.right}, config.json and checksums.json (${what}, step ${step})`);
   return 0;
 }
 

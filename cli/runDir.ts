@@ -3,7 +3,7 @@ import { renderError } from "../ir/errors.ts";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
 import { type LanguageModel } from "../models/model.ts";
 import { loadCheckpoint, readCheckpointConfig, checkpointPath } from "../train/checkpoint.ts";
-import { importWeights } from "../methods/exportWeights.ts";
+import { importWeights, type ImportedWeights } from "../methods/exportWeights.ts";
 import { importTorchWeights, isTorchPackage } from "../export/torch/package.ts";
 import type { MethodSource } from "../methods/fromFile.ts";
 import { methodFileChanged } from "../methods/fromFile.ts";
@@ -19,6 +19,8 @@ export interface LoadedWeights {
   readonly step?: number;
   /** The file the model's method came from (a run of a method from a file). */
   readonly source?: MethodSource;
+  /** Said of an export read unverified (it has no checksums.json). */
+  readonly note?: string;
 }
 
 /** What a run's checkpoint records of itself (cli/session.ts writes it). */
@@ -27,8 +29,8 @@ type RunFingerprint = { method: string; methodFile?: unknown; config: ModelConfi
 /**
  * Weights from a training run's checkpoint (--run DIR) or from an export (--weights DIR): a weights export,
  * or a PyTorch package (`export --torch`) or what its train.py wrote (weights.safetensors under rankfuse's
- * param names). A run of a
- * method from a file imports that file again, refused when it is missing or has changed since.
+ * param names), verified against its checksums.json (refused on a mismatch; read with a `note` where it
+ * has none). A run of a method from a file imports that file again, refused when it is missing or has changed since.
  */
 export async function loadWeights(opts: {
   run?: string;
@@ -36,7 +38,7 @@ export async function loadWeights(opts: {
 }): Promise<E.Either<TrainError, LoadedWeights>> {
   if (opts.weights) {
     const w = await (isTorchPackage(opts.weights) ? importTorchWeights : importWeights)(opts.weights);
-    return E.map((x: { model: LanguageModel; params: Float32Array[] }) => ({
+    return E.map((x: ImportedWeights) => ({
       ...x,
       tokenizer: tokenizerOfVocab(x.model.config),
     }))(w);

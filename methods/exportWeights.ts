@@ -10,6 +10,7 @@ import type { MethodSource } from "./fromFile.ts";
 import { isMethodSource, methodRecord, rebuildModel } from "./resolve.ts";
 import { DEFAULT_EXPORT, type ExportSpec } from "./exportSpec.ts";
 import { METHOD_LIST } from "./index.ts";
+import { CHECKSUMS, checkExportTarget, checksumsFile, verifyChecksums } from "../export/files.ts";
 
 /**
  * Export to safetensors + config.json in Hugging Face LLaMA naming, so other tools can load the weights.
@@ -95,8 +96,12 @@ export function hfConfig(model: LanguageModel, source?: MethodSource): Record<st
   };
 }
 
+/** The files a weights export writes into its folder. */
+export const EXPORT_FILES = ["model.safetensors", "config.json", CHECKSUMS] as const;
+
 /**
- * Writes DIR/model.safetensors and DIR/config.json (atomically). `source`: the file the model's method
+ * Writes DIR/model.safetensors, DIR/config.json and DIR/checksums.json (their sha256), each atomically.
+ * Refuses a folder that already holds any of them unless `force`. `source`: the file the model's method
  * came from, recorded so that importing the export loads it again.
  */
 export function exportWeights(
@@ -104,11 +109,14 @@ export function exportWeights(
   model: LanguageModel,
   params: readonly Float32Array[],
   source?: MethodSource,
+  opts: { readonly force?: boolean } = {},
 ): E.Either<TrainError, string> {
   const spec = exportSpecOf(model, source);
   const names = model.layout.names.map((n) => exportName(n, spec));
   const clash = names.find(([key], i) => names.findIndex(([k]) => k === key) !== i);
   if (clash) return E.left(trainError("SafetensorsError", `two params would export as ${clash[0]}`));
+  const target = checkExportTarget(dir, EXPORT_FILES, !!opts.force);
+  if (E.isLeft(target)) return E.left(trainError("SafetensorsError", target.left));
   const tensors: Record<string, TensorInput> = {};
   model.layout.names.forEach((_, i) => {
     const [key, t] = names[i]!;
@@ -122,18 +130,21 @@ export function exportWeights(
   } catch (e) {
     return E.left(trainError("SafetensorsError", `cannot create ${dir}: ${causeMessage(e)}`));
   }
-  const file = path.join(dir, "model.safetensors");
-  return E.flatMap(
-    writeFileAtomic(file, encodeSafetensors(tensors, { format: "pt", producer: "rankfuse" }), "SafetensorsError"),
-    () =>
-      E.map(() => file)(
-        writeFileAtomic(
-          path.join(dir, "config.json"),
-          new TextEncoder().encode(JSON.stringify(hfConfig(model, source), null, 2) + "\n"),
-          "SafetensorsError",
-        ),
-      ),
-  );
+  const files: Record<(typeof EXPORT_FILES)[number], Uint8Array> = {
+    "model.safetensors": encodeSafetensors(tensors, { format: "pt", producer: "rankfuse" }),
+    "config.json": new TextEncoder().encode(JSON.stringify(hfConfig(model, source), null, 2) + "\n"),
+    [CHECKSUMS]: new Uint8Array(),
+  };
+  files[CHECKSUMS] = checksumsFile({
+    "model.safetensors": files["model.safetensors"],
+    "config.json": files["config.json"],
+  });
+  // checksums.json last: an export cut short (or one overwritten halfway) fails its check instead of loading
+  for (const name of EXPORT_FILES) {
+    const w = writeFileAtomic(path.join(dir, name), files[name], "SafetensorsError");
+    if (E.isLeft(w)) return w;
+  }
+  return E.right(path.join(dir, "model.safetensors"));
 }
 
 /** A folder holding weights and a config.json with a "rankfuse" section, read and its model rebuilt. */
@@ -143,12 +154,16 @@ export interface ModelFolder {
   readonly methodFile?: MethodSource;
   /** The weights file's bytes. */
   readonly bytes: Uint8Array;
+  /** Said when the folder has no checksums.json, so its files were read unverified. */
+  readonly note?: string;
 }
 
 /**
  * Reads DIR/config.json and DIR/`weights` and rebuilds the model its "rankfuse" section describes (a
  * method from a file imports that file again: refused if it is missing or changed since). `what` names
- * the folder's kind in messages ("an export", "PyTorch weights").
+ * the folder's kind in messages ("an export", "PyTorch weights"). Both files are checked against the
+ * folder's checksums.json first: a mismatch is refused, naming the file; a folder without one is read
+ * with a note.
  */
 export async function readModelFolder(
   dir: string,
@@ -157,12 +172,19 @@ export async function readModelFolder(
 ): Promise<E.Either<TrainError, ModelFolder>> {
   const bad = (m: string) => E.left(trainError("SafetensorsError", m));
   let config: Record<string, unknown> & { rankfuse?: { method?: string; config?: ModelConfig; methodFile?: unknown } };
-  let bytes: Uint8Array;
+  let bytes: Uint8Array, configBytes: Uint8Array;
   try {
-    config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
+    configBytes = fs.readFileSync(path.join(dir, "config.json"));
     bytes = fs.readFileSync(path.join(dir, weights));
   } catch (e) {
     return bad(`cannot read ${what} in ${dir}: ${causeMessage(e)}`);
+  }
+  const verified = verifyChecksums(dir, { "config.json": configBytes, [weights]: bytes });
+  if (E.isLeft(verified)) return bad(verified.left);
+  try {
+    config = JSON.parse(new TextDecoder().decode(configBytes));
+  } catch (e) {
+    return bad(`cannot read ${what} in ${dir}: config.json: ${causeMessage(e)}`);
   }
   const rf = config.rankfuse;
   if (!rf?.method || !rf.config) return bad(`${dir}/config.json has no "rankfuse" section (method and config)`);
@@ -171,16 +193,21 @@ export async function readModelFolder(
   const methodFile = isMethodSource(rf.methodFile) ? rf.methodFile : undefined;
   const model = await rebuildModel({ method: rf.method, methodFile }, cfg.right, dir);
   if (E.isLeft(model)) return bad(`${dir}/config.json: ${model.left.message}`);
-  return E.right({ config, model: model.right, methodFile, bytes });
+  return E.right({ config, model: model.right, methodFile, bytes, ...(verified.right && { note: verified.right }) });
+}
+
+/** Weights read back from an export folder; `note` when they could not be verified (no checksums.json). */
+export interface ImportedWeights {
+  readonly model: LanguageModel;
+  readonly params: Float32Array[];
+  readonly note?: string;
 }
 
 /**
  * Reads an export back: the model it describes and its params in rankfuse's layout order. A model whose
  * method came from a file imports that file again (refused if it is missing or changed since).
  */
-export async function importWeights(
-  dir: string,
-): Promise<E.Either<TrainError, { model: LanguageModel; params: Float32Array[] }>> {
+export async function importWeights(dir: string): Promise<E.Either<TrainError, ImportedWeights>> {
   const bad = (m: string) => E.left(trainError("SafetensorsError", m));
   const folder = await readModelFolder(dir, "model.safetensors", "an export");
   if (E.isLeft(folder)) return folder;
@@ -214,5 +241,5 @@ export async function importWeights(
     return bad(
       `${dir}/model.safetensors has ${unused.length} tensor${unused.length > 1 ? "s" : ""} a ${model.method} model does not use: ${unused.slice(0, 5).join(", ")}${unused.length > 5 ? ", …" : ""}`,
     );
-  return E.right({ model, params });
+  return E.right({ model, params, ...(folder.right.note && { note: folder.right.note }) });
 }

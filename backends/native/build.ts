@@ -3,7 +3,10 @@
  * node-gyp: g++ compiles every source straight into a shared object, tuned for this CPU
  * (-march=native), cached as <cache>/<key>/rankfuse.node (see nativeCacheDirs). The key hashes the
  * sources, the compiler version, Node's version, the architecture and the CPU's model and flags, so
- * a change in any of them rebuilds. Failure is a Left with one human-readable reason, never a throw.
+ * a change in any of them rebuilds. Beside the addon, rankfuse.node.json records its size and sha256
+ * at build time; a cached addon that does not match it (truncated, damaged, or older than the record)
+ * is rebuilt, never loaded (loading a truncated shared object can kill the process with SIGBUS).
+ * Failure is a Left with one human-readable reason, never a throw.
  */
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -17,6 +20,7 @@ import {
   renameSync,
   rmdirSync,
   rmSync,
+  writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
@@ -320,6 +324,40 @@ function writableDir(dir: string): string | null {
   }
 }
 
+/** The record of a built addon, beside it: `{"size": bytes, "sha256": hex}` of the file as it was built. */
+export const addonRecordPath = (addon: string): string => `${addon}.json`;
+
+const digestOf = (bytes: Uint8Array) => ({
+  size: bytes.length,
+  sha256: createHash("sha256").update(bytes).digest("hex"),
+});
+
+/**
+ * Why the cached addon at `file` must not be loaded, or null when it is the file that was built: its
+ * size and sha256 against the record written beside it at build time.
+ */
+export function cachedAddonProblem(file: string): string | null {
+  let record: { size?: unknown; sha256?: unknown };
+  try {
+    record = JSON.parse(readFileSync(addonRecordPath(file), "utf8"));
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT"
+      ? "has no record of its size and sha256 (built by an older rankfuse)"
+      : `has a damaged record (${(e as Error).message})`;
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    return `cannot be read (${(e as Error).message})`;
+  }
+  const now = digestOf(bytes);
+  if (now.size !== record.size)
+    return `is ${now.size} bytes, not the ${String(record.size)} it was built with (truncated or damaged)`;
+  if (now.sha256 !== record.sha256) return "does not match the sha256 recorded when it was built (damaged)";
+  return null;
+}
+
 /** First lines of a failed command's output, for a one-paragraph reason. */
 const firstLines = (text: string, n = 12): string =>
   text
@@ -330,7 +368,8 @@ const firstLines = (text: string, n = 12): string =>
 
 /**
  * Path of the compiled addon, building it first when the cache has none for this source, compiler,
- * Node and CPU. Left names the one reason it could not be built.
+ * Node and CPU, or when the one it has does not match its record (said in one line on stderr). Left
+ * names the one reason it could not be built.
  */
 export function nativeAddonPath(): E.Either<string, string> {
   const include = nodeIncludeDir();
@@ -358,7 +397,11 @@ export function nativeAddonPath(): E.Either<string, string> {
   const key = hash.digest("hex").slice(0, 16);
   const dirs = nativeCacheDirs().map((d) => path.join(d, key));
   const cached = dirs.map((d) => path.join(d, "rankfuse.node")).find((f) => existsSync(f));
-  if (cached) return E.right(cached);
+  if (cached) {
+    const problem = cachedAddonProblem(cached);
+    if (problem === null) return E.right(cached);
+    console.error(`[rankfuse] native: the cached addon ${cached} ${problem}: rebuilding it`);
+  }
 
   const refusals: string[] = [];
   const outDir = dirs.find((d) => {
@@ -395,11 +438,18 @@ export function nativeAddonPath(): E.Either<string, string> {
     const detail = built.error?.message ?? firstLines(built.stderr || built.stdout || `exit status ${built.status}`);
     return E.left(`compiling the native addon failed:\n${detail}\n(command: ${cxx} ${args.join(" ")})`);
   }
+  // the record first, then the addon, each renamed into place (atomic): a concurrent build of the same
+  // key replaces them with identical files
+  const recordTmp = `${tmp}.json`;
   try {
-    renameSync(tmp, target); // atomic: a concurrent build of the same key just replaces an identical file
+    writeFileSync(recordTmp, JSON.stringify(digestOf(readFileSync(tmp))) + "\n");
+    renameSync(recordTmp, addonRecordPath(target));
+    renameSync(tmp, target);
   } catch (e) {
     rmSync(tmp, { force: true });
-    if (!existsSync(target)) return E.left(`cannot move the built addon into ${target}: ${(e as Error).message}`);
+    rmSync(recordTmp, { force: true });
+    if (!existsSync(target) || cachedAddonProblem(target) !== null)
+      return E.left(`cannot move the built addon into ${target}: ${(e as Error).message}`);
   }
   return E.right(target);
 }

@@ -79,7 +79,7 @@ const cfg = unwrap(resolveConfig(configName, { batch }));
 const model = unwrap(makeModel(method, cfg));
 
 const params = model.init(seed);
-unwrap(exportWeights(dir, model, params));
+unwrap(exportWeights(dir, model, params, undefined, { force: true })); // regenerates its own inputs
 const tokens = unwrap(await loadData({})).train;
 const sampler = new BatchSampler(tokens, { seqLen: cfg.seq, batch: cfg.batch, seed: 0 });
 const n = cfg.batch * cfg.seq;

@@ -7,9 +7,10 @@
  *   DIR/weights.safetensors    the starting weights under rankfuse's param names (`blocks.0.q.A`, ...)
  *   DIR/data/train_batches.bin one global batch per step: ids then targets, int32 [batch, seq] each
  *   DIR/data/eval_batches.bin  the validation batches `rankfuse eval` averages, same layout
+ *   DIR/checksums.json         the sha256 of each file above (export/files.ts)
  *
- * and the way back: `importTorchWeights` reads what train.py writes (OUT/weights.safetensors and
- * OUT/config.json) as rankfuse params.
+ * and the way back: `importTorchWeights` reads what train.py writes (OUT/weights.safetensors,
+ * OUT/config.json and OUT/checksums.json) as rankfuse params.
  */
 import * as E from "fp-ts/lib/Either.js";
 import fs from "node:fs";
@@ -24,7 +25,8 @@ import { decodeSafetensors, encodeSafetensors, type TensorInput } from "../../tr
 import type { UpdateOptions } from "../../train/update.ts";
 import type { MethodSource } from "../../methods/fromFile.ts";
 import { methodRecord } from "../../methods/resolve.ts";
-import { readModelFolder } from "../../methods/exportWeights.ts";
+import { readModelFolder, type ImportedWeights } from "../../methods/exportWeights.ts";
+import { CHECKSUMS, checkExportTarget, checksumsFile } from "../files.ts";
 import { modelingSource } from "./modeling.ts";
 import { trainScriptSource } from "./trainScript.ts";
 
@@ -65,7 +67,7 @@ export interface TorchPackageInput {
   /** `settings.steps` batches of `settings.batch` × `settings.seq`, in training order. */
   readonly batches: readonly Batch[];
   readonly evalBatches: readonly Batch[];
-  /** Write into a folder that is not empty (files of the same names are replaced). */
+  /** Write into a folder that already holds files of the package's names (they are replaced). */
   readonly force?: boolean;
 }
 
@@ -94,25 +96,25 @@ function packageConfig(i: TorchPackageInput): Record<string, unknown> {
   };
 }
 
+/** The files a package writes, relative to its folder. */
+export const TORCH_FILES = [
+  "modeling.py",
+  "train.py",
+  "config.json",
+  TORCH_WEIGHTS,
+  "data/train_batches.bin",
+  "data/eval_batches.bin",
+  CHECKSUMS,
+] as const;
+
 /**
- * Refuses a folder that cannot be written, or one with files in it unless `force`; creates it (empty)
- * where it does not exist. `writeTorchPackage` checks too; a command calls this first to fail before
- * it loads data.
+ * Refuses a folder that cannot be written, or one that already holds files of the package's names
+ * (naming them) unless `force`; creates it (empty) where it does not exist. `writeTorchPackage` checks
+ * too; a command calls this first to fail before it loads data.
  */
 export function checkTorchTarget(dir: string, force: boolean): E.Either<TrainError, void> {
-  let entries: string[] = [];
-  try {
-    if (fs.existsSync(dir)) {
-      if (!fs.statSync(dir).isDirectory()) return fail(`${dir} exists and is not a folder`);
-      entries = fs.readdirSync(dir);
-    }
-  } catch (e) {
-    return fail(`cannot read ${dir}: ${causeMessage(e)}`);
-  }
-  if (entries.length > 0 && !force)
-    return fail(
-      `${dir} is not empty (${entries.length} entries): choose an empty folder, or pass --force to write into it`,
-    );
+  const ok = checkExportTarget(dir, TORCH_FILES, force);
+  if (E.isLeft(ok)) return fail(ok.left);
   try {
     fs.mkdirSync(dir, { recursive: true });
     fs.accessSync(dir, fs.constants.W_OK);
@@ -136,7 +138,7 @@ export function writeTorchPackage(dir: string, i: TorchPackageInput): E.Either<T
   i.model.layout.names.forEach((n, k) => {
     tensors[n] = { dtype: "F32", shape: [...i.model.layout.shapes[k]!], data: i.params[k]! };
   });
-  const files: [string, string | Uint8Array][] = [
+  const files: [(typeof TORCH_FILES)[number], string | Uint8Array][] = [
     ["modeling.py", modeling.right],
     ["train.py", trainScriptSource(provenance)],
     ["config.json", JSON.stringify(packageConfig(i), null, 2) + "\n"],
@@ -144,6 +146,7 @@ export function writeTorchPackage(dir: string, i: TorchPackageInput): E.Either<T
     ["data/train_batches.bin", batchBytes(i.batches)],
     ["data/eval_batches.bin", batchBytes(i.evalBatches)],
   ];
+  files.push([CHECKSUMS, checksumsFile(Object.fromEntries(files))]);
   try {
     fs.mkdirSync(path.join(dir, "data"), { recursive: true });
     for (const [name, body] of files) fs.writeFileSync(path.join(dir, name), body);
@@ -160,11 +163,10 @@ export const isTorchPackage = (dir: string): boolean =>
 /**
  * The model and params of a package or of its train.py's output: config.json's "rankfuse" section
  * rebuilds the model (a method from a file is imported again, refused where it changed), and the
- * weights are read by rankfuse's param names.
+ * weights are read by rankfuse's param names. Both files are verified against checksums.json (which
+ * export and train.py write); a folder without one is read with a note.
  */
-export async function importTorchWeights(
-  dir: string,
-): Promise<E.Either<TrainError, { model: LanguageModel; params: Float32Array[] }>> {
+export async function importTorchWeights(dir: string): Promise<E.Either<TrainError, ImportedWeights>> {
   const bad = (m: string) => E.left(trainError("SafetensorsError", m));
   const folder = await readModelFolder(dir, TORCH_WEIGHTS, "PyTorch weights");
   if (E.isLeft(folder)) return folder;
@@ -180,5 +182,6 @@ export async function importTorchWeights(
       return bad(`${dir}/${TORCH_WEIGHTS}: ${name} is ${t.dtype}[${t.shape}], expected F32[${shape}]`);
     params.push(t.data as Float32Array);
   }
-  return E.right({ model: folder.right.model, params });
+  const { note } = folder.right;
+  return E.right({ model: folder.right.model, params, ...(note && { note }) });
 }

@@ -1,10 +1,12 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
 import * as E from "fp-ts/lib/Either.js";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { nativeAddonPath, nativeCacheDirs } from "../../backends/native/build.ts";
+import { spawnSync } from "node:child_process";
+import { addonRecordPath, cachedAddonProblem, nativeAddonPath, nativeCacheDirs } from "../../backends/native/build.ts";
 
 /** Where built addons go: the package's own .cache first, a user cache folder second, or only RANKFUSE_NATIVE_CACHE. */
 describe("native addon cache folders", () => {
@@ -45,4 +47,85 @@ describe("native addon cache folders", () => {
     if (!/compiler|headers/.test(built.left))
       expect(built.left).toMatch(/^no writable folder for the build \(set RANKFUSE_NATIVE_CACHE to one\): .*a-file/);
   });
+});
+
+/** A cached addon is checked against the size and sha256 recorded beside it at build time before it loads. */
+describe("a cached native addon that does not match its record", () => {
+  const saved = process.env.RANKFUSE_NATIVE_CACHE;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.RANKFUSE_NATIVE_CACHE;
+    else process.env.RANKFUSE_NATIVE_CACHE = saved;
+  });
+
+  it("is told apart from the file that was built: truncated, one byte changed, or with no record", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-addon-record-"));
+    const file = path.join(dir, "rankfuse.node");
+    const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7) % 256));
+    fs.writeFileSync(file, bytes);
+    expect(cachedAddonProblem(file)).toBe("has no record of its size and sha256 (built by an older rankfuse)");
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    fs.writeFileSync(addonRecordPath(file), JSON.stringify({ size: 4096, sha256 }));
+    expect(cachedAddonProblem(file)).toBeNull();
+    fs.writeFileSync(file, bytes.subarray(0, 1000));
+    expect(cachedAddonProblem(file)).toBe("is 1000 bytes, not the 4096 it was built with (truncated or damaged)");
+    const changed = Buffer.from(bytes);
+    changed[100] ^= 1;
+    fs.writeFileSync(file, changed);
+    expect(cachedAddonProblem(file)).toBe("does not match the sha256 recorded when it was built (damaged)");
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  // a copy of the package's cached addon (built here first if needed) in a temp cache folder
+  const cache = fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-addon-cache-"));
+  afterAll(() => fs.rmSync(cache, { recursive: true, force: true }));
+  delete process.env.RANKFUSE_NATIVE_CACHE;
+  const own = nativeAddonPath();
+  if (saved !== undefined) process.env.RANKFUSE_NATIVE_CACHE = saved;
+  const built = E.map((addon: string) => {
+    const copy = path.join(cache, path.basename(path.dirname(addon)), "rankfuse.node");
+    fs.mkdirSync(path.dirname(copy));
+    fs.copyFileSync(addon, copy);
+    fs.copyFileSync(addonRecordPath(addon), addonRecordPath(copy));
+    return copy;
+  })(own);
+
+  it.skipIf(E.isLeft(built))(
+    "truncated in the cache, it is rebuilt with one line, and the process loads it (no SIGBUS)",
+    () => {
+      const file = E.isRight(built) ? built.right : "";
+      expect(file.startsWith(cache)).toBe(true);
+      expect(cachedAddonProblem(file)).toBeNull();
+      const size = fs.statSync(file).size;
+      fs.truncateSync(file, Math.floor(size / 2));
+      const script = path.join(cache, "load.mts");
+      const buildTs = path.join(
+        path.dirname(fileURLToPath(import.meta.url)),
+        "..",
+        "..",
+        "backends",
+        "native",
+        "build.ts",
+      );
+      fs.writeFileSync(
+        script,
+        `import { loadNativeAddon } from ${JSON.stringify(buildTs)};\n` +
+          `const a = loadNativeAddon();\n` +
+          `console.log(a._tag === "Right" ? "loaded " + a.right.gemmKernel() : "not loaded: " + a.left);\n`,
+      );
+      const r = spawnSync(process.execPath, ["--import", "tsx", script], {
+        encoding: "utf8",
+        env: { ...process.env, RANKFUSE_NATIVE_CACHE: cache },
+        timeout: 300_000,
+      });
+      expect(r.signal).toBeNull();
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^loaded \w+/);
+      expect(r.stderr.trim()).toBe(
+        `[rankfuse] native: the cached addon ${file} is ${Math.floor(size / 2)} bytes, not the ${size} it was built with (truncated or damaged): rebuilding it`,
+      );
+      expect(fs.statSync(file).size).toBe(size);
+      expect(cachedAddonProblem(file)).toBeNull();
+    },
+    300_000,
+  );
 });

@@ -131,6 +131,7 @@ describe("import checks the Hugging Face fields and every tensor", () => {
     const file = path.join(dir, "config.json");
     const config = JSON.parse(fs.readFileSync(file, "utf8"));
     fs.writeFileSync(file, JSON.stringify({ ...config, rope_theta: 500000, num_attention_heads: 4 }));
+    fs.rmSync(path.join(dir, "checksums.json")); // edited by hand: read unverified, so its fields are checked
     const r = await importWeights(dir);
     expect(E.isLeft(r) && r.left.message).toMatch(
       /config\.json: num_attention_heads is 4 but the rankfuse section says 2; rope_theta is 500000 but the rankfuse section says 10000/,
@@ -156,6 +157,7 @@ describe("import checks the Hugging Face fields and every tensor", () => {
         ),
       ),
     );
+    fs.rmSync(path.join(dir, "checksums.json")); // rewritten by hand: read unverified, so its tensors are checked
     const r = await importWeights(dir);
     expect(E.isLeft(r) && r.left.message).toMatch(
       /has 1 tensor a full model does not use: model\.layers\.0\.self_attn\.rotary_emb\.inv_freq$/,

@@ -36,6 +36,10 @@ const text = path.join(work, "text.txt");
   const pick = () => words[((s = (s * 1103515245 + 12345) % 2147483648), s % words.length)]!;
   fs.writeFileSync(text, Array.from({ length: 3000 }, pick).join(" "));
 }
+/** A folder of the user's own, holding a config.json a package would overwrite. */
+const userFolder = path.join(work, "user-model");
+fs.mkdirSync(userFolder);
+fs.writeFileSync(path.join(userFolder, "config.json"), "{}");
 const SHAPE = ["--width", "16", "--layers", "2", "--heads", "2", "--ff", "32", "--rank", "4"];
 const RUN = ["--batch", "4", "--seq", "8", "--steps", "10", "--data", text, "--eval-batches", "2", "--seed", "1"];
 
@@ -51,12 +55,17 @@ describe("rankfuse export --torch: the command line", () => {
     [["--torch", path.join(work, "a"), "--method", "nope"], /unknown model "nope"/],
     [["--torch", path.join(work, "b")], /--run DIR .* or --method NAME/],
     [["--torch", path.join(text, "x"), "--method", "cola"], /cannot write to .*text\.txt\/x/],
-    [["--torch", work, "--method", "cola"], /is not empty .* --force/],
+    [
+      ["--torch", userFolder, "--method", "cola"],
+      /user-model already holds config\.json, which the export would overwrite: .* --force/,
+    ],
   ])("refuses %j in one line", (args, message) => {
     const r = cli("export", ...args);
     expect(r.code).toBe(2);
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err).toMatch(message);
+    expect(fs.readFileSync(path.join(userFolder, "config.json"), "utf8")).toBe("{}");
+    expect(fs.readdirSync(userFolder)).toEqual(["config.json"]);
   });
 });
 
