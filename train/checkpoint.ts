@@ -183,12 +183,14 @@ export const recoverCheckpoint = (dir: string): E.Either<TrainError, string[]> =
       rename(checksumPath(tmp), checksumPath(cur));
       fsyncDir(dir);
       said.push(`completed the interrupted commit of ${cur}`);
-    } else
-      for (const f of [tmp, checksumPath(tmp)])
-        if (fs.existsSync(f)) {
-          said.push(`removed ${f} (${sizeOf(f)} bytes), an unfinished checkpoint write`);
-          removeIfExists(f);
-        }
+    } else {
+      const left = [tmp, checksumPath(tmp)].filter((f) => fs.existsSync(f));
+      if (left.length > 0)
+        said.push(
+          `removed ${left.join(" and ")} (${left.reduce((n, f) => n + sizeOf(f), 0)} bytes), an unfinished checkpoint write`,
+        );
+      left.forEach(removeIfExists);
+    }
     return E.right(said);
   } catch (cause) {
     return fail(`cannot clean up ${dir} after an interrupted write: ${causeMessage(cause)}`);

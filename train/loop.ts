@@ -171,13 +171,13 @@ async function trainIn(
     if (ck.right.step >= o.steps) {
       // a finished run: report it from its checkpoint, and change nothing
       const h = ck.right.extra as Partial<typeof history>;
-      const last = h.evals?.at(-1);
+      const { step: _, ...last } = h.evals?.at(-1) ?? { step: 0, loss: NaN, ppl: NaN, bitsPerByte: NaN };
       o.progress?.log(`${checkpointPath(o.outDir!)} finished this run at step ${ck.right.step}: nothing to do`);
       return E.right({
         steps: ck.right.step,
         losses: h.losses ?? [],
         evals: h.evals ?? [],
-        final: last ?? { loss: NaN, ppl: NaN, bitsPerByte: NaN },
+        final: last,
         tokensPerSec: h.timedSteps ? (o.batch * o.seq * h.timedSteps * 1000) / h.timedMs! : NaN,
         peakBytes: h.peakBytes ?? 0,
         stepTransfers: { written: 0, read: 0 },
