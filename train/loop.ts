@@ -168,6 +168,11 @@ async function trainIn(
   if (o.resume && ckptExists) {
     const ck = loadCheckpoint(o.outDir!, config);
     if (E.isLeft(ck)) return ck;
+    if (model.scheme && !ck.right.scheme)
+      return E.left({
+        tag: "CheckpointError",
+        message: `${checkpointPath(o.outDir!)} has no state for ${model.method}'s training scheme: it was not written by this method`,
+      });
     if (ck.right.step >= o.steps) {
       // a finished run: report it from its checkpoint, and change nothing
       const h = ck.right.extra as Partial<typeof history>;
@@ -187,11 +192,6 @@ async function trainIn(
         alreadyFinished: true,
       });
     }
-    if (model.scheme && !ck.right.scheme)
-      return E.left({
-        tag: "CheckpointError",
-        message: `${checkpointPath(o.outDir!)} has no state for ${model.method}'s training scheme: it was not written by this method`,
-      });
     const restored = TrainState.create(model, backend, stateOpts, {
       params: ck.right.params.values,
       adam: ck.right.adam,

@@ -57,6 +57,9 @@ const mtimeMs = (file: string): number => {
   }
 };
 
+/** The locks this process holds: one with this process's pid that is not among them is a copy or a leftover. */
+const heldHere = new Set<string>();
+
 const describeOwner = (i: LockInfo) => `pid ${i.pid} on ${i.host}, started ${i.started}`;
 
 /** Take `<dir>/train.lock` (creating `dir`); `say` hears about a stale lock taken over. */
@@ -87,7 +90,7 @@ export function acquireRunLock(dir: string, say: (line: string) => void = () => 
         return fail(`${dir} is in use by another run that is starting (${file} is being written)`);
       if (owner && owner.host !== os.hostname())
         return fail(`${dir} is in use by another run (${describeOwner(owner)}); if that run is gone, remove ${file}`);
-      if (owner && alive(owner))
+      if (owner && alive(owner) && !(owner.pid === process.pid && !heldHere.has(file)))
         return fail(
           `${dir} is in use by another run (${describeOwner(owner)}): wait for it, stop it, or choose another directory`,
         );
@@ -111,7 +114,7 @@ export function acquireRunLock(dir: string, say: (line: string) => void = () => 
       fs.rmSync(aside, { force: true });
       say(
         owner
-          ? `taking over the stale lock ${file} (${describeOwner(owner)}, no longer running)`
+          ? `taking over the stale lock ${file} (${describeOwner(owner)}, ${owner.pid === process.pid ? "not held by this process" : "no longer running"})`
           : `taking over the unreadable lock ${file}`,
       );
       continue;
@@ -131,9 +134,11 @@ export function acquireRunLock(dir: string, say: (line: string) => void = () => 
       return fail(`cannot write ${file}: ${causeMessage(cause)}`);
     }
     let held = true;
+    heldHere.add(file);
     const release = () => {
       if (!held) return;
       held = false;
+      heldHere.delete(file);
       process.off("exit", release);
       try {
         if (fs.readFileSync(file, "utf8") === text) fs.rmSync(file, { force: true });
