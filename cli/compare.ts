@@ -94,7 +94,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
       result: r.right,
     });
   }
-  writeCompareReport(out, rows, {
+  const written = writeCompareReport(out, rows, {
     config: cfg.name,
     width: cfg.d,
     layers: cfg.layers,
@@ -109,6 +109,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     lr: s.lr,
     seed: s.seed,
   });
+  if (E.isLeft(written)) return (console.error(`rankfuse compare: ${renderRunError(written.left)}`), 1);
   console.log(`\n${markdownTable(TABLE_HEADERS, tableRows(rows))}\n\nreport: ${path.join(out, "report.md")}`);
   return 0;
 }

@@ -55,6 +55,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const res = r.right;
   if (res.stopped)
     return (console.log(`stopped at step ${res.steps}; resume with --resume --out ${values.out ?? "DIR"}`), 130);
+  if (res.alreadyFinished)
+    return (
+      console.log(
+        `already finished: ${res.steps} steps in ${values.out}, validation loss ${res.final.loss.toFixed(4)}, perplexity ${res.final.ppl.toFixed(2)}; nothing was changed`,
+      ),
+      0
+    );
   console.log(
     `done: ${res.steps} steps, ${res.tokensPerSec.toFixed(0)} tokens/s, validation loss ${res.final.loss.toFixed(4)}, perplexity ${res.final.ppl.toFixed(2)}, ${res.final.bitsPerByte.toFixed(3)} bits/byte`,
   );

@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
+import * as E from "fp-ts/lib/Either.js";
 import { writeFileAtomic } from "../train/atomicFile.ts";
+import { causeMessage, trainError, type TrainError } from "../train/errors.ts";
 import { formatNumber } from "../util/format.ts";
 import { markdownTable } from "./markdownTable.ts";
 import { barChart, lineChart, type Point } from "./svg.ts";
@@ -58,9 +60,20 @@ function smooth(points: Point[], alpha = 0.1): Point[] {
   return points.map(([x, y]) => [x, (s = Number.isNaN(s) ? y : alpha * y + (1 - alpha) * s)]);
 }
 
-/** Writes report.md, loss.svg, val.svg, throughput.svg and results.json into `dir`; returns the markdown. */
-export function writeCompareReport(dir: string, rows: readonly CompareRow[], setup: Record<string, unknown>): string {
-  fs.mkdirSync(dir, { recursive: true });
+/**
+ * Writes report.md, loss.svg, val.svg, throughput.svg and results.json into `dir`; returns the markdown,
+ * or the first write that failed (each file is written atomically: a failure leaves no torn file).
+ */
+export function writeCompareReport(
+  dir: string,
+  rows: readonly CompareRow[],
+  setup: Record<string, unknown>,
+): E.Either<TrainError, string> {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (cause) {
+    return E.left(trainError("DataError", `cannot create ${dir}: ${causeMessage(cause)}`));
+  }
   const train = lineChart({
     title: "training loss (EMA)",
     xLabel: "training tokens",
@@ -116,8 +129,8 @@ export function writeCompareReport(dir: string, rows: readonly CompareRow[], set
     ],
   ];
   for (const [name, text] of files) {
-    const w = writeFileAtomic(path.join(dir, name), new TextEncoder().encode(text));
-    if (w._tag === "Left") throw new Error(w.left.message);
+    const w = writeFileAtomic(path.join(dir, name), new TextEncoder().encode(text), "DataError");
+    if (E.isLeft(w)) return w;
   }
-  return md;
+  return E.right(md);
 }

@@ -11,7 +11,7 @@ import { causeMessage, trainError, type TrainError, type TrainErrorTag } from ".
 import { sha256Hex } from "../util/hash.ts";
 
 /** Best-effort directory fsync so the rename itself survives a power cut (unsupported on some platforms). */
-const fsyncDir = (dir: string): void => {
+export const fsyncDir = (dir: string): void => {
   try {
     const fd = fs.openSync(dir, "r");
     try {
@@ -23,6 +23,50 @@ const fsyncDir = (dir: string): void => {
     /* not supported here (e.g. Windows); the data file itself was fsynced */
   }
 };
+
+/**
+ * The write seam every file a run writes goes through (checkpoints, sidecars, metrics, the lock, reports).
+ * `RANKFUSE_FAIL_WRITE=N[:CODE]` makes the Nth write of the process and every later one fail as a full
+ * disk does (ENOSPC, or CODE such as EIO): half of the Nth write's bytes land, then it throws. Tests use it;
+ * `failWritesFrom` sets the same thing in-process.
+ */
+const injected = { after: Infinity, code: "ENOSPC", count: 0 };
+const fromEnv = /^(\d+)(?::([A-Z]+))?$/.exec(process.env.RANKFUSE_FAIL_WRITE ?? "");
+if (fromEnv) [injected.after, injected.code] = [Number(fromEnv[1]), fromEnv[2] ?? "ENOSPC"];
+
+/** Make the `n`th write from now (1 = the next) and all later ones fail with `code`; `Infinity` turns it off. */
+export const failWritesFrom = (n: number, code = "ENOSPC"): void => {
+  [injected.after, injected.code, injected.count] = [n, code, 0];
+};
+
+const writeSyncChecked = (fd: number, bytes: Uint8Array, off: number, len: number): number => {
+  if (++injected.count >= injected.after) {
+    if (injected.count === injected.after && len > 1) fs.writeSync(fd, bytes, off, len >> 1);
+    const e = new Error(`${injected.code}: write failed (injected), write`) as NodeJS.ErrnoException;
+    e.code = injected.code;
+    throw e;
+  }
+  return fs.writeSync(fd, bytes, off, len);
+};
+
+/** Write all of `bytes` at the file position (several calls only where the OS writes short, e.g. over 2 GiB). */
+export const writeAll = (fd: number, bytes: Uint8Array): void => {
+  for (let off = 0; off < bytes.length;) {
+    const n = writeSyncChecked(fd, bytes, off, bytes.length - off);
+    if (n <= 0) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    off += n;
+  }
+};
+
+/** Write `bytes` in one call, as one record; a short write (a full disk) throws instead of tearing the record. */
+export const writeWhole = (fd: number, bytes: Uint8Array): void => {
+  const n = writeSyncChecked(fd, bytes, 0, bytes.length);
+  if (n !== bytes.length)
+    throw Object.assign(new Error(`ENOSPC: short write (${n} of ${bytes.length} bytes), write`), { code: "ENOSPC" });
+};
+
+/** The temp files `writeFileAtomic` makes: `.<name>.<pid>.<8 hex>.tmp`, next to their target. */
+export const ATOMIC_TEMP = /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/;
 
 /**
  * Write `bytes` to `file` atomically: a temp file in the same directory
@@ -39,7 +83,7 @@ export const writeFileAtomic = (
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, "wx");
-    for (let off = 0; off < bytes.length;) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+    writeAll(fd, bytes);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
@@ -65,7 +109,32 @@ export const writeFileAtomic = (
 /** Sidecar holding the payload's size and hash; kept separate so the payload stays a plain file other tools can read. */
 export const checksumPath = (file: string): string => `${file}.sha256.json`;
 
-type Checksum = { algorithm: "sha256"; bytes: number; sha256: string };
+export type Checksum = { algorithm: "sha256"; bytes: number; sha256: string };
+
+/** The sidecar's content for `bytes`. */
+export const checksumOf = (bytes: Uint8Array): Checksum => ({
+  algorithm: "sha256",
+  bytes: bytes.length,
+  sha256: sha256Hex(bytes),
+});
+
+/** The sidecar as it is written. */
+export const checksumBytes = (bytes: Uint8Array): Uint8Array =>
+  new TextEncoder().encode(JSON.stringify(checksumOf(bytes)) + "\n");
+
+/** The checksum `file`'s sidecar records, or undefined where it is missing or malformed. */
+export const readChecksum = (file: string): Checksum | undefined => {
+  try {
+    const c: unknown = JSON.parse(fs.readFileSync(checksumPath(file), "utf8"));
+    return isChecksum(c) ? c : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Whether `bytes` are what checksum `c` records. */
+export const matchesChecksum = (bytes: Uint8Array, c: Checksum | undefined): boolean =>
+  c !== undefined && bytes.length === c.bytes && sha256Hex(bytes) === c.sha256;
 
 const isChecksum = (x: unknown): x is Checksum => {
   const c = x as Partial<Checksum> | null;
@@ -89,9 +158,8 @@ export const writeVerified = (
   bytes: Uint8Array,
   tag: TrainErrorTag = "CheckpointError",
 ): E.Either<TrainError, void> => {
-  const sum: Checksum = { algorithm: "sha256", bytes: bytes.length, sha256: sha256Hex(bytes) };
   return E.flatMap(writeFileAtomic(file, bytes, tag), () =>
-    writeFileAtomic(checksumPath(file), new TextEncoder().encode(JSON.stringify(sum) + "\n"), tag),
+    writeFileAtomic(checksumPath(file), checksumBytes(bytes), tag),
   );
 };
 

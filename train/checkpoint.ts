@@ -12,12 +12,23 @@
  * Loading never falls back silently: it reports the damage and points at
  * the .prev file for the user to choose.
  */
+import { makeDirs } from "../util/outDir.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { causeMessage, trainError, type TrainError } from "./errors.ts";
-import { checksumPath, readVerified, writeVerified } from "./atomicFile.ts";
+import {
+  ATOMIC_TEMP,
+  checksumBytes,
+  checksumPath,
+  fsyncDir,
+  matchesChecksum,
+  readChecksum,
+  readVerified,
+  writeAll,
+  writeFileAtomic,
+} from "./atomicFile.ts";
 import {
   encodeSafetensors,
   decodeSafetensors,
@@ -36,6 +47,7 @@ import type { SchemeState } from "./scheme.ts";
 export const CHECKPOINT_FORMAT = "rankfuse-checkpoint-v1";
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
 export const PREV_CHECKPOINT_FILE = "checkpoint.prev.safetensors";
+export const TMP_CHECKPOINT_FILE = "checkpoint.tmp.safetensors";
 
 /** Everything a run needs to resume exactly. */
 export type Checkpoint = {
@@ -95,54 +107,192 @@ const encodeCheckpoint = (c: Checkpoint): Uint8Array => {
   });
 };
 
-/**
- * Keep the current checkpoint as the .prev pair, but only if it verifies:
- * a torn current pair must not replace a good previous one. Links where
- * possible (no copy of a large file), and each target is removed before
- * it is recreated, so a crash here still leaves the current pair intact.
- */
-const keepPrevious = (dir: string): E.Either<TrainError, void> => {
-  const file = checkpointPath(dir),
-    prev = prevCheckpointPath(dir);
-  if (!fs.existsSync(file) || E.isLeft(readVerified(file))) return E.right(undefined);
+/** Where a checkpoint is written before it is committed. */
+export const tmpCheckpointPath = (dir: string): string => path.join(dir, TMP_CHECKPOINT_FILE);
+
+/** A payload and the sidecar that verifies it. */
+type Pair = { payload: string; sidecar: string; bytes: Uint8Array };
+
+const readIfExists = (file: string): Uint8Array | undefined => {
   try {
-    for (const [from, to] of [
-      [file, prev],
-      [checksumPath(file), checksumPath(prev)],
-    ]) {
-      fs.rmSync(to, { force: true });
-      try {
-        fs.linkSync(from, to);
-      } catch {
-        fs.copyFileSync(from, to);
-      }
-    }
-    return E.right(undefined);
-  } catch (cause) {
-    return fail(`cannot keep the previous checkpoint as ${prev}: ${causeMessage(cause)}`);
+    return fs.readFileSync(file);
+  } catch {
+    return undefined;
   }
 };
 
-/** Write `ckpt` to `<dir>/checkpoint.safetensors` (creating `dir`), returning the file's path. */
+/**
+ * The committed checkpoint of `dir`: the current pair when it verifies; else, after a commit cut short
+ * (see `saveCheckpoint`), the new payload with the temp sidecar, as checkpoint.safetensors or still as
+ * checkpoint.tmp.safetensors. Never the .prev pair: that is the user's choice.
+ */
+const committedPair = (dir: string): (Pair & { interrupted: boolean }) | undefined => {
+  const cur = checkpointPath(dir),
+    tmp = tmpCheckpointPath(dir);
+  const bytes = readIfExists(cur);
+  if (bytes && matchesChecksum(bytes, readChecksum(cur)))
+    return { payload: cur, sidecar: checksumPath(cur), bytes, interrupted: false };
+  const tmpSum = readChecksum(tmp);
+  if (!tmpSum) return undefined;
+  if (bytes && matchesChecksum(bytes, tmpSum))
+    return { payload: cur, sidecar: checksumPath(tmp), bytes, interrupted: true };
+  const tmpBytes = readIfExists(tmp);
+  return tmpBytes && matchesChecksum(tmpBytes, tmpSum)
+    ? { payload: tmp, sidecar: checksumPath(tmp), bytes: tmpBytes, interrupted: true }
+    : undefined;
+};
+
+/** Whether `dir` holds a checkpoint to resume or to refuse overwriting (a current one, or a commit cut short). */
+export const hasCheckpoint = (dir: string): boolean =>
+  fs.existsSync(checkpointPath(dir)) || committedPair(dir) !== undefined;
+
+const rename = (from: string, to: string) => fs.renameSync(from, to);
+const removeIfExists = (file: string) => fs.rmSync(file, { force: true });
+const sizeOf = (file: string) => {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+};
+
+/**
+ * Before a run writes into `dir` (its lock held): finish a checkpoint commit that was cut short, and
+ * remove what interrupted writes left (temp files, an uncommitted checkpoint.tmp pair). Returns one
+ * message per thing it did. Changes nothing where there is nothing to clean.
+ */
+export const recoverCheckpoint = (dir: string): E.Either<TrainError, string[]> => {
+  const said: string[] = [];
+  const cur = checkpointPath(dir),
+    tmp = tmpCheckpointPath(dir),
+    prev = prevCheckpointPath(dir);
+  try {
+    if (!fs.existsSync(dir)) return E.right(said);
+    for (const name of fs.readdirSync(dir).filter((n) => ATOMIC_TEMP.test(n))) {
+      const f = path.join(dir, name);
+      said.push(`removed ${f} (${sizeOf(f)} bytes), left by an interrupted write`);
+      removeIfExists(f);
+    }
+    const pair = committedPair(dir);
+    if (pair?.interrupted) {
+      // cut short after the current pair was moved: its sidecar may still wait to become the .prev one
+      if (pair.payload === tmp && !fs.existsSync(cur) && fs.existsSync(checksumPath(cur))) {
+        const p = readIfExists(prev);
+        if (p && matchesChecksum(p, readChecksum(cur))) rename(checksumPath(cur), checksumPath(prev));
+      }
+      if (pair.payload === tmp) rename(tmp, cur);
+      rename(checksumPath(tmp), checksumPath(cur));
+      fsyncDir(dir);
+      said.push(`completed the interrupted commit of ${cur}`);
+    } else {
+      const left = [tmp, checksumPath(tmp)].filter((f) => fs.existsSync(f));
+      if (left.length > 0)
+        said.push(
+          `removed ${left.join(" and ")} (${left.reduce((n, f) => n + sizeOf(f), 0)} bytes), an unfinished checkpoint write`,
+        );
+      left.forEach(removeIfExists);
+    }
+    return E.right(said);
+  } catch (cause) {
+    return fail(`cannot clean up ${dir} after an interrupted write: ${causeMessage(cause)}`);
+  }
+};
+
+/**
+ * Write `ckpt` to `<dir>/checkpoint.safetensors` (creating `dir`), returning the file's path.
+ *
+ * The commit protocol: (1) the payload is written and fsynced as checkpoint.tmp.safetensors, then its
+ * sidecar (naming its size and sha256) atomically; (2) a current pair that verifies becomes the .prev
+ * pair (payload, then sidecar, by rename: no hard links); (3) the tmp payload, then the tmp sidecar, are
+ * renamed to the current names. Until (2) starts the current pair verifies; from the end of (1) on the tmp
+ * sidecar verifies the new payload under either name, which `loadCheckpoint` accepts and
+ * `recoverCheckpoint` finishes. A failure in (1) removes the tmp files and leaves everything else as it was.
+ */
 export const saveCheckpoint = (dir: string, ckpt: Checkpoint): E.Either<TrainError, string> => {
   const bytes = encodeCheckpoint(ckpt);
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir); // not recursive mkdirSync: under /proc it retries forever
   } catch (cause) {
     return fail(`cannot create checkpoint directory ${dir}: ${causeMessage(cause)}`);
   }
-  return pipe(
-    keepPrevious(dir),
-    E.flatMap(() => writeVerified(checkpointPath(dir), bytes)),
-    E.map(() => checkpointPath(dir)),
-  );
+  const cur = checkpointPath(dir),
+    tmp = tmpCheckpointPath(dir),
+    prev = prevCheckpointPath(dir);
+  let fd: number | undefined;
+  try {
+    removeIfExists(checksumPath(tmp)); // first: a tmp payload without its sidecar is never taken
+    fd = fs.openSync(tmp, "w");
+    writeAll(fd, bytes);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+  } catch (cause) {
+    if (fd !== undefined)
+      try {
+        fs.closeSync(fd);
+      } catch {
+        /* already failing */
+      }
+    removeIfExists(tmp);
+    return fail(`cannot write ${tmp}: ${causeMessage(cause)} (the last checkpoint is unchanged)`);
+  }
+  const side = writeFileAtomic(checksumPath(tmp), checksumBytes(bytes));
+  if (E.isLeft(side)) {
+    removeIfExists(tmp);
+    return fail(`${side.left.message} (the last checkpoint is unchanged)`);
+  }
+  try {
+    const old = readIfExists(cur);
+    // a torn current pair must not replace a good previous one
+    if (old && matchesChecksum(old, readChecksum(cur))) {
+      rename(cur, prev);
+      rename(checksumPath(cur), checksumPath(prev));
+    }
+    rename(tmp, cur);
+    rename(checksumPath(tmp), checksumPath(cur));
+    fsyncDir(dir);
+    return E.right(cur);
+  } catch (cause) {
+    return fail(`cannot commit checkpoint ${cur}: ${causeMessage(cause)} (the next run finishes the commit)`);
+  }
+};
+
+const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** The step of the checkpoint `file`, from its header, when it can be read. */
+export const checkpointStepOf = (file: string): number | undefined => {
+  try {
+    const meta = decodeSafetensorsMetadata(readHead(file));
+    return E.isRight(meta) && meta.right.step !== undefined ? Number(meta.right.step) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * The shell commands that make the .prev pair the current one, moving a damaged current pair aside
+ * (renames to free names only: the sidecars of older runs may be hard links of each other).
+ */
+export const usePrevCommand = (dir: string): string => {
+  const [cur, prev, aside] = [CHECKPOINT_FILE, PREV_CHECKPOINT_FILE, "checkpoint.damaged.safetensors"];
+  const has = (f: string) => fs.existsSync(path.join(dir, f));
+  const mv = (a: string, b: string) => `mv ${a} ${b}`;
+  return [
+    `cd ${quote(dir)}`,
+    ...(has(cur) ? [mv(cur, aside)] : []),
+    ...(has(checksumPath(cur)) ? [mv(checksumPath(cur), checksumPath(aside))] : []),
+    mv(prev, cur),
+    mv(checksumPath(prev), checksumPath(cur)),
+  ].join(" && ");
 };
 
 /** Appended to damage reports so the user knows a fallback exists without us taking it for them. */
-const prevHint = (dir: string): string =>
-  fs.existsSync(prevCheckpointPath(dir))
-    ? ` (the previous checkpoint ${prevCheckpointPath(dir)} exists; to resume from it, rename it and its .sha256.json sidecar to ${CHECKPOINT_FILE})`
-    : "";
+const prevHint = (dir: string): string => {
+  const prev = prevCheckpointPath(dir);
+  if (!fs.existsSync(prev)) return "";
+  const step = checkpointStepOf(prev);
+  return ` (the previous checkpoint ${prev} exists${step === undefined ? "" : `, at step ${step}`}; to resume from it: ${usePrevCommand(dir)}, then resume again)`;
+};
 
 const jsonField = (file: string, meta: Record<string, string>, key: string): E.Either<TrainError, unknown> => {
   if (meta[key] === undefined) return fail(`checkpoint ${file} has no "${key}" metadata`);
@@ -270,10 +420,16 @@ export const readCheckpointConfig = (dir: string): E.Either<TrainError, string> 
  * `expectConfig`, the stored config must equal it as JSON.
  */
 export const loadCheckpoint = (dir: string, expectConfig?: string): E.Either<TrainError, Checkpoint> => {
-  const file = checkpointPath(dir);
-  if (!fs.existsSync(file)) return fail(`no checkpoint in ${dir}${prevHint(dir)}`);
+  const pair = committedPair(dir);
+  const file = pair?.payload ?? checkpointPath(dir);
+  if (!pair && !fs.existsSync(file))
+    return fail(
+      fs.existsSync(prevCheckpointPath(dir))
+        ? `no checkpoint in ${dir}, only the previous one, which is not used by itself${prevHint(dir)}`
+        : `no checkpoint in ${dir}`,
+    );
   return pipe(
-    readVerified(file),
+    pair ? E.right(pair.bytes) : readVerified(file),
     E.mapLeft((e) => trainError("CheckpointError", e.message + prevHint(dir))),
     E.flatMap((bytes) =>
       pipe(

@@ -5,7 +5,17 @@ import type { Backend } from "../ir/backend.ts";
 import type { TrainableModel } from "./scheme.ts";
 import type { HostKernels } from "../ir/hostKernels.ts";
 import { BatchSampler, evalWindows } from "./batches.ts";
-import { loadCheckpoint, saveCheckpoint, checkpointPath } from "./checkpoint.ts";
+import {
+  loadCheckpoint,
+  saveCheckpoint,
+  checkpointPath,
+  hasCheckpoint,
+  prevCheckpointPath,
+  recoverCheckpoint,
+  checkpointStepOf,
+  usePrevCommand,
+  CHECKPOINT_FILE,
+} from "./checkpoint.ts";
 import { evaluate, type EvalResult } from "./evaluate.ts";
 import { MetricsLog, truncateAfterStep } from "./metricsLog.ts";
 import type { Progress } from "./progress.ts";
@@ -17,6 +27,7 @@ import { TrainState } from "./trainState.ts";
 import type { RunError } from "./errors.ts";
 import { API_WORDING, type OptionWording } from "./wording.ts";
 import { makeDirs } from "../util/outDir.ts";
+import { acquireRunLock } from "./runLock.ts";
 
 /** A run's settings: its length and batch shape, the optimizer's (UpdateOptions), evaluation and checkpoints. */
 export interface TrainOptions extends UpdateOptions {
@@ -72,6 +83,8 @@ export interface TrainResult {
   readonly optimizerBytes: number;
   readonly stopped: boolean;
   readonly resumedFrom: number;
+  /** The checkpoint resumed had finished the run already: nothing was trained or written. */
+  readonly alreadyFinished?: boolean;
 }
 
 function optimizerBytes(
@@ -87,10 +100,33 @@ function optimizerBytes(
 const pathsOf = (outDir: string) => ({ dir: outDir, metrics: path.join(outDir, "metrics.jsonl") });
 
 /**
+ * A run into `outDir` holds its lock (one run per directory) and first cleans up after an interrupted one:
+ * see `recoverCheckpoint`.
+ */
+export async function train(
+  model: TrainableModel,
+  backend: Backend<any>,
+  data: TrainData,
+  o: TrainOptions,
+): Promise<E.Either<RunError, TrainResult>> {
+  if (o.outDir === undefined) return trainIn(model, backend, data, o);
+  const lock = acquireRunLock(o.outDir, (line) => o.progress?.log(line));
+  if (E.isLeft(lock)) return lock;
+  try {
+    const recovered = recoverCheckpoint(o.outDir);
+    if (E.isLeft(recovered)) return recovered;
+    recovered.right.forEach((line) => o.progress?.log(line));
+    return await trainIn(model, backend, data, o);
+  } finally {
+    lock.right.release();
+  }
+}
+
+/**
  * The training loop: AdamW with decoupled weight decay, global-norm clipping, warmup + cosine; periodic
  * validation; atomic checkpoints that resume exactly (params, Adam moments, step, RNG and data position).
  */
-export async function train(
+async function trainIn(
   model: TrainableModel,
   backend: Backend<any>,
   data: TrainData,
@@ -120,7 +156,16 @@ export async function train(
   const modelFrozen = frozenMask(model);
   const say = o.wording ?? API_WORDING;
 
-  const ckptExists = o.outDir !== undefined && fs.existsSync(checkpointPath(o.outDir));
+  const ckptExists = o.outDir !== undefined && hasCheckpoint(o.outDir);
+  // only the .prev pair: resuming from it, or starting over it, is the user's choice to make
+  if (o.outDir !== undefined && !ckptExists && fs.existsSync(prevCheckpointPath(o.outDir))) {
+    const prev = prevCheckpointPath(o.outDir);
+    const step = checkpointStepOf(prev);
+    return E.left({
+      tag: "CheckpointError",
+      message: `${o.outDir} has no ${CHECKPOINT_FILE}, only the previous checkpoint ${prev}${step === undefined ? "" : ` (step ${step})`}, which is not used by itself: to resume from it, ${usePrevCommand(o.outDir)}, then ${say.resume}; or choose another ${say.outDir} (nothing was changed)`,
+    });
+  }
   if (o.resume && ckptExists) {
     const ck = loadCheckpoint(o.outDir!, config);
     if (E.isLeft(ck)) return ck;
@@ -129,6 +174,25 @@ export async function train(
         tag: "CheckpointError",
         message: `${checkpointPath(o.outDir!)} has no state for ${model.method}'s training scheme: it was not written by this method`,
       });
+    if (ck.right.step >= o.steps) {
+      // a finished run: report it from its checkpoint, and change nothing
+      const h = ck.right.extra as Partial<typeof history>;
+      const { step: _, ...last } = h.evals?.at(-1) ?? { step: 0, loss: NaN, ppl: NaN, bitsPerByte: NaN };
+      o.progress?.log(`${checkpointPath(o.outDir!)} finished this run at step ${ck.right.step}: nothing to do`);
+      return E.right({
+        steps: ck.right.step,
+        losses: h.losses ?? [],
+        evals: h.evals ?? [],
+        final: last,
+        tokensPerSec: h.timedSteps ? (o.batch * o.seq * h.timedSteps * 1000) / h.timedMs! : NaN,
+        peakBytes: h.peakBytes ?? 0,
+        stepTransfers: { written: 0, read: 0 },
+        optimizerBytes: 0,
+        stopped: false,
+        resumedFrom: ck.right.step,
+        alreadyFinished: true,
+      });
+    }
     const restored = TrainState.create(model, backend, stateOpts, {
       params: ck.right.params.values,
       adam: ck.right.adam,
@@ -173,6 +237,12 @@ export async function train(
       if (start > 0) {
         const t = truncateAfterStep(metrics, start);
         if (E.isLeft(t)) return t;
+        if (t.right.tornBytes > 0)
+          o.progress?.log(
+            `${metrics}: cut off a torn last line (${t.right.tornBytes} bytes) left by an interrupted write`,
+          );
+        if (t.right.dropped > 0)
+          o.progress?.log(`${metrics}: dropped ${t.right.dropped} records after step ${start} (this run redoes them)`);
       }
       const opened = MetricsLog.open(metrics, { append: start > 0 });
       if (E.isLeft(opened)) return opened;
@@ -181,6 +251,9 @@ export async function train(
 
     const save = async (step: number) => {
       if (!o.outDir) return E.right(undefined);
+      // the records up to this step must be on disk before the checkpoint that a resume trusts them by
+      const synced = log?.sync();
+      if (synced && E.isLeft(synced)) return synced;
       const host = await state.read();
       const r = saveCheckpoint(o.outDir, {
         config,
@@ -199,7 +272,8 @@ export async function train(
       const r = await evaluate((x, y) => state.evalLoss(x, y), windows, data.bytesPerToken);
       if (E.isRight(r)) {
         history.evals.push({ step, ...r.right });
-        log?.write({ step, valLoss: r.right.loss, valPpl: r.right.ppl, bitsPerByte: r.right.bitsPerByte });
+        const w = log?.write({ step, valLoss: r.right.loss, valPpl: r.right.ppl, bitsPerByte: r.right.bitsPerByte });
+        if (w && E.isLeft(w)) return w;
         o.progress?.log(
           `step ${step}: validation loss ${r.right.loss.toFixed(4)}, perplexity ${r.right.ppl.toFixed(2)}, ${r.right.bitsPerByte.toFixed(3)} bits/byte`,
         );
@@ -236,7 +310,7 @@ export async function train(
         history.peakBytes = Math.max(history.peakBytes, stats.peakBytes);
         history.losses.push({ step, loss });
         const tokPerSec = (tokensPerStep * 1000) / ms;
-        log?.write({
+        const w = log?.write({
           step,
           loss,
           lr,
@@ -246,6 +320,7 @@ export async function train(
           bytesIn: transfers.written,
           bytesOut: transfers.read,
         });
+        if (w && E.isLeft(w)) return w;
         o.progress?.update(step, { loss, tokPerSec });
         if (o.evalEvery > 0 && step % o.evalEvery === 0 && step < o.steps) {
           const ev = await runEval(step);

@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as E from "fp-ts/lib/Either.js";
 import { causeMessage, trainError, type TrainError } from "./errors.ts";
-import { writeFileAtomic } from "./atomicFile.ts";
+import { writeFileAtomic, writeWhole } from "./atomicFile.ts";
 
 export type MetricsRecord = Record<string, unknown>;
 
@@ -52,22 +52,32 @@ export const readMetrics = (file: string): E.Either<TrainError, MetricsRecord[]>
     return E.right(out);
   });
 
+/** What `truncateAfterStep` dropped: records after the step, and the bytes of a torn last line. */
+export type Truncated = { readonly dropped: number; readonly tornBytes: number };
+
 /**
  * Atomically rewrite the log without records whose numeric `step` exceeds
  * `step` (and without a torn last line). Records with no step (e.g. a
- * header) are kept. A missing log is fine: there is nothing to redo.
+ * header) are kept. A missing log is fine: there is nothing to redo. An
+ * unchanged log is not rewritten.
  */
-export const truncateAfterStep = (file: string, step: number): E.Either<TrainError, void> => {
-  if (!fs.existsSync(file)) return E.right(undefined);
+export const truncateAfterStep = (file: string, step: number): E.Either<TrainError, Truncated> => {
+  if (!fs.existsSync(file)) return E.right({ dropped: 0, tornBytes: 0 });
   return E.flatMap(readText(file), (text) => {
     const kept: string[] = [];
+    let dropped = 0;
     for (const [i, line] of completeLines(text).entries()) {
       const rec = parseLine(file, line, i + 1);
       if (E.isLeft(rec)) return rec;
       const s = rec.right.step;
       if (!(typeof s === "number" && s > step)) kept.push(line + "\n");
+      else dropped++;
     }
-    return writeFileAtomic(file, new TextEncoder().encode(kept.join("")), "DataError");
+    const tornBytes = Buffer.byteLength(text.slice(text.lastIndexOf("\n") + 1), "utf8");
+    if (dropped === 0 && tornBytes === 0) return E.right({ dropped, tornBytes });
+    return E.map(() => ({ dropped, tornBytes }))(
+      writeFileAtomic(file, new TextEncoder().encode(kept.join("")), "DataError"),
+    );
   });
 };
 
@@ -75,6 +85,8 @@ export class MetricsLog {
   private constructor(
     private fd: number | undefined,
     readonly path: string,
+    /** Bytes of whole records in the file: where a failed write is cut back to. */
+    private size: number,
   ) {}
 
   /**
@@ -89,18 +101,40 @@ export class MetricsLog {
         const bytes = fs.readFileSync(file);
         if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a) fs.truncateSync(file, bytes.lastIndexOf(0x0a) + 1);
       }
-      return E.right(new MetricsLog(fs.openSync(file, opts.append ? "a" : "w"), file));
+      const fd = fs.openSync(file, opts.append ? "a" : "w");
+      return E.right(new MetricsLog(fd, file, fs.fstatSync(fd).size));
     } catch (cause) {
       return fail(`cannot open metrics log ${file}: ${causeMessage(cause)}`);
     }
   }
 
-  /** Append one record as a single write of one line. Non-finite numbers become null (JSON has no NaN). */
+  /**
+   * Append one record as a single write of one line. Non-finite numbers become null (JSON has no NaN).
+   * A failed or short write (a full disk) cuts the file back to its last whole record and closes the log.
+   */
   write(record: object): E.Either<TrainError, void> {
     if (this.fd === undefined) return fail(`metrics log ${this.path} is closed`);
+    const bytes = Buffer.from(JSON.stringify(record) + "\n", "utf8");
     try {
-      const bytes = Buffer.from(JSON.stringify(record) + "\n", "utf8");
-      for (let off = 0; off < bytes.length;) off += fs.writeSync(this.fd, bytes, off, bytes.length - off);
+      writeWhole(this.fd, bytes);
+      this.size += bytes.length;
+      return E.right(undefined);
+    } catch (cause) {
+      try {
+        fs.ftruncateSync(this.fd, this.size);
+      } catch {
+        /* the reader drops a torn last line, and a resume cuts it off */
+      }
+      this.close();
+      return fail(`cannot write metrics log ${this.path}: ${causeMessage(cause)}`);
+    }
+  }
+
+  /** fsync: the records so far survive a power cut (before a checkpoint that counts on them). */
+  sync(): E.Either<TrainError, void> {
+    if (this.fd === undefined) return fail(`metrics log ${this.path} is closed`);
+    try {
+      fs.fsyncSync(this.fd);
       return E.right(undefined);
     } catch (cause) {
       return fail(`cannot write metrics log ${this.path}: ${causeMessage(cause)}`);
@@ -108,7 +142,12 @@ export class MetricsLog {
   }
 
   close(): void {
-    if (this.fd !== undefined) fs.closeSync(this.fd);
+    if (this.fd !== undefined)
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* nothing left to lose: every record was written whole or cut back */
+      }
     this.fd = undefined;
   }
 }
