@@ -51,6 +51,8 @@ export function benchState(
       totalSteps: o.totalSteps,
       seed: o.seed ?? 0,
       hostKernels: o.hostKernels,
+      // as `rankfuse train` runs by default: the step's buffers donated (no copy kept for a rollback)
+      rollback: false,
     },
     { params },
   );

@@ -48,6 +48,7 @@ export const FLAG_RANGES: Readonly<Record<string, FlagRange>> = {
   "eval-every": int(0, COUNT),
   "eval-batches": int(1, 1e6),
   "checkpoint-every": int(0, COUNT),
+  "skip-nonfinite": int(0, COUNT),
   rounds: int(1, 1e6),
   lr: { int: false, min: 0, max: 1, above: true },
   "min-lr-ratio": { int: false, min: 0, max: 1 },

@@ -8,6 +8,7 @@ import { compileEvalStep } from "../train/step.ts";
 import { renderRunError } from "../train/errors.ts";
 import { intFlag, parseFlags, UsageError } from "./args.ts";
 import { loadWeights } from "./runDir.ts";
+import { describeNonFinite, nonFiniteWeights } from "../train/divergence.ts";
 
 const HELP = `rankfuse eval: validation loss, perplexity and bits per byte of trained weights
 
@@ -35,6 +36,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (E.isLeft(w)) throw new UsageError(renderRunError(w.left));
   if (w.right.note) console.error(`note: ${w.right.note}`);
   const { model, params, tokenizer } = w.right;
+  const bad = nonFiniteWeights(model.layout.names, params);
+  if (bad)
+    return (
+      console.error(`rankfuse eval: the weights are not finite: ${describeNonFinite(bad)} (the run diverged)`),
+      1
+    );
   const batch = intFlag(values.batch, "batch", model.config.batch),
     seq = intFlag(values.seq, "seq", model.config.seq);
   const backend = await loadBackend(values.backend || undefined);

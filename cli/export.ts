@@ -12,6 +12,7 @@ import { renderRunError } from "../train/errors.ts";
 import { aliasedFlag, intFlag, parseFlags, UsageError, type Options } from "./args.ts";
 import { loadWeights, type LoadedWeights } from "./runDir.ts";
 import { checkOutDir, tokenizerFor } from "./preflight.ts";
+import { describeNonFinite, nonFiniteWeights } from "../train/divergence.ts";
 import { MODEL_FLAGS, MODEL_HELP, modelConfigFrom, RUN_FLAGS, runSettingsFrom } from "./trainFlags.ts";
 
 const HELP = `rankfuse export: write a run's weights as model.safetensors + config.json (Hugging Face LLaMA names;
@@ -33,6 +34,7 @@ see the README for the layout), or a model as a PyTorch package for torchrun
                        checksums.json; a package's files) already in the target folder, which is
                        refused without it. Every export writes checksums.json (the sha256 of each
                        file), which eval --weights verifies
+  --allow-nonfinite    write weights that are NaN or infinite somewhere (refused otherwise)
 ${MODEL_HELP}
 the run train.py repeats (as \`rankfuse train\` with the same flags):
   --data PATH --tokenizer NAME   the text (default: the shipped Gutenberg books, bytes)
@@ -66,7 +68,17 @@ const FLAGS = {
   model: { type: "string" },
   force: { type: "boolean" },
   merge: { type: "boolean" },
+  "allow-nonfinite": { type: "boolean" },
 } as const satisfies Options;
+
+/** One line refusing a run's non-finite weights, unless --allow-nonfinite; undefined when they may be written. */
+function refuseNonFinite(values: Record<string, unknown>, w: LoadedWeights): string | undefined {
+  const bad = values["allow-nonfinite"] ? undefined : nonFiniteWeights(w.model.layout.names, w.params);
+  return (
+    bad &&
+    `the weights are not finite: ${describeNonFinite(bad)} (the run diverged); --allow-nonfinite writes them anyway`
+  );
+}
 
 /** `rankfuse export`: a run's weights in Hugging Face naming (--to), or a PyTorch package (--torch). */
 export async function exportCommand(argv: string[]): Promise<number> {
@@ -80,6 +92,8 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (E.isLeft(target)) throw new UsageError(target.left);
   const w = await loadWeights({ run: values.run });
   if (E.isLeft(w)) throw new UsageError(renderRunError(w.left));
+  const refused = refuseNonFinite(values, w.right);
+  if (refused) return (console.error(`rankfuse export: ${refused}`), 1);
   const { model, params, source, step } = w.right;
   let what = `${model.method} ${model.config.name}`;
   let out = { model, params, source };
@@ -113,6 +127,8 @@ async function torchExport(values: Values): Promise<number> {
       throw new UsageError(`--${modelFlags[0]} does not apply to --run (the run's checkpoint has its model)`);
     const loaded = await loadWeights({ run: values.run as string });
     if (E.isLeft(loaded)) throw new UsageError(renderRunError(loaded.left));
+    const refused = refuseNonFinite(values, loaded.right);
+    if (refused) return (console.error(`rankfuse export: ${refused}`), 1);
     w = loaded.right;
   } else {
     const cfg = modelConfigFrom(values);

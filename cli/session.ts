@@ -12,7 +12,13 @@ import type { MethodSource } from "../methods/fromFile.ts";
 import type { RunSettings } from "./trainFlags.ts";
 
 /** The loop's suggestions in flag terms. */
-const CLI_WORDING: OptionWording = { resume: "pass --resume", outDir: "--out", lr: "--lr" };
+const CLI_WORDING: OptionWording = {
+  resume: "pass --resume",
+  outDir: "--out",
+  lr: "--lr",
+  clip: "--clip",
+  skipNonFinite: "--skip-nonfinite",
+};
 
 /**
  * One training run as the CLI does it: progress on stderr, Ctrl-C checkpoints and stops. The checkpoint's

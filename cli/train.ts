@@ -62,6 +62,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
       ),
       0
     );
+  if (!Number.isFinite(res.final.ppl)) {
+    // the params are finite (the loop checks each step) but the model is useless: not a success
+    console.error(
+      `rankfuse train: DivergenceError: the final validation loss is ${res.final.loss.toFixed(4)} (perplexity ${res.final.ppl}): the run did not learn; try a lower --lr (now ${settings.lr})${settings.clip > 0 ? ` or a smaller --clip (now ${settings.clip})` : " or --clip 1 (clipping is off)"}${values.out ? `; its checkpoint of step ${res.steps} is in ${values.out}` : ""}`,
+    );
+    return 1;
+  }
   console.log(
     `done: ${res.steps} steps, ${res.tokensPerSec.toFixed(0)} tokens/s, validation loss ${res.final.loss.toFixed(4)}, perplexity ${res.final.ppl.toFixed(2)}, ${res.final.bitsPerByte.toFixed(3)} bits/byte`,
   );

@@ -35,6 +35,7 @@ export const RUN_FLAGS = {
   "eval-every": { type: "string" },
   "eval-batches": { type: "string" },
   "checkpoint-every": { type: "string" },
+  "skip-nonfinite": { type: "string" },
   out: { type: "string" },
   resume: { type: "boolean" },
   "no-memory-check": { type: "boolean" },
@@ -65,7 +66,9 @@ training:
   --checkpoint-every N checkpoint every N steps (default: at the end and on Ctrl-C)
   --resume             continue the checkpoint in --out
   --no-memory-check    train even when the step's predicted peak memory exceeds the free memory
-                       (or RANKFUSE_NO_MEMORY_CHECK=1)`;
+                       (or RANKFUSE_NO_MEMORY_CHECK=1)
+  --skip-nonfinite N   skip up to N batches whose loss, gradient norm or update is not finite, then stop
+                       (default 0: stop at the first; see the README's "Divergence")`;
 
 type Values = Record<string, string | boolean | undefined>;
 const str = (v: Values, k: string) => v[k] as string | undefined;
@@ -103,6 +106,7 @@ export type RunSettings = Pick<
   | "evalEvery"
   | "evalBatches"
   | "checkpointEvery"
+  | "skipNonFinite"
 >;
 
 export function runSettingsFrom(v: Values, cfg: ModelConfig): RunSettings {
@@ -128,5 +132,6 @@ export function runSettingsFrom(v: Values, cfg: ModelConfig): RunSettings {
     evalEvery: intFlag(str(v, "eval-every"), "eval-every", Math.max(1, Math.ceil(steps / 5)), 0),
     evalBatches: intFlag(str(v, "eval-batches"), "eval-batches", 8),
     checkpointEvery: intFlag(str(v, "checkpoint-every"), "checkpoint-every", 0, 0),
+    skipNonFinite: intFlag(str(v, "skip-nonfinite"), "skip-nonfinite", 0, 0),
   };
 }

@@ -7,9 +7,15 @@
 import { renderError, type RankfuseError } from "../ir/errors.ts";
 
 /** The tags a TrainError can carry. */
-const TRAIN_ERROR_TAGS = ["DataError", "CheckpointError", "TokenizerError", "SafetensorsError"] as const;
+const TRAIN_ERROR_TAGS = [
+  "DataError",
+  "CheckpointError",
+  "TokenizerError",
+  "SafetensorsError",
+  "DivergenceError",
+] as const;
 
-/** What went wrong in data, tokenizer, checkpoint or safetensors handling. */
+/** What went wrong in data, tokenizer, checkpoint or safetensors handling, or a run that diverged. */
 export type TrainErrorTag = (typeof TRAIN_ERROR_TAGS)[number];
 
 /** An error from data and files: its tag and a message for the user. */

@@ -28,6 +28,7 @@ import type { RunError } from "./errors.ts";
 import { API_WORDING, type OptionWording } from "./wording.ts";
 import { makeDirs } from "../util/outDir.ts";
 import { acquireRunLock } from "./runLock.ts";
+import { describeNonFinite, divergedAt, nonFiniteWeights } from "./divergence.ts";
 
 /** A run's settings: its length and batch shape, the optimizer's (UpdateOptions), evaluation and checkpoints. */
 export interface TrainOptions extends UpdateOptions {
@@ -52,6 +53,14 @@ export interface TrainOptions extends UpdateOptions {
   readonly hostKernels?: HostKernels;
   /** How messages name options (default: these options' names; the CLI passes its flags). */
   readonly wording?: OptionWording;
+  /**
+   * Batches whose loss, gradient norm or update is not finite that the run skips (the state unchanged,
+   * the sampler past them, a log line each) before it stops (default 0: it stops at the first). The count
+   * is kept in checkpoints, so a resumed run has what was left. Skipping keeps the state's previous
+   * buffers during each step (TrainStateOptions.rollback): one more copy of the trainable params and
+   * both moments at the step's end.
+   */
+  readonly skipNonFinite?: number;
 }
 
 /** Token ids to train and validate on, and the UTF-8 bytes per validation token. */
@@ -73,7 +82,7 @@ export interface TrainResult {
   readonly peakBytes: number;
   /**
    * Bytes that crossed between host and backend per training step, the last step's (the batch's ids and
-   * three scalars in, loss and gradient norm out; more where a scheme works on the host).
+   * three scalars in, loss, gradient norm and params check out; more where a scheme works on the host).
    */
   readonly stepTransfers: { readonly written: number; readonly read: number };
   /**
@@ -139,7 +148,9 @@ async function trainIn(
   const config = JSON.stringify(o.fingerprint);
   const shapes = model.layout.shapes.map((s) => [...s]);
   const samplerOpts = { seqLen: o.seq, batch: o.batch, seed: o.seed };
-  const stateOpts = { ...o, totalSteps: o.steps };
+  const skipBudget = o.skipNonFinite ?? 0;
+  // a run that stops at the first non-finite step needs nothing from the state afterwards: donate
+  const stateOpts = { ...o, totalSteps: o.steps, rollback: skipBudget > 0 };
   let state: TrainState;
   let sampler: BatchSampler;
   let start = 0;
@@ -151,6 +162,8 @@ async function trainIn(
     timedMs: 0,
     timedSteps: 0,
     peakBytes: 0,
+    /** Non-finite batches skipped so far (skipNonFinite). */
+    skippedBatches: 0,
   };
 
   const modelFrozen = frozenMask(model);
@@ -249,12 +262,27 @@ async function trainIn(
       log = opened.right;
     }
 
+    /** What to try after a divergence, in the caller's terms. */
+    const hint = () =>
+      `try a lower ${say.lr} (now ${o.lr})` +
+      (o.clip > 0 ? ` or a smaller ${say.clip} (now ${o.clip})` : ` or ${say.clip} 1 (clipping is off)`);
+    let saved = start;
+    const kept = () =>
+      o.outDir ? (saved > 0 ? `the checkpoint of step ${saved} is kept` : "no checkpoint was written") : "";
+    const diverged = (message: string) => (
+      o.progress?.done(),
+      E.left({ tag: "DivergenceError" as const, message: `${message}; ${kept() && `${kept()}; `}${hint()}` })
+    );
+
     const save = async (step: number) => {
       if (!o.outDir) return E.right(undefined);
       // the records up to this step must be on disk before the checkpoint that a resume trusts them by
       const synced = log?.sync();
       if (synced && E.isLeft(synced)) return synced;
       const host = await state.read();
+      // the step refuses non-finite updates; a scheme's host work (a merge, a host update) is checked here
+      const bad = nonFiniteWeights(model.layout.names, host.params);
+      if (bad) return diverged(`training diverged by step ${step}: ${describeNonFinite(bad)}`);
       const r = saveCheckpoint(o.outDir, {
         config,
         step,
@@ -265,7 +293,7 @@ async function trainIn(
         extra: history,
         ...(scheme ? { scheme: scheme.state() } : {}),
       });
-      if (E.isRight(r)) o.progress?.log(`checkpoint at step ${step}: ${r.right}`);
+      if (E.isRight(r)) ((saved = step), o.progress?.log(`checkpoint at step ${step}: ${r.right}`));
       return r;
     };
     const runEval = async (step: number) => {
@@ -297,12 +325,16 @@ async function trainIn(
         const batch = sampler.next();
         const r = await state.step(step, batch.inputs, batch.targets);
         if (E.isLeft(r)) return r;
-        const { loss, stats, lr, gradNorm: norm, transfers } = r.right;
-        if (!Number.isFinite(loss))
-          return E.left({
-            tag: "InputError",
-            message: `training diverged at step ${step + 1}: loss is ${loss} (try a lower ${say.lr})`,
-          });
+        const { loss, stats, lr, gradNorm: norm, transfers, nonFinite } = r.right;
+        if (nonFinite) {
+          if (history.skippedBatches >= skipBudget)
+            return diverged(`${divergedAt(step + 1, nonFinite)}, nothing of it was applied`);
+          history.skippedBatches++;
+          o.progress?.log(
+            `${divergedAt(step + 1, nonFinite).replace("training diverged", "skipped a batch")}: the state is unchanged (${history.skippedBatches} of ${say.skipNonFinite} ${skipBudget})`,
+          );
+          continue;
+        }
         step++;
         stepTransfers = transfers;
         const ms = performance.now() - t0;

@@ -1,9 +1,11 @@
 /**
  * The training state on the backend: params, AdamW's moments and the step count stay in the backend's
  * buffers between steps, and one step is one run of the whole-step plan (train/updateStep.ts), which
- * takes the state's buffers, donates those it replaces, and keeps the new ones on the backend. Per step
- * only the batch's ids and three scalars go in and the loss and gradient norm come out; the host sees
- * the rest only when it asks (checkpoints, exports) or where a scheme's hook needs it (scheme.ts).
+ * takes the state's buffers (lent, or donated without `rollback`), and keeps the new ones on the backend.
+ * Per step only the batch's ids and three scalars go in and the loss, the gradient norm and a check of the
+ * updated params come out; the host sees the rest only when it asks (checkpoints, exports) or where a
+ * scheme's hook needs it (scheme.ts). A step whose loss, norm or updated params are not finite is not
+ * applied (`StepReport.nonFinite`).
  * This is the one update step of every face: the CLI's loop, the playground, the benchmarks.
  */
 import * as E from "fp-ts/lib/Either.js";
@@ -35,6 +37,15 @@ export interface TrainStateOptions extends UpdateOptions {
   readonly seed: number;
   /** Compiled host loops a scheme may use (Fira's GEMM). */
   readonly hostKernels?: HostKernels;
+  /**
+   * Keep the state as it was when a step turns out non-finite (default true): the step's params and
+   * moments are lent to its plan, not donated, and the old buffers are freed only once the loss, the
+   * gradient norm and the updated params are known to be finite. That holds one more copy of the
+   * trainable params and both moments during the step's last kernels. With false they are donated, as a
+   * caller that stops at the first non-finite step needs nothing more (the CLI without
+   * --skip-nonfinite): memory stays as it was, and a non-finite step leaves the state unusable.
+   */
+  readonly rollback?: boolean;
 }
 
 /** Where a state starts: fresh params, or a checkpoint's params, moments and scheme state. */
@@ -60,6 +71,27 @@ export interface StepReport {
   readonly stats: RunStats;
   /** Everything this step moved, the scheme's hooks included. */
   readonly transfers: Transfers;
+  /**
+   * Set when the loss, the gradient norm or the updated params were not finite: the update was not
+   * applied (the scheme's hooks did not run, `updates` did not count it). With `rollback` the state is
+   * as it was before the step; without it the state is unusable (its buffers were donated).
+   */
+  readonly nonFinite?: NonFinite;
+}
+
+/** What made a step non-finite: the loss, the pre-clip gradient norm, or params the update overflowed. */
+export interface NonFinite {
+  readonly what: "loss" | "gradient norm" | "params";
+  /** The loss or the norm (NaN or ±Infinity); NaN for params. */
+  readonly value: number;
+}
+
+/** Which of a step's loss, gradient norm and params check (updateStep's `check`) is not finite, if any. */
+export function nonFiniteOf(loss: number, gradNorm: number, check: number): NonFinite | undefined {
+  if (!Number.isFinite(loss)) return { what: "loss", value: loss };
+  if (!Number.isFinite(gradNorm)) return { what: "gradient norm", value: gradNorm };
+  if (!Number.isFinite(check)) return { what: "params", value: NaN };
+  return undefined;
 }
 
 /** The host copy of a state (checkpoints, exports, evaluation elsewhere). */
@@ -76,6 +108,8 @@ const rolesKey = (r: StepRoles) => r.skip.map((s, i) => (s ? (r.hostGrad[i] ? "h
 export class TrainState {
   private readonly plans = new Map<string, Compiled<any, any>>();
   private disposed = false;
+  /** Why the state is unusable: a non-finite step ran on donated buffers. */
+  private broken: string | undefined;
   private total = { written: 0, read: 0 };
   private readonly lrAt: (step: number) => number;
   private readonly frozen: readonly boolean[];
@@ -228,10 +262,11 @@ export class TrainState {
   /**
    * One training step (0-based `step`) on a batch: gradients, clipping and AdamW on the backend, then the
    * scheme's host hooks where it has them. The state is unusable after a Left (its buffers may have
-   * been donated to the failed run).
+   * been donated to the failed run). A non-finite loss, gradient norm or updated params is a Right with
+   * `nonFinite` set and the update not applied (see `rollback`).
    */
   async step(step: number, ids: Int32Array, targets: Int32Array): Promise<E.Either<RunError, StepReport>> {
-    if (this.disposed) throw new Error("TrainState.step: the state was disposed");
+    this.usable("step");
     const before = { ...this.total };
     const roles = this.rolesAt(step);
     const planned = this.planFor(roles);
@@ -244,11 +279,13 @@ export class TrainState {
     const { beta1, beta2 } = ADAM_DEFAULTS;
     const scalar = (x: number) => ({ shape: [], dtype: "float32" as const, data: Float32Array.of(x) });
     const updated = (i: number) => !roles.skip[i];
+    const rollback = this.o.rollback ?? true;
+    const donate = (i: number) => updated(i) && !rollback;
     const inputs: RunInput<Buf>[] = [
-      ...this.trainable.map((i) => ({ resident: this.params[i], donate: updated(i) })),
+      ...this.trainable.map((i) => ({ resident: this.params[i], donate: donate(i) })),
       ...this.frozen.flatMap((f, i) => (f ? [{ resident: this.params[i] }] : [])),
-      ...this.trainable.map((i) => ({ resident: this.m[i], donate: updated(i) })),
-      ...this.trainable.map((i) => ({ resident: this.v[i], donate: updated(i) })),
+      ...this.trainable.map((i) => ({ resident: this.m[i], donate: donate(i) })),
+      ...this.trainable.map((i) => ({ resident: this.v[i], donate: donate(i) })),
       scalar(1 - lr * this.o.weightDecay),
       scalar(lr / (1 - beta1 ** this.t)),
       scalar(Math.sqrt(1 - beta2 ** this.t)),
@@ -257,21 +294,43 @@ export class TrainState {
     ];
     const upd = this.trainable.filter(updated);
     const nHost = this.trainable.filter((i) => roles.hostGrad[i]).length;
-    const keep = [false, false, ...upd.flatMap(() => [true, true, true]), ...new Array<boolean>(nHost).fill(false)];
+    const keep = [false, false, ...upd.flatMap(() => [true, true, true]), ...new Array<boolean>(nHost + 1).fill(false)];
     const run = await planned.right.executor.runOn(inputs, keep);
     const [loss, norm, ...rest] = run.outputs;
     const n = upd.length;
+    this.total.written += run.stats.bytesWritten;
+    this.total.read += run.stats.bytesRead;
+    const report = {
+      loss: (loss as Float32Array)[0]!,
+      gradNorm: (norm as Float32Array)[0]!,
+      lr,
+      stats: run.stats,
+    };
+    const bad = nonFiniteOf(report.loss, report.gradNorm, (rest[rest.length - 1] as Float32Array)[0]!);
+    const fresh = rest.slice(0, 3 * n);
+    const old = upd.flatMap((i) => [this.params[i], this.m[i], this.v[i]]);
+    if (bad) {
+      // the update is not applied: drop what it made; the old buffers are still ours unless donated
+      this.t -= 1;
+      for (const b of fresh) if (!old.includes(b)) this.backend.free(b);
+      if (!rollback) {
+        this.broken = `a non-finite step (its ${bad.what}) ran on donated buffers`;
+        // the run freed the donated buffers: dispose must not free them again
+        upd.forEach((i) => ([this.params[i], this.m[i], this.v[i]] = [undefined, undefined, undefined]));
+      }
+      const transfers = { written: this.total.written - before.written, read: this.total.read - before.read };
+      return E.right({ ...report, transfers, nonFinite: bad });
+    }
+    if (rollback) for (const b of old) if (b !== undefined && !fresh.includes(b)) this.backend.free(b);
     upd.forEach((i, k) => {
       this.params[i] = rest[k];
       this.m[i] = rest[n + k];
       this.v[i] = rest[2 * n + k];
     });
-    this.total.written += run.stats.bytesWritten;
-    this.total.read += run.stats.bytesRead;
     if (this.backend.caps.float64) await this.roundToFloat32(upd);
     if (scheme?.update && hostParams) {
       const grads: Float32Array[] = this.shapes.map(() => new Float32Array(0));
-      const hostGrads = rest.slice(3 * n) as Float32Array[];
+      const hostGrads = rest.slice(3 * n, rest.length - 1) as Float32Array[];
       this.trainable.filter((i) => roles.hostGrad[i]).forEach((i, k) => (grads[i] = hostGrads[k]!));
       const ctx = { step, totalSteps: this.o.totalSteps, params: hostParams, layout: this.model.layout };
       scheme.update(ctx, grads, lr);
@@ -279,12 +338,14 @@ export class TrainState {
     }
     if (scheme?.afterStep) await this.afterStep(scheme, step);
     return E.right({
-      loss: (loss as Float32Array)[0]!,
-      gradNorm: (norm as Float32Array)[0]!,
-      lr,
-      stats: run.stats,
+      ...report,
       transfers: { written: this.total.written - before.written, read: this.total.read - before.read },
     });
+  }
+
+  private usable(what: string) {
+    if (this.disposed) throw new Error(`TrainState.${what}: the state was disposed`);
+    if (this.broken) throw new Error(`TrainState.${what}: the state is unusable after ${this.broken}`);
   }
 
   /**
@@ -332,6 +393,7 @@ export class TrainState {
 
   /** The mean loss of one batch under the current params (no update). */
   async evalLoss(ids: Int32Array, targets: Int32Array): Promise<E.Either<RunError, number>> {
+    this.usable("evalLoss");
     const batch = (data: Int32Array) => ({ shape: [this.o.batch, this.o.seq], dtype: "int32" as const, data });
     const [loss] = await this.runOnParams(this.evalPlan, [batch(ids), batch(targets)]);
     return E.right(loss![0]!);
@@ -354,6 +416,7 @@ export class TrainState {
 
   /** Reads params and moments back to the host (a checkpoint, an export). */
   async read(): Promise<HostState> {
+    this.usable("read");
     const params = await Promise.all(this.params.map((p) => this.readBuf(p)));
     const zeros = (i: number) => new Float32Array(elementCount(this.shapes[i]!));
     const m = await Promise.all(this.m.map((b, i) => (b === undefined ? zeros(i) : this.readBuf(b))));
@@ -363,6 +426,7 @@ export class TrainState {
 
   /** Reads only the params back. */
   async readParams(): Promise<Float32Array[]> {
+    this.usable("readParams");
     return Promise.all(this.params.map((p) => this.readBuf(p)));
   }
 

@@ -3,7 +3,8 @@
  * planner fuses and schedules the optimizer with the rest (JAX's `jit` of the update):
  *
  *   (trainable, frozen, m, v, decay, stepSize, sqrtBc2, ids, targets)
- *     → [loss, gradNorm, p′ (updated), m′ (updated), v′ (updated), g (clipped, of the params a scheme updates on the host)]
+ *     → [loss, gradNorm, p′ (updated), m′ (updated), v′ (updated), g (clipped, of the params a scheme updates
+ *        on the host), check]
  *
  * The update is AdamW with decoupled weight decay, in PyTorch's order, after global-norm clipping:
  *   g ← g·min(1, clip/(‖g‖ + 1e-6))               (when clip > 0)
@@ -12,6 +13,10 @@
  * where stepSize = lr/(1−β1ᵗ) and sqrtBc2 = √(1−β2ᵗ) come from the host each step (three float32
  * scalars: the warmup + cosine schedule and the bias corrections are functions of the step alone).
  * It runs in float32 on every backend, as `torch.optim.AdamW` does on float32 params.
+ * `check` is the sum of every updated param: finite when they all are (and far from float32's range,
+ * as trained params are), ±∞ or NaN when one is not, so the host can refuse an update that overflowed the
+ * params though the loss and the norm were finite. A reduction of outputs the step writes anyway: no
+ * temporary the size of a param.
  */
 import { spec, type TensorSpec } from "../dsl/spec.ts";
 import type { Tensor } from "../dsl/trace.ts";
@@ -116,7 +121,10 @@ export function updateStep(model: LanguageModel, roles: StepRoles, c: AdamConsta
       next.m.push(m1);
       next.v.push(v1);
     });
-    return [loss, norm, next.p, next.m, next.v, next.hostGrads] as const;
+    // last, so the other outputs keep their places; a scalar 0 when no param is updated
+    const checks = next.p.map((p) => op.sum(p));
+    const check = checks.length ? checks.reduce((a, b) => op.add(a, b)) : op.mul(norm, 0);
+    return [loss, norm, next.p, next.m, next.v, next.hostGrads, check] as const;
   };
 }
 

@@ -10,7 +10,17 @@ export interface OptionWording {
   readonly outDir: string;
   /** The learning-rate option. */
   readonly lr: string;
+  /** The gradient-clipping option. */
+  readonly clip: string;
+  /** The option that skips non-finite batches. */
+  readonly skipNonFinite: string;
 }
 
 /** The library's wording: `train(...)`'s own option names. */
-export const API_WORDING: OptionWording = { resume: "set resume: true", outDir: "outDir", lr: "lr" };
+export const API_WORDING: OptionWording = {
+  resume: "set resume: true",
+  outDir: "outDir",
+  lr: "lr",
+  clip: "clip",
+  skipNonFinite: "skipNonFinite",
+};

@@ -15,6 +15,7 @@ import { makeModel } from "../methods/index.ts";
 import { BatchSampler, evalWindows, type Batch } from "../train/batches.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { defaultWarmupSteps, UPDATE_DEFAULTS } from "../train/update.ts";
+import { divergedAt } from "../train/divergence.ts";
 import { TrainState } from "../train/trainState.ts";
 import { byteTokenizer } from "../train/tokenizer.ts";
 import { encodeSafetensors } from "../train/safetensors.ts";
@@ -142,15 +143,15 @@ export class Session {
     return this.step >= this.options.steps;
   }
 
-  /** One optimizer step on the next batch; a non-finite loss is a readable Left (the lr is too high). */
+  /** One optimizer step on the next batch; a non-finite loss, norm or update is a readable Left (the lr is too high). */
   async trainOne(): Promise<E.Either<string, StepReport>> {
     const t0 = performance.now();
     const b = this.sampler.next();
     const r = await this.state.step(this.step, b.inputs, b.targets);
     if (E.isLeft(r)) return E.left(r.left.message);
-    const { loss, stats, lr, gradNorm, transfers } = r.right;
-    if (!Number.isFinite(loss))
-      return E.left(`training diverged at step ${this.step + 1}: the loss is ${loss} (try a lower learning rate)`);
+    const { loss, stats, lr, gradNorm, transfers, nonFinite } = r.right;
+    // the update was not applied: the state is as it was after the last step
+    if (nonFinite) return E.left(`${divergedAt(this.step + 1, nonFinite)} (try a lower learning rate)`);
     this.step++;
     return E.right({
       step: this.step,

@@ -17,7 +17,7 @@ describe("bench/training.ts", () => {
     expect(paramBytes([new Float32Array(3), new Float32Array(5)])).toBe(32);
   });
 
-  it("starts a state whose steps move only the batch, three scalars in and two scalars out", async () => {
+  it("starts a state whose steps move only the batch, three scalars in and three scalars out", async () => {
     const cfg = E.getOrElseW(() => {
       throw new Error("config");
     })(resolveConfig("tiny", SMALL));
@@ -35,7 +35,7 @@ describe("bench/training.ts", () => {
     const r = await made.right.state.step(0, ids, ids);
     made.right.state.dispose();
     if (E.isLeft(r)) throw new Error(r.left.message);
-    expect(r.right.transfers).toEqual({ written: 2 * n * 4 + 3 * 4, read: 2 * 4 });
+    expect(r.right.transfers).toEqual({ written: 2 * n * 4 + 3 * 4, read: 3 * 4 });
     expect(Number.isFinite(r.right.loss)).toBe(true);
     expect(params).toEqual(before); // the caller's arrays are left alone
   });
@@ -47,7 +47,7 @@ describe("bench/trainStep.ts", () => {
     expect(r.headers).toContain("host↔backend bytes/step");
     expect(r.headers).toContain("params bytes");
     const row = r.rows.find((x) => x[1] === "cpu")!;
-    expect(row[5]).toBe("140B in / 8B out"); // 2×16 int32 ids and targets + 3 float32 scalars; loss and norm
+    expect(row[5]).toBe("140B in / 12B out"); // 2×16 int32 ids and targets + 3 float32 scalars; loss, norm and params check
     expect(String(row[2])).toMatch(/^\d+ \[\d+-\d+\]$/);
     expect(r.rows.find((x) => x[1] === "no-such-backend")?.[2]).toMatch(/skipped/);
     expect(r.notes?.some((n) => n.startsWith("SKIPPED no-such-backend"))).toBe(true);
