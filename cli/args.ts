@@ -50,7 +50,8 @@ export const FLAG_RANGES: Readonly<Record<string, FlagRange>> = {
   "checkpoint-every": int(0, COUNT),
   "skip-nonfinite": int(0, COUNT),
   rounds: int(1, 1e6),
-  lr: { int: false, min: 0, max: 1, above: true },
+  // no upper bound: a huge lr is a run that diverges, which the loop stops and explains (README "Divergence")
+  lr: { int: false, min: 0, max: Number.MAX_VALUE, above: true },
   "min-lr-ratio": { int: false, min: 0, max: 1 },
   "weight-decay": { int: false, min: 0, max: 1 },
   clip: { int: false, min: 0, max: 1e6 },

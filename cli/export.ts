@@ -1,7 +1,7 @@
 import * as E from "fp-ts/lib/Either.js";
 import { renderError } from "../ir/errors.ts";
 import { EXPORT_FILES, exportWeights } from "../methods/exportWeights.ts";
-import { checkExportTarget } from "../export/files.ts";
+import { checkExportTarget } from "../train/exportFiles.ts";
 import { mergeDense } from "../methods/mergeDense.ts";
 import { METHODS } from "../methods/index.ts";
 import { resolveModel } from "../methods/resolve.ts";

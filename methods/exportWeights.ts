@@ -10,7 +10,7 @@ import type { MethodSource } from "./fromFile.ts";
 import { isMethodSource, methodRecord, rebuildModel } from "./resolve.ts";
 import { DEFAULT_EXPORT, type ExportSpec } from "./exportSpec.ts";
 import { METHOD_LIST } from "./index.ts";
-import { CHECKSUMS, checkExportTarget, checksumsFile, verifyChecksums } from "../export/files.ts";
+import { CHECKSUMS, checkExportTarget, checksumsFile, verifyChecksums } from "../train/exportFiles.ts";
 
 /**
  * Export to safetensors + config.json in Hugging Face LLaMA naming, so other tools can load the weights.

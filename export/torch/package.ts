@@ -7,7 +7,7 @@
  *   DIR/weights.safetensors    the starting weights under rankfuse's param names (`blocks.0.q.A`, ...)
  *   DIR/data/train_batches.bin one global batch per step: ids then targets, int32 [batch, seq] each
  *   DIR/data/eval_batches.bin  the validation batches `rankfuse eval` averages, same layout
- *   DIR/checksums.json         the sha256 of each file above (export/files.ts)
+ *   DIR/checksums.json         the sha256 of each file above (train/exportFiles.ts)
  *
  * and the way back: `importTorchWeights` reads what train.py writes (OUT/weights.safetensors,
  * OUT/config.json and OUT/checksums.json) as rankfuse params.
@@ -26,7 +26,7 @@ import type { UpdateOptions } from "../../train/update.ts";
 import type { MethodSource } from "../../methods/fromFile.ts";
 import { methodRecord } from "../../methods/resolve.ts";
 import { readModelFolder, type ImportedWeights } from "../../methods/exportWeights.ts";
-import { CHECKSUMS, checkExportTarget, checksumsFile } from "../files.ts";
+import { CHECKSUMS, checkExportTarget, checksumsFile } from "../../train/exportFiles.ts";
 import { modelingSource } from "./modeling.ts";
 import { trainScriptSource } from "./trainScript.ts";
 

@@ -8,7 +8,7 @@ import * as E from "fp-ts/lib/Either.js";
 import fs from "node:fs";
 import path from "node:path";
 import { sha256Hex } from "../util/hash.ts";
-import { causeMessage } from "../train/errors.ts";
+import { causeMessage } from "./errors.ts";
 
 /** The checksum file of an export (and of what a PyTorch package's train.py writes). */
 export const CHECKSUMS = "checksums.json";
