@@ -5,6 +5,7 @@ import type { Backend } from "../ir/backend.ts";
 import type { TrainableModel } from "./scheme.ts";
 import type { HostKernels } from "../ir/hostKernels.ts";
 import { BatchSampler, evalWindows } from "./batches.ts";
+import type { TokenData } from "./tokenSource.ts";
 import { loadCheckpoint, saveCheckpoint, checkpointPath } from "./checkpoint.ts";
 import { evaluate, type EvalResult } from "./evaluate.ts";
 import { MetricsLog, truncateAfterStep } from "./metricsLog.ts";
@@ -42,10 +43,10 @@ export interface TrainOptions extends UpdateOptions {
   readonly wording?: OptionWording;
 }
 
-/** Token ids to train and validate on, and the UTF-8 bytes per validation token. */
+/** Token ids to train and validate on (in memory or a token file), and the UTF-8 bytes per validation token. */
 export interface TrainData {
-  readonly train: Int32Array;
-  readonly val: Int32Array;
+  readonly train: TokenData;
+  readonly val: TokenData;
   readonly bytesPerToken: number;
 }
 
