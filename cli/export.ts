@@ -118,6 +118,7 @@ async function torchExport(values: Values): Promise<number> {
   const data = await loadData({
     data: values.data as string | undefined,
     tokenizer: (values.tokenizer as string | undefined) ?? w.tokenizer,
+    textField: values["text-field"] as string | undefined,
   });
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));
   const sampler = BatchSampler.create(data.right.train, {
