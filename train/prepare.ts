@@ -291,7 +291,8 @@ class SplitWriter {
   private flush(): void {
     if (this.n === 0) return;
     const bytes = new Uint8Array(this.buf.buffer, 0, this.n * this.buf.BYTES_PER_ELEMENT);
-    for (let off = 0; off < bytes.length;) off += fs.writeSync(this.fd, bytes, off);
+    const at = this.tokens * this.buf.BYTES_PER_ELEMENT; // explicit: a continued file is opened at 0
+    for (let off = 0; off < bytes.length;) off += fs.writeSync(this.fd, bytes, off, bytes.length - off, at + off);
     this.tokens += this.n;
     this.n = 0;
   }
