@@ -15,6 +15,7 @@ const SUITES: Record<string, { load: () => Promise<Suite>; quick: Record<string,
   scaling: { load: () => import("./scaling.ts"), quick: { quick: true } },
   trainStep: { load: () => import("./trainStep.ts"), quick: { quick: true } },
   fusion: { load: () => import("./fusion.ts"), quick: { quick: true } }, // also reads --quick from argv itself
+  corpus: { load: () => import("./corpus.ts"), quick: { quick: true } },
 };
 
 const args = process.argv.slice(2);

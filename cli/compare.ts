@@ -7,6 +7,7 @@ import { METHODS } from "../methods/index.ts";
 import { resolveModel } from "../methods/resolve.ts";
 import type { MethodSource } from "../methods/fromFile.ts";
 import { loadData } from "../train/data.ts";
+import { dataProgress } from "./dataProgress.ts";
 import { renderRunError } from "../train/errors.ts";
 import { markdownTable } from "../report/markdownTable.ts";
 import { TABLE_HEADERS, tableRows, writeCompareReport, type CompareRow } from "../report/compareReport.ts";
@@ -51,7 +52,12 @@ export async function compareCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--methods lists a method twice: ${methods.join(",")} (methods ${names.join(", ")})`);
   const backend = await loadBackend(values.backend || undefined);
   if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
-  const data = await loadData({ data: values.data, tokenizer: values.tokenizer });
+  const data = await loadData({
+    data: values.data,
+    tokenizer: values.tokenizer,
+    textField: values["text-field"],
+    onProgress: dataProgress(),
+  });
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));
   checkDataFits(data.right, s);
   const out =

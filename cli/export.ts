@@ -142,7 +142,11 @@ async function torchExport(values: Values): Promise<number> {
   const target = checkTorchTarget(dir, !!values.force);
   if (E.isLeft(target)) throw new UsageError(target.left.message);
   const tokenizer = (await tokenizerFor((values.tokenizer as string | undefined) ?? w.tokenizer, model)).name;
-  const data = await loadData({ data: values.data as string | undefined, tokenizer });
+  const data = await loadData({
+    data: values.data as string | undefined,
+    tokenizer,
+    textField: values["text-field"] as string | undefined,
+  });
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));
   const sampler = BatchSampler.create(data.right.train, {
     seqLen: settings.seq,

@@ -7,6 +7,8 @@ usage: rankfuse <command> [flags]     (rankfuse <command> --help for its flags)
 commands:
   compare    train several methods on the same data and tokens; print a table, write a report
   train      train one model (full rank or CoLA) on text, with checkpoints and validation
+  prepare    tokenize a corpus (.txt/.md, .jsonl(.gz), parquet) once into token files on disk
+  cache      list the cache's prepared token files and their sizes; \`cache clear\` deletes them
   eval       validation loss, perplexity and bits/byte of a run or an export
   export     write a run's weights as safetensors + config.json
   inspect    parameters, FLOPs per token and the plan of a model (paper sizes too)
@@ -18,6 +20,8 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, () => Promise<Command>> = {
   compare: async () => (await import("./compare.ts")).compareCommand,
   train: async () => (await import("./train.ts")).trainCommand,
+  prepare: async () => (await import("./prepare.ts")).prepareCommand,
+  cache: async () => (await import("./cache.ts")).cacheCommand,
   eval: async () => (await import("./eval.ts")).evalCommand,
   export: async () => (await import("./export.ts")).exportCommand,
   inspect: async () => (await import("./inspect.ts")).inspectCommand,

@@ -4,6 +4,7 @@ import { loadBackend } from "../backends/index.ts";
 import { METHODS } from "../methods/index.ts";
 import { resolveModel } from "../methods/resolve.ts";
 import { loadData } from "../train/data.ts";
+import { dataProgress } from "./dataProgress.ts";
 import { renderRunError } from "../train/errors.ts";
 import { formatNumber } from "../util/format.ts";
 import { aliasedFlag, parseFlags, UsageError } from "./args.ts";
@@ -37,7 +38,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
   const backend = await loadBackend(values.backend || undefined);
   if (E.isLeft(backend)) throw new UsageError(renderError(backend.left));
-  const data = await loadData({ data: values.data, tokenizer: values.tokenizer });
+  const data = await loadData({
+    data: values.data,
+    tokenizer: values.tokenizer,
+    textField: values["text-field"],
+    onProgress: dataProgress(),
+  });
   if (E.isLeft(data)) throw new UsageError(renderRunError(data.left));
   checkDataFits(data.right, settings);
 

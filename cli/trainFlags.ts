@@ -22,6 +22,7 @@ export const RUN_FLAGS = {
   backend: { type: "string" },
   data: { type: "string" },
   tokenizer: { type: "string" },
+  "text-field": { type: "string" },
   batch: { type: "string" },
   seq: { type: "string" },
   steps: { type: "string" },
@@ -48,8 +49,11 @@ export const MODEL_HELP = `model:
   --only-lr-act BOOL   CoLA MLP without the extra SiLU on the gate (default from the config)`;
 
 export const RUN_HELP = `data:
-  --data PATH          a text file or a directory of .txt/.md files (default: the shipped Gutenberg books)
+  --data PATH          a .txt/.md, .jsonl(.gz) or .parquet file, a directory of them, or a folder
+                       written by \`rankfuse prepare --out\` (default: the shipped Gutenberg books);
+                       tokenized once into the cache (see \`rankfuse prepare --help\`)
   --tokenizer NAME     bytes | llama2 (default bytes)
+  --text-field F       JSON field or parquet column with the text (default "text")
 training:
   --backend NAME       auto | wasm | cpu | reference (default auto; or RANKFUSE_BACKEND)
   --batch B --seq T    sequences per step and their length (default from the config)

@@ -8,11 +8,21 @@
  * and visits them in a shuffled order. The order of epoch `e` is a pure
  * function of (seed, e), so the whole sampler state is just
  * (epoch, cursor) — tiny, JSON-serializable, and exact on resume.
+ *
+ * Tokens come from a TokenSource (an array in memory or a token file read
+ * window by window), so memory is flat in the corpus size: up to
+ * SHUFFLE_MAX_WINDOWS windows an epoch's order is an explicit Fisher–Yates
+ * shuffle; above that it is a keyed Feistel permutation computed per index,
+ * equally a pure function of (seed, epoch) but with no array.
  */
 import * as E from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { trainError, type TrainError } from "./errors.ts";
 import { Rng } from "../util/rng.ts";
+import { asTokenSource, type TokenData, type TokenSource } from "./tokenSource.ts";
+
+/** Epochs with more windows than this use a Feistel permutation instead of a shuffled index array (64 MiB). */
+export const SHUFFLE_MAX_WINDOWS = 1 << 24;
 
 /** Window length, batch size and seed of a BatchSampler. */
 export type SamplerOptions = { seqLen: number; batch: number; seed: number };
@@ -37,7 +47,7 @@ const dataError = (message: string) => E.left(trainError("DataError", message));
 
 const isPositiveInt = (x: number) => Number.isSafeInteger(x) && x > 0;
 
-const checkOptions = (tokens: Int32Array, o: SamplerOptions): E.Either<TrainError, SamplerOptions> => {
+const checkOptions = (tokens: { length: number }, o: SamplerOptions): E.Either<TrainError, SamplerOptions> => {
   if (!isPositiveInt(o.seqLen) || !isPositiveInt(o.batch))
     return dataError(`seqLen and batch must be positive integers, got ${o.seqLen} and ${o.batch}`);
   if (!Number.isSafeInteger(o.seed)) return dataError(`seed must be an integer, got ${o.seed}`);
@@ -47,9 +57,46 @@ const checkOptions = (tokens: Int32Array, o: SamplerOptions): E.Either<TrainErro
 };
 
 /** Copy the window starting at `start` into row `row` of a batch. */
-const fillRow = (tokens: Int32Array, start: number, seqLen: number, out: Batch, row: number): void => {
-  out.inputs.set(tokens.subarray(start, start + seqLen), row * seqLen);
-  out.targets.set(tokens.subarray(start + 1, start + seqLen + 1), row * seqLen);
+const fillRow = (tokens: TokenSource, start: number, seqLen: number, out: Batch, row: number): void => {
+  tokens.read(start, seqLen, out.inputs, row * seqLen);
+  tokens.read(start + 1, seqLen, out.targets, row * seqLen);
+};
+
+/** 32-bit mixer (murmur3's finalizer) for the Feistel round function. */
+const mix32 = (x: number): number => {
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+};
+
+/**
+ * A bijection of [0, n) keyed by `rng`: a 4-round balanced Feistel network on
+ * the smallest even bit width covering n, cycle-walking values that land
+ * outside (fewer than 4 steps on average). Halves stay under 2^27 bits, so
+ * every product is exact in a double.
+ */
+const feistelPermutation = (n: number, rng: Rng): ((i: number) => number) => {
+  let half = 1;
+  while (2 ** (2 * half) < n) half++;
+  if (half > 26) throw new RangeError(`too many windows to permute: ${n}`);
+  const size = 2 ** half;
+  const mask = size - 1;
+  const keys = [rng.nextU32(), rng.nextU32(), rng.nextU32(), rng.nextU32()];
+  const once = (x: number): number => {
+    let l = Math.floor(x / size);
+    let r = x % size;
+    for (const k of keys) {
+      const t = (l ^ (mix32(r ^ k) & mask)) >>> 0;
+      l = r;
+      r = t;
+    }
+    return l * size + r;
+  };
+  return (i) => {
+    let x = once(i);
+    while (x >= n) x = once(x);
+    return x;
+  };
 };
 
 const emptyBatch = (batch: number, seqLen: number): Batch => ({
@@ -62,19 +109,22 @@ export class BatchSampler {
   private epoch = 0;
   private cursor = 0;
   private offset = 0;
-  private order = new Uint32Array(0);
+  private windows = 0;
+  private order: (i: number) => number = (i) => i;
+  private readonly tokens: TokenSource;
 
   /** Throws on invalid options or too few tokens; use `create` when those come from the user. */
   constructor(
-    private readonly tokens: Int32Array,
+    tokens: TokenData,
     private readonly opts: SamplerOptions,
   ) {
-    const ok = checkOptions(tokens, opts);
+    this.tokens = asTokenSource(tokens);
+    const ok = checkOptions(this.tokens, opts);
     if (E.isLeft(ok)) throw new RangeError(ok.left.message);
     this.startEpoch(0);
   }
 
-  static create(tokens: Int32Array, opts: SamplerOptions): E.Either<TrainError, BatchSampler> {
+  static create(tokens: TokenData, opts: SamplerOptions): E.Either<TrainError, BatchSampler> {
     return pipe(
       checkOptions(tokens, opts),
       E.map(() => new BatchSampler(tokens, opts)),
@@ -86,7 +136,7 @@ export class BatchSampler {
    * different seed, seqLen or token count: resuming on changed data would
    * silently train on a different stream.
    */
-  static restore(tokens: Int32Array, opts: SamplerOptions, state: SamplerState): E.Either<TrainError, BatchSampler> {
+  static restore(tokens: TokenData, opts: SamplerOptions, state: SamplerState): E.Either<TrainError, BatchSampler> {
     return E.flatMap(BatchSampler.create(tokens, opts), (s) => {
       if (state?.version !== 1) return dataError("sampler state has an unknown version");
       const mismatch = (["seed", "seqLen"] as const).find((k) => state[k] !== opts[k]);
@@ -94,15 +144,15 @@ export class BatchSampler {
         return dataError(
           `sampler state was taken with ${mismatch}=${state[mismatch]}, but this run uses ${opts[mismatch]}`,
         );
-      if (state.tokenCount !== tokens.length)
+      if (state.tokenCount !== s.tokens.length)
         return dataError(
-          `sampler state was taken on ${state.tokenCount} tokens, but the data now has ${tokens.length}`,
+          `sampler state was taken on ${state.tokenCount} tokens, but the data now has ${s.tokens.length}`,
         );
       if (!Number.isSafeInteger(state.epoch) || state.epoch < 0)
         return dataError(`sampler state has invalid epoch ${state.epoch}`);
       s.startEpoch(state.epoch);
-      if (!Number.isSafeInteger(state.cursor) || state.cursor < 0 || state.cursor > s.order.length) {
-        return dataError(`sampler state has invalid cursor ${state.cursor} (epoch has ${s.order.length} windows)`);
+      if (!Number.isSafeInteger(state.cursor) || state.cursor < 0 || state.cursor > s.windows) {
+        return dataError(`sampler state has invalid cursor ${state.cursor} (epoch has ${s.windows} windows)`);
       }
       s.cursor = state.cursor;
       return E.right(s);
@@ -116,15 +166,15 @@ export class BatchSampler {
 
   /** Completed epochs plus the fraction of the current one; for logging. */
   epochProgress(): number {
-    return this.epoch + this.cursor / this.order.length;
+    return this.epoch + this.cursor / this.windows;
   }
 
   next(): Batch {
     const { seqLen, batch } = this.opts;
     const out = emptyBatch(batch, seqLen);
     for (let row = 0; row < batch; row++) {
-      if (this.cursor === this.order.length) this.startEpoch(this.epoch + 1);
-      fillRow(this.tokens, this.offset + this.order[this.cursor++] * seqLen, seqLen, out, row);
+      if (this.cursor === this.windows) this.startEpoch(this.epoch + 1);
+      fillRow(this.tokens, this.offset + this.order(this.cursor++) * seqLen, seqLen, out, row);
     }
     return out;
   }
@@ -136,7 +186,11 @@ export class BatchSampler {
     // Cap the offset so at least one whole window always fits.
     this.offset = rng.nextInt(Math.min(seqLen, this.tokens.length - seqLen));
     const windows = Math.floor((this.tokens.length - 1 - this.offset) / seqLen);
-    this.order = rng.shuffle(Uint32Array.from({ length: windows }, (_, i) => i));
+    if (windows <= SHUFFLE_MAX_WINDOWS) {
+      const order = rng.shuffle(Uint32Array.from({ length: windows }, (_, i) => i));
+      this.order = (i) => order[i];
+    } else this.order = feistelPermutation(windows, rng);
+    this.windows = windows;
     this.epoch = epoch;
     this.cursor = 0;
   }
@@ -148,12 +202,13 @@ export class BatchSampler {
  * identical on every call so losses are comparable across steps and runs.
  */
 export const evalWindows = (
-  tokens: Int32Array,
+  data: TokenData,
   seqLen: number,
   batch: number,
   maxBatches: number,
-): E.Either<TrainError, Batch[]> =>
-  E.flatMap(checkOptions(tokens, { seqLen, batch, seed: 0 }), () => {
+): E.Either<TrainError, Batch[]> => {
+  const tokens = asTokenSource(data);
+  return E.flatMap(checkOptions(tokens, { seqLen, batch, seed: 0 }), () => {
     if (!isPositiveInt(maxBatches)) return dataError(`maxBatches must be a positive integer, got ${maxBatches}`);
     const windows = Math.floor((tokens.length - 1) / seqLen);
     const count = Math.min(windows - (windows % batch), batch * maxBatches);
@@ -169,3 +224,4 @@ export const evalWindows = (
     }
     return E.right(batches);
   });
+};

