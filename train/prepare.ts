@@ -29,7 +29,8 @@ import {
   type Split,
 } from "./sources.ts";
 import { streamEncoder, type EncoderState, type StreamEncoder, type Tokenizer } from "./tokenizer.ts";
-import { dtypeBytes, dtypeFor, fileTokenSource, type TokenDtype, type TokenSource } from "./tokenSource.ts";
+import { dtypeBytes, dtypeFor, type TokenDtype, type TokenSource } from "./tokenSource.ts";
+import { fileTokenSource } from "./tokenFile.ts";
 import { tokenCacheDir } from "./cacheDir.ts";
 import { sha256Hex } from "../util/hash.ts";
 
