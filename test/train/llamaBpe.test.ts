@@ -78,6 +78,14 @@ const texts = fc.oneof(
   fc.string({ unit: "binary", maxLength: 40 }),
   fc.string({ unit: "grapheme", maxLength: 40 }),
   fc.constantFrom(...alice),
+  // Repeats make ties between equal-rank merges, where the leftmost must win.
+  fc
+    .tuple(
+      fc.constantFrom("a", "aa", "ab", "x", " ", "  ", "ing", "😀", "-", "=", "0"),
+      fc.nat(60),
+      fc.string({ maxLength: 3 }),
+    )
+    .map(([u, k, tail]) => u.repeat(k) + tail),
   fc.tuple(fc.constantFrom(...alice), fc.constantFrom(...alice)).map(([a, b]) => `${a}\n${b}`),
 );
 
