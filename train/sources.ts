@@ -215,7 +215,7 @@ export class ByteChunker {
       throw new DataFault(
         `${this.file} is not valid UTF-8 text (in bytes ${this.offset}..${this.offset + bytes.length})`,
       );
-    this.carry = tail.slice();
+    this.carry = Uint8Array.from(tail); // a copy: Buffer#slice would be a view of the reused read buffer
     this.offset += bytes.length;
     this.normalize(body, emit);
   }

@@ -23,13 +23,22 @@ const general = (chunks: Uint8Array[]): Run => {
   return { out };
 };
 
-/** The byte path: ByteChunker's bytes, copied at once (they are only valid during the call). */
+/**
+ * The byte path: ByteChunker's bytes, copied at once (they are only valid
+ * during the call). Chunks arrive in one reused Buffer, as readText reads
+ * them, scribbled over after each push.
+ */
 const fast = (chunks: Uint8Array[]): Run => {
   const c = new ByteChunker("f.txt");
   const out: number[] = [];
   const emit = (b: Uint8Array) => out.push(...b);
+  const buf = Buffer.alloc(Math.max(0, ...chunks.map((b) => b.length)));
   try {
-    for (const b of chunks) c.push(b, emit);
+    for (const b of chunks) {
+      buf.set(b);
+      c.push(buf.subarray(0, b.length), emit);
+      buf.fill(0xaa);
+    }
     c.end(emit);
   } catch (e) {
     return { out, error: (e as Error).message };
