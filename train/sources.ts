@@ -247,12 +247,16 @@ export class ByteChunker {
     // drop every "\r" followed by "\n"
     if (this.scratch.length < end) this.scratch = new Uint8Array(Math.max(end, body.length));
     const out = this.scratch;
-    out.set(body.subarray(0, first));
-    let o = first;
-    for (let i = first; i < end; i++) {
-      const b = body[i];
-      if (b !== 0x0d || body[i + 1] !== 0x0a) out[o++] = b;
+    let o = 0;
+    let from = 0; // start of the bytes not yet copied
+    for (let cr = first; cr >= 0 && cr < end; cr = body.indexOf(0x0d, cr + 1)) {
+      if (body[cr + 1] !== 0x0a) continue;
+      out.set(body.subarray(from, cr), o);
+      o += cr - from;
+      from = cr + 1;
     }
+    out.set(body.subarray(from, end), o);
+    o += end - from;
     emit(out.subarray(0, o));
   }
 }
