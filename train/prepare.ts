@@ -272,6 +272,19 @@ class SplitWriter {
     this.encoder.push(s, this.emit);
   }
 
+  /** Whether `bytes` skips decoding (the encoder reads UTF-8 bytes). */
+  get takesBytes(): boolean {
+    return this.encoder.pushBytes !== undefined;
+  }
+
+  /** Text as valid UTF-8 bytes; decoded first for an encoder that only takes strings. */
+  bytes(b: Uint8Array): void {
+    if (b.length === 0) return;
+    if (!this.encoder.pushBytes) return this.text(Buffer.from(b.buffer, b.byteOffset, b.length).toString("utf8"));
+    this.textBytes += b.length;
+    this.encoder.pushBytes(b, this.emit);
+  }
+
   /** Everything so far on disk (fsync'd); the state to continue from. */
   checkpoint(): WriterState {
     this.flush();
@@ -443,6 +456,7 @@ export async function prepareTokens(opts: PrepareOptions): Promise<E.Either<Trai
       const sink: DocSink = {
         begin: (split) => (current = writers[split]).begin(),
         text: (s) => current.text(s),
+        bytes: writers.train.takesBytes && writers.val.takesBytes ? (b) => current.bytes(b) : undefined,
         progress: (bytes) => report("tokenize", src.id, bytesBefore + bytes),
       };
       if (plan.right.gutenberg) {

@@ -8,6 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { isUtf8 } from "node:buffer";
 import { createGunzip } from "node:zlib";
 import * as E from "fp-ts/lib/Either.js";
 import { causeMessage, trainError, type TrainError } from "./errors.ts";
@@ -21,6 +22,12 @@ export type Split = "train" | "val";
 export interface DocSink {
   begin(split: Split): void;
   text(s: string): void;
+  /**
+   * Appends text given as UTF-8 bytes (validated, CRLF already turned into
+   * LF), read synchronously: the bytes may be overwritten after the call.
+   * Offered only when the tokenizer reads bytes; readers then skip decoding.
+   */
+  bytes?(b: Uint8Array): void;
   /** Source bytes consumed so far in this file (for progress). */
   progress(bytes: number): void;
 }
@@ -150,17 +157,136 @@ export class TextChunker {
   }
 }
 
+/** Bytes a UTF-8 sequence led by `lead` has (1 for a byte that cannot lead, so validation refuses it). */
+const seqLength = (lead: number): number => (lead < 0xc0 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : lead < 0xf8 ? 4 : 1);
+
+/**
+ * Whether `tail` (a lead byte and fewer continuation bytes than it needs)
+ * can still become a valid character: it is completed with the smallest
+ * bytes valid in each position and checked whole.
+ */
+const validPrefix = (tail: Uint8Array): boolean => {
+  const lead = tail[0];
+  const done = new Uint8Array(seqLength(lead));
+  done.set(tail);
+  for (let i = tail.length; i < done.length; i++)
+    done[i] = i === 1 && lead === 0xe0 ? 0xa0 : i === 1 && lead === 0xf0 ? 0x90 : 0x80;
+  return isUtf8(done);
+};
+
+const UTF8_BOM = [0xef, 0xbb, 0xbf];
+
+/**
+ * TextChunker without the string: the same bytes in, the UTF-8 bytes of
+ * TextChunker's text out (a leading BOM dropped, CRLF turned into LF even
+ * across chunks), the same refusals with the same messages. Validation runs
+ * on the bytes up to the last whole character; an unfinished one is carried
+ * into the next chunk. Emitted arrays are only valid during the call.
+ */
+export class ByteChunker {
+  private carry: Uint8Array = new Uint8Array(0);
+  private cr = false;
+  private start = true;
+  private offset = 0;
+  private scratch: Uint8Array = new Uint8Array(0);
+
+  constructor(private readonly file: string) {}
+
+  push(bytes: Uint8Array, emit: (b: Uint8Array) => void): void {
+    const nul = bytes.indexOf(0);
+    if (nul >= 0)
+      throw new DataFault(`${this.file} looks binary (NUL byte at offset ${this.offset + nul}); expected UTF-8 text`);
+    let data = bytes;
+    if (this.carry.length > 0) {
+      data = new Uint8Array(this.carry.length + bytes.length);
+      data.set(this.carry);
+      data.set(bytes, this.carry.length);
+    }
+    // the last character's lead byte, if it is not all here
+    let whole = data.length;
+    for (let i = data.length - 1; i >= 0 && i >= data.length - 4; i--) {
+      if ((data[i] & 0xc0) === 0x80) continue;
+      if (i + seqLength(data[i]) > data.length) whole = i;
+      break;
+    }
+    const body = data.subarray(0, whole);
+    const tail = data.subarray(whole);
+    if (!isUtf8(body) || (tail.length > 0 && !validPrefix(tail)))
+      throw new DataFault(
+        `${this.file} is not valid UTF-8 text (in bytes ${this.offset}..${this.offset + bytes.length})`,
+      );
+    this.carry = Uint8Array.from(tail); // a copy: Buffer#slice would be a view of the reused read buffer
+    this.offset += bytes.length;
+    this.normalize(body, emit);
+  }
+
+  end(emit: (b: Uint8Array) => void): void {
+    if (this.carry.length > 0) throw new DataFault(`${this.file} is not valid UTF-8 text (it ends inside a character)`);
+    if (this.cr) emit(Uint8Array.of(0x0d));
+    this.cr = false;
+  }
+
+  private normalize(body: Uint8Array, emit: (b: Uint8Array) => void): void {
+    if (body.length === 0) return;
+    if (this.start) {
+      this.start = false;
+      if (body.length >= 3 && body[0] === UTF8_BOM[0] && body[1] === UTF8_BOM[1] && body[2] === UTF8_BOM[2]) {
+        body = body.subarray(3);
+        if (body.length === 0) return;
+      }
+    }
+    if (this.cr && body[0] !== 0x0a) emit(Uint8Array.of(0x0d));
+    let end = body.length;
+    this.cr = body[end - 1] === 0x0d;
+    if (this.cr) end--;
+    const first = body.indexOf(0x0d);
+    if (first < 0 || first >= end) {
+      if (end > 0) emit(body.subarray(0, end));
+      return;
+    }
+    // drop every "\r" followed by "\n"
+    if (this.scratch.length < end) this.scratch = new Uint8Array(Math.max(end, body.length));
+    const out = this.scratch;
+    let o = 0;
+    let from = 0; // start of the bytes not yet copied
+    for (let cr = first; cr >= 0 && cr < end; cr = body.indexOf(0x0d, cr + 1)) {
+      if (body[cr + 1] !== 0x0a) continue;
+      out.set(body.subarray(from, cr), o);
+      o += cr - from;
+      from = cr + 1;
+    }
+    out.set(body.subarray(from, end), o);
+    o += end - from;
+    emit(out.subarray(0, o));
+  }
+}
+
 /** A user-caused problem found while reading; prepare turns it into a DataError. */
 export class DataFault extends Error {}
 
 const isContinuation = (b: number) => (b & 0xc0) === 0x80;
 
+/** TextChunker into `sink.text`, or ByteChunker into `sink.bytes` when the sink takes bytes. */
+const chunkerFor = (file: string, sink: DocSink) => {
+  const emit = sink.bytes?.bind(sink);
+  if (emit) {
+    const c = new ByteChunker(file);
+    return { push: (b: Uint8Array) => c.push(b, emit), end: () => c.end(emit) };
+  }
+  const c = new TextChunker(file);
+  return {
+    push: (b: Uint8Array) => sink.text(c.push(b)),
+    end: () => sink.text(c.end()),
+    pushEnd: (b: Uint8Array) => sink.text(c.push(b) + c.end()),
+  };
+};
+
 /** A text file as one document (or two, train then val, around byte `cut`). */
 async function readText(file: SourceFile, where: FileSplit, sink: DocSink): Promise<void> {
   const fd = fs.openSync(file.path, "r");
   try {
-    const buf = Buffer.alloc(CHUNK_BYTES);
-    let chunker = new TextChunker(file.path);
+    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    let chunker = chunkerFor(file.path, sink);
     let pos = 0;
     let split = where.cut !== undefined && where.cut <= 0 ? "val" : where.split;
     sink.begin(split);
@@ -174,18 +300,22 @@ async function readText(file: SourceFile, where: FileSplit, sink: DocSink): Prom
         let c = Math.max(0, cut - pos);
         while (c < n && (isContinuation(bytes[c]) || (bytes[c] === 0x0a && c > 0 && bytes[c - 1] === 0x0d))) c++;
         if (c < n) {
-          sink.text(chunker.push(bytes.subarray(0, c)) + chunker.end());
-          chunker = new TextChunker(file.path);
+          if (chunker.pushEnd) chunker.pushEnd(bytes.subarray(0, c));
+          else {
+            chunker.push(bytes.subarray(0, c));
+            chunker.end();
+          }
+          chunker = chunkerFor(file.path, sink);
           split = "val";
           sink.begin("val");
           bytes = bytes.subarray(c);
         }
       }
-      sink.text(chunker.push(bytes));
+      chunker.push(bytes);
       pos += n;
       sink.progress(pos);
     }
-    sink.text(chunker.end());
+    chunker.end();
   } finally {
     fs.closeSync(fd);
   }

@@ -27,6 +27,11 @@ export type EncoderState = { pending: string; started: boolean };
 /** Encodes text fed in pieces; ids are emitted as soon as they are final. */
 export interface StreamEncoder {
   push(text: string, emit: (ids: ArrayLike<number>) => void): void;
+  /**
+   * Text as its UTF-8 bytes (valid UTF-8): the same ids as `push` of their
+   * decoding, without the string (optional; readers decode when it is absent).
+   */
+  pushBytes?(bytes: Uint8Array, emit: (ids: ArrayLike<number>) => void): void;
   /** End of the text: emit what was held back. */
   end(emit: (ids: ArrayLike<number>) => void): void;
   state(): EncoderState;
@@ -65,7 +70,8 @@ export const byteTokenizer: Tokenizer = {
   encode: (text) => Int32Array.from(utf8Encoder.encode(text)),
   decode: (ids) => utf8Decoder.decode(Uint8Array.from(ids as ArrayLike<number>)),
   encoder: () => ({
-    push: (text, emit) => emit(utf8Encoder.encode(text)),
+    push: (text, emit) => emit(Buffer.from(text, "utf8")),
+    pushBytes: (bytes, emit) => emit(bytes),
     end: () => {},
     state: () => ({ pending: "", started: false }),
   }),
