@@ -1,7 +1,7 @@
 /**
  * The fast llama2 encoder against the package's own, on the shipped Gutenberg books:
- *   npx tsx scripts/llamaEncodeCheck.ts eq     every line of every book, id for id
- *   npx tsx scripts/llamaEncodeCheck.ts speed  MB/s of both on the first 4 MB of the books
+ *   npx tsx bench/llamaEncode.ts eq     every line of every book, id for id
+ *   npx tsx bench/llamaEncode.ts speed  MB/s of both on the first 4 MB of the books
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
