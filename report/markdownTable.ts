@@ -3,22 +3,35 @@ import { formatNumber } from "../util/format.ts";
 
 export { formatNumber };
 
-/** A number that is not an integer is shown at 4 significant digits; integers print exactly. */
-const cellText = (c: string | number): string =>
-  (typeof c === "number" ? (Number.isInteger(c) ? String(c) : formatNumber(c, 4)) : c)
+/**
+ * A number that is not an integer is shown at 4 significant digits; integers print exactly. A missing
+ * value (null: how JSON stores a NaN a result had, e.g. a step that was not run) prints as "-".
+ */
+const cellText = (c: string | number | null | undefined): string =>
+  (c === null || c === undefined
+    ? "-"
+    : typeof c === "number"
+      ? Number.isInteger(c)
+        ? String(c)
+        : formatNumber(c, 4)
+      : c
+  )
     .replace(/\r?\n/g, " ")
     .replace(/\|/g, "\\|");
 
 /** Numbers, or strings that look like formatted numbers ("1.2M", "-3.5e-4", "12%", "inf"). */
-const looksNumeric = (c: string | number): boolean =>
-  typeof c === "number" || /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?[kMGTPE%]?$|^[-+]?inf$|^NaN$/.test(c.trim());
+const looksNumeric = (c: string | number | null | undefined): boolean =>
+  c === null ||
+  c === undefined ||
+  typeof c === "number" ||
+  /^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?[kMGTPE%]?$|^[-+]?inf$|^NaN$/.test(c.trim());
 
 /**
  * A GitHub-flavoured table. Columns whose non-empty cells are all numeric
  * are right-aligned so digits line up; cells are padded so the source is
  * readable too. Short rows are padded; a row longer than the header throws.
  */
-export const markdownTable = (headers: string[], rows: (string | number)[][]): string => {
+export const markdownTable = (headers: string[], rows: (string | number | null)[][]): string => {
   for (const r of rows)
     if (r.length > headers.length)
       throw new RangeError(`table row has ${r.length} cells for ${headers.length} headers`);

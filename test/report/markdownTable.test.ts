@@ -22,4 +22,9 @@ describe("markdownTable", () => {
     expect(markdownTable(["a", "b"], [[1]])).toBe("|   a | b   |\n| --: | --- |\n|   1 |     |\n");
     expect(() => markdownTable(["a"], [[1, 2]])).toThrow(RangeError);
   });
+
+  it("prints a missing value (JSON's null for a NaN) as '-' instead of failing", () => {
+    const t = markdownTable(["a", "b"], [[1.5, null]]);
+    expect(t.split("\n")[2]).toMatch(/\|\s+1\.5 \|\s+- \|/);
+  });
 });
