@@ -124,7 +124,15 @@ describe("output folders", () => {
     fs.rmSync(dir, { recursive: true });
   });
 
-  it.skipIf(process.getuid?.() === 0)("refuses a folder without write permission", () => {
+  // root ignores folder permissions, so there a folder the kernel refuses (sysfs) stands in for a read-only one
+  const asRoot = process.getuid?.() === 0;
+  it(`refuses a folder it may not write in (${asRoot ? "as root: a sysfs folder" : "a folder with mode 555"})`, () => {
+    if (asRoot) {
+      expect(outDirProblem("/sys/kernel/rankfuse-x")).toMatch(
+        /cannot write to .*: cannot make a folder in \/sys\/kernel/,
+      );
+      return;
+    }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-ro-"));
     fs.chmodSync(dir, 0o555);
     expect(outDirProblem(path.join(dir, "run"))).toMatch(/cannot write to .*: cannot make a folder in/);
