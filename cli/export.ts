@@ -43,7 +43,8 @@ the run train.py repeats (as \`rankfuse train\` with the same flags):
   --lr X --warmup N --min-lr-ratio X --weight-decay X --clip X --seed N   as rankfuse train
   --eval-batches N     validation batches train.py averages at the end (default 8)`;
 
-const TRAIN_KEYS = [
+/** The train flags `export --torch` takes for the run train.py repeats. */
+export const TRAIN_KEYS = [
   "data",
   "tokenizer",
   "batch",

@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as E from "fp-ts/lib/Either.js";
+import { TRAIN_KEYS } from "../../cli/export.ts";
 import { main } from "../../cli/main.ts";
 import { FLAG_RANGES } from "../../cli/args.ts";
 import { RUN_FLAGS, MODEL_FLAGS } from "../../cli/trainFlags.ts";
@@ -41,22 +42,7 @@ function badValues(name: string): string[] {
 }
 
 const numeric = (flags: Record<string, unknown>) => Object.keys(flags).filter((k) => FLAG_RANGES[k]);
-const EXPORT_NUMERIC = [
-  ...numeric(MODEL_FLAGS),
-  ...[
-    "batch",
-    "seq",
-    "steps",
-    "tokens",
-    "lr",
-    "warmup",
-    "min-lr-ratio",
-    "weight-decay",
-    "clip",
-    "seed",
-    "eval-batches",
-  ],
-];
+const EXPORT_NUMERIC = [...numeric(MODEL_FLAGS), ...TRAIN_KEYS.filter((k) => FLAG_RANGES[k])];
 const COMMAND_FLAGS: Record<string, { flags: string[]; extra: string[] }> = {
   train: { flags: numeric(RUN_FLAGS), extra: [] },
   compare: { flags: numeric(RUN_FLAGS), extra: [] },
