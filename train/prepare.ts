@@ -22,7 +22,7 @@ import {
   listSources,
   parquetRows,
   readSource,
-  uncompressedSize,
+  declaredUncompressedSize,
   type DocSink,
   type FileSplit,
   type SourceFile,
@@ -41,7 +41,14 @@ export const MANIFEST_VERSION = 1;
 export const DEFAULT_TEXT_FIELD = "text";
 
 export type SplitInfo = { file: string; tokens: number; textBytes: number; documents: number };
-export type SourceRecord = Pick<SourceFile, "id" | "path" | "format" | "size" | "mtimeMs"> & FileSplit;
+/**
+ * A source as a manifest records it. `declaredSize` (a single `.jsonl.gz`
+ * only) is the uncompressed size its gzip trailer declares, which placed
+ * the cut before the file was read; `cut` is then the one the read
+ * confirmed (see declaredUncompressedSize).
+ */
+export type SourceRecord = Pick<SourceFile, "id" | "path" | "format" | "size" | "mtimeMs"> &
+  FileSplit & { declaredSize?: number };
 
 /** What a prepared folder holds, as written to its manifest.json. */
 export type Manifest = {
@@ -138,9 +145,13 @@ const planUserData = async (data: string, fraction: number): Promise<E.Either<Tr
   const base = { data: root, corpus: path.basename(root), gutenberg: false };
   if (files.length === 1) {
     const [f] = files;
-    const total =
-      f.format === "parquet" ? await parquetRows(f) : f.format === "jsonl.gz" ? await uncompressedSize(f) : f.size;
-    return E.right({ ...base, sources: [record(f, { split: "train", cut: Math.round(total * (1 - fraction)) })] });
+    const declaredSize = f.format === "jsonl.gz" ? declaredUncompressedSize(f) : undefined;
+    const total = f.format === "parquet" ? await parquetRows(f) : (declaredSize ?? f.size);
+    const where = { split: "train" as const, cut: Math.round(total * (1 - fraction)) };
+    return E.right({
+      ...base,
+      sources: [{ ...record(f, where), ...(declaredSize === undefined ? {} : { declaredSize }) }],
+    });
   }
   const total = files.reduce((n, f) => n + f.size, 0);
   let held = 0;
@@ -167,7 +178,9 @@ const sameSources = (a: readonly SourceRecord[], b: readonly SourceRecord[]): bo
       s.size === b[i].size &&
       s.mtimeMs === b[i].mtimeMs &&
       s.split === b[i].split &&
-      s.cut === b[i].cut &&
+      s.declaredSize === b[i].declaredSize &&
+      // a cut placed by a declared size may have been corrected by the read: the file's identity decides
+      (s.declaredSize !== undefined || s.cut === b[i].cut) &&
       s.format === b[i].format,
   );
 
@@ -287,7 +300,7 @@ export async function prepareTokens(opts: PrepareOptions): Promise<E.Either<Trai
     return dataError(cause instanceof DataFault ? cause.message : causeMessage(cause));
   }
   if (E.isLeft(plan)) return plan;
-  const { sources } = plan.right;
+  let sources = plan.right.sources;
   const key = preparedKey(plan.right.data, tok.name, textField, valFraction);
   const dir = opts.out ? path.resolve(opts.out) : path.join(opts.cacheDir ?? tokenCacheDir(), key);
   const existing = fs.existsSync(path.join(dir, "manifest.json")) ? readManifest(dir) : undefined;
@@ -317,20 +330,27 @@ export async function prepareTokens(opts: PrepareOptions): Promise<E.Either<Trai
       const f = path.join(partial!, i === 0 ? "train.bin" : "val.bin");
       return fs.existsSync(f) && fs.statSync(f).size >= w.tokens * dtypeBytes(dtype);
     });
-  if (!canContinue) {
+  if (canContinue) sources = progress!.sources; // with any cut an earlier read corrected
+  const restart = (): E.Either<TrainError, void> => {
     progress = undefined;
     fs.rmSync(partial, { recursive: true, force: true });
-  }
-  try {
-    fs.mkdirSync(partial, { recursive: true });
-  } catch (cause) {
-    return dataError(`cannot create ${partial}: ${causeMessage(cause)}`);
+    try {
+      fs.mkdirSync(partial, { recursive: true });
+      return E.right(undefined);
+    } catch (cause) {
+      return dataError(`cannot create ${partial}: ${causeMessage(cause)}`);
+    }
+  };
+  if (!canContinue) {
+    const fresh = restart();
+    if (E.isLeft(fresh)) return fresh;
   }
 
-  const writers = {
-    train: new SplitWriter(path.join(partial, "train.bin"), dtype, tok, progress?.train),
-    val: new SplitWriter(path.join(partial, "val.bin"), dtype, tok, progress?.val),
-  };
+  const openWriters = (from?: Progress) => ({
+    train: new SplitWriter(path.join(partial, "train.bin"), dtype, tok, from?.train),
+    val: new SplitWriter(path.join(partial, "val.bin"), dtype, tok, from?.val),
+  });
+  let writers = openWriters(progress);
   const resumedFiles = progress?.filesDone ?? 0;
   const save = (filesDone: number) =>
     writeJsonAtomic(path.join(partial, "progress.json"), {
@@ -374,7 +394,23 @@ export async function prepareTokens(opts: PrepareOptions): Promise<E.Either<Trai
         if (E.isLeft(text)) return text;
         sink.begin(src.split);
         sink.text(text.right);
-      } else await readSource(src, src, textField, sink);
+      } else {
+        const read = await readSource(src, src, textField, sink);
+        const cut = Math.round(read * (1 - valFraction));
+        if (src.declaredSize !== undefined && cut !== src.cut) {
+          // the gzip trailer's size was not the file's (several members, or over 4 GiB): read again with the true cut
+          writers.train.close();
+          writers.val.close();
+          sources = sources.map((s, k) => (k === i ? { ...s, cut } : s));
+          const fresh = restart();
+          if (E.isLeft(fresh)) return fresh;
+          writers = openWriters();
+          bytesBefore = 0;
+          save(0);
+          i = -1;
+          continue;
+        }
+      }
       bytesBefore += src.size;
       save(i + 1);
     }
@@ -397,7 +433,7 @@ export async function prepareTokens(opts: PrepareOptions): Promise<E.Either<Trai
   if (writers.train.textBytes === 0) return dataError(`corpus ${plan.right.corpus} has no training text`);
   if (writers.val.textBytes === 0)
     return dataError(`corpus ${plan.right.corpus} has no validation text (add more data or raise valFraction)`);
-  const fingerprint = fingerprintOf(plan.right, valFraction, textField);
+  const fingerprint = fingerprintOf({ ...plan.right, sources }, valFraction, textField);
   if (E.isLeft(fingerprint)) return fingerprint;
   const manifest: Manifest = {
     format: "rankfuse-tokens",

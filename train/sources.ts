@@ -326,7 +326,7 @@ async function* fileBytes(file: SourceFile, onRaw: (bytes: number) => void): Asy
   const raw = fs.createReadStream(file.path, { highWaterMark: 1 << 20 });
   let rawBytes = 0;
   raw.on("data", (c) => onRaw((rawBytes += c.length)));
-  const stream = file.format === "jsonl.gz" ? raw.pipe(createGunzip()) : raw;
+  const stream = file.format === "jsonl.gz" ? raw.pipe(createGunzip({ chunkSize: 1 << 20 })) : raw;
   raw.on("error", (e) => stream.destroy(e));
   try {
     for await (const chunk of stream) yield chunk as Uint8Array;
@@ -335,29 +335,56 @@ async function* fileBytes(file: SourceFile, onRaw: (bytes: number) => void): Asy
   }
 }
 
-/** Uncompressed bytes of a `.jsonl.gz` (one streaming pass, to place the validation cut of a single file). */
-export async function uncompressedSize(file: SourceFile): Promise<number> {
-  let n = 0;
-  for await (const chunk of fileBytes(file, () => {})) n += chunk.length;
-  return n;
+/**
+ * The uncompressed size a `.jsonl.gz` declares in its gzip trailer (ISIZE,
+ * the size modulo 2^32 of its last member): a guess, read in one positional
+ * read, that places the validation cut of a single file without a counting
+ * pass. The read itself reports the true size; prepare checks the guess
+ * against it and reads again only when they differ (several members, or
+ * more than 4 GiB). A file too short to have a trailer guesses 0.
+ */
+export function declaredUncompressedSize(file: SourceFile): number {
+  if (file.size < 18) return 0;
+  const fd = fs.openSync(file.path, "r");
+  try {
+    const b = Buffer.alloc(4);
+    fs.readSync(fd, b, 0, 4, file.size - 4);
+    return b.readUInt32LE(0);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** The index (from 0) of the first line of `bytes` that is not valid UTF-8. */
+const firstInvalidLine = (bytes: Uint8Array): number => {
+  let line = 0;
+  let start = 0;
+  for (let nl = bytes.indexOf(0x0a); ; nl = bytes.indexOf(0x0a, start)) {
+    const end = nl < 0 ? bytes.length : nl;
+    if (!isUtf8(bytes.subarray(start, end))) return line;
+    if (nl < 0) return line;
+    start = nl + 1;
+    line++;
+  }
+};
 
-/** One document per non-empty line; the line's `field` must be a string (null skips the line). */
-async function readJsonl(file: SourceFile, where: FileSplit, field: string, sink: DocSink): Promise<void> {
+/**
+ * One document per non-empty line; the line's `field` must be a string
+ * (null skips the line). Whole lines are decoded a chunk at a time (one
+ * decode, not one per line) and parsed line by line; byte offsets, which
+ * place the validation cut, are counted on the bytes only in the chunk the
+ * cut falls in. Returns the file's (uncompressed) bytes.
+ */
+async function readJsonl(file: SourceFile, where: FileSplit, field: string, sink: DocSink): Promise<number> {
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   let carry: Uint8Array = new Uint8Array(0);
   let pos = 0; // uncompressed offset of carry[0]
   let lineNo = 0;
-  const line = (bytes: Uint8Array, at: number) => {
+  const cut = where.cut;
+  const line = (text: string, val: boolean) => {
     lineNo++;
-    let text: string;
-    try {
-      text = utf8.decode(bytes).trim();
-    } catch {
-      throw new DataFault(`${file.path}:${lineNo} is not valid UTF-8`);
-    }
-    if (text === "") return;
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a BOM, as a per-line decode would drop it
+    if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === "")) return;
     let record: unknown;
     try {
       record = JSON.parse(text);
@@ -371,39 +398,54 @@ async function readJsonl(file: SourceFile, where: FileSplit, field: string, sink
       throw new DataFault(
         `${file.path}:${lineNo} has no string field "${field}"${value === undefined ? "" : ` (it is ${typeof value})`}; name the field with --text-field`,
       );
-    sink.begin(where.cut !== undefined && at >= where.cut ? "val" : where.split);
+    sink.begin(val ? "val" : where.split);
     sink.text(value.includes("\r\n") ? value.replace(/\r\n/g, "\n") : value);
   };
-  for await (const chunk of fileBytes(file, (raw) => sink.progress(raw))) {
+  /** Whole lines (`bytes` ends at a line's end), starting at uncompressed offset `at`. */
+  const lines = (bytes: Uint8Array, at: number) => {
+    let text: string;
+    try {
+      text = decoder.decode(bytes);
+    } catch {
+      throw new DataFault(`${file.path}:${lineNo + 1 + firstInvalidLine(bytes)} is not valid UTF-8`);
+    }
+    const straddles = cut !== undefined && at < cut && at + bytes.length > cut;
+    const allVal = cut !== undefined && at >= cut;
+    let byteStart = 0; // of the current line in `bytes`, tracked only where the cut falls
     let start = 0;
-    for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, nl + 1)) {
-      const piece = chunk.subarray(start, nl);
-      if (carry.length > 0) {
-        const joined = new Uint8Array(carry.length + piece.length);
-        joined.set(carry);
-        joined.set(piece, carry.length);
-        line(joined, pos);
-        pos += joined.length + 1;
-        carry = new Uint8Array(0);
-      } else {
-        line(piece, pos);
-        pos += piece.length + 1;
-      }
+    for (let nl = text.indexOf("\n"); ; nl = text.indexOf("\n", start)) {
+      const end = nl < 0 ? text.length : nl;
+      line(text.slice(start, end), allVal || (straddles && at + byteStart >= cut));
+      if (nl < 0) return;
       start = nl + 1;
+      if (straddles) byteStart = bytes.indexOf(0x0a, byteStart) + 1;
     }
-    const rest = chunk.subarray(start);
-    if (rest.length > 0) {
-      const joined = new Uint8Array(carry.length + rest.length);
-      joined.set(carry);
-      joined.set(rest, carry.length);
-      carry = joined;
+  };
+  for await (const chunk of fileBytes(file, (raw) => sink.progress(raw))) {
+    const last = chunk.lastIndexOf(0x0a);
+    if (last < 0) {
+      carry = concat(carry, chunk);
+      continue;
     }
+    const head = chunk.subarray(0, last);
+    const whole = carry.length > 0 ? concat(carry, head) : head;
+    lines(whole, pos);
+    pos += whole.length + 1;
+    carry = Uint8Array.from(chunk.subarray(last + 1)); // a copy: the stream may reuse its buffer
   }
-  if (carry.length > 0) line(carry, pos);
+  if (carry.length > 0) lines(carry, pos);
+  return pos + carry.length;
 }
 
+const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+};
+
 /** One document per row of the column `field`, a row group at a time; null rows are skipped. */
-async function readParquet(file: SourceFile, where: FileSplit, field: string, sink: DocSink): Promise<void> {
+async function readParquet(file: SourceFile, where: FileSplit, field: string, sink: DocSink): Promise<number> {
   const { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } = await import("hyparquet");
   const { compressors } = await import("hyparquet-compressors");
   let buffer, metadata;
@@ -452,6 +494,7 @@ async function readParquet(file: SourceFile, where: FileSplit, field: string, si
     bytes += Number(group.total_compressed_size ?? 0);
     sink.progress(Math.min(bytes, file.size));
   }
+  return row;
 }
 
 /** Rows of a parquet file, from its footer. */
@@ -464,10 +507,19 @@ export async function parquetRows(file: SourceFile): Promise<number> {
   }
 }
 
-/** Stream the documents of one file into `sink`. Throws DataFault on bad content. */
-export const readSource = (file: SourceFile, where: FileSplit, textField: string, sink: DocSink): Promise<void> =>
+/**
+ * Stream the documents of one file into `sink`. Throws DataFault on bad
+ * content. Resolves to the bytes read: uncompressed for `.jsonl.gz`, the
+ * file's size for text, its rows for parquet (the units of `FileSplit.cut`).
+ */
+export const readSource = async (
+  file: SourceFile,
+  where: FileSplit,
+  textField: string,
+  sink: DocSink,
+): Promise<number> =>
   file.format === "text"
-    ? readText(file, where, sink)
+    ? (await readText(file, where, sink), file.size)
     : file.format === "parquet"
       ? readParquet(file, where, textField, sink)
       : readJsonl(file, where, textField, sink);
