@@ -10,6 +10,8 @@ import { dtypeBytes, type TokenDtype } from "./tokenSource.ts";
  */
 export const DOC_SEPARATOR = "\n\n";
 
+const utf8 = new TextEncoder();
+
 /** Where a split's writer got to: enough to continue it after a kill. */
 export type WriterState = { tokens: number; textBytes: number; documents: number; encoder: EncoderState };
 
@@ -18,6 +20,7 @@ export class SplitWriter {
   private readonly fd: number;
   private readonly buf: Uint16Array | Uint32Array;
   private n = 0;
+  private scratch = new Uint8Array(0);
   tokens: number;
   textBytes: number;
   documents: number;
@@ -56,6 +59,11 @@ export class SplitWriter {
 
   text(s: string): void {
     if (s.length === 0) return;
+    if (this.encoder.pushBytes) {
+      // encoded once into a reused buffer (3 bytes per UTF-16 unit at most) instead of counted and then encoded
+      if (this.scratch.length < 3 * s.length) this.scratch = new Uint8Array(Math.max(3 * s.length, 1 << 16));
+      return this.bytes(this.scratch.subarray(0, utf8.encodeInto(s, this.scratch).written));
+    }
     this.textBytes += Buffer.byteLength(s, "utf8");
     this.encoder.push(s, this.emit);
   }
