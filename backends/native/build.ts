@@ -327,6 +327,13 @@ function writableDir(dir: string): string | null {
 /** The record of a built addon, beside it: `{"size": bytes, "sha256": hex}` of the file as it was built. */
 export const addonRecordPath = (addon: string): string => `${addon}.json`;
 
+/** Writes the record of `file` (its size and sha256) to `record`, through a temporary file renamed into place. */
+export function writeLibraryRecord(file: string, record: string): void {
+  const tmp = `${record}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(digestOf(readFileSync(file))) + "\n");
+  renameSync(tmp, record);
+}
+
 const digestOf = (bytes: Uint8Array) => ({
   size: bytes.length,
   sha256: createHash("sha256").update(bytes).digest("hex"),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as E from "fp-ts/lib/Either.js";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { dim } from "../../ir/dim.ts";
@@ -10,6 +10,7 @@ import * as op from "../../dsl/ops.ts";
 import { compile } from "../../run/compile.ts";
 import { codegenStats } from "../../backends/native/codegen/elementwise.ts";
 import { kernelLibrary } from "../../backends/native/codegen/compile.ts";
+import { cachedAddonProblem } from "../../backends/native/build.ts";
 import { fusedMatchesUnfused } from "../../testing/equivalence.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
@@ -94,6 +95,12 @@ describe.skipIf(!native)("generated elementwise kernels on native", () => {
       expect([first.fromCache, second.fromCache]).toEqual([false, true]);
       expect(second.path).toBe(first.path);
       expect(readdirSync(path.join(dir, "kernels")).filter((f) => f.endsWith(".so"))).toHaveLength(1);
+      // a truncated library in the cache is compiled again, not loaded
+      truncateSync(first.path, 100);
+      const third = built();
+      expect(third.fromCache).toBe(false);
+      expect(cachedAddonProblem(third.path)).toBeNull();
+      expect(built().fromCache).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -3,14 +3,24 @@
  * shared object in <native cache>/kernels/<key>.{cc,so}, where the key hashes the source, the headers
  * it includes, the compiler's version and the CPU, so a kernel is compiled once per machine and
  * loaded from the cache after that (and at most once per process: see loadGenerated). The compiler is
- * RANKFUSE_CODEGEN_CXX, else CXX, else g++; when it is missing or fails, the Left says why.
+ * RANKFUSE_CODEGEN_CXX, else CXX, else g++; when it is missing or fails, the Left says why. Beside each
+ * library, <key>.so.json records its size and sha256 (as for the addon): a cached library that does not
+ * match it (truncated by a full disk, damaged) is compiled again instead of loaded, which could crash
+ * the process with no message.
  */
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as E from "fp-ts/lib/Either.js";
-import { cpuSignature, nativeCacheDirs, nativeSrcDir } from "../build.ts";
+import {
+  addonRecordPath,
+  cachedAddonProblem,
+  cpuSignature,
+  nativeCacheDirs,
+  nativeSrcDir,
+  writeLibraryRecord,
+} from "../build.ts";
 
 /** The compiler generated kernels use. */
 export const codegenCompiler = (): string => process.env.RANKFUSE_CODEGEN_CXX ?? process.env.CXX ?? "g++";
@@ -70,8 +80,13 @@ export function kernelLibrary(source: string): E.Either<string, KernelLibrary> {
   if (version === null) return E.left(`C++ compiler '${cxx}' not available`);
   const key = kernelKey(source, version);
   const dirs = nativeCacheDirs().map((d) => path.join(d, "kernels"));
-  const cached = dirs.map((d) => path.join(d, `${key}.so`)).find((f) => existsSync(f));
-  if (cached) return E.right({ path: cached, fromCache: true });
+  for (const file of dirs.map((d) => path.join(d, `${key}.so`)).filter((f) => existsSync(f))) {
+    const problem = cachedAddonProblem(file);
+    if (problem === null) return E.right({ path: file, fromCache: true });
+    console.error(`rankfuse: the generated kernel ${file} ${problem}; compiling it again`);
+    rmSync(file, { force: true });
+    rmSync(addonRecordPath(file), { force: true });
+  }
   const dir = dirs.find(writable);
   if (dir === undefined) return E.left(`no writable folder for generated kernels in ${dirs.join(", ")}`);
   const cc = path.join(dir, `${key}.cc`);
@@ -87,10 +102,14 @@ export function kernelLibrary(source: string): E.Either<string, KernelLibrary> {
     return E.left(`compiling a generated kernel (${cc}) failed: ${why}`);
   }
   try {
-    renameSync(tmp, target); // atomic: a concurrent compile of the same key leaves an identical file
+    // the record first, then the library, each renamed into place (atomic): a concurrent compile of the
+    // same key leaves identical files
+    writeLibraryRecord(tmp, addonRecordPath(target));
+    renameSync(tmp, target);
   } catch (e) {
     rmSync(tmp, { force: true });
-    if (!existsSync(target)) return E.left(`cannot move a generated kernel into ${target}: ${(e as Error).message}`);
+    if (!existsSync(target) || cachedAddonProblem(target) !== null)
+      return E.left(`cannot move a generated kernel into ${target}: ${(e as Error).message}`);
   }
   return E.right({ path: target, fromCache: false });
 }
