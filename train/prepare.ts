@@ -352,14 +352,14 @@ export async function prepareTokens(opts: PrepareOptions): Promise<E.Either<Trai
   });
   let writers = openWriters(progress);
   const resumedFiles = progress?.filesDone ?? 0;
-  const save = (filesDone: number) =>
+  const save = async (filesDone: number) =>
     writeJsonAtomic(path.join(partial, "progress.json"), {
       key,
       pid: process.pid,
       sources,
       filesDone,
-      train: writers.train.checkpoint(),
-      val: writers.val.checkpoint(),
+      train: await writers.train.checkpoint(),
+      val: await writers.val.checkpoint(),
     } satisfies Progress);
   const bytesTotal = sources.reduce((n, s) => n + s.size, 0);
   let bytesBefore = sources.slice(0, resumedFiles).reduce((n, s) => n + s.size, 0);
@@ -378,7 +378,7 @@ export async function prepareTokens(opts: PrepareOptions): Promise<E.Either<Trai
     });
   };
   try {
-    save(resumedFiles);
+    await save(resumedFiles);
     for (let i = resumedFiles; i < sources.length; i++) {
       const src = sources[i];
       let current: SplitWriter = writers[src.split];
@@ -399,26 +399,26 @@ export async function prepareTokens(opts: PrepareOptions): Promise<E.Either<Trai
         const cut = Math.round(read * (1 - valFraction));
         if (src.declaredSize !== undefined && cut !== src.cut) {
           // the gzip trailer's size was not the file's (several members, or over 4 GiB): read again with the true cut
-          writers.train.close();
-          writers.val.close();
+          await writers.train.close();
+          await writers.val.close();
           sources = sources.map((s, k) => (k === i ? { ...s, cut } : s));
           const fresh = restart();
           if (E.isLeft(fresh)) return fresh;
           writers = openWriters();
           bytesBefore = 0;
-          save(0);
+          await save(0);
           i = -1;
           continue;
         }
       }
       bytesBefore += src.size;
-      save(i + 1);
+      await save(i + 1);
     }
-    writers.train.finish();
-    writers.val.finish();
+    await writers.train.finish();
+    await writers.val.finish();
   } catch (cause) {
-    writers.train.close();
-    writers.val.close();
+    await writers.train.close();
+    await writers.val.close();
     if (cause instanceof DataFault) return dataError(cause.message);
     return E.left(
       trainError("TokenizerError", `preparing ${plan.right.corpus} with ${tok.name} failed: ${causeMessage(cause)}`),

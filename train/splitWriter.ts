@@ -1,4 +1,8 @@
-/** The token file of one split as preparation writes it: documents encoded in a stream, appended through a fixed buffer. */
+/**
+ * The token file of one split as preparation writes it: documents encoded in a stream, appended through
+ * buffers that are written in the background (positional writes on libuv's threads), so the page-cache
+ * copies of a multi-GB token file overlap with reading and tokenizing instead of following them.
+ */
 import * as fs from "node:fs";
 import { streamEncoder, type EncoderState, type StreamEncoder, type Tokenizer } from "./tokenizer.ts";
 import { dtypeBytes, type TokenDtype } from "./tokenSource.ts";
@@ -15,11 +19,19 @@ const utf8 = new TextEncoder();
 /** Where a split's writer got to: enough to continue it after a kill. */
 export type WriterState = { tokens: number; textBytes: number; documents: number; encoder: EncoderState };
 
-/** Tokens of one split, appended to its file through a fixed buffer. */
+/** Buffers of 1M tokens written at once, at most: beyond that a flush writes in the foreground (backpressure). */
+const MAX_IN_FLIGHT = 4;
+
+/** Tokens of one split, appended to its file through buffers written in the background. */
 export class SplitWriter {
   private readonly fd: number;
-  private readonly buf: Uint16Array | Uint32Array;
+  private buf: Uint16Array | Uint32Array;
+  private readonly spare: (Uint16Array | Uint32Array)[] = [];
+  private inFlight = 0;
+  private failed: unknown;
+  private idle: (() => void)[] = [];
   private n = 0;
+  private closed = false;
   private scratch = new Uint8Array(0);
   tokens: number;
   textBytes: number;
@@ -81,29 +93,62 @@ export class SplitWriter {
     this.encoder.pushBytes(b, this.emit);
   }
 
-  /** Everything so far on disk (fsync'd); the state to continue from. */
-  checkpoint(): WriterState {
+  /** Everything so far on disk (fsync'd); the state to continue from. A failed background write throws here. */
+  async checkpoint(): Promise<WriterState> {
     this.flush();
+    await this.drained();
     fs.fsyncSync(this.fd);
     return { tokens: this.tokens, textBytes: this.textBytes, documents: this.documents, encoder: this.encoder.state() };
   }
 
-  finish(): void {
+  async finish(): Promise<void> {
     this.encoder.end(this.emit);
-    this.checkpoint();
-    fs.closeSync(this.fd);
+    await this.checkpoint();
+    this.closeFile();
   }
 
-  close(): void {
-    fs.closeSync(this.fd);
+  /** Closes the file once its background writes are done (after a failure: nothing more is kept). */
+  async close(): Promise<void> {
+    await this.drained().catch(() => {});
+    this.closeFile();
+  }
+
+  private closeFile(): void {
+    if (!this.closed) fs.closeSync(this.fd);
+    this.closed = true;
+  }
+
+  /** Resolves when no write is in flight; rejects with the first write that failed. */
+  private drained(): Promise<void> {
+    const settle = () => (this.failed === undefined ? Promise.resolve() : Promise.reject(this.failed));
+    return this.inFlight === 0 ? settle() : new Promise<void>((r) => this.idle.push(r)).then(settle);
   }
 
   private flush(): void {
+    if (this.failed !== undefined) throw this.failed;
     if (this.n === 0) return;
-    const bytes = new Uint8Array(this.buf.buffer, 0, this.n * this.buf.BYTES_PER_ELEMENT);
-    const at = this.tokens * this.buf.BYTES_PER_ELEMENT; // explicit: a continued file is opened at 0
-    for (let off = 0; off < bytes.length;) off += fs.writeSync(this.fd, bytes, off, bytes.length - off, at + off);
+    const width = this.buf.BYTES_PER_ELEMENT;
+    const bytes = new Uint8Array(this.buf.buffer, 0, this.n * width);
+    const at = this.tokens * width; // explicit: a continued file is opened at 0
     this.tokens += this.n;
     this.n = 0;
+    if (this.inFlight >= MAX_IN_FLIGHT) {
+      for (let off = 0; off < bytes.length;) off += fs.writeSync(this.fd, bytes, off, bytes.length - off, at + off);
+      return;
+    }
+    const full = this.buf;
+    this.buf =
+      this.spare.pop() ?? (full instanceof Uint16Array ? new Uint16Array(full.length) : new Uint32Array(full.length));
+    this.inFlight++;
+    const done = (err: unknown) => {
+      this.failed ??= err ?? undefined;
+      this.spare.push(full);
+      if (--this.inFlight === 0) for (const wake of this.idle.splice(0)) wake();
+    };
+    const write = (off: number) =>
+      fs.write(this.fd, bytes, off, bytes.length - off, at + off, (err, n) =>
+        err ? done(err) : off + n < bytes.length ? write(off + n) : done(null),
+      );
+    write(0);
   }
 }
