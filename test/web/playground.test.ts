@@ -346,6 +346,11 @@ describe.skipIf(browser.skip)(browser.title("the playground in headless Chromium
       await page.click("#stop");
       await untilState(page, ["stopped"], 30_000);
       await page.click("#kernel-2");
+      // the kernel list is a listbox the keyboard moves through too
+      await page.keyboard.press("ArrowDown");
+      expect(await page.locator('#kernel-select [aria-selected="true"]').getAttribute("id")).toBe("kernel-3");
+      expect(await page.locator("#kernel-select").getAttribute("aria-activedescendant")).toBe("kernel-3");
+      await page.keyboard.press("ArrowUp");
       // the time per step is remembered: the next run of these settings is estimated before it starts
       expect(await page.locator("#estimate").textContent()).toMatch(/^400 steps: ~[\dhms]+ at the [\d.]+s a step/);
 
