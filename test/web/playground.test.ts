@@ -14,13 +14,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type http from "node:http";
-import { createRequire } from "node:module";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { buildPlayground } from "../../web/build.ts";
 import { serveStatic } from "../../web/serve.ts";
 import { decodeSafetensors } from "../../train/safetensors.ts";
 import { METHOD_LIST, makeModel } from "../../methods/index.ts";
 import { chromiumRequirement } from "../helpers/requirements.ts";
+import { seriousViolations } from "../helpers/axe.ts";
 import { adapterName, isSoftwareAdapter } from "../../backends/webgpu/adapter.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -88,28 +88,6 @@ const series = async (page: Page, which: "train" | "val") => {
   await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
   return JSON.parse((await page.locator("#loss-chart").getAttribute(`data-${which}`))!) as [number, number][];
 };
-/** axe-core's violations of impact critical or serious in the page as it is now (axe.min.js injected once). */
-async function seriousViolations(page: Page): Promise<{ id: string; impact: string; help: string; nodes: string[] }[]> {
-  if (!(await page.evaluate(() => "axe" in window)))
-    await page.addScriptTag({
-      content: fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8"),
-    });
-  const all = await page.evaluate(async () => {
-    type Result = { id: string; impact: string; help: string; nodes: { target: string[] }[] };
-    const axe = (window as unknown as { axe: { run(): Promise<{ violations: Result[] }> } }).axe;
-    const r = await axe.run();
-    return r.violations.map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      nodes: v.nodes.map((n) => n.target.join(" ")),
-    }));
-  });
-  const bad = all.filter((v) => v.impact === "critical" || v.impact === "serious");
-  if (bad.length) console.error(`axe-core violations:\n${JSON.stringify(bad, null, 2)}`);
-  return bad;
-}
-
 const state = (page: Page) => page.evaluate(() => document.body.dataset.state);
 const untilState = (page: Page, states: string[], timeout: number) =>
   page.waitForFunction((s) => s.includes(document.body.dataset.state ?? ""), states, { timeout });
@@ -380,6 +358,12 @@ describe.skipIf(browser.skip)(browser.title("the playground in headless Chromium
         /^Loss \(nats per byte\) by step: training loss/,
       );
       expect(await seriousViolations(page)).toEqual([]);
+      // and the check can fail: an input without a name is a critical violation
+      await page.evaluate(() =>
+        document.body.append(Object.assign(document.createElement("input"), { id: "unnamed" })),
+      );
+      expect((await seriousViolations(page, true)).map((v) => v.id)).toContain("label");
+      await page.evaluate(() => document.getElementById("unnamed")!.remove());
       fs.mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, "playground-1280x720.png") });
 
