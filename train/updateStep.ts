@@ -76,6 +76,26 @@ export function updateStepSpecs(model: LanguageModel, roles: StepRoles, batch: n
   ] as const;
 }
 
+/**
+ * A name for each tensor input of the step function, in updateStepSpecs' order: params by their layout
+ * path (`blocks.0.q.A`), AdamW's moments as `m.<path>` and `v.<path>`, then the three scalars and the batch.
+ */
+export function updateStepInputNames(model: LanguageModel, roles: Pick<StepRoles, "frozen">): string[] {
+  const names = model.layout.names;
+  const trainable = names.filter((_, i) => !roles.frozen[i]);
+  return [
+    ...trainable,
+    ...names.filter((_, i) => roles.frozen[i]),
+    ...trainable.map((n) => `m.${n}`),
+    ...trainable.map((n) => `v.${n}`),
+    "decay",
+    "stepSize",
+    "sqrtBc2",
+    "ids",
+    "targets",
+  ];
+}
+
 /** min(1, x) from the primitives (max(−1, −x) negated). */
 const atMostOne = (x: Tensor): Tensor => op.neg(op.maximum(op.neg(x), -1));
 

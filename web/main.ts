@@ -3,12 +3,15 @@
  * speed, memory, samples, the compiled plan). Every error a user can cause lands in the #error box.
  */
 import * as E from "fp-ts/lib/Either.js";
-import { METHODS, makeModel } from "../methods/index.ts";
+import { METHOD_LIST, METHODS, makeModel } from "../methods/index.ts";
 import { fmt } from "../passes/plan.ts";
 import { PRESETS, playgroundConfig } from "./presets.ts";
 import type { BackendChoice, FromWorker, RunRequest, ToWorker } from "./protocol.ts";
 import { decodeTextFile } from "./textFile.ts";
 import { Curves } from "./curves.ts";
+import { KernelList } from "./kernelList.ts";
+import { RunClock, estimateLine } from "./progress.ts";
+import { SampleHistory } from "./samples.ts";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
@@ -43,11 +46,92 @@ let predictedPeak = 0,
   paramBytes = 0,
   tokensPerStep = 0;
 const curves = new Curves($("loss-chart"));
+const samples = new SampleHistory($("samples"), $("sample-empty"));
+const kernels = new KernelList($("kernel-select"), (kernel) =>
+  worker?.postMessage({ type: "shader", kernel } satisfies ToWorker),
+);
+let clock: RunClock | undefined;
+/** The settings of the run the worker has (for the time estimate it leaves behind). */
+let running: { key: string } | undefined;
+
+/** Where the time per step of a preset, method and backend choice is remembered between visits. */
+const speedKey = (preset: string, method: string, backend: string) =>
+  `rankfuse.msPerStep.${preset}.${method}.${backend}`;
+const remembered = (key: string): number | undefined => {
+  try {
+    const v = Number(localStorage.getItem(key));
+    return v > 0 ? v : undefined;
+  } catch {
+    return undefined; // storage blocked: no estimate
+  }
+};
+const remember = (key: string, ms: number) => {
+  try {
+    localStorage.setItem(key, String(ms));
+  } catch {
+    // storage blocked: the next visit has no estimate
+  }
+};
+
+/** The estimate under the buttons: the form's steps at the time per step measured last time. */
+function showEstimate() {
+  const steps = Number(input("steps").value);
+  const key = speedKey(select("preset").value, select("method").value, select("backend").value);
+  $("estimate").textContent = Number.isInteger(steps) && steps > 0 ? estimateLine(steps, remembered(key)) : "";
+}
+
+function showProgress() {
+  if (!clock) return;
+  $("progress").textContent = clock.line();
+  const bar = $<HTMLProgressElement>("progress-bar");
+  bar.max = clock.total;
+  bar.value = clock.step;
+}
+
+/** Empties what the page shows of a run: stats, curves, samples, the plan, the progress line. */
+function clearRun() {
+  for (const id of [
+    "stat-backend",
+    "stat-model",
+    "stat-step",
+    "stat-loss",
+    "stat-val",
+    "stat-speed",
+    "stat-memory",
+    "stat-bytes",
+  ])
+    $(id).textContent = "–";
+  [measuredPeak, speed] = [0, 0];
+  curves.clear();
+  samples.clear();
+  kernels.set([]);
+  $("plan-legend").replaceChildren();
+  for (const id of ["plan-header", "plan-measured", "shader-kernel"]) $(id).textContent = "";
+  for (const id of ["plan-saved", "plan-recomputed"]) $(id).textContent = "–";
+  $("plan-text").textContent = "";
+  $("shader").textContent = "Select a kernel above.";
+  $("progress").textContent = "not started";
+  $<HTMLProgressElement>("progress-bar").value = 0;
+  clock = undefined;
+}
 
 function setState(state: string, note?: string) {
   document.body.dataset.state = state;
   $("stat-state").textContent = note ? `${state} (${note})` : state;
   const active = state === "training" || state === "loading" || state === "compiling";
+  // a run reads its settings once, at Train: while one is under way they cannot change
+  $<HTMLFieldSetElement>("run-fields").disabled = active;
+  input("file").disabled = active;
+  $<HTMLButtonElement>("use-sample").disabled = active;
+  $("drop-zone").classList.toggle("disabled", active);
+  if (active) $("form-note").hidden = true;
+  if (state === "training") clock?.start();
+  else if (clock) {
+    clock.stop();
+    if (running && clock.step > 0 && Number.isFinite(clock.msPerStep)) remember(running.key, clock.msPerStep);
+  }
+  showProgress();
+  showEstimate();
   $<HTMLButtonElement>("train").disabled = active;
   $<HTMLButtonElement>("stop").disabled = state !== "training";
   $<HTMLButtonElement>("resume").disabled = state !== "stopped";
@@ -116,6 +200,8 @@ function onMessage(m: FromWorker) {
     case "model":
       $("stat-model").textContent = `${m.text}; ${fmt(m.params)} params`;
       $("stat-step").dataset.total = String(m.steps);
+      clock = new RunClock(m.steps, () => performance.now());
+      showProgress();
       paramBytes = m.params * 4;
       tokensPerStep = m.tokensPerStep;
       return;
@@ -128,13 +214,12 @@ function onMessage(m: FromWorker) {
       $("plan-saved").textContent = p.saved;
       $("plan-recomputed").textContent = p.recomputed;
       $("plan-text").textContent = p.text;
-      const sel = select("kernel-select");
-      sel.replaceChildren(
-        ...p.kernels.map((k, i) => {
-          const o = new Option(k.label, String(i));
-          if (k.fused) o.className = "fused";
-          return o;
-        }),
+      kernels.set(p.kernels);
+      $("plan-legend").replaceChildren(
+        ...p.legend.flatMap((l) => [
+          Object.assign(document.createElement("dt"), { textContent: l.kind }),
+          Object.assign(document.createElement("dd"), { textContent: l.text }),
+        ]),
       );
       return;
     }
@@ -144,6 +229,8 @@ function onMessage(m: FromWorker) {
       const now = (r.tokens * 1000) / r.ms;
       speed = speed === 0 ? now : 0.8 * speed + 0.2 * now;
       $("stat-step").textContent = `${r.step} / ${$("stat-step").dataset.total} (lr ${r.lr.toExponential(2)})`;
+      clock?.record(r.step, r.ms);
+      showProgress();
       $("stat-loss").textContent = r.loss.toFixed(4);
       $("stat-speed").textContent = speed.toFixed(0);
       $("stat-memory").textContent = `${fmt(measuredPeak)}B / ${fmt(predictedPeak)}B`;
@@ -159,10 +246,7 @@ function onMessage(m: FromWorker) {
       $("stat-val").textContent = `${m.loss.toFixed(4)} at step ${m.step}`;
       return curves.add("val", m.step, m.loss);
     case "sample":
-      $("sample-step").textContent = `after step ${m.step}`;
-      $("sample-text").textContent = "";
-      $("sample-text").append(Object.assign(document.createElement("b"), { textContent: m.prompt }), m.text);
-      return;
+      return samples.add(m.step, m.prompt, m.text);
     case "weights": {
       const url = URL.createObjectURL(
         new Blob([m.bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }),
@@ -184,6 +268,13 @@ async function train() {
   showNotice(null);
   const run = readRun();
   if (E.isLeft(run)) return showError(run.left);
+  if (
+    document.body.dataset.state === "stopped" &&
+    !confirm(
+      `Start a new run? The stopped one (${clock?.line() ?? "stopped"}) is discarded: its curves, samples and weights (download them first to keep them).`,
+    )
+  )
+    return;
   setState("loading");
   const body = await trainingText();
   if (E.isLeft(body)) {
@@ -191,9 +282,8 @@ async function train() {
     return showError(body.left);
   }
   worker?.terminate();
-  [measuredPeak, speed] = [0, 0];
-  curves.clear();
-  $("plan-measured").textContent = "";
+  clearRun();
+  running = { key: speedKey(run.right.preset, run.right.method, run.right.backend) };
   worker = new Worker(new URL("worker.js", location.href), { type: "module" });
   worker.onmessage = (ev: MessageEvent<FromWorker>) => onMessage(ev.data);
   worker.onerror = (ev) => {
@@ -206,6 +296,8 @@ async function train() {
 
 async function useFile(file: File) {
   showError(null);
+  if ($<HTMLFieldSetElement>("run-fields").disabled)
+    return showError("a run is under way: stop it, then choose the text for the next one");
   const decoded = decodeTextFile(file.name, new Uint8Array(await file.arrayBuffer()), 1024);
   if (E.isLeft(decoded)) return showError(decoded.left);
   text = { name: `${file.name} (${fmt(file.size)}B)`, body: decoded.right };
@@ -215,6 +307,8 @@ async function useFile(file: File) {
 function setup() {
   const methods = browserMethods();
   select("method").replaceChildren(...methods.map((m) => new Option(m, m, m === "cola", m === "cola")));
+  const summary = () =>
+    ($("method-summary").textContent = METHOD_LIST.find((m) => m.name === select("method").value)?.summary ?? "");
   select("preset").replaceChildren(...PRESETS.map((p) => new Option(p, p)));
   // the URL can preset the form: ?method=cola&preset=micro&steps=50
   const q = new URLSearchParams(location.search);
@@ -239,14 +333,22 @@ function setup() {
   };
   select("preset").addEventListener("change", placeholder);
   placeholder();
+  select("method").addEventListener("change", summary);
+  summary();
+  $("run-form").addEventListener("input", showEstimate);
+  $("run-form").addEventListener("change", showEstimate);
+  // edits while a run is stopped are for the next Train: Resume goes on with the run's own settings
+  $("run-form").addEventListener("input", () => {
+    if (document.body.dataset.state !== "stopped") return;
+    $("form-note").hidden = false;
+    $("form-note").textContent =
+      "These settings apply to the next Train, which starts a new run; Resume continues the stopped run with the settings it started with.";
+  });
 
   $("train").addEventListener("click", () => void train());
   $("stop").addEventListener("click", () => worker?.postMessage({ type: "stop" } satisfies ToWorker));
   $("resume").addEventListener("click", () => worker?.postMessage({ type: "resume" } satisfies ToWorker));
   $("download").addEventListener("click", () => worker?.postMessage({ type: "weights" } satisfies ToWorker));
-  select("kernel-select").addEventListener("change", () =>
-    worker?.postMessage({ type: "shader", kernel: Number(select("kernel-select").value) } satisfies ToWorker),
-  );
   input("file").addEventListener("change", () => {
     const f = input("file").files?.[0];
     if (f) void useFile(f);
@@ -267,6 +369,8 @@ function setup() {
     else showError("nothing to read in what was dropped: drop a text file");
   });
   setState("idle");
+  // the elapsed time ticks between steps too (a step of the tiny preset on wasm takes seconds)
+  setInterval(() => document.body.dataset.state === "training" && showProgress(), 1000);
 }
 
 setup();

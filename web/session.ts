@@ -15,6 +15,8 @@ import { makeModel } from "../methods/index.ts";
 import { BatchSampler, evalWindows, type Batch } from "../train/batches.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { defaultWarmupSteps, UPDATE_DEFAULTS } from "../train/update.ts";
+import { updateStepInputNames } from "../train/updateStep.ts";
+import { frozenMask } from "../train/step.ts";
 import { divergedAt } from "../train/divergence.ts";
 import { TrainState } from "../train/trainState.ts";
 import { byteTokenizer } from "../train/tokenizer.ts";
@@ -55,6 +57,19 @@ export const VAL_FRACTION = 0.1;
 
 type Logits = Compiled<any, any>;
 
+/**
+ * A generation prompt of about `length` characters from `text`, a slice cut from the middle of a book:
+ * it starts after the first whitespace (so not mid-word) and ends just after the last whitespace within
+ * `length` (so the model starts a fresh word), where the text has whitespace to cut at.
+ */
+export function wordPrompt(text: string, length: number): string {
+  const firstBreak = text.search(/\s\S/);
+  const from = firstBreak >= 0 && firstBreak < length ? firstBreak + 1 : 0;
+  const s = text.slice(from, from + length);
+  const lastBreak = s.search(/\s\S*$/);
+  return lastBreak > length / 2 ? s.slice(0, lastBreak + 1) : s;
+}
+
 function compileLogits(model: TrainableModel, backend: Backend<any>, ctx: number): E.Either<string, Logits> {
   const ids = spec([dim("b", 1), dim("t", ctx)], "int32");
   const c = compile((p: unknown, x: Tensor) => model.logits(p, x), {
@@ -76,9 +91,14 @@ export class Session {
     private readonly logits: Logits,
     private readonly sampler: BatchSampler,
     private readonly valBatches: readonly Batch[],
-    /** The start of the validation text, the sampler's default prompt. */
+    /** The start of the validation text at a word boundary, the sampler's default prompt. */
     readonly prompt: string,
   ) {}
+
+  /** The names of the training step's graph inputs, in order (for the plan panel: params by their path). */
+  get inputNames(): string[] {
+    return updateStepInputNames(this.model, { frozen: frozenMask(this.model) });
+  }
 
   /** What the method does around AdamW, if anything (e.g. "merge every 200 steps"). */
   describeScheme(): string | undefined {
@@ -130,7 +150,7 @@ export class Session {
     if (E.isLeft(state)) return E.left(state.left.message);
     const plan = state.right.planAt(0);
     if (E.isLeft(plan)) return (state.right.dispose(), E.left(plan.left.message));
-    const prompt = byteTokenizer.decode(val.subarray(0, 24));
+    const prompt = wordPrompt(byteTokenizer.decode(val.subarray(0, 256)), 32);
     return E.right(
       new Session(model.right, o, state.right, plan.right.plan, logits.right, sampler.right, valBatches.right, prompt),
     );

@@ -66,7 +66,10 @@ async function start(r: RunRequest): Promise<void> {
     steps: r.steps,
     tokensPerStep: config.batch * config.seq,
   });
-  post({ type: "plan", plan: summarizePlan(session.plan, session.model, config.batch, config.seq) });
+  post({
+    type: "plan",
+    plan: summarizePlan(session.plan, session.model, config.batch, config.seq, session.inputNames),
+  });
   await loop();
 }
 

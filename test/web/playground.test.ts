@@ -3,7 +3,9 @@
  * or RANKFUSE_CHROMIUM; never a downloaded browser). Checks the backend it used (auto passes over
  * SwiftShader for wasm and says so; WebGPU asked for by name runs on it), the bytes a step moves, that the loss falls,
  * that the plan panel lists the plan's kernels (a fused one where the backend fuses), that user errors
- * show in the page, and saves a screenshot to test-artifacts/playground.png. Skipped with the reason
+ * show in the page, the progress line, Stop and Train after Stop (which asks first), the layout at
+ * 1280×720 and at 500 px, and that axe-core finds no critical or serious violation. Saves screenshots
+ * to test-artifacts/ (playground.png, playground-1280x720.png, playground-500px.png). Skipped with the reason
  * printed where Chromium is missing, unless RANKFUSE_REQUIRE_BROWSER is set (CI), which makes that a failure.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,8 +18,9 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { buildPlayground } from "../../web/build.ts";
 import { serveStatic } from "../../web/serve.ts";
 import { decodeSafetensors } from "../../train/safetensors.ts";
-import { makeModel } from "../../methods/index.ts";
+import { METHOD_LIST, makeModel } from "../../methods/index.ts";
 import { chromiumRequirement } from "../helpers/requirements.ts";
+import { seriousViolations } from "../helpers/axe.ts";
 import { adapterName, isSoftwareAdapter } from "../../backends/webgpu/adapter.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -35,15 +38,20 @@ const browser = await chromiumRequirement();
 
 let server: http.Server;
 let url: string;
+/** The built-in training text the page serves. */
+let sampleText: string;
 const contexts: BrowserContext[] = [];
 
-async function openPage(webgpu: boolean): Promise<{ page: Page; problems: string[] }> {
+async function openPage(
+  webgpu: boolean,
+  viewport = { width: 1200, height: 900 },
+): Promise<{ page: Page; problems: string[] }> {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-chromium-"));
   const ctx = await chromium.launchPersistentContext(userDir, {
     executablePath: browser.get(),
     headless: true,
     args: webgpu ? [...FLAGS, "--enable-unsafe-webgpu"] : FLAGS,
-    viewport: { width: 1200, height: 900 },
+    viewport,
   });
   contexts.push(ctx);
   const page = ctx.pages()[0] ?? (await ctx.newPage());
@@ -91,6 +99,7 @@ describe.skipIf(browser.skip)(browser.title("the playground in headless Chromium
     const built = await buildPlayground(out);
     if (E.isLeft(built)) throw new Error(built.left);
     ({ server, url } = await serveStatic(out, 0));
+    sampleText = fs.readFileSync(path.join(out, "sample.txt"), "utf8");
   });
 
   afterAll(async () => {
@@ -132,21 +141,28 @@ describe.skipIf(browser.skip)(browser.title("the playground in headless Chromium
       expect(val.map((p) => p[0])).toEqual([6]);
       expect(val[0]![1]).toBeLessThan(Math.log(256) - 1);
 
-      const kernels = await page.locator("#kernel-select option").allTextContents();
+      const kernels = await page.locator("#kernel-select [role=option]").allTextContents();
       const header = (await page.locator("#plan-header").textContent())!;
       expect(header).toMatch(new RegExp(`^${kernels.length} kernels, \\d+ fused`));
       expect(await page.locator("#plan-text").textContent()).toMatch(new RegExp(`^plan: ${kernels.length} kernels`));
       expect(await page.locator("#plan-saved").textContent()).toMatch(/^\d+ values, /);
       // the planner fuses the low-rank chains for a backend that runs fused kernels
       const fusedKinds = (await page.locator("#stat-backend").getAttribute("data-fused-kinds"))!;
-      const fused = await page.locator("#kernel-select option.fused").count();
+      const fused = await page.locator("#kernel-select .fused").count();
       if (fusedKinds !== "") expect(fused).toBeGreaterThan(0);
       expect(header).toContain(`, ${fused} fused`);
+      // params show by name, and the legend explains each fused kind the list uses
+      expect(kernels.some((k) => /\bblocks\.0\.\w+\.A\b/.test(k))).toBe(true);
+      const legend = await page.locator("#plan-legend dt").allTextContents();
+      const kindsUsed = new Set(kernels.flatMap((k) => [...k.matchAll(/ = (fused\.\w+)\(/g)].map((m) => m[1]!)));
+      expect(new Set(legend)).toEqual(kindsUsed);
 
       // the WGSL panel: rankfuse's own shader for a fused kernel, tfjs's program for a plain matmul
       const showShader = async (k: number) => {
-        await page.selectOption("#kernel-select", String(k));
+        await page.click(`#kernel-${k}`);
         await page.waitForFunction((i) => document.getElementById("shader-kernel")?.textContent === `kernel ${i}`, k);
+        expect(await page.locator(`#kernel-${k}`).getAttribute("aria-selected")).toBe("true");
+        expect(await page.locator('#kernel-select [aria-selected="true"]').count()).toBe(1);
         return (await page.locator("#shader").textContent())!;
       };
       const matmul = kernels.findIndex((k) => / = matmul\(/.test(k));
@@ -158,7 +174,8 @@ describe.skipIf(browser.skip)(browser.title("the playground in headless Chromium
           /^\/\/ kernel \d+ \(fused\.\w+\) runs \d+ rankfuse WGSL programs?\n\/\/ rankfuse fused kernel [^]*@compute/,
         );
 
-      expect((await page.locator("#sample-text").textContent())!.length).toBeGreaterThan(24);
+      expect((await page.locator("#samples li pre").first().textContent())!.length).toBeGreaterThan(24);
+      expect(await page.locator("#progress").textContent()).toMatch(/^step 6\/6 · \d+(m\d\ds)?s? elapsed · done$/);
       expect(await page.locator("#stat-memory").textContent()).toMatch(/B \/ .*B$/);
 
       fs.mkdirSync(ARTIFACTS, { recursive: true });
@@ -240,11 +257,28 @@ describe.skipIf(browser.skip)(browser.title("the playground in headless Chromium
       undefined,
       { timeout: 60_000 },
     );
+    // a run reads its settings at Train: while it trains they are disabled, not silently ignored
+    for (const id of ["#steps", "#method", "#lr", "#sample-bytes", "#file"])
+      expect(await page.locator(id).isDisabled(), id).toBe(true);
+    expect(await page.locator("#progress").textContent()).toMatch(/^step \d+\/24 · [\dhms]+ elapsed · ~[\dhms]+ left$/);
     await page.click("#stop");
     await untilState(page, ["stopped"], 30_000);
+    for (const id of ["#steps", "#method", "#lr", "#sample-bytes", "#file"])
+      expect(await page.locator(id).isDisabled(), id).toBe(false);
     const stoppedAt = (await series(page, "train")).length;
     expect(stoppedAt).toBeLessThan(24);
     await page.waitForTimeout(500);
+    expect((await series(page, "train")).length).toBe(stoppedAt);
+
+    // Train after Stop asks first; cancelled, the stopped run stays as it was
+    const stats = await page.locator("#stats").textContent();
+    const asked: string[] = [];
+    page.once("dialog", (d) => void (asked.push(d.message()), d.dismiss()));
+    await page.click("#train");
+    await expect.poll(() => asked.length).toBe(1);
+    expect(asked[0]).toMatch(/^Start a new run\? The stopped one \(step \d+\/24 · .*\) is discarded/);
+    expect(await state(page)).toBe("stopped");
+    expect(await page.locator("#stats").textContent()).toBe(stats);
     expect((await series(page, "train")).length).toBe(stoppedAt);
 
     await page.click("#resume");
@@ -268,4 +302,108 @@ describe.skipIf(browser.skip)(browser.title("the playground in headless Chromium
     expect(st.right.tensors["blocks.0.q.A"]!.shape).toEqual([64, 16]);
     expect(problems).toEqual([]);
   });
+  it(
+    "explains itself and fits the screen: method summaries, a 1280×720 screen with the chart above the fold, 500 px with nothing cut off, no serious axe-core violations; Train after Stop, accepted, starts anew",
+    { timeout: 120_000 },
+    async () => {
+      const { page, problems } = await openPage(false, { width: 1280, height: 720 });
+      await page.goto(
+        `${url}?method=cola&preset=micro&backend=wasm&steps=400&evalEvery=4&sampleEvery=3&sampleBytes=24`,
+      );
+      const summary = (name: string) => METHOD_LIST.find((m) => m.name === name)!.summary;
+      expect(await page.locator("#method-summary").textContent()).toBe(summary("cola"));
+      await page.selectOption("#method", "full");
+      expect(await page.locator("#method-summary").textContent()).toBe(summary("full"));
+      await page.selectOption("#method", "cola");
+      expect(await page.locator("#estimate").textContent()).toMatch(/^400 steps/);
+
+      await page.click("#train");
+      await page.waitForFunction(() => document.querySelectorAll("#samples li").length >= 3, undefined, {
+        timeout: 60_000,
+      });
+      await page.click("#stop");
+      await untilState(page, ["stopped"], 30_000);
+      await page.click("#kernel-2");
+      // the kernel list is a listbox the keyboard moves through too
+      await page.keyboard.press("ArrowDown");
+      expect(await page.locator('#kernel-select [aria-selected="true"]').getAttribute("id")).toBe("kernel-3");
+      expect(await page.locator("#kernel-select").getAttribute("aria-activedescendant")).toBe("kernel-3");
+      await page.keyboard.press("ArrowUp");
+      // the time per step is remembered: the next run of these settings is estimated before it starts
+      expect(await page.locator("#estimate").textContent()).toMatch(/^400 steps: ~[\dhms]+ at the [\d.]+s a step/);
+
+      // samples: newest first, each prompt starting at a word of the text, not inside one
+      const steps = await page.locator("#samples li").evaluateAll((els) => els.map((e) => Number(e.dataset.step)));
+      expect(steps.length).toBeGreaterThanOrEqual(3);
+      expect(steps).toEqual([...steps].sort((a, b) => b - a));
+      const prompt = (await page.locator("#samples li b").first().textContent())!;
+      expect(prompt).toMatch(/^\S/);
+      expect(new RegExp(`\\s${prompt.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`).test(sampleText)).toBe(true);
+
+      // 1280×720: the whole chart above the fold, its text at its drawn size
+      const chart = page.locator("#loss-chart svg");
+      // where it sits in the page (clicking the kernel above scrolled to it; the screenshot shows the top)
+      await page.evaluate(() => scrollTo(0, 0));
+      const wide = await chart.evaluate((svg) => {
+        const r = svg.getBoundingClientRect();
+        return { top: r.top + scrollY, bottom: r.bottom + scrollY };
+      });
+      expect(wide.top).toBeLessThan(720);
+      expect(wide.bottom).toBeLessThanOrEqual(720);
+      const textScale = () =>
+        chart.evaluate((svg) => svg.getBoundingClientRect().width / (svg as SVGSVGElement).viewBox.baseVal.width);
+      expect(await textScale()).toBeGreaterThan(0.9);
+      expect(await chart.getAttribute("role")).toBe("img");
+      expect(await page.locator("#loss-chart svg > title").textContent()).toMatch(
+        /^Loss \(nats per byte\) by step: training loss/,
+      );
+      expect(await seriousViolations(page)).toEqual([]);
+      // and the check can fail: an input without a name is a critical violation
+      await page.evaluate(() =>
+        document.body.append(Object.assign(document.createElement("input"), { id: "unnamed" })),
+      );
+      expect((await seriousViolations(page, true)).map((v) => v.id)).toContain("label");
+      await page.evaluate(() => document.getElementById("unnamed")!.remove());
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, "playground-1280x720.png") });
+
+      // 500 px: one column, no horizontal scrolling, the chart and the kernel rows inside the viewport
+      await page.setViewportSize({ width: 500, height: 900 });
+      await page.waitForFunction(() => {
+        const svg = document.querySelector<SVGSVGElement>("#loss-chart svg");
+        return !!svg && svg.viewBox.baseVal.width <= innerWidth;
+      });
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth)).toBe(true);
+      const narrow = (await chart.boundingBox())!;
+      expect(narrow.x).toBeGreaterThanOrEqual(0);
+      expect(narrow.x + narrow.width).toBeLessThanOrEqual(500);
+      expect(await textScale()).toBeGreaterThan(0.9);
+      const cut = await page
+        .locator("#kernel-select li, #run-fields label, .buttons button")
+        .evaluateAll((els) =>
+          els
+            .filter((e) => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > innerWidth)
+            .map((e) => e.textContent),
+        );
+      expect(cut).toEqual([]);
+      expect(await seriousViolations(page)).toEqual([]);
+      await page.screenshot({ path: path.join(ARTIFACTS, "playground-500px.png"), fullPage: true });
+
+      // a changed setting while stopped is for the next Train, and says so
+      await page.fill("#steps", "6");
+      await page.fill("#sample-every", "0");
+      await page.fill("#eval-every", "0");
+      expect(await page.locator("#form-note").textContent()).toMatch(/apply to the next Train/);
+      page.once("dialog", (d) => void d.accept());
+      await page.click("#train");
+      await untilState(page, ["done", "error"], 60_000);
+      expect(await page.locator("#error").textContent()).toBe("");
+      // the old run's curves, samples and stats are gone: only the new 6-step run's are shown
+      expect((await series(page, "train")).map((p) => p[0])).toEqual([1, 2, 3, 4, 5, 6]);
+      expect((await series(page, "val")).map((p) => p[0])).toEqual([6]);
+      expect(await page.locator("#samples li").evaluateAll((els) => els.map((e) => e.dataset.step))).toEqual(["6"]);
+      expect(await page.locator("#stat-val").textContent()).toMatch(/ at step 6$/);
+      expect(problems).toEqual([]);
+    },
+  );
 });

@@ -16,7 +16,7 @@ import { METHODS, makeModel } from "../../methods/index.ts";
 import { compileTrainStep, planTrainStep } from "../../train/step.ts";
 import { referenceBackend } from "../../backends/reference/backend.ts";
 import { CHAIN_KINDS } from "../../ir/fusedKinds.ts";
-import { Session, pick, type SessionOptions } from "../../web/session.ts";
+import { Session, pick, wordPrompt, type SessionOptions } from "../../web/session.ts";
 import { decodeTextFile } from "../../web/textFile.ts";
 import { playgroundConfig } from "../../web/presets.ts";
 import { summarizePlan } from "../../web/planSummary.ts";
@@ -79,6 +79,20 @@ describe("Session", () => {
     expect(Array.from(st.right.tensors["blocks.0.q.A"]!.data)).not.toEqual(Array.from(init[i]!));
   });
 
+  it("prompts from a word boundary of the validation text and names its step's inputs", () => {
+    const s = right(Session.create(backend, text, OPTS));
+    expect(s.prompt).toMatch(/^\S[^]*\s$/);
+    expect(text).toContain(s.prompt);
+    expect(/\s$/.test(text.slice(0, text.indexOf(s.prompt)))).toBe(true);
+    // one name per graph input of the plan the page shows: params by path, then moments, scalars, batch
+    const names = s.inputNames;
+    expect(names).toHaveLength(s.plan.graph.inputs.length);
+    expect(names.slice(0, s.model.layout.names.length)).toEqual([...s.model.layout.names]);
+    expect(names).toContain("m.blocks.0.q.A");
+    expect(names.slice(-2)).toEqual(["ids", "targets"]);
+    s.dispose();
+  });
+
   it("refuses what a user can get wrong with one readable message", () => {
     const left = (o: Partial<SessionOptions>, t = text) => {
       const r = Session.create(backend, t, { ...OPTS, ...o });
@@ -88,6 +102,14 @@ describe("Session", () => {
     expect(left({ rank: 65 })).toMatch(/rank 65 is larger than the width d = 64/);
     expect(left({ method: "nope" })).toMatch(/unknown model "nope"/);
     expect(left({ lr: 2 })).toMatch(/learning rate must be in \(0, 1\)/);
+  });
+});
+
+describe("wordPrompt", () => {
+  it("drops the partial first word and ends after a whole word", () => {
+    expect(wordPrompt("ntleman said that he would come", 16)).toBe("said that he ");
+    expect(wordPrompt("said that he would come", 12)).toBe("that he ");
+    expect(wordPrompt("abcdefghijklmnopqrstuvwxyz", 8)).toBe("abcdefgh"); // nothing to cut at: as it is
   });
 });
 
@@ -194,12 +216,25 @@ describe("summarizePlan", () => {
     };
     const step = compileTrainStep(model.right, fusing, cfg.batch, cfg.seq);
     if (E.isLeft(step)) throw new Error(step.left.message);
-    const s = summarizePlan(step.right.plan, model.right, cfg.batch, cfg.seq);
+    // the compiled train step's inputs: the params (cola freezes none), then the batch
+    const names = [...model.right.layout.names, "ids", "targets"];
+    const s = summarizePlan(step.right.plan, model.right, cfg.batch, cfg.seq, names);
     const fused = s.kernels.filter((k) => k.fused);
     expect(fused.length).toBeGreaterThan(0);
     expect(fused.length).toBe(step.right.plan.launches.filter((l) => l.eqn.prim === "fused").length);
     for (const k of fused) expect(k.label).toMatch(/^ *\d+ (%\d+:f32\[[^\]]*\] )+= fused\.\w+\(/);
     expect(s.kernels.filter((k) => !k.fused).every((k) => !/fused/.test(k.label))).toBe(true);
+    // inputs that are params show by name (a fused lowrank by role too); the legend lists each fused kind once
+    expect(s.kernels.some((k) => /= fused\.lowrank\(x=%\d+, A=blocks\.0\.q\.A, B=blocks\.0\.q\.B/.test(k.label))).toBe(
+      true,
+    );
+    expect(s.kernels.some((k) => /= gather\(embed, ids\)/.test(k.label))).toBe(true);
+    const kinds = new Set(fused.map((k) => /= (fused\.\w+)\(/.exec(k.label)![1]));
+    expect(s.legend.map((l) => l.kind).sort()).toEqual([...kinds].sort());
+    expect(s.legend.find((l) => l.kind === "fused.lowrank")?.text).toMatch(/y = act\(x·A\)·B/);
+    // names of the wrong length are ignored rather than misapplied
+    const unnamed = summarizePlan(step.right.plan, model.right, cfg.batch, cfg.seq, ["ids"]);
+    expect(unnamed.kernels.some((k) => /blocks\./.test(k.label))).toBe(false);
   });
 });
 
