@@ -5,6 +5,7 @@
 import { escapeXml as escapeHtml } from "./svg.ts";
 import { cellText, looksNumeric } from "./markdownTable.ts";
 
+/** Escapes text for HTML (the same rules as SVG's XML). */
 export { escapeHtml };
 
 /** An HTML table; columns whose cells are all numeric are right-aligned, like markdownTable's. */
