@@ -12,6 +12,13 @@ export function smooth(points: Point[], alpha = 0.1): Point[] {
   return points.map(([x, y]) => [x, (s = Number.isNaN(s) ? y : alpha * y + (1 - alpha) * s)]);
 }
 
+/** At most about `max` of `points`, evenly spaced, the last always kept: a 600-pixel plot needs no more. */
+export function thin(points: Point[], max = 2000): Point[] {
+  if (points.length <= max) return points;
+  const every = Math.ceil(points.length / max);
+  return points.filter((_, i) => i % every === 0 || i === points.length - 1);
+}
+
 /** A figure: its file name, what it shows (alt text and caption), and the SVG. */
 export interface Figure {
   readonly file: string;
@@ -29,7 +36,7 @@ export function compareFigures(rows: readonly CompareRow[]): Figure[] {
     series: rows.map((r, i) => ({
       name: r.method,
       color: colors[i],
-      points: smooth(r.result.losses.map((l) => [l.step * r.tokensPerStep, l.loss] as Point)),
+      points: thin(smooth(r.result.losses.map((l) => [l.step * r.tokensPerStep, l.loss] as Point))),
     })),
   });
   const val = lineChart({
