@@ -10,7 +10,15 @@ import { loadData } from "../train/data.ts";
 import { dataProgress } from "./dataProgress.ts";
 import { renderRunError } from "../train/errors.ts";
 import { markdownTable } from "../report/markdownTable.ts";
-import { TABLE_HEADERS, tableRows, writeCompareReport, type CompareRow } from "../report/compareReport.ts";
+import {
+  COST_HEADERS,
+  costRows,
+  QUALITY_HEADERS,
+  qualityRows,
+  writeCompareReport,
+  type CompareRow,
+} from "../report/compareReport.ts";
+import { runMetadata } from "../report/runMetadata.ts";
 import { formatNumber } from "../util/format.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import { MODEL_HELP, modelConfigFrom, RUN_FLAGS, RUN_HELP, runSettingsFrom } from "./trainFlags.ts";
@@ -20,8 +28,9 @@ import { checkDataFits, checkMemory, checkOutDir, tokenizerFor } from "./preflig
 import { trainableParams } from "../models/model.ts";
 
 const HELP = `rankfuse compare: train several methods at the same width, on the same data, for the same tokens,
-and print a table (params, FLOPs/token, tokens/s, peak memory, validation perplexity, bits/byte);
-writes a report folder (report.md, SVG plots, results.json) and each run's checkpoint.
+and print a quality table (params, validation loss, perplexity, bits/byte) and a cost table (FLOPs/token,
+tokens/s, peak memory, optimizer state);
+writes a report folder (report.md, report.html, SVG plots, results.json) and each run's checkpoint.
 
   --methods LIST       comma-separated, from ${METHODS.join(", ")} (default full,cola);
                        a method file of your own counts too: full,./my-method.ts
@@ -100,22 +109,29 @@ export async function compareCommand(argv: string[]): Promise<number> {
       result: r.right,
     });
   }
-  const written = writeCompareReport(out, rows, {
-    config: cfg.name,
-    width: cfg.d,
-    layers: cfg.layers,
-    rank: cfg.rank,
-    backend: `${backend.right.name} (${backend.right.describe()})`,
-    data: data.right.corpus,
-    tokenizer: data.right.tokenizer.name,
-    tokens,
-    steps: s.steps,
-    batch: s.batch,
-    seq: s.seq,
-    lr: s.lr,
-    seed: s.seed,
-  });
+  const written = writeCompareReport(
+    out,
+    rows,
+    {
+      config: cfg.name,
+      width: cfg.d,
+      layers: cfg.layers,
+      rank: cfg.rank,
+      backend: `${backend.right.name} (${backend.right.describe()})`,
+      data: data.right.corpus,
+      tokenizer: data.right.tokenizer.name,
+      tokens,
+      steps: s.steps,
+      batch: s.batch,
+      seq: s.seq,
+      lr: s.lr,
+      seed: s.seed,
+    },
+    runMetadata(["rankfuse", "compare", ...argv], backend.right),
+  );
   if (E.isLeft(written)) return (console.error(`rankfuse compare: ${renderRunError(written.left)}`), 1);
-  console.log(`\n${markdownTable(TABLE_HEADERS, tableRows(rows))}\n\nreport: ${path.join(out, "report.md")}`);
+  console.log(
+    `\n${markdownTable(QUALITY_HEADERS, qualityRows(rows))}\n${markdownTable(COST_HEADERS, costRows(rows))}\nreport: ${path.join(out, "report.md")} (and report.html)`,
+  );
   return 0;
 }

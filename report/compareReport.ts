@@ -1,132 +1,112 @@
+/**
+ * The report folder of `rankfuse compare`: report.md and report.html (the same content: a quality and a
+ * cost table, three figures, then the setup and the run's provenance), the figures as SVG files, and
+ * results.json.
+ */
 import fs from "node:fs";
 import path from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import { writeFileAtomic } from "../train/atomicFile.ts";
 import { causeMessage, trainError, type TrainError } from "../train/errors.ts";
-import { formatNumber } from "../util/format.ts";
 import { markdownTable } from "./markdownTable.ts";
-import { barChart, lineChart, type Point } from "./svg.ts";
-import type { TrainResult } from "../train/loop.ts";
+import { compareFigures, type Figure } from "./compareCharts.ts";
+import { COST_HEADERS, costRows, QUALITY_HEADERS, qualityRows, TABLE_NOTES } from "./compareTables.ts";
+import { escapeHtml, htmlFacts, htmlFigure, htmlPage, htmlTable } from "./htmlPage.ts";
+import { metadataEntries, type RunMetadata } from "./runMetadata.ts";
+import type { CompareRow } from "./compareRow.ts";
 
-/** One method's row in a comparison: its size and cost, and what its training run measured. */
-export interface CompareRow {
-  readonly method: string;
-  readonly params: number;
-  readonly nonEmbedding: number;
-  /** Params the optimizer trains (all but the model's frozen ones). */
-  readonly trainable: number;
-  /** Training FLOPs per token: 3× the forward pass (forward + backward). */
-  readonly trainFlopsPerToken: number;
-  readonly tokensPerStep: number;
-  readonly result: TrainResult;
+export type { CompareRow } from "./compareRow.ts";
+export { TABLE_HEADERS, tableRows, QUALITY_HEADERS, qualityRows, COST_HEADERS, costRows } from "./compareTables.ts";
+
+/** The setup's entries as label–value text (objects as JSON). */
+const setupEntries = (setup: Record<string, unknown>): [string, string][] =>
+  Object.entries(setup).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]);
+
+const title = (rows: readonly CompareRow[]) => `rankfuse compare: ${rows.map((r) => r.method).join(", ")}`;
+
+/** Label–value pairs as a markdown list. */
+const mdList = (entries: readonly [string, string][]) => entries.map(([k, v]) => `- ${k}: ${v}`).join("\n");
+
+/** report.md's text. */
+export function compareMarkdown(
+  rows: readonly CompareRow[],
+  setup: Record<string, unknown>,
+  figures: readonly Figure[],
+  metadata?: RunMetadata,
+): string {
+  return [
+    `# ${title(rows)}`,
+    "",
+    "## Quality",
+    "",
+    markdownTable(QUALITY_HEADERS, qualityRows(rows)),
+    TABLE_NOTES.quality,
+    "",
+    "## Cost",
+    "",
+    markdownTable(COST_HEADERS, costRows(rows)),
+    TABLE_NOTES.cost,
+    "",
+    "## Figures",
+    "",
+    ...figures.flatMap((f) => [`![${f.caption}](${f.file})`, "", `*${f.caption}*`, ""]),
+    "## Setup",
+    "",
+    mdList(setupEntries(setup)),
+    "",
+    ...(metadata ? ["## Run", "", mdList(metadataEntries(metadata)), ""] : []),
+  ].join("\n");
 }
 
-export const TABLE_HEADERS = [
-  "method",
-  "params",
-  "non-emb",
-  "trainable",
-  "train FLOPs/token",
-  "tokens/s",
-  "vs full",
-  "peak memory",
-  "optimizer state",
-  "val loss",
-  "val ppl",
-  "bits/byte",
-];
-
-export function tableRows(rows: readonly CompareRow[]): (string | number)[][] {
-  const base = rows.find((r) => r.method === "full")?.result.tokensPerSec;
-  return rows.map((r) => [
-    r.method,
-    formatNumber(r.params),
-    formatNumber(r.nonEmbedding),
-    formatNumber(r.trainable),
-    formatNumber(r.trainFlopsPerToken),
-    r.result.tokensPerSec.toFixed(0),
-    base ? `${(r.result.tokensPerSec / base).toFixed(2)}x` : "",
-    `${formatNumber(r.result.peakBytes)}B`,
-    `${formatNumber(r.result.optimizerBytes)}B`,
-    r.result.final.loss.toFixed(4),
-    r.result.final.ppl.toFixed(2),
-    r.result.final.bitsPerByte.toFixed(3),
-  ]);
-}
-
-/** Exponential moving average, so noisy per-step losses read as curves. */
-function smooth(points: Point[], alpha = 0.1): Point[] {
-  let s = NaN;
-  return points.map(([x, y]) => [x, (s = Number.isNaN(s) ? y : alpha * y + (1 - alpha) * s)]);
+/** report.html's text: report.md's content as one self-contained page. */
+export function compareHtml(
+  rows: readonly CompareRow[],
+  setup: Record<string, unknown>,
+  figures: readonly Figure[],
+  metadata?: RunMetadata,
+): string {
+  const note = (s: string) => `<p class="note">${escapeHtml(s)}</p>`;
+  return htmlPage(
+    title(rows),
+    [
+      `<h2>Quality</h2>`,
+      htmlTable(QUALITY_HEADERS, qualityRows(rows)),
+      note(TABLE_NOTES.quality),
+      `<h2>Cost</h2>`,
+      htmlTable(COST_HEADERS, costRows(rows)),
+      note(TABLE_NOTES.cost),
+      `<h2>Figures</h2>`,
+      ...figures.map((f) => htmlFigure(f.svg, f.caption)),
+      `<h2>Setup</h2>`,
+      htmlFacts(setupEntries(setup), "setup"),
+      ...(metadata ? [`<h2>Run</h2>`, htmlFacts(metadataEntries(metadata))] : []),
+    ].join("\n"),
+  );
 }
 
 /**
- * Writes report.md, loss.svg, val.svg, throughput.svg and results.json into `dir`; returns the markdown,
- * or the first write that failed (each file is written atomically: a failure leaves no torn file).
+ * Writes report.md, report.html, loss.svg, val.svg, throughput.svg and results.json into `dir`; returns the
+ * markdown, or the first write that failed (each file is written atomically: a failure leaves no torn file).
+ * `metadata` (date, commit, machine, command) goes into all three documents where given.
  */
 export function writeCompareReport(
   dir: string,
   rows: readonly CompareRow[],
   setup: Record<string, unknown>,
+  metadata?: RunMetadata,
 ): E.Either<TrainError, string> {
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (cause) {
     return E.left(trainError("DataError", `cannot create ${dir}: ${causeMessage(cause)}`));
   }
-  const train = lineChart({
-    title: "training loss (EMA)",
-    xLabel: "training tokens",
-    yLabel: "loss (nats/token)",
-    series: rows.map((r) => ({
-      name: r.method,
-      points: smooth(r.result.losses.map((l) => [l.step * r.tokensPerStep, l.loss] as Point)),
-    })),
-  });
-  const val = lineChart({
-    title: "validation loss",
-    xLabel: "training tokens",
-    yLabel: "loss (nats/token)",
-    series: rows.map((r) => ({
-      name: r.method,
-      points: r.result.evals.map((e) => [e.step * r.tokensPerStep, e.loss] as Point),
-    })),
-  });
-  const speed = barChart({
-    title: "training throughput",
-    yLabel: "tokens/s",
-    bars: rows.map((r) => ({ label: r.method, value: r.result.tokensPerSec })),
-  });
-  const md = [
-    "# rankfuse compare",
-    "",
-    Object.entries(setup)
-      .map(([k, v]) => `- ${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
-      .join("\n"),
-    "",
-    markdownTable(TABLE_HEADERS, tableRows(rows)),
-    "",
-    "Validation perplexity = exp(mean token loss) on held-out text; bits/byte divides the loss by ln 2 and by the UTF-8 bytes per token.",
-    "tokens/s excludes each run's first (warm-up) step; peak memory is the backend's measured peak during a training step; optimizer state is the bytes of optimizer moments and scheme state the method needs (AdamW: 8 bytes per trained param).",
-    "",
-    "![training loss](loss.svg)",
-    "![validation loss](val.svg)",
-    "![throughput](throughput.svg)",
-    "",
-  ].join("\n");
+  const figures = compareFigures(rows);
+  const md = compareMarkdown(rows, setup, figures, metadata);
   const files: [string, string][] = [
-    ["loss.svg", train],
-    ["val.svg", val],
-    ["throughput.svg", speed],
+    ...figures.map((f) => [f.file, f.svg] as [string, string]),
     ["report.md", md],
-    [
-      "results.json",
-      JSON.stringify(
-        { setup, rows: rows.map((r) => ({ ...r, result: { ...r.result, losses: r.result.losses } })) },
-        null,
-        1,
-      ),
-    ],
+    ["report.html", compareHtml(rows, setup, figures, metadata)],
+    ["results.json", JSON.stringify({ ...(metadata ? { metadata } : {}), setup, rows }, null, 1)],
   ];
   for (const [name, text] of files) {
     const w = writeFileAtomic(path.join(dir, name), new TextEncoder().encode(text), "DataError");

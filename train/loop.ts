@@ -30,6 +30,7 @@ import { API_WORDING, type OptionWording } from "./wording.ts";
 import { makeDirs } from "../util/outDir.ts";
 import { acquireRunLock } from "./runLock.ts";
 import { describeNonFinite, divergedAt, nonFiniteWeights } from "./divergence.ts";
+import { stepRate, type StepRate } from "./stepRate.ts";
 
 /** A run's settings: its length and batch shape, the optimizer's (UpdateOptions), evaluation and checkpoints. */
 export interface TrainOptions extends UpdateOptions {
@@ -79,6 +80,11 @@ export interface TrainResult {
   readonly final: EvalResult;
   /** Training tokens per second over the whole run, excluding the first step of each session (warm-up). */
   readonly tokensPerSec: number;
+  /**
+   * The spread of tokens/s over the same steps (absent in results written before it was recorded, and where
+   * no step was timed; a resumed run's checkpoint from before it spans only the steps trained since).
+   */
+  readonly stepTokensPerSec?: StepRate;
   /** Measured peak bytes of the backend during a training step. */
   readonly peakBytes: number;
   /**
@@ -162,6 +168,8 @@ async function trainIn(
     evals: [] as ({ step: number } & EvalResult)[],
     timedMs: 0,
     timedSteps: 0,
+    /** Milliseconds of each timed step, for the spread of tokens/s. */
+    stepMs: [] as number[],
     peakBytes: 0,
     /** Non-finite batches skipped so far (skipNonFinite). */
     skippedBatches: 0,
@@ -199,6 +207,7 @@ async function trainIn(
         evals: h.evals ?? [],
         final: last,
         tokensPerSec: h.timedSteps ? (o.batch * o.seq * h.timedSteps * 1000) / h.timedMs! : NaN,
+        stepTokensPerSec: stepRate(h.stepMs ?? [], o.batch * o.seq),
         peakBytes: h.peakBytes ?? 0,
         stepTransfers: { written: 0, read: 0 },
         optimizerBytes: 0,
@@ -339,7 +348,7 @@ async function trainIn(
         step++;
         stepTransfers = transfers;
         const ms = performance.now() - t0;
-        if (step > start + 1) ((history.timedMs += ms), history.timedSteps++);
+        if (step > start + 1) ((history.timedMs += ms), history.timedSteps++, history.stepMs.push(ms));
         history.peakBytes = Math.max(history.peakBytes, stats.peakBytes);
         history.losses.push({ step, loss });
         const tokPerSec = (tokensPerStep * 1000) / ms;
@@ -377,6 +386,7 @@ async function trainIn(
         evals: history.evals,
         final: final.right,
         tokensPerSec: history.timedSteps ? (tokensPerStep * history.timedSteps * 1000) / history.timedMs : NaN,
+        stepTokensPerSec: stepRate(history.stepMs, tokensPerStep),
         peakBytes: history.peakBytes,
         stepTransfers,
         stopped,
