@@ -4,7 +4,7 @@ import path from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import { loadNativeAddon } from "../backends/native/build.ts";
 import { markdownTable } from "../report/markdownTable.ts";
-import { renderChart, type SuiteChart } from "./charts.ts";
+import type { SuiteChart } from "./charts.ts";
 import { writeSummary, type SavedSuite } from "./summary.ts";
 
 /** A benchmark suite's output: one table (printed and saved), the raw figures, and the charts it asks for. */
@@ -60,7 +60,10 @@ export { stats } from "./stats.ts";
 
 export const RESULTS_DIR = path.join("bench", "results");
 
-/** Writes <suite>.json (machine, table, notes, data, charts), <suite>.md, the charts' SVGs, then redraws summary.md. */
+/**
+ * Writes <suite>.json (machine, table, notes, data, charts) and <suite>.md, then redraws summary.md and
+ * every saved suite's SVGs from their JSON (writeSummary), so a run's charts and a redraw's look the same.
+ */
 export function saveSuite(
   name: string,
   r: SuiteResult,
@@ -84,7 +87,6 @@ export function saveSuite(
     path.join(dir, `${name}.md`),
     `# ${r.title}\n\n${markdownTable(r.headers, r.rows)}\n\n${(r.notes ?? []).map((n) => `- ${n}`).join("\n")}\n`,
   );
-  for (const c of r.charts ?? []) fs.writeFileSync(path.join(dir, c.file), renderChart(c));
   writeSummary(dir);
   return file;
 }
