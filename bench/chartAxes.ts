@@ -24,16 +24,16 @@ const ticksIn = (lo: number, hi: number, ms: readonly number[]): number[] => {
 };
 
 /**
- * A log axis over [min, max] (both > 0) widened by `margin` of its span in decades on each side (a lone
- * value gets ±20%), with 1-2-5 ticks inside: only decades when the data spans many of them, finer
+ * A log axis over [min, max] (both > 0) widened by `margin` of its span in decades on each side (at least
+ * 5%; a lone value gets ±20%), with 1-2-5 ticks inside: only decades when the data spans many of them, finer
  * mantissas when it spans less than one, and at most about ten ticks.
  */
 export function fittedLogAxis(min: number, max: number, margin = 0.05): Axis {
   if (!(min > 0) || !Number.isFinite(min) || !Number.isFinite(max) || max < min) return fittedLogAxis(1, 10, margin);
   const span = Math.log10(max) - Math.log10(min);
-  const pad = span > 0 ? span * margin : Math.log10(1.2);
-  const lo = clean(10 ** (Math.log10(min) - pad)),
-    hi = clean(10 ** (Math.log10(max) + pad));
+  const pad = span > 0 ? Math.max(span * margin, 0.02) : Math.log10(1.2);
+  const lo = Math.min(min, clean(10 ** (Math.log10(min) - pad))),
+    hi = Math.max(max, clean(10 ** (Math.log10(max) + pad)));
   const decades = Math.log10(hi) - Math.log10(lo);
   if (decades > 9) {
     const every = Math.ceil(decades / 8);
@@ -46,7 +46,15 @@ export function fittedLogAxis(min: number, max: number, margin = 0.05): Axis {
     ticks = next;
     if (ticks.length >= 4) break;
   }
-  return { domain: [lo, hi], ticks: ticks.length ? ticks : [clean(Number(min.toPrecision(2)))] };
+  // too narrow for two round ticks: the data's ends, to 3 digits where that stays inside
+  const ends = [
+    ...new Set(
+      [min, max].map((v) =>
+        Number(v.toPrecision(3)) >= lo && Number(v.toPrecision(3)) <= hi ? Number(v.toPrecision(3)) : v,
+      ),
+    ),
+  ];
+  return { domain: [lo, hi], ticks: ticks.length >= 2 ? ticks : ends };
 }
 
 /**
