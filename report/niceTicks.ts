@@ -43,3 +43,34 @@ export const logAxis = (min: number, max: number): Axis => {
   }
   return { domain: [clean(10 ** lo), clean(10 ** hi)], ticks };
 };
+
+/** Keep the ticks of `a` that lie inside [min, max] (with a hair of slack for float noise) and set the domain to exactly [min, max]. */
+const clip = (a: Axis, min: number, max: number): Axis => {
+  const eps = (max - min) * 1e-9;
+  return { domain: [min, max], ticks: a.ticks.filter((t) => t >= min - eps && t <= max + eps) };
+};
+
+/**
+ * An axis that ends at the data: the domain is exactly [min, max] (so 100k tokens of data do not draw an
+ * axis to 120k) and the round ticks are those inside it. A single value or non-finite input falls back to
+ * `linearAxis`'s padded axis, which has nothing better to end at.
+ */
+export const tightLinearAxis = (min: number, max: number, target = 5): Axis =>
+  Number.isFinite(min) && Number.isFinite(max) && max > min
+    ? clip(linearAxis(min, max, target), min, max)
+    : linearAxis(min, max, target);
+
+/**
+ * A log axis that ends at the data, like `tightLinearAxis`: decade (and 2×, 5×) ticks inside [min, max];
+ * when fewer than two fall inside, the ends themselves are ticks, so the axis always has labels.
+ */
+export const tightLogAxis = (min: number, max: number): Axis => {
+  if (!(min > 0) || !Number.isFinite(max) || !(max > min)) return logAxis(min, max);
+  const lo = Math.floor(Math.log10(min) + 1e-9),
+    hi = Math.ceil(Math.log10(max) - 1e-9);
+  const ticks: number[] = [];
+  const every = Math.ceil((hi - lo) / 8);
+  for (let k = lo; k <= hi; k += every) for (const m of hi - lo <= 2 ? [1, 2, 5] : [1]) ticks.push(clean(m * 10 ** k));
+  const inside = clip({ domain: [min, max], ticks }, min, max);
+  return inside.ticks.length >= 2 ? inside : { domain: [min, max], ticks: [clean(min), clean(max)] };
+};
