@@ -4,7 +4,7 @@
  * whose slope is the exponent. Both axes are fitted to the data (bench/chartAxes.ts), a point measured
  * several times has a min–max whisker, a reference series (an analytic prediction) is a dashed line in
  * the legend, and every series takes its method's colour (report/methodColors.ts), the same in every
- * chart. Bars come from report/svg.ts's barChart.
+ * chart. Bars come from report/svg.ts's barChart, coloured by method the same way.
  */
 import { barChart, escapeXml, type Bar, type BarChartOptions } from "../report/svg.ts";
 import { methodColor } from "../report/methodColors.ts";
@@ -35,7 +35,7 @@ export type LogLogOptions = {
   height?: number;
 };
 
-/** A bar of a bench chart: report/svg.ts's Bar (error = [min, max]) and the method whose colour it takes. */
+/** A bar of a bench chart: report/svg.ts's Bar (error = [min, max]) and the method whose colour it takes (its label's when absent). */
 export type BenchBar = Bar & { method?: string };
 
 /** A bar chart's options, its bars tagged with their methods. */
@@ -48,7 +48,10 @@ export type SuiteChart =
 /** The SVG of a chart spec: the one path both a suite's run and the summary's redraw from JSON take. */
 export const renderChart = (c: SuiteChart): string =>
   c.kind === "bar"
-    ? barChart({ ...c.options, bars: c.options.bars.map(({ method: _, ...b }) => b) })
+    ? barChart({
+        ...c.options,
+        bars: c.options.bars.map(({ method, ...b }) => ({ ...b, color: b.color ?? methodColor(method ?? b.label) })),
+      })
     : logLogChart(c.options);
 
 const r2 = (x: number) => String(Math.round(x * 100) / 100);

@@ -236,3 +236,41 @@ describe("logLogChart's readability", () => {
     expect(colaIn(a)).toBe(methodColor("cola"));
   });
 });
+
+describe("bar charts", () => {
+  it("colour each bar by its method, as the log-log charts colour that method's line", () => {
+    const svg = renderChart({
+      kind: "bar",
+      file: "b.svg",
+      options: {
+        title: "tokens/s",
+        yLabel: "training throughput (tokens/s)",
+        bars: [
+          { label: "full rankfuse-native", method: "full", value: 5000, error: [4800, 5100] },
+          { label: "cola rankfuse-native", method: "cola", value: 7000, error: [6500, 7400] },
+          { label: "cola torch-cpu", method: "cola", value: 3000 },
+        ],
+      },
+    });
+    const fills = [...svg.matchAll(/<rect x="[^"]+" y="[^"]+" width="[^"]+" height="[^"]+" fill="([^"]+)"/g)].map(
+      (m) => m[1],
+    );
+    expect(fills.filter((f) => f !== "none")).toEqual([methodColor("full"), methodColor("cola"), methodColor("cola")]);
+    expect(svg.match(/class="error"/g)).toHaveLength(2);
+    const line = logLogChart({
+      title: "t",
+      xLabel: "x",
+      yLabel: "y",
+      series: [
+        {
+          name: "cola",
+          points: [
+            [1, 1],
+            [2, 2],
+          ],
+        },
+      ],
+    });
+    expect(line).toContain(`stroke="${methodColor("cola")}"`);
+  });
+});
