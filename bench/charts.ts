@@ -7,6 +7,7 @@
  * chart. Bars come from report/svg.ts's barChart, coloured by method the same way.
  */
 import { barChart, escapeXml, type Bar, type BarChartOptions } from "../report/svg.ts";
+import { METHODS } from "../methods/index.ts";
 import { methodColor } from "../report/methodColors.ts";
 import { fittedLogAxis, formatTick, type AxisUnit } from "./chartAxes.ts";
 
@@ -45,12 +46,21 @@ export type BenchBarOptions = Omit<BarChartOptions, "bars"> & { bars: BenchBar[]
 export type SuiteChart =
   { kind: "bar"; file: string; options: BenchBarOptions } | { kind: "loglog"; file: string; options: LogLogOptions };
 
+/** The method a bar's label opens with ("cola torch-cpu" → "cola"), for bars saved without one; else the whole label. */
+const barMethod = (label: string): string => {
+  const first = label.split(" ")[0] ?? label;
+  return METHODS.includes(first) ? first : label;
+};
+
 /** The SVG of a chart spec: the one path both a suite's run and the summary's redraw from JSON take. */
 export const renderChart = (c: SuiteChart): string =>
   c.kind === "bar"
     ? barChart({
         ...c.options,
-        bars: c.options.bars.map(({ method, ...b }) => ({ ...b, color: b.color ?? methodColor(method ?? b.label) })),
+        bars: c.options.bars.map(({ method, ...b }) => ({
+          ...b,
+          color: b.color ?? methodColor(method ?? barMethod(b.label)),
+        })),
       })
     : logLogChart(c.options);
 

@@ -73,7 +73,7 @@ export function scalingCharts(points: readonly ScalingPoint[], layers: number): 
         options: {
           title: `step time vs ${sw} (${layers} layers)`,
           xLabel: X_LABEL[sw],
-          yLabel: "step time (median, min–max whiskers)",
+          yLabel: "step time (s; median, min–max whiskers)",
           yUnit: "ms",
           series: timeSeries.filter((s) => s.points.length),
         },

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { markdownTable } from "../report/markdownTable.ts";
 import { renderChart, type SuiteChart } from "./charts.ts";
+import { scalingCharts, type ScalingPoint } from "./scalingCharts.ts";
 
 /** The JSON a suite leaves in bench/results/<suite>.json. */
 export interface SavedSuite {
@@ -80,9 +81,27 @@ export function summaryMarkdown(suites: readonly SavedSuite[], unreadable: reado
   );
 }
 
+/** Suites whose charts are rebuilt from their saved data, so results saved before a chart changed take its current form. */
+const FROM_DATA: Record<string, (data: unknown) => SuiteChart[] | undefined> = {
+  scaling: (d) => {
+    const { points, layers } = (d ?? {}) as { points?: ScalingPoint[]; layers?: number };
+    return Array.isArray(points) && typeof layers === "number" ? scalingCharts(points, layers) : undefined;
+  },
+};
+
+/** A saved suite's charts: rebuilt from its data where the suite allows it, else the specs it saved. */
+export function chartsOf(s: SavedSuite): SuiteChart[] {
+  try {
+    return FROM_DATA[s.suite]?.(s.data) ?? s.charts ?? [];
+  } catch {
+    return s.charts ?? [];
+  }
+}
+
 /**
- * Reads every <suite>.json in `dir`, redraws each suite's charts from its saved specs (the same renderer a
- * run uses, so an old result takes the current look), and writes `dir`/summary.md; returns its path.
+ * Reads every <suite>.json in `dir`, redraws each suite's charts (chartsOf: from its data where the suite
+ * allows it, else its saved specs) with the renderer a run uses, so an old result takes the current look,
+ * and writes `dir`/summary.md; returns its path.
  */
 export function writeSummary(dir: string): string {
   const suites: SavedSuite[] = [];
@@ -95,7 +114,8 @@ export function writeSummary(dir: string): string {
       const s = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as SavedSuite;
       if (typeof s.suite !== "string" || !Array.isArray(s.headers) || !Array.isArray(s.rows))
         throw new Error("not a suite result");
-      suites.push({ ...s, machine: s.machine ?? {} });
+      const read = { ...s, machine: s.machine ?? {} };
+      suites.push({ ...read, charts: chartsOf(read) });
     } catch {
       unreadable.push(f);
     }

@@ -27,7 +27,9 @@ describe("scalingCharts", () => {
     const [time, memory] = charts.map((c) => c.options as LogLogOptions);
     expect(time!.yUnit).toBe("ms");
     expect(memory!.yUnit).toBe("B");
-    expect(memory!.yLabel).toMatch(/bytes/);
+    expect(memory!.yLabel).toMatch(/\(bytes\)/);
+    expect(time!.yLabel).toMatch(/\(s;/);
+    expect(time!.xLabel).toMatch(/tokens/);
     expect(time!.series.map((s) => s.name)).toEqual([
       "full",
       "cola",

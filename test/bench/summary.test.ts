@@ -5,6 +5,7 @@ import path from "node:path";
 import { packageVersions, saveSuite } from "../../bench/report.ts";
 import { sectionHeading, summaryMarkdown, writeSummary, type SavedSuite } from "../../bench/summary.ts";
 import { renderChart, type SuiteChart } from "../../bench/charts.ts";
+import { methodColor } from "../../report/methodColors.ts";
 
 const suite = (name: string, extra: Partial<SavedSuite> = {}): SavedSuite => ({
   suite: name,
@@ -175,6 +176,49 @@ describe("writeSummary", () => {
       const md = fs.readFileSync(path.join(dir, "summary.md"), "utf8");
       expect(md).toContain("![step time vs tokens](old-time.svg)");
       expect(md).toMatch(/could not read old\.json's chart broken\.svg/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("writeSummary on results saved by an older version", () => {
+  it("rebuilds scaling's charts from its data and colours old bars by the method their label opens with", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-bench-test-"));
+    try {
+      const stat = (m: number) => ({ median: m, min: m * 0.9, max: m * 1.1, n: 3 });
+      const points = [256, 512].map((x) => ({
+        point: { sweep: "tokens", x, method: "cola", overrides: {} },
+        tokens: x,
+        analyticFlops: 1e6 * x,
+        stepMs: stat(x / 10),
+        peakBytes: 1e5 * x,
+      }));
+      const oldSpec: SuiteChart = {
+        kind: "loglog",
+        file: "scaling-tokens-time.svg",
+        options: { title: "step time vs tokens", xLabel: "tokens", yLabel: "ms per step (median)", series: [] },
+      };
+      fs.writeFileSync(
+        path.join(dir, "scaling.json"),
+        JSON.stringify(suite("scaling", { charts: [oldSpec], data: { layers: 2, points } })),
+      );
+      const oldBars: SuiteChart = {
+        kind: "bar",
+        file: "peers-tiny-tokens.svg",
+        options: { title: "tokens/s", yLabel: "tokens/s", bars: [{ label: "cola torch-cpu", value: 5 }] },
+      };
+      fs.writeFileSync(path.join(dir, "peers.json"), JSON.stringify(suite("peers", { charts: [oldBars] })));
+      writeSummary(dir);
+      const time = fs.readFileSync(path.join(dir, "scaling-tokens-time.svg"), "utf8");
+      expect(time).toContain('class="whisker"');
+      expect(time).toMatch(/cola: FLOPs ÷ [\d.]+ GFLOP\/s/);
+      expect(time).toMatch(/>\d+ ms</);
+      expect(fs.existsSync(path.join(dir, "scaling-tokens-memory.svg"))).toBe(true);
+      expect(fs.readFileSync(path.join(dir, "summary.md"), "utf8")).toContain("(scaling-tokens-memory.svg)");
+      expect(fs.readFileSync(path.join(dir, "peers-tiny-tokens.svg"), "utf8")).toContain(
+        `fill="${methodColor("cola")}"`,
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
