@@ -89,7 +89,7 @@ export function logLogChart(o: LogLogOptions): string {
   const all = series.flatMap((s) => s.points);
   const ys = all.flatMap((p) => (p.length === 4 ? [p[1], p[2], p[3]] : [p[1]]));
   const longest = series.length ? Math.max(...series.map((s) => s.name.length)) : 0;
-  const legend = series.length ? Math.min(260, 44 + 6.5 * longest) : 0;
+  const legend = series.length ? Math.min(270, 44 + 6.5 * longest) : 0;
   const W = o.width ?? 760,
     Hh = o.height ?? 420;
   const [left, top, right, bottom] = [78, 40, W - 20 - legend, Hh - 50];

@@ -50,7 +50,7 @@ export function scalingCharts(points: readonly ScalingPoint[], layers: number): 
       })),
       ...(rate > 0
         ? methods.map((m) => ({
-            name: `${m}: FLOPs ÷ ${formatNumber(rate / 1e9, 3)} GFLOP/s`,
+            name: `${m}: analytic FLOPs ÷ ${formatNumber(rate / 1e9, 3)} GFLOP/s`,
             method: m,
             reference: true,
             points: line(m, (p) => [p.point.x, (p.analyticFlops / rate) * 1000]),

@@ -148,7 +148,7 @@ describe("logLogChart's readability", () => {
         ] as LogLogPoint[],
       },
       {
-        name: "cola: FLOPs ÷ 20 GFLOP/s",
+        name: "cola: analytic FLOPs ÷ 20 GFLOP/s",
         method: "cola",
         reference: true,
         points: [
@@ -192,7 +192,7 @@ describe("logLogChart's readability", () => {
     const svg = logLogChart(options);
     expect(svg).toMatch(/<polyline[^>]*stroke="[^"]+" stroke-dasharray=/);
     expect(svg).toMatch(
-      /<line class="legend"[^>]*stroke-dasharray="[^"]+"\/>\n<text[^>]*>cola: FLOPs ÷ 20 GFLOP\/s<\/text>/,
+      /<line class="legend"[^>]*stroke-dasharray="[^"]+"\/>\n<text[^>]*>cola: analytic FLOPs ÷ 20 GFLOP\/s<\/text>/,
     );
     const dashed = svg.match(/<polyline[^>]*stroke="([^"]+)" stroke-dasharray/)![1];
     expect(dashed).toBe(methodColor("cola"));

@@ -33,10 +33,10 @@ describe("scalingCharts", () => {
     expect(time!.series.map((s) => s.name)).toEqual([
       "full",
       "cola",
-      "full: FLOPs ÷ 10 GFLOP/s",
-      "cola: FLOPs ÷ 10 GFLOP/s",
+      "full: analytic FLOPs ÷ 10 GFLOP/s",
+      "cola: analytic FLOPs ÷ 10 GFLOP/s",
     ]);
-    const ref = time!.series.find((s) => s.name === "full: FLOPs ÷ 10 GFLOP/s")!;
+    const ref = time!.series.find((s) => s.name === "full: analytic FLOPs ÷ 10 GFLOP/s")!;
     expect(ref).toMatchObject({ reference: true, method: "full" });
     // full rank ran at the sweep's best rate, so its reference is its own time
     expect(ref.points.map((p) => p[1])).toEqual(time!.series[0]!.points.map((p) => p[1]));

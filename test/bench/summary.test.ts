@@ -212,7 +212,7 @@ describe("writeSummary on results saved by an older version", () => {
       writeSummary(dir);
       const time = fs.readFileSync(path.join(dir, "scaling-tokens-time.svg"), "utf8");
       expect(time).toContain('class="whisker"');
-      expect(time).toMatch(/cola: FLOPs ÷ [\d.]+ GFLOP\/s/);
+      expect(time).toMatch(/cola: analytic FLOPs ÷ [\d.]+ GFLOP\/s/);
       expect(time).toMatch(/>\d+ ms</);
       expect(fs.existsSync(path.join(dir, "scaling-tokens-memory.svg"))).toBe(true);
       expect(fs.readFileSync(path.join(dir, "summary.md"), "utf8")).toContain("(scaling-tokens-memory.svg)");
