@@ -42,6 +42,7 @@ function nativeBlas(): string {
     : `rankfuse native addon unavailable: ${a.left}`;
 }
 
+/** The facts that make a figure comparable: date, Node, CPU model and count, memory, load, package versions, BLAS. */
 export function machineInfo() {
   return {
     date: new Date().toISOString(),
@@ -56,8 +57,10 @@ export function machineInfo() {
   };
 }
 
+/** Median and range of repeats (bench/stats.ts), re-exported for the suites that import it from here. */
 export { stats } from "./stats.ts";
 
+/** Where suites save their JSON, markdown, SVGs and summary.md. */
 export const RESULTS_DIR = path.join("bench", "results");
 
 /**
