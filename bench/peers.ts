@@ -7,8 +7,7 @@ import path from "node:path";
 import { loadNativeAddon } from "../backends/native/build.ts";
 import { makeModel } from "../methods/index.ts";
 import { resolveConfig, type ModelConfig } from "../models/config.ts";
-import type { Bar } from "../report/svg.ts";
-import type { SuiteChart } from "./charts.ts";
+import type { BenchBar, SuiteChart } from "./charts.ts";
 import { measureGemmPeak, type GemmPeak } from "./gemmPeak.ts";
 import { formatMfu, mfu, trainFlopsPerToken } from "./mfu.ts";
 import { probeCoreTypes, type CoreTypeChoice } from "./peers/openblasCoreType.ts";
@@ -134,6 +133,8 @@ interface Cell {
   paramBytes?: number;
 }
 
+/** What a peers bar chart shows, under its bars. */
+const BAR_CAPTION = "method and peer (colour: method); bar: median, whisker: min–max over processes";
 const mib = (s: Stat) => formatStat({ median: s.median / 2 ** 20, min: s.min / 2 ** 20, max: s.max / 2 ** 20, n: s.n });
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
@@ -184,8 +185,8 @@ export async function run(
   const machine: Record<string, unknown> = {};
   try {
     for (const preset of presets) {
-      const tpsBars: Bar[] = [],
-        rssBars: Bar[] = [];
+      const tpsBars: BenchBar[] = [],
+        rssBars: BenchBar[] = [];
       for (const method of METHODS) {
         const key = `${preset} ${method}`;
         const dir = path.join(tmp, `${preset}-${method}`);
@@ -301,11 +302,13 @@ export async function run(
           if (c.runs.length) {
             tpsBars.push({
               label: `${method} ${c.peer}`,
+              method,
               value: c.tokensPerSec.median,
               error: [c.tokensPerSec.min, c.tokensPerSec.max],
             });
             rssBars.push({
               label: `${method} ${c.peer}`,
+              method,
               value: c.rss.median / 2 ** 20,
               error: [c.rss.min / 2 ** 20, c.rss.max / 2 ** 20],
             });
@@ -352,15 +355,21 @@ export async function run(
           kind: "bar",
           file: `peers-${preset}-tokens.svg`,
           options: {
-            title: `${preset}: training tokens/s (median, range over processes)`,
-            yLabel: "tokens/s",
+            title: `${preset}: training throughput per peer`,
+            yLabel: "training throughput (tokens/s)",
+            xLabel: BAR_CAPTION,
             bars: tpsBars,
           },
         },
         {
           kind: "bar",
           file: `peers-${preset}-memory.svg`,
-          options: { title: `${preset}: peak process RSS (MiB)`, yLabel: "MiB", bars: rssBars },
+          options: {
+            title: `${preset}: peak memory per peer`,
+            yLabel: "peak process RSS (MiB)",
+            xLabel: BAR_CAPTION,
+            bars: rssBars,
+          },
         },
       );
     }

@@ -4,7 +4,7 @@ import path from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import { loadNativeAddon } from "../backends/native/build.ts";
 import { markdownTable } from "../report/markdownTable.ts";
-import { renderChart, type SuiteChart } from "./charts.ts";
+import type { SuiteChart } from "./charts.ts";
 import { writeSummary, type SavedSuite } from "./summary.ts";
 
 /** A benchmark suite's output: one table (printed and saved), the raw figures, and the charts it asks for. */
@@ -42,6 +42,7 @@ function nativeBlas(): string {
     : `rankfuse native addon unavailable: ${a.left}`;
 }
 
+/** The facts that make a figure comparable: date, Node, CPU model and count, memory, load, package versions, BLAS. */
 export function machineInfo() {
   return {
     date: new Date().toISOString(),
@@ -56,11 +57,16 @@ export function machineInfo() {
   };
 }
 
+/** Median and range of repeats (bench/stats.ts), re-exported for the suites that import it from here. */
 export { stats } from "./stats.ts";
 
+/** Where suites save their JSON, markdown, SVGs and summary.md. */
 export const RESULTS_DIR = path.join("bench", "results");
 
-/** Writes <suite>.json (machine, table, notes, data, charts), <suite>.md, the charts' SVGs, then redraws summary.md. */
+/**
+ * Writes <suite>.json (machine, table, notes, data, charts) and <suite>.md, then redraws summary.md and
+ * every saved suite's SVGs from their JSON (writeSummary), so a run's charts and a redraw's look the same.
+ */
 export function saveSuite(
   name: string,
   r: SuiteResult,
@@ -84,7 +90,6 @@ export function saveSuite(
     path.join(dir, `${name}.md`),
     `# ${r.title}\n\n${markdownTable(r.headers, r.rows)}\n\n${(r.notes ?? []).map((n) => `- ${n}`).join("\n")}\n`,
   );
-  for (const c of r.charts ?? []) fs.writeFileSync(path.join(dir, c.file), renderChart(c));
   writeSummary(dir);
   return file;
 }

@@ -4,8 +4,7 @@ import { resolveConfig, type ConfigOverrides } from "../models/config.ts";
 import { makeModel } from "../methods/index.ts";
 import { formatNumber } from "../util/format.ts";
 import { frozenMask } from "../train/step.ts";
-import type { LogLogSeries } from "./charts.ts";
-import type { SuiteChart } from "./charts.ts";
+import { scalingCharts } from "./scalingCharts.ts";
 import type { SuiteResult } from "./report.ts";
 import { formatStat, stats, type Stat } from "./stats.ts";
 import { benchState, paramBytes } from "./training.ts";
@@ -68,6 +67,7 @@ export async function run(opts: { quick?: boolean; repeats?: number } = {}): Pro
     plannedFlops: number;
     stepMs: Stat;
     peakBytes: number;
+    predictedPeakBytes: number;
     gflops: Stat;
   }[] = [];
   for (const p of points(quick)) {
@@ -106,6 +106,7 @@ export async function run(opts: { quick?: boolean; repeats?: number } = {}): Pro
       plannedFlops: plan.flops,
       stepMs: t,
       peakBytes: peak,
+      predictedPeakBytes: resident + plan.predictedPeakBytes,
       gflops: g,
     });
     rows.push([
@@ -125,40 +126,7 @@ export async function run(opts: { quick?: boolean; repeats?: number } = {}): Pro
       `scaling ${p.sweep} ${p.method} x=${p.x}: ${t.median.toFixed(1)} ms, ${g.median.toFixed(1)} GFLOP/s, peak ${formatNumber(peak)}B\n`,
     );
   }
-  const series = (sweep: Point["sweep"], y: (r: (typeof results)[number]) => number): LogLogSeries[] =>
-    METHODS.map((m) => ({
-      name: m,
-      points: results
-        .filter((r) => r.point.sweep === sweep && r.point.method === m)
-        .map((r) => [r.point.x, y(r)] as [number, number]),
-    })).filter((s) => s.points.length);
-  const xLabel = {
-    tokens: "tokens per step (batch × 256)",
-    width: "width d (rank d/4, 512 tokens)",
-    rank: "rank r (d = 256, 512 tokens)",
-  } as const;
-  const charts: SuiteChart[] = (["tokens", "width", "rank"] as const).flatMap((sw) => [
-    {
-      kind: "loglog" as const,
-      file: `scaling-${sw}-time.svg`,
-      options: {
-        title: `step time vs ${sw} (${LAYERS} layers)`,
-        xLabel: xLabel[sw],
-        yLabel: "ms per step (median)",
-        series: series(sw, (r) => r.stepMs.median),
-      },
-    },
-    {
-      kind: "loglog" as const,
-      file: `scaling-${sw}-memory.svg`,
-      options: {
-        title: `peak memory vs ${sw}`,
-        xLabel: xLabel[sw],
-        yLabel: "peak live bytes",
-        series: series(sw, (r) => r.peakBytes),
-      },
-    },
-  ]);
+  const charts = scalingCharts(results, LAYERS);
   return {
     title: `scaling: step time and peak memory vs tokens, width and rank (${be.name} backend, ${LAYERS} layers, seq ${SEQ})`,
     headers: [
