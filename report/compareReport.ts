@@ -7,6 +7,7 @@ import { formatNumber } from "../util/format.ts";
 import { markdownTable } from "./markdownTable.ts";
 import { barChart, lineChart, type Point } from "./svg.ts";
 import type { TrainResult } from "../train/loop.ts";
+import { bandAround, plusMinus, type ResultSpread } from "./sweepGrid.ts";
 
 /** One method's row in a comparison: its size and cost, and what its training run measured. */
 export interface CompareRow {
@@ -19,6 +20,15 @@ export interface CompareRow {
   readonly trainFlopsPerToken: number;
   readonly tokensPerStep: number;
   readonly result: TrainResult;
+  /** With several seeds: `result` holds their means and this their spread (report/sweepGrid.ts's foldSeeds). */
+  readonly spread?: ResultSpread;
+}
+
+/** More of a report (the sweep's): markdown after the charts, files next to report.md, fields of results.json. */
+export interface ReportSection {
+  readonly markdown: string;
+  readonly files: readonly [name: string, text: string][];
+  readonly json: Record<string, unknown>;
 }
 
 export const TABLE_HEADERS = [
@@ -44,13 +54,13 @@ export function tableRows(rows: readonly CompareRow[]): (string | number)[][] {
     formatNumber(r.nonEmbedding),
     formatNumber(r.trainable),
     formatNumber(r.trainFlopsPerToken),
-    r.result.tokensPerSec.toFixed(0),
+    plusMinus(r.result.tokensPerSec, r.spread?.tokensPerSec ?? NaN, 0),
     base ? `${(r.result.tokensPerSec / base).toFixed(2)}x` : "",
     `${formatNumber(r.result.peakBytes)}B`,
     `${formatNumber(r.result.optimizerBytes)}B`,
-    r.result.final.loss.toFixed(4),
-    r.result.final.ppl.toFixed(2),
-    r.result.final.bitsPerByte.toFixed(3),
+    plusMinus(r.result.final.loss, r.spread?.loss ?? NaN, 4),
+    plusMinus(r.result.final.ppl, r.spread?.ppl ?? NaN, 2),
+    plusMinus(r.result.final.bitsPerByte, r.spread?.bitsPerByte ?? NaN, 3),
   ]);
 }
 
@@ -61,13 +71,15 @@ function smooth(points: Point[], alpha = 0.1): Point[] {
 }
 
 /**
- * Writes report.md, loss.svg, val.svg, throughput.svg and results.json into `dir`; returns the markdown,
- * or the first write that failed (each file is written atomically: a failure leaves no torn file).
+ * Writes report.md, loss.svg, val.svg, throughput.svg and results.json into `dir`, plus `extra`'s section
+ * and files; returns the markdown, or the first write that failed (each file is written atomically: a
+ * failure leaves no torn file). Rows with a spread over seeds draw their curves as the mean and a ±std band.
  */
 export function writeCompareReport(
   dir: string,
   rows: readonly CompareRow[],
   setup: Record<string, unknown>,
+  extra?: ReportSection,
 ): E.Either<TrainError, string> {
   try {
     fs.mkdirSync(dir, { recursive: true });
@@ -78,19 +90,38 @@ export function writeCompareReport(
     title: "training loss (EMA)",
     xLabel: "training tokens",
     yLabel: "loss (nats/token)",
-    series: rows.map((r) => ({
-      name: r.method,
-      points: smooth(r.result.losses.map((l) => [l.step * r.tokensPerStep, l.loss] as Point)),
-    })),
+    series: rows.map((r) => {
+      const points = smooth(r.result.losses.map((l) => [l.step * r.tokensPerStep, l.loss] as Point));
+      const std = r.spread && smooth(r.spread.losses.map((l) => [l.step * r.tokensPerStep, l.std] as Point));
+      return {
+        name: r.method,
+        points,
+        band:
+          std &&
+          bandAround(
+            points,
+            std.map((p) => p[1]),
+          ),
+      };
+    }),
   });
   const val = lineChart({
     title: "validation loss",
     xLabel: "training tokens",
     yLabel: "loss (nats/token)",
-    series: rows.map((r) => ({
-      name: r.method,
-      points: r.result.evals.map((e) => [e.step * r.tokensPerStep, e.loss] as Point),
-    })),
+    series: rows.map((r) => {
+      const points = r.result.evals.map((e) => [e.step * r.tokensPerStep, e.loss] as Point);
+      return {
+        name: r.method,
+        points,
+        band:
+          r.spread &&
+          bandAround(
+            points,
+            r.spread.evals.map((e) => e.std),
+          ),
+      };
+    }),
   });
   const speed = barChart({
     title: "training throughput",
@@ -113,16 +144,22 @@ export function writeCompareReport(
     "![validation loss](val.svg)",
     "![throughput](throughput.svg)",
     "",
+    ...(extra ? [extra.markdown] : []),
   ].join("\n");
   const files: [string, string][] = [
     ["loss.svg", train],
     ["val.svg", val],
     ["throughput.svg", speed],
+    ...(extra?.files ?? []),
     ["report.md", md],
     [
       "results.json",
       JSON.stringify(
-        { setup, rows: rows.map((r) => ({ ...r, result: { ...r.result, losses: r.result.losses } })) },
+        {
+          setup,
+          rows: rows.map((r) => ({ ...r, result: { ...r.result, losses: r.result.losses } })),
+          ...extra?.json,
+        },
         null,
         1,
       ),
