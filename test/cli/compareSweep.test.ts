@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -57,7 +57,8 @@ function tableAfter(text: string, caption: RegExp): string[][] {
 describe("compare --lr 1e-3,1e-2 --seeds 2 (2 methods x 2 rates x 2 seeds)", () => {
   const out = path.join(tmp, "grid");
   const args = ["compare", "--methods", "full,cola", ...TINY, "--steps", "3", "--lr", "1e-3,1e-2", "--seeds", "2"];
-  const first = rankfuse(...args, "--out", out);
+  let first: ReturnType<typeof rankfuse>;
+  beforeAll(() => void (first = rankfuse(...args, "--out", out)));
 
   it("trains each run in DIR/<method>/lr-<rate>/seed-<seed>", () => {
     expect(first.code, first.err).toBe(0);
@@ -230,5 +231,29 @@ describe("bad --lr lists and sweep flags are one line and exit code 2", () => {
     const r = rankfuse("train", "--lr", "1e-3,1e-2");
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--lr must be a number > 0, got "1e-3,1e-2"/);
+  });
+});
+
+describe("a rate that diverges in the grid", () => {
+  const args = ["compare", "--methods", "full", ...TINY, "--steps", "2", "--clip", "0"];
+
+  it("is recorded as diverged and never picked; the sweep goes on", () => {
+    const out = path.join(tmp, "diverged");
+    const r = rankfuse(...args, "--lr", "1e-2,1e300", "--out", out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/full lr 1e\+300 seed 0 diverged; this rate is left out of the pick: DivergenceError/);
+    const grid = tableAfter(r.out, /^final validation loss by rate/m);
+    expect(grid[1]).toEqual(["full", expect.stringMatching(/^\*\*\d+\.\d{4}\*\*$/), "diverged", "0.01"]);
+    const results = JSON.parse(fs.readFileSync(path.join(out, "results.json"), "utf8"));
+    expect(results.sweep.grid[1].runs[0]).toMatchObject({ lr: 1e300, diverged: expect.stringContaining("diverged") });
+    expectWellFormed(fs.readFileSync(path.join(out, "lr.svg"), "utf8"));
+  });
+
+  it("at every rate fails the comparison in one line, exit code 1", () => {
+    const r = rankfuse(...args, "--lr", "1e299,1e300", "--out", path.join(tmp, "all-diverged"));
+    expect(r.code).toBe(1);
+    expect(r.err.trim().split("\n").at(-1)).toBe(
+      "rankfuse compare: full diverged or ended non-finite at every rate (1e+299, 1e+300): try lower rates in --lr",
+    );
   });
 });
