@@ -35,13 +35,14 @@ writes a report folder (report.md, SVG plots, results.json) and each run's check
   --out DIR            report folder (default runs/compare-<date>-<time>); with one rate and one seed each
                        method trains in DIR/<method>, otherwise each run in DIR/<method>/lr-<rate>/seed-<seed>
                        (short grid runs in DIR/<method>/sweep/lr-<rate>/seed-<seed>)
-learning-rate sweep and seeds:
-  --seeds N            train every run with N seeds, --seed, --seed+1, ... (default 1); tables show
-                       mean ± sample standard deviation over the seeds, plots the mean and a ±std band
-  --sweep-tokens N     with several rates: train the grid for N tokens a run (fewer than the run's), then
-                       each method's best rate again for the full --steps/--tokens; without it the grid
-                       runs have the full budget and the best one is the method's final run (no retraining)
-                       (short grid runs validate only at their end unless --eval-every is given)
+learning-rate sweep and seeds (--lr below takes a grid; README "Fair comparisons"):
+  --seeds N            train every run, in the grid and after it, with N seeds: --seed, --seed+1, ...
+                       (default 1); a rate's loss is the mean over its seeds; tables show mean ± sample
+                       standard deviation (n-1), loss plots the mean and a ±std band
+  --sweep-tokens N     with several rates: train the grid's runs for N tokens each (fewer than the run's;
+                       validated only at their end unless --eval-every is given), then train each
+                       method's best rate again, from scratch, for the full --steps/--tokens; without it
+                       the grid's runs have the full budget and the best one is the method's final run
 ${MODEL_HELP}
 ${RUN_HELP.replace(LR_HELP, COMPARE_LR_HELP)}`;
 

@@ -257,3 +257,16 @@ describe("a rate that diverges in the grid", () => {
     );
   });
 });
+
+describe("help", () => {
+  it("compare documents the grid, the seeds and the short grid; train keeps one rate", () => {
+    const compare = rankfuse("compare", "--help").out;
+    expect(compare).toMatch(/--lr X\[,Y,\.\.\.\] +peak learning rate, or a comma-separated grid/);
+    expect(compare).toMatch(/--seeds N /);
+    expect(compare).toMatch(/--sweep-tokens N /);
+    expect(compare).toContain("DIR/<method>/lr-<rate>/seed-<seed>");
+    const train = rankfuse("train", "--help").out;
+    expect(train).toMatch(/--lr X +peak learning rate \(default/);
+    expect(train).not.toMatch(/--seeds|--sweep-tokens/);
+  });
+});
