@@ -10,7 +10,15 @@ import { loadData } from "../train/data.ts";
 import { dataProgress } from "./dataProgress.ts";
 import { renderRunError } from "../train/errors.ts";
 import { markdownTable } from "../report/markdownTable.ts";
-import { TABLE_HEADERS, tableRows, writeCompareReport, type CompareRow } from "../report/compareReport.ts";
+import {
+  COST_HEADERS,
+  costRows,
+  QUALITY_HEADERS,
+  qualityRows,
+  writeCompareReport,
+  type CompareRow,
+} from "../report/compareReport.ts";
+import { runMetadata } from "../report/runMetadata.ts";
 import { foldSeeds } from "../report/sweepGrid.ts";
 import { gridTable, sweepSection, withLrColumn } from "../report/sweepReport.ts";
 import { UPDATE_DEFAULTS } from "../train/update.ts";
@@ -28,7 +36,7 @@ const COMPARE_LR_HELP = `  --lr X[,Y,...]       peak learning rate, or a comma-s
 
 const HELP = `rankfuse compare: train several methods at the same width, on the same data, for the same tokens,
 and print a table (params, FLOPs/token, tokens/s, peak memory, validation perplexity, bits/byte);
-writes a report folder (report.md, SVG plots, results.json) and each run's checkpoint.
+writes a report folder (report.md, report.html, SVG plots, results.json) and each run's checkpoint.
 
   --methods LIST       comma-separated, from ${METHODS.join(", ")} (default full,cola);
                        a method file of your own counts too: full,./my-method.ts
@@ -140,22 +148,30 @@ export async function compareCommand(argv: string[]): Promise<number> {
         ? { lr: s.lr, seed: s.seed }
         : { lr: plan.lrs, seeds: plan.seeds, ...(plan.short ? { sweepTokens: record.gridTokens } : {}) }),
     },
+    runMetadata(["rankfuse", "compare", ...argv], backend.right),
     isPlain(plan) ? undefined : sweepSection(out, record),
   );
   if (E.isLeft(written)) return (console.error(`rankfuse compare: ${renderRunError(written.left)}`), 1);
-  if (isPlain(plan))
-    console.log(`\n${markdownTable(TABLE_HEADERS, tableRows(rows))}\n\nreport: ${path.join(out, "report.md")}`);
-  else {
-    const spread = plan.seeds.length > 1 ? `, mean ± std over seeds ${plan.seeds.join(", ")}` : "";
-    const [headers, cells] = withLrColumn(
-      TABLE_HEADERS,
-      tableRows(rows),
-      rows.map((r) => ran.right.best.get(r.method)!),
-    );
+  const report = `report: ${path.join(out, "report.md")} (and report.html)`;
+  if (isPlain(plan)) {
     console.log(
-      `\nfinal validation loss by rate${plan.short ? ` (grid runs of ${formatNumber(record.gridTokens)} tokens)` : ""}${spread}; best in bold:\n${gridTable(record)}` +
-        `\neach method at its best rate${plan.short ? `, trained for ${formatNumber(tokens)} tokens` : ""}${spread}:\n${markdownTable(headers, cells)}\nreport: ${path.join(out, "report.md")}`,
+      `\n${markdownTable(QUALITY_HEADERS, qualityRows(rows))}\n${markdownTable(COST_HEADERS, costRows(rows))}\n${report}`,
     );
+    return 0;
   }
+  const spread = plan.seeds.length > 1 ? `, mean ± std over seeds ${plan.seeds.join(", ")}` : "";
+  const lrs = rows.map((r) => ran.right.best.get(r.method)!);
+  const quality = withLrColumn(QUALITY_HEADERS, qualityRows(rows), lrs);
+  const cost = withLrColumn(COST_HEADERS, costRows(rows), lrs);
+  console.log(
+    [
+      `\nfinal validation loss by rate${plan.short ? ` (grid runs of ${formatNumber(record.gridTokens)} tokens)` : ""}${spread}:`,
+      gridTable(record),
+      `each method at its best rate${plan.short ? `, trained for ${formatNumber(tokens)} tokens` : ""}${spread}:`,
+      markdownTable(...quality),
+      markdownTable(...cost),
+      report,
+    ].join("\n"),
+  );
   return 0;
 }

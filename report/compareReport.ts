@@ -1,84 +1,138 @@
+/**
+ * The report folder of `rankfuse compare`: report.md and report.html (the same content: a quality and a
+ * cost table, three figures, then the setup and the run's provenance), the figures as SVG files, and
+ * results.json.
+ */
 import fs from "node:fs";
 import path from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import { writeFileAtomic } from "../train/atomicFile.ts";
 import { causeMessage, trainError, type TrainError } from "../train/errors.ts";
-import { formatNumber } from "../util/format.ts";
 import { markdownTable } from "./markdownTable.ts";
-import { barChart, lineChart, type Point } from "./svg.ts";
-import type { TrainResult } from "../train/loop.ts";
-import { bandAround, plusMinus, type ResultSpread } from "./sweepGrid.ts";
+import { compareFigures, type Figure } from "./compareCharts.ts";
+import { COST_HEADERS, costRows, QUALITY_HEADERS, qualityRows, TABLE_NOTES } from "./compareTables.ts";
+import { escapeHtml, htmlFacts, htmlFigure, htmlPage, htmlTable } from "./htmlPage.ts";
+import { metadataEntries, type RunMetadata } from "./runMetadata.ts";
+import type { CompareRow } from "./compareRow.ts";
 
-/** One method's row in a comparison: its size and cost, and what its training run measured. */
-export interface CompareRow {
-  readonly method: string;
-  readonly params: number;
-  readonly nonEmbedding: number;
-  /** Params the optimizer trains (all but the model's frozen ones). */
-  readonly trainable: number;
-  /** Training FLOPs per token: 3× the forward pass (forward + backward). */
-  readonly trainFlopsPerToken: number;
-  readonly tokensPerStep: number;
-  readonly result: TrainResult;
-  /** With several seeds: `result` holds their means and this their spread (report/sweepGrid.ts's foldSeeds). */
-  readonly spread?: ResultSpread;
-}
+export type { CompareRow } from "./compareRow.ts";
+export { TABLE_HEADERS, tableRows, QUALITY_HEADERS, qualityRows, COST_HEADERS, costRows } from "./compareTables.ts";
 
-/** More of a report (the sweep's): markdown after the charts, files next to report.md, fields of results.json. */
+/**
+ * More of a report (a learning-rate sweep's): a section after the figures, in report.md and report.html
+ * alike, its figures written next to report.md, and fields added to results.json.
+ */
 export interface ReportSection {
-  readonly markdown: string;
-  readonly files: readonly [name: string, text: string][];
+  readonly heading: string;
+  /** Plain-text paragraphs before the table. */
+  readonly paragraphs: readonly string[];
+  readonly table: { readonly headers: string[]; readonly rows: (string | number)[][] };
+  readonly figures: readonly Figure[];
+  /** Plain-text notes after the figures. */
+  readonly notes: readonly string[];
   readonly json: Record<string, unknown>;
 }
 
-export const TABLE_HEADERS = [
-  "method",
-  "params",
-  "non-emb",
-  "trainable",
-  "train FLOPs/token",
-  "tokens/s",
-  "vs full",
-  "peak memory",
-  "optimizer state",
-  "val loss",
-  "val ppl",
-  "bits/byte",
-];
+const figureMd = (f: Figure) => [`![${f.caption}](${f.file})`, "", `*${f.caption}*`, ""];
 
-export function tableRows(rows: readonly CompareRow[]): (string | number)[][] {
-  const base = rows.find((r) => r.method === "full")?.result.tokensPerSec;
-  return rows.map((r) => [
-    r.method,
-    formatNumber(r.params),
-    formatNumber(r.nonEmbedding),
-    formatNumber(r.trainable),
-    formatNumber(r.trainFlopsPerToken),
-    plusMinus(r.result.tokensPerSec, r.spread?.tokensPerSec ?? NaN, 0),
-    base ? `${(r.result.tokensPerSec / base).toFixed(2)}x` : "",
-    `${formatNumber(r.result.peakBytes)}B`,
-    `${formatNumber(r.result.optimizerBytes)}B`,
-    plusMinus(r.result.final.loss, r.spread?.loss ?? NaN, 4),
-    plusMinus(r.result.final.ppl, r.spread?.ppl ?? NaN, 2),
-    plusMinus(r.result.final.bitsPerByte, r.spread?.bitsPerByte ?? NaN, 3),
-  ]);
+/** The setup's entries as label–value text (objects as JSON). */
+const setupEntries = (setup: Record<string, unknown>): [string, string][] =>
+  Object.entries(setup).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]);
+
+const title = (rows: readonly CompareRow[]) => `rankfuse compare: ${rows.map((r) => r.method).join(", ")}`;
+
+/** Label–value pairs as a markdown list. */
+const mdList = (entries: readonly [string, string][]) => entries.map(([k, v]) => `- ${k}: ${v}`).join("\n");
+
+/** report.md's text. */
+export function compareMarkdown(
+  rows: readonly CompareRow[],
+  setup: Record<string, unknown>,
+  figures: readonly Figure[],
+  metadata?: RunMetadata,
+  extra?: ReportSection,
+): string {
+  return [
+    `# ${title(rows)}`,
+    "",
+    "## Quality",
+    "",
+    markdownTable(QUALITY_HEADERS, qualityRows(rows)),
+    TABLE_NOTES.quality,
+    "",
+    "## Cost",
+    "",
+    markdownTable(COST_HEADERS, costRows(rows)),
+    TABLE_NOTES.cost,
+    "",
+    "## Figures",
+    "",
+    ...figures.flatMap(figureMd),
+    ...(extra
+      ? [
+          `## ${extra.heading}`,
+          "",
+          ...extra.paragraphs.flatMap((p) => [p, ""]),
+          markdownTable(extra.table.headers, extra.table.rows),
+          ...extra.figures.flatMap(figureMd),
+          ...extra.notes.flatMap((p) => [p, ""]),
+        ]
+      : []),
+    "## Setup",
+    "",
+    mdList(setupEntries(setup)),
+    "",
+    ...(metadata ? ["## Run", "", mdList(metadataEntries(metadata)), ""] : []),
+  ].join("\n");
 }
 
-/** Exponential moving average, so noisy per-step losses read as curves. */
-function smooth(points: Point[], alpha = 0.1): Point[] {
-  let s = NaN;
-  return points.map(([x, y]) => [x, (s = Number.isNaN(s) ? y : alpha * y + (1 - alpha) * s)]);
+/** report.html's text: report.md's content as one self-contained page. */
+export function compareHtml(
+  rows: readonly CompareRow[],
+  setup: Record<string, unknown>,
+  figures: readonly Figure[],
+  metadata?: RunMetadata,
+  extra?: ReportSection,
+): string {
+  const note = (s: string) => `<p class="note">${escapeHtml(s)}</p>`;
+  return htmlPage(
+    title(rows),
+    [
+      `<h2>Quality</h2>`,
+      htmlTable(QUALITY_HEADERS, qualityRows(rows)),
+      note(TABLE_NOTES.quality),
+      `<h2>Cost</h2>`,
+      htmlTable(COST_HEADERS, costRows(rows)),
+      note(TABLE_NOTES.cost),
+      `<h2>Figures</h2>`,
+      ...figures.map((f) => htmlFigure(f.svg, f.caption)),
+      ...(extra
+        ? [
+            `<h2>${escapeHtml(extra.heading)}</h2>`,
+            ...extra.paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
+            htmlTable(extra.table.headers, extra.table.rows),
+            ...extra.figures.map((f) => htmlFigure(f.svg, f.caption)),
+            ...extra.notes.map(note),
+          ]
+        : []),
+      `<h2>Setup</h2>`,
+      htmlFacts(setupEntries(setup), "setup"),
+      ...(metadata ? [`<h2>Run</h2>`, htmlFacts(metadataEntries(metadata))] : []),
+    ].join("\n"),
+  );
 }
 
 /**
- * Writes report.md, loss.svg, val.svg, throughput.svg and results.json into `dir`, plus `extra`'s section
- * and files; returns the markdown, or the first write that failed (each file is written atomically: a
- * failure leaves no torn file). Rows with a spread over seeds draw their curves as the mean and a ±std band.
+ * Writes report.md, report.html, loss.svg, val.svg, throughput.svg and results.json into `dir`; returns the
+ * markdown, or the first write that failed (each file is written atomically: a failure leaves no torn file).
+ * `metadata` (date, commit, machine, command) goes into all three documents where given, and so does
+ * `extra`'s section (its figures are written too).
  */
 export function writeCompareReport(
   dir: string,
   rows: readonly CompareRow[],
   setup: Record<string, unknown>,
+  metadata?: RunMetadata,
   extra?: ReportSection,
 ): E.Either<TrainError, string> {
   try {
@@ -86,84 +140,13 @@ export function writeCompareReport(
   } catch (cause) {
     return E.left(trainError("DataError", `cannot create ${dir}: ${causeMessage(cause)}`));
   }
-  const train = lineChart({
-    title: "training loss (EMA)",
-    xLabel: "training tokens",
-    yLabel: "loss (nats/token)",
-    series: rows.map((r) => {
-      const points = smooth(r.result.losses.map((l) => [l.step * r.tokensPerStep, l.loss] as Point));
-      const std = r.spread && smooth(r.spread.losses.map((l) => [l.step * r.tokensPerStep, l.std] as Point));
-      return {
-        name: r.method,
-        points,
-        band:
-          std &&
-          bandAround(
-            points,
-            std.map((p) => p[1]),
-          ),
-      };
-    }),
-  });
-  const val = lineChart({
-    title: "validation loss",
-    xLabel: "training tokens",
-    yLabel: "loss (nats/token)",
-    series: rows.map((r) => {
-      const points = r.result.evals.map((e) => [e.step * r.tokensPerStep, e.loss] as Point);
-      return {
-        name: r.method,
-        points,
-        band:
-          r.spread &&
-          bandAround(
-            points,
-            r.spread.evals.map((e) => e.std),
-          ),
-      };
-    }),
-  });
-  const speed = barChart({
-    title: "training throughput",
-    yLabel: "tokens/s",
-    bars: rows.map((r) => ({ label: r.method, value: r.result.tokensPerSec })),
-  });
-  const md = [
-    "# rankfuse compare",
-    "",
-    Object.entries(setup)
-      .map(([k, v]) => `- ${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
-      .join("\n"),
-    "",
-    markdownTable(TABLE_HEADERS, tableRows(rows)),
-    "",
-    "Validation perplexity = exp(mean token loss) on held-out text; bits/byte divides the loss by ln 2 and by the UTF-8 bytes per token.",
-    "tokens/s excludes each run's first (warm-up) step; peak memory is the backend's measured peak during a training step; optimizer state is the bytes of optimizer moments and scheme state the method needs (AdamW: 8 bytes per trained param).",
-    "",
-    "![training loss](loss.svg)",
-    "![validation loss](val.svg)",
-    "![throughput](throughput.svg)",
-    "",
-    ...(extra ? [extra.markdown] : []),
-  ].join("\n");
+  const figures = compareFigures(rows);
+  const md = compareMarkdown(rows, setup, figures, metadata, extra);
   const files: [string, string][] = [
-    ["loss.svg", train],
-    ["val.svg", val],
-    ["throughput.svg", speed],
-    ...(extra?.files ?? []),
+    ...[...figures, ...(extra?.figures ?? [])].map((f) => [f.file, f.svg] as [string, string]),
     ["report.md", md],
-    [
-      "results.json",
-      JSON.stringify(
-        {
-          setup,
-          rows: rows.map((r) => ({ ...r, result: { ...r.result, losses: r.result.losses } })),
-          ...extra?.json,
-        },
-        null,
-        1,
-      ),
-    ],
+    ["report.html", compareHtml(rows, setup, figures, metadata, extra)],
+    ["results.json", JSON.stringify({ ...(metadata ? { metadata } : {}), setup, rows, ...extra?.json }, null, 1)],
   ];
   for (const [name, text] of files) {
     const w = writeFileAtomic(path.join(dir, name), new TextEncoder().encode(text), "DataError");

@@ -7,7 +7,7 @@ export { formatNumber };
  * A number that is not an integer is shown at 4 significant digits; integers print exactly. A missing
  * value (null: how JSON stores a NaN a result had, e.g. a step that was not run) prints as "-".
  */
-const cellText = (c: string | number | null | undefined): string =>
+export const cellText = (c: string | number | null | undefined): string =>
   (c === null || c === undefined
     ? "-"
     : typeof c === "number"
@@ -20,7 +20,7 @@ const cellText = (c: string | number | null | undefined): string =>
     .replace(/\|/g, "\\|");
 
 /** Numbers, or strings that look like formatted numbers ("1.2M", "-3.5e-4", "12%", "inf"). */
-const looksNumeric = (c: string | number | null | undefined): boolean =>
+export const looksNumeric = (c: string | number | null | undefined): boolean =>
   c === null ||
   c === undefined ||
   typeof c === "number" ||

@@ -116,15 +116,26 @@ const segments = <T extends number[]>(entries: T[], ok: (e: T) => boolean): T[][
 
 const extent = (xs: number[]): [number, number] => (xs.length === 0 ? [NaN, NaN] : [Math.min(...xs), Math.max(...xs)]);
 
-/** Each series' colour: its own, else its method colour, else (when that is taken in this chart) the first free one. */
-const seriesColors = (series: LineSeries[]): string[] => {
-  const taken = new Set(series.flatMap((s) => (s.color ? [s.color] : [])));
-  return series.map((s) => {
-    if (s.color) return s.color;
-    const c = [methodColor(s.name), ...PALETTE].find((p) => !taken.has(p)) ?? methodColor(s.name);
-    taken.add(c);
+/**
+ * Colours for names drawn together: each its `methodColor`, except where an earlier name (or a fixed colour
+ * in `taken`) already has it: then the first palette colour still free, so no two series look alike.
+ */
+export function distinctColors(names: readonly string[], taken: Iterable<string> = []): string[] {
+  const used = new Set(taken);
+  return names.map((name) => {
+    const c = [methodColor(name), ...PALETTE].find((p) => !used.has(p)) ?? methodColor(name);
+    used.add(c);
     return c;
   });
+}
+
+/** Each series' colour: its own, else a distinct default (distinctColors). */
+const seriesColors = (series: LineSeries[]): string[] => {
+  const defaults = distinctColors(
+    series.filter((s) => !s.color).map((s) => s.name),
+    series.flatMap((s) => (s.color ? [s.color] : [])),
+  );
+  return series.map((s) => s.color ?? defaults.shift()!);
 };
 
 /** A line chart of named series, with optional markers, bands, log axes; bad data draws what it can. */
@@ -169,8 +180,8 @@ export const lineChart = (o: LineChartOptions): string => {
   segs.forEach((ss, i) => {
     const s = o.series[i];
     const style = `stroke="${colors[i]}"${dash(i) ? ` stroke-dasharray="${dash(i)}"` : ""}`;
-    const dot = (x: number, y: number) =>
-      `<circle class="marker" cx="${n(x)}" cy="${n(y)}" r="3" fill="${colors[i]}"/>`;
+    const dot = (x: number, y: number, cls = "marker") =>
+      `<circle class="${cls}" cx="${n(x)}" cy="${n(y)}" r="3" fill="${colors[i]}"/>`;
     for (const seg of ss) {
       if (seg.length > 1)
         parts.push(
@@ -181,7 +192,7 @@ export const lineChart = (o: LineChartOptions): string => {
     const ly = f.top + 10 + i * 18;
     parts.push(
       `<line x1="${f.right + 12}" x2="${f.right + 32}" y1="${ly}" y2="${ly}" stroke-width="2" ${style}/>`,
-      ...(s.markers ? [dot(f.right + 22, ly)] : []),
+      ...(s.markers ? [dot(f.right + 22, ly, "legend-marker")] : []),
       text(f.right + 38, ly + 4, s.name),
     );
   });

@@ -1,6 +1,6 @@
 /**
  * The learning-rate sweep's part of a comparison report: the grid as a table (method × rate, final
- * validation loss, mean ± std over seeds, each method's best in bold), lr.svg (final validation loss
+ * validation loss, mean ± std over seeds, each method's best marked "(best)"), lr.svg (final validation loss
  * against the rate, log x axis, one line per method, a ±std band with several seeds), and the grid with
  * every run's result for results.json.
  */
@@ -38,21 +38,30 @@ function cellText(c: GridCell): string {
 }
 
 /**
- * The grid as a markdown table: a row per method, a column per rate (the final validation loss there,
- * mean ± std over seeds; the method's best in bold), and the best rate.
+ * The grid as a table: a row per method, a column per rate (the final validation loss there, mean ± std
+ * over seeds; the method's best marked "(best)"), and the best rate.
  */
-export function gridTable(s: Pick<SweepRecord, "lrs" | "grid" | "best">): string {
+export function gridRows(s: Pick<SweepRecord, "lrs" | "grid" | "best">): {
+  headers: string[];
+  rows: (string | number)[][];
+} {
   const cells = gridCells(s.grid);
   const rows = methodsOf(cells).map((m) => [
     m,
     ...s.lrs.map((lr) => {
       const c = cells.find((x) => x.method === m && x.lr === lr);
       if (!c) return "";
-      return s.best.get(m) === lr ? `**${cellText(c)}**` : cellText(c);
+      return s.best.get(m) === lr ? `${cellText(c)} (best)` : cellText(c);
     }),
     s.best.has(m) ? String(s.best.get(m)) : "-",
   ]);
-  return markdownTable(["method", ...s.lrs.map((lr) => `lr ${lr}`), "best lr"], rows);
+  return { headers: ["method", ...s.lrs.map((lr) => `lr ${lr}`), "best lr"], rows };
+}
+
+/** The grid as a markdown table (gridRows). */
+export function gridTable(s: Pick<SweepRecord, "lrs" | "grid" | "best">): string {
+  const { headers, rows } = gridRows(s);
+  return markdownTable(headers, rows);
 }
 
 /** lr.svg: final validation loss against the rate, per method, on a log x axis; a ±std band with several seeds. */
@@ -93,32 +102,38 @@ const runJson = (dir: string, r: SweepRun) => ({
   ...(r.result ? { result: r.result } : {}),
 });
 
-/** The sweep's section of report.md, its lr.svg, and the grid for results.json (`dir`: the report's folder). */
+/** The sweep's section of the report (report.md and report.html), its lr.svg, and the grid for results.json (`dir`: the report's folder). */
 export function sweepSection(dir: string, s: SweepRecord): ReportSection {
   const short = s.gridTokens < s.tokens;
   const seeds =
     s.seeds.length > 1
       ? `seeds ${s.seeds.join(", ")} (mean ± sample standard deviation over seeds)`
       : `seed ${s.seeds[0]}`;
-  const markdown = [
-    "## Learning-rate sweep",
-    "",
+  const best = [...s.best].map(([m, lr]) => `${m} ${lr}`).join(", ");
+  const paragraphs = [
     `Each method trained at every peak learning rate of the grid with ${seeds}, ${short ? `each grid run for ${formatNumber(s.gridTokens)} tokens` : `each grid run for the full ${formatNumber(s.tokens)} tokens`}. ` +
-      `A method's best rate (bold) has the lowest mean final validation loss; a rate where a seed diverged is never picked. ` +
+      "A method's best rate has the lowest mean final validation loss; a rate where a seed diverged is never picked. " +
       (short
-        ? `Each method then trained again at its best rate for the full ${formatNumber(s.tokens)} tokens: those runs are the table and curves above.`
-        : "The table and curves above are each method's runs at its best rate."),
-    "",
-    gridTable(s),
-    "![final validation loss against learning rate](lr.svg)",
-    "",
-    `Run folders: ${short ? "`<method>/sweep/lr-<rate>/seed-<seed>` for the grid runs, `<method>/lr-<rate>/seed-<seed>` for the final runs" : "`<method>/lr-<rate>/seed-<seed>`"}, each with its checkpoint, metrics.jsonl and result.json.`,
-    "",
-  ].join("\n");
+        ? `Each method then trained again at its best rate (${best}) for the full ${formatNumber(s.tokens)} tokens: those runs are the tables and curves above.`
+        : `The tables and curves above are each method's runs at its best rate (${best}).`),
+  ];
+  const folders = short
+    ? "<method>/sweep/lr-<rate>/seed-<seed> for the grid runs, <method>/lr-<rate>/seed-<seed> for the final runs"
+    : "<method>/lr-<rate>/seed-<seed>";
   const cells = gridCells(s.grid);
+  const finals = s.finals.map((r) => runJson(dir, r));
   return {
-    markdown,
-    files: [["lr.svg", lrChart(s)]],
+    heading: "Learning-rate sweep",
+    paragraphs,
+    table: gridRows(s),
+    figures: [
+      {
+        file: "lr.svg",
+        caption: `final validation loss against peak learning rate (log scale), per method${s.seeds.length > 1 ? ", band: ± one standard deviation over seeds" : ""}`,
+        svg: lrChart(s),
+      },
+    ],
+    notes: [`Run folders: ${folders}, each with its checkpoint, metrics.jsonl and result.json.`],
     json: {
       sweep: {
         lrs: s.lrs,
@@ -133,9 +148,8 @@ export function sweepSection(dir: string, s: SweepRecord): ReportSection {
           best: s.best.get(c.method) === c.lr,
           runs: c.runs.map((r) => runJson(dir, r)),
         })),
-        finals: short
-          ? s.finals.map((r) => runJson(dir, r))
-          : s.finals.map((r) => runJson(dir, r)).map(({ result: _, ...rest }) => rest),
+        // without a short grid the final runs are grid runs: named here, their results are in the grid
+        finals: short ? finals : finals.map(({ result: _, ...rest }) => rest),
       },
     },
   };

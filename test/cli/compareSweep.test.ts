@@ -108,9 +108,9 @@ describe("compare --lr 1e-3,1e-2 --seeds 2 (2 methods x 2 rates x 2 seeds)", () 
     expect(grid[0]).toEqual(["method", "lr 0.001", "lr 0.01", "best lr"]);
     for (const [m, a, b, best] of grid.slice(1)) {
       expect(best).toBe(String(results.sweep.best[m!]));
-      const bold = [a, b].filter((c) => c!.startsWith("**"));
-      expect(bold).toHaveLength(1);
-      expect([a, b].every((c) => /^\**\d+\.\d{4} ± \d+\.\d{4}\**$/.test(c!))).toBe(true);
+      const marked = [a, b].filter((c) => c!.endsWith(" (best)"));
+      expect(marked).toHaveLength(1);
+      expect([a, b].every((c) => /^\d+\.\d{4} ± \d+\.\d{4}( \(best\))?$/.test(c!))).toBe(true);
     }
     const best = tableAfter(first.out, /^each method at its best rate/m);
     expect(best[0]!.slice(0, 2)).toEqual(["method", "lr"]);
@@ -121,12 +121,15 @@ describe("compare --lr 1e-3,1e-2 --seeds 2 (2 methods x 2 rates x 2 seeds)", () 
     for (const r of best.slice(1)) expect(r[loss]).toMatch(/^\d+\.\d{4} ± \d+\.\d{4}$/);
   });
 
-  it("report.md has the grid table and lr.svg, a line with markers and a ±std band per method", () => {
+  it("report.md and report.html have the grid table and lr.svg, a line with markers and a ±std band per method", () => {
     const md = fs.readFileSync(path.join(out, "report.md"), "utf8");
     expect(md).toContain("## Learning-rate sweep");
     const grid = tableAfter(md, /^## Learning-rate sweep/m);
     expect(grid.slice(1).map((r) => r[0])).toEqual(["full", "cola"]);
-    expect(md).toContain("![final validation loss against learning rate](lr.svg)");
+    expect(md).toMatch(/!\[final validation loss against peak learning rate[^\]]*\]\(lr\.svg\)/);
+    const html = fs.readFileSync(path.join(out, "report.html"), "utf8");
+    expect(html).toContain("<h2>Learning-rate sweep</h2>");
+    expect(html).toMatch(/<th>lr 0\.001<\/th>|<th class="num">lr 0\.001<\/th>/);
     const svg = fs.readFileSync(path.join(out, "lr.svg"), "utf8");
     expectWellFormed(svg);
     expect(svg.match(/<circle/g)!.length).toBeGreaterThanOrEqual(4); // a marker per (method, rate)
@@ -243,7 +246,7 @@ describe("a rate that diverges in the grid", () => {
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/full lr 1e\+300 seed 0 diverged; this rate is left out of the pick: DivergenceError/);
     const grid = tableAfter(r.out, /^final validation loss by rate/m);
-    expect(grid[1]).toEqual(["full", expect.stringMatching(/^\*\*\d+\.\d{4}\*\*$/), "diverged", "0.01"]);
+    expect(grid[1]).toEqual(["full", expect.stringMatching(/^\d+\.\d{4} \(best\)$/), "diverged", "0.01"]);
     const results = JSON.parse(fs.readFileSync(path.join(out, "results.json"), "utf8"));
     expect(results.sweep.grid[1].runs[0]).toMatchObject({ lr: 1e300, diverged: expect.stringContaining("diverged") });
     expectWellFormed(fs.readFileSync(path.join(out, "lr.svg"), "utf8"));

@@ -169,7 +169,8 @@ describe("lineChart's axes, markers and bands", () => {
     });
     expectWellFormed(svg);
     const markers = [...svg.matchAll(/<circle class="marker"[^>]*fill="([^"]+)"/g)].map((m) => m[1]);
-    expect(markers).toHaveLength(11 + 1);
+    expect(markers).toHaveLength(11);
+    expect(svg.match(/<circle class="legend-marker"/g)).toHaveLength(1);
     expect(new Set(markers)).toEqual(new Set([methodColor("cola")]));
     expect(svg).toContain(`stroke="${methodColor("full")}"`);
   });
