@@ -35,7 +35,8 @@ const COMPARE_LR_HELP = `  --lr X[,Y,...]       peak learning rate, or a comma-s
                        lowest final validation loss (mean over seeds) (default ${UPDATE_DEFAULTS.lr})`;
 
 const HELP = `rankfuse compare: train several methods at the same width, on the same data, for the same tokens,
-and print a table (params, FLOPs/token, tokens/s, peak memory, validation perplexity, bits/byte);
+and print a quality table (params, validation loss, perplexity, bits/byte) and a cost table (FLOPs/token,
+tokens/s, peak memory, optimizer state);
 writes a report folder (report.md, report.html, SVG plots, results.json) and each run's checkpoint.
 
   --methods LIST       comma-separated, from ${METHODS.join(", ")} (default full,cola);

@@ -13,6 +13,13 @@ export function smooth(points: Point[], alpha = 0.1): Point[] {
   return points.map(([x, y]) => [x, (s = Number.isNaN(s) ? y : alpha * y + (1 - alpha) * s)]);
 }
 
+/** At most about `max` of `points`, evenly spaced, the last always kept: a 600-pixel plot needs no more. */
+export function thin(points: Point[], max = 2000): Point[] {
+  if (points.length <= max) return points;
+  const every = Math.ceil(points.length / max);
+  return points.filter((_, i) => i % every === 0 || i === points.length - 1);
+}
+
 /** A figure: its file name, what it shows (alt text and caption), and the SVG. */
 export interface Figure {
   readonly file: string;
@@ -28,8 +35,9 @@ export function compareFigures(rows: readonly CompareRow[]): Figure[] {
     xLabel: "training tokens",
     yLabel: "loss (nats/token)",
     series: rows.map((r, i) => {
-      const points = smooth(r.result.losses.map((l) => [l.step * r.tokensPerStep, l.loss] as Point));
-      const std = r.spread && smooth(r.spread.losses.map((l) => [l.step * r.tokensPerStep, l.std] as Point));
+      const points = thin(smooth(r.result.losses.map((l) => [l.step * r.tokensPerStep, l.loss] as Point)));
+      // the spread has a value at each step of the mean curve, so thinning keeps the same steps of both
+      const std = r.spread && thin(smooth(r.spread.losses.map((l) => [l.step * r.tokensPerStep, l.std] as Point)));
       return {
         name: r.method,
         color: colors[i],

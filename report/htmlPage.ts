@@ -5,6 +5,7 @@
 import { escapeXml as escapeHtml } from "./svg.ts";
 import { cellText, looksNumeric } from "./markdownTable.ts";
 
+/** Escapes text for HTML (the same rules as SVG's XML). */
 export { escapeHtml };
 
 /** An HTML table; columns whose cells are all numeric are right-aligned, like markdownTable's. */
@@ -45,7 +46,7 @@ figure{margin:1em 0} svg{display:block;max-width:100%;height:auto}
 figcaption{font-size:.9em;color:#555}
 p.note{font-size:.9em;color:#444}
 @media (min-width:720px){dl.setup{grid-template-columns:repeat(3,max-content minmax(0,1fr))}}
-@media (max-width:640px){body{font-size:13px;padding:8px} th,td{padding:3px 4px} dl.facts{grid-template-columns:minmax(0,1fr)} dd{margin-bottom:4px}}
+@media (max-width:640px){body{font-size:13px;padding:8px} th,td{padding:3px 4px}}
 `;
 
 /** A whole page: `title` as its heading, then `body` (already HTML). */

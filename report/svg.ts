@@ -114,7 +114,16 @@ const segments = <T extends number[]>(entries: T[], ok: (e: T) => boolean): T[][
   return out.filter((s) => s.length > 0);
 };
 
-const extent = (xs: number[]): [number, number] => (xs.length === 0 ? [NaN, NaN] : [Math.min(...xs), Math.max(...xs)]);
+/** The smallest and largest of `xs` (NaN, NaN when empty); a loop, as spreading 10⁵+ points into Math.min overflows the stack. */
+const extent = (xs: number[]): [number, number] => {
+  let lo = NaN,
+    hi = NaN;
+  for (const x of xs) {
+    if (!(x >= lo)) lo = x;
+    if (!(x <= hi)) hi = x;
+  }
+  return [lo, hi];
+};
 
 /**
  * Colours for names drawn together: each its `methodColor`, except where an earlier name (or a fixed colour

@@ -250,3 +250,11 @@ describe("barChart's labels, error bars and headroom", () => {
     expect(barChart({ title: "t", yLabel: "y", bars, valueLabels: false })).not.toContain('class="value"');
   });
 });
+
+describe("lineChart at the size of a long run", () => {
+  it("draws 300k points without overflowing the stack", () => {
+    const points = Array.from({ length: 300_001 }, (_, i) => [i, 1 / (i + 1)] as [number, number]);
+    const svg = lineChart({ title: "t", xLabel: "x", yLabel: "y", series: [{ name: "full", points }] });
+    expect(xTickLabels(svg).at(-1)).toBe("300k");
+  });
+});
