@@ -58,6 +58,10 @@ ${RUN_HELP.replace(LR_HELP, COMPARE_LR_HELP)}`;
 /** compare's flags: a training run's, and the methods, seeds and short grid of a sweep. */
 export const COMPARE_FLAGS = { ...RUN_FLAGS, ...SWEEP_FLAGS } as const;
 
+/**
+ * `rankfuse compare`: trains every method at every rate and seed of the plan (cli/sweep.ts), writes the
+ * report folder and prints the tables; returns the exit code (usage errors throw a UsageError).
+ */
 export async function compareCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, COMPARE_FLAGS, ["lr"]);
   if (values.help) return (console.log(HELP), 0);
