@@ -6,6 +6,7 @@
  */
 import type { EvalResult } from "../train/evaluate.ts";
 import type { TrainResult } from "../train/loop.ts";
+import type { StepRate } from "../train/stepRate.ts";
 import { mean, sampleStd, summarize, type Summary } from "../util/stats.ts";
 
 /** One training run of a sweep: a method at one rate and one seed, where it trained and what it measured. */
@@ -103,8 +104,26 @@ const meanEval = (es: readonly EvalResult[]): EvalResult => ({
 });
 
 /**
+ * The per-step throughput of several runs as one: the slowest and fastest step of them all, every timed
+ * step counted; the percentiles are the runs' means (an approximation: the runs' step times are not kept).
+ */
+function foldStepRates(rates: readonly (StepRate | undefined)[]): StepRate | undefined {
+  const rs = rates.filter((r): r is StepRate => r !== undefined);
+  if (rs.length === 0) return undefined;
+  return {
+    min: Math.min(...rs.map((r) => r.min)),
+    p10: mean(rs.map((r) => r.p10)),
+    median: mean(rs.map((r) => r.median)),
+    p90: mean(rs.map((r) => r.p90)),
+    max: Math.max(...rs.map((r) => r.max)),
+    steps: rs.reduce((n, r) => n + r.steps, 0),
+  };
+}
+
+/**
  * Several seeds of one setting as one result and its spread: curves, final metrics and throughput are the
- * means over the seeds (at the steps every seed logged), peak memory and optimizer state the largest.
+ * means over the seeds (at the steps every seed logged), peak memory and optimizer state the largest, the
+ * per-step throughput's extremes those of all the seeds' steps.
  */
 export function foldSeeds(results: readonly TrainResult[]): { result: TrainResult; spread: ResultSpread } {
   if (results.length === 0) throw new RangeError("foldSeeds needs at least one result");
@@ -126,6 +145,7 @@ export function foldSeeds(results: readonly TrainResult[]): { result: TrainResul
     evals: evalSteps.map((step) => ({ step, ...meanEval(results.map((r) => evalAt(r, step))) })),
     final: meanEval(finals),
     tokensPerSec: mean(results.map((r) => r.tokensPerSec)),
+    stepTokensPerSec: foldStepRates(results.map((r) => r.stepTokensPerSec)),
     peakBytes: Math.max(...results.map((r) => r.peakBytes)),
     optimizerBytes: Math.max(...results.map((r) => r.optimizerBytes)),
   };

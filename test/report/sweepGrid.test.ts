@@ -100,6 +100,16 @@ describe("seeds folded into one result", () => {
     expect(m.optimizerBytes).toBe(64);
   });
 
+  it("per-step throughput: the slowest and fastest step of all seeds, every timed step counted", () => {
+    const rate = (min: number, median: number, max: number) => ({ min, p10: min, median, p90: max, max, steps: 10 });
+    const { result: m } = foldSeeds([
+      { ...result(3), stepTokensPerSec: rate(800, 1000, 1200) },
+      { ...result(3), stepTokensPerSec: rate(900, 1100, 1500) },
+    ]);
+    expect(m.stepTokensPerSec).toEqual({ min: 800, p10: 850, median: 1050, p90: 1350, max: 1500, steps: 20 });
+    expect(foldSeeds([result(3)]).result.stepTokensPerSec).toBeUndefined();
+  });
+
   it("curves keep only the steps every seed logged (a seed resumed from a shorter log)", () => {
     const { result: m, spread } = foldSeeds([result(3, { steps: [1, 2, 3, 4] }), result(3, { steps: [2, 3, 4] })]);
     expect(m.losses.map((l) => l.step)).toEqual([2, 3, 4]);
