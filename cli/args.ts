@@ -50,6 +50,8 @@ export const FLAG_RANGES: Readonly<Record<string, FlagRange>> = {
   "checkpoint-every": int(0, COUNT),
   "skip-nonfinite": int(0, COUNT),
   rounds: int(1, 1e6),
+  seeds: int(1, 1e4),
+  "sweep-tokens": int(1, 1e15),
   // no upper bound: a huge lr is a run that diverges, which the loop stops and explains (README "Divergence")
   lr: { int: false, min: 0, max: Number.MAX_VALUE, above: true },
   "min-lr-ratio": { int: false, min: 0, max: 1 },
@@ -71,7 +73,8 @@ export function checkRange(v: string, name: string, range: FlagRange): number {
   if (!ok) {
     const what = range.int ? "an integer" : "a number";
     const lo = range.above ? `> ${range.min}` : `>= ${range.min}`;
-    throw new UsageError(`--${name} must be ${what} ${lo} and <= ${range.max.toLocaleString("en-US")}, got "${v}"`);
+    const hi = range.max < Number.MAX_VALUE ? ` and <= ${range.max.toLocaleString("en-US")}` : "";
+    throw new UsageError(`--${name} must be ${what} ${lo}${hi}, got "${v}"`);
   }
   return n;
 }
@@ -93,9 +96,14 @@ function joinNegativeValues(argv: string[], options: Options): string[] {
 
 /**
  * Strict flag parsing: an unknown flag or a missing value is a UsageError naming it, and so is a numeric
- * flag out of its range (FLAG_RANGES) or an empty path (PATH_FLAGS).
+ * flag out of its range (FLAG_RANGES) or an empty path (PATH_FLAGS). `lists` names numeric flags that take
+ * a comma-separated list here (compare's `--lr`): the command checks their items itself.
  */
-export function parseFlags<O extends Options>(argv: string[], options: O): ParsedFlags<O> {
+export function parseFlags<O extends Options>(
+  argv: string[],
+  options: O,
+  lists: readonly (keyof O & string)[] = [],
+): ParsedFlags<O> {
   let parsed: ParsedFlags<O>;
   try {
     parsed = parseArgs({
@@ -111,7 +119,7 @@ export function parseFlags<O extends Options>(argv: string[], options: O): Parse
   for (const [name, v] of Object.entries(values)) {
     if (typeof v !== "string") continue;
     const range = FLAG_RANGES[name];
-    if (range) checkRange(v, name, range);
+    if (range && !(lists as readonly string[]).includes(name)) checkRange(v, name, range);
     if (PATH_FLAGS.includes(name) && v.trim() === "") throw new UsageError(`--${name} is empty: give a path`);
   }
   return parsed;

@@ -48,6 +48,9 @@ export const MODEL_HELP = `model:
   --width D --layers L --heads H --ff F --vocab V   override the config's sizes
   --only-lr-act BOOL   CoLA MLP without the extra SiLU on the gate (default from the config)`;
 
+/** The help line of a run's single `--lr` (compare replaces it with its list of rates). */
+export const LR_HELP = `  --lr X               peak learning rate (default ${UPDATE_DEFAULTS.lr})`;
+
 export const RUN_HELP = `data:
   --data PATH          a .txt/.md, .jsonl(.gz) or .parquet file, a directory of them, or a folder
                        written by \`rankfuse prepare --out\` (default: the shipped Gutenberg books);
@@ -58,7 +61,7 @@ training:
   --backend NAME       auto | wasm | cpu | reference (default auto; or RANKFUSE_BACKEND)
   --batch B --seq T    sequences per step and their length (default from the config)
   --steps N            optimizer steps, or --tokens N training tokens (default 200 steps)
-  --lr X               peak learning rate (default ${UPDATE_DEFAULTS.lr})
+${LR_HELP}
   --warmup N           warmup steps (default 10% of steps)
   --min-lr-ratio X     cosine floor as a fraction of lr (default ${UPDATE_DEFAULTS.minLrRatio})
   --weight-decay X     AdamW decoupled weight decay (default ${UPDATE_DEFAULTS.weightDecay})

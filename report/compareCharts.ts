@@ -1,10 +1,11 @@
 /**
  * A comparison's three figures: training loss, validation loss (both against training tokens, the axis
  * ending at the last token trained) and throughput with each run's slowest and fastest step. Each method
- * keeps its colour (methodColor) in all three.
+ * keeps its colour (methodColor) in all three. Rows with a spread over seeds draw the mean and a ±std band.
  */
 import { barChart, distinctColors, lineChart, type Point } from "./svg.ts";
 import type { CompareRow } from "./compareRow.ts";
+import { bandAround } from "./sweepGrid.ts";
 
 /** Exponential moving average, so noisy per-step losses read as curves. */
 export function smooth(points: Point[], alpha = 0.1): Point[] {
@@ -33,22 +34,37 @@ export function compareFigures(rows: readonly CompareRow[]): Figure[] {
     title: "training loss (EMA)",
     xLabel: "training tokens",
     yLabel: "loss (nats/token)",
-    series: rows.map((r, i) => ({
-      name: r.method,
-      color: colors[i],
-      points: thin(smooth(r.result.losses.map((l) => [l.step * r.tokensPerStep, l.loss] as Point))),
-    })),
+    series: rows.map((r, i) => {
+      const points = thin(smooth(r.result.losses.map((l) => [l.step * r.tokensPerStep, l.loss] as Point)));
+      // the spread has a value at each step of the mean curve, so thinning keeps the same steps of both
+      const std = r.spread && thin(smooth(r.spread.losses.map((l) => [l.step * r.tokensPerStep, l.std] as Point)));
+      return {
+        name: r.method,
+        color: colors[i],
+        points,
+        band:
+          std &&
+          bandAround(
+            points,
+            std.map((p) => p[1]),
+          ),
+      };
+    }),
   });
   const val = lineChart({
     title: "validation loss",
     xLabel: "training tokens",
     yLabel: "loss (nats/token)",
-    series: rows.map((r, i) => ({
-      name: r.method,
-      color: colors[i],
-      markers: true,
-      points: r.result.evals.map((e) => [e.step * r.tokensPerStep, e.loss] as Point),
-    })),
+    series: rows.map((r, i) => {
+      const points = r.result.evals.map((e) => [e.step * r.tokensPerStep, e.loss] as Point);
+      const band =
+        r.spread &&
+        bandAround(
+          points,
+          r.spread.evals.map((e) => e.std),
+        );
+      return { name: r.method, color: colors[i], markers: true, points, band };
+    }),
   });
   const speed = barChart({
     title: "training throughput",

@@ -18,6 +18,23 @@ import type { CompareRow } from "./compareRow.ts";
 export type { CompareRow } from "./compareRow.ts";
 export { TABLE_HEADERS, tableRows, QUALITY_HEADERS, qualityRows, COST_HEADERS, costRows } from "./compareTables.ts";
 
+/**
+ * More of a report (a learning-rate sweep's): a section after the figures, in report.md and report.html
+ * alike, its figures written next to report.md, and fields added to results.json.
+ */
+export interface ReportSection {
+  readonly heading: string;
+  /** Plain-text paragraphs before the table. */
+  readonly paragraphs: readonly string[];
+  readonly table: { readonly headers: string[]; readonly rows: (string | number)[][] };
+  readonly figures: readonly Figure[];
+  /** Plain-text notes after the figures. */
+  readonly notes: readonly string[];
+  readonly json: Record<string, unknown>;
+}
+
+const figureMd = (f: Figure) => [`![${f.caption}](${f.file})`, "", `*${f.caption}*`, ""];
+
 /** The setup's entries as label–value text (objects as JSON). */
 const setupEntries = (setup: Record<string, unknown>): [string, string][] =>
   Object.entries(setup).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]);
@@ -33,6 +50,7 @@ export function compareMarkdown(
   setup: Record<string, unknown>,
   figures: readonly Figure[],
   metadata?: RunMetadata,
+  extra?: ReportSection,
 ): string {
   return [
     `# ${title(rows)}`,
@@ -49,7 +67,17 @@ export function compareMarkdown(
     "",
     "## Figures",
     "",
-    ...figures.flatMap((f) => [`![${f.caption}](${f.file})`, "", `*${f.caption}*`, ""]),
+    ...figures.flatMap(figureMd),
+    ...(extra
+      ? [
+          `## ${extra.heading}`,
+          "",
+          ...extra.paragraphs.flatMap((p) => [p, ""]),
+          markdownTable(extra.table.headers, extra.table.rows),
+          ...extra.figures.flatMap(figureMd),
+          ...extra.notes.flatMap((p) => [p, ""]),
+        ]
+      : []),
     "## Setup",
     "",
     mdList(setupEntries(setup)),
@@ -64,6 +92,7 @@ export function compareHtml(
   setup: Record<string, unknown>,
   figures: readonly Figure[],
   metadata?: RunMetadata,
+  extra?: ReportSection,
 ): string {
   const note = (s: string) => `<p class="note">${escapeHtml(s)}</p>`;
   return htmlPage(
@@ -77,6 +106,15 @@ export function compareHtml(
       note(TABLE_NOTES.cost),
       `<h2>Figures</h2>`,
       ...figures.map((f) => htmlFigure(f.svg, f.caption)),
+      ...(extra
+        ? [
+            `<h2>${escapeHtml(extra.heading)}</h2>`,
+            ...extra.paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
+            htmlTable(extra.table.headers, extra.table.rows),
+            ...extra.figures.map((f) => htmlFigure(f.svg, f.caption)),
+            ...extra.notes.map(note),
+          ]
+        : []),
       `<h2>Setup</h2>`,
       htmlFacts(setupEntries(setup), "setup"),
       ...(metadata ? [`<h2>Run</h2>`, htmlFacts(metadataEntries(metadata))] : []),
@@ -87,13 +125,15 @@ export function compareHtml(
 /**
  * Writes report.md, report.html, loss.svg, val.svg, throughput.svg and results.json into `dir`; returns the
  * markdown, or the first write that failed (each file is written atomically: a failure leaves no torn file).
- * `metadata` (date, commit, machine, command) goes into all three documents where given.
+ * `metadata` (date, commit, machine, command) goes into all three documents where given, and so does
+ * `extra`'s section (its figures are written too).
  */
 export function writeCompareReport(
   dir: string,
   rows: readonly CompareRow[],
   setup: Record<string, unknown>,
   metadata?: RunMetadata,
+  extra?: ReportSection,
 ): E.Either<TrainError, string> {
   try {
     fs.mkdirSync(dir, { recursive: true });
@@ -101,12 +141,12 @@ export function writeCompareReport(
     return E.left(trainError("DataError", `cannot create ${dir}: ${causeMessage(cause)}`));
   }
   const figures = compareFigures(rows);
-  const md = compareMarkdown(rows, setup, figures, metadata);
+  const md = compareMarkdown(rows, setup, figures, metadata, extra);
   const files: [string, string][] = [
-    ...figures.map((f) => [f.file, f.svg] as [string, string]),
+    ...[...figures, ...(extra?.figures ?? [])].map((f) => [f.file, f.svg] as [string, string]),
     ["report.md", md],
-    ["report.html", compareHtml(rows, setup, figures, metadata)],
-    ["results.json", JSON.stringify({ ...(metadata ? { metadata } : {}), setup, rows }, null, 1)],
+    ["report.html", compareHtml(rows, setup, figures, metadata, extra)],
+    ["results.json", JSON.stringify({ ...(metadata ? { metadata } : {}), setup, rows, ...extra?.json }, null, 1)],
   ];
   for (const [name, text] of files) {
     const w = writeFileAtomic(path.join(dir, name), new TextEncoder().encode(text), "DataError");

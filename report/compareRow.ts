@@ -1,4 +1,5 @@
 import type { TrainResult } from "../train/loop.ts";
+import type { ResultSpread } from "./sweepGrid.ts";
 
 /** One method's row in a comparison: its size and cost, and what its training run measured. */
 export interface CompareRow {
@@ -11,4 +12,6 @@ export interface CompareRow {
   readonly trainFlopsPerToken: number;
   readonly tokensPerStep: number;
   readonly result: TrainResult;
+  /** With several seeds: `result` holds their means and this their spread (report/sweepGrid.ts's foldSeeds). */
+  readonly spread?: ResultSpread;
 }

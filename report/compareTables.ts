@@ -4,20 +4,20 @@
  */
 import { formatNumber } from "../util/format.ts";
 import type { CompareRow } from "./compareRow.ts";
+import { plusMinus } from "./sweepGrid.ts";
+
+/** Validation loss, perplexity, bits/byte and tokens/s of a row, with ± their spread over seeds where it has one. */
+const loss = (r: CompareRow) => plusMinus(r.result.final.loss, r.spread?.loss ?? NaN, 4);
+const ppl = (r: CompareRow) => plusMinus(r.result.final.ppl, r.spread?.ppl ?? NaN, 2);
+const bpb = (r: CompareRow) => plusMinus(r.result.final.bitsPerByte, r.spread?.bitsPerByte ?? NaN, 3);
+const speed = (r: CompareRow) => plusMinus(r.result.tokensPerSec, r.spread?.tokensPerSec ?? NaN, 0);
 
 /** The quality table's columns: size, then held-out loss three ways. */
 export const QUALITY_HEADERS = ["method", "params", "trainable", "val loss", "val ppl", "bits/byte"];
 
 /** One quality row per method: total and trained params, validation loss, perplexity and bits per byte. */
 export function qualityRows(rows: readonly CompareRow[]): (string | number)[][] {
-  return rows.map((r) => [
-    r.method,
-    formatNumber(r.params),
-    formatNumber(r.trainable),
-    r.result.final.loss.toFixed(4),
-    r.result.final.ppl.toFixed(2),
-    r.result.final.bitsPerByte.toFixed(3),
-  ]);
+  return rows.map((r) => [r.method, formatNumber(r.params), formatNumber(r.trainable), loss(r), ppl(r), bpb(r)]);
 }
 
 /** The cost table's columns: compute per token, speed, memory. */
@@ -43,7 +43,7 @@ export function costRows(rows: readonly CompareRow[]): (string | number)[][] {
     r.method,
     formatNumber(r.nonEmbedding),
     formatNumber(r.trainFlopsPerToken),
-    r.result.tokensPerSec.toFixed(0),
+    speed(r),
     vsFull(rows, r),
     `${formatNumber(r.result.peakBytes)}B`,
     `${formatNumber(r.result.optimizerBytes)}B`,
@@ -74,13 +74,13 @@ export function tableRows(rows: readonly CompareRow[]): (string | number)[][] {
     formatNumber(r.nonEmbedding),
     formatNumber(r.trainable),
     formatNumber(r.trainFlopsPerToken),
-    r.result.tokensPerSec.toFixed(0),
+    speed(r),
     vsFull(rows, r),
     `${formatNumber(r.result.peakBytes)}B`,
     `${formatNumber(r.result.optimizerBytes)}B`,
-    r.result.final.loss.toFixed(4),
-    r.result.final.ppl.toFixed(2),
-    r.result.final.bitsPerByte.toFixed(3),
+    loss(r),
+    ppl(r),
+    bpb(r),
   ]);
 }
 

@@ -6,6 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as E from "fp-ts/lib/Either.js";
 import { TRAIN_KEYS } from "../../cli/export.ts";
+import { COMPARE_FLAGS } from "../../cli/compare.ts";
 import { main } from "../../cli/main.ts";
 import { FLAG_RANGES } from "../../cli/args.ts";
 import { RUN_FLAGS, MODEL_FLAGS } from "../../cli/trainFlags.ts";
@@ -45,7 +46,7 @@ const numeric = (flags: Record<string, unknown>) => Object.keys(flags).filter((k
 const EXPORT_NUMERIC = [...numeric(MODEL_FLAGS), ...TRAIN_KEYS.filter((k) => FLAG_RANGES[k])];
 const COMMAND_FLAGS: Record<string, { flags: string[]; extra: string[] }> = {
   train: { flags: numeric(RUN_FLAGS), extra: [] },
-  compare: { flags: numeric(RUN_FLAGS), extra: [] },
+  compare: { flags: numeric(COMPARE_FLAGS), extra: [] },
   eval: { flags: ["batch", "seq", "eval-batches"], extra: ["--run", "/definitely/not/here"] },
   export: { flags: EXPORT_NUMERIC, extra: ["--torch", "/tmp/rankfuse-never-written", "--method", "cola"] },
   inspect: { flags: [...numeric(MODEL_FLAGS), "batch", "seq"], extra: [] },
@@ -64,6 +65,7 @@ describe("every numeric flag of every command is range-checked when parsed", () 
     expect(COMMAND_FLAGS.train!.flags).toEqual(
       expect.arrayContaining(["eval-every", "eval-batches", "checkpoint-every", "batch", "seq", "width", "vocab"]),
     );
+    expect(COMMAND_FLAGS.compare!.flags).toEqual(expect.arrayContaining(["lr", "seeds", "sweep-tokens"]));
     expect(TABLE.length).toBeGreaterThan(400);
   });
 
