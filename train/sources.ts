@@ -12,6 +12,7 @@ import { isUtf8 } from "node:buffer";
 import { createGunzip } from "node:zlib";
 import * as E from "fp-ts/lib/Either.js";
 import { causeMessage, trainError, type TrainError } from "./errors.ts";
+import { plainKey, simpleStringField } from "./jsonStringField.ts";
 
 export type SourceFormat = "text" | "jsonl" | "jsonl.gz" | "parquet";
 /** One input file: its path, its name relative to the data root (its id), its format, size and mtime. */
@@ -329,7 +330,11 @@ async function* fileBytes(file: SourceFile, onRaw: (bytes: number) => void): Asy
   const stream = file.format === "jsonl.gz" ? raw.pipe(createGunzip({ chunkSize: 1 << 20 })) : raw;
   raw.on("error", (e) => stream.destroy(e));
   try {
-    for await (const chunk of stream) yield chunk as Uint8Array;
+    // plain Uint8Array views, not Buffers: the byte loops that read them see one array type
+    for await (const chunk of stream) {
+      const b = chunk as Buffer;
+      yield new Uint8Array(b.buffer, b.byteOffset, b.length);
+    }
   } catch (cause) {
     throw new DataFault(`cannot read ${file.path}: ${causeMessage(cause)}`);
   }
@@ -403,6 +408,7 @@ async function readJsonl(file: SourceFile, where: FileSplit, field: string, sink
   };
   /** Whole lines (`bytes` ends at a line's end), starting at uncompressed offset `at`. */
   const lines = (bytes: Uint8Array, at: number) => {
+    if (fast) return fastLines(bytes, at);
     let text: string;
     try {
       text = decoder.decode(bytes);
@@ -419,6 +425,27 @@ async function readJsonl(file: SourceFile, where: FileSplit, field: string, sink
       if (nl < 0) return;
       start = nl + 1;
       if (straddles) byteStart = bytes.indexOf(0x0a, byteStart) + 1;
+    }
+  };
+  // a sink that takes bytes gets `{"<field>": "..."}` lines unescaped from their bytes (jsonStringField.ts)
+  const key = sink.bytes ? plainKey(field) : undefined;
+  const fast = key !== undefined;
+  let out = new Uint8Array(1 << 16);
+  const fastLines = (bytes: Uint8Array, at: number) => {
+    if (!isUtf8(bytes)) throw new DataFault(`${file.path}:${lineNo + 1 + firstInvalidLine(bytes)} is not valid UTF-8`);
+    if (out.length < bytes.length) out = new Uint8Array(bytes.length);
+    for (let start = 0; start <= bytes.length;) {
+      let nl = bytes.indexOf(0x0a, start);
+      if (nl < 0) nl = bytes.length;
+      const val = cut !== undefined && at + start >= cut;
+      const n = simpleStringField(bytes, start, nl, key!, out);
+      if (n < 0) line(decoder.decode(bytes.subarray(start, nl)), val);
+      else {
+        lineNo++;
+        sink.begin(val ? "val" : where.split);
+        sink.bytes!(out.subarray(0, n));
+      }
+      start = nl + 1;
     }
   };
   for await (const chunk of fileBytes(file, (raw) => sink.progress(raw))) {
