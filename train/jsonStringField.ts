@@ -6,8 +6,11 @@
  * a BOM) is left to JSON.parse, which also gives the error message.
  */
 
-/** JSON's whitespace before and after a token. */
-const isSpace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a;
+/** JSON's whitespace before and after a token, but for "\n", which ends the line. */
+const isSpace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0d;
+
+/** Where the line a call of simpleStringField read ends: the index of its "\n", or the end of the bytes. */
+export type LineEnd = { lineEnd: number };
 
 const hexValue = (b: number): number =>
   b >= 0x30 && b <= 0x39 ? b - 0x30 : b >= 0x61 && b <= 0x66 ? b - 0x57 : b >= 0x41 && b <= 0x46 ? b - 0x37 : -1;
@@ -66,11 +69,12 @@ export const plainKey = (field: string): Uint8Array | undefined =>
   JSON.stringify(field) === `"${field}"` ? new TextEncoder().encode(field) : undefined;
 
 /**
- * The value of the line `line[from..end)` (valid UTF-8, no newline) when it is `{"<key>":"<string>"}`
- * with whitespace anywhere JSON allows it: its UTF-8 bytes written to `out` (at least as long as the
- * line), with each "\r\n" turned into "\n" and a lone surrogate escape as U+FFFD (as UTF-8 encoding of
- * the parsed string gives). Returns the bytes written, or -1 when the line is any other JSON or not JSON.
- * Offsets rather than a subarray: no allocation per line.
+ * The value of the line that starts at `line[from]` (valid UTF-8; it ends at the next "\n" or at `end`)
+ * when it is `{"<key>":"<string>"}` with whitespace anywhere JSON allows it: its UTF-8 bytes written to
+ * `out` (at least as long as the line), with each "\r\n" turned into "\n" and a lone surrogate escape as
+ * U+FFFD (as UTF-8 encoding of the parsed string gives), and the line's end in `pos`. Returns the bytes
+ * written, or -1 when the line is any other JSON or not JSON (`pos` is then not set). Finding the line's
+ * end here saves a second pass over its bytes; offsets rather than a subarray save an allocation.
  */
 export function simpleStringField(
   line: Uint8Array,
@@ -78,6 +82,7 @@ export function simpleStringField(
   end: number,
   key: Uint8Array,
   out: Uint8Array,
+  pos: LineEnd,
 ): number {
   let i = from;
   while (i < end && isSpace(line[i])) i++;
@@ -126,5 +131,7 @@ export function simpleStringField(
   while (i < end && isSpace(line[i])) i++;
   if (line[i++] !== 0x7d) return -1; // }
   while (i < end && isSpace(line[i])) i++;
-  return i === end ? o : -1;
+  if (i < end && line[i] !== 0x0a) return -1;
+  pos.lineEnd = i;
+  return o;
 }

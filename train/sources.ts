@@ -12,7 +12,7 @@ import { isUtf8 } from "node:buffer";
 import { createGunzip } from "node:zlib";
 import * as E from "fp-ts/lib/Either.js";
 import { causeMessage, trainError, type TrainError } from "./errors.ts";
-import { plainKey, simpleStringField } from "./jsonStringField.ts";
+import { plainKey, simpleStringField, type LineEnd } from "./jsonStringField.ts";
 
 export type SourceFormat = "text" | "jsonl" | "jsonl.gz" | "parquet";
 /** One input file: its path, its name relative to the data root (its id), its format, size and mtime. */
@@ -431,16 +431,19 @@ async function readJsonl(file: SourceFile, where: FileSplit, field: string, sink
   const key = sink.bytes ? plainKey(field) : undefined;
   const fast = key !== undefined;
   let out = new Uint8Array(1 << 16);
+  const scan: LineEnd = { lineEnd: 0 };
   const fastLines = (bytes: Uint8Array, at: number) => {
     if (!isUtf8(bytes)) throw new DataFault(`${file.path}:${lineNo + 1 + firstInvalidLine(bytes)} is not valid UTF-8`);
     if (out.length < bytes.length) out = new Uint8Array(bytes.length);
     for (let start = 0; start <= bytes.length;) {
-      let nl = bytes.indexOf(0x0a, start);
-      if (nl < 0) nl = bytes.length;
       const val = cut !== undefined && at + start >= cut;
-      const n = simpleStringField(bytes, start, nl, key!, out);
-      if (n < 0) line(decoder.decode(bytes.subarray(start, nl)), val);
-      else {
+      const n = simpleStringField(bytes, start, bytes.length, key!, out, scan);
+      let nl = scan.lineEnd;
+      if (n < 0) {
+        nl = bytes.indexOf(0x0a, start);
+        if (nl < 0) nl = bytes.length;
+        line(decoder.decode(bytes.subarray(start, nl)), val);
+      } else {
         lineNo++;
         sink.begin(val ? "val" : where.split);
         sink.bytes!(out.subarray(0, n));

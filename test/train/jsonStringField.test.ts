@@ -26,7 +26,9 @@ const asStored = (line: string): string => new TextDecoder().decode(utf8.encode(
 const run = (line: string): number[] | undefined => {
   const bytes = utf8.encode(line);
   const out = new Uint8Array(bytes.length);
-  const n = simpleStringField(bytes, 0, bytes.length, key, out);
+  const pos = { lineEnd: -1 };
+  const n = simpleStringField(bytes, 0, bytes.length, key, out, pos);
+  if (n >= 0) expect(pos.lineEnd).toBe(bytes.length);
   return n < 0 ? undefined : Array.from(out.subarray(0, n));
 };
 
@@ -86,16 +88,33 @@ describe("simpleStringField (the byte-level fast path of .jsonl)", () => {
       ),
     );
     fc.assert(
-      fc.property(line, fc.nat(), fc.nat(), fc.integer({ min: 0, max: 127 }), (l, at, len, byte) => {
-        const cut = at % (l.length + 1);
-        const damaged = l.slice(0, cut) + (len % 3 === 0 ? String.fromCharCode(byte) : "") + l.slice(cut + (len % 2));
-        for (const candidate of [l, damaged].map(asStored)) {
-          const got = run(candidate);
-          if (got !== undefined) expect(got).toEqual(viaParse(candidate));
-        }
-      }),
+      fc.property(
+        line,
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 127 }).filter((b) => b !== 0x0a) /* a line holds no "\n" */,
+        (l, at, len, byte) => {
+          const cut = at % (l.length + 1);
+          const damaged = l.slice(0, cut) + (len % 3 === 0 ? String.fromCharCode(byte) : "") + l.slice(cut + (len % 2));
+          for (const candidate of [l, damaged].map(asStored)) {
+            const got = run(candidate);
+            if (got !== undefined) expect(got).toEqual(viaParse(candidate));
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
+  });
+
+  it("reads one line of several and says where it ends", () => {
+    const bytes = utf8.encode('{"text":"a\\nb"} \n{"text":"c"}');
+    const out = new Uint8Array(bytes.length);
+    const pos = { lineEnd: -1 };
+    expect(simpleStringField(bytes, 0, bytes.length, key, out, pos)).toBe(3);
+    expect(pos.lineEnd).toBe(bytes.indexOf(0x0a));
+    expect(simpleStringField(bytes, pos.lineEnd + 1, bytes.length, key, out, pos)).toBe(1);
+    expect(pos.lineEnd).toBe(bytes.length);
+    expect(simpleStringField(utf8.encode('{"text":\n"x"}'), 0, 14, key, out, pos)).toBe(-1); // a line ends at "\n"
   });
 
   it("takes only keys JSON writes without escapes", () => {
