@@ -6,17 +6,17 @@ import { byteTokenizer } from "../../train/tokenizer.ts";
 import { tempDir } from "./tempDir.ts";
 
 describe("SplitWriter (token files written in the background)", () => {
-  it("writes every token in order across many buffers, and a checkpoint counts them all", async () => {
+  it("writes every token in order across many buffers (and background write-backs), and a checkpoint counts them all", async () => {
     const file = path.join(tempDir(), "train.bin");
     const w = new SplitWriter(file, "uint16", byteTokenizer);
     const piece = "abcdefghij".repeat(100_003); // not a multiple of the buffer
-    for (let i = 0; i < 9; i++) w.text(piece);
+    for (let i = 0; i < 34; i++) w.text(piece); // 34M tokens: past the write-back every 32 buffers
     const state = await w.checkpoint();
-    expect(state.tokens).toBe(9 * piece.length);
+    expect(state.tokens).toBe(34 * piece.length);
     await w.finish();
     const got = new Uint16Array(fs.readFileSync(file).buffer.slice(0));
-    expect(got.length).toBe(9 * piece.length);
-    for (const at of [0, 1 << 20, (1 << 20) + 7, got.length - 1])
+    expect(got.length).toBe(34 * piece.length);
+    for (const at of [0, 1 << 20, (1 << 20) + 7, 33 << 20, got.length - 1])
       expect(got[at]).toBe(piece.charCodeAt(at % piece.length));
   });
 
