@@ -16,7 +16,7 @@ describe("SplitWriter (token files written in the background)", () => {
     await w.finish();
     const got = new Uint16Array(fs.readFileSync(file).buffer.slice(0));
     expect(got.length).toBe(34 * piece.length);
-    for (const at of [0, 1 << 20, (1 << 20) + 7, 33 << 20, got.length - 1])
+    for (const at of [0, 1 << 20, (1 << 20) + 7, 33_000_000, got.length - 1])
       expect(got[at]).toBe(piece.charCodeAt(at % piece.length));
   });
 
