@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { cliTextFixture, ROOT } from "../helpers/cliText.ts";
 import { expectWellFormed } from "../report/svgChecks.ts";
 
 /**
@@ -11,16 +10,7 @@ import { expectWellFormed } from "../report/svgChecks.ts";
  * folders, the printed tables, report.md's grid, lr.svg, results.json, --resume over finished runs, the
  * short grid of --sweep-tokens, and bad --lr lists refused in one line.
  */
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const bin = path.join(ROOT, "cli", "bin.js");
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-sweep-"));
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-const text = path.join(tmp, "text.txt");
-fs.writeFileSync(
-  text,
-  Array.from({ length: 400 }, (_, i) => `Line ${i}: the quick brown fox jumps over the lazy dog.\n`).join(""),
-);
+const { bin, tmp, text } = cliTextFixture("rankfuse-sweep-");
 const TINY = [
   ...["--width", "32", "--heads", "2", "--layers", "1", "--ff", "48", "--rank", "8"],
   ...["--data", text, "--backend", "reference", "--batch", "2", "--seq", "16", "--eval-batches", "1"],

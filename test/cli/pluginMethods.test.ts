@@ -1,9 +1,8 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { cliTextFixture, ROOT } from "../helpers/cliText.ts";
 import { readCheckpointConfig } from "../../train/checkpoint.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 
@@ -12,16 +11,7 @@ import { unwrap } from "../../testing/unwrap.ts";
  * method or a run (train, resume, eval, export, eval of the export, compare, inspect), on a small model
  * and a small text; and a method file edited after training, which resume, eval and export refuse.
  */
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const bin = path.join(ROOT, "cli", "bin.js");
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rankfuse-plugins-"));
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-const text = path.join(tmp, "text.txt");
-fs.writeFileSync(
-  text,
-  Array.from({ length: 400 }, (_, i) => `Line ${i}: the quick brown fox jumps over the lazy dog.\n`).join(""),
-);
+const { bin, tmp, text } = cliTextFixture("rankfuse-plugins-");
 const MODEL = ["--width", "32", "--heads", "2", "--layers", "1", "--ff", "48", "--rank", "8"];
 const DATA = ["--data", text, "--backend", "reference", "--batch", "2", "--seq", "16", "--eval-batches", "1"];
 const TRAIN = [...MODEL, ...DATA, "--steps", "3", "--eval-every", "0"];
