@@ -457,10 +457,20 @@ async function readJsonl(file: SourceFile, where: FileSplit, field: string, sink
       carry = concat(carry, chunk);
       continue;
     }
-    const head = chunk.subarray(0, last);
-    const whole = carry.length > 0 ? concat(carry, head) : head;
-    lines(whole, pos);
-    pos += whole.length + 1;
+    let from = 0;
+    if (carry.length > 0) {
+      // only the line that spans the chunks is joined; the chunk's other lines are read where they are
+      const first = chunk.indexOf(0x0a);
+      const joined = concat(carry, chunk.subarray(0, first));
+      lines(joined, pos);
+      pos += joined.length + 1;
+      from = first + 1;
+    }
+    if (from <= last) {
+      const block = chunk.subarray(from, last);
+      lines(block, pos);
+      pos += block.length + 1;
+    }
     carry = Uint8Array.from(chunk.subarray(last + 1)); // a copy: the stream may reuse its buffer
   }
   if (carry.length > 0) lines(carry, pos);

@@ -68,6 +68,21 @@ describe("jsonl read a chunk at a time", () => {
     );
   });
 
+  it("joins lines across read chunks (several MB; one line longer than a chunk), .jsonl and .jsonl.gz alike", async () => {
+    const lines = fc
+      .sample(line, { numRuns: 20_000, seed: 7 })
+      .map((l, i) => (i % 997 === 0 ? JSON.stringify({ text: `${i} ` + "é".repeat(40_000) }) : l));
+    lines[5000] = JSON.stringify({ text: "long ".repeat(300_000) }); // 1.5 MB: longer than a read chunk
+    const all = lines.join("\n");
+    expect(Buffer.byteLength(all)).toBeGreaterThan(3 << 20);
+    const root = tempDir();
+    fs.writeFileSync(path.join(root, "big.jsonl"), all);
+    fs.writeFileSync(path.join(root, "big.jsonl.gz"), gzipSync(all));
+    const want = expected(lines, 0.1);
+    expect(splits(await prepared(path.join(root, "big.jsonl"), tempDir()))).toEqual(want);
+    expect(splits(await prepared(path.join(root, "big.jsonl.gz"), tempDir()))).toEqual(want);
+  });
+
   it("reads a multi-member .jsonl.gz again with the true cut when its trailer's size is not the file's, then reuses it", async () => {
     const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ text: `document ${i} é 日本` }));
     const root = tempDir();
