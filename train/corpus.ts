@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 import * as E from "fp-ts/lib/Either.js";
 import { causeMessage, trainError, type TrainError } from "./errors.ts";
 import { sha256Stream } from "../util/hash.ts";
+import { walkCorpusFiles } from "./sources.ts";
 
 /** Training and validation documents, and a fingerprint of them. */
 export type Corpus = { name: string; train: string[]; val: string[]; fingerprint: string };
@@ -65,25 +66,14 @@ export const readTextFile = (file: string, latin1Fallback = false): E.Either<Tra
   return E.right(text.replace(/\r\n/g, "\n"));
 };
 
+/** `.txt`/`.md`: the only files this in-memory loader reads from a directory. */
 const isTextFileName = (name: string): boolean => /\.(txt|md)$/i.test(name);
-
-/** All `.txt`/`.md` files under `dir`, recursively, skipping dot-files and dot-directories (.git, caches), in code-point order. */
-const walkTextFiles = (dir: string): string[] => {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name.startsWith(".")) continue;
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...walkTextFiles(full));
-    else if (entry.isFile() && isTextFileName(entry.name)) out.push(full);
-  }
-  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-};
 
 /** A file path stands for itself (any extension); a directory for its text files. */
 const listDataFiles = (root: string): E.Either<TrainError, string[]> => {
   try {
     if (!fs.statSync(root).isDirectory()) return E.right([root]);
-    const files = walkTextFiles(root);
+    const files = walkCorpusFiles(root, isTextFileName);
     return files.length > 0 ? E.right(files) : dataError(`no .txt or .md files under ${root}`);
   } catch (cause) {
     return dataError(`cannot read data path ${root}: ${causeMessage(cause)}`);

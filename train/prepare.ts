@@ -17,17 +17,9 @@ import * as path from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import { DEFAULT_VAL_FRACTION, GUTENBERG_VAL_BOOKS, gutenbergDir, loadCorpus, readTextFile } from "./corpus.ts";
 import { causeMessage, trainError, type TrainError } from "./errors.ts";
-import {
-  DataFault,
-  listSources,
-  parquetRows,
-  readSource,
-  declaredUncompressedSize,
-  type DocSink,
-  type FileSplit,
-  type SourceFile,
-  type Split,
-} from "./sources.ts";
+import { listSources, parquetRows, readSource } from "./sources.ts";
+import { declaredUncompressedSize } from "./jsonlSource.ts";
+import { DataFault, type DocSink, type FileSplit, type SourceFile, type Split } from "./sourceFile.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 import { dtypeBytes, dtypeFor, type TokenDtype, type TokenSource } from "./tokenSource.ts";
 import { fileTokenSource } from "./tokenFile.ts";

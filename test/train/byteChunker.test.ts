@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import fc from "fast-check";
-import { ByteChunker, TextChunker } from "../../train/sources.ts";
+import { ByteChunker, TextChunker } from "../../train/utf8Chunkers.ts";
 import { prepareTokens, openPrepared } from "../../train/prepare.ts";
 import { byteTokenizer, type Tokenizer } from "../../train/tokenizer.ts";
 import { tempDir } from "./tempDir.ts";

@@ -8,7 +8,7 @@ import { parquetWriteFile } from "hyparquet-writer";
 import { DOC_SEPARATOR, prepareTokens, openPrepared, type PrepareOptions, type Prepared } from "../../train/prepare.ts";
 import { loadCorpus } from "../../train/corpus.ts";
 import { byteTokenizer, type Tokenizer } from "../../train/tokenizer.ts";
-import { TextChunker } from "../../train/sources.ts";
+import { TextChunker } from "../../train/utf8Chunkers.ts";
 import { arraySource, type TokenSource } from "../../train/tokenSource.ts";
 import { BatchSampler, evalWindows } from "../../train/batches.ts";
 import { tempDir } from "./tempDir.ts";
