@@ -1,8 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { cliTextFixture, ROOT } from "../helpers/cliText.ts";
+import { cliTextFixture } from "../helpers/cliText.ts";
 import { expectWellFormed } from "../report/svgChecks.ts";
 
 /**
@@ -10,20 +9,11 @@ import { expectWellFormed } from "../report/svgChecks.ts";
  * folders, the printed tables, report.md's grid, lr.svg, results.json, --resume over finished runs, the
  * short grid of --sweep-tokens, and bad --lr lists refused in one line.
  */
-const { bin, tmp, text } = cliTextFixture("rankfuse-sweep-");
+const { tmp, text, rankfuse } = cliTextFixture("rankfuse-sweep-");
 const TINY = [
   ...["--width", "32", "--heads", "2", "--layers", "1", "--ff", "48", "--rank", "8"],
   ...["--data", text, "--backend", "reference", "--batch", "2", "--seq", "16", "--eval-batches", "1"],
 ];
-
-const rankfuse = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, RANKFUSE_BACKEND: "" },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 
 /** The cells of the first markdown table at or after `caption` in `text`, row by row (header first). */
 function tableAfter(text: string, caption: RegExp): string[][] {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { cliTextFixture, ROOT } from "../helpers/cliText.ts";
@@ -11,19 +10,11 @@ import { unwrap } from "../../testing/unwrap.ts";
  * method or a run (train, resume, eval, export, eval of the export, compare, inspect), on a small model
  * and a small text; and a method file edited after training, which resume, eval and export refuse.
  */
-const { bin, tmp, text } = cliTextFixture("rankfuse-plugins-");
+const { tmp, text, rankfuse } = cliTextFixture("rankfuse-plugins-");
 const MODEL = ["--width", "32", "--heads", "2", "--layers", "1", "--ff", "48", "--rank", "8"];
 const DATA = ["--data", text, "--backend", "reference", "--batch", "2", "--seq", "16", "--eval-batches", "1"];
 const TRAIN = [...MODEL, ...DATA, "--steps", "3", "--eval-every", "0"];
 
-const rankfuse = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, RANKFUSE_BACKEND: "" },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 /** Runs a command that must succeed; returns its stdout. */
 const ok = (...args: string[]) => {
   const r = rankfuse(...args);
