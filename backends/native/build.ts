@@ -324,8 +324,11 @@ function writableDir(dir: string): string | null {
   }
 }
 
-/** The record of a built addon, beside it: `{"size": bytes, "sha256": hex}` of the file as it was built. */
-export const addonRecordPath = (addon: string): string => `${addon}.json`;
+/**
+ * The record of a built library (the addon, a generated kernel), beside it: `{"size": bytes, "sha256": hex}`
+ * of the file as it was built.
+ */
+export const libraryRecordPath = (library: string): string => `${library}.json`;
 
 /** Writes the record of `file` (its size and sha256) to `record`, through a temporary file renamed into place. */
 export function writeLibraryRecord(file: string, record: string): void {
@@ -340,13 +343,13 @@ const digestOf = (bytes: Uint8Array) => ({
 });
 
 /**
- * Why the cached addon at `file` must not be loaded, or null when it is the file that was built: its
- * size and sha256 against the record written beside it at build time.
+ * Why the cached library at `file` (the addon, a generated kernel) must not be loaded, or null when it is
+ * the file that was built: its size and sha256 against the record written beside it at build time.
  */
-export function cachedAddonProblem(file: string): string | null {
+export function cachedLibraryProblem(file: string): string | null {
   let record: { size?: unknown; sha256?: unknown };
   try {
-    record = JSON.parse(readFileSync(addonRecordPath(file), "utf8"));
+    record = JSON.parse(readFileSync(libraryRecordPath(file), "utf8"));
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "ENOENT"
       ? "has no record of its size and sha256 (built by an older rankfuse)"
@@ -405,7 +408,7 @@ export function nativeAddonPath(): E.Either<string, string> {
   const dirs = nativeCacheDirs().map((d) => path.join(d, key));
   const cached = dirs.map((d) => path.join(d, "rankfuse.node")).find((f) => existsSync(f));
   if (cached) {
-    const problem = cachedAddonProblem(cached);
+    const problem = cachedLibraryProblem(cached);
     if (problem === null) return E.right(cached);
     console.error(`[rankfuse] native: the cached addon ${cached} ${problem}: rebuilding it`);
   }
@@ -450,12 +453,12 @@ export function nativeAddonPath(): E.Either<string, string> {
   const recordTmp = `${tmp}.json`;
   try {
     writeFileSync(recordTmp, JSON.stringify(digestOf(readFileSync(tmp))) + "\n");
-    renameSync(recordTmp, addonRecordPath(target));
+    renameSync(recordTmp, libraryRecordPath(target));
     renameSync(tmp, target);
   } catch (e) {
     rmSync(tmp, { force: true });
     rmSync(recordTmp, { force: true });
-    if (!existsSync(target) || cachedAddonProblem(target) !== null)
+    if (!existsSync(target) || cachedLibraryProblem(target) !== null)
       return E.left(`cannot move the built addon into ${target}: ${(e as Error).message}`);
   }
   return E.right(target);

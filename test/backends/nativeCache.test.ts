@@ -6,7 +6,12 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { spawnSync } from "node:child_process";
-import { addonRecordPath, cachedAddonProblem, nativeAddonPath, nativeCacheDirs } from "../../backends/native/build.ts";
+import {
+  libraryRecordPath,
+  cachedLibraryProblem,
+  nativeAddonPath,
+  nativeCacheDirs,
+} from "../../backends/native/build.ts";
 
 /** Where built addons go: the package's own .cache first, a user cache folder second, or only RANKFUSE_NATIVE_CACHE. */
 describe("native addon cache folders", () => {
@@ -62,16 +67,16 @@ describe("a cached native addon that does not match its record", () => {
     const file = path.join(dir, "rankfuse.node");
     const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7) % 256));
     fs.writeFileSync(file, bytes);
-    expect(cachedAddonProblem(file)).toBe("has no record of its size and sha256 (built by an older rankfuse)");
+    expect(cachedLibraryProblem(file)).toBe("has no record of its size and sha256 (built by an older rankfuse)");
     const sha256 = createHash("sha256").update(bytes).digest("hex");
-    fs.writeFileSync(addonRecordPath(file), JSON.stringify({ size: 4096, sha256 }));
-    expect(cachedAddonProblem(file)).toBeNull();
+    fs.writeFileSync(libraryRecordPath(file), JSON.stringify({ size: 4096, sha256 }));
+    expect(cachedLibraryProblem(file)).toBeNull();
     fs.writeFileSync(file, bytes.subarray(0, 1000));
-    expect(cachedAddonProblem(file)).toBe("is 1000 bytes, not the 4096 it was built with (truncated or damaged)");
+    expect(cachedLibraryProblem(file)).toBe("is 1000 bytes, not the 4096 it was built with (truncated or damaged)");
     const changed = Buffer.from(bytes);
     changed[100] ^= 1;
     fs.writeFileSync(file, changed);
-    expect(cachedAddonProblem(file)).toBe("does not match the sha256 recorded when it was built (damaged)");
+    expect(cachedLibraryProblem(file)).toBe("does not match the sha256 recorded when it was built (damaged)");
     fs.rmSync(dir, { recursive: true });
   });
 
@@ -85,7 +90,7 @@ describe("a cached native addon that does not match its record", () => {
     const copy = path.join(cache, path.basename(path.dirname(addon)), "rankfuse.node");
     fs.mkdirSync(path.dirname(copy));
     fs.copyFileSync(addon, copy);
-    fs.copyFileSync(addonRecordPath(addon), addonRecordPath(copy));
+    fs.copyFileSync(libraryRecordPath(addon), libraryRecordPath(copy));
     return copy;
   })(own);
 
@@ -94,7 +99,7 @@ describe("a cached native addon that does not match its record", () => {
     () => {
       const file = E.isRight(built) ? built.right : "";
       expect(file.startsWith(cache)).toBe(true);
-      expect(cachedAddonProblem(file)).toBeNull();
+      expect(cachedLibraryProblem(file)).toBeNull();
       const size = fs.statSync(file).size;
       fs.truncateSync(file, Math.floor(size / 2));
       const script = path.join(cache, "load.mts");
@@ -124,7 +129,7 @@ describe("a cached native addon that does not match its record", () => {
         `[rankfuse] native: the cached addon ${file} is ${Math.floor(size / 2)} bytes, not the ${size} it was built with (truncated or damaged): rebuilding it`,
       );
       expect(fs.statSync(file).size).toBe(size);
-      expect(cachedAddonProblem(file)).toBeNull();
+      expect(cachedLibraryProblem(file)).toBeNull();
     },
     300_000,
   );

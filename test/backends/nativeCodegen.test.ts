@@ -10,7 +10,7 @@ import * as op from "../../dsl/ops.ts";
 import { compile } from "../../run/compile.ts";
 import { codegenStats } from "../../backends/native/codegen/elementwise.ts";
 import { kernelLibrary } from "../../backends/native/codegen/compile.ts";
-import { cachedAddonProblem } from "../../backends/native/build.ts";
+import { cachedLibraryProblem } from "../../backends/native/build.ts";
 import { fusedMatchesUnfused } from "../../testing/equivalence.ts";
 import { unwrap } from "../../testing/unwrap.ts";
 import { runs } from "../helpers/runs.ts";
@@ -99,7 +99,7 @@ describe.skipIf(!native)("generated elementwise kernels on native", () => {
       truncateSync(first.path, 100);
       const third = built();
       expect(third.fromCache).toBe(false);
-      expect(cachedAddonProblem(third.path)).toBeNull();
+      expect(cachedLibraryProblem(third.path)).toBeNull();
       expect(built().fromCache).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });

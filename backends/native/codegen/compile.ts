@@ -14,8 +14,8 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync,
 import * as path from "node:path";
 import * as E from "fp-ts/lib/Either.js";
 import {
-  addonRecordPath,
-  cachedAddonProblem,
+  libraryRecordPath,
+  cachedLibraryProblem,
   cpuSignature,
   nativeCacheDirs,
   nativeSrcDir,
@@ -81,11 +81,11 @@ export function kernelLibrary(source: string): E.Either<string, KernelLibrary> {
   const key = kernelKey(source, version);
   const dirs = nativeCacheDirs().map((d) => path.join(d, "kernels"));
   for (const file of dirs.map((d) => path.join(d, `${key}.so`)).filter((f) => existsSync(f))) {
-    const problem = cachedAddonProblem(file);
+    const problem = cachedLibraryProblem(file);
     if (problem === null) return E.right({ path: file, fromCache: true });
     console.error(`rankfuse: the generated kernel ${file} ${problem}; compiling it again`);
     rmSync(file, { force: true });
-    rmSync(addonRecordPath(file), { force: true });
+    rmSync(libraryRecordPath(file), { force: true });
   }
   const dir = dirs.find(writable);
   if (dir === undefined) return E.left(`no writable folder for generated kernels in ${dirs.join(", ")}`);
@@ -104,11 +104,11 @@ export function kernelLibrary(source: string): E.Either<string, KernelLibrary> {
   try {
     // the record first, then the library, each renamed into place (atomic): a concurrent compile of the
     // same key leaves identical files
-    writeLibraryRecord(tmp, addonRecordPath(target));
+    writeLibraryRecord(tmp, libraryRecordPath(target));
     renameSync(tmp, target);
   } catch (e) {
     rmSync(tmp, { force: true });
-    if (!existsSync(target) || cachedAddonProblem(target) !== null)
+    if (!existsSync(target) || cachedLibraryProblem(target) !== null)
       return E.left(`cannot move a generated kernel into ${target}: ${(e as Error).message}`);
   }
   return E.right({ path: target, fromCache: false });
